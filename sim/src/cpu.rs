@@ -1,0 +1,108 @@
+//! Virtual CPUs, tasks and execution contexts: the data the executor schedules.
+
+use std::collections::VecDeque;
+
+use crate::ids::{ContextId, CpuId, EventId, TaskId};
+use crate::lockdep::HeldLocks;
+use crate::mem::Word;
+use crate::op::Op;
+
+/// One virtual CPU.
+#[derive(Clone, Debug)]
+pub struct Cpu {
+    pub id: CpuId,
+    /// This CPU's virtual clock.
+    pub clock_ns: u64,
+    pub irqs_enabled: bool,
+    /// The task whose kernel stack this CPU is on, if any.
+    pub task: Option<TaskId>,
+    /// An interrupt handler running on top of `task` (or of the idle loop).
+    pub interrupt: Option<ContextId>,
+    /// Runnable tasks waiting for this CPU, FIFO.
+    pub runqueue: VecDeque<TaskId>,
+}
+
+impl Cpu {
+    pub fn new(id: CpuId) -> Cpu {
+        Cpu {
+            id,
+            clock_ns: 0,
+            irqs_enabled: true,
+            task: None,
+            interrupt: None,
+            runqueue: VecDeque::new(),
+        }
+    }
+}
+
+/// Where a task is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// On a CPU (`Cpu::task`).
+    OnCpu,
+    /// On a runqueue.
+    Queued,
+    /// Descheduled in `schedule()` or on a sleeping lock.
+    Sleeping,
+    Exited,
+}
+
+/// One task (a thread of a simulated process).
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub id: TaskId,
+    pub name: String,
+    pub context: ContextId,
+    /// `task->state`, a shared word: wake-ups read it without the sleeper's cooperation.
+    pub state_word: Word,
+    pub pinned: Option<CpuId>,
+    pub cpu: CpuId,
+    pub status: TaskStatus,
+    pub signal_pending: bool,
+    /// When the task last became runnable (a CPU that picks it up catches up to this).
+    pub ready_at_ns: u64,
+    /// The `schedule_timeout` / sleep timer, and when it expires.
+    pub timer: Option<(EventId, u64)>,
+    /// Interrupt flag saved while the task is off its CPU.
+    pub irqs_enabled: bool,
+}
+
+/// Whose code a context runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextKind {
+    Task(TaskId),
+    /// An interrupt handler on `cpu`, which hit `interrupted` (or the idle loop).
+    Interrupt {
+        cpu: CpuId,
+        interrupted: Option<TaskId>,
+        saved_irqs_enabled: bool,
+        label: &'static str,
+    },
+}
+
+/// An execution context: a future plus what the executor knows about it.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub kind: ContextKind,
+    /// The step this context will take next.
+    pub pending: Op,
+    /// The value its pending `Resume` returns.
+    pub resume_value: u64,
+    /// Set while sleeping in `schedule_timeout`: compute the remaining jiffies on resume.
+    pub resume_timeout: bool,
+    pub held: HeldLocks,
+    pub finished: bool,
+}
+
+impl Context {
+    pub fn task(&self) -> Option<TaskId> {
+        match self.kind {
+            ContextKind::Task(task) => Some(task),
+            ContextKind::Interrupt { interrupted, .. } => interrupted,
+        }
+    }
+
+    pub fn in_interrupt(&self) -> bool {
+        matches!(self.kind, ContextKind::Interrupt { .. })
+    }
+}

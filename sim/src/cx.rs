@@ -1,0 +1,669 @@
+//! `Cx`: the handle through which kernel code touches the machine.
+//!
+//! Every primitive returns an [`OpFuture`]. At a granularity where the primitive is a
+//! step, the future posts its op and yields to the executor; otherwise it performs the
+//! op in place and is ready at once, and since `Cx` is generic over the granularity the
+//! compiler removes the step machinery entirely from the coarse contexts: a shared-word
+//! load becomes a bounds-checked index into the memory vector.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::config::Granularity;
+use crate::ids::{CpuId, LockId, TaskId, WaitQueueId};
+use crate::lock::{LockKind, Name};
+use crate::mem::Word;
+use crate::op::{Fence, IrqMode, LockMode, Op, OpClass, TaskState};
+use crate::report::ReportKind;
+use crate::state::State;
+use crate::waitq::{WaitEntry, WaitEntryId, WaitQueueHead, WakeFunction, WakeMode};
+
+/// Execution context of kernel code at granularity `G`.
+pub struct Cx<G> {
+    state: Rc<State>,
+    _granularity: PhantomData<G>,
+}
+
+impl<G> Clone for Cx<G> {
+    fn clone(&self) -> Self {
+        Cx {
+            state: self.state.clone(),
+            _granularity: PhantomData,
+        }
+    }
+}
+
+/// The future of one primitive.
+pub struct OpFuture<'a> {
+    inner: Inner<'a>,
+}
+
+enum Inner<'a> {
+    Ready(u64),
+    Posted {
+        state: &'a State,
+        op: Op,
+        posted: bool,
+    },
+}
+
+impl Future for OpFuture<'_> {
+    type Output = u64;
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<u64> {
+        match &mut self.inner {
+            Inner::Ready(value) => Poll::Ready(*value),
+            Inner::Posted { state, op, posted } => {
+                if *posted {
+                    return Poll::Ready(state.result.get());
+                }
+                let previous = state.posted.replace(Some(*op));
+                assert!(
+                    previous.is_none(),
+                    "two sim ops posted in one poll (do not join sim futures)"
+                );
+                *posted = true;
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<G: Granularity> Cx<G> {
+    pub(crate) fn new(state: Rc<State>) -> Cx<G> {
+        Cx {
+            state,
+            _granularity: PhantomData,
+        }
+    }
+
+    /// The machine state, for checkers and object creation.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    #[inline(always)]
+    fn post(&self, op: Op) -> OpFuture<'_> {
+        OpFuture {
+            inner: Inner::Posted {
+                state: &self.state,
+                op,
+                posted: false,
+            },
+        }
+    }
+
+    #[inline(always)]
+    fn op(&self, op: Op) -> OpFuture<'_> {
+        let steps = match op.class() {
+            OpClass::Access => G::STEPS_AT_ACCESS,
+            OpClass::Lock => G::STEPS_AT_LOCK,
+            OpClass::Always => true,
+        };
+        if !steps {
+            if let Some(value) = self.state.perform_inline(op) {
+                return OpFuture {
+                    inner: Inner::Ready(value),
+                };
+            }
+        }
+        self.post(op)
+    }
+
+    // ---- identity and time ------------------------------------------------------------
+
+    pub fn cpu(&self) -> CpuId {
+        self.state.current.get().cpu
+    }
+
+    /// `current`: the running task, or in interrupt context the task the interrupt hit.
+    pub fn current(&self) -> Option<TaskId> {
+        self.state.current_task()
+    }
+
+    pub fn in_interrupt(&self) -> bool {
+        self.state.in_interrupt()
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        self.state.clock_ns(self.cpu())
+    }
+
+    pub fn jiffies(&self) -> u64 {
+        self.state.jiffies(self.cpu())
+    }
+
+    pub fn hz(&self) -> u32 {
+        self.state.config.hz
+    }
+
+    pub fn step(&self) -> u64 {
+        self.state.step.get()
+    }
+
+    // ---- memory -------------------------------------------------------------------------
+
+    /// Allocates a block of shared words named `kind<id>.<field>`.
+    pub fn alloc_words(
+        &self,
+        kind: &'static str,
+        id: u64,
+        fields: &'static [&'static str],
+    ) -> Word {
+        self.state
+            .mem
+            .alloc_block(kind, id, fields, self.state.step.get())
+    }
+
+    /// Frees a block. A second free is reported as `double-free`.
+    pub fn free_words(&self, start: Word) {
+        if let Err(Some(block)) = self.state.mem.free_block(start, self.state.step.get()) {
+            self.state.report(
+                ReportKind::DoubleFree,
+                format!("second free of {}{}", block.kind, block.id),
+                vec![
+                    format!("allocated at step {}", block.allocated_at_step),
+                    format!("first freed at step {}", block.freed_at_step.unwrap_or(0)),
+                ],
+            );
+        }
+    }
+
+    #[inline(always)]
+    fn access(&self, op: Op, word: Word) -> OpFuture<'_> {
+        if !G::STEPS_AT_ACCESS && !self.state.halted.get() && self.state.mem.check(word).is_ok() {
+            let cpu = self.state.current.get().cpu;
+            let costs = &self.state.config.costs;
+            let value = match op {
+                Op::Load { .. } => {
+                    self.state.charge(cpu, costs.load_ns);
+                    self.state.mem.load_sc(word)
+                }
+                Op::Store { value, .. } => {
+                    self.state.charge(cpu, costs.store_ns);
+                    self.state.mem.store_sc(word, value);
+                    0
+                }
+                _ => return self.op(op),
+            };
+            return OpFuture {
+                inner: Inner::Ready(value),
+            };
+        }
+        self.post(op)
+    }
+
+    /// A plain load.
+    #[inline(always)]
+    pub fn load(&self, word: Word) -> OpFuture<'_> {
+        self.access(Op::Load { word, once: false }, word)
+    }
+
+    /// A plain store.
+    #[inline(always)]
+    pub fn store(&self, word: Word, value: u64) -> OpFuture<'_> {
+        self.access(
+            Op::Store {
+                word,
+                value,
+                once: false,
+            },
+            word,
+        )
+    }
+
+    /// `READ_ONCE` (the same access; marked for traces and race views).
+    #[inline(always)]
+    pub fn read_once(&self, word: Word) -> OpFuture<'_> {
+        self.access(Op::Load { word, once: true }, word)
+    }
+
+    /// `WRITE_ONCE`.
+    #[inline(always)]
+    pub fn write_once(&self, word: Word, value: u64) -> OpFuture<'_> {
+        self.access(
+            Op::Store {
+                word,
+                value,
+                once: true,
+            },
+            word,
+        )
+    }
+
+    /// A read by a checker: no step, no cost, as the current CPU would see it.
+    pub fn peek(&self, word: Word) -> u64 {
+        self.state.mem.load(self.cpu(), word)
+    }
+
+    pub fn smp_mb(&self) -> OpFuture<'_> {
+        self.op(Op::Fence(Fence::Full))
+    }
+
+    pub fn smp_wmb(&self) -> OpFuture<'_> {
+        self.op(Op::Fence(Fence::Write))
+    }
+
+    pub fn smp_rmb(&self) -> OpFuture<'_> {
+        self.op(Op::Fence(Fence::Read))
+    }
+
+    /// `xchg()`: returns the old value; a full barrier.
+    pub fn xchg(&self, word: Word, value: u64) -> OpFuture<'_> {
+        self.op(Op::Xchg { word, value })
+    }
+
+    /// `cmpxchg()`: returns the old value; a full barrier.
+    pub fn cmpxchg(&self, word: Word, expected: u64, new: u64) -> OpFuture<'_> {
+        self.op(Op::CmpXchg {
+            word,
+            expected,
+            new,
+        })
+    }
+
+    /// `atomic_add_return()`: returns the new value; a full barrier.
+    pub fn atomic_add_return(&self, word: Word, delta: i64) -> OpFuture<'_> {
+        self.op(Op::AddReturn {
+            word,
+            delta: delta as u64,
+        })
+    }
+
+    /// `atomic_dec_and_test()`.
+    pub async fn atomic_dec_and_test(&self, word: Word) -> bool {
+        self.atomic_add_return(word, -1).await == 0
+    }
+
+    // ---- interrupts ----------------------------------------------------------------------
+
+    pub fn local_irq_save(&self) -> OpFuture<'_> {
+        self.op(Op::IrqSave)
+    }
+
+    pub fn local_irq_restore(&self, flags: u64) -> OpFuture<'_> {
+        self.op(Op::IrqRestore { flags })
+    }
+
+    // ---- locks ----------------------------------------------------------------------------
+
+    /// Creates a lock of class `class` (lockdep's unit: same class, same rules).
+    pub fn new_lock(&self, kind: LockKind, class: &'static str, name: Name) -> LockId {
+        self.state.locks.borrow_mut().create(kind, class, name)
+    }
+
+    pub fn lock_name(&self, lock: LockId) -> Name {
+        self.state.locks.borrow().get(lock).name
+    }
+
+    fn lock_op(&self, lock: LockId, mode: LockMode, irq: IrqMode) -> OpFuture<'_> {
+        self.op(Op::Lock { lock, mode, irq })
+    }
+
+    fn unlock_op(&self, lock: LockId, mode: LockMode, irq: IrqMode) -> OpFuture<'_> {
+        self.op(Op::Unlock { lock, mode, irq })
+    }
+
+    pub fn spin_lock(&self, lock: LockId) -> OpFuture<'_> {
+        self.lock_op(lock, LockMode::Exclusive, IrqMode::Keep)
+    }
+    pub fn spin_unlock(&self, lock: LockId) -> OpFuture<'_> {
+        self.unlock_op(lock, LockMode::Exclusive, IrqMode::Keep)
+    }
+    pub fn spin_lock_irq(&self, lock: LockId) -> OpFuture<'_> {
+        self.lock_op(lock, LockMode::Exclusive, IrqMode::DisableEnable)
+    }
+    pub fn spin_unlock_irq(&self, lock: LockId) -> OpFuture<'_> {
+        self.unlock_op(lock, LockMode::Exclusive, IrqMode::DisableEnable)
+    }
+    /// Returns the saved interrupt flags.
+    pub fn spin_lock_irqsave(&self, lock: LockId) -> OpFuture<'_> {
+        self.lock_op(lock, LockMode::Exclusive, IrqMode::SaveRestore { flags: 0 })
+    }
+    pub fn spin_unlock_irqrestore(&self, lock: LockId, flags: u64) -> OpFuture<'_> {
+        self.unlock_op(lock, LockMode::Exclusive, IrqMode::SaveRestore { flags })
+    }
+    pub fn read_lock_irqsave(&self, lock: LockId) -> OpFuture<'_> {
+        self.lock_op(lock, LockMode::Shared, IrqMode::SaveRestore { flags: 0 })
+    }
+    pub fn read_unlock_irqrestore(&self, lock: LockId, flags: u64) -> OpFuture<'_> {
+        self.unlock_op(lock, LockMode::Shared, IrqMode::SaveRestore { flags })
+    }
+    pub fn write_lock_irqsave(&self, lock: LockId) -> OpFuture<'_> {
+        self.lock_op(lock, LockMode::Exclusive, IrqMode::SaveRestore { flags: 0 })
+    }
+    pub fn write_unlock_irqrestore(&self, lock: LockId, flags: u64) -> OpFuture<'_> {
+        self.unlock_op(lock, LockMode::Exclusive, IrqMode::SaveRestore { flags })
+    }
+    /// `write_lock` without touching interrupts (what `lock-without-irqsave` injects).
+    pub fn write_lock(&self, lock: LockId) -> OpFuture<'_> {
+        self.lock_op(lock, LockMode::Exclusive, IrqMode::Keep)
+    }
+    pub fn write_unlock(&self, lock: LockId) -> OpFuture<'_> {
+        self.unlock_op(lock, LockMode::Exclusive, IrqMode::Keep)
+    }
+    pub fn read_lock(&self, lock: LockId) -> OpFuture<'_> {
+        self.lock_op(lock, LockMode::Shared, IrqMode::Keep)
+    }
+    pub fn read_unlock(&self, lock: LockId) -> OpFuture<'_> {
+        self.unlock_op(lock, LockMode::Shared, IrqMode::Keep)
+    }
+    pub fn down_read(&self, sem: LockId) -> OpFuture<'_> {
+        self.lock_op(sem, LockMode::Shared, IrqMode::Keep)
+    }
+    pub fn up_read(&self, sem: LockId) -> OpFuture<'_> {
+        self.unlock_op(sem, LockMode::Shared, IrqMode::Keep)
+    }
+    pub fn down_write(&self, sem: LockId) -> OpFuture<'_> {
+        self.lock_op(sem, LockMode::Exclusive, IrqMode::Keep)
+    }
+    pub fn up_write(&self, sem: LockId) -> OpFuture<'_> {
+        self.unlock_op(sem, LockMode::Exclusive, IrqMode::Keep)
+    }
+    pub fn mutex_lock(&self, mutex: LockId) -> OpFuture<'_> {
+        self.lock_op(mutex, LockMode::Exclusive, IrqMode::Keep)
+    }
+    pub fn mutex_unlock(&self, mutex: LockId) -> OpFuture<'_> {
+        self.unlock_op(mutex, LockMode::Exclusive, IrqMode::Keep)
+    }
+
+    /// Whether the current context holds `lock` (for assertions in ported code).
+    pub fn holds(&self, lock: LockId) -> bool {
+        let context = self.state.current.get().context;
+        self.state.locks.borrow().get(lock).is_held_by(context)
+    }
+
+    // ---- scheduling ----------------------------------------------------------------------
+
+    /// `set_current_state()`: store plus full barrier.
+    pub fn set_current_state(&self, state: TaskState) -> OpFuture<'_> {
+        self.op(Op::SetState {
+            state,
+            with_barrier: true,
+        })
+    }
+
+    /// `__set_current_state()`: a plain store.
+    pub fn set_current_state_plain(&self, state: TaskState) -> OpFuture<'_> {
+        self.op(Op::SetState {
+            state,
+            with_barrier: false,
+        })
+    }
+
+    /// `schedule()`: sleeps unless the task's state is RUNNING (or a signal is pending
+    /// in TASK_INTERRUPTIBLE).
+    pub fn schedule(&self) -> OpFuture<'_> {
+        self.op(Op::Schedule {
+            timeout_jiffies: None,
+        })
+    }
+
+    /// `schedule_timeout(jiffies)`: returns the jiffies left (0 if it timed out).
+    pub fn schedule_timeout(&self, jiffies: u64) -> OpFuture<'_> {
+        self.op(Op::Schedule {
+            timeout_jiffies: Some(jiffies),
+        })
+    }
+
+    /// `wake_up_process()`: returns 1 if the task was woken.
+    pub fn wake_up_process(&self, task: TaskId) -> OpFuture<'_> {
+        self.op(Op::Wake {
+            task,
+            interruptible_only: false,
+        })
+    }
+
+    pub fn try_to_wake_up(&self, task: TaskId, mode: WakeMode) -> OpFuture<'_> {
+        self.op(Op::Wake {
+            task,
+            interruptible_only: mode == WakeMode::Interruptible,
+        })
+    }
+
+    /// `signal_pending(current)`.
+    pub fn signal_pending(&self) -> bool {
+        self.current().is_some_and(|t| self.state.signal_pending(t))
+    }
+
+    /// Delivers a signal to `task` (`kill()`): marks it pending and wakes the task if it
+    /// sleeps interruptibly.
+    pub async fn send_signal(&self, task: TaskId) {
+        self.state.tasks.borrow_mut()[task.index()].signal_pending = true;
+        self.try_to_wake_up(task, WakeMode::Interruptible).await;
+    }
+
+    /// The signal was handled (returning to user space with EINTR runs the handler).
+    pub fn clear_signal(&self) {
+        if let Some(task) = self.current() {
+            self.state.clear_signal(task);
+        }
+    }
+
+    /// A point where the code may fault and sleep (`__put_user`).
+    pub fn may_fault(&self) -> OpFuture<'_> {
+        self.op(Op::MayFault)
+    }
+
+    /// Sleeps `duration_ns` of virtual time (a fault being serviced).
+    pub fn sleep_for(&self, duration_ns: u64) -> OpFuture<'_> {
+        self.op(Op::SleepFor { duration_ns })
+    }
+
+    /// System call entry: a scheduling point at every granularity.
+    pub fn syscall(&self, name: &'static str) -> OpFuture<'_> {
+        self.op(Op::Syscall { name })
+    }
+
+    /// A bare labelled scheduling point (granularity `lock` and finer).
+    pub fn yield_point(&self, label: &'static str) -> OpFuture<'_> {
+        self.op(Op::Yield { label })
+    }
+
+    /// Whether this allocation of `class` fails (an injected `ENOMEM`).
+    pub fn alloc_fails(&self, class: &'static str) -> bool {
+        self.state.alloc_fails(class)
+    }
+
+    // ---- trace and reports --------------------------------------------------------------
+
+    /// Narration for people; the text is built only when the trace is kept.
+    pub fn note(&self, text: impl FnOnce() -> String) {
+        self.state.note(text)
+    }
+
+    /// Whether narration is being kept (to skip building expensive descriptions).
+    pub fn narrating(&self) -> bool {
+        self.state.trace.borrow().keeps_records()
+    }
+
+    pub fn report(&self, kind: ReportKind, message: String, details: Vec<String>) {
+        self.state.report(kind, message, details)
+    }
+
+    /// Mixes a value into the trace hash (e.g. a syscall result as user space sees it).
+    pub fn mix_into_hash(&self, value: u64) {
+        self.state.trace.borrow_mut().mix(value)
+    }
+
+    pub fn halted(&self) -> bool {
+        self.state.halted.get()
+    }
+
+    // ---- wait queues ----------------------------------------------------------------------
+
+    /// `init_waitqueue_head()`; its lock gets class `class`.
+    pub fn init_waitqueue_head(&self, class: &'static str, name: Name) -> WaitQueueId {
+        let lock = self.new_lock(LockKind::Spin, class, name);
+        let mut queues = self.state.waitqueues.borrow_mut();
+        let id = WaitQueueId(queues.heads.len() as u32);
+        queues.heads.push(WaitQueueHead {
+            lock,
+            name,
+            entries: Vec::new(),
+        });
+        id
+    }
+
+    pub fn waitqueue_lock(&self, head: WaitQueueId) -> LockId {
+        self.state.waitqueues.borrow().head(head).lock
+    }
+
+    /// Allocates an unlinked entry (`init_waitqueue_entry` / `init_waitqueue_func_entry`).
+    pub fn new_wait_entry(&self, func: WakeFunction, exclusive: bool) -> WaitEntryId {
+        let step = self.state.step.get();
+        self.state.waitqueues.borrow_mut().entries.alloc(
+            WaitEntry {
+                exclusive,
+                func,
+                head: None,
+            },
+            step,
+        )
+    }
+
+    /// Frees an entry; a stale one is reported as use-after-free or double free.
+    pub fn free_wait_entry(&self, entry: WaitEntryId) {
+        let step = self.state.step.get();
+        let result = self.state.waitqueues.borrow_mut().entries.free(entry, step);
+        if let Err(error) = result {
+            self.state
+                .report(ReportKind::DoubleFree, error.to_string(), vec![]);
+        }
+    }
+
+    /// `__add_wait_queue` (front) — the caller holds the head's lock.
+    pub fn add_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.link_entry(head, entry, false);
+    }
+
+    /// `__add_wait_queue_tail` — the caller holds the head's lock.
+    pub fn add_wait_queue_tail_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.link_entry(head, entry, true);
+    }
+
+    fn link_entry(&self, head: WaitQueueId, entry: WaitEntryId, tail: bool) {
+        if !self.state.waitqueues.borrow_mut().link(head, entry, tail) {
+            self.state.report(
+                ReportKind::UseAfterFree,
+                format!("linking freed wait entry {entry:?}"),
+                vec![],
+            );
+        }
+    }
+
+    /// `__remove_wait_queue` — the caller holds the head's lock.
+    pub fn remove_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.state.waitqueues.borrow_mut().unlink(head, entry);
+    }
+
+    /// `add_wait_queue()`: front of the list, under the head's lock with irqs saved.
+    pub async fn add_wait_queue(&self, head: WaitQueueId, entry: WaitEntryId) {
+        let lock = self.waitqueue_lock(head);
+        let flags = self.spin_lock_irqsave(lock).await;
+        self.add_wait_queue_locked(head, entry);
+        self.spin_unlock_irqrestore(lock, flags).await;
+    }
+
+    /// `add_wait_queue_exclusive()`: marks the entry exclusive, tail of the list.
+    pub async fn add_wait_queue_exclusive(&self, head: WaitQueueId, entry: WaitEntryId) {
+        let lock = self.waitqueue_lock(head);
+        let flags = self.spin_lock_irqsave(lock).await;
+        if let Ok(e) = self.state.waitqueues.borrow_mut().entries.get_mut(entry) {
+            e.exclusive = true;
+        }
+        self.add_wait_queue_tail_locked(head, entry);
+        self.spin_unlock_irqrestore(lock, flags).await;
+    }
+
+    /// `remove_wait_queue()`.
+    pub async fn remove_wait_queue(&self, head: WaitQueueId, entry: WaitEntryId) {
+        let lock = self.waitqueue_lock(head);
+        let flags = self.spin_lock_irqsave(lock).await;
+        self.remove_wait_queue_locked(head, entry);
+        self.spin_unlock_irqrestore(lock, flags).await;
+    }
+
+    /// `waitqueue_active()`: a lockless peek at whether anyone waits.
+    pub fn waitqueue_active(&self, head: WaitQueueId) -> bool {
+        !self.state.waitqueues.borrow().head(head).entries.is_empty()
+    }
+
+    /// `__wake_up_common()`: the caller holds the head's lock. Entries are visited in
+    /// list order; an entry removed while the walk runs (by its own callback, as
+    /// `list_for_each_safe` allows) is skipped.
+    pub async fn wake_up_common<F: WakeCallbacks<G>>(
+        &self,
+        callbacks: &F,
+        head: WaitQueueId,
+        mode: WakeMode,
+        nr_exclusive: u32,
+        key: u64,
+    ) {
+        let mut remaining = nr_exclusive;
+        let entries = self.state.waitqueues.borrow().snapshot(head);
+        for entry in entries {
+            let Some(e) = self.state.waitqueues.borrow().entry_on(head, entry) else {
+                continue;
+            };
+            let woke = match e.func {
+                WakeFunction::Default(task) => self.try_to_wake_up(task, mode).await != 0,
+                WakeFunction::Callback { kind, data } => {
+                    callbacks.call(self, entry, kind, data, mode, key).await
+                }
+            };
+            if woke && e.exclusive && remaining > 0 {
+                remaining -= 1;
+                if remaining == 0 {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// `__wake_up()`: takes the head's lock with irqs saved around `__wake_up_common`.
+    pub async fn wake_up_with<F: WakeCallbacks<G>>(
+        &self,
+        callbacks: &F,
+        head: WaitQueueId,
+        mode: WakeMode,
+        nr_exclusive: u32,
+        key: u64,
+    ) {
+        let lock = self.waitqueue_lock(head);
+        let flags = self.spin_lock_irqsave(lock).await;
+        self.wake_up_common(callbacks, head, mode, nr_exclusive, key)
+            .await;
+        self.spin_unlock_irqrestore(lock, flags).await;
+    }
+}
+
+/// Callbacks of wait-queue entries, dispatched by the layer that registered them.
+///
+/// Contract: `call` runs in the waker's context with the head's lock held, may take
+/// other locks (in the kernel's order), must not sleep, and returns whether it woke
+/// something (for `nr_exclusive` accounting).
+pub trait WakeCallbacks<G: Granularity> {
+    fn call(
+        &self,
+        cx: &Cx<G>,
+        entry: WaitEntryId,
+        kind: u32,
+        data: u64,
+        mode: WakeMode,
+        key: u64,
+    ) -> impl Future<Output = bool>;
+}
+
+/// For machines whose wait queues only wake tasks.
+pub struct NoCallbacks;
+
+impl<G: Granularity> WakeCallbacks<G> for NoCallbacks {
+    async fn call(&self, _: &Cx<G>, _: WaitEntryId, _: u32, _: u64, _: WakeMode, _: u64) -> bool {
+        false
+    }
+}

@@ -1,0 +1,19 @@
+//! Limits on everything. A machine that would exceed one reports it instead of growing
+//! without bound; the numbers are deliberately small multiples of what scenarios need.
+
+/// Virtual CPUs per machine.
+pub const CPUS_MAX: usize = 64;
+/// Tasks per machine over its whole life (exited tasks count).
+pub const TASKS_MAX: usize = 4096;
+/// Default step budget: a run that takes more steps is reported as a livelock.
+pub const STEPS_DEFAULT_MAX: u64 = 5_000_000;
+/// Locks a single context may hold at once (lockdep's MAX_LOCK_DEPTH is 48).
+pub const HELD_LOCKS_MAX: usize = 48;
+/// Shared memory words per machine (8 bytes each).
+pub const WORDS_MAX: usize = 1 << 26;
+/// Entries in one CPU's store buffer before the CPU must drain (x86 has a few dozen).
+pub const STORE_BUFFER_MAX: usize = 64;
+/// Interrupt nesting per CPU (a handler runs with interrupts off, so 1 is all we use).
+pub const IRQ_NESTING_MAX: usize = 1;
+/// Decisions between two enabled-set fingerprints in a recorded schedule.
+pub const FINGERPRINT_INTERVAL: u64 = 64;

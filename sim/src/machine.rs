@@ -1,0 +1,867 @@
+//! The machine and its executor.
+//!
+//! A [`Machine`] owns everything: CPUs, tasks, memory, locks, wait queues, pending
+//! events, the trace and the schedule. [`Machine::run`] repeats one loop: give idle CPUs
+//! work, list the enabled actions in canonical order, let the strategy (or the schedule
+//! being replayed) pick one, apply it. An action is one step: a CPU performs its pending
+//! op and runs on to its next one, a buffered store drains, or an interrupt is delivered.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::task::{Context as TaskContext, Poll, RawWaker, RawWakerVTable, Waker};
+
+use crate::config::{Config, ConfigError, Granularity};
+use crate::cpu::{Context, ContextKind, Task, TaskStatus};
+use crate::cx::Cx;
+use crate::ids::{ContextId, CpuId, EventId, TaskId};
+use crate::limits::{FINGERPRINT_INTERVAL, TASKS_MAX};
+use crate::mem::Word;
+use crate::op::{Op, TaskState};
+use crate::report::{Report, ReportKind};
+use crate::schedule::Schedule;
+use crate::state::{
+    describe_context, Current, Handler, HandlerFactory, LocalFuture, Performed, State,
+};
+use crate::strategy::{ActionView, DecisionView, Scheduler};
+use crate::trace::{Record, TraceEvent, TraceHasher};
+
+/// One thing the machine can do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// Make the oldest buffered store of `cpu` to `word` visible.
+    Drain { cpu: CpuId, word: Word },
+    /// Let `cpu` perform its pending op.
+    Run { cpu: CpuId },
+    /// Deliver `event` as an interrupt on `cpu`.
+    Interrupt { event: EventId, cpu: CpuId },
+}
+
+impl Action {
+    pub fn cpu(&self) -> CpuId {
+        match *self {
+            Action::Drain { cpu, .. } | Action::Run { cpu } | Action::Interrupt { cpu, .. } => cpu,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every task exited and no event is pending.
+    Completed,
+    /// Nothing can run, no event is pending, and these tasks sleep forever.
+    Quiescent { sleepers: Vec<TaskId> },
+    /// A fatal report stopped the run.
+    Halted,
+    /// The step budget ran out (a `livelock` report was made).
+    StepLimit,
+    /// The schedule being replayed does not fit this run.
+    ReplayMismatch {
+        decision: u64,
+        step: u64,
+        reason: String,
+    },
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub end: RunEnd,
+    pub steps: u64,
+    /// The latest CPU clock at the end.
+    pub virtual_time_ns: u64,
+    pub trace_hash: u64,
+    pub schedule: Schedule,
+    pub reports: Vec<Report>,
+}
+
+/// A simulated SMP machine.
+pub struct Machine {
+    state: Rc<State>,
+    futures: Vec<Option<LocalFuture>>,
+    actions: Vec<Action>,
+    scratch: Vec<(CpuId, Word)>,
+    last_cpu: CpuId,
+    ran: bool,
+}
+
+impl Machine {
+    /// A machine with the given options. `scenario_hash` identifies what will run on it
+    /// (the layer above hashes its scenario and options); schedules carry both.
+    pub fn new(config: Config, scenario_hash: u64) -> Result<Machine, ConfigError> {
+        config.validate()?;
+        let mut h = TraceHasher::default();
+        h.write_u64(scenario_hash);
+        h.write_u64(config.fingerprint());
+        let state = Rc::new(State::new(config, h.finish()));
+        Ok(Machine {
+            state,
+            futures: Vec::new(),
+            actions: Vec::new(),
+            scratch: Vec::new(),
+            last_cpu: CpuId(0),
+            ran: false,
+        })
+    }
+
+    /// The execution context handle that kernel code of granularity `G` uses.
+    /// `G` must match `config.granularity`.
+    pub fn cx<G: Granularity>(&self) -> Cx<G> {
+        assert_eq!(
+            G::KIND,
+            self.state.config.granularity,
+            "Cx granularity must match the machine's"
+        );
+        Cx::new(self.state.clone())
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Creates a task that runs `future`, pinned to `pin` or free to migrate. Unpinned
+    /// tasks start on CPUs round-robin by creation order.
+    pub fn spawn(
+        &mut self,
+        name: impl Into<String>,
+        pin: Option<CpuId>,
+        future: impl Future<Output = ()> + 'static,
+    ) -> TaskId {
+        let state = self.state.clone();
+        let id = TaskId(state.tasks.borrow().len() as u32);
+        assert!(id.index() < TASKS_MAX, "more than {TASKS_MAX} tasks");
+        let cpu = pin.unwrap_or(CpuId((id.0 as usize % state.config.cpus) as u16));
+        assert!(
+            cpu.index() < state.config.cpus,
+            "task pinned to a CPU the machine lacks"
+        );
+        let context = self.new_context(ContextKind::Task(id), Box::pin(future));
+        let state_word = state
+            .mem
+            .alloc_block("task", id.0 as u64, &["state"], state.step.get());
+        state.mem.store_sc(state_word, TaskState::Running as u64);
+        state.tasks.borrow_mut().push(Task {
+            id,
+            name: name.into(),
+            context,
+            state_word,
+            pinned: pin,
+            cpu,
+            status: TaskStatus::Queued,
+            signal_pending: false,
+            ready_at_ns: 0,
+            timer: None,
+            irqs_enabled: true,
+        });
+        state.cpus.borrow_mut()[cpu.index()].runqueue.push_back(id);
+        id
+    }
+
+    fn new_context(&mut self, kind: ContextKind, future: LocalFuture) -> ContextId {
+        let index = self.state.contexts.borrow_mut().insert(Context {
+            kind,
+            pending: Op::Start,
+            resume_value: 0,
+            resume_timeout: false,
+            held: Default::default(),
+            finished: false,
+        });
+        if index >= self.futures.len() {
+            self.futures.resize_with(index + 1, || None);
+        }
+        self.futures[index] = Some(future);
+        ContextId(index as u32)
+    }
+
+    /// Schedules an interrupt at virtual time `time_ns` on `cpu` (or any CPU) that runs
+    /// the future `factory` builds when it is delivered.
+    pub fn add_interrupt(
+        &mut self,
+        time_ns: u64,
+        cpu: Option<CpuId>,
+        label: &'static str,
+        factory: HandlerFactory,
+    ) -> EventId {
+        self.state
+            .add_event(time_ns, cpu, label, Handler::External(Some(factory)))
+    }
+
+    /// Replays `schedule` on the next run instead of asking a strategy.
+    pub fn set_replay(&mut self, schedule: Schedule) -> Result<(), crate::schedule::ScheduleError> {
+        let expected = self.state.decisions.borrow().schedule.config_hash;
+        if schedule.config_hash != expected {
+            return Err(crate::schedule::ScheduleError::ConfigMismatch {
+                expected,
+                found: schedule.config_hash,
+            });
+        }
+        self.state.decisions.borrow_mut().replay = Some(schedule);
+        Ok(())
+    }
+
+    /// Runs until the machine quiesces, halts or exhausts its step budget.
+    pub fn run(&mut self, strategy: &mut dyn Scheduler) -> RunResult {
+        assert!(
+            !self.ran,
+            "a machine runs once; build a new one for the next execution"
+        );
+        self.ran = true;
+        let end = self.run_loop(strategy);
+        self.finish(end)
+    }
+
+    fn run_loop(&mut self, strategy: &mut dyn Scheduler) -> RunEnd {
+        let state = self.state.clone();
+        loop {
+            if state.halted.get() {
+                return RunEnd::Halted;
+            }
+            if let Some(reason) = state.decisions.borrow_mut().mismatch.take() {
+                let decision = state.decisions.borrow().schedule.decisions;
+                return RunEnd::ReplayMismatch {
+                    decision,
+                    step: state.step.get(),
+                    reason,
+                };
+            }
+            self.dispatch_idle_cpus();
+            if let Some(end) = self.collect_actions() {
+                return end;
+            }
+            if self.actions.is_empty() {
+                return self.quiesce();
+            }
+            if state.step.get() >= state.config.max_steps {
+                state.report_at(
+                    ReportKind::Livelock,
+                    None,
+                    None,
+                    format!("no end after {} steps", state.config.max_steps),
+                    vec![],
+                );
+                return RunEnd::StepLimit;
+            }
+            let choice = match self.decide(strategy) {
+                Ok(choice) => choice,
+                Err(end) => return end,
+            };
+            let action = self.actions[choice];
+            self.apply(action);
+            state.step.set(state.step.get() + 1);
+        }
+    }
+
+    /// Picks an action: from the replayed schedule if there is one, else the strategy.
+    fn decide(&mut self, strategy: &mut dyn Scheduler) -> Result<usize, RunEnd> {
+        let state = &self.state;
+        let fingerprint = self.fingerprint();
+        let mut log = state.decisions.borrow_mut();
+        let index = log.schedule.decisions;
+        let choice = if let Some(replay) = log.replay.take() {
+            let mut cursor = log.replay_cursor;
+            let choice = replay.choice_at(&mut cursor, index) as usize;
+            log.replay_cursor = cursor;
+            let expected_fingerprint = if index % FINGERPRINT_INTERVAL == 0 {
+                replay
+                    .fingerprints
+                    .get((index / FINGERPRINT_INTERVAL) as usize)
+                    .copied()
+            } else {
+                None
+            };
+            let past_end = index >= replay.decisions;
+            log.replay = Some(replay);
+            let reason = if past_end {
+                Some("the run goes on after the schedule's last decision".to_string())
+            } else if expected_fingerprint.is_some_and(|f| f != fingerprint) {
+                Some("the enabled actions differ from those recorded".to_string())
+            } else if choice >= self.actions.len() {
+                Some(format!(
+                    "the schedule chooses action {choice} of {} enabled",
+                    self.actions.len()
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(RunEnd::ReplayMismatch {
+                    decision: index,
+                    step: state.step.get(),
+                    reason,
+                });
+            }
+            choice
+        } else {
+            drop(log);
+            let views = self.views();
+            let view = DecisionView {
+                decision: index,
+                step: state.step.get(),
+                actions: &views,
+                last_cpu: self.last_cpu,
+            };
+            let choice = strategy.choose(&view);
+            assert!(
+                choice < self.actions.len(),
+                "strategy chose a disabled action"
+            );
+            log = state.decisions.borrow_mut();
+            choice
+        };
+        log.schedule.record(choice as u32, fingerprint);
+        Ok(choice)
+    }
+
+    fn views(&self) -> Vec<ActionView> {
+        let contexts = self.state.contexts.borrow();
+        let cpus = self.state.cpus.borrow();
+        let events = self.state.events.borrow();
+        self.actions
+            .iter()
+            .map(|&action| {
+                let (pending, time_ns) = match action {
+                    Action::Run { cpu } => {
+                        let context = top_context(&cpus[cpu.index()], &self.state);
+                        (
+                            context.map(|c| contexts[c.index()].pending),
+                            cpus[cpu.index()].clock_ns,
+                        )
+                    }
+                    Action::Drain { cpu, .. } => (None, cpus[cpu.index()].clock_ns),
+                    Action::Interrupt { event, cpu } => {
+                        let time = events
+                            .iter()
+                            .find(|e| e.id == event)
+                            .map_or(0, |e| e.time_ns);
+                        (None, time.max(cpus[cpu.index()].clock_ns))
+                    }
+                };
+                ActionView {
+                    action,
+                    pending,
+                    time_ns,
+                }
+            })
+            .collect()
+    }
+
+    /// A 16-bit summary of the enabled set, for replay validation.
+    fn fingerprint(&self) -> u16 {
+        let mut h = TraceHasher::default();
+        for action in &self.actions {
+            match *action {
+                Action::Drain { cpu, word } => {
+                    h.write_u64(1);
+                    h.write_u64(cpu.0 as u64);
+                    h.write_u64(word.0 as u64);
+                }
+                Action::Run { cpu } => {
+                    h.write_u64(2);
+                    h.write_u64(cpu.0 as u64);
+                }
+                Action::Interrupt { event, cpu } => {
+                    h.write_u64(3);
+                    h.write_u64(event.0 as u64);
+                    h.write_u64(cpu.0 as u64);
+                }
+            }
+        }
+        let x = h.finish();
+        (x ^ (x >> 16) ^ (x >> 32) ^ (x >> 48)) as u16
+    }
+
+    /// Gives every CPU without a task the next task of its runqueue, or steals an
+    /// unpinned one from another CPU's runqueue (lowest CPU first): deterministic, and
+    /// not a scheduling decision.
+    fn dispatch_idle_cpus(&mut self) {
+        let state = self.state.clone();
+        for c in 0..state.config.cpus {
+            let cpu = CpuId(c as u16);
+            let needs_task = {
+                let cpus = state.cpus.borrow();
+                cpus[c].task.is_none() && cpus[c].interrupt.is_none()
+            };
+            if !needs_task {
+                continue;
+            }
+            let own = state.cpus.borrow_mut()[c].runqueue.pop_front();
+            let next = own.or_else(|| self.steal(cpu));
+            let Some(task) = next else {
+                continue;
+            };
+            let (ready_at, irqs) = {
+                let mut tasks = state.tasks.borrow_mut();
+                let t = &mut tasks[task.index()];
+                t.status = TaskStatus::OnCpu;
+                t.cpu = cpu;
+                (t.ready_at_ns, t.irqs_enabled)
+            };
+            {
+                let mut cpus = state.cpus.borrow_mut();
+                cpus[c].task = Some(task);
+                cpus[c].irqs_enabled = irqs;
+            }
+            state.catch_up(cpu, ready_at);
+            state.charge(cpu, state.config.costs.context_switch_ns);
+            state.record(cpu, None, TraceEvent::Switch { to: Some(task) });
+            self.start_if_new(cpu, task);
+        }
+    }
+
+    /// Runs a new task's code up to its first op right away: what it does before its
+    /// first primitive touches nothing shared, so it needs no step (and exhaustive
+    /// search then has no start steps to interleave).
+    fn start_if_new(&mut self, cpu: CpuId, task: TaskId) {
+        let context = self.state.tasks.borrow()[task.index()].context;
+        let is_new = matches!(
+            self.state.contexts.borrow()[context.index()].pending,
+            Op::Start
+        );
+        if is_new {
+            self.poll(cpu, context);
+        }
+    }
+
+    fn steal(&self, cpu: CpuId) -> Option<TaskId> {
+        let state = &self.state;
+        let mut cpus = state.cpus.borrow_mut();
+        let tasks = state.tasks.borrow();
+        for other in 0..cpus.len() {
+            if other == cpu.index() {
+                continue;
+            }
+            let queue = &mut cpus[other].runqueue;
+            if let Some(position) = queue.iter().position(|t| tasks[t.index()].pinned.is_none()) {
+                return queue.remove(position);
+            }
+        }
+        None
+    }
+
+    /// Fills `self.actions` in canonical order: drains (CPU order, oldest first), then
+    /// runs starting from the CPU that ran last, then interrupts (event order, CPU order).
+    /// Returns an end if a CPU is found in self-deadlock.
+    fn collect_actions(&mut self) -> Option<RunEnd> {
+        let state = self.state.clone();
+        let cpus_count = state.config.cpus;
+        self.actions.clear();
+        if state.config.model != crate::mem::MemoryModel::Sc {
+            for c in 0..cpus_count {
+                self.scratch.clear();
+                state.mem.drainable(CpuId(c as u16), &mut self.scratch);
+                for &(cpu, word) in &self.scratch {
+                    self.actions.push(Action::Drain { cpu, word });
+                }
+            }
+        }
+        let mut waiting = [false; crate::limits::CPUS_MAX];
+        for k in 0..cpus_count {
+            let cpu = CpuId(((self.last_cpu.index() + k) % cpus_count) as u16);
+            let top = {
+                let cpus = state.cpus.borrow();
+                top_context(&cpus[cpu.index()], &state)
+            };
+            let Some(context) = top else {
+                continue;
+            };
+            let op = state.contexts.borrow()[context.index()].pending;
+            let enabled = match op {
+                Op::Lock { lock, mode, .. } => match state.lock_available(cpu, lock, mode) {
+                    Ok(available) => available,
+                    Err(holder) => {
+                        self.report_self_deadlock(cpu, context, lock, holder);
+                        return Some(RunEnd::Halted);
+                    }
+                },
+                _ => true,
+            };
+            if enabled {
+                self.actions.push(Action::Run { cpu });
+            } else {
+                waiting[cpu.index()] = true;
+            }
+        }
+        let cpus = state.cpus.borrow();
+        let events = state.events.borrow();
+        for event in events.iter() {
+            for c in 0..cpus_count {
+                let target = &cpus[c];
+                if event.cpu.is_some_and(|p| p.index() != c)
+                    || !target.irqs_enabled
+                    || target.interrupt.is_some()
+                {
+                    continue;
+                }
+                let idle = target.task.is_none();
+                if idle || waiting[c] || target.clock_ns >= event.time_ns {
+                    self.actions.push(Action::Interrupt {
+                        event: event.id,
+                        cpu: CpuId(c as u16),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    fn report_self_deadlock(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        lock: crate::ids::LockId,
+        holder: ContextId,
+    ) {
+        let state = &self.state;
+        let name = state.locks.borrow().get(lock).name;
+        let (waiter, owner) = {
+            let contexts = state.contexts.borrow();
+            (
+                describe_context(&contexts[context.index()]),
+                describe_context(&contexts[holder.index()]),
+            )
+        };
+        let mut details = vec![format!(
+            "{waiter} spins on {name}, held by {owner} on the same CPU"
+        )];
+        details.extend(state.lock_holders());
+        state.current.set(Current { cpu, context });
+        state.report(
+            ReportKind::Deadlock,
+            format!("self-deadlock on {cpu}: {waiter} waits for {name}, which {owner} holds and cannot release until the waiter returns"),
+            details,
+        );
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Drain { cpu, word } => {
+                let value = self.state.mem.drain_one(cpu, word).unwrap_or(0);
+                self.state
+                    .record(cpu, None, TraceEvent::Drain { word, value });
+            }
+            Action::Run { cpu } => {
+                self.last_cpu = cpu;
+                self.run_cpu(cpu);
+            }
+            Action::Interrupt { event, cpu } => self.deliver(event, cpu),
+        }
+    }
+
+    fn run_cpu(&mut self, cpu: CpuId) {
+        let state = self.state.clone();
+        let context = {
+            let cpus = state.cpus.borrow();
+            top_context(&cpus[cpu.index()], &state).expect("Run is only enabled with a context")
+        };
+        let op = state.contexts.borrow()[context.index()].pending;
+        state.current.set(Current { cpu, context });
+        let performed = state.perform(cpu, context, op);
+        match performed {
+            Performed::Value(value) => {
+                if !matches!(op, Op::Start) {
+                    state.record(cpu, Some(context), TraceEvent::Op { op, result: value });
+                }
+                state.result.set(value);
+                self.poll(cpu, context);
+            }
+            Performed::Sleep => {
+                state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
+                state.record(cpu, Some(context), TraceEvent::Sleep);
+            }
+            Performed::Yielded => {
+                state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
+            }
+            Performed::Halt => {}
+        }
+    }
+
+    /// Runs a context's code from its last op to its next one.
+    fn poll(&mut self, cpu: CpuId, context: ContextId) {
+        let state = &self.state;
+        state.current.set(Current { cpu, context });
+        let mut future = self.futures[context.index()]
+            .take()
+            .expect("a context's future is present while it runs");
+        let waker = noop_waker();
+        let mut task_context = TaskContext::from_waker(&waker);
+        let poll = future.as_mut().poll(&mut task_context);
+        match poll {
+            Poll::Ready(()) => {
+                assert!(
+                    state.posted.take().is_none(),
+                    "a finished context posted an op"
+                );
+                drop(future);
+                self.exit_context(cpu, context);
+            }
+            Poll::Pending => {
+                let op = state.posted.take().expect(
+                    "kernel code awaited something that is not a sim primitive (it returned Pending without posting an op)",
+                );
+                state.contexts.borrow_mut()[context.index()].pending = op;
+                self.futures[context.index()] = Some(future);
+            }
+        }
+    }
+
+    fn exit_context(&mut self, cpu: CpuId, context: ContextId) {
+        let state = &self.state;
+        state.record(cpu, Some(context), TraceEvent::Exit);
+        let (kind, held) = {
+            let mut contexts = state.contexts.borrow_mut();
+            let c = &mut contexts[context.index()];
+            c.finished = true;
+            (c.kind, c.held.clone())
+        };
+        if !held.is_empty() {
+            let locks = state.locks.borrow();
+            let names: Vec<String> = held
+                .iter()
+                .map(|h| locks.get(h.lock).name.to_string())
+                .collect();
+            drop(locks);
+            state.report(
+                ReportKind::BadUnlock,
+                format!("context exits holding {}", names.join(", ")),
+                state.lock_holders(),
+            );
+        }
+        match kind {
+            ContextKind::Task(task) => {
+                let (word, timer) = {
+                    let mut tasks = state.tasks.borrow_mut();
+                    let t = &mut tasks[task.index()];
+                    t.status = TaskStatus::Exited;
+                    (t.state_word, t.timer.take())
+                };
+                if let Some((event, _)) = timer {
+                    state.cancel_event(event);
+                }
+                state.mem.store_sc(word, TaskState::Dead as u64);
+                let mut cpus = state.cpus.borrow_mut();
+                cpus[cpu.index()].task = None;
+                cpus[cpu.index()].irqs_enabled = true;
+            }
+            ContextKind::Interrupt {
+                saved_irqs_enabled, ..
+            } => {
+                let mut cpus = state.cpus.borrow_mut();
+                cpus[cpu.index()].interrupt = None;
+                cpus[cpu.index()].irqs_enabled = saved_irqs_enabled;
+            }
+        }
+        // Contexts are not removed from the slab during a run: their ids stay stable in
+        // traces and reports, and lock holders can still be described.
+    }
+
+    fn deliver(&mut self, event: EventId, cpu: CpuId) {
+        let state = self.state.clone();
+        let pending = {
+            let mut events = state.events.borrow_mut();
+            let position = events
+                .iter()
+                .position(|e| e.id == event)
+                .expect("event is pending");
+            events.remove(position)
+        };
+        state.catch_up(cpu, pending.time_ns);
+        state.charge(cpu, state.config.costs.interrupt_entry_ns);
+        state.record(
+            cpu,
+            None,
+            TraceEvent::Interrupt {
+                event,
+                label: pending.label,
+            },
+        );
+        match pending.handler {
+            Handler::Timeout(task) => {
+                let current_timer = state.tasks.borrow()[task.index()].timer.map(|(e, _)| e);
+                if current_timer == Some(event) {
+                    state.try_to_wake_up(cpu, task, false);
+                }
+            }
+            Handler::External(factory) => {
+                let factory = factory.expect("an external event is delivered once");
+                let (interrupted, saved) = {
+                    let cpus = state.cpus.borrow();
+                    (cpus[cpu.index()].task, cpus[cpu.index()].irqs_enabled)
+                };
+                let context = self.new_context(
+                    ContextKind::Interrupt {
+                        cpu,
+                        interrupted,
+                        saved_irqs_enabled: saved,
+                        label: pending.label,
+                    },
+                    factory(),
+                );
+                let mut cpus = state.cpus.borrow_mut();
+                cpus[cpu.index()].interrupt = Some(context);
+                cpus[cpu.index()].irqs_enabled = false;
+            }
+        }
+    }
+
+    /// Nothing is enabled: decide between completion, quiescence and deadlock.
+    fn quiesce(&mut self) -> RunEnd {
+        let state = &self.state;
+        let mut spinning = Vec::new();
+        {
+            let cpus = state.cpus.borrow();
+            for cpu in cpus.iter() {
+                if let Some(context) = top_context(cpu, state) {
+                    spinning.push((cpu.id, context));
+                }
+            }
+        }
+        let lock_sleepers: Vec<TaskId> = state
+            .locks
+            .borrow()
+            .locks
+            .iter()
+            .flat_map(|l| l.waiters.iter().map(|w| w.task))
+            .collect();
+        if !spinning.is_empty() || !lock_sleepers.is_empty() {
+            let mut details = Vec::new();
+            {
+                let contexts = state.contexts.borrow();
+                for (cpu, context) in &spinning {
+                    let c = &contexts[context.index()];
+                    details.push(format!(
+                        "{cpu}: {} spins at {:?}",
+                        describe_context(c),
+                        c.pending
+                    ));
+                }
+            }
+            details.extend(state.lock_holders());
+            let (cpu, task) = match spinning.first() {
+                Some(&(cpu, context)) => {
+                    (Some(cpu), state.contexts.borrow()[context.index()].task())
+                }
+                None => (None, lock_sleepers.first().copied()),
+            };
+            state.report_at(
+                ReportKind::Deadlock,
+                cpu,
+                task,
+                "no CPU can make progress: every remaining context waits for a lock".into(),
+                details,
+            );
+            return RunEnd::Halted;
+        }
+        if !state.events.borrow().is_empty() {
+            state.report_at(
+                ReportKind::Deadlock,
+                None,
+                None,
+                "interrupts are pending but every CPU that could take them has them disabled"
+                    .into(),
+                vec![],
+            );
+            return RunEnd::Halted;
+        }
+        let sleepers: Vec<TaskId> = state
+            .tasks
+            .borrow()
+            .iter()
+            .filter(|t| t.status == TaskStatus::Sleeping)
+            .map(|t| t.id)
+            .collect();
+        if sleepers.is_empty() {
+            RunEnd::Completed
+        } else {
+            RunEnd::Quiescent { sleepers }
+        }
+    }
+
+    fn finish(&mut self, end: RunEnd) -> RunResult {
+        let state = &self.state;
+        if !matches!(end, RunEnd::ReplayMismatch { .. }) {
+            let log = state.decisions.borrow();
+            if let Some(replay) = &log.replay {
+                if replay.decisions != log.schedule.decisions {
+                    let reason = format!(
+                        "the run ended after {} decisions, the schedule has {}",
+                        log.schedule.decisions, replay.decisions
+                    );
+                    let (decision, step) = (log.schedule.decisions, state.step.get());
+                    drop(log);
+                    return self.result(RunEnd::ReplayMismatch {
+                        decision,
+                        step,
+                        reason,
+                    });
+                }
+            }
+        }
+        for c in 0..state.config.cpus {
+            state.mem.drain_all(CpuId(c as u16));
+        }
+        self.result(end)
+    }
+
+    fn result(&mut self, end: RunEnd) -> RunResult {
+        let state = &self.state;
+        let schedule = state.decisions.borrow().schedule.clone();
+        let encoded = schedule.encode();
+        let mut reports = state.reports.borrow().clone();
+        for report in &mut reports {
+            report.schedule = encoded.clone();
+        }
+        let virtual_time_ns = state
+            .cpus
+            .borrow()
+            .iter()
+            .map(|c| c.clock_ns)
+            .max()
+            .unwrap_or(0);
+        RunResult {
+            end,
+            steps: state.step.get(),
+            virtual_time_ns,
+            trace_hash: state.trace.borrow().hash_value(),
+            schedule,
+            reports,
+        }
+    }
+
+    /// The trace records of the run (empty unless `keep_trace`).
+    pub fn take_records(&self) -> Vec<Record> {
+        self.state.trace.borrow_mut().take_records()
+    }
+
+    /// Per-step hashes (with `keep_trace`), for locating the first divergent step.
+    pub fn step_hashes(&self) -> Vec<u64> {
+        self.state.trace.borrow().step_hashes().to_vec()
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        // Futures hold `Cx` handles (Rc<State>); drop them first so the cycle-free
+        // ownership stays simple and any Drop code in them still sees a live state.
+        self.futures.clear();
+    }
+}
+
+/// The context a CPU would step: its interrupt handler, else its task.
+fn top_context(cpu: &crate::cpu::Cpu, state: &State) -> Option<ContextId> {
+    if let Some(context) = cpu.interrupt {
+        return Some(context);
+    }
+    cpu.task
+        .map(|task| state.tasks.borrow()[task.index()].context)
+}
+
+fn noop_waker() -> Waker {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(|_| RAW, |_| {}, |_| {}, |_| {});
+    const RAW: RawWaker = RawWaker::new(std::ptr::null(), &VTABLE);
+    // SAFETY: every vtable function ignores the (null) data pointer.
+    unsafe { Waker::from_raw(RAW) }
+}

@@ -1,0 +1,497 @@
+//! Shared memory: 64-bit words with typed handles, and the memory models.
+//!
+//! Fields of kernel objects that some path touches without the lock that protects them
+//! elsewhere live here, as words, so that the order in which their stores become visible
+//! to other CPUs is something the machine decides. Everything else may stay an ordinary
+//! Rust field of an object owned by the layer above.
+//!
+//! Models (selected per run, effective only at `access` granularity):
+//! - `sc`: every store is visible to every CPU at once.
+//! - `tso`: x86-TSO as Owens, Sarkar and Sewell state it ("A better x86 memory model:
+//!   x86-TSO", TPHOLs 2009), which is also herdtools7's x86 model: one FIFO store buffer
+//!   per CPU; a load reads the newest buffered store of its own CPU to that address, else
+//!   memory; locked instructions and `mfence` drain the buffer.
+//! - `pso`: SPARC v8 Partial Store Order, operationally ("The SPARC Architecture Manual,
+//!   Version 8", appendix K): per-CPU store buffers that are FIFO per address but may
+//!   drain stores to different addresses in any order; `smp_wmb` (STBAR) orders all
+//!   earlier stores before all later ones; loads are performed in program order, so
+//!   `smp_rmb` has nothing to do; atomics and `smp_mb` drain the buffer.
+//!
+//! Draining one buffered store is a step the scheduler chooses, so weak outcomes are
+//! reachable by every strategy.
+
+use std::cell::{RefCell, UnsafeCell};
+use std::fmt;
+
+use crate::ids::CpuId;
+use crate::limits::{STORE_BUFFER_MAX, WORDS_MAX};
+
+/// Where word 0 lives. Addresses are what list heads store in each other, so they look
+/// like a kernel's direct map and can never be mistaken for `LIST_POISON1`/`2` or NULL.
+pub const ADDRESS_BASE: u64 = 0xffff_8100_0000_0000;
+
+/// A shared 64-bit word. Copyable; the handle is the word's index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Word(pub u32);
+
+impl Word {
+    /// The word's address, as stored in pointer fields such as `list_head.next`.
+    pub fn address(self) -> u64 {
+        ADDRESS_BASE + 8 * self.0 as u64
+    }
+
+    /// The word at `address`, if it is a well-formed word address (not NULL or poison).
+    pub fn from_address(address: u64) -> Option<Word> {
+        if address < ADDRESS_BASE || (address - ADDRESS_BASE) % 8 != 0 {
+            return None;
+        }
+        let index = (address - ADDRESS_BASE) / 8;
+        u32::try_from(index).ok().map(Word)
+    }
+
+    /// The word `n` places after this one (a field of the same block).
+    pub fn offset(self, n: u32) -> Word {
+        Word(self.0 + n)
+    }
+}
+
+impl fmt::Display for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "w{}", self.0)
+    }
+}
+
+/// Memory model of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MemoryModel {
+    Sc,
+    Tso,
+    Pso,
+}
+
+impl MemoryModel {
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryModel::Sc => "sc",
+            MemoryModel::Tso => "tso",
+            MemoryModel::Pso => "pso",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MemoryModel> {
+        match text {
+            "sc" => Some(MemoryModel::Sc),
+            "tso" => Some(MemoryModel::Tso),
+            "pso" => Some(MemoryModel::Pso),
+            _ => None,
+        }
+    }
+
+    pub const ALL: [MemoryModel; 3] = [MemoryModel::Sc, MemoryModel::Tso, MemoryModel::Pso];
+}
+
+/// A named, contiguous block of words: one kernel object's shared fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub start: Word,
+    pub fields: &'static [&'static str],
+    pub kind: &'static str,
+    pub id: u64,
+    pub allocated_at_step: u64,
+    pub freed_at_step: Option<u64>,
+}
+
+/// A growable vector of `Copy` values behind `&self`.
+///
+/// SAFETY argument: the type is `!Sync` (UnsafeCell), and no method hands out a
+/// reference into the vector or calls back into user code while it touches the vector,
+/// so no two accesses can overlap even though `push` may reallocate.
+struct CellVec<T: Copy> {
+    items: UnsafeCell<Vec<T>>,
+}
+
+impl<T: Copy> CellVec<T> {
+    fn new() -> Self {
+        CellVec {
+            items: UnsafeCell::new(Vec::new()),
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, index: usize) -> T {
+        // SAFETY: see the type's comment; the shared borrow ends before we return.
+        unsafe { (&*self.items.get())[index] }
+    }
+
+    #[inline(always)]
+    fn set(&self, index: usize, value: T) {
+        // SAFETY: see the type's comment; the exclusive borrow ends before we return.
+        unsafe { (&mut *self.items.get())[index] = value }
+    }
+
+    fn len(&self) -> usize {
+        // SAFETY: see the type's comment.
+        unsafe { (*self.items.get()).len() }
+    }
+
+    fn push(&self, value: T) {
+        // SAFETY: see the type's comment.
+        unsafe { (*self.items.get()).push(value) }
+    }
+
+    fn clear(&self) {
+        // SAFETY: see the type's comment.
+        unsafe { (*self.items.get()).clear() }
+    }
+}
+
+/// One buffered store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferedStore {
+    pub word: Word,
+    pub value: u64,
+    /// PSO only: stores separated by an `smp_wmb` carry different epochs, and a store
+    /// may drain only once every store of an earlier epoch has drained.
+    pub epoch: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+struct StoreBuffer {
+    entries: Vec<BufferedStore>,
+    epoch: u32,
+}
+
+/// The machine's memory.
+pub struct Memory {
+    model: MemoryModel,
+    values: CellVec<u64>,
+    /// 0 = never allocated (a wild pointer), 1 = live, 2 = freed.
+    liveness: CellVec<u8>,
+    blocks: RefCell<Vec<Block>>,
+    buffers: RefCell<Vec<StoreBuffer>>,
+}
+
+/// Why a word access is invalid. The layer above turns this into a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessError {
+    /// The word's block was freed at the given step.
+    UseAfterFree { block: Block },
+    /// The address is not any allocated word (NULL, poison, out of range).
+    Wild { address: u64 },
+}
+
+impl Memory {
+    pub fn new(model: MemoryModel, cpus: usize) -> Memory {
+        Memory {
+            model,
+            values: CellVec::new(),
+            liveness: CellVec::new(),
+            blocks: RefCell::new(Vec::new()),
+            buffers: RefCell::new(vec![StoreBuffer::default(); cpus]),
+        }
+    }
+
+    pub fn model(&self) -> MemoryModel {
+        self.model
+    }
+
+    /// Drops every word and block, keeping capacity (machines are reused by exhaustive search).
+    pub fn reset(&self) {
+        self.values.clear();
+        self.liveness.clear();
+        self.blocks.borrow_mut().clear();
+        for buffer in self.buffers.borrow_mut().iter_mut() {
+            buffer.entries.clear();
+            buffer.epoch = 0;
+        }
+    }
+
+    /// Allocates a block of `fields.len()` words, all zero. Panics past [`WORDS_MAX`],
+    /// which is a limit of the machine, not a kernel behaviour.
+    pub fn alloc_block(
+        &self,
+        kind: &'static str,
+        id: u64,
+        fields: &'static [&'static str],
+        step: u64,
+    ) -> Word {
+        let start = Word(self.values.len() as u32);
+        assert!(
+            self.values.len() + fields.len() <= WORDS_MAX,
+            "machine memory limit of {WORDS_MAX} words reached"
+        );
+        for _ in fields {
+            self.values.push(0);
+            self.liveness.push(1);
+        }
+        self.blocks.borrow_mut().push(Block {
+            start,
+            fields,
+            kind,
+            id,
+            allocated_at_step: step,
+            freed_at_step: None,
+        });
+        start
+    }
+
+    /// Marks the block that starts at `start` freed. Words are never reused, so a later
+    /// access through a stale pointer is always detected (like KASAN's quarantine).
+    /// Returns the block as it was, or `None` when no block starts there or it was freed.
+    pub fn free_block(&self, start: Word, step: u64) -> Result<Block, Option<Block>> {
+        let mut blocks = self.blocks.borrow_mut();
+        let Ok(position) = blocks.binary_search_by_key(&start, |b| b.start) else {
+            return Err(None);
+        };
+        let block = &mut blocks[position];
+        if block.freed_at_step.is_some() {
+            return Err(Some(block.clone()));
+        }
+        block.freed_at_step = Some(step);
+        for offset in 0..block.fields.len() {
+            self.liveness.set(start.0 as usize + offset, 2);
+        }
+        Ok(block.clone())
+    }
+
+    /// The block that contains `word`.
+    pub fn block_of(&self, word: Word) -> Option<Block> {
+        let blocks = self.blocks.borrow();
+        let position = match blocks.binary_search_by_key(&word, |b| b.start) {
+            Ok(p) => p,
+            Err(0) => return None,
+            Err(p) => p - 1,
+        };
+        let block = &blocks[position];
+        (word.0 < block.start.0 + block.fields.len() as u32).then(|| block.clone())
+    }
+
+    /// A person-readable name, such as `epitem3.rdllink.next`.
+    pub fn name_of(&self, word: Word) -> String {
+        match self.block_of(word) {
+            Some(block) => {
+                let field = block.fields[(word.0 - block.start.0) as usize];
+                format!("{}{}.{}", block.kind, block.id, field)
+            }
+            None => format!("{:#x}", word.address()),
+        }
+    }
+
+    /// Checks that `word` may be accessed.
+    #[inline(always)]
+    pub fn check(&self, word: Word) -> Result<(), AccessError> {
+        let index = word.0 as usize;
+        if index < self.liveness.len() && self.liveness.get(index) == 1 {
+            return Ok(());
+        }
+        Err(self.explain(word))
+    }
+
+    #[cold]
+    fn explain(&self, word: Word) -> AccessError {
+        match self.block_of(word) {
+            Some(block) => AccessError::UseAfterFree { block },
+            None => AccessError::Wild {
+                address: word.address(),
+            },
+        }
+    }
+
+    /// Sequentially consistent load: the value in memory. The fast path of the
+    /// non-stepping granularities compiles to exactly this indexing.
+    #[inline(always)]
+    pub fn load_sc(&self, word: Word) -> u64 {
+        self.values.get(word.0 as usize)
+    }
+
+    /// Sequentially consistent store.
+    #[inline(always)]
+    pub fn store_sc(&self, word: Word, value: u64) {
+        self.values.set(word.0 as usize, value)
+    }
+
+    /// Load as seen by `cpu`: its newest buffered store to `word`, else memory.
+    pub fn load(&self, cpu: CpuId, word: Word) -> u64 {
+        if self.model != MemoryModel::Sc {
+            let buffers = self.buffers.borrow();
+            if let Some(entry) = buffers[cpu.index()]
+                .entries
+                .iter()
+                .rev()
+                .find(|e| e.word == word)
+            {
+                return entry.value;
+            }
+        }
+        self.load_sc(word)
+    }
+
+    /// Store by `cpu`: into its buffer under tso/pso, to memory under sc. Returns true
+    /// when the buffer is full and must be drained before the CPU can store again.
+    pub fn store(&self, cpu: CpuId, word: Word, value: u64) {
+        if self.model == MemoryModel::Sc {
+            self.store_sc(word, value);
+            return;
+        }
+        let mut buffers = self.buffers.borrow_mut();
+        let buffer = &mut buffers[cpu.index()];
+        if buffer.entries.len() >= STORE_BUFFER_MAX {
+            // A real CPU stalls until its oldest store drains; do exactly that.
+            let oldest = buffer.entries.remove(0);
+            self.store_sc(oldest.word, oldest.value);
+        }
+        let epoch = buffer.epoch;
+        buffer.entries.push(BufferedStore { word, value, epoch });
+    }
+
+    /// `smp_wmb` under pso: later stores may not overtake earlier ones.
+    pub fn write_barrier(&self, cpu: CpuId) {
+        if self.model == MemoryModel::Pso {
+            let mut buffers = self.buffers.borrow_mut();
+            let buffer = &mut buffers[cpu.index()];
+            if !buffer.entries.is_empty() {
+                buffer.epoch += 1;
+            }
+        }
+    }
+
+    /// Drains `cpu`'s whole buffer in order (a full fence or locked instruction).
+    pub fn drain_all(&self, cpu: CpuId) {
+        if self.model == MemoryModel::Sc {
+            return;
+        }
+        let mut buffers = self.buffers.borrow_mut();
+        let buffer = &mut buffers[cpu.index()];
+        for entry in buffer.entries.drain(..) {
+            self.values.set(entry.word.0 as usize, entry.value);
+        }
+        buffer.epoch = 0;
+    }
+
+    pub fn buffer_is_empty(&self, cpu: CpuId) -> bool {
+        self.buffers.borrow()[cpu.index()].entries.is_empty()
+    }
+
+    pub fn buffered(&self, cpu: CpuId) -> Vec<BufferedStore> {
+        self.buffers.borrow()[cpu.index()].entries.clone()
+    }
+
+    /// The buffered stores of `cpu` that may drain next, as positions in its buffer:
+    /// under tso only the oldest; under pso the oldest store to each address among the
+    /// stores of the oldest epoch.
+    pub fn drainable(&self, cpu: CpuId, out: &mut Vec<(CpuId, Word)>) {
+        let buffers = self.buffers.borrow();
+        let entries = &buffers[cpu.index()].entries;
+        let Some(first) = entries.first() else {
+            return;
+        };
+        match self.model {
+            MemoryModel::Sc => {}
+            MemoryModel::Tso => out.push((cpu, first.word)),
+            MemoryModel::Pso => {
+                let oldest_epoch = first.epoch;
+                for (position, entry) in entries.iter().enumerate() {
+                    if entry.epoch != oldest_epoch {
+                        break;
+                    }
+                    let earlier_same_word =
+                        entries[..position].iter().any(|e| e.word == entry.word);
+                    if !earlier_same_word {
+                        out.push((cpu, entry.word));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drains the oldest buffered store of `cpu` to `word` (tso: `word` is the oldest
+    /// entry's). Returns the value written, or `None` if nothing matched.
+    pub fn drain_one(&self, cpu: CpuId, word: Word) -> Option<u64> {
+        let mut buffers = self.buffers.borrow_mut();
+        let buffer = &mut buffers[cpu.index()];
+        let position = buffer.entries.iter().position(|e| e.word == word)?;
+        let entry = buffer.entries.remove(position);
+        self.values.set(entry.word.0 as usize, entry.value);
+        if buffer.entries.is_empty() {
+            buffer.epoch = 0;
+        }
+        Some(entry.value)
+    }
+
+    /// Number of words allocated so far (for memory accounting).
+    pub fn words_allocated(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Blocks never freed (for the teardown leak report).
+    pub fn live_blocks(&self) -> Vec<Block> {
+        self.blocks
+            .borrow()
+            .iter()
+            .filter(|b| b.freed_at_step.is_none())
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELDS: &[&str] = &["a", "b"];
+
+    #[test]
+    fn tso_forwards_own_stores_and_hides_them_from_others() {
+        let memory = Memory::new(MemoryModel::Tso, 2);
+        let x = memory.alloc_block("obj", 0, FIELDS, 0);
+        memory.store(CpuId(0), x, 7);
+        assert_eq!(memory.load(CpuId(0), x), 7);
+        assert_eq!(memory.load(CpuId(1), x), 0);
+        memory.drain_all(CpuId(0));
+        assert_eq!(memory.load(CpuId(1), x), 7);
+    }
+
+    #[test]
+    fn pso_lets_different_addresses_drain_out_of_order_unless_fenced() {
+        let memory = Memory::new(MemoryModel::Pso, 1);
+        let x = memory.alloc_block("obj", 0, FIELDS, 0);
+        let y = x.offset(1);
+        memory.store(CpuId(0), x, 1);
+        memory.store(CpuId(0), y, 1);
+        let mut out = Vec::new();
+        memory.drainable(CpuId(0), &mut out);
+        assert_eq!(out, vec![(CpuId(0), x), (CpuId(0), y)]);
+        memory.drain_all(CpuId(0));
+        memory.store(CpuId(0), x, 2);
+        memory.write_barrier(CpuId(0));
+        memory.store(CpuId(0), y, 2);
+        out.clear();
+        memory.drainable(CpuId(0), &mut out);
+        assert_eq!(out, vec![(CpuId(0), x)]);
+    }
+
+    #[test]
+    fn freed_words_are_detected_and_named() {
+        let memory = Memory::new(MemoryModel::Sc, 1);
+        let x = memory.alloc_block("epitem", 3, FIELDS, 5);
+        assert_eq!(memory.name_of(x.offset(1)), "epitem3.b");
+        assert!(memory.check(x).is_ok());
+        memory.free_block(x, 9).unwrap();
+        match memory.check(x) {
+            Err(AccessError::UseAfterFree { block }) => assert_eq!(block.freed_at_step, Some(9)),
+            other => panic!("{other:?}"),
+        }
+        assert!(memory.free_block(x, 10).is_err());
+        assert!(matches!(
+            memory.check(Word(99)),
+            Err(AccessError::Wild { .. })
+        ));
+    }
+
+    #[test]
+    fn poison_is_not_an_address() {
+        assert_eq!(Word::from_address(0x0010_0100), None);
+        assert_eq!(Word::from_address(0), None);
+        assert_eq!(Word::from_address(Word(5).address()), Some(Word(5)));
+    }
+}

@@ -1,0 +1,116 @@
+//! Reports: what a run says instead of panicking when an invariant breaks.
+//!
+//! Kinds have stable names that scenario expectations and JSON output use.
+
+use std::fmt;
+
+use crate::ids::{CpuId, TaskId};
+
+/// The kind of a violation. Names are stable: scenarios say `expect report lost-wakeup`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReportKind {
+    ListCorruption,
+    OrphanedItem,
+    UseAfterFree,
+    DoubleFree,
+    LockOrder,
+    SleepInAtomic,
+    IrqUnsafeLock,
+    Deadlock,
+    Livelock,
+    LostWakeup,
+    Leak,
+    Expectation,
+    /// Unlock of a lock the context does not hold, or exit with a lock held
+    /// (lockdep's "bad unlock balance").
+    BadUnlock,
+}
+
+impl ReportKind {
+    pub const ALL: [ReportKind; 13] = [
+        ReportKind::ListCorruption,
+        ReportKind::OrphanedItem,
+        ReportKind::UseAfterFree,
+        ReportKind::DoubleFree,
+        ReportKind::LockOrder,
+        ReportKind::SleepInAtomic,
+        ReportKind::IrqUnsafeLock,
+        ReportKind::Deadlock,
+        ReportKind::Livelock,
+        ReportKind::LostWakeup,
+        ReportKind::Leak,
+        ReportKind::Expectation,
+        ReportKind::BadUnlock,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportKind::ListCorruption => "list-corruption",
+            ReportKind::OrphanedItem => "orphaned-item",
+            ReportKind::UseAfterFree => "use-after-free",
+            ReportKind::DoubleFree => "double-free",
+            ReportKind::LockOrder => "lock-order",
+            ReportKind::SleepInAtomic => "sleep-in-atomic",
+            ReportKind::IrqUnsafeLock => "irq-unsafe-lock",
+            ReportKind::Deadlock => "deadlock",
+            ReportKind::Livelock => "livelock",
+            ReportKind::LostWakeup => "lost-wakeup",
+            ReportKind::Leak => "leak",
+            ReportKind::Expectation => "expectation",
+            ReportKind::BadUnlock => "bad-unlock",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ReportKind> {
+        ReportKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether the run cannot meaningfully go on after this report.
+    pub fn is_fatal(self) -> bool {
+        matches!(
+            self,
+            ReportKind::ListCorruption
+                | ReportKind::UseAfterFree
+                | ReportKind::DoubleFree
+                | ReportKind::Deadlock
+                | ReportKind::Livelock
+        )
+    }
+}
+
+impl fmt::Display for ReportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One violation, with everything needed to understand and reproduce it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub kind: ReportKind,
+    pub step: u64,
+    pub cpu: Option<CpuId>,
+    pub task: Option<TaskId>,
+    pub message: String,
+    /// Lock holders, list contents, allocation and free steps: one fact a line.
+    pub details: Vec<String>,
+    /// The encoded schedule of the run, filled in when the run ends.
+    pub schedule: String,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at step {}", self.kind, self.step)?;
+        if let Some(cpu) = self.cpu {
+            write!(f, " on {cpu}")?;
+        }
+        if let Some(task) = self.task {
+            write!(f, " ({task})")?;
+        }
+        write!(f, ": {}", self.message)?;
+        for line in &self.details {
+            write!(f, "\n    {line}")?;
+        }
+        Ok(())
+    }
+}

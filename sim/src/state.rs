@@ -1,0 +1,1096 @@
+//! The machine's shared state and the semantics of every op.
+//!
+//! `State` sits behind an `Rc` that the executor and every context's [`crate::Cx`]
+//! share. It is only ever borrowed for the duration of one method call, never across an
+//! `.await`, so the futures that kernel code compiles to can hold a `Cx` freely.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use slab::Slab;
+
+use crate::clock::{jiffies_at, tick_ns};
+use crate::config::Config;
+use crate::cpu::{Context, ContextKind, Cpu, Task, TaskStatus};
+use crate::ids::{ContextId, CpuId, EventId, LockId, TaskId};
+use crate::lock::{LockKind, LockTable, LockWaiter, Name};
+use crate::lockdep::{HeldLock, Lockdep};
+use crate::mem::{AccessError, Memory, Word};
+use crate::op::{Fence, IrqMode, LockMode, Op, TaskState};
+use crate::report::{Report, ReportKind};
+use crate::schedule::Schedule;
+use crate::trace::{Record, Trace, TraceEvent, TraceHasher};
+use crate::waitq::WaitQueues;
+
+/// A boxed, single-threaded future: a context's code.
+pub type LocalFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+/// Builds the future of an external interrupt handler when it is delivered.
+pub type HandlerFactory = Box<dyn FnOnce() -> LocalFuture>;
+
+/// What an interrupt does.
+pub enum Handler {
+    /// `process_timeout`: wake the task whose timer expired.
+    Timeout(TaskId),
+    /// Code from the layer above (data arriving on a socket, a signal).
+    External(Option<HandlerFactory>),
+}
+
+/// A timer or external event waiting to be delivered as an interrupt.
+pub struct PendingEvent {
+    pub id: EventId,
+    pub time_ns: u64,
+    /// The CPU it must run on, or any CPU with interrupts enabled.
+    pub cpu: Option<CpuId>,
+    pub label: &'static str,
+    pub handler: Handler,
+}
+
+/// The outcome of performing an op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Performed {
+    /// Done; resume the context with this value.
+    Value(u64),
+    /// The context went to sleep; it resumes when woken or granted.
+    Sleep,
+    /// The task gave its CPU to the next one on the runqueue and stays runnable.
+    Yielded,
+    /// A fatal report was made; the run stops.
+    Halt,
+}
+
+/// Which context the executor is running, so that inline ops know where they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Current {
+    pub cpu: CpuId,
+    pub context: ContextId,
+}
+
+/// The log of decisions, shared with inline decision points (allocation failures).
+#[derive(Default)]
+pub struct DecisionLog {
+    pub schedule: Schedule,
+    pub replay: Option<Schedule>,
+    pub replay_cursor: usize,
+    pub mismatch: Option<String>,
+    alloc_counts: BTreeMap<&'static str, u64>,
+}
+
+/// Everything a machine is, except the futures themselves.
+pub struct State {
+    pub config: Config,
+    pub mem: Memory,
+    pub cpus: RefCell<Vec<Cpu>>,
+    pub tasks: RefCell<Vec<Task>>,
+    pub contexts: RefCell<Slab<Context>>,
+    pub locks: RefCell<LockTable>,
+    pub lockdep: RefCell<Lockdep>,
+    pub waitqueues: RefCell<WaitQueues>,
+    pub events: RefCell<Vec<PendingEvent>>,
+    pub next_event: Cell<u32>,
+    pub trace: RefCell<Trace>,
+    pub reports: RefCell<Vec<Report>>,
+    pub decisions: RefCell<DecisionLog>,
+    pub current: Cell<Current>,
+    pub posted: Cell<Option<Op>>,
+    pub result: Cell<u64>,
+    pub step: Cell<u64>,
+    pub halted: Cell<bool>,
+    tick_ns: u64,
+}
+
+impl State {
+    pub fn new(config: Config, config_hash: u64) -> State {
+        let cpus = (0..config.cpus)
+            .map(|i| Cpu::new(CpuId(i as u16)))
+            .collect();
+        let mem = Memory::new(config.model, config.cpus);
+        let trace = Trace::new(config.keep_trace);
+        let tick = tick_ns(config.hz);
+        State {
+            mem,
+            cpus: RefCell::new(cpus),
+            tasks: RefCell::new(Vec::new()),
+            contexts: RefCell::new(Slab::new()),
+            locks: RefCell::new(LockTable::default()),
+            lockdep: RefCell::new(Lockdep::default()),
+            waitqueues: RefCell::new(WaitQueues::default()),
+            events: RefCell::new(Vec::new()),
+            next_event: Cell::new(0),
+            trace: RefCell::new(trace),
+            reports: RefCell::new(Vec::new()),
+            decisions: RefCell::new(DecisionLog {
+                schedule: Schedule::new(config_hash),
+                ..DecisionLog::default()
+            }),
+            current: Cell::new(Current {
+                cpu: CpuId(0),
+                context: ContextId(0),
+            }),
+            posted: Cell::new(None),
+            result: Cell::new(0),
+            step: Cell::new(0),
+            halted: Cell::new(false),
+            tick_ns: tick,
+            config,
+        }
+    }
+
+    // ---- time -------------------------------------------------------------------
+
+    #[inline(always)]
+    pub fn charge(&self, cpu: CpuId, cost_ns: u64) {
+        let mut cpus = self.cpus.borrow_mut();
+        cpus[cpu.index()].clock_ns += cost_ns;
+    }
+
+    pub fn clock_ns(&self, cpu: CpuId) -> u64 {
+        self.cpus.borrow()[cpu.index()].clock_ns
+    }
+
+    /// Moves `cpu`'s clock forward to at least `time_ns` (causality).
+    pub fn catch_up(&self, cpu: CpuId, time_ns: u64) {
+        let mut cpus = self.cpus.borrow_mut();
+        let clock = &mut cpus[cpu.index()].clock_ns;
+        *clock = (*clock).max(time_ns);
+    }
+
+    pub fn jiffies(&self, cpu: CpuId) -> u64 {
+        jiffies_at(self.clock_ns(cpu), self.config.hz)
+    }
+
+    pub fn tick_ns(&self) -> u64 {
+        self.tick_ns
+    }
+
+    // ---- identity -----------------------------------------------------------------
+
+    pub fn current_task(&self) -> Option<TaskId> {
+        let current = self.current.get();
+        self.contexts.borrow()[current.context.index()].task()
+    }
+
+    pub fn in_interrupt(&self) -> bool {
+        let current = self.current.get();
+        self.contexts.borrow()[current.context.index()].in_interrupt()
+    }
+
+    pub fn task_name(&self, task: TaskId) -> String {
+        self.tasks.borrow()[task.index()].name.clone()
+    }
+
+    // ---- trace and reports ----------------------------------------------------------
+
+    pub fn record(&self, cpu: CpuId, context: Option<ContextId>, event: TraceEvent) {
+        let (task, in_interrupt) = match context {
+            Some(c) => {
+                let contexts = self.contexts.borrow();
+                (
+                    contexts[c.index()].task(),
+                    contexts[c.index()].in_interrupt(),
+                )
+            }
+            None => (self.cpus.borrow()[cpu.index()].task, false),
+        };
+        let record = Record {
+            step: self.step.get(),
+            time_ns: self.clock_ns(cpu),
+            cpu,
+            task,
+            in_interrupt,
+            event,
+        };
+        self.trace.borrow_mut().push(record);
+    }
+
+    /// Adds narration to the trace if records are kept (the text is built only then).
+    pub fn note(&self, text: impl FnOnce() -> String) {
+        if !self.trace.borrow().keeps_records() {
+            return;
+        }
+        let current = self.current.get();
+        self.record(
+            current.cpu,
+            Some(current.context),
+            TraceEvent::Note { text: text() },
+        );
+    }
+
+    /// Files a report from the current context. Fatal kinds halt the run.
+    pub fn report(&self, kind: ReportKind, message: String, details: Vec<String>) {
+        let current = self.current.get();
+        let task = self
+            .contexts
+            .borrow()
+            .get(current.context.index())
+            .and_then(|c| c.task());
+        self.report_at(kind, Some(current.cpu), task, message, details);
+    }
+
+    pub fn report_at(
+        &self,
+        kind: ReportKind,
+        cpu: Option<CpuId>,
+        task: Option<TaskId>,
+        message: String,
+        details: Vec<String>,
+    ) {
+        tracing::debug!(target: "epsim", step = self.step.get(), "report {kind}: {message}");
+        self.reports.borrow_mut().push(Report {
+            kind,
+            step: self.step.get(),
+            cpu,
+            task,
+            message,
+            details,
+            schedule: String::new(),
+        });
+        if kind.is_fatal() {
+            self.halted.set(true);
+        }
+    }
+
+    /// Lines describing who holds every lock that is held, for reports.
+    pub fn lock_holders(&self) -> Vec<String> {
+        let locks = self.locks.borrow();
+        let contexts = self.contexts.borrow();
+        let mut lines = Vec::new();
+        for lock in &locks.locks {
+            for holder in lock.holders() {
+                let who = contexts
+                    .get(holder.index())
+                    .map(|c| describe_context(c))
+                    .unwrap_or_else(|| "a finished context".into());
+                lines.push(format!(
+                    "{} held by {who} since step {}",
+                    lock.name, lock.acquired_at_step
+                ));
+            }
+            for waiter in &lock.waiters {
+                lines.push(format!("{} waited for by {}", lock.name, waiter.task));
+            }
+        }
+        lines
+    }
+
+    // ---- memory ---------------------------------------------------------------------
+
+    /// Checks a word access, reporting `use-after-free` (or a wild access as
+    /// `list-corruption`: in kernel code it is a poisoned or garbage pointer).
+    pub fn check_word(&self, word: Word) -> bool {
+        match self.mem.check(word) {
+            Ok(()) => true,
+            Err(AccessError::UseAfterFree { block }) => {
+                let field = block.fields[(word.0 - block.start.0) as usize];
+                self.report(
+                    ReportKind::UseAfterFree,
+                    format!(
+                        "access to {}{}.{} after it was freed",
+                        block.kind, block.id, field
+                    ),
+                    vec![
+                        format!("allocated at step {}", block.allocated_at_step),
+                        format!("freed at step {}", block.freed_at_step.unwrap_or(0)),
+                    ],
+                );
+                false
+            }
+            Err(AccessError::Wild { address }) => {
+                self.report(
+                    ReportKind::ListCorruption,
+                    format!(
+                        "dereference of {address:#x}, which is no object (NULL, poison or garbage)"
+                    ),
+                    vec![],
+                );
+                false
+            }
+        }
+    }
+
+    // ---- decisions made inline --------------------------------------------------------
+
+    /// Whether this allocation of `class` fails: the scenario's rule decides, or the
+    /// schedule being replayed. Recorded as a decision only for classes with a rule.
+    pub fn alloc_fails(&self, class: &'static str) -> bool {
+        let nth = {
+            let mut log = self.decisions.borrow_mut();
+            let count = log.alloc_counts.entry(class).or_insert(0);
+            *count += 1;
+            *count
+        };
+        let ruled = self.config.alloc_failures.iter().any(|f| f.class == class);
+        if !ruled {
+            return false;
+        }
+        let by_rule = self
+            .config
+            .alloc_failures
+            .iter()
+            .any(|f| f.class == class && f.nth == nth);
+        let mut fingerprint = TraceHasher::default();
+        fingerprint.write_str("alloc");
+        fingerprint.write_str(class);
+        let fingerprint = fingerprint.finish() as u16;
+        let fails = {
+            let mut log = self.decisions.borrow_mut();
+            let index = log.schedule.decisions;
+            let choice = match log.replay.take() {
+                Some(replay) => {
+                    let mut cursor = log.replay_cursor;
+                    let choice = replay.choice_at(&mut cursor, index);
+                    log.replay_cursor = cursor;
+                    if choice > 1 && log.mismatch.is_none() {
+                        log.mismatch = Some(format!(
+                            "decision {index} is an allocation of {class} with 2 choices, the schedule says choice {choice}"
+                        ));
+                    }
+                    log.replay = Some(replay);
+                    choice
+                }
+                None => by_rule as u32,
+            };
+            log.schedule.record(choice, fingerprint);
+            choice == 1
+        };
+        if fails {
+            let current = self.current.get();
+            self.record(
+                current.cpu,
+                Some(current.context),
+                TraceEvent::AllocFail { class },
+            );
+        }
+        fails
+    }
+
+    // ---- performing ops ---------------------------------------------------------------
+
+    /// Performs `op` for the context on top of `cpu`.
+    pub fn perform(&self, cpu: CpuId, context: ContextId, op: Op) -> Performed {
+        let costs = &self.config.costs;
+        match op {
+            Op::Start => Performed::Value(0),
+            Op::Resume => self.resume(cpu, context),
+            Op::Load { word, .. } => {
+                if !self.check_word(word) {
+                    return Performed::Halt;
+                }
+                self.charge(cpu, costs.load_ns);
+                Performed::Value(self.mem.load(cpu, word))
+            }
+            Op::Store { word, value, .. } => {
+                if !self.check_word(word) {
+                    return Performed::Halt;
+                }
+                self.charge(cpu, costs.store_ns);
+                self.mem.store(cpu, word, value);
+                Performed::Value(0)
+            }
+            Op::Xchg { word, value } => self.atomic(cpu, word, |_| value, |old, _| old),
+            Op::CmpXchg {
+                word,
+                expected,
+                new,
+            } => self.atomic(
+                cpu,
+                word,
+                |old| if old == expected { new } else { old },
+                |old, _| old,
+            ),
+            Op::AddReturn { word, delta } => {
+                self.atomic(cpu, word, |old| old.wrapping_add(delta), |_, new| new)
+            }
+            Op::Fence(fence) => {
+                match fence {
+                    Fence::Full => {
+                        self.mem.drain_all(cpu);
+                        self.charge(cpu, costs.full_fence_ns);
+                    }
+                    Fence::Write => {
+                        self.mem.write_barrier(cpu);
+                        self.charge(cpu, costs.light_fence_ns);
+                    }
+                    Fence::Read => self.charge(cpu, costs.light_fence_ns),
+                }
+                Performed::Value(0)
+            }
+            Op::Lock { lock, mode, irq } => self.lock(cpu, context, lock, mode, irq),
+            Op::Unlock { lock, mode, irq } => self.unlock(cpu, context, lock, mode, irq),
+            Op::IrqSave => {
+                self.charge(cpu, costs.irq_flags_ns);
+                let mut cpus = self.cpus.borrow_mut();
+                let flags = cpus[cpu.index()].irqs_enabled as u64;
+                cpus[cpu.index()].irqs_enabled = false;
+                Performed::Value(flags)
+            }
+            Op::IrqRestore { flags } => {
+                self.charge(cpu, costs.irq_flags_ns);
+                self.cpus.borrow_mut()[cpu.index()].irqs_enabled = flags != 0;
+                Performed::Value(0)
+            }
+            Op::SetState {
+                state,
+                with_barrier,
+            } => self.set_state(cpu, context, state, with_barrier),
+            Op::Schedule { timeout_jiffies } => self.schedule(cpu, context, timeout_jiffies),
+            Op::Wake {
+                task,
+                interruptible_only,
+            } => {
+                self.charge(cpu, costs.wake_ns);
+                Performed::Value(self.try_to_wake_up(cpu, task, interruptible_only) as u64)
+            }
+            Op::MayFault => {
+                self.might_sleep(cpu, context, "a fault point (__put_user)");
+                Performed::Value(0)
+            }
+            Op::SleepFor { duration_ns } => self.sleep_for(cpu, context, duration_ns),
+            Op::Syscall { .. } => {
+                self.charge(cpu, costs.syscall_ns);
+                self.maybe_yield_cpu(cpu, context)
+            }
+            Op::Yield { .. } => {
+                self.charge(cpu, costs.step_point_ns);
+                Performed::Value(0)
+            }
+        }
+    }
+
+    fn atomic(
+        &self,
+        cpu: CpuId,
+        word: Word,
+        update: impl FnOnce(u64) -> u64,
+        result: impl FnOnce(u64, u64) -> u64,
+    ) -> Performed {
+        if !self.check_word(word) {
+            return Performed::Halt;
+        }
+        self.mem.drain_all(cpu);
+        self.charge(cpu, self.config.costs.atomic_ns);
+        let old = self.mem.load_sc(word);
+        let new = update(old);
+        self.mem.store_sc(word, new);
+        Performed::Value(result(old, new))
+    }
+
+    /// Ops that a coarse granularity performs without a step. `None` means "post it":
+    /// the op would block, or something is wrong and the posted path will report it.
+    pub fn perform_inline(&self, op: Op) -> Option<u64> {
+        if self.halted.get() {
+            return None;
+        }
+        let Current { cpu, context } = self.current.get();
+        if let Op::Lock { lock, mode, .. } = op {
+            let locks = self.locks.borrow();
+            let lock = locks.get(lock);
+            if !lock.is_free_for(mode) {
+                return None;
+            }
+        }
+        if let Some(word) = op.word() {
+            self.mem.check(word).ok()?;
+        }
+        match op {
+            Op::Schedule { .. }
+            | Op::SleepFor { .. }
+            | Op::Syscall { .. }
+            | Op::Start
+            | Op::Resume => None,
+            _ => match self.perform(cpu, context, op) {
+                Performed::Value(value) => Some(value),
+                // Cannot happen for the ops that reach here (they never sleep once the
+                // lock was seen free), but a report may have halted the run.
+                Performed::Sleep | Performed::Yielded | Performed::Halt => None,
+            },
+        }
+    }
+
+    // ---- locks --------------------------------------------------------------------------
+
+    /// Whether the context on `cpu` could take `lock` now. A spinning context whose lock
+    /// is held by another context of the same CPU can never get it: that is a
+    /// self-deadlock (an interrupt handler wanting a lock its CPU's task holds).
+    pub fn lock_available(
+        &self,
+        cpu: CpuId,
+        lock: LockId,
+        mode: LockMode,
+    ) -> Result<bool, ContextId> {
+        let locks = self.locks.borrow();
+        let lock = locks.get(lock);
+        if lock.is_free_for(mode) || !lock.kind.spins() {
+            return Ok(true);
+        }
+        let contexts = self.contexts.borrow();
+        let cpus = self.cpus.borrow();
+        for holder in lock.holders() {
+            let same_cpu = match contexts.get(holder.index()).map(|c| c.kind) {
+                Some(ContextKind::Task(task)) => cpus[cpu.index()].task == Some(task),
+                Some(ContextKind::Interrupt { cpu: c, .. }) => c == cpu,
+                None => false,
+            };
+            if same_cpu {
+                return Err(holder);
+            }
+        }
+        Ok(false)
+    }
+
+    fn lock(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> Performed {
+        let costs = &self.config.costs;
+        let (kind, class) = {
+            let locks = self.locks.borrow();
+            let lock = locks.get(id);
+            (lock.kind, lock.class)
+        };
+        let mut flags = 0;
+        if kind.spins() {
+            match irq {
+                IrqMode::Keep => {}
+                IrqMode::DisableEnable | IrqMode::SaveRestore { .. } => {
+                    let mut cpus = self.cpus.borrow_mut();
+                    flags = cpus[cpu.index()].irqs_enabled as u64;
+                    cpus[cpu.index()].irqs_enabled = false;
+                }
+            }
+        } else if !self.might_sleep(cpu, context, "down/mutex_lock") {
+            return Performed::Halt;
+        }
+        if self.already_held(context, id) {
+            let name = self.locks.borrow().get(id).name;
+            self.report(
+                ReportKind::Deadlock,
+                format!("recursive acquisition of {name}: this context already holds it"),
+                self.lock_holders(),
+            );
+            return Performed::Halt;
+        }
+        self.lockdep_acquire(cpu, context, id, class, mode, kind);
+        let step = self.step.get();
+        let available = self.locks.borrow().get(id).is_free_for(mode);
+        if !available {
+            // Only sleeping locks get here (the executor does not run a spinner early).
+            debug_assert!(!kind.spins());
+            let task = self.contexts.borrow()[context.index()]
+                .task()
+                .expect("a sleeping lock in interrupt context was reported above");
+            self.locks
+                .borrow_mut()
+                .get_mut(id)
+                .waiters
+                .push_back(LockWaiter {
+                    context,
+                    task,
+                    mode,
+                });
+            self.set_state_word(task, TaskState::Uninterruptible);
+            self.deschedule(cpu, task);
+            self.charge(cpu, costs.lock_ns);
+            return Performed::Sleep;
+        }
+        let released_at = {
+            let mut locks = self.locks.borrow_mut();
+            let lock = locks.get_mut(id);
+            lock.take(context, mode, step);
+            lock.released_at_ns
+        };
+        self.catch_up(cpu, released_at);
+        self.mem.drain_all(cpu);
+        self.charge(cpu, costs.lock_ns);
+        self.push_held(context, id, class, mode, kind.spins());
+        Performed::Value(flags)
+    }
+
+    fn already_held(&self, context: ContextId, id: LockId) -> bool {
+        self.contexts.borrow()[context.index()]
+            .held
+            .iter()
+            .any(|h| h.lock == id)
+    }
+
+    fn push_held(
+        &self,
+        context: ContextId,
+        lock: LockId,
+        class: crate::ids::LockClassId,
+        mode: LockMode,
+        spins: bool,
+    ) {
+        let step = self.step.get();
+        let mut contexts = self.contexts.borrow_mut();
+        let held = &mut contexts[context.index()].held;
+        assert!(
+            held.len() < crate::limits::HELD_LOCKS_MAX,
+            "a context holds more than {} locks",
+            crate::limits::HELD_LOCKS_MAX
+        );
+        held.push(HeldLock {
+            lock,
+            class,
+            mode,
+            step,
+            spins,
+        });
+    }
+
+    fn lockdep_acquire(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        class: crate::ids::LockClassId,
+        _mode: LockMode,
+        kind: LockKind,
+    ) {
+        let held: Vec<HeldLock> = self.contexts.borrow()[context.index()].held.to_vec();
+        let step = self.step.get();
+        let who = describe_context(&self.contexts.borrow()[context.index()]);
+        let lock_name = self.locks.borrow().get(id).name;
+        for h in &held {
+            let held_name = self.locks.borrow().get(h.lock).name;
+            let inversion = self.lockdep.borrow_mut().add_edge(h.class, class, || {
+                format!(
+                    "step {step}, {cpu} {who}: {held_name} (held since step {}) then {lock_name}",
+                    h.step
+                )
+            });
+            if let Some(inversion) = inversion {
+                let locks = self.locks.borrow();
+                let mut details = vec![format!(
+                    "new order: {} -> {} (step {step}, {cpu} {who}: {held_name} then {lock_name})",
+                    locks.classes[h.class.index()].name,
+                    locks.classes[class.index()].name
+                )];
+                for ((a, b), origin) in &inversion.existing_path {
+                    details.push(format!(
+                        "earlier order: {} -> {} ({})",
+                        locks.classes[a.index()].name,
+                        locks.classes[b.index()].name,
+                        origin.description
+                    ));
+                }
+                drop(locks);
+                self.report(
+                    ReportKind::LockOrder,
+                    format!("lock order inversion: {lock_name} taken while holding {held_name}, the opposite of an order seen before"),
+                    details,
+                );
+            }
+        }
+        if kind.spins() {
+            self.lockdep_irq_state(cpu, context, class, lock_name);
+        }
+    }
+
+    /// lockdep's irq-safety rule: a lock taken in interrupt context must never be taken
+    /// with interrupts enabled elsewhere, or an interrupt on that CPU can deadlock on it.
+    fn lockdep_irq_state(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        class: crate::ids::LockClassId,
+        name: Name,
+    ) {
+        let in_irq = self.contexts.borrow()[context.index()].in_interrupt();
+        let irqs_on = self.cpus.borrow()[cpu.index()].irqs_enabled;
+        let step = self.step.get();
+        let who = describe_context(&self.contexts.borrow()[context.index()]);
+        let mut locks = self.locks.borrow_mut();
+        let entry = &mut locks.classes[class.index()];
+        if in_irq && entry.used_in_irq.is_none() {
+            entry.used_in_irq = Some(format!(
+                "{name} taken in interrupt context at step {step} on {cpu}"
+            ));
+        }
+        if !in_irq && irqs_on && entry.used_with_irqs_enabled.is_none() {
+            entry.used_with_irqs_enabled = Some(format!(
+                "{name} taken with interrupts enabled at step {step} on {cpu} by {who}"
+            ));
+        }
+        if let (Some(a), Some(b), false) = (
+            &entry.used_in_irq,
+            &entry.used_with_irqs_enabled,
+            entry.irq_report_made,
+        ) {
+            let details = vec![a.clone(), b.clone()];
+            let class_name = entry.name;
+            entry.irq_report_made = true;
+            drop(locks);
+            self.report(
+                ReportKind::IrqUnsafeLock,
+                format!("lock class {class_name} is taken in interrupt context and also with interrupts enabled"),
+                details,
+            );
+        }
+    }
+
+    fn unlock(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> Performed {
+        let costs = &self.config.costs;
+        let step = self.step.get();
+        let now = self.clock_ns(cpu);
+        let (released, kind, name) = {
+            let mut locks = self.locks.borrow_mut();
+            let lock = locks.get_mut(id);
+            let released = lock.release(context, mode);
+            if released {
+                lock.released_at_ns = now;
+            }
+            (released, lock.kind, lock.name)
+        };
+        if !released {
+            self.report(
+                ReportKind::BadUnlock,
+                format!("release of {name}, which this context does not hold"),
+                self.lock_holders(),
+            );
+            return Performed::Value(0);
+        }
+        {
+            let mut contexts = self.contexts.borrow_mut();
+            let held = &mut contexts[context.index()].held;
+            if let Some(position) = held.iter().rposition(|h| h.lock == id) {
+                held.remove(position);
+            }
+        }
+        self.mem.drain_all(cpu);
+        self.charge(cpu, costs.unlock_ns);
+        if !kind.spins() {
+            let granted = self.locks.borrow_mut().get_mut(id).grant_waiters(step);
+            for waiter in granted {
+                let class = self.locks.borrow().get(id).class;
+                self.push_held(waiter.context, id, class, waiter.mode, false);
+                self.set_state_word(waiter.task, TaskState::Running);
+                self.make_runnable(cpu, waiter.task);
+            }
+        }
+        if kind.spins() {
+            match irq {
+                IrqMode::Keep => {}
+                IrqMode::DisableEnable => self.cpus.borrow_mut()[cpu.index()].irqs_enabled = true,
+                IrqMode::SaveRestore { flags } => {
+                    self.cpus.borrow_mut()[cpu.index()].irqs_enabled = flags != 0
+                }
+            }
+        }
+        Performed::Value(0)
+    }
+
+    // ---- tasks --------------------------------------------------------------------------
+
+    /// `might_sleep()`: reports sleeping in atomic context. Returns false if the context
+    /// cannot sleep at all (an interrupt handler), which halts the run.
+    pub fn might_sleep(&self, cpu: CpuId, context: ContextId, what: &str) -> bool {
+        let (in_irq, spinlocks) = {
+            let contexts = self.contexts.borrow();
+            let c = &contexts[context.index()];
+            let spinlocks: Vec<LockId> =
+                c.held.iter().filter(|h| h.spins).map(|h| h.lock).collect();
+            (c.in_interrupt(), spinlocks)
+        };
+        let irqs_off = !self.cpus.borrow()[cpu.index()].irqs_enabled;
+        if !in_irq && spinlocks.is_empty() && !irqs_off {
+            return true;
+        }
+        let mut why = String::new();
+        if in_irq {
+            why.push_str("in interrupt context");
+        } else if !spinlocks.is_empty() {
+            let locks = self.locks.borrow();
+            let names: Vec<String> = spinlocks
+                .iter()
+                .map(|l| locks.get(*l).name.to_string())
+                .collect();
+            let _ = write!(why, "holding {}", names.join(", "));
+        } else {
+            why.push_str("with interrupts disabled");
+        }
+        self.report(
+            ReportKind::SleepInAtomic,
+            format!("{what} may sleep, called {why}"),
+            self.lock_holders(),
+        );
+        !in_irq
+    }
+
+    fn set_state_word(&self, task: TaskId, state: TaskState) {
+        let word = self.tasks.borrow()[task.index()].state_word;
+        self.mem.store_sc(word, state as u64);
+    }
+
+    fn set_state(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        state: TaskState,
+        with_barrier: bool,
+    ) -> Performed {
+        let Some(task) = self.contexts.borrow()[context.index()].task() else {
+            return Performed::Value(0);
+        };
+        let word = self.tasks.borrow()[task.index()].state_word;
+        if with_barrier {
+            // set_mb(): an xchg on x86, a store followed by a full barrier elsewhere.
+            self.mem.store(cpu, word, state as u64);
+            self.mem.drain_all(cpu);
+            self.charge(cpu, self.config.costs.atomic_ns);
+        } else {
+            self.mem.store(cpu, word, state as u64);
+            self.charge(cpu, self.config.costs.store_ns);
+        }
+        Performed::Value(0)
+    }
+
+    /// `schedule()` / `schedule_timeout()`.
+    fn schedule(&self, cpu: CpuId, context: ContextId, timeout_jiffies: Option<u64>) -> Performed {
+        if !self.might_sleep(cpu, context, "schedule()") {
+            return Performed::Halt;
+        }
+        let task = self.contexts.borrow()[context.index()]
+            .task()
+            .expect("interrupt contexts were refused by might_sleep");
+        let word = self.tasks.borrow()[task.index()].state_word;
+        let state = TaskState::from_word(self.mem.load(cpu, word));
+        let signal = self.tasks.borrow()[task.index()].signal_pending;
+        let remaining = timeout_jiffies.unwrap_or(0);
+        if state == TaskState::Running {
+            return Performed::Value(remaining);
+        }
+        if state == TaskState::Interruptible && signal {
+            self.mem.store(cpu, word, TaskState::Running as u64);
+            return Performed::Value(remaining);
+        }
+        if let Some(jiffies) = timeout_jiffies {
+            let expiry = self
+                .clock_ns(cpu)
+                .saturating_add(jiffies.saturating_mul(self.tick_ns));
+            self.arm_timer(cpu, task, expiry, "process_timeout");
+            self.contexts.borrow_mut()[context.index()].resume_timeout = true;
+        }
+        self.charge(cpu, self.config.costs.context_switch_ns);
+        self.deschedule(cpu, task);
+        Performed::Sleep
+    }
+
+    fn sleep_for(&self, cpu: CpuId, context: ContextId, duration_ns: u64) -> Performed {
+        if !self.might_sleep(cpu, context, "a sleeping fault") {
+            return Performed::Halt;
+        }
+        let task = self.contexts.borrow()[context.index()]
+            .task()
+            .expect("interrupt contexts were refused by might_sleep");
+        let expiry = self.clock_ns(cpu).saturating_add(duration_ns);
+        self.set_state_word(task, TaskState::Uninterruptible);
+        self.arm_timer(cpu, task, expiry, "sleep timer");
+        self.deschedule(cpu, task);
+        Performed::Sleep
+    }
+
+    fn arm_timer(&self, cpu: CpuId, task: TaskId, expiry_ns: u64, label: &'static str) {
+        let id = self.add_event(expiry_ns, Some(cpu), label, Handler::Timeout(task));
+        self.tasks.borrow_mut()[task.index()].timer = Some((id, expiry_ns));
+    }
+
+    pub fn add_event(
+        &self,
+        time_ns: u64,
+        cpu: Option<CpuId>,
+        label: &'static str,
+        handler: Handler,
+    ) -> EventId {
+        let id = EventId(self.next_event.get());
+        self.next_event.set(id.0 + 1);
+        let mut events = self.events.borrow_mut();
+        let position = events
+            .iter()
+            .position(|e| (e.time_ns, e.id) > (time_ns, id))
+            .unwrap_or(events.len());
+        events.insert(
+            position,
+            PendingEvent {
+                id,
+                time_ns,
+                cpu,
+                label,
+                handler,
+            },
+        );
+        id
+    }
+
+    pub fn cancel_event(&self, id: EventId) {
+        self.events.borrow_mut().retain(|e| e.id != id);
+    }
+
+    fn resume(&self, cpu: CpuId, context: ContextId) -> Performed {
+        let (value, from_timeout, task) = {
+            let mut contexts = self.contexts.borrow_mut();
+            let c = &mut contexts[context.index()];
+            let from_timeout = std::mem::replace(&mut c.resume_timeout, false);
+            (c.resume_value, from_timeout, c.task())
+        };
+        let Some(task) = task else {
+            return Performed::Value(value);
+        };
+        let timer = self.tasks.borrow_mut()[task.index()].timer.take();
+        if let Some((event, expiry_ns)) = timer {
+            self.cancel_event(event);
+            if from_timeout {
+                let now = self.clock_ns(cpu);
+                let remaining_ns = expiry_ns.saturating_sub(now);
+                return Performed::Value(remaining_ns.div_ceil(self.tick_ns));
+            }
+        }
+        Performed::Value(value)
+    }
+
+    /// Takes `task` off `cpu` (it sleeps until woken).
+    fn deschedule(&self, cpu: CpuId, task: TaskId) {
+        let mut cpus = self.cpus.borrow_mut();
+        let irqs = cpus[cpu.index()].irqs_enabled;
+        debug_assert_eq!(cpus[cpu.index()].task, Some(task));
+        cpus[cpu.index()].task = None;
+        cpus[cpu.index()].irqs_enabled = true;
+        let mut tasks = self.tasks.borrow_mut();
+        tasks[task.index()].status = TaskStatus::Sleeping;
+        tasks[task.index()].irqs_enabled = irqs;
+        drop(tasks);
+        drop(cpus);
+        let context = self.tasks.borrow()[task.index()].context;
+        let mut contexts = self.contexts.borrow_mut();
+        contexts[context.index()].pending = Op::Resume;
+        contexts[context.index()].resume_value = 0;
+    }
+
+    /// Puts a sleeping task on a runqueue; the waker's clock is the earliest it can run.
+    pub fn make_runnable(&self, waker_cpu: CpuId, task: TaskId) {
+        let now = self.clock_ns(waker_cpu);
+        let target = {
+            let mut tasks = self.tasks.borrow_mut();
+            let t = &mut tasks[task.index()];
+            if t.status != TaskStatus::Sleeping {
+                return;
+            }
+            t.status = TaskStatus::Queued;
+            t.ready_at_ns = now;
+            t.cpu
+        };
+        self.cpus.borrow_mut()[target.index()]
+            .runqueue
+            .push_back(task);
+    }
+
+    /// `try_to_wake_up()`: if the task's state is one this wake-up may end, set it
+    /// RUNNING and, if it is off its CPU, queue it. Returns whether it was woken.
+    ///
+    /// The real function takes the task's runqueue lock, which orders it after the
+    /// waker's earlier stores; here the waker's buffer drains first for the same reason.
+    /// The state is read from memory, so a sleeper's state store still sitting in its
+    /// own store buffer (`__set_current_state` without a barrier) is not seen.
+    pub fn try_to_wake_up(&self, cpu: CpuId, task: TaskId, interruptible_only: bool) -> bool {
+        self.mem.drain_all(cpu);
+        let (word, status) = {
+            let tasks = self.tasks.borrow();
+            (tasks[task.index()].state_word, tasks[task.index()].status)
+        };
+        if status == TaskStatus::Exited {
+            return false;
+        }
+        let state = TaskState::from_word(self.mem.load_sc(word));
+        let wakeable = match state {
+            TaskState::Interruptible => true,
+            TaskState::Uninterruptible => !interruptible_only,
+            TaskState::Running | TaskState::Dead => false,
+        };
+        if !wakeable {
+            return false;
+        }
+        // A task sleeping on a lock is woken only by the lock's hand-off.
+        if self.waits_for_lock(task) {
+            return false;
+        }
+        self.mem.store_sc(word, TaskState::Running as u64);
+        self.make_runnable(cpu, task);
+        true
+    }
+
+    fn waits_for_lock(&self, task: TaskId) -> bool {
+        self.locks
+            .borrow()
+            .locks
+            .iter()
+            .any(|l| !l.waiters.is_empty() && l.waiters.iter().any(|w| w.task == task))
+    }
+
+    /// Delivers a signal: marks it pending and wakes the task if it sleeps interruptibly
+    /// (`signal_wake_up`).
+    pub fn send_signal(&self, cpu: CpuId, task: TaskId) -> bool {
+        self.tasks.borrow_mut()[task.index()].signal_pending = true;
+        self.try_to_wake_up(cpu, task, true)
+    }
+
+    pub fn signal_pending(&self, task: TaskId) -> bool {
+        self.tasks.borrow()[task.index()].signal_pending
+    }
+
+    pub fn clear_signal(&self, task: TaskId) {
+        self.tasks.borrow_mut()[task.index()].signal_pending = false;
+    }
+
+    /// At a syscall boundary a task yields its CPU if others wait for it (a crude time
+    /// slice: 2.6.22 without CONFIG_PREEMPT switches only at such points or when sleeping).
+    fn maybe_yield_cpu(&self, cpu: CpuId, context: ContextId) -> Performed {
+        let Some(task) = self.contexts.borrow()[context.index()].task() else {
+            return Performed::Value(0);
+        };
+        let mut cpus = self.cpus.borrow_mut();
+        let c = &mut cpus[cpu.index()];
+        if c.runqueue.is_empty() || c.interrupt.is_some() {
+            return Performed::Value(0);
+        }
+        c.task = None;
+        c.runqueue.push_back(task);
+        let now = c.clock_ns;
+        drop(cpus);
+        let mut tasks = self.tasks.borrow_mut();
+        tasks[task.index()].status = TaskStatus::Queued;
+        tasks[task.index()].ready_at_ns = now;
+        drop(tasks);
+        let mut contexts = self.contexts.borrow_mut();
+        contexts[context.index()].pending = Op::Resume;
+        contexts[context.index()].resume_value = 0;
+        Performed::Yielded
+    }
+}
+
+/// "task0 (reader)" or "irq on cpu1 (data arrives), hit task2".
+pub fn describe_context(context: &Context) -> String {
+    match context.kind {
+        ContextKind::Task(task) => format!("{task}"),
+        ContextKind::Interrupt {
+            cpu,
+            interrupted,
+            label,
+            ..
+        } => match interrupted {
+            Some(task) => format!("interrupt `{label}` on {cpu} over {task}"),
+            None => format!("interrupt `{label}` on idle {cpu}"),
+        },
+    }
+}

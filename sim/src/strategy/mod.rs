@@ -1,0 +1,235 @@
+//! Scheduling strategies: who steps next.
+//!
+//! # The contract (in the manner of shuttle's `Scheduler`)
+//!
+//! A strategy is asked to [`Scheduler::begin_execution`] before each run of a machine;
+//! returning `false` means it has nothing more to explore. During the run it is asked to
+//! [`Scheduler::choose`] at every decision with a [`DecisionView`]: the enabled actions in
+//! canonical order — store-buffer drains (CPU order, oldest first), then CPU steps
+//! starting from the CPU that stepped last, then interrupt deliveries (event order, CPU
+//! order) — each with the op the CPU would perform and the virtual time it would happen
+//! at. It must return an index into that list. Index 0 is the canonical default (eager
+//! drain, run on, no preemption), which is what schedules record deviations from.
+//!
+//! A strategy must be deterministic: the same seed and the same sequence of views must
+//! produce the same choices. It may keep state across executions (exhaustive search
+//! does). It never sees allocation-failure decisions; those follow the run's rules.
+//!
+//! Replay is not a strategy object: [`crate::Machine::set_replay`] makes the machine
+//! follow a recorded schedule and check it at every step, whatever strategy is passed.
+
+mod dfs;
+mod pct;
+
+pub use dfs::Dfs;
+pub use pct::Pct;
+
+use crate::ids::CpuId;
+use crate::machine::Action;
+use crate::op::Op;
+use crate::rng::Rng;
+
+/// One enabled action, as a strategy sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActionView {
+    pub action: Action,
+    /// The op a `Run` would perform.
+    pub pending: Option<Op>,
+    /// Virtual time at which the action would happen.
+    pub time_ns: u64,
+}
+
+/// What a strategy sees at one decision.
+#[derive(Clone, Copy, Debug)]
+pub struct DecisionView<'a> {
+    /// Index of this decision in the run.
+    pub decision: u64,
+    pub step: u64,
+    /// Enabled actions in canonical order; never empty.
+    pub actions: &'a [ActionView],
+    /// The CPU that performed the last `Run`.
+    pub last_cpu: CpuId,
+}
+
+impl DecisionView<'_> {
+    /// Whether choosing `index` preempts: the default was to run on the last CPU and
+    /// `index` steps or interrupts another.
+    pub fn is_preemption(&self, index: usize) -> bool {
+        let runs_on = matches!(self.actions[0].action, Action::Run { cpu } if cpu == self.last_cpu);
+        runs_on && index != 0 && !matches!(self.actions[index].action, Action::Drain { .. })
+    }
+
+    /// Whether choosing `index` delays a store-buffer drain the default would perform.
+    pub fn is_drain_delay(&self, index: usize) -> bool {
+        matches!(self.actions[0].action, Action::Drain { .. })
+            && !matches!(self.actions[index].action, Action::Drain { .. })
+    }
+}
+
+/// A scheduling strategy. See the module documentation for the contract.
+pub trait Scheduler {
+    fn begin_execution(&mut self) -> bool;
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize;
+    fn end_execution(&mut self) {}
+}
+
+/// Strategy names as the command line spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StrategyKind {
+    Random,
+    Pct,
+    RoundRobin,
+    Timed,
+    Replay,
+    Dfs,
+}
+
+impl StrategyKind {
+    pub const ALL: [StrategyKind; 6] = [
+        StrategyKind::Random,
+        StrategyKind::Pct,
+        StrategyKind::RoundRobin,
+        StrategyKind::Timed,
+        StrategyKind::Replay,
+        StrategyKind::Dfs,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Random => "random",
+            StrategyKind::Pct => "pct",
+            StrategyKind::RoundRobin => "round-robin",
+            StrategyKind::Timed => "timed",
+            StrategyKind::Replay => "replay",
+            StrategyKind::Dfs => "dfs",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StrategyKind> {
+        StrategyKind::ALL.into_iter().find(|k| k.name() == text)
+    }
+}
+
+/// Always the default: eager drains, run on, no preemption, interrupts when nothing
+/// else can happen. The canonical execution that schedules deviate from.
+#[derive(Clone, Debug, Default)]
+pub struct Canonical {
+    started: bool,
+}
+
+impl Scheduler for Canonical {
+    fn begin_execution(&mut self) -> bool {
+        !std::mem::replace(&mut self.started, true)
+    }
+    fn choose(&mut self, _: &DecisionView<'_>) -> usize {
+        0
+    }
+}
+
+/// Uniformly random among the enabled actions, seeded.
+#[derive(Clone, Debug)]
+pub struct Random {
+    rng: Rng,
+}
+
+impl Random {
+    pub fn new(seed: u64) -> Random {
+        Random {
+            rng: Rng::new(seed),
+        }
+    }
+}
+
+impl Scheduler for Random {
+    fn begin_execution(&mut self) -> bool {
+        true
+    }
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize {
+        self.rng.index(view.actions.len())
+    }
+}
+
+/// Rotates among CPUs: after a CPU steps, the next CPU in order gets the next step.
+/// Drains are eager; an interrupt is delivered when its CPU's turn comes.
+#[derive(Clone, Debug, Default)]
+pub struct RoundRobin;
+
+impl Scheduler for RoundRobin {
+    fn begin_execution(&mut self) -> bool {
+        true
+    }
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize {
+        if matches!(view.actions[0].action, Action::Drain { .. }) {
+            return 0;
+        }
+        let after = |action: &Action| {
+            let cpu = action.cpu().0 as usize;
+            let last = view.last_cpu.0 as usize;
+            // Distance after the last CPU, the last CPU itself coming last.
+            (cpu + 64 - last - 1) % 64
+        };
+        (0..view.actions.len())
+            .min_by_key(|&i| (after(&view.actions[i].action), i))
+            .unwrap_or(0)
+    }
+}
+
+/// Earliest virtual clock first, seeded tie-break: the realistic timeline. Drains are
+/// eager (a store becomes visible before anything later happens).
+#[derive(Clone, Debug)]
+pub struct Timed {
+    rng: Rng,
+}
+
+impl Timed {
+    pub fn new(seed: u64) -> Timed {
+        Timed {
+            rng: Rng::new(seed),
+        }
+    }
+}
+
+impl Scheduler for Timed {
+    fn begin_execution(&mut self) -> bool {
+        true
+    }
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize {
+        if matches!(view.actions[0].action, Action::Drain { .. }) {
+            return 0;
+        }
+        let earliest = view.actions.iter().map(|a| a.time_ns).min().unwrap_or(0);
+        let ties: smallvec::SmallVec<[usize; 8]> = (0..view.actions.len())
+            .filter(|&i| view.actions[i].time_ns == earliest)
+            .collect();
+        if ties.len() == 1 {
+            ties[0]
+        } else {
+            ties[self.rng.index(ties.len())]
+        }
+    }
+}
+
+/// Follows a fixed list of choices, then the default (for tests and shrinking).
+#[derive(Clone, Debug, Default)]
+pub struct Fixed {
+    pub choices: Vec<usize>,
+    at: usize,
+}
+
+impl Fixed {
+    pub fn new(choices: Vec<usize>) -> Fixed {
+        Fixed { choices, at: 0 }
+    }
+}
+
+impl Scheduler for Fixed {
+    fn begin_execution(&mut self) -> bool {
+        self.at = 0;
+        true
+    }
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize {
+        let choice = self.choices.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        choice.min(view.actions.len() - 1)
+    }
+}
