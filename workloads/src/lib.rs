@@ -1,1 +1,60 @@
-//! workloads
+//! # workloads — the `epsim` command line and everything that talks to the outside world
+//!
+//! `sim` is the machine, `kernel-model` the port of fs/eventpoll.c that runs on it; this
+//! crate is the only one that reads files, prints, measures wall-clock time or decides a
+//! process exit status. The binary (`src/main.rs`) is a thin shell around [`run`].
+//!
+//! One file per concept:
+//! - [`cli`] — the clap command tree, the shared run options, clap errors made one line
+//! - [`options`] — the shared run options resolved and validated into a [`sim::Config`]
+//! - [`litmus_cmd`] — `epsim litmus`
+//! - [`config_cmd`] — `epsim config`: check run options, decode a schedule
+//! - [`demo`] — what `epsim` with no arguments does
+//! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
+//! - [`exit`] — exit statuses and the one-line error type
+
+// workloads talks to the outside world: wall-clock timing of runs, and (later) host
+// collections and threads for parallel exploration are allowed here, unlike in sim and
+// kernel-model (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+pub mod cli;
+pub mod config_cmd;
+pub mod demo;
+pub mod exit;
+pub mod litmus_cmd;
+pub mod options;
+pub mod output;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::Parser;
+
+pub use exit::{CliError, Exit};
+
+/// Runs `epsim` with `args` (the first is the program name), writing to `out` and `err`.
+/// Returns the process exit status: 0 clean, 1 violation or failed expectation, 2 usage
+/// or input error.
+pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let result = if args.len() <= 1 {
+        demo::run(out)
+    } else {
+        match cli::Cli::try_parse_from(&args) {
+            Ok(cli) => dispatch(cli, out, err),
+            Err(error) => cli::clap_error(&error, out),
+        }
+    };
+    match result {
+        Ok(exit) => exit.code(),
+        Err(error) => error.report(err),
+    }
+}
+
+fn dispatch(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, CliError> {
+    match cli.command {
+        None => demo::run(out),
+        Some(cli::Command::Litmus(args)) => litmus_cmd::run(&args, out, err),
+        Some(cli::Command::Config(args)) => config_cmd::run(&args, out),
+    }
+}

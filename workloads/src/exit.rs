@@ -1,0 +1,75 @@
+//! Exit statuses and the error that ends a command with one line on stderr.
+
+use std::fmt;
+use std::io::{self, Write};
+
+/// How a command that ran to its end went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Nothing to report (status 0).
+    Clean,
+    /// A violation was reported or an expectation failed (status 1).
+    Failed,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Clean => 0,
+            Exit::Failed => 1,
+        }
+    }
+}
+
+/// Status 2: the command line or an input was wrong.
+pub const USAGE: u8 = 2;
+
+/// An error that stops a command. `message` is one line a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// Bad command line or input (status 2).
+    Usage(String),
+    /// Standard output went away (a closed pipe): stop quietly with status 0.
+    OutputClosed,
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError::Usage(message.into())
+    }
+
+    /// Writes the error's line to `err` and returns the exit status.
+    pub fn report(&self, err: &mut dyn Write) -> u8 {
+        match self {
+            CliError::Usage(message) => {
+                let _ = writeln!(err, "error: {}", one_line(message));
+                USAGE
+            }
+            CliError::OutputClosed => 0,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(message) => f.write_str(message),
+            CliError::OutputClosed => f.write_str("standard output was closed"),
+        }
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(error: io::Error) -> CliError {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            CliError::OutputClosed
+        } else {
+            CliError::Usage(format!("cannot write output: {error}"))
+        }
+    }
+}
+
+/// Collapses whitespace, newlines included, so an error is always exactly one line.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
