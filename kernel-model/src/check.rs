@@ -1,0 +1,321 @@
+//! Checkers of the kernel model, kept apart from the code they check. They read state
+//! with `peek` (no steps, no cost) and return reports; they never change the model.
+//!
+//! - [`ready_lists`]: every ready list is a well-formed list, and every epitem whose
+//!   `rdllink` is linked is on exactly one list — its set's ready list or the
+//!   txlist/injlist of one task transferring from that set (`orphaned-item` otherwise).
+//! - [`lost_wakeups`]: at quiescence, no task sleeps in `ep_poll` while its set holds an
+//!   enabled level-triggered item whose file is ready for the item's mask, or while the
+//!   set's ready list is non-empty (`lost-wakeup`).
+//! - [`leaks`]: after every process exited (all descriptors closed), nothing of epoll or
+//!   the VFS is left allocated (`leak`).
+
+use std::collections::BTreeMap;
+
+use sim::list::{self, ListHead};
+use sim::{Granularity, Report, ReportKind, TaskId};
+
+use crate::kernel::Kernel;
+use crate::objects::{EpitemId, EventPollId};
+use crate::poll::{EPOLLET, EP_PRIVATE_BITS};
+
+fn report(
+    kind: ReportKind,
+    task: Option<TaskId>,
+    message: String,
+    details: Vec<String>,
+    step: u64,
+) -> Report {
+    Report {
+        kind,
+        step,
+        cpu: None,
+        task,
+        message,
+        details,
+        schedule: String::new(),
+    }
+}
+
+/// Whether the ready-list structures of `ep` are stable enough to check now: nobody
+/// holds `ep->lock`, nobody is transferring from it, and no store is in flight.
+pub fn ready_lists_quiet<G: Granularity>(kernel: &Kernel<G>, ep: EventPollId) -> bool {
+    let state = kernel.cx.state();
+    let Ok(lock) = kernel.objects.borrow().eventpolls.get(ep).map(|e| e.lock) else {
+        return false;
+    };
+    if state.locks.borrow().get(lock).holders().next().is_some() {
+        return false;
+    }
+    if kernel
+        .objects
+        .borrow()
+        .tasks
+        .values()
+        .any(|t| t.in_transfer == Some(ep))
+    {
+        return false;
+    }
+    (0..state.config.cpus).all(|c| state.mem.buffer_is_empty(sim::CpuId(c as u16)))
+}
+
+/// The list-integrity and reachability check of every set that is quiet.
+pub fn ready_lists<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
+    let mut reports = Vec::new();
+    let step = kernel.cx.step();
+    let eps: Vec<EventPollId> = kernel
+        .objects
+        .borrow()
+        .eventpolls
+        .live()
+        .map(|(h, _, _)| h)
+        .collect();
+    for ep in eps {
+        if !ready_lists_quiet(kernel, ep) {
+            continue;
+        }
+        if let Some(r) = check_one_set(kernel, ep, step) {
+            reports.push(r);
+        }
+    }
+    reports
+}
+
+fn check_one_set<G: Granularity>(kernel: &Kernel<G>, ep: EventPollId, step: u64) -> Option<Report> {
+    let cx = &kernel.cx;
+    let (rdllist, label, items) = {
+        let objects = kernel.objects.borrow();
+        let e = objects.eventpolls.get(ep).ok()?;
+        let items: Vec<EpitemId> = e.rbr.values().copied().collect();
+        (e.rdllist, e.file_label.clone(), items)
+    };
+    let mut seen: BTreeMap<ListHead, Vec<String>> = BTreeMap::new();
+    match list::walk(cx, rdllist) {
+        Ok(entries) => {
+            for entry in entries {
+                seen.entry(entry)
+                    .or_default()
+                    .push(format!("{label}.rdllist"));
+            }
+        }
+        Err(why) => {
+            return Some(report(
+                ReportKind::ListCorruption,
+                None,
+                format!("{label}.rdllist is not a well-formed list: {why}"),
+                describe_items(kernel, &items),
+                step,
+            ));
+        }
+    }
+    let owners = kernel.objects.borrow().rdllink_owner.clone();
+    for (&link, list_names) in &seen {
+        if !owners.contains_key(&link.0) {
+            return Some(report(
+                ReportKind::ListCorruption,
+                None,
+                format!(
+                    "{label}.rdllist holds {}, which is no live epitem",
+                    cx.state().mem.name_of(link.0)
+                ),
+                list_names.clone(),
+                step,
+            ));
+        }
+    }
+    for &epi in &items {
+        let Some(link) = kernel
+            .objects
+            .borrow()
+            .epitems
+            .get(epi)
+            .ok()
+            .map(|e| e.rdllink())
+        else {
+            continue;
+        };
+        let next = cx.peek(link.next_word());
+        let linked = next != link.address();
+        let count = seen.get(&link).map_or(0, |v| v.len());
+        if linked && count == 0 {
+            return Some(report(
+                ReportKind::OrphanedItem,
+                None,
+                format!(
+                    "epitem{} of {label} looks linked (rdllink.next = {}) but is on no list: callbacks will never queue it again",
+                    epi.index,
+                    list::describe_pointer(next)
+                ),
+                describe_items(kernel, &items),
+                step,
+            ));
+        }
+        if count > 1 {
+            return Some(report(
+                ReportKind::OrphanedItem,
+                None,
+                format!("epitem{} of {label} is on {count} lists at once", epi.index),
+                seen[&link].clone(),
+                step,
+            ));
+        }
+        if !linked && count > 0 {
+            return Some(report(
+                ReportKind::ListCorruption,
+                None,
+                format!(
+                    "epitem{} of {label} is on the ready list but its rdllink points to itself",
+                    epi.index
+                ),
+                describe_items(kernel, &items),
+                step,
+            ));
+        }
+    }
+    None
+}
+
+fn describe_items<G: Granularity>(kernel: &Kernel<G>, items: &[EpitemId]) -> Vec<String> {
+    let cx = &kernel.cx;
+    let objects = kernel.objects.borrow();
+    items
+        .iter()
+        .filter_map(|&epi| {
+            objects
+                .epitems
+                .get(epi)
+                .ok()
+                .map(|e| (epi, e.rdllink(), e.fd))
+        })
+        .map(|(epi, link, fd)| {
+            format!(
+                "epitem{} (fd {fd}): rdllink.next = {}, rdllink.prev = {}",
+                epi.index,
+                describe_word(kernel, cx.peek(link.next_word())),
+                describe_word(kernel, cx.peek(link.prev_word()))
+            )
+        })
+        .collect()
+}
+
+fn describe_word<G: Granularity>(kernel: &Kernel<G>, value: u64) -> String {
+    match sim::Word::from_address(value) {
+        Some(word) => kernel.cx.state().mem.name_of(word),
+        None => list::describe_pointer(value),
+    }
+}
+
+/// At quiescence: tasks asleep in `ep_poll` although something they wait for is ready.
+pub fn lost_wakeups<G: Granularity>(kernel: &Kernel<G>, sleepers: &[TaskId]) -> Vec<Report> {
+    let mut reports = Vec::new();
+    let step = kernel.cx.step();
+    let waiting: Vec<(TaskId, EventPollId)> = kernel
+        .objects
+        .borrow()
+        .tasks
+        .iter()
+        .filter_map(|(&t, info)| info.in_ep_poll.map(|ep| (t, ep)))
+        .filter(|(t, _)| sleepers.contains(t))
+        .collect();
+    for (task, ep) in waiting {
+        let Some((rdllist, label, items)) =
+            kernel.objects.borrow().eventpolls.get(ep).ok().map(|e| {
+                (
+                    e.rdllist,
+                    e.file_label.clone(),
+                    e.rbr.values().copied().collect::<Vec<_>>(),
+                )
+            })
+        else {
+            continue;
+        };
+        let name = kernel.cx.state().task_name(task);
+        if kernel.cx.peek(rdllist.next_word()) != rdllist.address() {
+            reports.push(report(
+                ReportKind::LostWakeup,
+                Some(task),
+                format!("{task} ({name}) sleeps in epoll_wait on {label} while its ready list is not empty"),
+                describe_items(kernel, &items),
+                step,
+            ));
+            continue;
+        }
+        for epi in items {
+            let Some((file, events_word, fd)) = kernel
+                .objects
+                .borrow()
+                .epitems
+                .get(epi)
+                .ok()
+                .map(|e| (e.file, e.events_word(), e.fd))
+            else {
+                continue;
+            };
+            let events = kernel.cx.peek(events_word) as u32;
+            if events & !EP_PRIVATE_BITS == 0 || events & EPOLLET != 0 {
+                continue;
+            }
+            let Some(mask) = kernel.poll_peek(file) else {
+                continue;
+            };
+            if mask & events != 0 {
+                reports.push(report(
+                    ReportKind::LostWakeup,
+                    Some(task),
+                    format!(
+                        "{task} ({name}) sleeps in epoll_wait on {label} while fd {fd} ({}) is ready for {} and level-triggered, but not on the ready list",
+                        kernel.file_label(file),
+                        crate::poll::mask_to_string(mask & events)
+                    ),
+                    describe_items(kernel, &[epi]),
+                    step,
+                ));
+                break;
+            }
+        }
+    }
+    reports
+}
+
+/// After every process exited: objects that were never freed.
+pub fn leaks<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
+    let objects = kernel.objects.borrow();
+    let mut details = Vec::new();
+    for (h, e, step) in objects.eventpolls.live() {
+        details.push(format!(
+            "eventpoll {} (#{}) allocated at step {step}",
+            e.file_label, h.index
+        ));
+    }
+    for (h, e, step) in objects.epitems.live() {
+        details.push(format!(
+            "epitem{} (fd {}) allocated at step {step}",
+            h.index, e.fd
+        ));
+    }
+    for (h, _, step) in objects.pwqs.live() {
+        details.push(format!(
+            "eppoll_entry #{} allocated at step {step}",
+            h.index
+        ));
+    }
+    for (_, f, step) in objects.files.live() {
+        details.push(format!("struct file {} allocated at step {step}", f.label));
+    }
+    for (_, p, step) in objects.pipes.live() {
+        details.push(format!("pipe{} allocated at step {step}", p.id));
+    }
+    if details.is_empty() {
+        return Vec::new();
+    }
+    vec![report(
+        ReportKind::Leak,
+        None,
+        format!(
+            "{} kernel objects are still allocated after every process exited",
+            details.len()
+        ),
+        details,
+        kernel.cx.step(),
+    )]
+}

@@ -1,0 +1,71 @@
+//! Error numbers, as `include/asm-generic/errno-base.h` numbers them.
+
+use std::fmt;
+
+/// An errno a syscall returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Errno {
+    EPERM = 1,
+    ENOENT = 2,
+    EINTR = 4,
+    EBADF = 9,
+    EAGAIN = 11,
+    ENOMEM = 12,
+    EFAULT = 14,
+    EEXIST = 17,
+    EINVAL = 22,
+    EMFILE = 24,
+    EPIPE = 32,
+    ENOTCONN = 107,
+}
+
+impl Errno {
+    pub const ALL: [Errno; 12] = [
+        Errno::EPERM,
+        Errno::ENOENT,
+        Errno::EINTR,
+        Errno::EBADF,
+        Errno::EAGAIN,
+        Errno::ENOMEM,
+        Errno::EFAULT,
+        Errno::EEXIST,
+        Errno::EINVAL,
+        Errno::EMFILE,
+        Errno::EPIPE,
+        Errno::ENOTCONN,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Errno::EPERM => "EPERM",
+            Errno::ENOENT => "ENOENT",
+            Errno::EINTR => "EINTR",
+            Errno::EBADF => "EBADF",
+            Errno::EAGAIN => "EAGAIN",
+            Errno::ENOMEM => "ENOMEM",
+            Errno::EFAULT => "EFAULT",
+            Errno::EEXIST => "EEXIST",
+            Errno::EINVAL => "EINVAL",
+            Errno::EMFILE => "EMFILE",
+            Errno::EPIPE => "EPIPE",
+            Errno::ENOTCONN => "ENOTCONN",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Errno> {
+        Errno::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    pub fn number(self) -> i64 {
+        self as i64
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a syscall returns: a value or an errno.
+pub type SysResult<T> = Result<T, Errno>;

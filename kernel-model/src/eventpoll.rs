@@ -1,0 +1,983 @@
+//! fs/eventpoll.c, ported function by function.
+//!
+//! Primary target: the tree right after 6192bd536f96 ("epoll: optimizations and
+//! cleanups", May 2007), which the project calls 2.6.22: a single pass over a stolen
+//! ready list, with delivered level-triggered items re-injected through the private
+//! `injlist`. Selectable per run: 2.6.21, three passes with `txlink` (see
+//! [`crate::eventpoll_2_6_21`]). Lock order, from the LOCKING comment: `epmutex` →
+//! `ep->sem` → `ep->lock`; the wake path holds a watched file's wait-queue head lock
+//! when it takes `ep->lock`, which is why `ep_remove` unhooks before locking.
+//!
+//! Simplifications, each named where it happens: the rb-tree is an ordered map keyed by
+//! (file id, fd) — it is only touched under `ep->lock`/`ep->sem`; `struct file`'s pointer
+//! order is its creation order; the anonymous inode and dentry of an epoll file are not
+//! modelled (only the file). Every field some path touches without its lock is a shared
+//! word (see [`crate::objects::Epitem`]).
+
+use sim::list::{self, ListHead};
+use sim::waitq::{WakeFunction, WakeMode};
+use sim::{Granularity, LockKind, Name, ReportKind, TaskState, WaitQueueId};
+
+use crate::errno::{Errno, SysResult};
+use crate::inject::Injection;
+use crate::kernel::{encode_handle, Counters, Kernel, KernelVersion, CALLBACK_EP_POLL};
+use crate::objects::{
+    Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, WakeTaskNode,
+    EPITEM_FIELDS,
+};
+use crate::poll::{
+    EpollEvent, PollTable, EPOLLET, EPOLLONESHOT, EP_PRIVATE_BITS, POLLIN, POLLRDNORM,
+};
+use crate::user::UserEvents;
+
+/// `EP_MAX_POLLWAKE_NESTS`.
+pub const EP_MAX_POLLWAKE_NESTS: usize = 4;
+/// `MAX_SCHEDULE_TIMEOUT` (LONG_MAX).
+pub const MAX_SCHEDULE_TIMEOUT: u64 = i64::MAX as u64;
+/// `EP_MAX_EVENTS` = INT_MAX / sizeof(struct epoll_event) (12 bytes on x86-64, packed).
+pub const EP_MAX_EVENTS: i32 = i32::MAX / 12;
+
+impl<G: Granularity> Kernel<G> {
+    // ---- ep->lock, with the lock-without-irqsave injection -------------------------------
+
+    /// `write_lock_irqsave(&ep->lock, flags)`.
+    pub(crate) async fn ep_write_lock(&self, lock: sim::LockId) -> u64 {
+        if self.injected(Injection::LockWithoutIrqsave) {
+            self.cx.write_lock(lock).await;
+            1
+        } else {
+            self.cx.write_lock_irqsave(lock).await
+        }
+    }
+
+    /// `write_unlock_irqrestore(&ep->lock, flags)`.
+    pub(crate) async fn ep_write_unlock(&self, lock: sim::LockId, flags: u64) {
+        if self.injected(Injection::LockWithoutIrqsave) {
+            self.cx.write_unlock(lock).await;
+        } else {
+            self.cx.write_unlock_irqrestore(lock, flags).await;
+        }
+    }
+
+    pub(crate) async fn ep_read_lock(&self, lock: sim::LockId) -> u64 {
+        if self.injected(Injection::LockWithoutIrqsave) {
+            self.cx.read_lock(lock).await;
+            1
+        } else {
+            self.cx.read_lock_irqsave(lock).await
+        }
+    }
+
+    pub(crate) async fn ep_read_unlock(&self, lock: sim::LockId, flags: u64) {
+        if self.injected(Injection::LockWithoutIrqsave) {
+            self.cx.read_unlock(lock).await;
+        } else {
+            self.cx.read_unlock_irqrestore(lock, flags).await;
+        }
+    }
+
+    fn ep_fields(
+        &self,
+        ep: EventPollId,
+    ) -> Option<(sim::LockId, sim::LockId, WaitQueueId, WaitQueueId, ListHead)> {
+        self.with_ep(ep, |e| (e.lock, e.sem, e.wq, e.poll_wait, e.rdllist))
+    }
+
+    /// `ep_is_linked(p)`: `!list_empty(p)`.
+    pub(crate) async fn ep_is_linked(&self, link: ListHead) -> bool {
+        !list::list_empty(&self.cx, link).await
+    }
+
+    /// The epitem whose `rdllink` is `link` (`list_entry(..., rdllink)`).
+    pub fn epi_of_rdllink(&self, link: ListHead) -> Option<EpitemId> {
+        let owner = self.objects.borrow().rdllink_owner.get(&link.0).copied();
+        if owner.is_none() {
+            self.cx.report(
+                ReportKind::ListCorruption,
+                format!(
+                    "{} on a ready list is no epitem's rdllink",
+                    self.cx.state().mem.name_of(link.0)
+                ),
+                vec![],
+            );
+        }
+        owner
+    }
+
+    /// Wakes `ep->wq` with the caller holding `ep->lock` (`__wake_up_locked`). Only
+    /// `ep_poll` queues on `ep->wq`, always with a task entry, so no callback can run.
+    pub(crate) async fn wake_ep_wq_locked(&self, wq: WaitQueueId) {
+        if self.cx.waitqueue_active(wq) {
+            self.cx
+                .note(|| "  __wake_up_locked(&ep->wq): wake the epoll_wait sleepers".to_string());
+            self.cx
+                .wake_up_common(&sim::NoCallbacks, wq, WakeMode::All, 1, 0)
+                .await;
+        }
+    }
+
+    // ---- ep_poll_safewake ------------------------------------------------------------------
+
+    /// `ep_poll_safewake(&psw, wq)`: wakes the pollers of an epoll fd unless this task
+    /// is already waking the same head, or is nested deeper than
+    /// `EP_MAX_POLLWAKE_NESTS`. Like the original, a wake of a head some *other* task is
+    /// already waking is dropped too (the test ignores the task for the same-head case).
+    pub async fn ep_poll_safewake(&self, wq: WaitQueueId) {
+        let this_task = self.cx.current();
+        let flags = self.cx.spin_lock_irqsave(self.psw_lock).await;
+        let abort = {
+            let objects = self.objects.borrow();
+            let mut wake_nests = 0;
+            objects.psw_list.iter().any(|node| {
+                node.wq == wq
+                    || (node.task == this_task && {
+                        wake_nests += 1;
+                        wake_nests > EP_MAX_POLLWAKE_NESTS
+                    })
+            })
+        };
+        if abort {
+            self.cx.spin_unlock_irqrestore(self.psw_lock, flags).await;
+            self.cx
+                .note(|| "  ep_poll_safewake: loop or nesting limit, wake dropped".to_string());
+            return;
+        }
+        let node = WakeTaskNode {
+            task: this_task,
+            wq,
+        };
+        self.objects.borrow_mut().psw_list.insert(0, node);
+        self.cx.spin_unlock_irqrestore(self.psw_lock, flags).await;
+
+        // Nested epoll is the one recursion of the wake path: box it here only.
+        let wake: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> =
+            Box::pin(self.cx.wake_up_with(self, wq, WakeMode::All, 1, 0));
+        wake.await;
+
+        let flags = self.cx.spin_lock_irqsave(self.psw_lock).await;
+        {
+            let mut objects = self.objects.borrow_mut();
+            if let Some(position) = objects.psw_list.iter().position(|n| *n == node) {
+                objects.psw_list.remove(position);
+            }
+        }
+        self.cx.spin_unlock_irqrestore(self.psw_lock, flags).await;
+    }
+
+    // ---- release of watched files -------------------------------------------------------------
+
+    /// `eventpoll_release_file(file)`: the last close of a watched file removes its items
+    /// from every set. `f_ep_lock` is not taken: the file is being destroyed and `ep_free`
+    /// is excluded by `epmutex`.
+    pub async fn eventpoll_release_file(&self, file: FileId) {
+        self.cx.mutex_lock(self.epmutex).await;
+        loop {
+            let first = self
+                .with_file(file, |f| f.f_ep_links.first().copied())
+                .flatten();
+            let Some(epi) = first else {
+                break;
+            };
+            let Some(ep) = self.with_epi_mut(epi, |e| {
+                e.fllink_linked = false;
+                e.ep
+            }) else {
+                break;
+            };
+            self.with_file_mut(file, |f| f.f_ep_links.retain(|&e| e != epi));
+            let Some((_, sem, ..)) = self.ep_fields(ep) else {
+                break;
+            };
+            self.cx.note(|| {
+                format!(
+                    "eventpoll_release_file: remove epitem{} from its set",
+                    epi.index
+                )
+            });
+            self.cx.down_write(sem).await;
+            let _ = self.ep_remove(ep, epi).await;
+            self.cx.up_write(sem).await;
+        }
+        self.cx.mutex_unlock(self.epmutex).await;
+    }
+
+    // ---- creation and destruction ---------------------------------------------------------------
+
+    /// `ep_alloc()`: a new eventpoll with its locks, queues and empty ready list.
+    pub(crate) fn ep_alloc(&self, file_label: &str) -> SysResult<EventPollId> {
+        if self.cx.alloc_fails("eventpoll") {
+            return Err(Errno::ENOMEM);
+        }
+        let id = self.objects.borrow_mut().next_id();
+        let cx = &self.cx;
+        let lock = cx.new_lock(LockKind::RwLock, "&ep->lock", Name::new("ep", id, "->lock"));
+        let sem = cx.new_lock(LockKind::RwSem, "&ep->sem", Name::new("ep", id, "->sem"));
+        let wq = cx.init_waitqueue_head("&ep->wq.lock", Name::new("ep", id, "->wq"));
+        let poll_wait =
+            cx.init_waitqueue_head("&ep->poll_wait.lock", Name::new("ep", id, "->poll_wait"));
+        let rdllist = ListHead(cx.alloc_words("ep", id, &["rdllist.next", "rdllist.prev"]));
+        list::init_list_head_private(cx, rdllist);
+        let step = cx.step();
+        let ep = self.objects.borrow_mut().eventpolls.alloc(
+            EventPoll {
+                id,
+                lock,
+                sem,
+                wq,
+                poll_wait,
+                rdllist,
+                rbr: Default::default(),
+                file_label: file_label.to_string(),
+            },
+            step,
+        );
+        Ok(ep)
+    }
+
+    /// `ep_free(ep)`: the last close of an epoll file. Wakes its pollers, then under
+    /// `epmutex` unhooks every item's wait queues and removes every item. `ep->sem` is not
+    /// taken (the comment: nobody else references the file any more).
+    pub async fn ep_free(&self, ep: EventPollId) {
+        let Some((_, _, _, poll_wait, rdllist)) = self.ep_fields(ep) else {
+            return;
+        };
+        if self.cx.waitqueue_active(poll_wait) {
+            self.ep_poll_safewake(poll_wait).await;
+        }
+        self.cx.mutex_lock(self.epmutex).await;
+        let items: Vec<EpitemId> = self
+            .with_ep(ep, |e| e.rbr.values().copied().collect())
+            .unwrap_or_default();
+        for &epi in &items {
+            self.ep_unregister_pollwait(ep, epi).await;
+        }
+        loop {
+            let first = self
+                .with_ep(ep, |e| e.rbr.values().next().copied())
+                .flatten();
+            let Some(epi) = first else {
+                break;
+            };
+            if self.ep_remove(ep, epi).await.is_err() {
+                break;
+            }
+        }
+        self.cx.mutex_unlock(self.epmutex).await;
+        // kfree(ep): the shared words go with it.
+        let step = self.cx.step();
+        let freed = self.objects.borrow_mut().eventpolls.free(ep, step);
+        match freed {
+            Ok(_) => self.cx.free_words(rdllist.0),
+            Err(error) => self.report_stale("eventpoll", error),
+        }
+    }
+
+    /// `ep_eventpoll_close()`: `.release` of epoll files.
+    pub async fn ep_eventpoll_close(&self, ep: EventPollId) {
+        self.ep_free(ep).await;
+    }
+
+    // ---- lookup and reference counting -------------------------------------------------------------
+
+    /// `ep_find(ep, file, fd)`: tree lookup under `ep->lock` (read); takes a `usecnt`
+    /// reference on the item found.
+    pub(crate) async fn ep_find(&self, ep: EventPollId, file: FileId, fd: i32) -> Option<EpitemId> {
+        let (lock, ..) = self.ep_fields(ep)?;
+        let file_id = self.with_file(file, |f| f.id)?;
+        let flags = self.ep_read_lock(lock).await;
+        let found = self
+            .with_ep(ep, |e| e.rbr.get(&(file_id, fd)).copied())
+            .flatten();
+        if let Some(epi) = found {
+            self.ep_use_epitem(epi).await;
+        }
+        self.ep_read_unlock(lock, flags).await;
+        found
+    }
+
+    /// `ep_use_epitem()`: `atomic_inc(&epi->usecnt)`.
+    async fn ep_use_epitem(&self, epi: EpitemId) {
+        if let Some(word) = self.with_epi(epi, |e| e.usecnt_word()) {
+            self.cx.atomic_add_return(word, 1).await;
+        }
+    }
+
+    /// `ep_release_epitem()`: drop a reference; the last one frees the item.
+    pub(crate) async fn ep_release_epitem(&self, epi: EpitemId) {
+        let Some(word) = self.with_epi(epi, |e| e.usecnt_word()) else {
+            return;
+        };
+        if self.cx.atomic_dec_and_test(word).await {
+            self.free_epitem(epi);
+        }
+    }
+
+    /// `kmem_cache_free(epi_cache, epi)`.
+    fn free_epitem(&self, epi: EpitemId) {
+        let step = self.cx.step();
+        let freed = {
+            let mut objects = self.objects.borrow_mut();
+            let freed = objects.epitems.free(epi, step);
+            if let Ok(item) = &freed {
+                objects.rdllink_owner.remove(&item.words);
+                objects.txlink_owner.remove(&item.words.offset(5));
+            }
+            freed
+        };
+        match freed {
+            Ok(item) => {
+                self.cx
+                    .note(|| format!("  kmem_cache_free(epi_cache, epitem{})", item.id));
+                self.cx.free_words(item.words);
+            }
+            Err(error) => self.report_stale("epitem", error),
+        }
+    }
+
+    // ---- insertion ------------------------------------------------------------------------------
+
+    /// `ep_ptable_queue_proc(file, whead, pt)`: hooks an eppoll_entry whose callback is
+    /// `ep_poll_callback` on `whead`, or marks the item with `nwait = -1` when the entry
+    /// cannot be allocated.
+    pub(crate) async fn ep_ptable_queue_proc(&self, whead: WaitQueueId, epi: EpitemId) {
+        let Some(nwait_word) = self.with_epi(epi, |e| e.nwait_word()) else {
+            return;
+        };
+        let nwait = self.cx.load(nwait_word).await as i64;
+        if nwait >= 0 && !self.cx.alloc_fails("eppoll_entry") {
+            let step = self.cx.step();
+            let pwq = {
+                let mut objects = self.objects.borrow_mut();
+                objects.pwqs.alloc(
+                    EppollEntry {
+                        base: epi,
+                        wait: sim::arena::Handle::DANGLING,
+                        whead,
+                    },
+                    step,
+                )
+            };
+            let wait = self.cx.new_wait_entry(
+                WakeFunction::Callback {
+                    kind: CALLBACK_EP_POLL,
+                    data: encode_handle(pwq),
+                },
+                false,
+            );
+            if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
+                entry.wait = wait;
+            }
+            self.cx.add_wait_queue(whead, wait).await;
+            self.with_epi_mut(epi, |e| e.pwqlist.push(pwq));
+            self.cx.store(nwait_word, (nwait + 1) as u64).await;
+        } else {
+            self.cx.store(nwait_word, (-1i64) as u64).await;
+        }
+    }
+
+    /// `ep_insert(ep, event, tfile, fd)` — the caller holds `ep->sem` for write.
+    pub(crate) async fn ep_insert(
+        &self,
+        ep: EventPollId,
+        event: EpollEvent,
+        tfile: FileId,
+        fd: i32,
+    ) -> SysResult<()> {
+        let (lock, _, wq, poll_wait, rdllist) = self.ep_fields(ep).ok_or(Errno::EBADF)?;
+        if self.cx.alloc_fails("epitem") {
+            return Err(Errno::ENOMEM);
+        }
+        let epi = self.alloc_epitem(ep, event, tfile, fd);
+        self.cx
+            .note(|| format!("ep_insert: epitem{} for fd {fd}", epi.index));
+
+        // Attach the item to the poll hooks and get the current event bits.
+        let revents = self.vfs_poll(tfile, PollTable::Epoll(epi)).await;
+
+        let nwait_word = self
+            .with_epi(epi, |e| e.nwait_word())
+            .ok_or(Errno::ENOMEM)?;
+        if (self.cx.load(nwait_word).await as i64) < 0 {
+            // eexit_2: an eppoll_entry allocation failed.
+            self.ep_unregister_pollwait(ep, epi).await;
+            let flags = self.ep_write_lock(lock).await;
+            let link = self.with_epi(epi, |e| e.rdllink());
+            if let Some(link) = link {
+                if self.ep_is_linked(link).await {
+                    list::list_del_init(&self.cx, link).await;
+                }
+            }
+            self.ep_write_unlock(lock, flags).await;
+            self.free_epitem(epi);
+            return Err(Errno::ENOMEM);
+        }
+
+        // Add the current item to the list of active epoll hooks for this file.
+        let f_ep_lock = self.with_file(tfile, |f| f.f_ep_lock).ok_or(Errno::EBADF)?;
+        self.cx.spin_lock(f_ep_lock).await;
+        self.with_file_mut(tfile, |f| f.f_ep_links.push(epi));
+        self.with_epi_mut(epi, |e| e.fllink_linked = true);
+        self.cx.spin_unlock(f_ep_lock).await;
+
+        let flags = self.ep_write_lock(lock).await;
+        self.ep_rbtree_insert(ep, epi);
+        let link = self.with_epi(epi, |e| e.rdllink()).ok_or(Errno::ENOMEM)?;
+        let mut pwake = false;
+        if revents & event.events != 0 && !self.ep_is_linked(link).await {
+            list::list_add_tail(&self.cx, link, rdllist).await;
+            self.cx.note(|| {
+                format!(
+                    "  ep_insert: already ready, epitem{} appended to rdllist",
+                    epi.index
+                )
+            });
+            self.wake_ep_wq_locked(wq).await;
+            pwake = self.cx.waitqueue_active(poll_wait);
+        }
+        self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
+            .await;
+        Ok(())
+    }
+
+    /// Allocates and initialises an epitem (the item is private until inserted).
+    fn alloc_epitem(&self, ep: EventPollId, event: EpollEvent, tfile: FileId, fd: i32) -> EpitemId {
+        let id = self.objects.borrow_mut().next_id();
+        let words = self.cx.alloc_words("epitem", id, EPITEM_FIELDS);
+        let item = Epitem {
+            id,
+            words,
+            rb_linked: false,
+            file: tfile,
+            fd,
+            pwqlist: Vec::new(),
+            ep,
+            data: event.data,
+            fllink_linked: false,
+        };
+        let cx = &self.cx;
+        list::init_list_head_private(cx, item.rdllink());
+        list::init_list_head_private(cx, item.txlink());
+        let mem = &cx.state().mem;
+        mem.store_sc(item.events_word(), event.events as u64);
+        mem.store_sc(item.nwait_word(), 0);
+        mem.store_sc(item.usecnt_word(), 1);
+        let step = cx.step();
+        let mut objects = self.objects.borrow_mut();
+        let epi = objects.epitems.alloc(item, step);
+        objects.rdllink_owner.insert(words, epi);
+        objects.txlink_owner.insert(words.offset(5), epi);
+        epi
+    }
+
+    /// `ep_rbtree_insert()` — caller holds `ep->lock` for write.
+    fn ep_rbtree_insert(&self, ep: EventPollId, epi: EpitemId) {
+        let Some((file, fd)) = self.with_epi_mut(epi, |e| {
+            e.rb_linked = true;
+            (e.file, e.fd)
+        }) else {
+            return;
+        };
+        let Some(file_id) = self.with_file(file, |f| f.id) else {
+            return;
+        };
+        self.with_ep_mut(ep, |e| e.rbr.insert((file_id, fd), epi));
+    }
+
+    /// Drops `ep->lock`, then — outside the lock, as the `pwake` counters are for — wakes
+    /// the pollers of the epoll fd. With `no-pwake-deferral` the wake happens first.
+    async fn ep_unlock_and_pwake(
+        &self,
+        lock: sim::LockId,
+        flags: u64,
+        pwake: bool,
+        poll_wait: WaitQueueId,
+    ) {
+        if pwake && self.injected(Injection::NoPwakeDeferral) {
+            self.ep_poll_safewake(poll_wait).await;
+            self.ep_write_unlock(lock, flags).await;
+            return;
+        }
+        self.ep_write_unlock(lock, flags).await;
+        if pwake {
+            self.ep_poll_safewake(poll_wait).await;
+        }
+    }
+
+    // ---- modification --------------------------------------------------------------------------
+
+    /// `ep_modify(ep, epi, event)` — the caller holds `ep->sem` for write. The new mask is
+    /// stored *before* `f_op->poll`, outside `ep->lock`: otherwise an event arriving
+    /// between the poll and the store would be lost (the comment's race). It never
+    /// unlinks an item that is no longer ready.
+    pub(crate) async fn ep_modify(
+        &self,
+        ep: EventPollId,
+        epi: EpitemId,
+        event: EpollEvent,
+    ) -> SysResult<()> {
+        let (lock, _, wq, poll_wait, rdllist) = self.ep_fields(ep).ok_or(Errno::EBADF)?;
+        let (events_word, file, link) = self
+            .with_epi(epi, |e| (e.events_word(), e.file, e.rdllink()))
+            .ok_or(Errno::ENOENT)?;
+        self.cx.store(events_word, event.events as u64).await;
+        let revents = self.vfs_poll(file, PollTable::Null).await;
+
+        let flags = self.ep_write_lock(lock).await;
+        let rb_linked = self
+            .with_epi_mut(epi, |e| {
+                e.data = event.data;
+                e.rb_linked
+            })
+            .unwrap_or(false);
+        let mut pwake = false;
+        if rb_linked && revents & event.events != 0 && !self.ep_is_linked(link).await {
+            list::list_add_tail(&self.cx, link, rdllist).await;
+            self.cx.note(|| {
+                format!(
+                    "  ep_modify: ready, epitem{} appended to rdllist",
+                    epi.index
+                )
+            });
+            self.wake_ep_wq_locked(wq).await;
+            pwake = self.cx.waitqueue_active(poll_wait);
+        }
+        self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
+            .await;
+        Ok(())
+    }
+
+    // ---- removal ----------------------------------------------------------------------------------
+
+    /// `ep_unregister_pollwait(ep, epi)`: unhooks every eppoll_entry. Called without
+    /// locks, so `xchg(&epi->nwait, 0)` guards against a second unregister.
+    pub(crate) async fn ep_unregister_pollwait(&self, _ep: EventPollId, epi: EpitemId) {
+        let Some(nwait_word) = self.with_epi(epi, |e| e.nwait_word()) else {
+            return;
+        };
+        let nwait = self.cx.xchg(nwait_word, 0).await;
+        if nwait == 0 {
+            return;
+        }
+        loop {
+            let first = self
+                .with_epi_mut(epi, |e| {
+                    (!e.pwqlist.is_empty()).then(|| e.pwqlist.remove(0))
+                })
+                .flatten();
+            let Some(pwq) = first else {
+                break;
+            };
+            let entry = self.objects.borrow().pwqs.get(pwq).ok().copied();
+            let Some(entry) = entry else {
+                continue;
+            };
+            self.cx.remove_wait_queue(entry.whead, entry.wait).await;
+            self.cx.free_wait_entry(entry.wait);
+            let step = self.cx.step();
+            if let Err(error) = self.objects.borrow_mut().pwqs.free(pwq, step) {
+                self.report_stale("eppoll_entry", error);
+            }
+        }
+    }
+
+    /// `ep_unlink(ep, epi)` — the caller holds `ep->lock` for write. ENOENT if the item
+    /// was already erased from the tree (the check that prevents a double unlink).
+    async fn ep_unlink(&self, ep: EventPollId, epi: EpitemId) -> SysResult<()> {
+        let (rb_linked, events_word, link, file, fd) = self
+            .with_epi(epi, |e| {
+                (e.rb_linked, e.events_word(), e.rdllink(), e.file, e.fd)
+            })
+            .ok_or(Errno::ENOENT)?;
+        if !rb_linked {
+            return Err(Errno::ENOENT);
+        }
+        // Clear the mask: no notification after the unlink from inside the transfer loop.
+        self.cx.store(events_word, 0).await;
+        let file_id = self.with_file(file, |f| f.id);
+        self.with_ep_mut(ep, |e| {
+            if let Some(file_id) = file_id {
+                e.rbr.remove(&(file_id, fd));
+            }
+        });
+        self.with_epi_mut(epi, |e| e.rb_linked = false);
+        if self.ep_is_linked(link).await {
+            list::list_del_init(&self.cx, link).await;
+        }
+        Ok(())
+    }
+
+    /// `ep_remove(ep, epi)`: unhook the wait queues (before taking `ep->lock`: the wake
+    /// path takes the head lock and then `ep->lock`), unlink from the file, unlink under
+    /// `ep->lock`, drop the reference.
+    pub(crate) async fn ep_remove(&self, ep: EventPollId, epi: EpitemId) -> SysResult<()> {
+        let (lock, ..) = self.ep_fields(ep).ok_or(Errno::ENOENT)?;
+        let file = self.with_epi(epi, |e| e.file).ok_or(Errno::ENOENT)?;
+        self.cx.note(|| format!("ep_remove: epitem{}", epi.index));
+        let unhook_under_lock = self.injected(Injection::UnhookUnderLock);
+        if !unhook_under_lock {
+            self.ep_unregister_pollwait(ep, epi).await;
+        }
+
+        if let Some(f_ep_lock) = self.with_file(file, |f| f.f_ep_lock) {
+            self.cx.spin_lock(f_ep_lock).await;
+            let linked = self.with_epi(epi, |e| e.fllink_linked).unwrap_or(false);
+            if linked {
+                self.with_file_mut(file, |f| f.f_ep_links.retain(|&e| e != epi));
+                self.with_epi_mut(epi, |e| e.fllink_linked = false);
+            }
+            self.cx.spin_unlock(f_ep_lock).await;
+        }
+
+        let flags = self.ep_write_lock(lock).await;
+        if unhook_under_lock {
+            self.ep_unregister_pollwait(ep, epi).await;
+        }
+        let result = self.ep_unlink(ep, epi).await;
+        self.ep_write_unlock(lock, flags).await;
+        result?;
+        self.ep_release_epitem(epi).await;
+        Ok(())
+    }
+
+    // ---- the wake-up callback -------------------------------------------------------------------------
+
+    /// `ep_poll_callback(wait, mode, sync, key)`: runs inside the waker's `wake_up`
+    /// (possibly in interrupt context) with the watched head's lock held. A disabled item
+    /// (mask without poll bits) is ignored; an item already linked — on the ready list, or
+    /// on a transferring task's private list — is not appended again (**the `ep_is_linked`
+    /// test the seed commit relies on**); either way the epoll_wait sleepers are woken.
+    pub async fn ep_poll_callback(&self, pwq: crate::objects::PwqId) -> bool {
+        Counters::bump(&self.counters.callbacks, 1);
+        let Some(epi) = self.pwq_base(pwq) else {
+            return false;
+        };
+        let Some((ep, link, events_word)) =
+            self.with_epi(epi, |e| (e.ep, e.rdllink(), e.events_word()))
+        else {
+            return false;
+        };
+        let Some((lock, _, wq, poll_wait, rdllist)) = self.ep_fields(ep) else {
+            return false;
+        };
+        self.cx
+            .note(|| format!("ep_poll_callback: epitem{}", epi.index));
+        let flags = self.ep_write_lock(lock).await;
+        let events = self.cx.load(events_word).await as u32;
+        let mut pwake = false;
+        if events & !EP_PRIVATE_BITS == 0 {
+            self.cx
+                .note(|| format!("  epitem{} is disabled (ONESHOT fired): ignored", epi.index));
+        } else {
+            let linked = if self.injected(Injection::NoLinkedCheck) {
+                false
+            } else {
+                self.ep_is_linked(link).await
+            };
+            if linked {
+                self.cx
+                    .note(|| format!("  epitem{} is already linked: not queued again", epi.index));
+            } else {
+                list::list_add_tail(&self.cx, link, rdllist).await;
+                self.cx
+                    .note(|| format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", epi.index));
+            }
+            self.wake_ep_wq_locked(wq).await;
+            pwake = self.cx.waitqueue_active(poll_wait);
+        }
+        self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
+            .await;
+        true
+    }
+
+    // ---- poll on the epoll fd itself --------------------------------------------------------------------
+
+    /// `ep_eventpoll_poll(file, wait)`: hook `ep->poll_wait`, report POLLIN|POLLRDNORM when
+    /// the ready list is non-empty — without re-polling the items, so a nested set can
+    /// look ready when nothing in it is deliverable.
+    pub async fn ep_eventpoll_poll(&self, ep: EventPollId, pt: PollTable) -> u32 {
+        let Some((lock, _, _, poll_wait, rdllist)) = self.ep_fields(ep) else {
+            return 0;
+        };
+        self.poll_wait(poll_wait, pt).await;
+        let flags = self.ep_read_lock(lock).await;
+        let ready = !list::list_empty(&self.cx, rdllist).await;
+        self.ep_read_unlock(lock, flags).await;
+        if ready {
+            POLLIN | POLLRDNORM
+        } else {
+            0
+        }
+    }
+
+    // ---- the transfer (2.6.22: the seed commit's single pass) ---------------------------------------------
+
+    /// `ep_send_events(ep, txlist, events, maxevents)` — 2.6.22. Runs with `ep->sem` held
+    /// for read and no spinlock: `__put_user` may fault and sleep, and `f_op->poll` may
+    /// re-enable interrupts. Delivered level-triggered items that are still ready go to
+    /// `injlist`; everything else is `list_del`'d (leaving `next` poisoned, so the
+    /// callback still sees it linked) and only re-initialised after `smp_mb()`. At the end
+    /// the unreached rest of `txlist`, then `injlist`, are spliced to the *head* of the
+    /// ready list and the sleepers woken.
+    async fn ep_send_events(
+        &self,
+        ep: EventPollId,
+        txlist: ListHead,
+        injlist: ListHead,
+        events: &mut UserEvents,
+        maxevents: usize,
+    ) -> SysResult<usize> {
+        let Some((lock, _, wq, poll_wait, rdllist)) = self.ep_fields(ep) else {
+            return Err(Errno::EBADF);
+        };
+        let cx = &self.cx;
+        list::init_list_head(cx, injlist).await;
+        let mut eventcnt = 0;
+        let mut error = Err(Errno::EFAULT);
+        let mut faulted = false;
+        while eventcnt < maxevents && !list::list_empty(cx, txlist).await {
+            let first = cx.load(txlist.next_word()).await;
+            let Some(link) = ListHead::from_address(first) else {
+                cx.report(
+                    ReportKind::ListCorruption,
+                    format!("txlist.next is {}", list::describe_pointer(first)),
+                    vec![],
+                );
+                return Err(Errno::EFAULT);
+            };
+            let Some(epi) = self.epi_of_rdllink(link) else {
+                return Err(Errno::EFAULT);
+            };
+            let Some((file, events_word, data)) =
+                self.with_epi(epi, |e| (e.file, e.events_word(), e.data))
+            else {
+                return Err(Errno::EFAULT);
+            };
+            let polled = self.vfs_poll(file, PollTable::Null).await;
+            let interest = cx.load(events_word).await as u32;
+            let revents = polled & interest;
+            if revents != 0 {
+                if events
+                    .put_user(
+                        cx,
+                        eventcnt,
+                        EpollEvent {
+                            events: revents,
+                            data,
+                        },
+                    )
+                    .await
+                    .is_err()
+                {
+                    faulted = true;
+                    break;
+                }
+                cx.note(|| {
+                    format!(
+                        "  ep_send_events: deliver epitem{} ({})",
+                        epi.index,
+                        crate::poll::mask_to_string(revents)
+                    )
+                });
+                if interest & EPOLLONESHOT != 0 {
+                    cx.store(events_word, (interest & EP_PRIVATE_BITS) as u64)
+                        .await;
+                }
+                eventcnt += 1;
+            }
+            list::list_del(cx, link).await;
+            let interest = cx.load(events_word).await as u32;
+            if interest & EPOLLET == 0 && revents & interest != 0 {
+                list::list_add_tail(cx, link, injlist).await;
+            } else {
+                if !self.injected(Injection::NoSmpMb) {
+                    cx.smp_mb().await;
+                }
+                list::init_list_head(cx, link).await;
+            }
+        }
+        if !faulted {
+            error = Ok(0);
+        }
+        Counters::bump(&self.counters.events_delivered, eventcnt as u64);
+
+        let mut pwake = false;
+        if !list::list_empty(cx, injlist).await || !list::list_empty(cx, txlist).await {
+            let flags = self.ep_write_lock(lock).await;
+            list::list_splice(cx, txlist, rdllist).await;
+            list::list_splice(cx, injlist, rdllist).await;
+            cx.note(|| {
+                "  ep_send_events: re-splice txlist and injlist to the head of rdllist".to_string()
+            });
+            if !self.injected(Injection::NoReinjectWakeup) {
+                self.wake_ep_wq_locked(wq).await;
+            }
+            pwake = cx.waitqueue_active(poll_wait);
+            self.ep_write_unlock(lock, flags).await;
+        }
+        if pwake {
+            self.ep_poll_safewake(poll_wait).await;
+        }
+        if eventcnt == 0 {
+            error
+        } else {
+            Ok(eventcnt)
+        }
+    }
+
+    /// `ep_events_transfer(ep, events, maxevents)` — 2.6.22: with `ep->sem` held for read,
+    /// steal the whole ready list under `ep->lock` ("steal the ready list") and send.
+    async fn ep_events_transfer(
+        &self,
+        ep: EventPollId,
+        events: &mut UserEvents,
+        maxevents: usize,
+    ) -> SysResult<usize> {
+        if self.version() == KernelVersion::V2_6_21 {
+            return self.ep_events_transfer_2_6_21(ep, events, maxevents).await;
+        }
+        let Some((lock, sem, _, _, rdllist)) = self.ep_fields(ep) else {
+            return Err(Errno::EBADF);
+        };
+        Counters::bump(&self.counters.transfers, 1);
+        let info = self.current_task_info();
+        let (txlist, injlist) = (info.txlist(), info.injlist());
+        let cx = &self.cx;
+        list::init_list_head(cx, txlist).await;
+        cx.down_read(sem).await;
+        self.set_in_transfer(Some(ep));
+        let steal_locked = !self.injected(Injection::StealWithoutLock);
+        let flags = if steal_locked {
+            self.ep_write_lock(lock).await
+        } else {
+            0
+        };
+        list::list_splice(cx, rdllist, txlist).await;
+        list::init_list_head(cx, rdllist).await;
+        cx.note(|| "ep_events_transfer: steal the ready list onto txlist".to_string());
+        if steal_locked {
+            self.ep_write_unlock(lock, flags).await;
+        }
+        let result = self
+            .ep_send_events(ep, txlist, injlist, events, maxevents)
+            .await;
+        self.set_in_transfer(None);
+        cx.up_read(sem).await;
+        result
+    }
+
+    /// `ep_poll(ep, events, maxevents, timeout)`: sleep on `ep->wq` until the ready list is
+    /// non-empty, the timeout expires or a signal arrives; then transfer, and retry if the
+    /// transfer found nothing and time is left.
+    pub(crate) async fn ep_poll(
+        &self,
+        ep: EventPollId,
+        events: &mut UserEvents,
+        maxevents: usize,
+        timeout_ms: i32,
+    ) -> SysResult<usize> {
+        let Some((lock, _, wq, _, rdllist)) = self.ep_fields(ep) else {
+            return Err(Errno::EBADF);
+        };
+        let cx = &self.cx;
+        let hz = cx.hz() as i64;
+        let max_mstimeo = (i64::MAX - 999) / hz;
+        let mut jtimeout = if timeout_ms < 0 || timeout_ms as i64 >= max_mstimeo {
+            MAX_SCHEDULE_TIMEOUT
+        } else {
+            ((timeout_ms as i64 * hz + 999) / 1000) as u64
+        };
+        let task = cx.current().expect("epoll_wait runs in task context");
+        loop {
+            let flags = self.ep_write_lock(lock).await;
+            let mut res: SysResult<usize> = Ok(0);
+            if list::list_empty(cx, rdllist).await {
+                let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
+                cx.add_wait_queue_locked(wq, wait);
+                self.set_in_ep_poll(task, Some(ep));
+                let mut flags_now = flags;
+                loop {
+                    cx.set_current_state(TaskState::Interruptible).await;
+                    if !list::list_empty(cx, rdllist).await || jtimeout == 0 {
+                        break;
+                    }
+                    if cx.signal_pending() {
+                        res = Err(Errno::EINTR);
+                        break;
+                    }
+                    self.ep_write_unlock(lock, flags_now).await;
+                    cx.note(|| "ep_poll: nothing ready, sleep on ep->wq".to_string());
+                    jtimeout = if jtimeout == MAX_SCHEDULE_TIMEOUT {
+                        cx.schedule().await;
+                        MAX_SCHEDULE_TIMEOUT
+                    } else {
+                        cx.schedule_timeout(jtimeout).await
+                    };
+                    flags_now = self.ep_write_lock(lock).await;
+                }
+                self.set_in_ep_poll(task, None);
+                cx.remove_wait_queue_locked(wq, wait);
+                cx.free_wait_entry(wait);
+                cx.set_current_state(TaskState::Running).await;
+                let eavail = !list::list_empty(cx, rdllist).await;
+                self.ep_write_unlock(lock, flags_now).await;
+                if let Some(result) = self
+                    .after_wait(ep, res, eavail, jtimeout, events, maxevents)
+                    .await
+                {
+                    return result;
+                }
+                continue;
+            }
+            let eavail = !list::list_empty(cx, rdllist).await;
+            self.ep_write_unlock(lock, flags).await;
+            if let Some(result) = self
+                .after_wait(ep, res, eavail, jtimeout, events, maxevents)
+                .await
+            {
+                return result;
+            }
+        }
+    }
+
+    /// The tail of `ep_poll`: transfer if worth it; `None` means `goto retry`.
+    async fn after_wait(
+        &self,
+        ep: EventPollId,
+        res: SysResult<usize>,
+        eavail: bool,
+        jtimeout: u64,
+        events: &mut UserEvents,
+        maxevents: usize,
+    ) -> Option<SysResult<usize>> {
+        if res == Ok(0) && eavail {
+            let transferred = self.ep_events_transfer(ep, events, maxevents).await;
+            if transferred == Ok(0) && jtimeout != 0 {
+                return None;
+            }
+            return Some(transferred);
+        }
+        Some(res)
+    }
+
+    fn set_in_ep_poll(&self, task: sim::TaskId, ep: Option<EventPollId>) {
+        if let Some(info) = self.objects.borrow_mut().tasks.get_mut(&task) {
+            info.in_ep_poll = ep;
+        }
+    }
+
+    /// `poll_wait(file, whead, pt)`: with epoll's table, `ep_ptable_queue_proc`.
+    pub async fn poll_wait(&self, whead: WaitQueueId, pt: PollTable) {
+        if let PollTable::Epoll(epi) = pt {
+            self.ep_ptable_queue_proc(whead, epi).await;
+        }
+    }
+
+    /// `is_file_epoll(f)` and its eventpoll.
+    pub fn file_epoll(&self, file: FileId) -> Option<EventPollId> {
+        self.with_file(file, |f| match f.kind {
+            FileKind::Epoll(ep) => Some(ep),
+            _ => None,
+        })
+        .flatten()
+    }
+}

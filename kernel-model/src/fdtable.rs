@@ -1,0 +1,102 @@
+//! Per-process file descriptor tables (`struct files_struct`).
+//!
+//! Lookups (`fget`) are lockless, as RCU made them in 2.6.22; changes (install, close,
+//! dup) take `files->file_lock`. An entry remembers its file's `f_count` word, which is
+//! never freed, so that a lookup racing with the last `fput` reads a count of zero and
+//! fails — what RCU's grace period guarantees for the real `struct file`.
+
+use sim::Word;
+
+use crate::objects::FileId;
+
+/// The default `RLIMIT_NOFILE` of 2.6.22.
+pub const NOFILE_DEFAULT: usize = 1024;
+
+/// One open descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdEntry {
+    pub file: FileId,
+    pub f_count: Word,
+}
+
+/// A process's descriptor table.
+#[derive(Clone, Debug, Default)]
+pub struct FdTable {
+    pub entries: Vec<Option<FdEntry>>,
+    pub limit: usize,
+}
+
+impl FdTable {
+    pub fn new(limit: usize) -> FdTable {
+        FdTable {
+            entries: Vec::new(),
+            limit,
+        }
+    }
+
+    pub fn get(&self, fd: i32) -> Option<FdEntry> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.entries.get(i).copied().flatten())
+    }
+
+    /// `get_unused_fd()`: the lowest free descriptor, or `None` at the limit (EMFILE).
+    pub fn lowest_free(&self) -> Option<i32> {
+        let free = self
+            .entries
+            .iter()
+            .position(|e| e.is_none())
+            .unwrap_or(self.entries.len());
+        (free < self.limit).then_some(free as i32)
+    }
+
+    /// `fd_install()`.
+    pub fn install(&mut self, fd: i32, entry: FdEntry) {
+        let index = fd as usize;
+        if self.entries.len() <= index {
+            self.entries.resize(index + 1, None);
+        }
+        self.entries[index] = Some(entry);
+    }
+
+    /// Clears a slot; returns what was there.
+    pub fn take(&mut self, fd: i32) -> Option<FdEntry> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.entries.get_mut(i))
+            .and_then(|slot| slot.take())
+    }
+
+    /// Open descriptors in ascending order.
+    pub fn open_fds(&self) -> Vec<(i32, FdEntry)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| (i as i32, e)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::arena::Handle;
+
+    #[test]
+    fn lowest_free_descriptor_is_reused() {
+        let mut table = FdTable::new(8);
+        let entry = FdEntry {
+            file: Handle::DANGLING,
+            f_count: Word(0),
+        };
+        for fd in 0..4 {
+            assert_eq!(table.lowest_free(), Some(fd));
+            table.install(fd, entry);
+        }
+        table.take(1);
+        assert_eq!(table.lowest_free(), Some(1));
+        let mut full = FdTable::new(1);
+        full.install(0, entry);
+        assert_eq!(full.lowest_free(), None);
+    }
+}

@@ -1,0 +1,276 @@
+//! The simulated kernel: options, object tables, and the glue between the port and the
+//! machine (object access with use-after-free reports, task registration, wake-up
+//! callback dispatch).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use sim::arena::ArenaError;
+use sim::waitq::{WaitEntryId, WakeMode};
+use sim::{Cx, Granularity, LockId, LockKind, Name, ReportKind, TaskId, WakeCallbacks};
+
+use crate::inject::Injection;
+use crate::objects::{
+    Epitem, EpitemId, EventPoll, EventPollId, File, FileId, Objects, ProcessId, PwqId, TaskInfo,
+    STACK_FIELDS,
+};
+
+/// Which eventpoll.c to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KernelVersion {
+    /// Right after 6192bd536f96 "epoll: optimizations and cleanups": single-pass transfer.
+    V2_6_22,
+    /// Right before it: collect / send / reinject with `txlink`.
+    V2_6_21,
+}
+
+impl KernelVersion {
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelVersion::V2_6_22 => "2.6.22",
+            KernelVersion::V2_6_21 => "2.6.21",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<KernelVersion> {
+        match text {
+            "2.6.22" => Some(KernelVersion::V2_6_22),
+            "2.6.21" => Some(KernelVersion::V2_6_21),
+            _ => None,
+        }
+    }
+
+    pub const ALL: [KernelVersion; 2] = [KernelVersion::V2_6_22, KernelVersion::V2_6_21];
+}
+
+/// Options of the simulated kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelOptions {
+    pub version: KernelVersion,
+    pub injections: Vec<Injection>,
+    /// Virtual time a page fault in `__put_user` takes to service, when the scenario
+    /// marks the event buffer as not yet faulted in.
+    pub fault_service_ns: u64,
+}
+
+impl Default for KernelOptions {
+    fn default() -> KernelOptions {
+        KernelOptions {
+            version: KernelVersion::V2_6_22,
+            injections: Vec::new(),
+            fault_service_ns: 20_000,
+        }
+    }
+}
+
+/// Counters that prove work was done (benchmarks print them).
+#[derive(Default, Debug)]
+pub struct Counters {
+    pub f_op_poll: Cell<u64>,
+    pub transfers: Cell<u64>,
+    pub events_delivered: Cell<u64>,
+    pub callbacks: Cell<u64>,
+}
+
+impl Counters {
+    pub fn bump(cell: &Cell<u64>, by: u64) {
+        cell.set(cell.get() + by);
+    }
+}
+
+/// Wait-queue callback kinds the kernel model registers.
+pub const CALLBACK_EP_POLL: u32 = 1;
+
+/// The kernel.
+pub struct Kernel<G: Granularity> {
+    pub cx: Cx<G>,
+    pub options: KernelOptions,
+    pub objects: RefCell<Objects>,
+    /// `epmutex`: serialises `ep_free` and `eventpoll_release_file`.
+    pub epmutex: LockId,
+    /// `psw.lock`: protects `Objects::psw_list`.
+    pub psw_lock: LockId,
+    pub counters: Counters,
+}
+
+impl<G: Granularity> Kernel<G> {
+    /// `eventpoll_init()` and the rest of boot.
+    pub fn new(cx: Cx<G>, options: KernelOptions) -> Rc<Kernel<G>> {
+        let epmutex = cx.new_lock(LockKind::Mutex, "epmutex", Name::global("epmutex"));
+        let psw_lock = cx.new_lock(LockKind::Spin, "psw.lock", Name::global("psw.lock"));
+        Rc::new(Kernel {
+            cx,
+            options,
+            objects: RefCell::new(Objects::default()),
+            epmutex,
+            psw_lock,
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn injected(&self, injection: Injection) -> bool {
+        self.options.injections.contains(&injection)
+    }
+
+    pub fn version(&self) -> KernelVersion {
+        self.options.version
+    }
+
+    /// Registers a task of `process` (call before it makes syscalls).
+    pub fn register_task(&self, task: TaskId, process: ProcessId) {
+        let stack = self.cx.alloc_words("stack", task.0 as u64, STACK_FIELDS);
+        self.objects.borrow_mut().tasks.insert(
+            task,
+            TaskInfo {
+                process,
+                stack,
+                in_ep_poll: None,
+                in_transfer: None,
+            },
+        );
+    }
+
+    /// The calling task's process.
+    pub fn current_process(&self) -> ProcessId {
+        let task = self.cx.current().expect("syscalls run in task context");
+        self.objects.borrow().tasks[&task].process
+    }
+
+    pub fn current_task_info(&self) -> TaskInfo {
+        let task = self.cx.current().expect("syscalls run in task context");
+        self.objects.borrow().tasks[&task].clone()
+    }
+
+    /// Reports a stale handle as the kernel would crash on it (KASAN-style).
+    pub fn report_stale(&self, what: &str, error: ArenaError) {
+        let kind = if error.double_free {
+            ReportKind::DoubleFree
+        } else {
+            ReportKind::UseAfterFree
+        };
+        self.cx.report(kind, format!("{what}: {error}"), vec![]);
+    }
+
+    /// Reads an epitem's fields through `f`, reporting a use-after-free if it is gone.
+    pub fn with_epi<R>(&self, epi: EpitemId, f: impl FnOnce(&Epitem) -> R) -> Option<R> {
+        let objects = self.objects.borrow();
+        match objects.epitems.get(epi) {
+            Ok(e) => Some(f(e)),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("epitem", error);
+                None
+            }
+        }
+    }
+
+    pub fn with_epi_mut<R>(&self, epi: EpitemId, f: impl FnOnce(&mut Epitem) -> R) -> Option<R> {
+        let mut objects = self.objects.borrow_mut();
+        match objects.epitems.get_mut(epi) {
+            Ok(e) => Some(f(e)),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("epitem", error);
+                None
+            }
+        }
+    }
+
+    pub fn with_ep<R>(&self, ep: EventPollId, f: impl FnOnce(&EventPoll) -> R) -> Option<R> {
+        let objects = self.objects.borrow();
+        match objects.eventpolls.get(ep) {
+            Ok(e) => Some(f(e)),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("eventpoll", error);
+                None
+            }
+        }
+    }
+
+    pub fn with_ep_mut<R>(
+        &self,
+        ep: EventPollId,
+        f: impl FnOnce(&mut EventPoll) -> R,
+    ) -> Option<R> {
+        let mut objects = self.objects.borrow_mut();
+        match objects.eventpolls.get_mut(ep) {
+            Ok(e) => Some(f(e)),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("eventpoll", error);
+                None
+            }
+        }
+    }
+
+    pub fn with_file<R>(&self, file: FileId, f: impl FnOnce(&File) -> R) -> Option<R> {
+        let objects = self.objects.borrow();
+        match objects.files.get(file) {
+            Ok(e) => Some(f(e)),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("struct file", error);
+                None
+            }
+        }
+    }
+
+    pub fn with_file_mut<R>(&self, file: FileId, f: impl FnOnce(&mut File) -> R) -> Option<R> {
+        let mut objects = self.objects.borrow_mut();
+        match objects.files.get_mut(file) {
+            Ok(e) => Some(f(e)),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("struct file", error);
+                None
+            }
+        }
+    }
+
+    /// `ep_item_from_wait()`: the epitem behind an eppoll_entry.
+    pub fn pwq_base(&self, pwq: PwqId) -> Option<EpitemId> {
+        let objects = self.objects.borrow();
+        match objects.pwqs.get(pwq) {
+            Ok(p) => Some(p.base),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("eppoll_entry", error);
+                None
+            }
+        }
+    }
+}
+
+/// Wait-queue callbacks of the kernel model: `ep_poll_callback` on an eppoll_entry.
+impl<G: Granularity> WakeCallbacks<G> for Kernel<G> {
+    async fn call(
+        &self,
+        _cx: &Cx<G>,
+        _entry: WaitEntryId,
+        kind: u32,
+        data: u64,
+        _mode: WakeMode,
+        _key: u64,
+    ) -> bool {
+        match kind {
+            CALLBACK_EP_POLL => {
+                let pwq = decode_handle(data);
+                self.ep_poll_callback(pwq).await
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Handles travel through a wait entry's `data` as index and generation.
+pub fn encode_handle<T>(handle: sim::arena::Handle<T>) -> u64 {
+    ((handle.index as u64) << 32) | handle.generation as u64
+}
+
+pub fn decode_handle<T>(data: u64) -> sim::arena::Handle<T> {
+    let mut handle = sim::arena::Handle::<T>::DANGLING;
+    handle.index = (data >> 32) as u32;
+    handle.generation = data as u32;
+    handle
+}

@@ -1,0 +1,389 @@
+//! Pipes (fs/pipe.c of 2.6.22): sixteen one-page buffers, one wait queue for readers,
+//! writers and pollers of both ends, `i_mutex` around every data operation.
+//!
+//! `pipe_poll` reads `nrbufs`, `readers` and `writers` without `i_mutex`, so those are
+//! shared words; buffer contents are objects under `i_mutex`.
+//!
+//! Simplifications: `SIGPIPE` is not delivered (a write to a pipe without readers returns
+//! EPIPE, as it does for a program that ignores SIGPIPE); `-ERESTARTSYS` surfaces as
+//! EINTR (no SA_RESTART); fasync (SIGIO) is not modelled; `autoremove_wake_function`
+//! entries are plain task entries removed by `finish_wait` (same wake order, the entry
+//! just stays linked until its task runs).
+
+use std::collections::VecDeque;
+
+use sim::waitq::{WakeFunction, WakeMode};
+use sim::{Granularity, LockKind, Name, TaskState, WaitQueueId, Word};
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Kernel;
+use crate::objects::PipeId;
+use crate::poll::{PollTable, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+
+/// `PIPE_BUFFERS`.
+pub const PIPE_BUFFERS: u64 = 16;
+/// `PAGE_SIZE` on x86.
+pub const PAGE_SIZE: usize = 4096;
+
+/// `struct pipe_inode_info` and its inode's `i_mutex`.
+#[derive(Clone, Debug)]
+pub struct Pipe {
+    pub id: u64,
+    /// `pipe->wait`.
+    pub wait: WaitQueueId,
+    /// `inode->i_mutex`.
+    pub mutex: sim::LockId,
+    /// Shared words: `nrbufs`, `readers`, `writers`, `waiting_writers` (written under
+    /// `i_mutex`, read by `pipe_poll` without it).
+    pub words: Word,
+    /// The buffers' contents, oldest first; under `i_mutex`.
+    pub bufs: VecDeque<Vec<u8>>,
+    /// `w_counter` (anonymous pipes: 1 from creation); under `i_mutex`.
+    pub w_counter: u64,
+}
+
+impl Pipe {
+    pub fn nrbufs(&self) -> Word {
+        self.words
+    }
+    pub fn readers(&self) -> Word {
+        self.words.offset(1)
+    }
+    pub fn writers(&self) -> Word {
+        self.words.offset(2)
+    }
+    pub fn waiting_writers(&self) -> Word {
+        self.words.offset(3)
+    }
+}
+
+const PIPE_FIELDS: &[&str] = &["nrbufs", "readers", "writers", "waiting_writers"];
+
+impl<G: Granularity> Kernel<G> {
+    /// `do_pipe()`'s inode half: a pipe with one reader and one writer.
+    pub fn pipe_new(&self) -> SysResult<PipeId> {
+        if self.cx.alloc_fails("pipe_inode_info") {
+            return Err(Errno::ENOMEM);
+        }
+        let id = self.objects.borrow_mut().next_id();
+        let cx = &self.cx;
+        let wait = cx.init_waitqueue_head("&pipe->wait.lock", Name::new("pipe", id, "->wait"));
+        let mutex = cx.new_lock(
+            LockKind::Mutex,
+            "&inode->i_mutex",
+            Name::new("pipe", id, "->i_mutex"),
+        );
+        let words = cx.alloc_words("pipe", id, PIPE_FIELDS);
+        let mem = &cx.state().mem;
+        mem.store_sc(words.offset(1), 1);
+        mem.store_sc(words.offset(2), 1);
+        let step = cx.step();
+        Ok(self.objects.borrow_mut().pipes.alloc(
+            Pipe {
+                id,
+                wait,
+                mutex,
+                words,
+                bufs: VecDeque::new(),
+                w_counter: 1,
+            },
+            step,
+        ))
+    }
+
+    fn pipe_fields(&self, pipe: PipeId) -> Option<Pipe> {
+        let objects = self.objects.borrow();
+        match objects.pipes.get(pipe) {
+            Ok(p) => Some(Pipe {
+                bufs: VecDeque::new(),
+                ..p.clone_shallow()
+            }),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("pipe", error);
+                None
+            }
+        }
+    }
+
+    /// `pipe_poll()`: POLLIN when a buffer is full, POLLHUP on the read end once the last
+    /// writer is gone; POLLOUT while fewer than 16 buffers are in use, POLLERR on the
+    /// write end once the last reader is gone.
+    pub async fn pipe_poll(&self, pipe: PipeId, readable: bool, pt: PollTable) -> u32 {
+        let Some(p) = self.pipe_fields(pipe) else {
+            return 0;
+        };
+        self.poll_wait(p.wait, pt).await;
+        let nrbufs = self.cx.load(p.nrbufs()).await;
+        let mut mask = 0;
+        if readable {
+            if nrbufs > 0 {
+                mask |= POLLIN | POLLRDNORM;
+            }
+            // f_version (0) != w_counter (1) always holds for anonymous pipes.
+            if self.cx.load(p.writers()).await == 0 {
+                mask |= POLLHUP;
+            }
+        } else {
+            if nrbufs < PIPE_BUFFERS {
+                mask |= POLLOUT | POLLWRNORM;
+            }
+            if self.cx.load(p.readers()).await == 0 {
+                mask |= POLLERR;
+            }
+        }
+        mask
+    }
+
+    /// `pipe_poll` without steps, for checkers.
+    pub fn pipe_poll_peek(&self, pipe: PipeId, readable: bool) -> u32 {
+        let Ok(words) = self.objects.borrow().pipes.get(pipe).map(|p| p.words) else {
+            return 0;
+        };
+        let nrbufs = self.cx.peek(words);
+        if readable {
+            let mut mask = if nrbufs > 0 { POLLIN | POLLRDNORM } else { 0 };
+            if self.cx.peek(words.offset(2)) == 0 {
+                mask |= POLLHUP;
+            }
+            mask
+        } else {
+            let mut mask = if nrbufs < PIPE_BUFFERS {
+                POLLOUT | POLLWRNORM
+            } else {
+                0
+            };
+            if self.cx.peek(words.offset(1)) == 0 {
+                mask |= POLLERR;
+            }
+            mask
+        }
+    }
+
+    /// `wake_up_interruptible_sync(&pipe->wait)`.
+    async fn pipe_wake(&self, wait: WaitQueueId) {
+        self.cx
+            .note(|| "  wake_up_interruptible(&pipe->wait)".to_string());
+        self.cx
+            .wake_up_with(self, wait, WakeMode::Interruptible, 1, 0)
+            .await;
+    }
+
+    /// `pipe_wait()`: sleep on the pipe's queue with `i_mutex` dropped.
+    async fn pipe_wait(&self, p: &Pipe) {
+        let task = self.cx.current().expect("pipe_wait in task context");
+        let wait = self.cx.new_wait_entry(WakeFunction::Default(task), false);
+        // prepare_to_wait(&pipe->wait, &wait, TASK_INTERRUPTIBLE)
+        let lock = self.cx.waitqueue_lock(p.wait);
+        let flags = self.cx.spin_lock_irqsave(lock).await;
+        self.cx.add_wait_queue_locked(p.wait, wait);
+        self.cx.set_current_state(TaskState::Interruptible).await;
+        self.cx.spin_unlock_irqrestore(lock, flags).await;
+        self.cx.mutex_unlock(p.mutex).await;
+        self.cx.schedule().await;
+        // finish_wait()
+        self.cx.set_current_state_plain(TaskState::Running).await;
+        self.cx.remove_wait_queue(p.wait, wait).await;
+        self.cx.free_wait_entry(wait);
+        self.cx.mutex_lock(p.mutex).await;
+    }
+
+    /// `pipe_read()`.
+    pub async fn pipe_read(&self, pipe: PipeId, len: usize, nonblock: bool) -> SysResult<Vec<u8>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let p = self.pipe_fields(pipe).ok_or(Errno::EBADF)?;
+        let cx = &self.cx;
+        cx.mutex_lock(p.mutex).await;
+        let mut out = Vec::new();
+        let mut do_wakeup = false;
+        let mut error = None;
+        loop {
+            let nrbufs = cx.load(p.nrbufs()).await;
+            if nrbufs > 0 {
+                let (taken, emptied) = self.pipe_take(pipe, len - out.len());
+                out.extend_from_slice(&taken);
+                if emptied {
+                    cx.store(p.nrbufs(), nrbufs - 1).await;
+                    do_wakeup = true;
+                }
+                if out.len() == len {
+                    break;
+                }
+                if nrbufs - emptied as u64 > 0 {
+                    continue;
+                }
+            }
+            if cx.load(p.writers()).await == 0 {
+                break;
+            }
+            if cx.load(p.waiting_writers()).await == 0 {
+                if !out.is_empty() {
+                    break;
+                }
+                if nonblock {
+                    error = Some(Errno::EAGAIN);
+                    break;
+                }
+            }
+            if cx.signal_pending() {
+                if out.is_empty() {
+                    error = Some(Errno::EINTR);
+                }
+                break;
+            }
+            if do_wakeup {
+                self.pipe_wake(p.wait).await;
+            }
+            self.pipe_wait(&p).await;
+        }
+        cx.mutex_unlock(p.mutex).await;
+        if do_wakeup {
+            self.pipe_wake(p.wait).await;
+        }
+        match error {
+            Some(errno) if out.is_empty() => Err(errno),
+            _ => Ok(out),
+        }
+    }
+
+    /// Takes up to `max` bytes from the current buffer; returns them and whether the
+    /// buffer became empty (and was released).
+    fn pipe_take(&self, pipe: PipeId, max: usize) -> (Vec<u8>, bool) {
+        let mut objects = self.objects.borrow_mut();
+        let Ok(p) = objects.pipes.get_mut(pipe) else {
+            return (Vec::new(), false);
+        };
+        let Some(buf) = p.bufs.front_mut() else {
+            return (Vec::new(), false);
+        };
+        let n = max.min(buf.len());
+        let taken: Vec<u8> = buf.drain(..n).collect();
+        let emptied = buf.is_empty();
+        if emptied {
+            p.bufs.pop_front();
+        }
+        (taken, emptied)
+    }
+
+    /// `pipe_write()`.
+    pub async fn pipe_write(&self, pipe: PipeId, data: &[u8], nonblock: bool) -> SysResult<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let p = self.pipe_fields(pipe).ok_or(Errno::EBADF)?;
+        let cx = &self.cx;
+        cx.mutex_lock(p.mutex).await;
+        let mut written = 0;
+        let mut do_wakeup = false;
+        let mut error = None;
+        if cx.load(p.readers()).await == 0 {
+            cx.mutex_unlock(p.mutex).await;
+            return Err(Errno::EPIPE);
+        }
+        // Merge a partial page into the last buffer if it has room.
+        let chars = data.len() % PAGE_SIZE;
+        let nrbufs = cx.load(p.nrbufs()).await;
+        if nrbufs > 0 && chars != 0 && self.pipe_merge(pipe, &data[..chars]) {
+            do_wakeup = true;
+            written = chars;
+        }
+        while written < data.len() {
+            if cx.load(p.readers()).await == 0 {
+                error = Some(Errno::EPIPE);
+                break;
+            }
+            let nrbufs = cx.load(p.nrbufs()).await;
+            if nrbufs < PIPE_BUFFERS {
+                do_wakeup = true;
+                let chunk = (data.len() - written).min(PAGE_SIZE);
+                if let Ok(p) = self.objects.borrow_mut().pipes.get_mut(pipe) {
+                    p.bufs.push_back(data[written..written + chunk].to_vec());
+                }
+                cx.store(p.nrbufs(), nrbufs + 1).await;
+                written += chunk;
+                continue;
+            }
+            if nonblock {
+                error = Some(Errno::EAGAIN);
+                break;
+            }
+            if cx.signal_pending() {
+                error = Some(Errno::EINTR);
+                break;
+            }
+            if do_wakeup {
+                self.pipe_wake(p.wait).await;
+                do_wakeup = false;
+            }
+            let waiting = cx.load(p.waiting_writers()).await;
+            cx.store(p.waiting_writers(), waiting + 1).await;
+            self.pipe_wait(&p).await;
+            let waiting = cx.load(p.waiting_writers()).await;
+            cx.store(p.waiting_writers(), waiting.saturating_sub(1))
+                .await;
+        }
+        cx.mutex_unlock(p.mutex).await;
+        if do_wakeup {
+            self.pipe_wake(p.wait).await;
+        }
+        match error {
+            Some(errno) if written == 0 => Err(errno),
+            _ => Ok(written),
+        }
+    }
+
+    /// Appends to the last buffer if it has room for all of `bytes`.
+    fn pipe_merge(&self, pipe: PipeId, bytes: &[u8]) -> bool {
+        let mut objects = self.objects.borrow_mut();
+        let Ok(p) = objects.pipes.get_mut(pipe) else {
+            return false;
+        };
+        match p.bufs.back_mut() {
+            Some(last) if last.len() + bytes.len() <= PAGE_SIZE => {
+                last.extend_from_slice(bytes);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `pipe_release(inode, decr, decw)`: the last close of one end.
+    pub async fn pipe_release(&self, pipe: PipeId, decr: u64, decw: u64) {
+        let Some(p) = self.pipe_fields(pipe) else {
+            return;
+        };
+        let cx = &self.cx;
+        cx.mutex_lock(p.mutex).await;
+        let readers = cx.load(p.readers()).await - decr;
+        let writers = cx.load(p.writers()).await - decw;
+        cx.store(p.readers(), readers).await;
+        cx.store(p.writers(), writers).await;
+        if readers == 0 && writers == 0 {
+            cx.mutex_unlock(p.mutex).await;
+            let step = cx.step();
+            if let Err(error) = self.objects.borrow_mut().pipes.free(pipe, step) {
+                self.report_stale("pipe", error);
+            }
+            cx.free_words(p.words);
+            return;
+        }
+        self.pipe_wake(p.wait).await;
+        cx.mutex_unlock(p.mutex).await;
+    }
+}
+
+impl Pipe {
+    /// A copy without the buffer contents (for reading the handle fields).
+    fn clone_shallow(&self) -> Pipe {
+        Pipe {
+            id: self.id,
+            wait: self.wait,
+            mutex: self.mutex,
+            words: self.words,
+            bufs: VecDeque::new(),
+            w_counter: self.w_counter,
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! The system calls. Each begins with a syscall-entry step (where tasks' syscalls
+//! interleave at every granularity), ends by mixing its result into the trace hash, and
+//! follows the originals' error paths in order.
+
+use sim::{Granularity, LockKind, Name, TaskId};
+
+use crate::errno::{Errno, SysResult};
+use crate::eventpoll::EP_MAX_EVENTS;
+use crate::fdtable::FdTable;
+use crate::inject::Injection;
+use crate::kernel::Kernel;
+use crate::objects::{FileKind, Process, ProcessId, O_NONBLOCK};
+use crate::poll::{EpollEvent, EPOLLERR, EPOLLHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD};
+use crate::user::{UserBufferSpec, UserEvents};
+
+/// `fcntl` commands.
+pub const F_GETFL: i32 = 3;
+pub const F_SETFL: i32 = 4;
+
+/// `shutdown` how values.
+pub const SHUT_RD: i32 = 0;
+pub const SHUT_WR: i32 = 1;
+pub const SHUT_RDWR: i32 = 2;
+
+impl<G: Granularity> Kernel<G> {
+    /// Creates a process with descriptors 0, 1 and 2 open on a terminal (regular files).
+    pub fn new_process(&self, name: &str) -> ProcessId {
+        let id = ProcessId(self.objects.borrow().processes.len() as u32);
+        let file_lock = self.cx.new_lock(
+            LockKind::Spin,
+            "&files->file_lock",
+            Name::new("files", id.0 as u64, "->file_lock"),
+        );
+        let mut fdtable = FdTable::new(crate::fdtable::NOFILE_DEFAULT);
+        for fd in 0..3 {
+            let file = self.alloc_file(FileKind::Regular, format!("/dev/tty({name}:{fd})"), 0);
+            let f_count = self
+                .objects
+                .borrow()
+                .files
+                .get(file)
+                .map(|f| f.f_count)
+                .expect("just allocated");
+            fdtable.install(fd, crate::fdtable::FdEntry { file, f_count });
+        }
+        self.objects.borrow_mut().processes.push(Process {
+            id,
+            name: name.to_string(),
+            fdtable,
+            file_lock,
+        });
+        id
+    }
+
+    /// `fork()`'s `dup_fd`: a child with a copy of the parent's table, each file with one
+    /// more reference. Done between runs or by the parent before it shares anything, so
+    /// plain stores suffice.
+    pub fn fork_process(&self, parent: ProcessId, name: &str) -> ProcessId {
+        let id = ProcessId(self.objects.borrow().processes.len() as u32);
+        let file_lock = self.cx.new_lock(
+            LockKind::Spin,
+            "&files->file_lock",
+            Name::new("files", id.0 as u64, "->file_lock"),
+        );
+        let fdtable = self.objects.borrow().processes[parent.0 as usize]
+            .fdtable
+            .clone();
+        for (_, entry) in fdtable.open_fds() {
+            let mem = &self.cx.state().mem;
+            mem.store_sc(entry.f_count, mem.load_sc(entry.f_count) + 1);
+        }
+        self.objects.borrow_mut().processes.push(Process {
+            id,
+            name: name.to_string(),
+            fdtable,
+            file_lock,
+        });
+        id
+    }
+
+    /// Sets the descriptor limit (`setrlimit(RLIMIT_NOFILE)`).
+    pub fn set_nofile_limit(&self, process: ProcessId, limit: usize) {
+        self.objects.borrow_mut().processes[process.0 as usize]
+            .fdtable
+            .limit = limit;
+    }
+
+    fn finish<T>(&self, name: &'static str, result: &SysResult<T>, value: impl Fn(&T) -> i64) {
+        let code = match result {
+            Ok(v) => value(v),
+            Err(errno) => -errno.number(),
+        };
+        self.cx.mix_into_hash(code as u64);
+        self.cx.note(|| match result {
+            Ok(_) => format!("{name} returns {code}"),
+            Err(errno) => format!("{name} fails with {errno}"),
+        });
+    }
+
+    // ---- epoll ---------------------------------------------------------------------------
+
+    /// `sys_epoll_create(size)`.
+    pub async fn sys_epoll_create(&self, size: i32) -> SysResult<i32> {
+        self.cx.syscall("epoll_create").await;
+        let result = self.epoll_create(size).await;
+        self.finish("epoll_create", &result, |fd| *fd as i64);
+        result
+    }
+
+    async fn epoll_create(&self, size: i32) -> SysResult<i32> {
+        if size <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        let label = format!("ep{}", self.objects.borrow().next_id);
+        let ep = self.ep_alloc(&label)?;
+        let file = self.alloc_file(FileKind::Epoll(ep), label, 0);
+        let process = self.current_process();
+        match self.install_fd(process, file).await {
+            Ok(fd) => Ok(fd),
+            Err(errno) => {
+                self.fput(file).await;
+                Err(errno)
+            }
+        }
+    }
+
+    /// `sys_epoll_ctl(epfd, op, fd, event)`. `event` is `None` for a NULL (or unreadable)
+    /// user pointer.
+    pub async fn sys_epoll_ctl(
+        &self,
+        epfd: i32,
+        op: i32,
+        fd: i32,
+        event: Option<EpollEvent>,
+    ) -> SysResult<()> {
+        self.cx.syscall("epoll_ctl").await;
+        let result = self.epoll_ctl(epfd, op, fd, event).await;
+        self.finish("epoll_ctl", &result, |_| 0);
+        result
+    }
+
+    async fn epoll_ctl(
+        &self,
+        epfd: i32,
+        op: i32,
+        fd: i32,
+        event: Option<EpollEvent>,
+    ) -> SysResult<()> {
+        let mut epds = EpollEvent { events: 0, data: 0 };
+        if op != EPOLL_CTL_DEL {
+            epds = event.ok_or(Errno::EFAULT)?;
+        }
+        let file = self.fget(epfd).await.ok_or(Errno::EBADF)?;
+        let Some(tfile) = self.fget(fd).await else {
+            self.fput(file).await;
+            return Err(Errno::EBADF);
+        };
+        let result = self.epoll_ctl_files(file, tfile, op, fd, epds).await;
+        self.fput(tfile).await;
+        self.fput(file).await;
+        result
+    }
+
+    async fn epoll_ctl_files(
+        &self,
+        file: crate::objects::FileId,
+        tfile: crate::objects::FileId,
+        op: i32,
+        fd: i32,
+        mut epds: EpollEvent,
+    ) -> SysResult<()> {
+        if !self.file_has_poll(tfile) {
+            return Err(Errno::EPERM);
+        }
+        let ep = match self.file_epoll(file) {
+            Some(ep) if file != tfile => ep,
+            _ => return Err(Errno::EINVAL),
+        };
+        let sem = self.with_ep(ep, |e| e.sem).ok_or(Errno::EBADF)?;
+        let take_sem = !self.injected(Injection::CtlWithoutSem);
+        if take_sem {
+            self.cx.down_write(sem).await;
+        }
+        let epi = self.ep_find(ep, tfile, fd).await;
+        let result = match op {
+            EPOLL_CTL_ADD => match epi {
+                None => {
+                    epds.events |= EPOLLERR | EPOLLHUP;
+                    self.ep_insert(ep, epds, tfile, fd).await
+                }
+                Some(_) => Err(Errno::EEXIST),
+            },
+            EPOLL_CTL_DEL => match epi {
+                Some(epi) => self.ep_remove(ep, epi).await,
+                None => Err(Errno::ENOENT),
+            },
+            EPOLL_CTL_MOD => match epi {
+                Some(epi) => {
+                    epds.events |= EPOLLERR | EPOLLHUP;
+                    self.ep_modify(ep, epi, epds).await
+                }
+                None => Err(Errno::ENOENT),
+            },
+            _ => Err(Errno::EINVAL),
+        };
+        if let Some(epi) = epi {
+            self.ep_release_epitem(epi).await;
+        }
+        if take_sem {
+            self.cx.up_write(sem).await;
+        }
+        result
+    }
+
+    /// `sys_epoll_wait(epfd, events, maxevents, timeout)`: the events delivered.
+    pub async fn sys_epoll_wait(
+        &self,
+        epfd: i32,
+        buffer: UserBufferSpec,
+        maxevents: i32,
+        timeout_ms: i32,
+    ) -> SysResult<Vec<EpollEvent>> {
+        self.cx.syscall("epoll_wait").await;
+        let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
+        if let Ok(events) = &result {
+            for event in events {
+                self.cx.mix_into_hash(event.events as u64);
+                self.cx.mix_into_hash(event.data);
+            }
+        }
+        self.finish("epoll_wait", &result, |events| events.len() as i64);
+        result
+    }
+
+    async fn epoll_wait(
+        &self,
+        epfd: i32,
+        buffer: UserBufferSpec,
+        maxevents: i32,
+        timeout_ms: i32,
+    ) -> SysResult<Vec<EpollEvent>> {
+        if maxevents <= 0 || maxevents > EP_MAX_EVENTS {
+            return Err(Errno::EINVAL);
+        }
+        if buffer.bad_address {
+            return Err(Errno::EFAULT);
+        }
+        let file = self.fget(epfd).await.ok_or(Errno::EBADF)?;
+        let Some(ep) = self.file_epoll(file) else {
+            self.fput(file).await;
+            return Err(Errno::EINVAL);
+        };
+        let mut events = UserEvents::new(buffer, self.options.fault_service_ns);
+        let result = self
+            .ep_poll(ep, &mut events, maxevents as usize, timeout_ms)
+            .await;
+        self.fput(file).await;
+        let count = result?;
+        events.events.truncate(count);
+        Ok(events.events)
+    }
+
+    /// `sys_epoll_pwait(...)` with a signal mask: `block_signals` is true when the mask
+    /// blocks the signals the scenario sends, so they stay pending through the wait.
+    /// Signal masks are modelled as all-or-nothing: either every signal is blocked for
+    /// the duration of the wait, or none.
+    pub async fn sys_epoll_pwait(
+        &self,
+        epfd: i32,
+        buffer: UserBufferSpec,
+        maxevents: i32,
+        timeout_ms: i32,
+        block_signals: bool,
+    ) -> SysResult<Vec<EpollEvent>> {
+        self.cx.syscall("epoll_pwait").await;
+        let task = self.cx.current().expect("task context");
+        let held_back = block_signals && self.cx.signal_pending();
+        if held_back {
+            self.cx.clear_signal();
+        }
+        let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
+        if held_back {
+            self.cx.state().tasks.borrow_mut()[task.index()].signal_pending = true;
+        }
+        if let Ok(events) = &result {
+            for event in events {
+                self.cx.mix_into_hash(event.events as u64);
+                self.cx.mix_into_hash(event.data);
+            }
+        }
+        self.finish("epoll_pwait", &result, |events| events.len() as i64);
+        result
+    }
+
+    // ---- files ---------------------------------------------------------------------------
+
+    /// `sys_pipe()`: `[read end, write end]`.
+    pub async fn sys_pipe(&self) -> SysResult<[i32; 2]> {
+        self.cx.syscall("pipe").await;
+        let result = self.pipe().await;
+        self.finish("pipe", &result, |fds| fds[0] as i64);
+        result
+    }
+
+    async fn pipe(&self) -> SysResult<[i32; 2]> {
+        let pipe = self.pipe_new()?;
+        let id = self
+            .objects
+            .borrow()
+            .pipes
+            .get(pipe)
+            .map(|p| p.id)
+            .unwrap_or(0);
+        let read = self.alloc_file(FileKind::PipeRead(pipe), format!("pipe{id}(r)"), 0);
+        let write = self.alloc_file(FileKind::PipeWrite(pipe), format!("pipe{id}(w)"), 0);
+        let process = self.current_process();
+        let r = match self.install_fd(process, read).await {
+            Ok(fd) => fd,
+            Err(errno) => {
+                self.fput(read).await;
+                self.fput(write).await;
+                return Err(errno);
+            }
+        };
+        match self.install_fd(process, write).await {
+            Ok(w) => Ok([r, w]),
+            Err(errno) => {
+                self.close_fd(r).await.ok();
+                self.fput(write).await;
+                Err(errno)
+            }
+        }
+    }
+
+    /// Opens a regular file (no `f_op->poll`).
+    pub async fn sys_open(&self, path: &str) -> SysResult<i32> {
+        self.cx.syscall("open").await;
+        let file = self.alloc_file(FileKind::Regular, path.to_string(), 0);
+        let process = self.current_process();
+        let result = match self.install_fd(process, file).await {
+            Ok(fd) => Ok(fd),
+            Err(errno) => {
+                self.fput(file).await;
+                Err(errno)
+            }
+        };
+        self.finish("open", &result, |fd| *fd as i64);
+        result
+    }
+
+    /// `sys_read(fd, len)`.
+    pub async fn sys_read(&self, fd: i32, len: usize) -> SysResult<Vec<u8>> {
+        self.cx.syscall("read").await;
+        let result = match self.fget(fd).await {
+            None => Err(Errno::EBADF),
+            Some(file) => {
+                let r = self.vfs_read(file, len).await;
+                self.fput(file).await;
+                r
+            }
+        };
+        self.finish("read", &result, |bytes| bytes.len() as i64);
+        result
+    }
+
+    /// `sys_write(fd, bytes)`.
+    pub async fn sys_write(&self, fd: i32, data: &[u8]) -> SysResult<usize> {
+        self.cx.syscall("write").await;
+        let result = match self.fget(fd).await {
+            None => Err(Errno::EBADF),
+            Some(file) => {
+                let r = self.vfs_write(file, data).await;
+                self.fput(file).await;
+                r
+            }
+        };
+        self.finish("write", &result, |n| *n as i64);
+        result
+    }
+
+    /// `sys_close(fd)`.
+    pub async fn sys_close(&self, fd: i32) -> SysResult<()> {
+        self.cx.syscall("close").await;
+        let result = self.close_fd(fd).await;
+        self.finish("close", &result, |_| 0);
+        result
+    }
+
+    /// Clears the slot under `file_lock`, then `filp_close` → `fput`.
+    pub(crate) async fn close_fd(&self, fd: i32) -> SysResult<()> {
+        let process = self.current_process();
+        self.close_fd_of(process, fd).await
+    }
+
+    pub(crate) async fn close_fd_of(&self, process: ProcessId, fd: i32) -> SysResult<()> {
+        let lock = self.objects.borrow().processes[process.0 as usize].file_lock;
+        self.cx.spin_lock(lock).await;
+        let entry = self.objects.borrow_mut().processes[process.0 as usize]
+            .fdtable
+            .take(fd);
+        self.cx.spin_unlock(lock).await;
+        let entry = entry.ok_or(Errno::EBADF)?;
+        self.fput(entry.file).await;
+        Ok(())
+    }
+
+    /// `sys_dup(fd)`: the lowest free descriptor, sharing the file.
+    pub async fn sys_dup(&self, fd: i32) -> SysResult<i32> {
+        self.cx.syscall("dup").await;
+        let result = match self.fget(fd).await {
+            None => Err(Errno::EBADF),
+            Some(file) => {
+                let process = self.current_process();
+                match self.install_fd(process, file).await {
+                    Ok(newfd) => Ok(newfd),
+                    Err(errno) => {
+                        self.fput(file).await;
+                        Err(errno)
+                    }
+                }
+            }
+        };
+        self.finish("dup", &result, |fd| *fd as i64);
+        result
+    }
+
+    /// `sys_dup2(oldfd, newfd)`: closes what `newfd` held, after installing.
+    pub async fn sys_dup2(&self, oldfd: i32, newfd: i32) -> SysResult<i32> {
+        self.cx.syscall("dup2").await;
+        let result = self.dup2(oldfd, newfd).await;
+        self.finish("dup2", &result, |fd| *fd as i64);
+        result
+    }
+
+    async fn dup2(&self, oldfd: i32, newfd: i32) -> SysResult<i32> {
+        let process = self.current_process();
+        let limit = self.objects.borrow().processes[process.0 as usize]
+            .fdtable
+            .limit;
+        if newfd < 0 || newfd as usize >= limit {
+            return Err(Errno::EBADF);
+        }
+        let file = self.fget(oldfd).await.ok_or(Errno::EBADF)?;
+        if oldfd == newfd {
+            self.fput(file).await;
+            return Ok(newfd);
+        }
+        let (lock, f_count) = {
+            let objects = self.objects.borrow();
+            (
+                objects.processes[process.0 as usize].file_lock,
+                objects
+                    .files
+                    .get(file)
+                    .map(|f| f.f_count)
+                    .map_err(|_| Errno::EBADF)?,
+            )
+        };
+        self.cx.spin_lock(lock).await;
+        let old = {
+            let mut objects = self.objects.borrow_mut();
+            let table = &mut objects.processes[process.0 as usize].fdtable;
+            let old = table.take(newfd);
+            table.install(newfd, crate::fdtable::FdEntry { file, f_count });
+            old
+        };
+        self.cx.spin_unlock(lock).await;
+        if let Some(old) = old {
+            self.fput(old.file).await;
+        }
+        Ok(newfd)
+    }
+
+    /// `sys_fcntl(fd, F_GETFL | F_SETFL, arg)`; only O_NONBLOCK is settable.
+    pub async fn sys_fcntl(&self, fd: i32, cmd: i32, arg: u32) -> SysResult<u32> {
+        self.cx.syscall("fcntl").await;
+        let result = match self.fget(fd).await {
+            None => Err(Errno::EBADF),
+            Some(file) => {
+                let r = match cmd {
+                    F_GETFL => self.with_file(file, |f| f.f_flags).ok_or(Errno::EBADF),
+                    F_SETFL => self
+                        .with_file_mut(file, |f| {
+                            f.f_flags = (f.f_flags & !O_NONBLOCK) | (arg & O_NONBLOCK);
+                            0
+                        })
+                        .ok_or(Errno::EBADF),
+                    _ => Err(Errno::EINVAL),
+                };
+                self.fput(file).await;
+                r
+            }
+        };
+        self.finish("fcntl", &result, |v| *v as i64);
+        result
+    }
+
+    /// `kill(task, SIGUSR1)`-style signal delivery to one task.
+    pub async fn sys_kill(&self, task: TaskId) -> SysResult<()> {
+        self.cx.syscall("kill").await;
+        self.cx.send_signal(task).await;
+        let result = Ok(());
+        self.finish("kill", &result, |_| 0);
+        result
+    }
+
+    /// The signal was handled on the way back to user space (clears the pending flag).
+    pub fn handle_signal(&self) {
+        self.cx.clear_signal();
+    }
+
+    /// `exit_files()`: closes every descriptor of `process` (its last task exits).
+    pub async fn exit_files(&self, process: ProcessId) {
+        let fds: Vec<i32> = self.objects.borrow().processes[process.0 as usize]
+            .fdtable
+            .open_fds()
+            .into_iter()
+            .map(|(fd, _)| fd)
+            .collect();
+        for fd in fds {
+            let _ = self.close_fd_of(process, fd).await;
+        }
+    }
+}
