@@ -47,11 +47,13 @@ Examples:
   epsim config                                        the defaults
   epsim config --cpus 4 --model tso --granularity access --strategy pct --seed 9
   epsim config --kernel 2.6.21 --json
+  epsim config --inject no-linked-check --inject no-smp-mb
   epsim config --schedule v1.0123456789abcdef.AAAA    decode a schedule string
 
 These are the run options that `run`, `replay` and `explore` will take. Bad options give
 one line on stderr and exit status 2: --cpus outside 1..=64, --model tso or pso without
---granularity access, --strategy replay without --schedule, a malformed schedule.";
+--granularity access, --strategy replay without --schedule, a malformed schedule, an
+unknown --inject name (the error lists the known ones).";
 
 /// epsim — a deterministic simulator of Linux epoll (2.6.22 fs/eventpoll.c) on a
 /// simulated SMP machine with weak memory.
@@ -133,7 +135,7 @@ pub struct CommonOpts {
     /// Who steps next [default: timed, or replay with --schedule]
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
-    /// A named bug injection into the port (repeatable)
+    /// A named bug injection into the port, e.g. no-linked-check (repeatable)
     #[arg(long, value_name = "NAME")]
     pub inject: Vec<String>,
     /// A recorded schedule string (`v1.<hash>.<payload>`) to follow exactly

@@ -1,8 +1,9 @@
 //! What `epsim` does with no arguments.
 //!
-//! Until the kernel model lands, the demo is the memory-model side of the simulator: it
-//! lists the subcommands, then runs `epsim litmus SB --model tso` (store buffering,
-//! whose weak outcome x86-TSO allows). When `kernel-model` and `run` exist, switch this
+//! Until `run` and the built-in scenarios land in this crate, the demo is the
+//! memory-model side of the simulator: it lists the subcommands, then runs
+//! `epsim litmus SB --model tso` (store buffering, whose weak outcome x86-TSO allows).
+//! When `run` and the scenario library exist, switch this
 //! to the narrated run of the built-in `seed-case-4-two-waiters` scenario (issue 4:
 //! "`epsim` with no arguments runs the built-in seed-case-4-two-waiters and prints its
 //! narrated trace"), and update README.md's description of `cargo run --release`.

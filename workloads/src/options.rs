@@ -6,43 +6,19 @@
 //! result, so that each subcommand gets a [`RunOptions`] it can trust — or one line that
 //! says what is wrong.
 
-use std::fmt;
-
+use kernel_model::Injection;
 use sim::{Config, GranularityKind, MemoryModel, Schedule, StrategyKind};
 
 use crate::cli::{CommonOpts, KernelArg};
 use crate::exit::CliError;
 
-/// Which fs/eventpoll.c the kernel model runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum KernelVersion {
-    /// Linux 2.6.22: right after commit 6192bd536f96 "epoll: optimizations and cleanups".
-    V2_6_22,
-    /// Linux 2.6.21: before it.
-    V2_6_21,
-}
+/// Which fs/eventpoll.c the kernel model runs (owned by `kernel-model`).
+pub use kernel_model::KernelVersion;
 
-impl KernelVersion {
-    pub fn name(self) -> &'static str {
-        match self {
-            KernelVersion::V2_6_22 => "2.6.22",
-            KernelVersion::V2_6_21 => "2.6.21",
-        }
-    }
-}
-
-impl fmt::Display for KernelVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl From<KernelArg> for KernelVersion {
-    fn from(arg: KernelArg) -> KernelVersion {
-        match arg {
-            KernelArg::V2_6_22 => KernelVersion::V2_6_22,
-            KernelArg::V2_6_21 => KernelVersion::V2_6_21,
-        }
+fn kernel_version(arg: KernelArg) -> KernelVersion {
+    match arg {
+        KernelArg::V2_6_22 => KernelVersion::V2_6_22,
+        KernelArg::V2_6_21 => KernelVersion::V2_6_21,
     }
 }
 
@@ -77,8 +53,8 @@ pub struct RunOptions {
     pub seed: u64,
     pub kernel: KernelVersion,
     pub strategy: StrategyKind,
-    /// Bug injections by name, in the order given, without duplicates.
-    pub injections: Vec<String>,
+    /// Bug injections, in the order given, without duplicates.
+    pub injections: Vec<Injection>,
     /// The schedule to follow (`strategy` is then [`StrategyKind::Replay`]).
     pub schedule: Option<Schedule>,
     pub json: bool,
@@ -113,11 +89,11 @@ impl CommonOpts {
             }
             (Some(_), Some(_)) => StrategyKind::Replay,
         };
-        let mut injections: Vec<String> = Vec::new();
+        let mut injections: Vec<Injection> = Vec::new();
         for name in &self.inject {
-            check_injection_name(name)?;
-            if !injections.contains(name) {
-                injections.push(name.clone());
+            let injection = parse_injection(name)?;
+            if !injections.contains(&injection) {
+                injections.push(injection);
             }
         }
         let machine = Config {
@@ -133,7 +109,7 @@ impl CommonOpts {
             .map_err(|error| CliError::usage(error.to_string()))?;
         Ok(RunOptions {
             seed: self.seed.unwrap_or(0),
-            kernel: self.kernel.map_or(defaults.kernel, KernelVersion::from),
+            kernel: self.kernel.map_or(defaults.kernel, kernel_version),
             strategy,
             injections,
             schedule,
@@ -143,23 +119,15 @@ impl CommonOpts {
     }
 }
 
-/// Injection names are kebab-case words (`no-linked-check`). Whether a name exists is
-/// for the kernel model to say, once it lists its injections; until then only the
-/// spelling is checked here.
-fn check_injection_name(name: &str) -> Result<(), CliError> {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(CliError::usage(format!(
-            "--inject {name:?}: an injection name is lower-case words joined by '-', e.g. no-linked-check"
-        )))
-    }
+/// Looks an injection up by name; an unknown name is a usage error listing them all.
+pub fn parse_injection(name: &str) -> Result<Injection, CliError> {
+    Injection::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Injection::ALL.iter().map(|i| i.name()).collect();
+        CliError::usage(format!(
+            "unknown injection {name:?}; the injections are {}",
+            names.join(", ")
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -242,19 +210,27 @@ mod tests {
     }
 
     #[test]
-    fn injection_names_are_kebab_case_and_deduplicated() {
+    fn injections_are_checked_and_deduplicated() {
         let options = CommonOpts {
-            inject: vec!["no-mb".into(), "no-linked-check".into(), "no-mb".into()],
+            inject: vec![
+                "no-smp-mb".into(),
+                "no-linked-check".into(),
+                "no-smp-mb".into(),
+            ],
             ..CommonOpts::default()
         }
         .resolve(&RunDefaults::default())
         .unwrap();
-        assert_eq!(options.injections, ["no-mb", "no-linked-check"]);
-        for bad in ["", "No_Mb", "-x", "x-"] {
-            usage(CommonOpts {
+        assert_eq!(
+            options.injections,
+            [Injection::NoSmpMb, Injection::NoLinkedCheck]
+        );
+        for bad in ["", "no-mb", "No-Linked-Check"] {
+            let message = usage(CommonOpts {
                 inject: vec![bad.into()],
                 ..CommonOpts::default()
             });
+            assert!(message.contains("no-linked-check"), "{message}");
         }
     }
 }

@@ -246,7 +246,8 @@ fn bad_run_options_exit_2_with_one_line() {
     usage_error(&["config", "--kernel", "2.6.20"]);
     usage_error(&["config", "--granularity", "instruction"]);
     usage_error(&["config", "--strategy", "bfs"]);
-    usage_error(&["config", "--inject", "Not_A_Name"]);
+    let line = usage_error(&["config", "--inject", "no-such-injection"]);
+    assert!(line.contains("no-linked-check"), "{line}");
     usage_error(&["config", "--seed", "minus-one"]);
 }
 
@@ -296,6 +297,25 @@ fn valid_run_options_are_shown() {
     assert_eq!(json["cpus"], 2);
     assert_eq!(json["model"], "sc");
     assert_eq!(json["granularity"], "syscall");
+    assert_eq!(json["inject"], serde_json::json!([]));
+
+    let output = epsim()
+        .args([
+            "config",
+            "--inject",
+            "no-linked-check",
+            "--inject",
+            "no-smp-mb",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        json["inject"],
+        serde_json::json!(["no-linked-check", "no-smp-mb"])
+    );
 }
 
 #[test]
