@@ -28,6 +28,7 @@
 //! - [`poll`] — event bits and the poll table
 //! - [`errno`] — error numbers
 //! - [`world`] — running programs: processes, tasks, interrupts, one run
+//! - [`explore`] — many runs, distinct traces, reports, shrinking, strict replay
 
 #![deny(clippy::disallowed_types, clippy::disallowed_methods)]
 
@@ -35,6 +36,7 @@ pub mod check;
 pub mod errno;
 pub mod eventpoll;
 pub mod eventpoll_2_6_21;
+pub mod explore;
 pub mod fdtable;
 pub mod file;
 pub mod inject;

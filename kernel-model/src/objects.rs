@@ -210,6 +210,8 @@ pub struct Objects {
     pub pipes: Arena<crate::pipe::Pipe>,
     pub processes: Vec<Process>,
     pub tasks: BTreeMap<TaskId, TaskInfo>,
+    /// Tasks of each process that have not finished; the last one out closes the files.
+    pub live_tasks: BTreeMap<ProcessId, u32>,
     /// `container_of(rdllink)`: the epitem whose `rdllink.next` word is the key.
     pub rdllink_owner: BTreeMap<Word, EpitemId>,
     /// `container_of(txlink)` (2.6.21).
@@ -229,6 +231,7 @@ impl Default for Objects {
             pipes: Arena::new("struct pipe_inode_info"),
             processes: Vec::new(),
             tasks: BTreeMap::new(),
+            live_tasks: BTreeMap::new(),
             rdllink_owner: BTreeMap::new(),
             txlink_owner: BTreeMap::new(),
             psw_list: Vec::new(),

@@ -2,7 +2,6 @@
 //! external events, one run, and the checkers after it. This is the library API that
 //! tests build scenarios with; the scenario files of `workloads` compile to it.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -40,8 +39,6 @@ impl Outcome {
 pub struct World<G: Granularity> {
     machine: Machine,
     kernel: Rc<Kernel<G>>,
-    live_tasks: Rc<Vec<Cell<u32>>>,
-    pending_processes: Vec<ProcessId>,
 }
 
 impl<G: Granularity> World<G> {
@@ -59,8 +56,6 @@ impl<G: Granularity> World<G> {
         Ok(World {
             machine,
             kernel,
-            live_tasks: Rc::new(Vec::new()),
-            pending_processes: Vec::new(),
         })
     }
 
@@ -78,51 +73,23 @@ impl<G: Granularity> World<G> {
 
     /// A new process with stdin, stdout and stderr open.
     pub fn process(&mut self, name: &str) -> ProcessId {
-        let id = self.kernel.new_process(name);
-        self.pending_processes.push(id);
-        id
+        self.kernel.new_process(name)
     }
 
     /// A child of `parent` sharing its open files (fork).
     pub fn fork(&mut self, parent: ProcessId, name: &str) -> ProcessId {
-        let id = self.kernel.fork_process(parent, name);
-        self.pending_processes.push(id);
-        id
+        self.kernel.fork_process(parent, name)
     }
 
     /// Starts a task of `process` running `program`. When the last task of a process
     /// finishes, the process exits and its descriptors are closed (`exit_files`).
-    pub fn spawn<F, P>(
-        &mut self,
-        process: ProcessId,
-        name: &str,
-        cpu: Option<CpuId>,
-        program: P,
-    ) -> TaskId
+    pub fn spawn<F, P>(&mut self, process: ProcessId, name: &str, cpu: Option<CpuId>, program: P) -> TaskId
     where
         P: FnOnce(Rc<Kernel<G>>) -> F,
         F: Future<Output = ()> + 'static,
     {
-        let processes = self.kernel.objects.borrow().processes.len();
-        if self.live_tasks.len() < processes {
-            let counts: Vec<Cell<u32>> = (0..processes)
-                .map(|i| Cell::new(self.live_tasks.get(i).map_or(0, |c| c.get())))
-                .collect();
-            self.live_tasks = Rc::new(counts);
-        }
-        let counter = self.live_tasks.clone();
-        counter[process.0 as usize].set(counter[process.0 as usize].get() + 1);
-        let kernel = self.kernel.clone();
-        let future = program(kernel.clone());
-        let task = self.machine.spawn(name, cpu, async move {
-            future.await;
-            let left = counter[process.0 as usize].get() - 1;
-            counter[process.0 as usize].set(left);
-            if left == 0 {
-                kernel.cx.syscall("exit").await;
-                kernel.exit_files(process).await;
-            }
-        });
+        let body = self.kernel.task_body(process, program(self.kernel.clone()));
+        let task = self.machine.spawn(name, cpu, body);
         self.kernel.register_task(task, process);
         task
     }

@@ -425,6 +425,17 @@ impl<G: Granularity> Cx<G> {
         })
     }
 
+    /// `clone()`: creates a task running `future` (pinned to `pin`, or free), which
+    /// becomes runnable before the next step. Returns its id.
+    pub fn spawn_task(
+        &self,
+        name: String,
+        pin: Option<CpuId>,
+        future: impl Future<Output = ()> + 'static,
+    ) -> TaskId {
+        self.state.queue_spawn(name, pin, Box::pin(future))
+    }
+
     /// `signal_pending(current)`.
     pub fn signal_pending(&self) -> bool {
         self.current().is_some_and(|t| self.state.signal_pending(t))

@@ -131,6 +131,10 @@ impl Machine {
         pin: Option<CpuId>,
         future: impl Future<Output = ()> + 'static,
     ) -> TaskId {
+        self.spawn_boxed(name.into(), pin, Box::pin(future))
+    }
+
+    fn spawn_boxed(&mut self, name: String, pin: Option<CpuId>, future: LocalFuture) -> TaskId {
         let state = self.state.clone();
         let id = TaskId(state.tasks.borrow().len() as u32);
         assert!(id.index() < TASKS_MAX, "more than {TASKS_MAX} tasks");
@@ -139,14 +143,14 @@ impl Machine {
             cpu.index() < state.config.cpus,
             "task pinned to a CPU the machine lacks"
         );
-        let context = self.new_context(ContextKind::Task(id), Box::pin(future));
+        let context = self.new_context(ContextKind::Task(id), future);
         let state_word = state
             .mem
             .alloc_block("task", id.0 as u64, &["state"], state.step.get());
         state.mem.store_sc(state_word, TaskState::Running as u64);
         state.tasks.borrow_mut().push(Task {
             id,
-            name: name.into(),
+            name,
             context,
             state_word,
             pinned: pin,
@@ -159,6 +163,15 @@ impl Machine {
         });
         state.cpus.borrow_mut()[cpu.index()].runqueue.push_back(id);
         id
+    }
+
+    /// Creates the tasks running code queued with `State::queue_spawn`.
+    fn start_queued_spawns(&mut self) {
+        let queued = std::mem::take(&mut *self.state.spawn_queue.borrow_mut());
+        for spawn in queued {
+            let id = self.spawn_boxed(spawn.name, spawn.pin, spawn.future);
+            debug_assert_eq!(id, spawn.id);
+        }
     }
 
     fn new_context(&mut self, kind: ContextKind, future: LocalFuture) -> ContextId {
@@ -228,6 +241,7 @@ impl Machine {
                     reason,
                 };
             }
+            self.start_queued_spawns();
             self.dispatch_idle_cpus();
             if let Some(end) = self.collect_actions() {
                 return end;

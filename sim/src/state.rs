@@ -60,6 +60,14 @@ pub enum Performed {
     Halt,
 }
 
+/// A task that running code asked to create (see [`State::queue_spawn`]).
+pub struct QueuedSpawn {
+    pub id: TaskId,
+    pub name: String,
+    pub pin: Option<CpuId>,
+    pub future: LocalFuture,
+}
+
 /// Which context the executor is running, so that inline ops know where they are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Current {
@@ -97,6 +105,9 @@ pub struct State {
     pub result: Cell<u64>,
     pub step: Cell<u64>,
     pub halted: Cell<bool>,
+    /// Tasks created by running code (`clone()`), started by the executor before its
+    /// next decision.
+    pub spawn_queue: RefCell<Vec<QueuedSpawn>>,
     tick_ns: u64,
 }
 
@@ -132,6 +143,7 @@ impl State {
             result: Cell::new(0),
             step: Cell::new(0),
             halted: Cell::new(false),
+            spawn_queue: RefCell::new(Vec::new()),
             tick_ns: tick,
             config,
         }
@@ -174,6 +186,15 @@ impl State {
     pub fn in_interrupt(&self) -> bool {
         let current = self.current.get();
         self.contexts.borrow()[current.context.index()].in_interrupt()
+    }
+
+    /// `clone()` of a thread: the new task's id now, the task itself at the executor's
+    /// next decision (it becomes runnable like any freshly created task).
+    pub fn queue_spawn(&self, name: String, pin: Option<CpuId>, future: LocalFuture) -> TaskId {
+        let mut queue = self.spawn_queue.borrow_mut();
+        let id = TaskId((self.tasks.borrow().len() + queue.len()) as u32);
+        queue.push(QueuedSpawn { id, name, pin, future });
+        id
     }
 
     pub fn task_name(&self, task: TaskId) -> String {
