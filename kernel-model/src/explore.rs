@@ -88,7 +88,8 @@ pub fn run_once<G: Granularity>(
     build: &dyn Fn(&mut World<G>),
     strategy: &mut dyn Scheduler,
 ) -> Outcome {
-    let mut world = World::<G>::new(options, scenario_hash).expect("options were validated by the caller");
+    let mut world =
+        World::<G>::new(options, scenario_hash).expect("options were validated by the caller");
     build(&mut world);
     strategy.begin_execution();
     let outcome = world.run(strategy);
@@ -156,7 +157,13 @@ pub fn explore<G: Granularity>(
     summary.distinct_traces = hashes.len() as u64;
     if explore.shrink {
         if let Some(first) = summary.first_report.as_mut() {
-            first.shrunk_schedule = Some(shrink(options, scenario_hash, build, &first.schedule, first.kind));
+            first.shrunk_schedule = Some(shrink(
+                options,
+                scenario_hash,
+                build,
+                &first.schedule,
+                first.kind,
+            ));
         }
     }
     summary
@@ -177,11 +184,15 @@ impl Scheduler for Deviations {
     }
 
     fn choose(&mut self, view: &DecisionView<'_>) -> usize {
-        while self.cursor < self.deviations.len() && self.deviations[self.cursor].decision < view.decision {
+        while self.cursor < self.deviations.len()
+            && self.deviations[self.cursor].decision < view.decision
+        {
             self.cursor += 1;
         }
         match self.deviations.get(self.cursor) {
-            Some(d) if d.decision == view.decision => (d.choice as usize).min(view.actions.len() - 1),
+            Some(d) if d.decision == view.decision => {
+                (d.choice as usize).min(view.actions.len() - 1)
+            }
             _ => 0,
         }
     }
@@ -241,7 +252,9 @@ pub fn shrink<G: Granularity>(
             }
         }
         for index in 0..best.deviations.len() {
-            while best.deviations.get(index).is_some_and(|d| d.choice > 1) && attempts < ATTEMPTS_MAX {
+            while best.deviations.get(index).is_some_and(|d| d.choice > 1)
+                && attempts < ATTEMPTS_MAX
+            {
                 let mut candidate = best.deviations.clone();
                 candidate[index].choice -= 1;
                 attempts += 1;

@@ -132,11 +132,20 @@ impl<G: Granularity> Kernel<G> {
 
     /// Wraps a program so that the task counts as live in `process` until it returns,
     /// and the last task of a process closes its descriptors (`do_exit` → `exit_files`).
-    pub fn task_body<F>(self: &Rc<Self>, process: ProcessId, program: F) -> impl std::future::Future<Output = ()> + 'static
+    pub fn task_body<F>(
+        self: &Rc<Self>,
+        process: ProcessId,
+        program: F,
+    ) -> impl std::future::Future<Output = ()> + 'static
     where
         F: std::future::Future<Output = ()> + 'static,
     {
-        *self.objects.borrow_mut().live_tasks.entry(process).or_insert(0) += 1;
+        *self
+            .objects
+            .borrow_mut()
+            .live_tasks
+            .entry(process)
+            .or_insert(0) += 1;
         let kernel = self.clone();
         async move {
             program.await;
@@ -156,7 +165,12 @@ impl<G: Granularity> Kernel<G> {
     /// `pthread_create()` / `clone(CLONE_FILES|…)`: a new task in the caller's process
     /// running `program`, pinned to `pin` or free to migrate. It starts before the
     /// machine's next step.
-    pub fn spawn_thread<F, P>(self: &Rc<Self>, name: &str, pin: Option<sim::CpuId>, program: P) -> TaskId
+    pub fn spawn_thread<F, P>(
+        self: &Rc<Self>,
+        name: &str,
+        pin: Option<sim::CpuId>,
+        program: P,
+    ) -> TaskId
     where
         P: FnOnce(Rc<Kernel<G>>) -> F,
         F: std::future::Future<Output = ()> + 'static,

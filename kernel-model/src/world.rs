@@ -53,10 +53,7 @@ impl<G: Granularity> World<G> {
         h.write_u64(options.kernel.fault_service_ns);
         let machine = Machine::new(options.machine.clone(), h.finish())?;
         let kernel = Kernel::new(machine.cx::<G>(), options.kernel.clone());
-        Ok(World {
-            machine,
-            kernel,
-        })
+        Ok(World { machine, kernel })
     }
 
     pub fn kernel(&self) -> Rc<Kernel<G>> {
@@ -83,7 +80,13 @@ impl<G: Granularity> World<G> {
 
     /// Starts a task of `process` running `program`. When the last task of a process
     /// finishes, the process exits and its descriptors are closed (`exit_files`).
-    pub fn spawn<F, P>(&mut self, process: ProcessId, name: &str, cpu: Option<CpuId>, program: P) -> TaskId
+    pub fn spawn<F, P>(
+        &mut self,
+        process: ProcessId,
+        name: &str,
+        cpu: Option<CpuId>,
+        program: P,
+    ) -> TaskId
     where
         P: FnOnce(Rc<Kernel<G>>) -> F,
         F: Future<Output = ()> + 'static,

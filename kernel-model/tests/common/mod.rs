@@ -38,17 +38,31 @@ pub fn two_waiters<G: Granularity>(world: &mut World<G>, ready: usize, max: i32,
         let ep = k.sys_epoll_create(1).await.unwrap();
         for i in 0..ready {
             let [r, w] = k.sys_pipe().await.unwrap();
-            k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, Some(EpollEvent { events: EPOLLIN, data: i as u64 }))
-                .await
-                .unwrap();
+            k.sys_epoll_ctl(
+                ep,
+                EPOLL_CTL_ADD,
+                r,
+                Some(EpollEvent {
+                    events: EPOLLIN,
+                    data: i as u64,
+                }),
+            )
+            .await
+            .unwrap();
             k.sys_write(w, b"x").await.unwrap();
         }
         for (n, cpu) in [(0, 0u16), (1, 1)] {
             let log = log.clone();
-            k.spawn_thread(&format!("waiter{n}"), Some(CpuId(cpu)), move |k| async move {
-                let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), max, -1).await;
-                log.borrow_mut().push((format!("waiter{n}"), show(&got)));
-            });
+            k.spawn_thread(
+                &format!("waiter{n}"),
+                Some(CpuId(cpu)),
+                move |k| async move {
+                    let got = k
+                        .sys_epoll_wait(ep, UserBufferSpec::default(), max, -1)
+                        .await;
+                    log.borrow_mut().push((format!("waiter{n}"), show(&got)));
+                },
+            );
         }
     });
 }
