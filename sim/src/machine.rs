@@ -171,6 +171,7 @@ impl Machine {
         for spawn in queued {
             let id = self.spawn_boxed(spawn.name, spawn.pin, spawn.future);
             debug_assert_eq!(id, spawn.id);
+            self.state.tasks.borrow_mut()[id.index()].ready_at_ns = spawn.ready_at_ns;
         }
     }
 

@@ -63,6 +63,8 @@ pub enum Performed {
 /// A task that running code asked to create (see [`State::queue_spawn`]).
 pub struct QueuedSpawn {
     pub id: TaskId,
+    /// The creator's clock: the new task cannot run earlier (causality).
+    pub ready_at_ns: u64,
     pub name: String,
     pub pin: Option<CpuId>,
     pub future: LocalFuture,
@@ -193,7 +195,14 @@ impl State {
     pub fn queue_spawn(&self, name: String, pin: Option<CpuId>, future: LocalFuture) -> TaskId {
         let mut queue = self.spawn_queue.borrow_mut();
         let id = TaskId((self.tasks.borrow().len() + queue.len()) as u32);
-        queue.push(QueuedSpawn { id, name, pin, future });
+        let ready_at_ns = self.clock_ns(self.current.get().cpu);
+        queue.push(QueuedSpawn {
+            id,
+            ready_at_ns,
+            name,
+            pin,
+            future,
+        });
         id
     }
 
