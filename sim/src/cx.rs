@@ -235,9 +235,10 @@ impl<G: Granularity> Cx<G> {
         )
     }
 
-    /// A read by a checker: no step, no cost, as the current CPU would see it.
+    /// A read by a checker: no step, no cost, as the current CPU would see it. A word
+    /// that was never allocated reads as 0; a freed one keeps its last value.
     pub fn peek(&self, word: Word) -> u64 {
-        self.state.mem.load(self.cpu(), word)
+        self.state.mem.peek(self.cpu(), word)
     }
 
     pub fn smp_mb(&self) -> OpFuture<'_> {

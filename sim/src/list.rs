@@ -8,12 +8,26 @@
 //! is reported instead of silently working.
 //!
 //! The CONFIG_DEBUG_LIST checks of `lib/list_debug.c` run as a checker beside the port:
-//! they read with [`Cx::peek`] (no step, no cost) and report `list-corruption`.
+//! they read without a step or a cost (as [`Cx::peek`] does) and report
+//! `list-corruption`; like the kernel's `BUG()`, a failed check stops the operation.
+//! Following a pointer that is NULL, poison or no object is a `list-corruption` report,
+//! and one into a freed object a `use-after-free` report, never a panic.
+//!
+//! At `syscall` and `lock` granularity no access is a step, so every operation takes a
+//! synchronous path instead ([`Inline`]): the same loads and stores in the same order on
+//! (sequentially consistent) memory, the same checks, the same virtual time charged, but
+//! no future that could suspend and no op posted. This is what makes a
+//! `list_add_tail` + `list_del` pair cost a few nanoseconds there.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
 use crate::config::Granularity;
 use crate::cx::Cx;
-use crate::mem::Word;
+use crate::mem::{AccessError, MemView, Word};
 use crate::report::ReportKind;
+use crate::state::State;
 
 /// `LIST_POISON1`, stored in `next` by `list_del`.
 pub const LIST_POISON1: u64 = 0x0010_0100;
@@ -52,25 +66,100 @@ pub fn describe_pointer(value: u64) -> String {
     }
 }
 
-/// Follows a pointer read from a list, reporting a dereference of NULL or poison.
-fn deref<G: Granularity>(cx: &Cx<G>, value: u64, what: &str) -> Option<ListHead> {
-    match ListHead::from_address(value) {
-        Some(head) => Some(head),
-        None => {
-            cx.report(
-                ReportKind::ListCorruption,
-                format!("{what} dereferences {}", describe_pointer(value)),
-                vec![],
+/// Follows a pointer read from a list: the `list_head` it points to, if both of its
+/// words are live. Otherwise reports (a fatal report, so the run halts) and gives `None`.
+#[inline(always)]
+fn deref(state: &State, value: u64, what: &'static str) -> Option<ListHead> {
+    if let Some(head) = ListHead::from_address(value) {
+        if state.mem.is_live(head.next_word()) && state.mem.is_live(head.prev_word()) {
+            return Some(head);
+        }
+    }
+    bad_pointer(state, value, what);
+    None
+}
+
+#[cold]
+#[inline(never)]
+fn bad_pointer(state: &State, value: u64, what: &'static str) {
+    let Some(head) = ListHead::from_address(value) else {
+        state.report(
+            ReportKind::ListCorruption,
+            format!("{what} dereferences {}", describe_pointer(value)),
+            vec![],
+        );
+        return;
+    };
+    let bad = if state.mem.is_live(head.next_word()) {
+        head.prev_word()
+    } else {
+        head.next_word()
+    };
+    match state.mem.check(bad) {
+        Err(AccessError::UseAfterFree { block }) => {
+            let field = block.fields[(bad.0 - block.start.0) as usize];
+            state.report(
+                ReportKind::UseAfterFree,
+                format!(
+                    "{what} points into {}{}.{}, which was freed",
+                    block.kind, block.id, field
+                ),
+                vec![
+                    format!("allocated at step {}", block.allocated_at_step),
+                    format!("freed at step {}", block.freed_at_step.unwrap_or(0)),
+                ],
             );
-            None
+        }
+        _ => state.report(
+            ReportKind::ListCorruption,
+            format!(
+                "{what} dereferences {}, which is no object",
+                describe_pointer(value)
+            ),
+            vec![],
+        ),
+    }
+}
+
+// ---- the operations ------------------------------------------------------------------
+
+/// The future of a list operation. At a granularity without access steps the operation
+/// was performed when the function was called (as a [`Cx`] primitive is) and the future
+/// is ready at once; otherwise it runs the stepping version when polled.
+#[must_use = "a list operation does nothing at access granularity unless awaited"]
+pub enum ListFuture<F: Future> {
+    Done(Option<F::Output>),
+    Stepping(F),
+}
+
+impl<F: Future> Future for ListFuture<F> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, context: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: the `Stepping` future is never moved out of the pinned enum, and the
+        // enum never changes variant after construction.
+        match unsafe { self.get_unchecked_mut() } {
+            ListFuture::Done(value) => {
+                Poll::Ready(value.take().expect("a list future polled after completion"))
+            }
+            ListFuture::Stepping(future) => unsafe { Pin::new_unchecked(future) }.poll(context),
         }
     }
 }
 
 /// `INIT_LIST_HEAD`: next = prev = self.
-pub async fn init_list_head<G: Granularity>(cx: &Cx<G>, head: ListHead) {
-    cx.store(head.next_word(), head.address()).await;
-    cx.store(head.prev_word(), head.address()).await;
+#[inline(always)]
+pub fn init_list_head<G: Granularity>(
+    cx: &Cx<G>,
+    head: ListHead,
+) -> ListFuture<impl Future<Output = ()> + '_> {
+    if let Some(mut inline) = Inline::new(cx) {
+        let result = inline.init_list_head(head);
+        inline.finish(result);
+        return ListFuture::Done(Some(()));
+    }
+    ListFuture::Stepping(stepping::init_list_head(cx, head))
 }
 
 /// Sets up a list head without steps (for objects not yet visible to anyone).
@@ -79,196 +168,538 @@ pub fn init_list_head_private<G: Granularity>(cx: &Cx<G>, head: ListHead) {
     cx.state().mem.store_sc(head.prev_word(), head.address());
 }
 
-/// `__list_add(new, prev, next)`.
-async fn list_add_between<G: Granularity>(
+/// `list_add(new, head)`: insert after `head` (at the front).
+#[inline(always)]
+pub fn list_add<G: Granularity>(
     cx: &Cx<G>,
     new: ListHead,
-    prev: ListHead,
-    next: ListHead,
-) {
-    debug_list_add(cx, new, prev, next);
-    cx.store(next.prev_word(), new.address()).await;
-    cx.store(new.next_word(), next.address()).await;
-    cx.store(new.prev_word(), prev.address()).await;
-    cx.store(prev.next_word(), new.address()).await;
-}
-
-/// `list_add(new, head)`: insert after `head` (at the front).
-pub async fn list_add<G: Granularity>(cx: &Cx<G>, new: ListHead, head: ListHead) {
-    let next = cx.load(head.next_word()).await;
-    let Some(next) = deref(cx, next, "list_add: head->next") else {
-        return;
-    };
-    list_add_between(cx, new, head, next).await;
+    head: ListHead,
+) -> ListFuture<impl Future<Output = ()> + '_> {
+    if let Some(mut inline) = Inline::new(cx) {
+        let result = inline.list_add(new, head);
+        inline.finish(result);
+        return ListFuture::Done(Some(()));
+    }
+    ListFuture::Stepping(stepping::list_add(cx, new, head))
 }
 
 /// `list_add_tail(new, head)`: insert before `head` (at the back).
-pub async fn list_add_tail<G: Granularity>(cx: &Cx<G>, new: ListHead, head: ListHead) {
-    let prev = cx.load(head.prev_word()).await;
-    let Some(prev) = deref(cx, prev, "list_add_tail: head->prev") else {
-        return;
-    };
-    list_add_between(cx, new, prev, head).await;
-}
-
-/// `__list_del(prev, next)`.
-async fn list_del_between<G: Granularity>(cx: &Cx<G>, prev: ListHead, next: ListHead) {
-    cx.store(next.prev_word(), prev.address()).await;
-    cx.store(prev.next_word(), next.address()).await;
+#[inline(always)]
+pub fn list_add_tail<G: Granularity>(
+    cx: &Cx<G>,
+    new: ListHead,
+    head: ListHead,
+) -> ListFuture<impl Future<Output = ()> + '_> {
+    if let Some(mut inline) = Inline::new(cx) {
+        let result = inline.list_add_tail(new, head);
+        inline.finish(result);
+        return ListFuture::Done(Some(()));
+    }
+    ListFuture::Stepping(stepping::list_add_tail(cx, new, head))
 }
 
 /// `list_del(entry)`: unlink and poison.
-pub async fn list_del<G: Granularity>(cx: &Cx<G>, entry: ListHead) {
-    let prev = cx.load(entry.prev_word()).await;
-    let next = cx.load(entry.next_word()).await;
-    let Some(prev) = deref(cx, prev, "list_del: entry->prev") else {
-        return;
-    };
-    let Some(next) = deref(cx, next, "list_del: entry->next") else {
-        return;
-    };
-    if !debug_list_del(cx, entry, prev, next) {
-        return;
+#[inline(always)]
+pub fn list_del<G: Granularity>(
+    cx: &Cx<G>,
+    entry: ListHead,
+) -> ListFuture<impl Future<Output = ()> + '_> {
+    if let Some(mut inline) = Inline::new(cx) {
+        let result = inline.list_del(entry);
+        inline.finish(result);
+        return ListFuture::Done(Some(()));
     }
-    list_del_between(cx, prev, next).await;
-    cx.store(entry.next_word(), LIST_POISON1).await;
-    cx.store(entry.prev_word(), LIST_POISON2).await;
+    ListFuture::Stepping(stepping::list_del(cx, entry))
 }
 
 /// `list_del_init(entry)`: unlink and point at itself.
-pub async fn list_del_init<G: Granularity>(cx: &Cx<G>, entry: ListHead) {
-    let prev = cx.load(entry.prev_word()).await;
-    let next = cx.load(entry.next_word()).await;
-    let Some(prev) = deref(cx, prev, "list_del_init: entry->prev") else {
-        return;
-    };
-    let Some(next) = deref(cx, next, "list_del_init: entry->next") else {
-        return;
-    };
-    if !debug_list_del(cx, entry, prev, next) {
-        return;
+#[inline(always)]
+pub fn list_del_init<G: Granularity>(
+    cx: &Cx<G>,
+    entry: ListHead,
+) -> ListFuture<impl Future<Output = ()> + '_> {
+    if let Some(mut inline) = Inline::new(cx) {
+        let result = inline.list_del_init(entry);
+        inline.finish(result);
+        return ListFuture::Done(Some(()));
     }
-    list_del_between(cx, prev, next).await;
-    init_list_head(cx, entry).await;
+    ListFuture::Stepping(stepping::list_del_init(cx, entry))
 }
 
 /// `list_empty(head)`: `head->next == head`.
-pub async fn list_empty<G: Granularity>(cx: &Cx<G>, head: ListHead) -> bool {
-    cx.load(head.next_word()).await == head.address()
-}
-
-/// `__list_splice(list, head)`: put `list`'s entries right after `head`.
-async fn list_splice_between<G: Granularity>(cx: &Cx<G>, list: ListHead, head: ListHead) {
-    let first = cx.load(list.next_word()).await;
-    let last = cx.load(list.prev_word()).await;
-    let at = cx.load(head.next_word()).await;
-    let (Some(first), Some(last), Some(at)) = (
-        deref(cx, first, "list_splice: list->next"),
-        deref(cx, last, "list_splice: list->prev"),
-        deref(cx, at, "list_splice: head->next"),
-    ) else {
-        return;
-    };
-    cx.store(first.prev_word(), head.address()).await;
-    cx.store(head.next_word(), first.address()).await;
-    cx.store(last.next_word(), at.address()).await;
-    cx.store(at.prev_word(), last.address()).await;
+#[inline(always)]
+pub fn list_empty<G: Granularity>(
+    cx: &Cx<G>,
+    head: ListHead,
+) -> ListFuture<impl Future<Output = bool> + '_> {
+    if let Some(mut inline) = Inline::new(cx) {
+        let empty = inline.list_empty(head);
+        return ListFuture::Done(Some(inline.finish(empty)));
+    }
+    ListFuture::Stepping(stepping::list_empty(cx, head))
 }
 
 /// `list_splice(list, head)`: join `list` at the front of `head` (list is left stale).
-pub async fn list_splice<G: Granularity>(cx: &Cx<G>, list: ListHead, head: ListHead) {
-    if !list_empty(cx, list).await {
-        list_splice_between(cx, list, head).await;
+#[inline(always)]
+pub fn list_splice<G: Granularity>(
+    cx: &Cx<G>,
+    list: ListHead,
+    head: ListHead,
+) -> ListFuture<impl Future<Output = ()> + '_> {
+    if let Some(mut inline) = Inline::new(cx) {
+        let result = inline.list_splice(list, head, false);
+        inline.finish(result);
+        return ListFuture::Done(Some(()));
     }
+    ListFuture::Stepping(stepping::list_splice(cx, list, head, false))
 }
 
 /// `list_splice_init(list, head)`: as `list_splice`, then reinitialise `list`.
-pub async fn list_splice_init<G: Granularity>(cx: &Cx<G>, list: ListHead, head: ListHead) {
-    if !list_empty(cx, list).await {
-        list_splice_between(cx, list, head).await;
-        init_list_head(cx, list).await;
+#[inline(always)]
+pub fn list_splice_init<G: Granularity>(
+    cx: &Cx<G>,
+    list: ListHead,
+    head: ListHead,
+) -> ListFuture<impl Future<Output = ()> + '_> {
+    if let Some(mut inline) = Inline::new(cx) {
+        let result = inline.list_splice(list, head, true);
+        inline.finish(result);
+        return ListFuture::Done(Some(()));
+    }
+    ListFuture::Stepping(stepping::list_splice(cx, list, head, true))
+}
+
+// ---- the stepping path (access granularity; also the fallback once a run halted) ----
+
+mod stepping {
+    use super::*;
+
+    pub(super) async fn init_list_head<G: Granularity>(cx: &Cx<G>, head: ListHead) {
+        cx.store(head.next_word(), head.address()).await;
+        cx.store(head.prev_word(), head.address()).await;
+    }
+
+    /// `__list_add(new, prev, next)`.
+    async fn list_add_between<G: Granularity>(
+        cx: &Cx<G>,
+        new: ListHead,
+        prev: ListHead,
+        next: ListHead,
+    ) {
+        let state = cx.state();
+        let peek = |w: Word| state.mem.peek(cx.cpu(), w);
+        if !debug_list_add(state, new, prev, next, peek) {
+            return;
+        }
+        cx.store(next.prev_word(), new.address()).await;
+        cx.store(new.next_word(), next.address()).await;
+        cx.store(new.prev_word(), prev.address()).await;
+        cx.store(prev.next_word(), new.address()).await;
+    }
+
+    pub(super) async fn list_add<G: Granularity>(cx: &Cx<G>, new: ListHead, head: ListHead) {
+        let next = cx.load(head.next_word()).await;
+        let Some(next) = deref(cx.state(), next, "list_add: head->next") else {
+            return;
+        };
+        list_add_between(cx, new, head, next).await;
+    }
+
+    pub(super) async fn list_add_tail<G: Granularity>(cx: &Cx<G>, new: ListHead, head: ListHead) {
+        let prev = cx.load(head.prev_word()).await;
+        let Some(prev) = deref(cx.state(), prev, "list_add_tail: head->prev") else {
+            return;
+        };
+        list_add_between(cx, new, prev, head).await;
+    }
+
+    /// Loads `entry`'s neighbours, runs the `list_del` debug checks on them, and unlinks
+    /// the entry (`__list_del(entry->prev, entry->next)`).
+    async fn unlink<G: Granularity>(
+        cx: &Cx<G>,
+        entry: ListHead,
+        prev_what: &'static str,
+        next_what: &'static str,
+    ) -> bool {
+        let prev = cx.load(entry.prev_word()).await;
+        let next = cx.load(entry.next_word()).await;
+        let state = cx.state();
+        let Some(prev) = deref(state, prev, prev_what) else {
+            return false;
+        };
+        let Some(next) = deref(state, next, next_what) else {
+            return false;
+        };
+        let peek = |w: Word| state.mem.peek(cx.cpu(), w);
+        if !debug_list_del(state, entry, prev, next, peek) {
+            return false;
+        }
+        cx.store(next.prev_word(), prev.address()).await;
+        cx.store(prev.next_word(), next.address()).await;
+        true
+    }
+
+    pub(super) async fn list_del<G: Granularity>(cx: &Cx<G>, entry: ListHead) {
+        if unlink(cx, entry, "list_del: entry->prev", "list_del: entry->next").await {
+            cx.store(entry.next_word(), LIST_POISON1).await;
+            cx.store(entry.prev_word(), LIST_POISON2).await;
+        }
+    }
+
+    pub(super) async fn list_del_init<G: Granularity>(cx: &Cx<G>, entry: ListHead) {
+        let unlinked = unlink(
+            cx,
+            entry,
+            "list_del_init: entry->prev",
+            "list_del_init: entry->next",
+        )
+        .await;
+        if unlinked {
+            init_list_head(cx, entry).await;
+        }
+    }
+
+    pub(super) async fn list_empty<G: Granularity>(cx: &Cx<G>, head: ListHead) -> bool {
+        cx.load(head.next_word()).await == head.address()
+    }
+
+    /// `list_splice` / `list_splice_init`: `__list_splice(list, head)` unless `list`
+    /// is empty, then (with `init`) `INIT_LIST_HEAD(list)`.
+    pub(super) async fn list_splice<G: Granularity>(
+        cx: &Cx<G>,
+        list: ListHead,
+        head: ListHead,
+        init: bool,
+    ) {
+        if list_empty(cx, list).await {
+            return;
+        }
+        let first = cx.load(list.next_word()).await;
+        let last = cx.load(list.prev_word()).await;
+        let at = cx.load(head.next_word()).await;
+        let state = cx.state();
+        let Some(first) = deref(state, first, "list_splice: list->next") else {
+            return;
+        };
+        let Some(last) = deref(state, last, "list_splice: list->prev") else {
+            return;
+        };
+        let Some(at) = deref(state, at, "list_splice: head->next") else {
+            return;
+        };
+        cx.store(first.prev_word(), head.address()).await;
+        cx.store(head.next_word(), first.address()).await;
+        cx.store(last.next_word(), at.address()).await;
+        cx.store(at.prev_word(), last.address()).await;
+        if init {
+            init_list_head(cx, list).await;
+        }
     }
 }
 
+// ---- the inline path (syscall and lock granularity) ----------------------------------
+
+/// The list operations of a granularity at which no access is a step: plain indexing
+/// into memory (which is sequentially consistent there), each access checked as the
+/// stepping path checks it, and the virtual time of the loads and stores charged to
+/// the current CPU when the operation ends ([`Inline::finish`]).
+struct Inline<'a> {
+    state: &'a State,
+    mem: MemView<'a>,
+    loads: u64,
+    stores: u64,
+}
+
+impl<'a> Inline<'a> {
+    /// The inline path, if this granularity has one and the run has not halted (once it
+    /// has, the stepping path posts an op, and the executor stops the run there).
+    #[inline(always)]
+    fn new<G: Granularity>(cx: &'a Cx<G>) -> Option<Inline<'a>> {
+        let state = cx.state();
+        if G::STEPS_AT_ACCESS || state.halted.get() {
+            return None;
+        }
+        Some(Inline {
+            state,
+            // SAFETY: an `Inline` lives for one synchronous list operation, which
+            // allocates and frees nothing and stores to memory only through the view.
+            mem: unsafe { state.mem.view() },
+            loads: 0,
+            stores: 0,
+        })
+    }
+
+    #[inline(always)]
+    fn load(&mut self, word: Word) -> Option<u64> {
+        if !self.mem.is_live(word) {
+            return self.fault(word);
+        }
+        self.loads += 1;
+        // SAFETY: checked just above.
+        Some(unsafe { self.mem.load(word) })
+    }
+
+    #[inline(always)]
+    fn store(&mut self, word: Word, value: u64) -> Option<()> {
+        if !self.mem.is_live(word) {
+            return self.fault(word);
+        }
+        self.stores += 1;
+        // SAFETY: checked just above.
+        unsafe { self.mem.store(word, value) };
+        Some(())
+    }
+
+    /// A store to a word of a `list_head` that [`Inline::deref`] (or an earlier access
+    /// in the same operation) found live. Nothing frees memory during an operation.
+    #[inline(always)]
+    fn store_checked(&mut self, word: Word, value: u64) {
+        self.stores += 1;
+        // SAFETY: the caller names a word already checked on this view.
+        unsafe { self.mem.store(word, value) }
+    }
+
+    /// A checker's read of a word already known to be live (see `store_checked`).
+    #[inline(always)]
+    fn peek(&self, word: Word) -> u64 {
+        // SAFETY: as for `store_checked`.
+        unsafe { self.mem.load(word) }
+    }
+
+    /// [`deref`], on the view.
+    #[inline(always)]
+    fn deref(&mut self, value: u64, what: &'static str) -> Option<ListHead> {
+        match self.mem.pair_at(value) {
+            Some(word) => Some(ListHead(word)),
+            None => {
+                bad_pointer(self.state, value, what);
+                None
+            }
+        }
+    }
+
+    /// An access to a word that is not live: reports it (use-after-free, or a wild
+    /// pointer as list corruption; both halt the run).
+    #[inline(always)]
+    fn fault<T>(&self, word: Word) -> Option<T> {
+        fault(self.state, word);
+        None
+    }
+
+    /// Charges the virtual time of the accesses made (the caller's last act: the
+    /// struct is consumed so that it can live in registers throughout).
+    #[inline(always)]
+    fn finish<T>(self, result: T) -> T {
+        let costs = &self.state.config.costs;
+        let cost = self.loads * costs.load_ns + self.stores * costs.store_ns;
+        if cost != 0 {
+            self.state.charge(self.state.current.get().cpu, cost);
+        }
+        result
+    }
+
+    #[inline(always)]
+    fn init_list_head(&mut self, head: ListHead) -> Option<()> {
+        self.store(head.next_word(), head.address())?;
+        self.store(head.prev_word(), head.address())
+    }
+
+    #[inline(always)]
+    fn add_between(&mut self, new: ListHead, prev: ListHead, next: ListHead) -> Option<()> {
+        if !debug_list_add(self.state, new, prev, next, |w| self.peek(w)) {
+            return None;
+        }
+        // `next->prev` and `prev->next` were read already (by the caller's load or by
+        // `deref`), so only `new` can be stale.
+        self.store_checked(next.prev_word(), new.address());
+        self.store(new.next_word(), next.address())?;
+        self.store(new.prev_word(), prev.address())?;
+        self.store_checked(prev.next_word(), new.address());
+        Some(())
+    }
+
+    #[inline(always)]
+    fn list_add(&mut self, new: ListHead, head: ListHead) -> Option<()> {
+        let next = self.load(head.next_word())?;
+        let next = self.deref(next, "list_add: head->next")?;
+        self.add_between(new, head, next)
+    }
+
+    #[inline(always)]
+    fn list_add_tail(&mut self, new: ListHead, head: ListHead) -> Option<()> {
+        let prev = self.load(head.prev_word())?;
+        let prev = self.deref(prev, "list_add_tail: head->prev")?;
+        self.add_between(new, prev, head)
+    }
+
+    #[inline(always)]
+    fn unlink(
+        &mut self,
+        entry: ListHead,
+        prev_what: &'static str,
+        next_what: &'static str,
+    ) -> Option<()> {
+        let prev = self.load(entry.prev_word())?;
+        let next = self.load(entry.next_word())?;
+        let prev = self.deref(prev, prev_what)?;
+        let next = self.deref(next, next_what)?;
+        if !debug_list_del(self.state, entry, prev, next, |w| self.peek(w)) {
+            return None;
+        }
+        self.store_checked(next.prev_word(), prev.address());
+        self.store_checked(prev.next_word(), next.address());
+        Some(())
+    }
+
+    #[inline(always)]
+    fn list_del(&mut self, entry: ListHead) -> Option<()> {
+        self.unlink(entry, "list_del: entry->prev", "list_del: entry->next")?;
+        // Both words of `entry` were loaded by `unlink`.
+        self.store_checked(entry.next_word(), LIST_POISON1);
+        self.store_checked(entry.prev_word(), LIST_POISON2);
+        Some(())
+    }
+
+    #[inline(always)]
+    fn list_del_init(&mut self, entry: ListHead) -> Option<()> {
+        self.unlink(
+            entry,
+            "list_del_init: entry->prev",
+            "list_del_init: entry->next",
+        )?;
+        self.store_checked(entry.next_word(), entry.address());
+        self.store_checked(entry.prev_word(), entry.address());
+        Some(())
+    }
+
+    /// `list_empty`; a head that cannot be read (a fatal report) counts as empty.
+    #[inline(always)]
+    fn list_empty(&mut self, head: ListHead) -> bool {
+        self.load(head.next_word())
+            .is_none_or(|next| next == head.address())
+    }
+
+    fn list_splice(&mut self, list: ListHead, head: ListHead, init: bool) -> Option<()> {
+        // list_empty(list), then __list_splice reads list->next again.
+        if self.load(list.next_word())? == list.address() {
+            return Some(());
+        }
+        let first = self.load(list.next_word())?;
+        let last = self.load(list.prev_word())?;
+        let at = self.load(head.next_word())?;
+        let first = self.deref(first, "list_splice: list->next")?;
+        let last = self.deref(last, "list_splice: list->prev")?;
+        let at = self.deref(at, "list_splice: head->next")?;
+        self.store(first.prev_word(), head.address())?;
+        self.store(head.next_word(), first.address())?;
+        self.store(last.next_word(), at.address())?;
+        self.store(at.prev_word(), last.address())?;
+        if init {
+            self.init_list_head(list)?;
+        }
+        Some(())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn fault(state: &State, word: Word) {
+    state.check_word(word);
+}
+
+// ---- CONFIG_DEBUG_LIST ----------------------------------------------------------------
+
 /// `lib/list_debug.c` `__list_add` checks. Reports and returns false on corruption.
-fn debug_list_add<G: Granularity>(
-    cx: &Cx<G>,
+#[inline(always)]
+fn debug_list_add(
+    state: &State,
     new: ListHead,
     prev: ListHead,
     next: ListHead,
+    peek: impl Fn(Word) -> u64,
 ) -> bool {
-    let next_prev = cx.peek(next.prev_word());
-    let prev_next = cx.peek(prev.next_word());
-    let name = |w: Word| cx.state().mem.name_of(w);
-    if next_prev != prev.address() {
-        cx.report(
-            ReportKind::ListCorruption,
-            format!(
-                "list_add corruption: next->prev should be prev ({}), but was {} (next={})",
-                name(prev.0),
-                describe_pointer(next_prev),
-                name(next.0)
-            ),
-            vec![format!("adding {}", name(new.0))],
-        );
-        return false;
-    }
-    if prev_next != next.address() {
-        cx.report(
-            ReportKind::ListCorruption,
-            format!(
-                "list_add corruption: prev->next should be next ({}), but was {} (prev={})",
-                name(next.0),
-                describe_pointer(prev_next),
-                name(prev.0)
-            ),
-            vec![format!("adding {}", name(new.0))],
-        );
+    let next_prev = peek(next.prev_word());
+    let prev_next = peek(prev.next_word());
+    if next_prev != prev.address() || prev_next != next.address() {
+        list_add_corrupt(state, new, prev, next, next_prev, prev_next);
         return false;
     }
     true
 }
 
+#[cold]
+#[inline(never)]
+fn list_add_corrupt(
+    state: &State,
+    new: ListHead,
+    prev: ListHead,
+    next: ListHead,
+    next_prev: u64,
+    prev_next: u64,
+) {
+    let name = |w: Word| state.mem.name_of(w);
+    let message = if next_prev != prev.address() {
+        format!(
+            "list_add corruption: next->prev should be prev ({}), but was {} (next={})",
+            name(prev.0),
+            describe_pointer(next_prev),
+            name(next.0)
+        )
+    } else {
+        format!(
+            "list_add corruption: prev->next should be next ({}), but was {} (prev={})",
+            name(next.0),
+            describe_pointer(prev_next),
+            name(prev.0)
+        )
+    };
+    state.report(
+        ReportKind::ListCorruption,
+        message,
+        vec![format!("adding {}", name(new.0))],
+    );
+}
+
 /// `lib/list_debug.c` `list_del` checks.
-fn debug_list_del<G: Granularity>(
-    cx: &Cx<G>,
+#[inline(always)]
+fn debug_list_del(
+    state: &State,
     entry: ListHead,
     prev: ListHead,
     next: ListHead,
+    peek: impl Fn(Word) -> u64,
 ) -> bool {
-    let prev_next = cx.peek(prev.next_word());
-    let next_prev = cx.peek(next.prev_word());
-    let name = |w: Word| cx.state().mem.name_of(w);
-    if prev_next != entry.address() {
-        cx.report(
-            ReportKind::ListCorruption,
-            format!(
-                "list_del corruption: prev->next should be {}, but was {}",
-                name(entry.0),
-                describe_pointer(prev_next)
-            ),
-            vec![],
-        );
-        return false;
-    }
-    if next_prev != entry.address() {
-        cx.report(
-            ReportKind::ListCorruption,
-            format!(
-                "list_del corruption: next->prev should be {}, but was {}",
-                name(entry.0),
-                describe_pointer(next_prev)
-            ),
-            vec![],
-        );
+    let prev_next = peek(prev.next_word());
+    let next_prev = peek(next.prev_word());
+    if prev_next != entry.address() || next_prev != entry.address() {
+        list_del_corrupt(state, entry, prev_next, next_prev);
         return false;
     }
     true
+}
+
+#[cold]
+#[inline(never)]
+fn list_del_corrupt(state: &State, entry: ListHead, prev_next: u64, next_prev: u64) {
+    let name = state.mem.name_of(entry.0);
+    let message = if prev_next != entry.address() {
+        format!(
+            "list_del corruption: prev->next should be {name}, but was {}",
+            describe_pointer(prev_next)
+        )
+    } else {
+        format!(
+            "list_del corruption: next->prev should be {name}, but was {}",
+            describe_pointer(next_prev)
+        )
+    };
+    state.report(ReportKind::ListCorruption, message, vec![]);
 }
 
 /// The entries of the list at `head`, as the current CPU sees memory, for checkers.
 /// Errors describe a broken or cyclic list.
 pub fn walk<G: Granularity>(cx: &Cx<G>, head: ListHead) -> Result<Vec<ListHead>, String> {
+    let mem = &cx.state().mem;
     let mut entries = Vec::new();
     let mut at = head;
     loop {
@@ -276,20 +707,27 @@ pub fn walk<G: Granularity>(cx: &Cx<G>, head: ListHead) -> Result<Vec<ListHead>,
         let Some(next) = ListHead::from_address(next) else {
             return Err(format!(
                 "{} points to {}",
-                cx.state().mem.name_of(at.0),
+                mem.name_of(at.0),
                 describe_pointer(next)
             ));
         };
         if next == head {
             return Ok(entries);
         }
+        if !mem.is_live(next.next_word()) || !mem.is_live(next.prev_word()) {
+            return Err(format!(
+                "{} points to {}, which is freed or no object",
+                mem.name_of(at.0),
+                mem.name_of(next.0)
+            ));
+        }
         let back = cx.peek(next.prev_word());
         if back != at.address() {
             return Err(format!(
                 "{}.prev is {} instead of {}",
-                cx.state().mem.name_of(next.0),
+                mem.name_of(next.0),
                 describe_pointer(back),
-                cx.state().mem.name_of(at.0)
+                mem.name_of(at.0)
             ));
         }
         entries.push(next);

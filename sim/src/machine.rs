@@ -280,7 +280,7 @@ impl Machine {
             let mut cursor = log.replay_cursor;
             let choice = replay.choice_at(&mut cursor, index) as usize;
             log.replay_cursor = cursor;
-            let expected_fingerprint = if index % FINGERPRINT_INTERVAL == 0 {
+            let expected_fingerprint = if index.is_multiple_of(FINGERPRINT_INTERVAL) {
                 replay
                     .fingerprints
                     .get((index / FINGERPRINT_INTERVAL) as usize)

@@ -42,7 +42,7 @@ impl Word {
 
     /// The word at `address`, if it is a well-formed word address (not NULL or poison).
     pub fn from_address(address: u64) -> Option<Word> {
-        if address < ADDRESS_BASE || (address - ADDRESS_BASE) % 8 != 0 {
+        if address < ADDRESS_BASE || !(address - ADDRESS_BASE).is_multiple_of(8) {
             return None;
         }
         let index = (address - ADDRESS_BASE) / 8;
@@ -143,6 +143,76 @@ impl<T: Copy> CellVec<T> {
         // SAFETY: see the type's comment.
         unsafe { (*self.items.get()).clear() }
     }
+
+    /// A pointer to the items with write permission, valid until the vector next grows
+    /// or is cleared.
+    fn as_mut_ptr(&self) -> *mut T {
+        // SAFETY: see the type's comment; the exclusive borrow ends before we return.
+        unsafe { (*self.items.get()).as_mut_ptr() }
+    }
+}
+
+/// Direct access to memory for a run of sequentially consistent accesses that no
+/// allocation or free can interleave with: what the coarse granularities' synchronous
+/// paths (such as the inline list operations) compile to — a bounds and liveness check
+/// and a plain load or store, with nothing reloaded between accesses.
+pub(crate) struct MemView<'a> {
+    values: *mut u64,
+    liveness: *const u8,
+    len: usize,
+    _memory: std::marker::PhantomData<&'a Memory>,
+}
+
+impl MemView<'_> {
+    /// Whether `word` is allocated and not freed.
+    #[inline(always)]
+    pub fn is_live(&self, word: Word) -> bool {
+        let index = word.0 as usize;
+        // SAFETY: `index < len`, and the view's contract keeps both vectors `len` long.
+        index < self.len && unsafe { *self.liveness.add(index) } == 1
+    }
+
+    /// The two live words of a `list_head` at `address` (`next`, then `prev`), if the
+    /// address is one and both are live.
+    #[inline(always)]
+    pub fn pair_at(&self, address: u64) -> Option<Word> {
+        let offset = address.wrapping_sub(ADDRESS_BASE);
+        let index = offset >> 3;
+        if offset & 7 != 0 || index + 1 >= self.len as u64 {
+            return None;
+        }
+        let index = index as usize;
+        // SAFETY: `index + 1 < len`; see `is_live`.
+        let live = unsafe { *self.liveness.add(index) == 1 && *self.liveness.add(index + 1) == 1 };
+        live.then_some(Word(index as u32))
+    }
+
+    /// Loads `word`.
+    ///
+    /// # Safety
+    ///
+    /// `word` was found live by [`MemView::is_live`] or [`MemView::pair_at`] on this view.
+    #[inline(always)]
+    pub unsafe fn load(&self, word: Word) -> u64 {
+        let index = word.0 as usize;
+        debug_assert!(index < self.len);
+        // SAFETY: in bounds (the caller's check); no reference to the items exists while
+        // the view lives.
+        unsafe { *self.values.add(index) }
+    }
+
+    /// Stores to `word`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`MemView::load`].
+    #[inline(always)]
+    pub unsafe fn store(&self, word: Word, value: u64) {
+        let index = word.0 as usize;
+        debug_assert!(index < self.len);
+        // SAFETY: as in `load`; the pointer came from `as_mut_ptr`, so it may write.
+        unsafe { *self.values.add(index) = value }
+    }
 }
 
 /// One buffered store.
@@ -193,6 +263,23 @@ impl Memory {
 
     pub fn model(&self) -> MemoryModel {
         self.model
+    }
+
+    /// A [`MemView`] of sequentially consistent memory.
+    ///
+    /// # Safety
+    ///
+    /// While the view lives, no word may be allocated, freed or reset (the vectors must
+    /// not move or change length), and no other method may store to memory.
+    #[inline(always)]
+    pub(crate) unsafe fn view(&self) -> MemView<'_> {
+        debug_assert_eq!(self.values.len(), self.liveness.len());
+        MemView {
+            values: self.values.as_mut_ptr(),
+            liveness: self.liveness.as_mut_ptr(),
+            len: self.values.len(),
+            _memory: std::marker::PhantomData,
+        }
     }
 
     /// Drops every word and block, keeping capacity (machines are reused by exhaustive search).
@@ -280,11 +367,17 @@ impl Memory {
     /// Checks that `word` may be accessed.
     #[inline(always)]
     pub fn check(&self, word: Word) -> Result<(), AccessError> {
-        let index = word.0 as usize;
-        if index < self.liveness.len() && self.liveness.get(index) == 1 {
+        if self.is_live(word) {
             return Ok(());
         }
         Err(self.explain(word))
+    }
+
+    /// Whether `word` belongs to a block that is allocated and not freed.
+    #[inline(always)]
+    pub fn is_live(&self, word: Word) -> bool {
+        let index = word.0 as usize;
+        index < self.liveness.len() && self.liveness.get(index) == 1
     }
 
     #[cold]
@@ -310,7 +403,18 @@ impl Memory {
         self.values.set(word.0 as usize, value)
     }
 
+    /// What a checker sees at `word` from `cpu`, like [`Memory::load`], except that a word
+    /// that was never allocated reads as 0 instead of being out of range (freed words
+    /// keep their last value).
+    pub fn peek(&self, cpu: CpuId, word: Word) -> u64 {
+        if word.0 as usize >= self.values.len() {
+            return 0;
+        }
+        self.load(cpu, word)
+    }
+
     /// Load as seen by `cpu`: its newest buffered store to `word`, else memory.
+    #[inline]
     pub fn load(&self, cpu: CpuId, word: Word) -> u64 {
         if self.model != MemoryModel::Sc {
             let buffers = self.buffers.borrow();
@@ -326,8 +430,9 @@ impl Memory {
         self.load_sc(word)
     }
 
-    /// Store by `cpu`: into its buffer under tso/pso, to memory under sc. Returns true
-    /// when the buffer is full and must be drained before the CPU can store again.
+    /// Store by `cpu`: into its buffer under tso/pso, to memory under sc. A full buffer
+    /// ([`STORE_BUFFER_MAX`]) first makes its oldest store visible, as a CPU stalls
+    /// until one drains.
     pub fn store(&self, cpu: CpuId, word: Word, value: u64) {
         if self.model == MemoryModel::Sc {
             self.store_sc(word, value);

@@ -80,7 +80,7 @@ impl Schedule {
 
     /// Records decision number `self.decisions`, with the fingerprint of its enabled set.
     pub fn record(&mut self, choice: u32, fingerprint: u16) {
-        if self.decisions % FINGERPRINT_INTERVAL == 0 {
+        if self.decisions.is_multiple_of(FINGERPRINT_INTERVAL) {
             self.fingerprints.push(fingerprint);
         }
         if choice != 0 {

@@ -290,7 +290,7 @@ impl State {
             for holder in lock.holders() {
                 let who = contexts
                     .get(holder.index())
-                    .map(|c| describe_context(c))
+                    .map(describe_context)
                     .unwrap_or_else(|| "a finished context".into());
                 lines.push(format!(
                     "{} held by {who} since step {}",
