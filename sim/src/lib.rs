@@ -26,6 +26,7 @@
 //! - [`strategy`] — the [`Scheduler`] contract and the strategies
 //! - [`schedule`] — recorded schedules and their text encoding
 //! - [`trace`] — trace records and the trace hash
+//! - [`narrate`] — trace records rendered in kernel terms
 //! - [`report`] — violation reports and their stable kind names
 //! - [`rng`] — the machine's own PRNG
 //! - [`litmus`] — memory-model litmus tests run on the machine
@@ -46,6 +47,7 @@ pub mod lock;
 pub mod lockdep;
 pub mod machine;
 pub mod mem;
+pub mod narrate;
 pub mod op;
 pub mod report;
 pub mod rng;
