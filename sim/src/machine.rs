@@ -14,7 +14,7 @@ use crate::config::{Config, ConfigError, Granularity};
 use crate::cpu::{Context, ContextKind, Task, TaskStatus};
 use crate::cx::Cx;
 use crate::ids::{ContextId, CpuId, EventId, TaskId};
-use crate::limits::{FINGERPRINT_INTERVAL, TASKS_MAX};
+use crate::limits::TASKS_MAX;
 use crate::mem::Word;
 use crate::op::{Op, TaskState};
 use crate::report::{Report, ReportKind};
@@ -80,6 +80,7 @@ pub struct Machine {
     state: Rc<State>,
     futures: Vec<Option<LocalFuture>>,
     actions: Vec<Action>,
+    views: Vec<ActionView>,
     scratch: Vec<(CpuId, Word)>,
     last_cpu: CpuId,
     ran: bool,
@@ -98,6 +99,7 @@ impl Machine {
             state,
             futures: Vec::new(),
             actions: Vec::new(),
+            views: Vec::new(),
             scratch: Vec::new(),
             last_cpu: CpuId(0),
             ran: false,
@@ -272,31 +274,20 @@ impl Machine {
 
     /// Picks an action: from the replayed schedule if there is one, else the strategy.
     fn decide(&mut self, strategy: &mut dyn Scheduler) -> Result<usize, RunEnd> {
-        let state = &self.state;
         let fingerprint = self.fingerprint();
+        let state = self.state.clone();
         let mut log = state.decisions.borrow_mut();
         let index = log.schedule.decisions;
-        let choice = if let Some(replay) = log.replay.take() {
+        let choice = if let Some(replay) = &log.replay {
             let mut cursor = log.replay_cursor;
             let choice = replay.choice_at(&mut cursor, index) as usize;
-            log.replay_cursor = cursor;
-            let expected_fingerprint = if index.is_multiple_of(FINGERPRINT_INTERVAL) {
-                replay
-                    .fingerprints
-                    .get((index / FINGERPRINT_INTERVAL) as usize)
-                    .copied()
-            } else {
-                None
-            };
             let past_end = index >= replay.decisions;
-            log.replay = Some(replay);
+            log.replay_cursor = cursor;
             let reason = if past_end {
                 Some("the run goes on after the schedule's last decision".to_string())
-            } else if expected_fingerprint.is_some_and(|f| f != fingerprint) {
-                Some("the enabled actions differ from those recorded".to_string())
             } else if choice >= self.actions.len() {
                 Some(format!(
-                    "the schedule chooses action {choice} of {} enabled",
+                    "the schedule chooses action {choice}, but only {} are enabled",
                     self.actions.len()
                 ))
             } else {
@@ -312,7 +303,8 @@ impl Machine {
             choice
         } else {
             drop(log);
-            let views = self.views();
+            let mut views = std::mem::take(&mut self.views);
+            self.fill_views(&mut views);
             let view = DecisionView {
                 decision: index,
                 step: state.step.get(),
@@ -320,6 +312,7 @@ impl Machine {
                 last_cpu: self.last_cpu,
             };
             let choice = strategy.choose(&view);
+            self.views = views;
             assert!(
                 choice < self.actions.len(),
                 "strategy chose a disabled action"
@@ -327,41 +320,47 @@ impl Machine {
             log = state.decisions.borrow_mut();
             choice
         };
-        log.schedule.record(choice as u32, fingerprint);
+        if let Some(reason) = log.record(choice as u32, fingerprint) {
+            return Err(RunEnd::ReplayMismatch {
+                decision: index,
+                step: state.step.get(),
+                reason,
+            });
+        }
         Ok(choice)
     }
 
-    fn views(&self) -> Vec<ActionView> {
+    /// What the strategy sees of each enabled action, into `views` (reused across
+    /// decisions, so that deciding allocates nothing).
+    fn fill_views(&self, views: &mut Vec<ActionView>) {
+        views.clear();
         let contexts = self.state.contexts.borrow();
         let cpus = self.state.cpus.borrow();
         let events = self.state.events.borrow();
-        self.actions
-            .iter()
-            .map(|&action| {
-                let (pending, time_ns) = match action {
-                    Action::Run { cpu } => {
-                        let context = top_context(&cpus[cpu.index()], &self.state);
-                        (
-                            context.map(|c| contexts[c.index()].pending),
-                            cpus[cpu.index()].clock_ns,
-                        )
-                    }
-                    Action::Drain { cpu, .. } => (None, cpus[cpu.index()].clock_ns),
-                    Action::Interrupt { event, cpu } => {
-                        let time = events
-                            .iter()
-                            .find(|e| e.id == event)
-                            .map_or(0, |e| e.time_ns);
-                        (None, time.max(cpus[cpu.index()].clock_ns))
-                    }
-                };
-                ActionView {
-                    action,
-                    pending,
-                    time_ns,
+        views.extend(self.actions.iter().map(|&action| {
+            let (pending, time_ns) = match action {
+                Action::Run { cpu } => {
+                    let context = top_context(&cpus[cpu.index()], &self.state);
+                    (
+                        context.map(|c| contexts[c.index()].pending),
+                        cpus[cpu.index()].clock_ns,
+                    )
                 }
-            })
-            .collect()
+                Action::Drain { cpu, .. } => (None, cpus[cpu.index()].clock_ns),
+                Action::Interrupt { event, cpu } => {
+                    let time = events
+                        .iter()
+                        .find(|e| e.id == event)
+                        .map_or(0, |e| e.time_ns);
+                    (None, time.max(cpus[cpu.index()].clock_ns))
+                }
+            };
+            ActionView {
+                action,
+                pending,
+                time_ns,
+            }
+        }));
     }
 
     /// A 16-bit summary of the enabled set, for replay validation.
@@ -539,11 +538,19 @@ impl Machine {
                 describe_context(&contexts[holder.index()]),
             )
         };
+        state.current.set(Current { cpu, context });
+        if holder == context {
+            state.report(
+                ReportKind::Deadlock,
+                format!("recursive acquisition of {name}: {waiter} already holds it"),
+                state.lock_holders(),
+            );
+            return;
+        }
         let mut details = vec![format!(
             "{waiter} spins on {name}, held by {owner} on the same CPU"
         )];
         details.extend(state.lock_holders());
-        state.current.set(Current { cpu, context });
         state.report(
             ReportKind::Deadlock,
             format!("self-deadlock on {cpu}: {waiter} waits for {name}, which {owner} holds and cannot release until the waiter returns"),
@@ -590,7 +597,7 @@ impl Machine {
             Performed::Yielded => {
                 state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
             }
-            Performed::Halt => {}
+            Performed::Halt => state.halted.set(true),
         }
     }
 
@@ -796,38 +803,58 @@ impl Machine {
     }
 
     fn finish(&mut self, end: RunEnd) -> RunResult {
-        let state = &self.state;
         if !matches!(end, RunEnd::ReplayMismatch { .. }) {
-            let log = state.decisions.borrow();
-            if let Some(replay) = &log.replay {
-                if replay.decisions != log.schedule.decisions {
-                    let reason = format!(
-                        "the run ended after {} decisions, the schedule has {}",
-                        log.schedule.decisions, replay.decisions
-                    );
-                    let (decision, step) = (log.schedule.decisions, state.step.get());
-                    drop(log);
-                    return self.result(RunEnd::ReplayMismatch {
-                        decision,
-                        step,
-                        reason,
-                    });
-                }
+            if let Some(mismatch) = self.replay_end_mismatch() {
+                return self.result(mismatch);
             }
         }
+        let state = &self.state;
         for c in 0..state.config.cpus {
             state.mem.drain_all(CpuId(c as u16));
         }
         self.result(end)
     }
 
+    /// At the end of a replay: whether the run and the schedule disagree about the
+    /// number of decisions or about the last (partial) fingerprint window, or a mismatch
+    /// found at an inline decision point was not reported yet.
+    fn replay_end_mismatch(&self) -> Option<RunEnd> {
+        let state = &self.state;
+        let mut log = state.decisions.borrow_mut();
+        let decisions = log.schedule.decisions;
+        let (decision, reason) = if let Some(reason) = log.mismatch.take() {
+            (decisions, reason)
+        } else {
+            let replay = log.replay.as_ref()?;
+            if replay.decisions != decisions {
+                let reason = format!(
+                    "the run ended after {decisions} decisions, the schedule has {}",
+                    replay.decisions
+                );
+                (decisions, reason)
+            } else if decisions > 0 && !Schedule::closes_window(decisions - 1) {
+                let window = Schedule::window_of(decisions - 1);
+                (decisions - 1, log.schedule.window_mismatch(replay, window)?)
+            } else {
+                return None;
+            }
+        };
+        Some(RunEnd::ReplayMismatch {
+            decision,
+            step: state.step.get(),
+            reason,
+        })
+    }
+
     fn result(&mut self, end: RunEnd) -> RunResult {
         let state = &self.state;
         let schedule = state.decisions.borrow().schedule.clone();
-        let encoded = schedule.encode();
         let mut reports = state.reports.borrow().clone();
-        for report in &mut reports {
-            report.schedule = encoded.clone();
+        if !reports.is_empty() {
+            let encoded = schedule.encode();
+            for report in &mut reports {
+                report.schedule = encoded.clone();
+            }
         }
         let virtual_time_ns = state
             .cpus

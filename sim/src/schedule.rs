@@ -4,9 +4,12 @@
 //! A decision is an index into the canonically ordered list of enabled actions (see
 //! [`crate::machine::Action`]); index 0 is always the canonical default (eager drain,
 //! then run on, no preemption). A schedule stores only the deviations from the default,
-//! plus a 16-bit fingerprint of the enabled set every [`FINGERPRINT_INTERVAL`] decisions,
-//! so that a replay under changed code or options is caught at the first divergent
-//! point instead of being followed silently.
+//! plus one 16-bit fingerprint per window of [`FINGERPRINT_INTERVAL`] decisions: a hash
+//! of every enabled set in the window and of every choice made from it. A replay checks
+//! each window as it closes (and the last, partial one when the run ends), so a replay
+//! under changed code or options — or of a schedule whose choices were edited — is
+//! caught within one window of the first divergent decision instead of being followed
+//! silently. A choice that does not exist (past the enabled set) is caught at once.
 //!
 //! Text form: `v1.<16 hex digits: hash of scenario and options>.<base64url payload>`,
 //! where the payload is LEB128 varints: decision count, deviation count, then for each
@@ -37,7 +40,8 @@ pub struct Schedule {
     /// Total number of decisions the run took.
     pub decisions: u64,
     pub deviations: Vec<Deviation>,
-    /// Fingerprint of the enabled set at decisions 0, N, 2N, … (N = FINGERPRINT_INTERVAL).
+    /// Fingerprint of each window of decisions `kN .. kN+N-1` (N = FINGERPRINT_INTERVAL,
+    /// the last window possibly shorter): see [`Schedule::record`].
     pub fingerprints: Vec<u16>,
 }
 
@@ -78,10 +82,15 @@ impl Schedule {
         }
     }
 
-    /// Records decision number `self.decisions`, with the fingerprint of its enabled set.
+    /// Records decision number `self.decisions`, with the fingerprint of its enabled set,
+    /// and folds both into the fingerprint of the decision's window.
     pub fn record(&mut self, choice: u32, fingerprint: u16) {
         if self.decisions.is_multiple_of(FINGERPRINT_INTERVAL) {
-            self.fingerprints.push(fingerprint);
+            self.fingerprints
+                .push(fold_fingerprint(0, fingerprint, choice));
+        } else {
+            let last = self.fingerprints.last_mut().expect("a window is open");
+            *last = fold_fingerprint(*last, fingerprint, choice);
         }
         if choice != 0 {
             self.deviations.push(Deviation {
@@ -92,9 +101,36 @@ impl Schedule {
         self.decisions += 1;
     }
 
-    /// Number of deviations that switch away from a CPU that could have run on.
+    /// Number of deviations from the default (preemptions, delayed drains, interrupts
+    /// delivered early, chosen allocation failures).
     pub fn deviation_count(&self) -> usize {
         self.deviations.len()
+    }
+
+    /// The window that decision `index` belongs to, as an index into `fingerprints`.
+    pub fn window_of(index: u64) -> usize {
+        (index / FINGERPRINT_INTERVAL) as usize
+    }
+
+    /// Whether decision `index` is the last of its window.
+    pub fn closes_window(index: u64) -> bool {
+        index % FINGERPRINT_INTERVAL == FINGERPRINT_INTERVAL - 1
+    }
+
+    /// Compares the fingerprint of `window` with `recorded`'s (a replay's check):
+    /// a person-readable reason if they differ.
+    pub fn window_mismatch(&self, recorded: &Schedule, window: usize) -> Option<String> {
+        let ours = self.fingerprints.get(window)?;
+        let theirs = recorded.fingerprints.get(window)?;
+        if ours == theirs {
+            return None;
+        }
+        let first = window as u64 * FINGERPRINT_INTERVAL;
+        let last = (first + FINGERPRINT_INTERVAL).min(self.decisions) - 1;
+        Some(format!(
+            "the enabled actions or the choices of decisions {first}..={last} differ from \
+             those recorded (window fingerprint {ours:04x}, recorded {theirs:04x})"
+        ))
     }
 
     pub fn encode(&self) -> String {
@@ -215,6 +251,14 @@ impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.encode())
     }
+}
+
+/// Folds one decision (its enabled set's fingerprint and its choice) into a window's
+/// fingerprint. Fixed forever: recorded schedules carry its output.
+fn fold_fingerprint(window: u16, fingerprint: u16, choice: u32) -> u16 {
+    let x = ((window as u64) << 48) | ((fingerprint as u64) << 32) | choice as u64;
+    let x = (x ^ (x >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (x >> 48) as u16
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {

@@ -56,7 +56,8 @@ pub enum Performed {
     Sleep,
     /// The task gave its CPU to the next one on the runqueue and stays runnable.
     Yielded,
-    /// A fatal report was made; the run stops.
+    /// The run cannot go on (a fatal report was made, or the op was impossible, such as
+    /// sleeping in an interrupt handler); the executor stops it.
     Halt,
 }
 
@@ -85,6 +86,21 @@ pub struct DecisionLog {
     pub replay_cursor: usize,
     pub mismatch: Option<String>,
     alloc_counts: BTreeMap<&'static str, u64>,
+}
+
+impl DecisionLog {
+    /// Records the next decision. When a schedule is being replayed and the decision
+    /// closes a fingerprint window, checks the window: the reason of a mismatch, if any.
+    pub fn record(&mut self, choice: u32, fingerprint: u16) -> Option<String> {
+        let index = self.schedule.decisions;
+        self.schedule.record(choice, fingerprint);
+        let replay = self.replay.as_ref()?;
+        if !Schedule::closes_window(index) {
+            return None;
+        }
+        self.schedule
+            .window_mismatch(replay, Schedule::window_of(index))
+    }
 }
 
 /// Everything a machine is, except the futures themselves.
@@ -371,17 +387,24 @@ impl State {
                     let mut cursor = log.replay_cursor;
                     let choice = replay.choice_at(&mut cursor, index);
                     log.replay_cursor = cursor;
-                    if choice > 1 && log.mismatch.is_none() {
-                        log.mismatch = Some(format!(
-                            "decision {index} is an allocation of {class} with 2 choices, the schedule says choice {choice}"
-                        ));
+                    if log.mismatch.is_none() {
+                        if index >= replay.decisions {
+                            log.mismatch =
+                                Some("the run goes on after the schedule's last decision".into());
+                        } else if choice > 1 {
+                            log.mismatch = Some(format!(
+                                "decision {index} is an allocation of {class} with 2 choices, the schedule says choice {choice}"
+                            ));
+                        }
                     }
                     log.replay = Some(replay);
                     choice
                 }
                 None => by_rule as u32,
             };
-            log.schedule.record(choice, fingerprint);
+            if let Some(reason) = log.record(choice, fingerprint) {
+                log.mismatch.get_or_insert(reason);
+            }
             choice == 1
         };
         if fails {
@@ -825,7 +848,7 @@ impl State {
     // ---- tasks --------------------------------------------------------------------------
 
     /// `might_sleep()`: reports sleeping in atomic context. Returns false if the context
-    /// cannot sleep at all (an interrupt handler), which halts the run.
+    /// cannot sleep at all (an interrupt handler: the kernel BUG()s), and halts the run.
     pub fn might_sleep(&self, cpu: CpuId, context: ContextId, what: &str) -> bool {
         let (in_irq, spinlocks) = {
             let contexts = self.contexts.borrow();
@@ -856,6 +879,10 @@ impl State {
             format!("{what} may sleep, called {why}"),
             self.lock_holders(),
         );
+        if in_irq {
+            // There is no task to put to sleep: the run cannot go on.
+            self.halted.set(true);
+        }
         !in_irq
     }
 
