@@ -476,6 +476,21 @@ impl<G: Granularity> Cx<G> {
         self.op(Op::Yield { label })
     }
 
+    /// Where code stops once the run has halted: after a fatal report (its own, or one
+    /// made by a checker it called) code that carries on would act on broken state, as
+    /// the kernel would not after a `BUG()`. Ready at once while the run goes on;
+    /// otherwise it posts an op that the executor never performs (the run is over).
+    /// Every other primitive does this too, so only code that reports and then would
+    /// return without touching the machine again needs it.
+    pub fn halt_point(&self) -> OpFuture<'_> {
+        if self.state.halted.get() {
+            return self.post(Op::Yield { label: "halted" });
+        }
+        OpFuture {
+            inner: Inner::Ready(0),
+        }
+    }
+
     /// Whether this allocation of `class` fails (an injected `ENOMEM`).
     pub fn alloc_fails(&self, class: &'static str) -> bool {
         self.state.alloc_fails(class)

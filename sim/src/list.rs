@@ -125,7 +125,8 @@ fn bad_pointer(state: &State, value: u64, what: &'static str) {
 
 /// The future of a list operation. At a granularity without access steps the operation
 /// was performed when the function was called (as a [`Cx`] primitive is) and the future
-/// is ready at once; otherwise it runs the stepping version when polled.
+/// is ready at once; otherwise (or if the operation stopped the run with a fatal
+/// report) it runs the stepping version when polled.
 #[must_use = "a list operation does nothing at access granularity unless awaited"]
 pub enum ListFuture<F: Future> {
     Done(Option<F::Output>),
@@ -155,9 +156,10 @@ pub fn init_list_head<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let result = inline.init_list_head(head);
-        inline.finish(result);
-        return ListFuture::Done(Some(()));
+        let _ = inline.init_list_head(head);
+        if let Some(done) = inline.finish(()) {
+            return ListFuture::Done(Some(done));
+        }
     }
     ListFuture::Stepping(stepping::init_list_head(cx, head))
 }
@@ -176,9 +178,10 @@ pub fn list_add<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let result = inline.list_add(new, head);
-        inline.finish(result);
-        return ListFuture::Done(Some(()));
+        let _ = inline.list_add(new, head);
+        if let Some(done) = inline.finish(()) {
+            return ListFuture::Done(Some(done));
+        }
     }
     ListFuture::Stepping(stepping::list_add(cx, new, head))
 }
@@ -191,9 +194,10 @@ pub fn list_add_tail<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let result = inline.list_add_tail(new, head);
-        inline.finish(result);
-        return ListFuture::Done(Some(()));
+        let _ = inline.list_add_tail(new, head);
+        if let Some(done) = inline.finish(()) {
+            return ListFuture::Done(Some(done));
+        }
     }
     ListFuture::Stepping(stepping::list_add_tail(cx, new, head))
 }
@@ -205,9 +209,10 @@ pub fn list_del<G: Granularity>(
     entry: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let result = inline.list_del(entry);
-        inline.finish(result);
-        return ListFuture::Done(Some(()));
+        let _ = inline.list_del(entry);
+        if let Some(done) = inline.finish(()) {
+            return ListFuture::Done(Some(done));
+        }
     }
     ListFuture::Stepping(stepping::list_del(cx, entry))
 }
@@ -219,9 +224,10 @@ pub fn list_del_init<G: Granularity>(
     entry: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let result = inline.list_del_init(entry);
-        inline.finish(result);
-        return ListFuture::Done(Some(()));
+        let _ = inline.list_del_init(entry);
+        if let Some(done) = inline.finish(()) {
+            return ListFuture::Done(Some(done));
+        }
     }
     ListFuture::Stepping(stepping::list_del_init(cx, entry))
 }
@@ -234,7 +240,9 @@ pub fn list_empty<G: Granularity>(
 ) -> ListFuture<impl Future<Output = bool> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
         let empty = inline.list_empty(head);
-        return ListFuture::Done(Some(inline.finish(empty)));
+        if let Some(empty) = inline.finish(empty) {
+            return ListFuture::Done(Some(empty));
+        }
     }
     ListFuture::Stepping(stepping::list_empty(cx, head))
 }
@@ -247,9 +255,10 @@ pub fn list_splice<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let result = inline.list_splice(list, head, false);
-        inline.finish(result);
-        return ListFuture::Done(Some(()));
+        let _ = inline.list_splice(list, head, false);
+        if let Some(done) = inline.finish(()) {
+            return ListFuture::Done(Some(done));
+        }
     }
     ListFuture::Stepping(stepping::list_splice(cx, list, head, false))
 }
@@ -262,9 +271,10 @@ pub fn list_splice_init<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let result = inline.list_splice(list, head, true);
-        inline.finish(result);
-        return ListFuture::Done(Some(()));
+        let _ = inline.list_splice(list, head, true);
+        if let Some(done) = inline.finish(()) {
+            return ListFuture::Done(Some(done));
+        }
     }
     ListFuture::Stepping(stepping::list_splice(cx, list, head, true))
 }
@@ -299,18 +309,19 @@ mod stepping {
 
     pub(super) async fn list_add<G: Granularity>(cx: &Cx<G>, new: ListHead, head: ListHead) {
         let next = cx.load(head.next_word()).await;
-        let Some(next) = deref(cx.state(), next, "list_add: head->next") else {
-            return;
-        };
-        list_add_between(cx, new, head, next).await;
+        if let Some(next) = deref(cx.state(), next, "list_add: head->next") {
+            list_add_between(cx, new, head, next).await;
+        }
+        // A failed check stops the task here (see `Cx::halt_point`).
+        cx.halt_point().await;
     }
 
     pub(super) async fn list_add_tail<G: Granularity>(cx: &Cx<G>, new: ListHead, head: ListHead) {
         let prev = cx.load(head.prev_word()).await;
-        let Some(prev) = deref(cx.state(), prev, "list_add_tail: head->prev") else {
-            return;
-        };
-        list_add_between(cx, new, prev, head).await;
+        if let Some(prev) = deref(cx.state(), prev, "list_add_tail: head->prev") {
+            list_add_between(cx, new, prev, head).await;
+        }
+        cx.halt_point().await;
     }
 
     /// Loads `entry`'s neighbours, runs the `list_del` debug checks on them, and unlinks
@@ -344,6 +355,7 @@ mod stepping {
             cx.store(entry.next_word(), LIST_POISON1).await;
             cx.store(entry.prev_word(), LIST_POISON2).await;
         }
+        cx.halt_point().await;
     }
 
     pub(super) async fn list_del_init<G: Granularity>(cx: &Cx<G>, entry: ListHead) {
@@ -357,6 +369,7 @@ mod stepping {
         if unlinked {
             init_list_head(cx, entry).await;
         }
+        cx.halt_point().await;
     }
 
     pub(super) async fn list_empty<G: Granularity>(cx: &Cx<G>, head: ListHead) -> bool {
@@ -374,26 +387,32 @@ mod stepping {
         if list_empty(cx, list).await {
             return;
         }
+        if splice_between(cx, list, head).await && init {
+            init_list_head(cx, list).await;
+        }
+        cx.halt_point().await;
+    }
+
+    /// `__list_splice(list, head)`; false if a pointer could not be followed.
+    async fn splice_between<G: Granularity>(cx: &Cx<G>, list: ListHead, head: ListHead) -> bool {
         let first = cx.load(list.next_word()).await;
         let last = cx.load(list.prev_word()).await;
         let at = cx.load(head.next_word()).await;
         let state = cx.state();
         let Some(first) = deref(state, first, "list_splice: list->next") else {
-            return;
+            return false;
         };
         let Some(last) = deref(state, last, "list_splice: list->prev") else {
-            return;
+            return false;
         };
         let Some(at) = deref(state, at, "list_splice: head->next") else {
-            return;
+            return false;
         };
         cx.store(first.prev_word(), head.address()).await;
         cx.store(head.next_word(), first.address()).await;
         cx.store(last.next_word(), at.address()).await;
         cx.store(at.prev_word(), last.address()).await;
-        if init {
-            init_list_head(cx, list).await;
-        }
+        true
     }
 }
 
@@ -487,15 +506,19 @@ impl<'a> Inline<'a> {
     }
 
     /// Charges the virtual time of the accesses made (the caller's last act: the
-    /// struct is consumed so that it can live in registers throughout).
+    /// struct is consumed so that it can live in registers throughout) and gives back
+    /// the operation's result — unless the operation made a fatal report. Then the run
+    /// must stop right here, as the kernel stops at its `BUG()`, and the caller returns
+    /// the stepping future instead: its first access posts an op that never resumes,
+    /// because the executor sees the halted run first.
     #[inline(always)]
-    fn finish<T>(self, result: T) -> T {
+    fn finish<T>(self, result: T) -> Option<T> {
         let costs = &self.state.config.costs;
         let cost = self.loads * costs.load_ns + self.stores * costs.store_ns;
         if cost != 0 {
             self.state.charge(self.state.current.get().cpu, cost);
         }
-        result
+        (!self.state.halted.get()).then_some(result)
     }
 
     #[inline(always)]

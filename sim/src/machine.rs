@@ -246,6 +246,10 @@ impl Machine {
             }
             self.start_queued_spawns();
             self.dispatch_idle_cpus();
+            if state.halted.get() {
+                // A task that just started may have run into a fatal report.
+                return RunEnd::Halted;
+            }
             if let Some(end) = self.collect_actions() {
                 return end;
             }
@@ -749,6 +753,15 @@ impl Machine {
             .flat_map(|l| l.waiters.iter().map(|w| w.task))
             .collect();
         if !spinning.is_empty() || !lock_sleepers.is_empty() {
+            // Lockdep validates an acquisition before it spins: let it see the ones that
+            // will now spin forever (an ABBA deadlock is also an order inversion).
+            for &(cpu, context) in &spinning {
+                let pending = state.contexts.borrow()[context.index()].pending;
+                if let Op::Lock { lock, .. } = pending {
+                    state.current.set(Current { cpu, context });
+                    state.lockdep_order(cpu, context, lock);
+                }
+            }
             let mut details = Vec::new();
             {
                 let contexts = state.contexts.borrow();

@@ -705,24 +705,45 @@ impl State {
         _mode: LockMode,
         kind: LockKind,
     ) {
-        let held: Vec<HeldLock> = self.contexts.borrow()[context.index()].held.to_vec();
+        self.lockdep_order(cpu, context, id);
+        if kind.spins() {
+            let lock_name = self.locks.borrow().get(id).name;
+            self.lockdep_irq_state(cpu, context, class, lock_name);
+        }
+    }
+
+    /// lockdep's order validation of `context` acquiring `id` while holding what it
+    /// holds: records the class edges, and reports an inversion (with both chains) the
+    /// first time one is seen. Called when an acquisition happens, and by the executor
+    /// for the acquisitions that spin forever in a deadlock (lockdep checks before
+    /// spinning, so it sees those too).
+    pub fn lockdep_order(&self, cpu: CpuId, context: ContextId, id: LockId) {
+        let held: crate::lockdep::HeldLocks = self.contexts.borrow()[context.index()].held.clone();
+        if held.is_empty() {
+            return;
+        }
         let step = self.step.get();
-        let who = describe_context(&self.contexts.borrow()[context.index()]);
-        let lock_name = self.locks.borrow().get(id).name;
+        let who = || describe_context(&self.contexts.borrow()[context.index()]);
+        let (lock_name, class) = {
+            let locks = self.locks.borrow();
+            (locks.get(id).name, locks.get(id).class)
+        };
         for h in &held {
             let held_name = self.locks.borrow().get(h.lock).name;
             let inversion = self.lockdep.borrow_mut().add_edge(h.class, class, || {
                 format!(
-                    "step {step}, {cpu} {who}: {held_name} (held since step {}) then {lock_name}",
+                    "step {step}, {cpu} {}: {held_name} (held since step {}) then {lock_name}",
+                    who(),
                     h.step
                 )
             });
             if let Some(inversion) = inversion {
                 let locks = self.locks.borrow();
                 let mut details = vec![format!(
-                    "new order: {} -> {} (step {step}, {cpu} {who}: {held_name} then {lock_name})",
+                    "new order: {} -> {} (step {step}, {cpu} {}: {held_name} then {lock_name})",
                     locks.classes[h.class.index()].name,
-                    locks.classes[class.index()].name
+                    locks.classes[class.index()].name,
+                    who()
                 )];
                 for ((a, b), origin) in &inversion.existing_path {
                     details.push(format!(
@@ -740,9 +761,6 @@ impl State {
                 );
             }
         }
-        if kind.spins() {
-            self.lockdep_irq_state(cpu, context, class, lock_name);
-        }
     }
 
     /// lockdep's irq-safety rule: a lock taken in interrupt context must never be taken
@@ -757,9 +775,14 @@ impl State {
         let in_irq = self.contexts.borrow()[context.index()].in_interrupt();
         let irqs_on = self.cpus.borrow()[cpu.index()].irqs_enabled;
         let step = self.step.get();
-        let who = describe_context(&self.contexts.borrow()[context.index()]);
         let mut locks = self.locks.borrow_mut();
         let entry = &mut locks.classes[class.index()];
+        let unseen = (in_irq && entry.used_in_irq.is_none())
+            || (!in_irq && irqs_on && entry.used_with_irqs_enabled.is_none());
+        if !unseen {
+            return;
+        }
+        let who = describe_context(&self.contexts.borrow()[context.index()]);
         if in_irq && entry.used_in_irq.is_none() {
             entry.used_in_irq = Some(format!(
                 "{name} taken in interrupt context at step {step} on {cpu}"
