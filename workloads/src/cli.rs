@@ -77,6 +77,34 @@ pub enum Command {
     /// Check run options and show the machine they configure; decode a schedule string
     #[command(after_help = CONFIG_EXAMPLES)]
     Config(ConfigArgs),
+    /// Benchmark the simulated kernel against the host's epoll, side by side
+    #[command(after_help = BENCH_EXAMPLES)]
+    Bench(BenchArgs),
+}
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  epsim bench                 the full run (a few minutes): every workload, medians of 5
+  epsim bench --smoke         a few iterations of each workload (what the tests run)
+  epsim bench --json          the figures as JSON
+
+Workloads: transfer (the seed's epwbench, N = 200 and 2000), mix (P = 500 pipes, K = 10
+writes per round), scale (10 ready among 10 .. 100k watched), granularity (transfer at
+lock and access/tso granularity), explore (seed-case-4-two-waiters, --jobs 1 and 2),
+litmus (exhaustive SB under tso). Native runs use the host kernel's epoll through libc;
+ratios are sim time over native time (below 1 means the simulator is faster).
+
+Exit status: 0; 2 on a usage error.";
+
+/// `epsim bench`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// A few iterations of each workload: checks that the benchmark runs, measures little
+    #[arg(long)]
+    pub smoke: bool,
+    /// Print JSON instead of the table
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `epsim litmus`.

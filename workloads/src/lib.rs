@@ -9,6 +9,7 @@
 //! - [`options`] — the shared run options resolved and validated into a [`sim::Config`]
 //! - [`litmus_cmd`] — `epsim litmus`
 //! - [`config_cmd`] — `epsim config`: check run options, decode a schedule
+//! - [`bench`] — `epsim bench`: the simulated kernel against the host's epoll
 //! - [`demo`] — what `epsim` with no arguments does
 //! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
 //! - [`exit`] — exit statuses and the one-line error type
@@ -18,6 +19,7 @@
 // kernel-model (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod bench;
 pub mod cli;
 pub mod config_cmd;
 pub mod demo;
@@ -51,10 +53,30 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 
     }
 }
 
+fn bench_cmd(args: &cli::BenchArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let size = if args.smoke {
+        bench::BenchSize::SMOKE
+    } else {
+        bench::BenchSize::FULL
+    };
+    let report = bench::run_all(&size, None);
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::usage(e.to_string()))?
+        )?;
+    } else {
+        write!(out, "{}", bench::render(&report))?;
+    }
+    Ok(Exit::Clean)
+}
+
 fn dispatch(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, CliError> {
     match cli.command {
         None => demo::run(out),
         Some(cli::Command::Litmus(args)) => litmus_cmd::run(&args, out, err),
         Some(cli::Command::Config(args)) => config_cmd::run(&args, out),
+        Some(cli::Command::Bench(args)) => bench_cmd(&args, out),
     }
 }

@@ -1,0 +1,184 @@
+//! The same workloads on the simulated kernel, through the same generic port that
+//! `run` and `explore` use, in its fast context (syscall granularity, trace records
+//! off, one CPU). Time is measured inside the task around the measured loop only, so
+//! setup (creating the pipes) is excluded exactly as on the native side.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use kernel_model::poll::{EPOLLIN, EPOLL_CTL_ADD};
+use kernel_model::user::UserBufferSpec;
+use kernel_model::{EpollEvent, Kernel, Options, World};
+use sim::strategy::Canonical;
+use sim::{CpuId, Granularity, GranularityKind, MemoryModel, Scheduler};
+
+/// What one simulated measurement produced.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SimMeasurement {
+    pub elapsed: Duration,
+    pub delivered: u64,
+    /// `f_op->poll` calls during the measured loop (proof of work).
+    pub polls: u64,
+    pub transfers: u64,
+}
+
+fn options(granularity: GranularityKind, model: MemoryModel) -> Options {
+    let mut options = Options::default();
+    options.machine.cpus = 1;
+    options.machine.granularity = granularity;
+    options.machine.model = model;
+    options.machine.max_steps = u64::MAX;
+    options
+}
+
+/// Creates `n` pipes watched LT/EPOLLIN with data = index; returns (epfd, write ends).
+async fn make_set<G: Granularity>(k: &Kernel<G>, n: usize) -> (i32, Vec<[i32; 2]>) {
+    let ep = k.sys_epoll_create(1).await.expect("epoll_create");
+    let mut pipes = Vec::with_capacity(n);
+    for i in 0..n {
+        let fds = k.sys_pipe().await.expect("pipe");
+        k.sys_epoll_ctl(
+            ep,
+            EPOLL_CTL_ADD,
+            fds[0],
+            Some(EpollEvent {
+                events: EPOLLIN,
+                data: i as u64,
+            }),
+        )
+        .await
+        .expect("epoll_ctl");
+        pipes.push(fds);
+    }
+    (ep, pipes)
+}
+
+/// Runs `body` as the only task of a fresh machine and returns what it measured.
+fn measure<G, F, B>(options: &Options, nofile: usize, body: B) -> SimMeasurement
+where
+    G: Granularity,
+    B: FnOnce(Rc<Kernel<G>>, Rc<Cell<SimMeasurement>>) -> F,
+    F: std::future::Future<Output = ()> + 'static,
+{
+    let mut world = World::<G>::new(options, 0xbe9c).expect("bench options are valid");
+    let p = world.process("bench");
+    world.kernel().set_nofile_limit(p, nofile);
+    let result = Rc::new(Cell::new(SimMeasurement::default()));
+    let out = result.clone();
+    world.spawn(p, "bench", Some(CpuId(0)), move |k| body(k, out));
+    let mut strategy = Canonical::default();
+    strategy.begin_execution();
+    world.run(&mut strategy);
+    result.get()
+}
+
+/// epwbench: `n` always-readable pipes, `epoll_wait(n, 0)` `calls` times.
+pub fn transfer<G: Granularity>(n: usize, calls: u64, model: MemoryModel) -> SimMeasurement {
+    let options = options(G::KIND, model);
+    measure::<G, _, _>(&options, n * 2 + 16, move |k, out| async move {
+        let (ep, pipes) = make_set(&k, n).await;
+        for fds in &pipes {
+            k.sys_write(fds[1], b"x").await.expect("write");
+        }
+        let polls = k.counters.f_op_poll.get();
+        let transfers = k.counters.transfers.get();
+        let start = Instant::now();
+        let mut delivered = 0;
+        for _ in 0..calls {
+            let events = k
+                .sys_epoll_wait(ep, UserBufferSpec::default(), n as i32, 0)
+                .await
+                .expect("epoll_wait");
+            delivered += events.len() as u64;
+        }
+        out.set(SimMeasurement {
+            elapsed: start.elapsed(),
+            delivered,
+            polls: k.counters.f_op_poll.get() - polls,
+            transfers: k.counters.transfers.get() - transfers,
+        });
+    })
+}
+
+/// The write/wait/read mix over `p` pipes with `k` writes per round.
+pub fn mix(p: usize, writes: usize, rounds: u64, seed: u64) -> SimMeasurement {
+    let options = options(GranularityKind::Syscall, MemoryModel::Sc);
+    measure::<sim::SyscallSteps, _, _>(&options, p * 2 + 16, move |k, out| async move {
+        let (ep, pipes) = make_set(&k, p).await;
+        let mut rng = sim::rng::Rng::new(seed);
+        let mut chosen = Vec::with_capacity(writes);
+        let polls = k.counters.f_op_poll.get();
+        let start = Instant::now();
+        let mut delivered = 0;
+        for _ in 0..rounds {
+            super::native::pick_distinct(&mut rng, p, writes, &mut chosen);
+            for &i in &chosen {
+                k.sys_write(pipes[i][1], b"x").await.expect("write");
+            }
+            let events = k
+                .sys_epoll_wait(ep, UserBufferSpec::default(), writes as i32, -1)
+                .await
+                .expect("epoll_wait");
+            for event in &events {
+                k.sys_read(pipes[event.data as usize][0], 64)
+                    .await
+                    .expect("read");
+            }
+            delivered += events.len() as u64;
+        }
+        out.set(SimMeasurement {
+            elapsed: start.elapsed(),
+            delivered,
+            polls: k.counters.f_op_poll.get() - polls,
+            transfers: 0,
+        });
+    })
+}
+
+/// A set of `watched` pipes of which `ready` are readable; `epoll_wait(ready, 0)`
+/// `calls` times. Also returns the resident-memory growth of building the set.
+pub fn scale(watched: usize, ready: usize, calls: u64) -> (SimMeasurement, u64) {
+    let options = options(GranularityKind::Syscall, MemoryModel::Sc);
+    let rss = Rc::new(Cell::new(0u64));
+    let rss_out = rss.clone();
+    let measurement =
+        measure::<sim::SyscallSteps, _, _>(&options, watched * 2 + 16, move |k, out| async move {
+            let before = resident_bytes();
+            let (ep, pipes) = make_set(&k, watched).await;
+            rss_out.set(resident_bytes().saturating_sub(before));
+            for fds in pipes.iter().take(ready) {
+                k.sys_write(fds[1], b"x").await.expect("write");
+            }
+            let polls = k.counters.f_op_poll.get();
+            let start = Instant::now();
+            let mut delivered = 0;
+            for _ in 0..calls {
+                let events = k
+                    .sys_epoll_wait(ep, UserBufferSpec::default(), ready as i32, 0)
+                    .await
+                    .expect("epoll_wait");
+                delivered += events.len() as u64;
+            }
+            out.set(SimMeasurement {
+                elapsed: start.elapsed(),
+                delivered,
+                polls: k.counters.f_op_poll.get() - polls,
+                transfers: 0,
+            });
+        });
+    (measurement, rss.get())
+}
+
+/// Resident set size of this process (Linux `/proc/self/statm`), in bytes.
+pub fn resident_bytes() -> u64 {
+    let text = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * page.max(4096) as u64
+}
