@@ -128,12 +128,18 @@ fn bad_pointer(state: &State, value: u64, what: &'static str) {
 /// is ready at once; otherwise (or if the operation stopped the run with a fatal
 /// report) it runs the stepping version when polled.
 #[must_use = "a list operation does nothing at access granularity unless awaited"]
-pub enum ListFuture<F: Future> {
-    Done(Option<F::Output>),
+pub enum ListFuture<F: Future>
+where
+    F::Output: Copy,
+{
+    Done(F::Output),
     Stepping(F),
 }
 
-impl<F: Future> Future for ListFuture<F> {
+impl<F: Future> Future for ListFuture<F>
+where
+    F::Output: Copy,
+{
     type Output = F::Output;
 
     #[inline(always)]
@@ -141,9 +147,7 @@ impl<F: Future> Future for ListFuture<F> {
         // SAFETY: the `Stepping` future is never moved out of the pinned enum, and the
         // enum never changes variant after construction.
         match unsafe { self.get_unchecked_mut() } {
-            ListFuture::Done(value) => {
-                Poll::Ready(value.take().expect("a list future polled after completion"))
-            }
+            ListFuture::Done(value) => Poll::Ready(*value),
             ListFuture::Stepping(future) => unsafe { Pin::new_unchecked(future) }.poll(context),
         }
     }
@@ -156,9 +160,9 @@ pub fn init_list_head<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let _ = inline.init_list_head(head);
-        if let Some(done) = inline.finish(()) {
-            return ListFuture::Done(Some(done));
+        let result = inline.init_list_head(head);
+        if let Some(done) = inline.finish(result) {
+            return ListFuture::Done(done);
         }
     }
     ListFuture::Stepping(stepping::init_list_head(cx, head))
@@ -178,9 +182,9 @@ pub fn list_add<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let _ = inline.list_add(new, head);
-        if let Some(done) = inline.finish(()) {
-            return ListFuture::Done(Some(done));
+        let result = inline.list_add(new, head);
+        if let Some(done) = inline.finish(result) {
+            return ListFuture::Done(done);
         }
     }
     ListFuture::Stepping(stepping::list_add(cx, new, head))
@@ -194,9 +198,9 @@ pub fn list_add_tail<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let _ = inline.list_add_tail(new, head);
-        if let Some(done) = inline.finish(()) {
-            return ListFuture::Done(Some(done));
+        let result = inline.list_add_tail(new, head);
+        if let Some(done) = inline.finish(result) {
+            return ListFuture::Done(done);
         }
     }
     ListFuture::Stepping(stepping::list_add_tail(cx, new, head))
@@ -209,9 +213,9 @@ pub fn list_del<G: Granularity>(
     entry: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let _ = inline.list_del(entry);
-        if let Some(done) = inline.finish(()) {
-            return ListFuture::Done(Some(done));
+        let result = inline.list_del(entry);
+        if let Some(done) = inline.finish(result) {
+            return ListFuture::Done(done);
         }
     }
     ListFuture::Stepping(stepping::list_del(cx, entry))
@@ -224,9 +228,9 @@ pub fn list_del_init<G: Granularity>(
     entry: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let _ = inline.list_del_init(entry);
-        if let Some(done) = inline.finish(()) {
-            return ListFuture::Done(Some(done));
+        let result = inline.list_del_init(entry);
+        if let Some(done) = inline.finish(result) {
+            return ListFuture::Done(done);
         }
     }
     ListFuture::Stepping(stepping::list_del_init(cx, entry))
@@ -239,9 +243,9 @@ pub fn list_empty<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = bool> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let empty = inline.list_empty(head);
-        if let Some(empty) = inline.finish(empty) {
-            return ListFuture::Done(Some(empty));
+        let result = inline.list_empty(head);
+        if let Some(empty) = inline.finish(result) {
+            return ListFuture::Done(empty);
         }
     }
     ListFuture::Stepping(stepping::list_empty(cx, head))
@@ -255,9 +259,9 @@ pub fn list_splice<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let _ = inline.list_splice(list, head, false);
-        if let Some(done) = inline.finish(()) {
-            return ListFuture::Done(Some(done));
+        let result = inline.list_splice(list, head, false);
+        if let Some(done) = inline.finish(result) {
+            return ListFuture::Done(done);
         }
     }
     ListFuture::Stepping(stepping::list_splice(cx, list, head, false))
@@ -271,9 +275,9 @@ pub fn list_splice_init<G: Granularity>(
     head: ListHead,
 ) -> ListFuture<impl Future<Output = ()> + '_> {
     if let Some(mut inline) = Inline::new(cx) {
-        let _ = inline.list_splice(list, head, true);
-        if let Some(done) = inline.finish(()) {
-            return ListFuture::Done(Some(done));
+        let result = inline.list_splice(list, head, true);
+        if let Some(done) = inline.finish(result) {
+            return ListFuture::Done(done);
         }
     }
     ListFuture::Stepping(stepping::list_splice(cx, list, head, true))
@@ -506,19 +510,20 @@ impl<'a> Inline<'a> {
     }
 
     /// Charges the virtual time of the accesses made (the caller's last act: the
-    /// struct is consumed so that it can live in registers throughout) and gives back
-    /// the operation's result — unless the operation made a fatal report. Then the run
-    /// must stop right here, as the kernel stops at its `BUG()`, and the caller returns
-    /// the stepping future instead: its first access posts an op that never resumes,
-    /// because the executor sees the halted run first.
+    /// struct is consumed so that it can live in registers throughout) and passes the
+    /// operation's result on. `None` means that the operation made a fatal report (every
+    /// failure does): then the run must stop right here, as the kernel stops at its
+    /// `BUG()`, and the caller returns the stepping future instead, whose first access
+    /// posts an op that never resumes, because the executor sees the halted run first.
     #[inline(always)]
-    fn finish<T>(self, result: T) -> Option<T> {
+    fn finish<T>(self, result: Option<T>) -> Option<T> {
         let costs = &self.state.config.costs;
         let cost = self.loads * costs.load_ns + self.stores * costs.store_ns;
         if cost != 0 {
             self.state.charge(self.state.current.get().cpu, cost);
         }
-        (!self.state.halted.get()).then_some(result)
+        debug_assert_eq!(result.is_none(), self.state.halted.get());
+        result
     }
 
     #[inline(always)]
@@ -533,10 +538,20 @@ impl<'a> Inline<'a> {
             return None;
         }
         // `next->prev` and `prev->next` were read already (by the caller's load or by
-        // `deref`), so only `new` can be stale.
+        // `deref`), so only `new` can be stale. (A stale `new` is reported before the
+        // first store rather than at the second, as the stepping path does: the run
+        // halts either way.)
+        if !self.mem.is_live_pair(new.0) {
+            let stale = if self.mem.is_live(new.next_word()) {
+                new.prev_word()
+            } else {
+                new.next_word()
+            };
+            return self.fault(stale);
+        }
         self.store_checked(next.prev_word(), new.address());
-        self.store(new.next_word(), next.address())?;
-        self.store(new.prev_word(), prev.address())?;
+        self.store_checked(new.next_word(), next.address());
+        self.store_checked(new.prev_word(), prev.address());
         self.store_checked(prev.next_word(), new.address());
         Some(())
     }
@@ -562,8 +577,22 @@ impl<'a> Inline<'a> {
         prev_what: &'static str,
         next_what: &'static str,
     ) -> Option<()> {
-        let prev = self.load(entry.prev_word())?;
-        let next = self.load(entry.next_word())?;
+        if !self.mem.is_live_pair(entry.0) {
+            let stale = if self.mem.is_live(entry.prev_word()) {
+                entry.next_word()
+            } else {
+                entry.prev_word()
+            };
+            return self.fault(stale);
+        }
+        self.loads += 2;
+        // SAFETY: both words were checked just above.
+        let (prev, next) = unsafe {
+            (
+                self.mem.load(entry.prev_word()),
+                self.mem.load(entry.next_word()),
+            )
+        };
         let prev = self.deref(prev, prev_what)?;
         let next = self.deref(next, next_what)?;
         if !debug_list_del(self.state, entry, prev, next, |w| self.peek(w)) {
@@ -595,11 +624,9 @@ impl<'a> Inline<'a> {
         Some(())
     }
 
-    /// `list_empty`; a head that cannot be read (a fatal report) counts as empty.
     #[inline(always)]
-    fn list_empty(&mut self, head: ListHead) -> bool {
-        self.load(head.next_word())
-            .is_none_or(|next| next == head.address())
+    fn list_empty(&mut self, head: ListHead) -> Option<bool> {
+        Some(self.load(head.next_word())? == head.address())
     }
 
     fn list_splice(&mut self, list: ListHead, head: ListHead, init: bool) -> Option<()> {

@@ -172,19 +172,33 @@ impl MemView<'_> {
         index < self.len && unsafe { *self.liveness.add(index) } == 1
     }
 
+    /// Whether `word` and the word after it (a `list_head`) are both live.
+    #[inline(always)]
+    pub fn is_live_pair(&self, word: Word) -> bool {
+        let index = word.0 as usize;
+        // SAFETY: `index + 1 < len`; see `is_live`. Both liveness bytes in one load.
+        index + 1 < self.len
+            && unsafe { self.liveness.add(index).cast::<[u8; 2]>().read_unaligned() } == [1, 1]
+    }
+
     /// The two live words of a `list_head` at `address` (`next`, then `prev`), if the
     /// address is one and both are live.
     #[inline(always)]
     pub fn pair_at(&self, address: u64) -> Option<Word> {
-        let offset = address.wrapping_sub(ADDRESS_BASE);
-        let index = offset >> 3;
-        if offset & 7 != 0 || index + 1 >= self.len as u64 {
+        // A misaligned offset rotates its low bits to the top: out of range, like an
+        // address below the base (which wraps) or past the end.
+        let index = address.wrapping_sub(ADDRESS_BASE).rotate_right(3);
+        if index >= self.len.saturating_sub(1) as u64 {
             return None;
         }
-        let index = index as usize;
-        // SAFETY: `index + 1 < len`; see `is_live`.
-        let live = unsafe { *self.liveness.add(index) == 1 && *self.liveness.add(index + 1) == 1 };
-        live.then_some(Word(index as u32))
+        // SAFETY: `index + 1 < len`; see `is_live`. Both liveness bytes in one load.
+        let live = unsafe {
+            self.liveness
+                .add(index as usize)
+                .cast::<[u8; 2]>()
+                .read_unaligned()
+        };
+        (live == [1, 1]).then_some(Word(index as u32))
     }
 
     /// Loads `word`.

@@ -1,0 +1,63 @@
+//! The bodies of the `sim_micro` benchmarks, shared with `tests/bench_smoke.rs` so
+//! that they are compiled and run (a few iterations) by `cargo test` and never rot.
+//! Nothing here reads a clock: the benchmark times these calls.
+
+use sim::list::{init_list_head_private, list_add_tail, list_del, ListHead};
+use sim::litmus::{self, LitmusResult, LitmusStrategy};
+use sim::machine::RunResult;
+use sim::strategy::Canonical;
+use sim::{Config, Granularity, Machine, MemoryModel, RunEnd, Scheduler};
+
+/// A one-CPU machine at granularity `G` whose only task does `pairs`
+/// `list_add_tail` + `list_del` pairs on simulated words, and nothing else.
+pub fn list_pair_machine<G: Granularity>(pairs: u64) -> (Machine, ListHead) {
+    let config = Config {
+        cpus: 1,
+        granularity: G::KIND,
+        ..Config::default()
+    };
+    let mut machine = Machine::new(config, 0x6c69_7374).expect("valid config");
+    let cx = machine.cx::<G>();
+    let head = ListHead(cx.alloc_words("head", 0, &["next", "prev"]));
+    let item = ListHead(cx.alloc_words("item", 0, &["next", "prev"]));
+    init_list_head_private(&cx, head);
+    init_list_head_private(&cx, item);
+    machine.spawn("lister", None, async move {
+        for _ in 0..pairs {
+            list_add_tail(&cx, item, head).await;
+            list_del(&cx, item).await;
+        }
+    });
+    (machine, head)
+}
+
+/// Runs a machine from [`list_pair_machine`] (the part the benchmark times) and
+/// checks that it did what it should.
+pub fn run_list_pairs(machine: &mut Machine, head: ListHead, pairs: u64) -> RunResult {
+    let mut strategy = Canonical::default();
+    strategy.begin_execution();
+    let result = machine.run(&mut strategy);
+    assert_eq!(result.end, RunEnd::Completed, "{:?}", result.reports);
+    assert!(result.reports.is_empty());
+    let mem = &machine.state().mem;
+    assert_eq!(
+        mem.load_sc(head.next_word()),
+        head.address(),
+        "list is empty again"
+    );
+    // 1 load + 4 stores, then 2 loads + 4 stores, at the default costs of 1 ns each.
+    let costs = &machine.config().costs;
+    let per_pair = 3 * costs.load_ns + 8 * costs.store_ns;
+    let start = costs.context_switch_ns;
+    assert_eq!(result.virtual_time_ns, start + pairs * per_pair);
+    result
+}
+
+/// Exhaustive DFS of litmus SB under TSO; checks the verdict.
+pub fn sb_tso_dfs() -> LitmusResult {
+    let test = litmus::find("SB").expect("SB is built in");
+    let result = litmus::run(test, MemoryModel::Tso, LitmusStrategy::Dfs);
+    assert!(result.allowed, "SB's weak outcome is allowed under TSO");
+    assert_eq!(result.states.len(), 4);
+    result
+}
