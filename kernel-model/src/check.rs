@@ -305,6 +305,12 @@ pub fn leaks<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
     for (_, p, step) in objects.pipes.live() {
         details.push(format!("pipe{} allocated at step {step}", p.id));
     }
+    for (_, c, step) in objects.eventfds.live() {
+        details.push(format!("eventfd_ctx {} allocated at step {step}", c.id));
+    }
+    for (_, s, step) in objects.socks.live() {
+        details.push(format!("sock {} allocated at step {step}", s.label));
+    }
     if details.is_empty() {
         return Vec::new();
     }

@@ -14,13 +14,17 @@ pub enum Errno {
     EFAULT = 14,
     EEXIST = 17,
     EINVAL = 22,
+    ENFILE = 23,
     EMFILE = 24,
     EPIPE = 32,
+    ENOTSOCK = 88,
+    ECONNRESET = 104,
+    ENOBUFS = 105,
     ENOTCONN = 107,
 }
 
 impl Errno {
-    pub const ALL: [Errno; 12] = [
+    pub const ALL: [Errno; 16] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::EINTR,
@@ -30,8 +34,12 @@ impl Errno {
         Errno::EFAULT,
         Errno::EEXIST,
         Errno::EINVAL,
+        Errno::ENFILE,
         Errno::EMFILE,
         Errno::EPIPE,
+        Errno::ENOTSOCK,
+        Errno::ECONNRESET,
+        Errno::ENOBUFS,
         Errno::ENOTCONN,
     ];
 
@@ -46,8 +54,12 @@ impl Errno {
             Errno::EFAULT => "EFAULT",
             Errno::EEXIST => "EEXIST",
             Errno::EINVAL => "EINVAL",
+            Errno::ENFILE => "ENFILE",
             Errno::EMFILE => "EMFILE",
             Errno::EPIPE => "EPIPE",
+            Errno::ENOTSOCK => "ENOTSOCK",
+            Errno::ECONNRESET => "ECONNRESET",
+            Errno::ENOBUFS => "ENOBUFS",
             Errno::ENOTCONN => "ENOTCONN",
         }
     }

@@ -92,6 +92,9 @@ impl<G: Granularity> Kernel<G> {
             FileKind::PipeRead(pipe) => self.pipe_release(pipe, 1, 0).await,
             FileKind::PipeWrite(pipe) => self.pipe_release(pipe, 0, 1).await,
             FileKind::Epoll(ep) => self.ep_eventpoll_close(ep).await,
+            FileKind::Eventfd(ctx) => self.eventfd_release(ctx).await,
+            // sock_close() → sock_release() → unix_release().
+            FileKind::Socket(sock) => self.unix_release_sock(sock).await,
         }
         let step = self.cx.step();
         // file_free(): the arena slot goes; the f_count word stays (RCU, see fdtable).
@@ -126,6 +129,9 @@ impl<G: Granularity> Kernel<G> {
             FileKind::PipeRead(pipe) => self.pipe_poll(pipe, true, pt).await,
             FileKind::PipeWrite(pipe) => self.pipe_poll(pipe, false, pt).await,
             FileKind::Epoll(ep) => self.ep_eventpoll_poll(ep, pt).await,
+            FileKind::Eventfd(ctx) => self.eventfd_poll(ctx, pt).await,
+            // sock_poll() → unix_poll().
+            FileKind::Socket(sock) => self.unix_poll(sock, pt).await,
         }
     }
 
@@ -146,6 +152,8 @@ impl<G: Granularity> Kernel<G> {
                     0
                 })
             }
+            FileKind::Eventfd(ctx) => Some(self.eventfd_poll_peek(ctx)),
+            FileKind::Socket(sock) => Some(self.unix_poll_peek(sock)),
         }
     }
 
@@ -157,6 +165,9 @@ impl<G: Granularity> Kernel<G> {
         let nonblock = flags & crate::objects::O_NONBLOCK != 0;
         match kind {
             FileKind::PipeRead(pipe) => self.pipe_read(pipe, len, nonblock).await,
+            FileKind::Eventfd(ctx) => self.eventfd_read(ctx, len, nonblock).await,
+            // sock_aio_read() → unix_stream_recvmsg(), MSG_DONTWAIT if O_NONBLOCK.
+            FileKind::Socket(sock) => self.unix_stream_recvmsg(sock, len, nonblock).await,
             FileKind::Regular => Ok(Vec::new()),
             FileKind::PipeWrite(_) | FileKind::Epoll(_) => Err(Errno::EBADF),
         }
@@ -170,6 +181,9 @@ impl<G: Granularity> Kernel<G> {
         let nonblock = flags & crate::objects::O_NONBLOCK != 0;
         match kind {
             FileKind::PipeWrite(pipe) => self.pipe_write(pipe, data, nonblock).await,
+            FileKind::Eventfd(ctx) => self.eventfd_write(ctx, data, nonblock).await,
+            // sock_aio_write() → unix_stream_sendmsg(), MSG_DONTWAIT if O_NONBLOCK.
+            FileKind::Socket(sock) => self.unix_stream_sendmsg(sock, data, nonblock).await,
             FileKind::Regular => Ok(data.len()),
             FileKind::PipeRead(_) | FileKind::Epoll(_) => Err(Errno::EBADF),
         }

@@ -16,10 +16,15 @@
 //!   `ep_send_events`, `ep_poll`, `ep_poll_safewake`, …
 //! - [`eventpoll_2_6_21`] — the three-pass transfer the seed commit replaced
 //! - [`syscalls`] — `epoll_create`, `epoll_ctl`, `epoll_wait`, `epoll_pwait`, `pipe`,
-//!   `read`, `write`, `close`, `dup`, `dup2`, `fcntl`, `open`, `kill`
+//!   `read`, `write`, `close`, `dup`, `dup2`, `fcntl`, `open`, `kill`, `eventfd`,
+//!   `socketpair`, `shutdown`, and `socket_external`
 //! - [`file`] — `struct file`, `fget`/`fput`/`__fput`, `f_op` dispatch
 //! - [`fdtable`] — per-process descriptor tables
 //! - [`pipe`] — fs/pipe.c
+//! - [`eventfd`] — fs/eventfd.c (2.6.22's first version; `eventfd_signal` for kernel users)
+//! - [`socket`] — AF_UNIX stream socketpairs (net/unix/af_unix.c, net/core/sock.c) and
+//!   the externally fed stream socket (`net_deliver`/`net_shutdown`/`net_error` from
+//!   interrupt handlers, standing in for softirq receive processing)
 //! - [`user`] — user buffers that fault
 //! - [`objects`] — the kernel objects and which lock protects each field
 //! - [`kernel`] — the kernel value, options, versions, wake-callback dispatch
@@ -34,6 +39,7 @@
 
 pub mod check;
 pub mod errno;
+pub mod eventfd;
 pub mod eventpoll;
 pub mod eventpoll_2_6_21;
 pub mod explore;
@@ -44,6 +50,7 @@ pub mod kernel;
 pub mod objects;
 pub mod pipe;
 pub mod poll;
+pub mod socket;
 pub mod syscalls;
 pub mod user;
 pub mod world;

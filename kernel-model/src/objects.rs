@@ -14,6 +14,8 @@ pub type EventPollId = Handle<EventPoll>;
 pub type EpitemId = Handle<Epitem>;
 pub type PwqId = Handle<EppollEntry>;
 pub type PipeId = Handle<crate::pipe::Pipe>;
+pub type EventfdId = Handle<crate::eventfd::EventfdCtx>;
+pub type SockId = Handle<crate::socket::Sock>;
 
 /// Which end or kind of object a `struct file` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +26,10 @@ pub enum FileKind {
     PipeWrite(PipeId),
     /// An epoll file (`is_file_epoll`), `private_data` = the eventpoll.
     Epoll(EventPollId),
+    /// An eventfd (`eventfd_fops`), `private_data` = the `eventfd_ctx`.
+    Eventfd(EventfdId),
+    /// A socket file (`socket_file_ops`); the `struct socket` and its `sock` are one object.
+    Socket(SockId),
 }
 
 impl FileKind {
@@ -33,6 +39,8 @@ impl FileKind {
             FileKind::PipeRead(_) => "pipe(r)",
             FileKind::PipeWrite(_) => "pipe(w)",
             FileKind::Epoll(_) => "epoll",
+            FileKind::Eventfd(_) => "eventfd",
+            FileKind::Socket(_) => "socket",
         }
     }
 }
@@ -208,6 +216,10 @@ pub struct Objects {
     pub epitems: Arena<Epitem>,
     pub pwqs: Arena<EppollEntry>,
     pub pipes: Arena<crate::pipe::Pipe>,
+    pub eventfds: Arena<crate::eventfd::EventfdCtx>,
+    pub socks: Arena<crate::socket::Sock>,
+    /// Sockets made by `sys_socket_external`, in creation order (their "network" handles).
+    pub external_socks: Vec<SockId>,
     pub processes: Vec<Process>,
     pub tasks: BTreeMap<TaskId, TaskInfo>,
     /// Tasks of each process that have not finished; the last one out closes the files.
@@ -229,6 +241,9 @@ impl Default for Objects {
             epitems: Arena::new("struct epitem"),
             pwqs: Arena::new("struct eppoll_entry"),
             pipes: Arena::new("struct pipe_inode_info"),
+            eventfds: Arena::new("struct eventfd_ctx"),
+            socks: Arena::new("struct unix_sock"),
+            external_socks: Vec::new(),
             processes: Vec::new(),
             tasks: BTreeMap::new(),
             live_tasks: BTreeMap::new(),

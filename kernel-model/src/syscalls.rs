@@ -522,3 +522,141 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 }
+
+// ---- eventfd and sockets -------------------------------------------------------------------
+
+impl<G: Granularity> Kernel<G> {
+    /// `sys_eventfd(count)` (2.6.22: no flags): allocate the context (ENOMEM), then
+    /// `anon_inode_getfd("[eventfd]")`. If installing the descriptor fails, the file's
+    /// last `fput` releases the context (the original's `put_filp` + `kfree(ctx)` free it
+    /// once as well).
+    pub async fn sys_eventfd(&self, count: u32) -> SysResult<i32> {
+        self.cx.syscall("eventfd").await;
+        let result = self.eventfd(count).await;
+        self.finish("eventfd", &result, |fd| *fd as i64);
+        result
+    }
+
+    async fn eventfd(&self, count: u32) -> SysResult<i32> {
+        let ctx = self.eventfd_ctx_alloc(count)?;
+        let id = self
+            .objects
+            .borrow()
+            .eventfds
+            .get(ctx)
+            .map(|c| c.id)
+            .unwrap_or(0);
+        let file = self.alloc_file(FileKind::Eventfd(ctx), format!("eventfd{id}"), 0);
+        let process = self.current_process();
+        match self.install_fd(process, file).await {
+            Ok(fd) => Ok(fd),
+            Err(errno) => {
+                self.fput(file).await;
+                Err(errno)
+            }
+        }
+    }
+
+    /// `sys_socketpair(AF_UNIX, SOCK_STREAM, 0, sv)`: two `sock_create`s (ENFILE /
+    /// ENOMEM; the first socket is released if the second fails), `unix_socketpair`,
+    /// two files and descriptors (EMFILE; what was made is closed again).
+    pub async fn sys_socketpair(&self) -> SysResult<[i32; 2]> {
+        self.cx.syscall("socketpair").await;
+        let result = self.socketpair().await;
+        self.finish("socketpair", &result, |fds| fds[0] as i64);
+        result
+    }
+
+    async fn socketpair(&self) -> SysResult<[i32; 2]> {
+        let a = self.sock_create(false)?;
+        let b = match self.sock_create(false) {
+            Ok(b) => b,
+            Err(errno) => {
+                self.unix_release_sock(a).await;
+                return Err(errno);
+            }
+        };
+        self.unix_socketpair(a, b).await;
+        let fa = self.alloc_file(FileKind::Socket(a), self.sock_label(a), 0);
+        let fb = self.alloc_file(FileKind::Socket(b), self.sock_label(b), 0);
+        let process = self.current_process();
+        let first = match self.install_fd(process, fa).await {
+            Ok(fd) => fd,
+            Err(errno) => {
+                self.fput(fa).await;
+                self.fput(fb).await;
+                return Err(errno);
+            }
+        };
+        match self.install_fd(process, fb).await {
+            Ok(second) => Ok([first, second]),
+            Err(errno) => {
+                self.close_fd(first).await.ok();
+                self.fput(fb).await;
+                Err(errno)
+            }
+        }
+    }
+
+    /// `sys_shutdown(fd, how)`: `sockfd_lookup` (EBADF; ENOTSOCK for a file that is not
+    /// a socket), then `unix_shutdown` (which returns 0 for every `how`).
+    pub async fn sys_shutdown(&self, fd: i32, how: i32) -> SysResult<()> {
+        self.cx.syscall("shutdown").await;
+        let result = match self.fget(fd).await {
+            None => Err(Errno::EBADF),
+            Some(file) => {
+                let r = match self.with_file(file, |f| f.kind) {
+                    Some(FileKind::Socket(sock)) => self.unix_shutdown(sock, how).await,
+                    Some(_) => Err(Errno::ENOTSOCK),
+                    None => Err(Errno::EBADF),
+                };
+                self.fput(file).await;
+                r
+            }
+        };
+        self.finish("shutdown", &result, |_| 0);
+        result
+    }
+
+    /// A connected stream socket whose peer is the network — `socket()` + `connect()` of
+    /// a TCP client, collapsed into one call (see [`crate::socket`]). Its data, shutdowns
+    /// and errors arrive through [`Kernel::net_deliver`], [`Kernel::net_shutdown`] and
+    /// [`Kernel::net_error`] from interrupt handlers; handlers find it with
+    /// [`Kernel::external_socket`] (creation order). Errors: ENFILE / ENOMEM (slabs
+    /// `sock_inode_cache`, `TCP`), EMFILE.
+    pub async fn sys_socket_external(&self) -> SysResult<i32> {
+        self.cx.syscall("socket_external").await;
+        let result = self.socket_external().await;
+        self.finish("socket_external", &result, |fd| *fd as i64);
+        result
+    }
+
+    async fn socket_external(&self) -> SysResult<i32> {
+        let sock = self.sock_create(true)?;
+        let state = self
+            .with_sock_mut(sock, |s| {
+                s.peer = crate::socket::Peer::Network;
+                s.words.offset(2)
+            })
+            .ok_or(Errno::EBADF)?;
+        self.cx.store(state, crate::socket::TCP_ESTABLISHED).await;
+        self.objects.borrow_mut().external_socks.push(sock);
+        let file = self.alloc_file(FileKind::Socket(sock), self.sock_label(sock), 0);
+        let process = self.current_process();
+        match self.install_fd(process, file).await {
+            Ok(fd) => Ok(fd),
+            Err(errno) => {
+                self.fput(file).await;
+                Err(errno)
+            }
+        }
+    }
+
+    fn with_sock_mut<R>(
+        &self,
+        sock: crate::objects::SockId,
+        f: impl FnOnce(&mut crate::socket::Sock) -> R,
+    ) -> Option<R> {
+        self.objects.borrow_mut().socks.get_mut(sock).ok().map(f)
+    }
+}

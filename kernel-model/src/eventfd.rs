@@ -1,0 +1,331 @@
+//! eventfd (fs/eventfd.c of 2.6.22 — the file's first version, Davide Libenzi, 2007).
+//!
+//! One `eventfd_ctx` per file: a wait-queue head `wqh` and a 64-bit counter `count`.
+//! Every operation runs under `wqh.lock`, so the head's own lock is held while
+//! `ep_poll_callback` runs for an eventfd wake-up. A write adds its value to `count` and
+//! wakes `wqh`; a read returns `count` and resets it to zero; the kernel-side
+//! [`Kernel::eventfd_signal`] adds (saturating at `ULLONG_MAX`, which is how `POLLERR`
+//! becomes reachable) and wakes.
+//!
+//! 2.6.22 has only `sys_eventfd(unsigned int count)`: no flags (`EFD_NONBLOCK`,
+//! `EFD_CLOEXEC` and `eventfd2` came in 2.6.27, `EFD_SEMAPHORE` in 2.6.30); programs set
+//! `O_NONBLOCK` with `fcntl`.
+//!
+//! `count` is a shared word although every access holds `wqh.lock`: the lost-wakeup
+//! checker reads it (through [`Kernel::eventfd_poll_peek`]) without the lock.
+//!
+//! Simplifications, each named where it happens: `-ERESTARTSYS` surfaces as EINTR (no
+//! SA_RESTART), as for pipes; user buffers of read/write never fault (the model's
+//! `read`/`write` take lengths and byte slices, so the `put_user`/`copy_from_user`
+//! EFAULT paths have no trigger); the anonymous inode is not modelled.
+
+use sim::waitq::{WakeFunction, WakeMode};
+use sim::{Granularity, Name, TaskState, WaitQueueId, Word};
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Kernel;
+use crate::objects::{EventfdId, FileId, FileKind};
+use crate::poll::{PollTable, POLLERR, POLLIN, POLLOUT};
+
+/// `ULLONG_MAX`.
+pub const ULLONG_MAX: u64 = u64::MAX;
+
+/// `struct eventfd_ctx`.
+#[derive(Clone, Copy, Debug)]
+pub struct EventfdCtx {
+    /// Stable id (labels and word names).
+    pub id: u64,
+    /// `ctx->wqh`; its lock protects `count`.
+    pub wqh: WaitQueueId,
+    /// `ctx->count` (a shared word; always accessed under `wqh.lock` by the port).
+    pub count: Word,
+}
+
+const EVENTFD_FIELDS: &[&str] = &["count"];
+
+impl<G: Granularity> Kernel<G> {
+    /// `sys_eventfd`'s allocation half: `kmalloc` of the context (ENOMEM), then
+    /// `init_waitqueue_head` and `ctx->count = count`.
+    ///
+    /// The context is `kmalloc`ed in 2.6.22 (the `size-32` cache); failure injection
+    /// names it `eventfd_ctx`.
+    pub fn eventfd_ctx_alloc(&self, count: u32) -> SysResult<EventfdId> {
+        if self.cx.alloc_fails("eventfd_ctx") {
+            return Err(Errno::ENOMEM);
+        }
+        let id = self.objects.borrow_mut().next_id();
+        let wqh = self
+            .cx
+            .init_waitqueue_head("&ctx->wqh.lock", Name::new("eventfd", id, "->wqh"));
+        let words = self.cx.alloc_words("eventfd", id, EVENTFD_FIELDS);
+        self.cx.state().mem.store_sc(words, count as u64);
+        let step = self.cx.step();
+        Ok(self.objects.borrow_mut().eventfds.alloc(
+            EventfdCtx {
+                id,
+                wqh,
+                count: words,
+            },
+            step,
+        ))
+    }
+
+    fn eventfd_fields(&self, ctx: EventfdId) -> Option<EventfdCtx> {
+        let objects = self.objects.borrow();
+        match objects.eventfds.get(ctx) {
+            Ok(c) => Some(*c),
+            Err(error) => {
+                drop(objects);
+                self.report_stale("eventfd_ctx", error);
+                None
+            }
+        }
+    }
+
+    /// `wake_up_locked(&ctx->wqh)`: `__wake_up_common(q, TASK_UNINTERRUPTIBLE |
+    /// TASK_INTERRUPTIBLE, 1, 0, NULL)` with `wqh.lock` already held. Every entry on an
+    /// eventfd head is non-exclusive, so everyone is woken, epoll callbacks included.
+    async fn eventfd_wake_locked(&self, wqh: WaitQueueId) {
+        self.cx.note(|| "  wake_up_locked(&ctx->wqh)".to_string());
+        self.cx.wake_up_common(self, wqh, WakeMode::All, 1, 0).await;
+    }
+
+    /// `eventfd_signal(file, n)`: the kernel-side add, usable from interrupt handlers
+    /// (it takes `wqh.lock` with `spin_lock_irqsave`). `n < 0` is EINVAL. The add is
+    /// clamped so that `count` does not pass `ULLONG_MAX`, which it may *reach* — the
+    /// overflow condition `eventfd_poll` reports as POLLERR. Returns the amount added.
+    ///
+    /// `n` is a C `int` in 2.6.22. A file that is not an eventfd is EINVAL here; the
+    /// kernel trusts its callers (they got the file from `eventfd_fget`).
+    pub async fn eventfd_signal(&self, file: FileId, n: i32) -> SysResult<i32> {
+        if n < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let kind = self.with_file(file, |f| f.kind).ok_or(Errno::EBADF)?;
+        let FileKind::Eventfd(ctx) = kind else {
+            return Err(Errno::EINVAL);
+        };
+        let c = self.eventfd_fields(ctx).ok_or(Errno::EBADF)?;
+        let cx = &self.cx;
+        cx.note(|| format!("eventfd_signal(eventfd{}, {n})", c.id));
+        let lock = cx.waitqueue_lock(c.wqh);
+        let flags = cx.spin_lock_irqsave(lock).await;
+        let count = cx.load(c.count).await;
+        let mut n = n;
+        if ULLONG_MAX - count < n as u64 {
+            n = (ULLONG_MAX - count) as i32;
+        }
+        cx.store(c.count, count + n as u64).await;
+        if cx.waitqueue_active(c.wqh) {
+            self.eventfd_wake_locked(c.wqh).await;
+        }
+        cx.spin_unlock_irqrestore(lock, flags).await;
+        Ok(n)
+    }
+
+    /// `eventfd_release()`: frees the context. No wake-up (nobody can be waiting: a
+    /// sleeper holds a file reference, and epoll items were removed by `__fput`'s
+    /// `eventpoll_release` first).
+    pub async fn eventfd_release(&self, ctx: EventfdId) {
+        let Some(c) = self.eventfd_fields(ctx) else {
+            return;
+        };
+        let step = self.cx.step();
+        if let Err(error) = self.objects.borrow_mut().eventfds.free(ctx, step) {
+            self.report_stale("eventfd_ctx", error);
+        }
+        self.cx.free_words(c.count);
+    }
+
+    /// `eventfd_poll()`: `poll_wait` on `wqh`, then under `wqh.lock`: POLLIN if
+    /// `count > 0`, POLLERR if `count == ULLONG_MAX`, POLLOUT if
+    /// `count < ULLONG_MAX - 1`. Never POLLRDNORM/POLLWRNORM, never POLLHUP.
+    pub async fn eventfd_poll(&self, ctx: EventfdId, pt: PollTable) -> u32 {
+        let Some(c) = self.eventfd_fields(ctx) else {
+            return 0;
+        };
+        self.poll_wait(c.wqh, pt).await;
+        let cx = &self.cx;
+        let lock = cx.waitqueue_lock(c.wqh);
+        let flags = cx.spin_lock_irqsave(lock).await;
+        let count = cx.load(c.count).await;
+        cx.spin_unlock_irqrestore(lock, flags).await;
+        eventfd_mask(count)
+    }
+
+    /// `eventfd_poll` without steps or locks, for checkers.
+    pub fn eventfd_poll_peek(&self, ctx: EventfdId) -> u32 {
+        let Ok(word) = self.objects.borrow().eventfds.get(ctx).map(|c| c.count) else {
+            return 0;
+        };
+        eventfd_mask(self.cx.peek(word))
+    }
+
+    /// The wait loop of `eventfd_read`/`eventfd_write`, entered with `wqh.lock` held
+    /// (`spin_lock_irq`): a `DECLARE_WAITQUEUE` entry added with `__add_wait_queue`
+    /// (head of the queue, non-exclusive); loop { `set_current_state(TASK_INTERRUPTIBLE)`;
+    /// done if `ready(count)`; `-ERESTARTSYS` (EINTR here) on a pending signal; drop the
+    /// lock; `schedule()`; retake it }; `__remove_wait_queue`; `__set_current_state(
+    /// TASK_RUNNING)`. Returns the count that satisfied `ready`, with the lock held.
+    async fn eventfd_wait_locked(
+        &self,
+        c: &EventfdCtx,
+        ready: impl Fn(u64) -> bool,
+    ) -> SysResult<u64> {
+        let cx = &self.cx;
+        let lock = cx.waitqueue_lock(c.wqh);
+        let task = cx.current().expect("eventfd read/write in task context");
+        let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
+        cx.add_wait_queue_locked(c.wqh, wait);
+        let result = loop {
+            cx.set_current_state(TaskState::Interruptible).await;
+            let count = cx.load(c.count).await;
+            if ready(count) {
+                break Ok(count);
+            }
+            if cx.signal_pending() {
+                break Err(Errno::EINTR);
+            }
+            cx.spin_unlock_irq(lock).await;
+            cx.schedule().await;
+            cx.spin_lock_irq(lock).await;
+        };
+        cx.remove_wait_queue_locked(c.wqh, wait);
+        cx.set_current_state_plain(TaskState::Running).await;
+        cx.free_wait_entry(wait);
+        result
+    }
+
+    /// `eventfd_read()`: `len < 8` is EINVAL. Under `wqh.lock` (taken with
+    /// `spin_lock_irq`, not irqsave — read and write run in process context only): if
+    /// the count is 0, EAGAIN for a non-blocking file, else wait for it to become
+    /// non-zero. On success the count is reset to 0 and, if anyone waits, `wqh` is woken
+    /// (`wake_up_locked`: blocked writers and epoll watchers alike). Returns the 8 bytes
+    /// of the old count (host order, little-endian on x86).
+    pub async fn eventfd_read(
+        &self,
+        ctx: EventfdId,
+        len: usize,
+        nonblock: bool,
+    ) -> SysResult<Vec<u8>> {
+        if len < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let c = self.eventfd_fields(ctx).ok_or(Errno::EBADF)?;
+        let cx = &self.cx;
+        let lock = cx.waitqueue_lock(c.wqh);
+        cx.spin_lock_irq(lock).await;
+        let mut res = Err(Errno::EAGAIN);
+        let count = cx.load(c.count).await;
+        if count > 0 {
+            res = Ok(count);
+        } else if !nonblock {
+            res = self.eventfd_wait_locked(&c, |count| count > 0).await;
+        }
+        if res.is_ok() {
+            cx.store(c.count, 0).await;
+            if cx.waitqueue_active(c.wqh) {
+                self.eventfd_wake_locked(c.wqh).await;
+            }
+        }
+        cx.spin_unlock_irq(lock).await;
+        res.map(|ucnt| ucnt.to_le_bytes().to_vec())
+    }
+
+    /// `eventfd_write()`: `len < 8` is EINVAL; the value is the first 8 bytes (host
+    /// order); `ULLONG_MAX` is EINVAL. Under `wqh.lock`: the add must leave the count
+    /// below `ULLONG_MAX` (`ULLONG_MAX - count > value`), else EAGAIN when non-blocking
+    /// or a wait until a read makes room. Then `count += value` and, if anyone waits,
+    /// `wake_up_locked` — **also for a value of 0**, which changes nothing yet wakes
+    /// every waiter and runs every epoll callback (an edge for EPOLLET watchers).
+    /// Through `write` the count can reach at most `ULLONG_MAX - 1`.
+    pub async fn eventfd_write(
+        &self,
+        ctx: EventfdId,
+        data: &[u8],
+        nonblock: bool,
+    ) -> SysResult<usize> {
+        if data.len() < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&data[..8]);
+        let ucnt = u64::from_le_bytes(bytes);
+        if ucnt == ULLONG_MAX {
+            return Err(Errno::EINVAL);
+        }
+        let c = self.eventfd_fields(ctx).ok_or(Errno::EBADF)?;
+        let cx = &self.cx;
+        let lock = cx.waitqueue_lock(c.wqh);
+        cx.spin_lock_irq(lock).await;
+        let mut res = Err(Errno::EAGAIN);
+        let count = cx.load(c.count).await;
+        if ULLONG_MAX - count > ucnt {
+            res = Ok(count);
+        } else if !nonblock {
+            res = self
+                .eventfd_wait_locked(&c, |count| ULLONG_MAX - count > ucnt)
+                .await;
+        }
+        if let Ok(count) = res {
+            cx.store(c.count, count + ucnt).await;
+            if cx.waitqueue_active(c.wqh) {
+                self.eventfd_wake_locked(c.wqh).await;
+            }
+        }
+        cx.spin_unlock_irq(lock).await;
+        res.map(|_| 8)
+    }
+
+    /// `eventfd_fget(fd)`: `fget` plus the type check — EBADF for a bad descriptor,
+    /// EINVAL for a file that is not an eventfd. The caller owns the reference (kernel
+    /// users keep it to call [`Kernel::eventfd_signal`] later, e.g. from an interrupt
+    /// handler) and drops it with `fput`.
+    pub async fn eventfd_fget(&self, fd: i32) -> SysResult<FileId> {
+        let file = self.fget(fd).await.ok_or(Errno::EBADF)?;
+        if !matches!(self.with_file(file, |f| f.kind), Some(FileKind::Eventfd(_))) {
+            self.fput(file).await;
+            return Err(Errno::EINVAL);
+        }
+        Ok(file)
+    }
+
+    /// The eventfd's counter as the current CPU sees it (for tests and traces).
+    pub fn eventfd_count_peek(&self, file: FileId) -> Option<u64> {
+        let objects = self.objects.borrow();
+        let FileKind::Eventfd(ctx) = objects.files.get(file).ok()?.kind else {
+            return None;
+        };
+        let word = objects.eventfds.get(ctx).ok()?.count;
+        Some(self.cx.peek(word))
+    }
+}
+
+/// The mask `eventfd_poll` computes from a count.
+pub fn eventfd_mask(count: u64) -> u32 {
+    let mut events = 0;
+    if count > 0 {
+        events |= POLLIN;
+    }
+    if count == ULLONG_MAX {
+        events |= POLLERR;
+    }
+    if ULLONG_MAX - 1 > count {
+        events |= POLLOUT;
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_at_the_edges() {
+        assert_eq!(eventfd_mask(0), POLLOUT);
+        assert_eq!(eventfd_mask(1), POLLIN | POLLOUT);
+        assert_eq!(eventfd_mask(ULLONG_MAX - 2), POLLIN | POLLOUT);
+        assert_eq!(eventfd_mask(ULLONG_MAX - 1), POLLIN);
+        assert_eq!(eventfd_mask(ULLONG_MAX), POLLIN | POLLERR);
+    }
+}
