@@ -18,7 +18,7 @@
 //! - [`syscalls`] — `epoll_create`, `epoll_ctl`, `epoll_wait`, `epoll_pwait`, `pipe`,
 //!   `read`, `write`, `close`, `dup`, `dup2`, `fcntl`, `open`, `kill`, `eventfd`,
 //!   `socketpair`, `shutdown`, and `socket_external`
-//! - [`file`] — `struct file`, `fget`/`fput`/`__fput`, `f_op` dispatch
+//! - [`file`](mod@file) — `struct file`, `fget`/`fput`/`__fput`, `f_op` dispatch
 //! - [`fdtable`] — per-process descriptor tables
 //! - [`pipe`] — fs/pipe.c
 //! - [`eventfd`] — fs/eventfd.c (2.6.22's first version; `eventfd_signal` for kernel users)
