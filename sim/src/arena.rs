@@ -113,6 +113,13 @@ impl<T> Arena<T> {
         self.name
     }
 
+    /// Forgets every object and every slot's history, keeping capacity (for a machine
+    /// that is reset to run again): handles from before are meaningless afterwards.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.history.clear();
+    }
+
     pub fn alloc(&mut self, value: T, step: u64) -> Handle<T> {
         let index = self.slots.insert(value);
         if index == self.history.len() {

@@ -263,23 +263,30 @@ pub fn condition_text(test: &LitmusTest) -> String {
     format!("exists ({})", atoms.join(" /\\ "))
 }
 
-/// One execution of `test` under `strategy`. Returns its final state.
-fn execute(test: &'static LitmusTest, config: &Config, strategy: &mut dyn Scheduler) -> FinalState {
-    let mut machine =
-        Machine::new(config.clone(), scenario_hash(test)).expect("litmus config is valid");
+/// Registers of every thread, shared with the threads' code (reused across runs).
+type Registers = Vec<Rc<Cell<[u64; 2]>>>;
+
+/// Task names of the threads.
+const THREAD_NAMES: [&str; 4] = ["P0", "P1", "P2", "P3"];
+
+/// One execution of `test` on `machine` (reset first) under `strategy`. Returns its
+/// final state.
+fn execute(
+    test: &'static LitmusTest,
+    machine: &mut Machine,
+    registers: &Registers,
+    strategy: &mut dyn Scheduler,
+) -> FinalState {
+    machine.reset();
     let cx = machine.cx::<AccessSteps>();
     let x = cx.alloc_words("litmus", 0, &["x", "y"]);
     let y = x.offset(1);
-    let registers: Vec<Rc<Cell<[u64; 2]>>> = test
-        .threads
-        .iter()
-        .map(|_| Rc::new(Cell::new([0; 2])))
-        .collect();
     for (thread, instrs) in test.threads.iter().enumerate() {
         let cx = cx.clone();
         let out = registers[thread].clone();
+        out.set([0; 2]);
         machine.spawn(
-            format!("P{thread}"),
+            THREAD_NAMES[thread],
             Some(CpuId(thread as u16)),
             async move {
                 run_thread(&cx, instrs, x, y, &out).await;
@@ -350,14 +357,21 @@ pub fn run(
     model: MemoryModel,
     strategy: LitmusStrategy,
 ) -> LitmusResult {
-    let config = config(test, model);
+    assert!(test.threads.len() <= THREAD_NAMES.len(), "too many threads");
+    let mut machine =
+        Machine::new(config(test, model), scenario_hash(test)).expect("litmus config is valid");
+    let registers: Registers = test
+        .threads
+        .iter()
+        .map(|_| Rc::new(Cell::new([0; 2])))
+        .collect();
     let mut states: BTreeMap<FinalState, u64> = BTreeMap::new();
     let mut executions = 0;
     match strategy {
         LitmusStrategy::Dfs => {
             let mut dfs = Dfs::new(None, None);
             while dfs.begin_execution() {
-                let state = execute(test, &config, &mut dfs);
+                let state = execute(test, &mut machine, &registers, &mut dfs);
                 dfs.end_execution();
                 *states.entry(state).or_insert(0) += 1;
                 executions += 1;
@@ -367,7 +381,7 @@ pub fn run(
             for run in 0..runs {
                 let mut random = Random::new(seed.wrapping_add(run));
                 random.begin_execution();
-                let state = execute(test, &config, &mut random);
+                let state = execute(test, &mut machine, &registers, &mut random);
                 *states.entry(state).or_insert(0) += 1;
                 executions += 1;
             }

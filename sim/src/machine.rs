@@ -206,6 +206,25 @@ impl Machine {
             .add_event(time_ns, cpu, label, Handler::External(Some(factory)))
     }
 
+    /// Puts the machine back to the state [`Machine::new`] left it in — no tasks, no
+    /// memory, no locks, wait queues or pending events, an empty trace and schedule —
+    /// keeping its options, its scenario hash and its allocations, so that a search
+    /// that runs a scenario many times (exhaustive DFS) can rebuild it on the same
+    /// machine instead of a new one. Every handle from before (words, locks, tasks,
+    /// wait queues) is meaningless afterwards; `Cx` handles stay valid. The same
+    /// construction after a reset gives the same execution as on a new machine.
+    pub fn reset(&mut self) {
+        // The futures hold `Cx` handles and may run Drop code: drop them while the
+        // state they see is still the old one.
+        self.futures.clear();
+        self.state.reset();
+        self.actions.clear();
+        self.views.clear();
+        self.scratch.clear();
+        self.last_cpu = CpuId(0);
+        self.ran = false;
+    }
+
     /// Replays `schedule` on the next run instead of asking a strategy.
     pub fn set_replay(&mut self, schedule: Schedule) -> Result<(), crate::schedule::ScheduleError> {
         let expected = self.state.decisions.borrow().schedule.config_hash;
@@ -219,11 +238,14 @@ impl Machine {
         Ok(())
     }
 
-    /// Runs until the machine quiesces, halts or exhausts its step budget.
+    /// Runs until the machine quiesces, halts or exhausts its step budget. The caller
+    /// brackets the run with the strategy's `begin_execution` / `end_execution` (see
+    /// [`Scheduler`]). A machine runs once; [`Machine::reset`] it (or build a new one)
+    /// for the next execution.
     pub fn run(&mut self, strategy: &mut dyn Scheduler) -> RunResult {
         assert!(
             !self.ran,
-            "a machine runs once; build a new one for the next execution"
+            "a machine runs once; reset it or build a new one for the next execution"
         );
         self.ran = true;
         let end = self.run_loop(strategy);

@@ -167,6 +167,47 @@ impl State {
         }
     }
 
+    /// Back to the state [`State::new`] made, keeping the options and the allocations
+    /// (see [`crate::Machine::reset`]).
+    pub fn reset(&self) {
+        self.mem.reset();
+        for cpu in self.cpus.borrow_mut().iter_mut() {
+            cpu.clock_ns = 0;
+            cpu.irqs_enabled = true;
+            cpu.task = None;
+            cpu.interrupt = None;
+            cpu.runqueue.clear();
+        }
+        self.tasks.borrow_mut().clear();
+        self.contexts.borrow_mut().clear();
+        self.locks.borrow_mut().reset();
+        self.lockdep.borrow_mut().reset();
+        self.waitqueues.borrow_mut().reset();
+        self.events.borrow_mut().clear();
+        self.next_event.set(0);
+        self.trace.borrow_mut().reset();
+        self.reports.borrow_mut().clear();
+        {
+            let mut log = self.decisions.borrow_mut();
+            log.schedule.decisions = 0;
+            log.schedule.deviations.clear();
+            log.schedule.fingerprints.clear();
+            log.replay = None;
+            log.replay_cursor = 0;
+            log.mismatch = None;
+            log.alloc_counts.clear();
+        }
+        self.current.set(Current {
+            cpu: CpuId(0),
+            context: ContextId(0),
+        });
+        self.posted.set(None);
+        self.result.set(0);
+        self.step.set(0);
+        self.halted.set(false);
+        self.spawn_queue.borrow_mut().clear();
+    }
+
     // ---- time -------------------------------------------------------------------
 
     #[inline(always)]

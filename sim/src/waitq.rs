@@ -71,6 +71,12 @@ impl Default for WaitQueues {
 }
 
 impl WaitQueues {
+    /// Drops every head and entry, keeping capacity (for `Machine::reset`).
+    pub fn reset(&mut self) {
+        self.heads.clear();
+        self.entries.clear();
+    }
+
     pub fn head(&self, id: WaitQueueId) -> &WaitQueueHead {
         &self.heads[id.index()]
     }

@@ -359,3 +359,33 @@ fn the_demo_exercises_interrupts_timeouts_sleeps_and_drains() {
     );
     assert!(timeouts > 0 && sleeps > 0 && drains > 0 && switches > 0);
 }
+
+#[test]
+fn a_reset_machine_runs_exactly_like_a_new_one() {
+    let config = tso_config();
+    let mut reused = demo::<AccessSteps>(config.clone());
+    let mut last_end = None;
+    for seed in 0..30 {
+        let fresh = run_demo::<AccessSteps>(&config, StrategyKind::Random, seed);
+        if seed > 0 {
+            reused.reset();
+            common::demo_on::<AccessSteps>(&mut reused);
+        }
+        let again = run(&mut reused, &mut Random::new(seed));
+        assert_eq!(again.trace_hash, fresh.trace_hash, "seed {seed}");
+        assert_eq!(again.schedule, fresh.schedule, "seed {seed}");
+        assert_eq!(again.virtual_time_ns, fresh.virtual_time_ns);
+        // A replay set before a reset does not survive it.
+        reused.reset();
+        common::demo_on::<AccessSteps>(&mut reused);
+        reused.set_replay(fresh.schedule.clone()).unwrap();
+        let replayed = run(&mut reused, &mut Canonical::default());
+        assert_eq!(replayed.trace_hash, fresh.trace_hash);
+        last_end = Some(replayed.end);
+        reused.reset();
+        common::demo_on::<AccessSteps>(&mut reused);
+        let canonical = run(&mut reused, &mut Canonical::default());
+        assert!(canonical.schedule.deviations.is_empty());
+    }
+    assert_eq!(last_end, Some(RunEnd::Completed));
+}

@@ -76,6 +76,12 @@ pub const DEMO_SCENARIO: u64 = 0xdead_0001;
 /// Every run completes (the consumer gives up waiting after a few timeouts).
 pub fn demo<G: Granularity>(config: Config) -> Machine {
     let mut machine = Machine::new(config, DEMO_SCENARIO).expect("valid config");
+    demo_on::<G>(&mut machine);
+    machine
+}
+
+/// Builds [`demo`] on a new or reset machine.
+pub fn demo_on<G: Granularity>(machine: &mut Machine) {
     let cx = machine.cx::<G>();
     let lock = cx.new_lock(LockKind::Spin, "demo->lock", Name::global("demo->lock"));
     let sem = cx.new_lock(LockKind::RwSem, "demo->sem", Name::global("demo->sem"));
@@ -149,5 +155,4 @@ pub fn demo<G: Granularity>(config: Config) -> Machine {
             })
         }),
     );
-    machine
 }
