@@ -15,5 +15,6 @@ pub const WORDS_MAX: usize = 1 << 26;
 pub const STORE_BUFFER_MAX: usize = 64;
 /// Interrupt nesting per CPU (a handler runs with interrupts off, so 1 is all we use).
 pub const IRQ_NESTING_MAX: usize = 1;
-/// Decisions between two enabled-set fingerprints in a recorded schedule.
+/// Decisions per fingerprint window of a recorded schedule (each window's fingerprint
+/// hashes its enabled sets and choices; a replay checks it when the window closes).
 pub const FINGERPRINT_INTERVAL: u64 = 64;

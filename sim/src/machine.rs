@@ -202,6 +202,10 @@ impl Machine {
         label: &'static str,
         factory: HandlerFactory,
     ) -> EventId {
+        assert!(
+            cpu.is_none_or(|c| c.index() < self.state.config.cpus),
+            "interrupt pinned to a CPU the machine lacks"
+        );
         self.state
             .add_event(time_ns, cpu, label, Handler::External(Some(factory)))
     }

@@ -660,7 +660,11 @@ impl State {
         } else if !self.might_sleep(cpu, context, "down/mutex_lock") {
             return Performed::Halt;
         }
-        if self.already_held(context, id) {
+        // A reader may take an rwlock it already reads (rwlock_t readers are recursive,
+        // which is what lets an interrupt read-lock what its CPU's task read-holds);
+        // any other re-acquisition by the same context never succeeds.
+        let recursive_read = kind == LockKind::RwLock && mode == LockMode::Shared;
+        if self.already_held(context, id) && !(recursive_read && !self.write_held(context, id)) {
             let name = self.locks.borrow().get(id).name;
             self.report(
                 ReportKind::Deadlock,
@@ -710,6 +714,13 @@ impl State {
             .held
             .iter()
             .any(|h| h.lock == id)
+    }
+
+    fn write_held(&self, context: ContextId, id: LockId) -> bool {
+        self.contexts.borrow()[context.index()]
+            .held
+            .iter()
+            .any(|h| h.lock == id && h.mode == LockMode::Exclusive)
     }
 
     fn push_held(

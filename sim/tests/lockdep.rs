@@ -431,3 +431,32 @@ fn taking_a_spinlock_twice_is_a_recursive_deadlock() {
         result.reports[0].message
     );
 }
+
+#[test]
+fn rwlock_readers_may_recurse_but_writers_may_not() {
+    let mut machine = Machine::new(lock_config(1), 1).unwrap();
+    let cx = machine.cx::<LockSteps>();
+    let rw = cx.new_lock(
+        LockKind::RwLock,
+        "tasklist_lock",
+        Name::global("tasklist_lock"),
+    );
+    let task = cx.clone();
+    machine.spawn("reader", None, async move {
+        task.read_lock(rw).await;
+        task.read_lock(rw).await;
+        task.read_unlock(rw).await;
+        task.read_unlock(rw).await;
+        assert!(!task.holds(rw));
+        task.write_lock(rw).await;
+        task.read_lock(rw).await;
+    });
+    let result = run(&mut machine, &mut Canonical::default());
+    assert_eq!(result.end, RunEnd::Halted);
+    assert_eq!(
+        kinds(&result),
+        vec![ReportKind::Deadlock],
+        "{:#?}",
+        result.reports
+    );
+}
