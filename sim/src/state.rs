@@ -663,8 +663,9 @@ impl State {
         // A reader may take an rwlock it already reads (rwlock_t readers are recursive,
         // which is what lets an interrupt read-lock what its CPU's task read-holds);
         // any other re-acquisition by the same context never succeeds.
-        let recursive_read = kind == LockKind::RwLock && mode == LockMode::Shared;
-        if self.already_held(context, id) && !(recursive_read && !self.write_held(context, id)) {
+        let may_recurse =
+            kind == LockKind::RwLock && mode == LockMode::Shared && !self.write_held(context, id);
+        if !may_recurse && self.already_held(context, id) {
             let name = self.locks.borrow().get(id).name;
             self.report(
                 ReportKind::Deadlock,
