@@ -169,7 +169,9 @@ impl<G: Granularity> Kernel<G> {
             // sock_aio_read() → unix_stream_recvmsg(), MSG_DONTWAIT if O_NONBLOCK.
             FileKind::Socket(sock) => self.unix_stream_recvmsg(sock, len, nonblock).await,
             FileKind::Regular => Ok(Vec::new()),
-            FileKind::PipeWrite(_) | FileKind::Epoll(_) => Err(Errno::EBADF),
+            FileKind::PipeWrite(_) => Err(Errno::EBADF),
+            // Open for reading, but eventpoll_fops has no ->read: EINVAL.
+            FileKind::Epoll(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -185,7 +187,14 @@ impl<G: Granularity> Kernel<G> {
             // sock_aio_write() → unix_stream_sendmsg(), MSG_DONTWAIT if O_NONBLOCK.
             FileKind::Socket(sock) => self.unix_stream_sendmsg(sock, data, nonblock).await,
             FileKind::Regular => Ok(data.len()),
-            FileKind::PipeRead(_) | FileKind::Epoll(_) => Err(Errno::EBADF),
+            FileKind::PipeRead(_) => Err(Errno::EBADF),
+            // No ->write: EINVAL if the file is open for writing (2.6.22's anon-inode
+            // file is FMODE_READ|FMODE_WRITE); 2.6.21's eventpollfs file is FMODE_READ
+            // only, so FMODE_WRITE is tested first: EBADF.
+            FileKind::Epoll(_) => match self.version() {
+                crate::kernel::KernelVersion::V2_6_22 => Err(Errno::EINVAL),
+                crate::kernel::KernelVersion::V2_6_21 => Err(Errno::EBADF),
+            },
         }
     }
 

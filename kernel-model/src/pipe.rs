@@ -38,6 +38,9 @@ pub struct Pipe {
     pub words: Word,
     /// The buffers' contents, oldest first; under `i_mutex`.
     pub bufs: VecDeque<Vec<u8>>,
+    /// `bufs[curbuf].offset`: bytes already read from the oldest buffer's page (every
+    /// newer buffer starts at offset 0). Under `i_mutex`.
+    pub offset: usize,
     /// `w_counter` (anonymous pipes: 1 from creation); under `i_mutex`.
     pub w_counter: u64,
 }
@@ -85,6 +88,7 @@ impl<G: Granularity> Kernel<G> {
                 mutex,
                 words,
                 bufs: VecDeque::new(),
+                offset: 0,
                 w_counter: 1,
             },
             step,
@@ -263,6 +267,9 @@ impl<G: Granularity> Kernel<G> {
         let emptied = buf.is_empty();
         if emptied {
             p.bufs.pop_front();
+            p.offset = 0;
+        } else {
+            p.offset += n;
         }
         (taken, emptied)
     }
@@ -334,14 +341,17 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// Appends to the last buffer if it has room for all of `bytes`.
+    /// Appends to the last buffer if its page has room for all of `bytes` after the
+    /// data (`buf->offset + buf->len + chars <= PAGE_SIZE`: bytes already read from the
+    /// front of the page are not reclaimed).
     fn pipe_merge(&self, pipe: PipeId, bytes: &[u8]) -> bool {
         let mut objects = self.objects.borrow_mut();
         let Ok(p) = objects.pipes.get_mut(pipe) else {
             return false;
         };
+        let offset = if p.bufs.len() == 1 { p.offset } else { 0 };
         match p.bufs.back_mut() {
-            Some(last) if last.len() + bytes.len() <= PAGE_SIZE => {
+            Some(last) if offset + last.len() + bytes.len() <= PAGE_SIZE => {
                 last.extend_from_slice(bytes);
                 true
             }
@@ -383,6 +393,7 @@ impl Pipe {
             mutex: self.mutex,
             words: self.words,
             bufs: VecDeque::new(),
+            offset: self.offset,
             w_counter: self.w_counter,
         }
     }

@@ -7,13 +7,16 @@
 //! untried alternative at the deepest point that still fits the bounds. With no bounds
 //! the set of executions is complete: every reachable final state is seen.
 
+use smallvec::SmallVec;
+
 use super::{DecisionView, Scheduler};
 
 #[derive(Clone, Debug)]
 struct Node {
     chosen: usize,
-    /// (preemption, drain delay) cost of each alternative at this node.
-    costs: Vec<(u8, u8)>,
+    /// (preemption, drain delay) cost of each alternative at this node (inline for the
+    /// usual handful of enabled actions: no allocation per decision).
+    costs: SmallVec<[(u8, u8); 8]>,
     preemptions_before: u32,
     delays_before: u32,
 }

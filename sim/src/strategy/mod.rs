@@ -2,8 +2,10 @@
 //!
 //! # The contract (in the manner of shuttle's `Scheduler`)
 //!
-//! A strategy is asked to [`Scheduler::begin_execution`] before each run of a machine;
-//! returning `false` means it has nothing more to explore. During the run it is asked to
+//! A strategy is asked to [`Scheduler::begin_execution`] before each run of a machine
+//! (and to [`Scheduler::end_execution`] after it) by whoever runs the machine —
+//! [`crate::Machine::run`] does not call them; returning `false` means it has nothing
+//! more to explore. During the run it is asked to
 //! [`Scheduler::choose`] at every decision with a [`DecisionView`]: the enabled actions in
 //! canonical order — store-buffer drains (CPU order, oldest first), then CPU steps
 //! starting from the CPU that stepped last, then interrupt deliveries (event order, CPU

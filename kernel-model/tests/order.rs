@@ -1,0 +1,252 @@
+//! Ready-list order facts (design note, "Event-order facts worth a snapshot"), on both
+//! kernel versions side by side. They differ because the seed commit changed where a
+//! transfer puts items back:
+//!
+//! - 2.6.22 (seed, §3.24 of the digest): `ep_events_transfer` steals the *whole* ready
+//!   list; `ep_send_events` delivers in ready-list order up to maxevents, moves delivered
+//!   level-triggered items to `injlist`, and at the end `list_splice`s first the unreached
+//!   rest of `txlist`, then `injlist`, to the *head* of the ready list. The next ready
+//!   list is [delivered LT][unreached][queued by callbacks during the transfer].
+//! - 2.6.21 (§3.28): `ep_collect_ready_items` moves at most maxevents items to `txlist`
+//!   with `list_add` (head insertion), so each batch is delivered in *reverse* ready-list
+//!   order; the unreached items stay where they were; `ep_reinject_items` appends the
+//!   delivered LT items to the *tail*, in txlist order, after anything callbacks queued
+//!   meanwhile.
+//!
+//! Every expected sequence below is derived from those rules (the derivation is in the
+//! comments), not recorded from a run. Items are pipes whose `data` is their index.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use common::{add_pipes, datas, ev, on_both, ready_list, single_task_on_both, sleep_ns};
+use kernel_model::poll::*;
+use kernel_model::user::UserBufferSpec;
+use kernel_model::{Kernel, KernelVersion, Options};
+use sim::{CpuId, Granularity, SyscallSteps};
+
+type K = Rc<Kernel<SyscallSteps>>;
+
+async fn wait<G: Granularity>(k: &Kernel<G>, ep: i32, max: i32) -> Vec<u64> {
+    datas(
+        &k.sys_epoll_wait(ep, UserBufferSpec::default(), max, 0)
+            .await
+            .unwrap(),
+    )
+}
+
+/// Each wait's delivery and the ready list after it, for `rounds` waits.
+async fn rounds<G: Granularity>(
+    k: &Kernel<G>,
+    ep: i32,
+    max: i32,
+    rounds: usize,
+) -> Vec<(Vec<u64>, Vec<u64>)> {
+    let mut seen = Vec::new();
+    for _ in 0..rounds {
+        let got = wait(k, ep, max).await;
+        seen.push((got, ready_list(k, ep)));
+    }
+    seen
+}
+
+#[test]
+fn four_ready_level_triggered_items_and_maxevents_2() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let pipes = add_pipes(&k, ep, 4, EPOLLIN).await;
+        for &(_, w) in &pipes {
+            k.sys_write(w, b"x").await.unwrap();
+        }
+        assert_eq!(ready_list(&k, ep), vec![0, 1, 2, 3]);
+        let seen = rounds(&k, ep, 2, 5).await;
+        let expected: Vec<(Vec<u64>, Vec<u64>)> = match k.version() {
+            // Steal [0 1 2 3]; deliver 0, 1 (→ injlist [0 1]); maxevents reached with
+            // txlist = [2 3]. Splice txlist to the head: [2 3]; then injlist: [0 1 2 3].
+            // The ready list is exactly as before, so every wait returns 0 and 1 while
+            // they stay readable, and 2 and 3 starve.
+            KernelVersion::V2_6_22 => vec![(vec![0, 1], vec![0, 1, 2, 3]); 5],
+            // Collect 0 then 1 with list_add: txlist [1 0]; rdllist [2 3]. Deliver 1, 0.
+            // Reinject 1 then 0 at the tail: [2 3 1 0]. Next: collect 2, 3 → deliver
+            // 3, 2 → [1 0 3 2]. Next: 0, 1 → [3 2 0 1]. Next: 2, 3 → [0 1 2 3], which is
+            // where it started: every item is served every second wait.
+            KernelVersion::V2_6_21 => vec![
+                (vec![1, 0], vec![2, 3, 1, 0]),
+                (vec![3, 2], vec![1, 0, 3, 2]),
+                (vec![0, 1], vec![3, 2, 0, 1]),
+                (vec![2, 3], vec![0, 1, 2, 3]),
+                (vec![1, 0], vec![2, 3, 1, 0]),
+            ],
+        };
+        assert_eq!(seen, expected, "{}", k.version().name());
+    });
+}
+
+#[test]
+fn the_ready_list_is_fifo_in_callback_order() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        // Edge-triggered, so that delivered items leave the list for good.
+        let pipes = add_pipes(&k, ep, 4, EPOLLIN | EPOLLET).await;
+        for i in [2, 0, 3, 1] {
+            k.sys_write(pipes[i].1, b"x").await.unwrap();
+        }
+        // ep_poll_callback appends (list_add_tail): callback order, on both versions.
+        assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
+        // One at a time, the order shows on both: 2.6.22 steals all, delivers the first
+        // and splices [0 3 1] back to the head; 2.6.21 collects only the first.
+        let seen = rounds(&k, ep, 1, 5).await;
+        assert_eq!(
+            seen,
+            vec![
+                (vec![2], vec![0, 3, 1]),
+                (vec![0], vec![3, 1]),
+                (vec![3], vec![1]),
+                (vec![1], vec![]),
+                (vec![], vec![]),
+            ]
+        );
+        // New edges in the same order; one wait for all of them.
+        for i in [2, 0, 3, 1] {
+            k.sys_write(pipes[i].1, b"y").await.unwrap();
+        }
+        assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
+        let expected = match k.version() {
+            KernelVersion::V2_6_22 => vec![2, 0, 3, 1],
+            // One batch of four, collected with list_add: delivered in reverse.
+            KernelVersion::V2_6_21 => vec![1, 3, 0, 2],
+        };
+        assert_eq!(wait(&k, ep, 4).await, expected);
+        assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
+    });
+}
+
+#[test]
+fn a_whole_batch_of_level_triggered_items() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let pipes = add_pipes(&k, ep, 4, EPOLLIN).await;
+        for i in [3, 1, 0, 2] {
+            k.sys_write(pipes[i].1, b"x").await.unwrap();
+        }
+        assert_eq!(ready_list(&k, ep), vec![3, 1, 0, 2]);
+        let seen = rounds(&k, ep, 4, 3).await;
+        let expected: Vec<(Vec<u64>, Vec<u64>)> = match k.version() {
+            // Delivered in order, all re-injected in delivery order at the head: the
+            // order never changes.
+            KernelVersion::V2_6_22 => vec![(vec![3, 1, 0, 2], vec![3, 1, 0, 2]); 3],
+            // Delivered reversed, re-injected at the tail in txlist (= delivery) order:
+            // the list flips at every wait, and so does the delivery.
+            KernelVersion::V2_6_21 => vec![
+                (vec![2, 0, 1, 3], vec![2, 0, 1, 3]),
+                (vec![3, 1, 0, 2], vec![3, 1, 0, 2]),
+                (vec![2, 0, 1, 3], vec![2, 0, 1, 3]),
+            ],
+        };
+        assert_eq!(seen, expected, "{}", k.version().name());
+    });
+}
+
+#[test]
+fn delivered_edge_triggered_items_leave_and_unreached_items_keep_their_place() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let mut pipes = Vec::new();
+        for i in 0..4u64 {
+            let [r, w] = k.sys_pipe().await.unwrap();
+            let flags = if i % 2 == 1 { EPOLLET } else { 0 };
+            k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, ev(EPOLLIN | flags, i))
+                .await
+                .unwrap();
+            k.sys_write(w, b"x").await.unwrap();
+            pipes.push((r, w));
+        }
+        assert_eq!(ready_list(&k, ep), vec![0, 1, 2, 3]);
+        let (got, after) = match k.version() {
+            // injlist gets the LT items 0 and 2, in delivery order.
+            KernelVersion::V2_6_22 => (vec![0, 1, 2, 3], vec![0, 2]),
+            // txlist [3 2 1 0]; reinject walks it and appends the LT ones: 2, then 0.
+            KernelVersion::V2_6_21 => (vec![3, 2, 1, 0], vec![2, 0]),
+        };
+        assert_eq!(wait(&k, ep, 4).await, got);
+        assert_eq!(ready_list(&k, ep), after);
+        // A new LT item 9 becomes ready, then ET item 1 gets a new edge: both appended.
+        let [r, w] = k.sys_pipe().await.unwrap();
+        k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, ev(EPOLLIN, 9))
+            .await
+            .unwrap();
+        k.sys_write(w, b"x").await.unwrap();
+        k.sys_write(pipes[1].1, b"x").await.unwrap();
+        let mut queued = after.clone();
+        queued.extend([9, 1]);
+        assert_eq!(ready_list(&k, ep), queued);
+        let (first, after) = match k.version() {
+            // Steal all; deliver 0 (injlist [0]); the unreached [2 9 1] is spliced back
+            // in its order, then [0] in front of it.
+            KernelVersion::V2_6_22 => (vec![0], vec![0, 2, 9, 1]),
+            // Collect only 2; [0 9 1] stay in place; reinject 2 at the tail.
+            KernelVersion::V2_6_21 => (vec![2], vec![0, 9, 1, 2]),
+        };
+        assert_eq!(wait(&k, ep, 1).await, first);
+        assert_eq!(ready_list(&k, ep), after);
+    });
+}
+
+#[test]
+fn items_queued_during_a_transfer_go_after_the_reinjected_ones_on_2_6_22_only() {
+    // The waiter's event buffer is not resident: its first __put_user sleeps for
+    // `fault_service_ns` (1 ms here) inside the transfer, with ep->sem held for read and
+    // no spinlock. Meanwhile main, on the other CPU, writes to pipe 3 (not ready before)
+    // and to pipe 0 (which the waiter is transferring).
+    let mut options = Options::default();
+    options.kernel.fault_service_ns = 1_000_000;
+    let log = common::log();
+    on_both::<SyscallSteps>(&options, |world, _| {
+        let p = world.process("app");
+        let out = log.clone();
+        world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+            let ep = k.sys_epoll_create(1).await.unwrap();
+            let pipes = add_pipes(&k, ep, 4, EPOLLIN).await;
+            for &(_, w) in &pipes[..3] {
+                k.sys_write(w, b"x").await.unwrap();
+            }
+            assert_eq!(ready_list(&k, ep), vec![0, 1, 2]);
+            let got: Rc<RefCell<Option<Vec<u64>>>> = Rc::default();
+            let got2 = got.clone();
+            let waiter = k.spawn_thread("waiter", Some(CpuId(1)), move |k| async move {
+                let buffer = UserBufferSpec {
+                    not_resident: true,
+                    ..UserBufferSpec::default()
+                };
+                let events = k.sys_epoll_wait(ep, buffer, 2, -1).await.unwrap();
+                *got2.borrow_mut() = Some(datas(&events));
+            });
+            sleep_ns(&k, 500_000).await;
+            // The waiter is inside its transfer, asleep in the page fault.
+            assert!(k.objects.borrow().tasks[&waiter].in_transfer.is_some());
+            k.sys_write(pipes[3].1, b"x").await.unwrap();
+            k.sys_write(pipes[0].1, b"x").await.unwrap();
+            let (during, delivered, after) = match k.version() {
+                // The whole list was stolen. 3 is appended to the now empty ready list;
+                // 0 is on the waiter's txlist, i.e. "linked": not appended (the
+                // ep_is_linked test). After the transfer: injlist [0 1] spliced in
+                // front of the unreached [2], in front of [3] — delivered LT items
+                // first, items that fired during the transfer last.
+                KernelVersion::V2_6_22 => (vec![3], vec![0, 1], vec![0, 1, 2, 3]),
+                // Only 0 and 1 were collected (txlist [1 0]); 2 stayed. Collect
+                // re-initialised their rdllinks, so the callback appends 0 again at
+                // once: [2 3 0]. Reinject appends 1 at the tail and skips 0 (already
+                // linked): re-injected items land *after* those that fired meanwhile.
+                KernelVersion::V2_6_21 => (vec![2, 3, 0], vec![1, 0], vec![2, 3, 0, 1]),
+            };
+            assert_eq!(ready_list(&k, ep), during, "during the transfer");
+            sleep_ns(&k, 2_000_000).await;
+            assert_eq!(got.borrow().clone(), Some(delivered));
+            assert_eq!(ready_list(&k, ep), after, "after the transfer");
+            out.borrow_mut().push(("main".into(), "done".into()));
+        });
+    });
+    assert_eq!(log.borrow().len(), 2);
+}
