@@ -262,8 +262,16 @@ impl Machine {
             if state.halted.get() {
                 return RunEnd::Halted;
             }
-            if let Some(reason) = state.decisions.borrow_mut().mismatch.take() {
-                let decision = state.decisions.borrow().schedule.decisions;
+            // A mismatch found at an inline decision point (an allocation), which is the
+            // last decision recorded.
+            let mismatch = state.decisions.borrow_mut().mismatch.take();
+            if let Some(reason) = mismatch {
+                let decision = state
+                    .decisions
+                    .borrow()
+                    .schedule
+                    .decisions
+                    .saturating_sub(1);
                 return RunEnd::ReplayMismatch {
                     decision,
                     step: state.step.get(),
@@ -862,7 +870,7 @@ impl Machine {
         let mut log = state.decisions.borrow_mut();
         let decisions = log.schedule.decisions;
         let (decision, reason) = if let Some(reason) = log.mismatch.take() {
-            (decisions, reason)
+            (decisions.saturating_sub(1), reason)
         } else {
             let replay = log.replay.as_ref()?;
             if replay.decisions != decisions {

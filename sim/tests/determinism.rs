@@ -389,3 +389,77 @@ fn a_reset_machine_runs_exactly_like_a_new_one() {
     }
     assert_eq!(last_end, Some(RunEnd::Completed));
 }
+
+/// A task that allocates five `epitem`s and logs which allocations failed.
+fn allocator(config: Config) -> (Machine, common::Log<bool>) {
+    let mut machine = Machine::new(config, 77).unwrap();
+    let cx = machine.cx::<LockSteps>();
+    let log = common::Log::default();
+    let out = log.clone();
+    machine.spawn("alloc", None, async move {
+        for _ in 0..5 {
+            cx.yield_point("before kmalloc").await;
+            out.push(cx.alloc_fails("epitem"));
+            // Allocations of a class without a rule never fail and are no decision.
+            assert!(!cx.alloc_fails("file"));
+        }
+    });
+    (machine, log)
+}
+
+#[test]
+fn allocation_failures_are_decisions_that_replay() {
+    let mut config = lock_config();
+    config.alloc_failures = vec![sim::config::AllocFailure {
+        class: "epitem".into(),
+        nth: 2,
+    }];
+    let (mut machine, log) = allocator(config.clone());
+    let recorded = run(&mut machine, &mut Canonical::default());
+    assert_eq!(log.items(), [false, true, false, false, false]);
+    assert_eq!(recorded.schedule.decisions, 10, "5 steps + 5 allocations");
+    assert_eq!(
+        recorded.schedule.deviations,
+        vec![Deviation {
+            decision: 3,
+            choice: 1
+        }]
+    );
+    // Replay: the schedule, not the rule, decides; make the 4th allocation fail too.
+    let mut edited = recorded.schedule.clone();
+    edited.deviations.push(Deviation {
+        decision: 7,
+        choice: 1,
+    });
+    let (mut machine, log) = allocator(config.clone());
+    machine.set_replay(edited).unwrap();
+    let replayed = run(&mut machine, &mut Canonical::default());
+    assert_eq!(log.items(), [false, true, false, true, false]);
+    // The edit changed a choice inside the last window: caught when the run ends.
+    assert!(matches!(
+        replayed.end,
+        RunEnd::ReplayMismatch { decision: 9, .. }
+    ));
+    // Faithful replay.
+    let (mut machine, log) = allocator(config.clone());
+    machine.set_replay(recorded.schedule.clone()).unwrap();
+    let replayed = run(&mut machine, &mut Canonical::default());
+    assert_eq!(replayed.end, RunEnd::Completed);
+    assert_eq!(replayed.trace_hash, recorded.trace_hash);
+    assert_eq!(log.items(), [false, true, false, false, false]);
+    // An allocation decision with a choice that does not exist.
+    let mut bad = recorded.schedule.clone();
+    bad.deviations[0].choice = 5;
+    let (mut machine, _) = allocator(config);
+    machine.set_replay(bad).unwrap();
+    let result = run(&mut machine, &mut Canonical::default());
+    match result.end {
+        RunEnd::ReplayMismatch {
+            decision, reason, ..
+        } => {
+            assert_eq!(decision, 3);
+            assert!(reason.contains("allocation of epitem"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
