@@ -73,6 +73,32 @@ where
     result.get()
 }
 
+/// `calls` × `epoll_wait(ep, max, 0)`, timed, with the work counters.
+async fn timed_waits<G: Granularity>(
+    k: &Kernel<G>,
+    ep: i32,
+    max: usize,
+    calls: u64,
+) -> SimMeasurement {
+    let polls = k.counters.f_op_poll.get();
+    let transfers = k.counters.transfers.get();
+    let start = Instant::now();
+    let mut delivered = 0;
+    for _ in 0..calls {
+        let events = k
+            .sys_epoll_wait(ep, UserBufferSpec::default(), max as i32, 0)
+            .await
+            .expect("epoll_wait");
+        delivered += events.len() as u64;
+    }
+    SimMeasurement {
+        elapsed: start.elapsed(),
+        delivered,
+        polls: k.counters.f_op_poll.get() - polls,
+        transfers: k.counters.transfers.get() - transfers,
+    }
+}
+
 /// epwbench: `n` always-readable pipes, `epoll_wait(n, 0)` `calls` times.
 pub fn transfer<G: Granularity>(n: usize, calls: u64, model: MemoryModel) -> SimMeasurement {
     let options = options(G::KIND, model);
@@ -81,23 +107,7 @@ pub fn transfer<G: Granularity>(n: usize, calls: u64, model: MemoryModel) -> Sim
         for fds in &pipes {
             k.sys_write(fds[1], b"x").await.expect("write");
         }
-        let polls = k.counters.f_op_poll.get();
-        let transfers = k.counters.transfers.get();
-        let start = Instant::now();
-        let mut delivered = 0;
-        for _ in 0..calls {
-            let events = k
-                .sys_epoll_wait(ep, UserBufferSpec::default(), n as i32, 0)
-                .await
-                .expect("epoll_wait");
-            delivered += events.len() as u64;
-        }
-        out.set(SimMeasurement {
-            elapsed: start.elapsed(),
-            delivered,
-            polls: k.counters.f_op_poll.get() - polls,
-            transfers: k.counters.transfers.get() - transfers,
-        });
+        out.set(timed_waits(&k, ep, n, calls).await);
     })
 }
 
@@ -150,22 +160,7 @@ pub fn scale(watched: usize, ready: usize, calls: u64) -> (SimMeasurement, u64) 
             for fds in pipes.iter().take(ready) {
                 k.sys_write(fds[1], b"x").await.expect("write");
             }
-            let polls = k.counters.f_op_poll.get();
-            let start = Instant::now();
-            let mut delivered = 0;
-            for _ in 0..calls {
-                let events = k
-                    .sys_epoll_wait(ep, UserBufferSpec::default(), ready as i32, 0)
-                    .await
-                    .expect("epoll_wait");
-                delivered += events.len() as u64;
-            }
-            out.set(SimMeasurement {
-                elapsed: start.elapsed(),
-                delivered,
-                polls: k.counters.f_op_poll.get() - polls,
-                transfers: 0,
-            });
+            out.set(timed_waits(&k, ep, ready, calls).await);
         });
     (measurement, rss.get())
 }
