@@ -325,3 +325,103 @@ pub fn leaks<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
         kernel.cx.step(),
     )]
 }
+
+// ---- documented findings -----------------------------------------------------------------
+
+/// Names of the documented findings: behaviours of the 2007 code itself that the
+/// checkers report on the unmodified port (see `docs/findings.md`). The port keeps them.
+pub mod finding {
+    /// `INIT_LIST_HEAD(&epi->rdllink)` in `ep_send_events` is two stores; an
+    /// `ep_poll_callback` on another CPU that sees `next == self` between them appends
+    /// the item, and the transfer CPU's `prev = self` then overwrites the item's `prev`.
+    pub const INIT_LIST_HEAD_WINDOW: &str = "init-list-head-window";
+    /// `ep_poll_safewake` drops a wake of a head that another task is waking at the
+    /// same moment, even though the other task's wake has already passed the pollers
+    /// that needed this one: a parent set sleeps while its nested set is ready.
+    pub const SAFEWAKE_DROPS_WAKE: &str = "safewake-drops-wake";
+}
+
+/// An epitem whose `rdllink.prev` points at itself while its `next` does not: the
+/// mark `INIT_LIST_HEAD`'s second store leaves when a callback linked the item between
+/// the two stores. Returns a description of the first such item.
+pub fn rdllink_reinit_race<G: Granularity>(kernel: &Kernel<G>) -> Option<String> {
+    let objects = kernel.objects.borrow();
+    for (epi, item, _) in objects.epitems.live() {
+        let link = item.rdllink();
+        let next = kernel.cx.peek(link.next_word());
+        let prev = kernel.cx.peek(link.prev_word());
+        if prev == link.address() && next != link.address() {
+            return Some(format!(
+                "epitem{} (fd {}): rdllink.prev points to itself, rdllink.next = {}",
+                epi.index,
+                item.fd,
+                describe_word(kernel, next)
+            ));
+        }
+    }
+    None
+}
+
+/// For a `lost-wakeup` report: the ready level-triggered item the sleeper's set misses,
+/// if its file is an epoll set (a nested set whose wake of its pollers was lost).
+pub fn lost_nested_wakeup<G: Granularity>(kernel: &Kernel<G>, task: TaskId) -> Option<String> {
+    let ep = kernel.objects.borrow().tasks.get(&task)?.in_ep_poll?;
+    let items: Vec<EpitemId> = kernel
+        .objects
+        .borrow()
+        .eventpolls
+        .get(ep)
+        .ok()?
+        .rbr
+        .values()
+        .copied()
+        .collect();
+    for epi in items {
+        let (file, events_word, fd) = {
+            let objects = kernel.objects.borrow();
+            let e = objects.epitems.get(epi).ok()?;
+            (e.file, e.events_word(), e.fd)
+        };
+        let events = kernel.cx.peek(events_word) as u32;
+        if events & !EP_PRIVATE_BITS == 0 || events & EPOLLET != 0 {
+            continue;
+        }
+        if kernel.file_epoll(file).is_none() {
+            continue;
+        }
+        if kernel
+            .poll_peek(file)
+            .is_some_and(|mask| mask & events != 0)
+        {
+            return Some(format!(
+                "fd {fd} ({}) is a ready epoll set",
+                kernel.file_label(file)
+            ));
+        }
+    }
+    None
+}
+
+/// Recognises a report of the unmodified port as one of the documented [`finding`]s,
+/// looking at the kernel as the run left it. `None` means the report is not explained
+/// by a documented finding.
+pub fn classify_finding<G: Granularity>(
+    kernel: &Kernel<G>,
+    report: &Report,
+) -> Option<&'static str> {
+    match report.kind {
+        ReportKind::ListCorruption | ReportKind::OrphanedItem
+            if rdllink_reinit_race(kernel).is_some() =>
+        {
+            Some(finding::INIT_LIST_HEAD_WINDOW)
+        }
+        ReportKind::LostWakeup
+            if report
+                .task
+                .is_some_and(|t| lost_nested_wakeup(kernel, t).is_some()) =>
+        {
+            Some(finding::SAFEWAKE_DROPS_WAKE)
+        }
+        _ => None,
+    }
+}

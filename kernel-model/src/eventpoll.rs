@@ -241,6 +241,12 @@ impl<G: Granularity> Kernel<G> {
         let Some((_, _, _, poll_wait, rdllist)) = self.ep_fields(ep) else {
             return;
         };
+        self.cx.note(|| {
+            let label = self
+                .with_ep(ep, |e| e.file_label.clone())
+                .unwrap_or_default();
+            format!("ep_free: {label}")
+        });
         if self.cx.waitqueue_active(poll_wait) {
             self.ep_poll_safewake(poll_wait).await;
         }

@@ -3,13 +3,27 @@
 //!
 //! A scenario is anything that can populate a fresh [`World`] (processes, tasks,
 //! interrupts); every run builds it anew, since futures cannot be cloned.
+//!
+//! Two refinements over running a strategy as is:
+//! - **focus** ([`ExploreOptions::focus`]): a decision at which only one CPU can step
+//!   (the other enabled actions, if any, being drains of that same CPU's store buffer,
+//!   and no interrupt pending) is taken canonically — eager drain, run on — without
+//!   asking the strategy. No other context can observe the difference until a second
+//!   one becomes runnable, and the kernel paths that make one runnable (`clone`, a
+//!   wake-up) order the waker's earlier stores first. The strategy then spends its
+//!   randomness, PCT change points and DFS branches on the decisions where CPUs race.
+//! - **known findings** ([`explore_classified`]): reports that a classifier recognises
+//!   as documented behaviours of the 2007 code are counted apart from new reports, so an
+//!   exploration of the unmodified port can assert "nothing but documented findings".
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use sim::machine::Action;
 use sim::schedule::{Deviation, Schedule};
 use sim::strategy::{DecisionView, Dfs, Pct, Random, RoundRobin, Scheduler, StrategyKind, Timed};
-use sim::{Granularity, ReportKind};
+use sim::{Granularity, Report, ReportKind};
 
+use crate::kernel::Kernel;
 use crate::world::{Options, Outcome, World};
 
 /// How to explore.
@@ -29,6 +43,9 @@ pub struct ExploreOptions {
     pub shrink: bool,
     /// Stop at the first report.
     pub stop_at_first: bool,
+    /// Take decisions at which only one CPU can step canonically (see the module
+    /// documentation).
+    pub focus: bool,
 }
 
 impl Default for ExploreOptions {
@@ -42,6 +59,7 @@ impl Default for ExploreOptions {
             delay_bound: Some(2),
             shrink: true,
             stop_at_first: false,
+            focus: false,
         }
     }
 }
@@ -63,13 +81,28 @@ pub struct FirstReport {
 pub struct ExploreSummary {
     pub runs: u64,
     pub distinct_traces: u64,
+    /// Runs with at least one report of each kind, known findings excluded.
     pub reports: BTreeMap<ReportKind, u64>,
+    /// The first run with a report that is not a known finding (shrunk if asked).
     pub first_report: Option<FirstReport>,
+    /// Runs in which each known finding (by the classifier's name) showed.
+    pub findings: BTreeMap<&'static str, u64>,
+    /// The first run of each known finding (not shrunk).
+    pub first_findings: BTreeMap<&'static str, FirstReport>,
     /// True when DFS ran out of executions before `runs` (the search is complete).
     pub exhaustive: bool,
 }
 
-/// Builds a strategy for run `run`.
+impl ExploreSummary {
+    /// Whether no report other than known findings was made.
+    pub fn clean(&self) -> bool {
+        self.reports.is_empty()
+    }
+}
+
+/// Builds a strategy for run `run`. PCT is better served by one instance for the
+/// whole exploration (its change points are spread over the longest run it has
+/// seen); [`explore`] does that.
 pub fn strategy_for(options: &ExploreOptions, run: u64) -> Box<dyn Scheduler> {
     let seed = options.seed.wrapping_add(run);
     match options.strategy {
@@ -78,6 +111,53 @@ pub fn strategy_for(options: &ExploreOptions, run: u64) -> Box<dyn Scheduler> {
         StrategyKind::RoundRobin => Box::new(RoundRobin),
         StrategyKind::Timed | StrategyKind::Replay => Box::new(Timed::new(seed)),
         StrategyKind::Dfs => Box::new(Dfs::new(options.preemption_bound, options.delay_bound)),
+    }
+}
+
+/// Whether only one CPU can step at this decision: exactly one `Run`, no interrupt,
+/// and every drain belongs to that CPU's own buffer.
+pub fn is_solo(view: &DecisionView<'_>) -> bool {
+    let mut runner = None;
+    for action in view.actions {
+        match action.action {
+            Action::Run { cpu } => {
+                if runner.replace(cpu).is_some() {
+                    return false;
+                }
+            }
+            Action::Interrupt { .. } => return false,
+            Action::Drain { .. } => {}
+        }
+    }
+    let Some(runner) = runner else {
+        return false;
+    };
+    view.actions
+        .iter()
+        .all(|a| !matches!(a.action, Action::Drain { cpu, .. } if cpu != runner))
+}
+
+/// A strategy that only sees the decisions where CPUs race (see the module
+/// documentation); solo decisions are taken canonically.
+pub struct Focus<'a> {
+    pub inner: &'a mut dyn Scheduler,
+}
+
+impl Scheduler for Focus<'_> {
+    fn begin_execution(&mut self) -> bool {
+        self.inner.begin_execution()
+    }
+
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize {
+        if is_solo(view) {
+            0
+        } else {
+            self.inner.choose(view)
+        }
+    }
+
+    fn end_execution(&mut self) {
+        self.inner.end_execution()
     }
 }
 
@@ -97,54 +177,116 @@ pub fn run_once<G: Granularity>(
     outcome
 }
 
-/// Explores the scenario.
+/// Builds a world, runs it under `strategy` (which the caller begins and ends) and
+/// returns both, so that a classifier can look at the kernel the run left behind.
+pub fn run_world<G: Granularity>(
+    options: &Options,
+    scenario_hash: u64,
+    build: &dyn Fn(&mut World<G>),
+    strategy: &mut dyn Scheduler,
+) -> (World<G>, Outcome) {
+    let mut world =
+        World::<G>::new(options, scenario_hash).expect("options were validated by the caller");
+    build(&mut world);
+    let outcome = world.run(strategy);
+    (world, outcome)
+}
+
+/// Recognises a report as a documented finding: its name, or `None` for a new report.
+/// It sees the kernel as the run left it (all store buffers drained).
+pub type Classifier<G> = dyn Fn(&Kernel<G>, &Report) -> Option<&'static str>;
+
+/// Explores the scenario; every report counts.
 pub fn explore<G: Granularity>(
     options: &Options,
     scenario_hash: u64,
     build: &dyn Fn(&mut World<G>),
     explore: &ExploreOptions,
 ) -> ExploreSummary {
+    explore_classified(options, scenario_hash, build, explore, &|_, _| None)
+}
+
+/// Explores the scenario, counting the reports `classify` recognises as known findings
+/// apart from the others. Only a run with a report that is not a known finding becomes
+/// `first_report` (and is shrunk, preserving a report of its kind that is not a known
+/// finding).
+pub fn explore_classified<G: Granularity>(
+    options: &Options,
+    scenario_hash: u64,
+    build: &dyn Fn(&mut World<G>),
+    explore: &ExploreOptions,
+    classify: &Classifier<G>,
+) -> ExploreSummary {
     let mut summary = ExploreSummary::default();
     let mut hashes = BTreeSet::new();
     let mut dfs = (explore.strategy == StrategyKind::Dfs)
         .then(|| Dfs::new(explore.preemption_bound, explore.delay_bound));
+    let mut pct =
+        (explore.strategy == StrategyKind::Pct).then(|| Pct::new(explore.seed, explore.pct_depth));
     for run in 0..explore.runs {
-        let outcome = match dfs.as_mut() {
-            Some(dfs) => {
-                if !dfs.begin_execution() {
-                    summary.exhaustive = true;
-                    break;
-                }
-                let mut world = World::<G>::new(options, scenario_hash).expect("validated options");
-                build(&mut world);
-                let outcome = world.run(dfs);
-                dfs.end_execution();
-                outcome
-            }
-            None => {
-                let mut strategy = strategy_for(explore, run);
-                run_once(options, scenario_hash, build, strategy.as_mut())
+        let mut fresh;
+        let inner: &mut dyn Scheduler = match (dfs.as_mut(), pct.as_mut()) {
+            (Some(dfs), _) => dfs,
+            (None, Some(pct)) => pct,
+            (None, None) => {
+                fresh = strategy_for(explore, run);
+                fresh.as_mut()
             }
         };
+        let mut focus = Focus { inner };
+        let strategy: &mut dyn Scheduler = if explore.focus {
+            &mut focus
+        } else {
+            focus.inner
+        };
+        if !strategy.begin_execution() {
+            summary.exhaustive = true;
+            break;
+        }
+        let (world, outcome) = run_world(options, scenario_hash, build, strategy);
+        strategy.end_execution();
         summary.runs += 1;
         hashes.insert(outcome.result.trace_hash);
+        let kernel = world.kernel();
         let mut kinds = BTreeSet::new();
+        let mut known = BTreeSet::new();
+        let mut first_new = None;
         for report in outcome.reports() {
-            kinds.insert(report.kind);
+            match classify(&kernel, report) {
+                Some(name) => {
+                    known.insert(name);
+                }
+                None => {
+                    kinds.insert(report.kind);
+                    first_new.get_or_insert(report);
+                }
+            }
         }
         for kind in &kinds {
             *summary.reports.entry(*kind).or_insert(0) += 1;
         }
+        let first_of = |report: &Report| FirstReport {
+            kind: report.kind,
+            message: report.message.clone(),
+            run,
+            seed: explore.seed.wrapping_add(run),
+            schedule: outcome.result.schedule.clone(),
+            shrunk_schedule: None,
+        };
+        for name in known {
+            *summary.findings.entry(name).or_insert(0) += 1;
+            if !summary.first_findings.contains_key(name) {
+                let report = outcome
+                    .reports()
+                    .iter()
+                    .find(|r| classify(&kernel, r) == Some(name))
+                    .expect("classified above");
+                summary.first_findings.insert(name, first_of(report));
+            }
+        }
         if summary.first_report.is_none() {
-            if let Some(report) = outcome.reports().first() {
-                summary.first_report = Some(FirstReport {
-                    kind: report.kind,
-                    message: report.message.clone(),
-                    run,
-                    seed: explore.seed.wrapping_add(run),
-                    schedule: outcome.result.schedule.clone(),
-                    shrunk_schedule: None,
-                });
+            if let Some(report) = first_new {
+                summary.first_report = Some(first_of(report));
                 if explore.stop_at_first {
                     break;
                 }
@@ -157,44 +299,80 @@ pub fn explore<G: Granularity>(
     summary.distinct_traces = hashes.len() as u64;
     if explore.shrink {
         if let Some(first) = summary.first_report.as_mut() {
-            first.shrunk_schedule = Some(shrink(
+            let kind = first.kind;
+            first.shrunk_schedule = Some(shrink_by(
                 options,
                 scenario_hash,
                 build,
                 &first.schedule,
-                first.kind,
+                &|kernel, outcome| {
+                    outcome
+                        .reports()
+                        .iter()
+                        .any(|r| r.kind == kind && classify(kernel, r).is_none())
+                },
             ));
         }
     }
     summary
 }
 
-/// Follows a list of deviations by decision index, defaulting elsewhere and clamping
-/// choices that no longer exist: lets the shrinker try edited schedules that a strict
-/// replay would refuse.
+/// One non-default decision as the shrinker edits it: the decision index, the choice
+/// made there, and the action that choice named in the run it was recorded from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pick {
+    decision: u64,
+    choice: u32,
+    action: Option<Action>,
+}
+
+/// Follows a list of picks by decision index, defaulting elsewhere. A pick whose action
+/// is still enabled chooses that action (a drain, a CPU, an interrupt keep their
+/// identity when an edit shifts the positions of the others); otherwise its choice is
+/// clamped to the actions that exist. Lets the shrinker try edited schedules that a
+/// strict replay would refuse. Records the picks the run actually made.
 struct Deviations {
-    deviations: Vec<Deviation>,
+    picks: Vec<Pick>,
     cursor: usize,
+    made: Vec<Pick>,
+}
+
+impl Deviations {
+    fn new(picks: Vec<Pick>) -> Deviations {
+        Deviations {
+            picks,
+            cursor: 0,
+            made: Vec::new(),
+        }
+    }
 }
 
 impl Scheduler for Deviations {
     fn begin_execution(&mut self) -> bool {
         self.cursor = 0;
+        self.made.clear();
         true
     }
 
     fn choose(&mut self, view: &DecisionView<'_>) -> usize {
-        while self.cursor < self.deviations.len()
-            && self.deviations[self.cursor].decision < view.decision
-        {
+        while self.cursor < self.picks.len() && self.picks[self.cursor].decision < view.decision {
             self.cursor += 1;
         }
-        match self.deviations.get(self.cursor) {
-            Some(d) if d.decision == view.decision => {
-                (d.choice as usize).min(view.actions.len() - 1)
-            }
+        let choice = match self.picks.get(self.cursor) {
+            Some(p) if p.decision == view.decision => p
+                .action
+                .and_then(|a| view.actions.iter().position(|v| v.action == a))
+                .unwrap_or((p.choice as usize).min(view.actions.len() - 1)),
             _ => 0,
+        };
+        if choice != 0 {
+            self.made.push(Pick {
+                decision: view.decision,
+                choice: choice as u32,
+                action: Some(view.actions[choice].action),
+            });
         }
+        choice
     }
 }
 
@@ -205,16 +383,23 @@ pub fn run_deviations<G: Granularity>(
     build: &dyn Fn(&mut World<G>),
     deviations: &[Deviation],
 ) -> Outcome {
-    let mut strategy = Deviations {
-        deviations: deviations.to_vec(),
-        cursor: 0,
-    };
+    let mut strategy = Deviations::new(
+        deviations
+            .iter()
+            .map(|d| Pick {
+                decision: d.decision,
+                choice: d.choice,
+                action: None,
+            })
+            .collect(),
+    );
     run_once(options, scenario_hash, build, &mut strategy)
 }
 
-/// Shrinks a failing schedule: drops deviations one at a time, then lowers the choices
-/// that remain, keeping each change that still produces a report of `kind`. Returns the
-/// schedule of the smallest failing run found (a strict, replayable recording).
+/// Shrinks a failing schedule, keeping each edit that still produces a report of
+/// `kind`: removes runs of deviations (halves, quarters, … single ones, as delta
+/// debugging does), then lowers the choices that remain. Returns the schedule of the
+/// smallest failing run found (a strict, replayable recording).
 pub fn shrink<G: Granularity>(
     options: &Options,
     scenario_hash: u64,
@@ -222,45 +407,87 @@ pub fn shrink<G: Granularity>(
     schedule: &Schedule,
     kind: ReportKind,
 ) -> Schedule {
-    const ATTEMPTS_MAX: usize = 400;
-    let fails = |deviations: &[Deviation]| -> Option<Schedule> {
-        let outcome = run_deviations(options, scenario_hash, build, deviations);
-        outcome
-            .reports()
-            .iter()
-            .any(|r| r.kind == kind)
-            .then(|| outcome.result.schedule.clone())
+    shrink_by(options, scenario_hash, build, schedule, &|_, outcome| {
+        outcome.has_report(kind)
+    })
+}
+
+/// Shrinks a schedule keeping `fails` true of each accepted candidate (see [`shrink`]).
+pub fn shrink_by<G: Granularity>(
+    options: &Options,
+    scenario_hash: u64,
+    build: &dyn Fn(&mut World<G>),
+    schedule: &Schedule,
+    fails: &dyn Fn(&Kernel<G>, &Outcome) -> bool,
+) -> Schedule {
+    const ATTEMPTS_MAX: usize = 600;
+    let try_picks = |picks: &[Pick]| -> Option<(Schedule, Vec<Pick>)> {
+        let mut strategy = Deviations::new(picks.to_vec());
+        strategy.begin_execution();
+        let (world, outcome) = run_world(options, scenario_hash, build, &mut strategy);
+        fails(&world.kernel(), &outcome)
+            .then(|| (outcome.result.schedule.clone(), strategy.made.clone()))
     };
-    let Some(mut best) = fails(&schedule.deviations) else {
+    let original: Vec<Pick> = schedule
+        .deviations
+        .iter()
+        .map(|d| Pick {
+            decision: d.decision,
+            choice: d.choice,
+            action: None,
+        })
+        .collect();
+    let Some((mut best, mut picks)) = try_picks(&original) else {
         return schedule.clone();
     };
     let mut attempts = 0;
+    // Most races need one well-placed deviation: try each alone first.
+    if picks.len() > 1 {
+        for index in 0..picks.len().min(ATTEMPTS_MAX / 4) {
+            attempts += 1;
+            if let Some((found, made)) = try_picks(&picks[index..=index]) {
+                if made.len() < picks.len() {
+                    best = found;
+                    picks = made;
+                    break;
+                }
+            }
+        }
+    }
     let mut changed = true;
     while changed && attempts < ATTEMPTS_MAX {
         changed = false;
-        let mut index = 0;
-        while index < best.deviations.len() && attempts < ATTEMPTS_MAX {
-            let mut candidate = best.deviations.clone();
-            candidate.remove(index);
-            attempts += 1;
-            match fails(&candidate) {
-                Some(found) if found.deviations.len() < best.deviations.len() => {
-                    best = found;
-                    changed = true;
-                }
-                _ => index += 1,
-            }
-        }
-        for index in 0..best.deviations.len() {
-            while best.deviations.get(index).is_some_and(|d| d.choice > 1)
-                && attempts < ATTEMPTS_MAX
-            {
-                let mut candidate = best.deviations.clone();
-                candidate[index].choice -= 1;
+        let mut chunk = picks.len().div_ceil(2).max(1);
+        loop {
+            let mut index = 0;
+            while index < picks.len() && attempts < ATTEMPTS_MAX {
+                let mut candidate = picks.clone();
+                candidate.drain(index..(index + chunk).min(picks.len()));
                 attempts += 1;
-                match fails(&candidate) {
-                    Some(found) if found.deviations.len() <= best.deviations.len() => {
+                match try_picks(&candidate) {
+                    Some((found, made)) if made.len() < picks.len() => {
                         best = found;
+                        picks = made;
+                        changed = true;
+                    }
+                    _ => index += chunk,
+                }
+            }
+            if chunk == 1 || attempts >= ATTEMPTS_MAX {
+                break;
+            }
+            chunk = chunk.div_ceil(2);
+        }
+        for index in 0..picks.len() {
+            while picks.get(index).is_some_and(|p| p.choice > 1) && attempts < ATTEMPTS_MAX {
+                let mut candidate = picks.clone();
+                candidate[index].choice -= 1;
+                candidate[index].action = None;
+                attempts += 1;
+                match try_picks(&candidate) {
+                    Some((found, made)) if made.len() <= picks.len() => {
+                        best = found;
+                        picks = made;
                         changed = true;
                     }
                     _ => break,

@@ -216,3 +216,324 @@ pub async fn add_pipes<G: Granularity>(
     }
     pipes
 }
+
+// ---- the seed commit's five concurrent situations -------------------------------------
+
+/// Interest masks: level-triggered and edge-triggered readability.
+pub const LT: u32 = EPOLLIN;
+pub const ET: u32 = EPOLLIN | EPOLLET;
+
+/// `pipe()`, then `epoll_ctl(ADD)` of its read end with `events` and `data`, and (if
+/// `ready`) one byte written so that it is readable. Returns `[read, write]`.
+pub async fn watched_pipe<G: Granularity>(
+    k: &kernel_model::Kernel<G>,
+    ep: i32,
+    events: u32,
+    data: u64,
+    ready: bool,
+) -> [i32; 2] {
+    let [r, w] = k.sys_pipe().await.unwrap();
+    k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, Some(EpollEvent { events, data }))
+        .await
+        .unwrap();
+    if ready {
+        k.sys_write(w, b"x").await.unwrap();
+    }
+    [r, w]
+}
+
+/// What the threads of a seed case log.
+pub fn push(log: &Log, who: &str, what: String) {
+    log.borrow_mut().push((who.to_string(), what));
+}
+
+/// Case 1: `close(epfd)` while another thread of the process is in `epoll_wait` on it
+/// (one ready level-triggered pipe). `sys_epoll_wait` holds a reference to the epoll
+/// file from `fget` to `fput`, so the close only drops the descriptor's reference and
+/// `ep_free` runs at the waiter's `fput`, after its transfer.
+pub fn case1_close_epfd<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        watched_pipe(&k, ep, LT, 1, true).await;
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, -1).await;
+            push(&l, "waiter", show(&got));
+        });
+        let l = log.clone();
+        k.spawn_thread("closer", Some(CpuId(1)), move |k| async move {
+            let got = k.sys_close(ep).await;
+            push(&l, "closer", format!("{got:?}"));
+        });
+    });
+}
+
+/// Case 2: `epoll_ctl(EPOLL_CTL_DEL)` of one of two ready level-triggered pipes while a
+/// thread transfers: the DEL needs `ep->sem` for write and waits for the transfer.
+pub fn case2_del<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [a, _] = watched_pipe(&k, ep, LT, 1, true).await;
+        watched_pipe(&k, ep, LT, 2, true).await;
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, -1).await;
+            push(&l, "waiter", show(&got));
+        });
+        let l = log.clone();
+        k.spawn_thread("deleter", Some(CpuId(1)), move |k| async move {
+            let got = k.sys_epoll_ctl(ep, EPOLL_CTL_DEL, a, None).await;
+            push(&l, "deleter", format!("{got:?}"));
+        });
+    });
+}
+
+/// Case 3: `close()` of the last descriptor of a watched pipe end while a thread
+/// transfers: `__fput` → `eventpoll_release_file` takes `epmutex`, then waits for
+/// `ep->sem` (write) until the transfer is done.
+pub fn case3_close_watched<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [a, _] = watched_pipe(&k, ep, LT, 1, true).await;
+        watched_pipe(&k, ep, LT, 2, true).await;
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, -1).await;
+            push(&l, "waiter", show(&got));
+        });
+        let l = log.clone();
+        k.spawn_thread("closer", Some(CpuId(1)), move |k| async move {
+            let got = k.sys_close(a).await;
+            push(&l, "closer", format!("{got:?}"));
+        });
+    });
+}
+
+/// Case 5: `ep_poll_callback` on another CPU during the transfer loop. A ready
+/// edge-triggered pipe `a` (it leaves the loop through `smp_mb(); INIT_LIST_HEAD()`), a
+/// ready level-triggered pipe `b` (it leaves through `injlist`) and an edge-triggered
+/// pipe `c` that is not ready; a second thread on CPU 1 writes a byte into `c`, `a` and
+/// `b`, in that order, so that their callbacks run on CPU 1 while CPU 0 transfers: an
+/// item still on the txlist or `injlist`, or poisoned by `list_del`, looks linked and is
+/// not queued again; once re-initialised it may be.
+pub fn case5_callback<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [_, a] = watched_pipe(&k, ep, ET, 1, true).await;
+        let [_, b] = watched_pipe(&k, ep, LT, 2, true).await;
+        let [_, c] = watched_pipe(&k, ep, ET, 3, false).await;
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, -1).await;
+            push(&l, "waiter", show(&got));
+        });
+        let l = log.clone();
+        k.spawn_thread("writer", Some(CpuId(1)), move |k| async move {
+            let x = k.sys_write(c, b"y").await;
+            let y = k.sys_write(a, b"y").await;
+            let z = k.sys_write(b, b"y").await;
+            push(&l, "writer", format!("{x:?} {y:?} {z:?}"));
+        });
+    });
+}
+
+/// Case 4 at a size for `access` granularity: `ready` level-triggered pipes, two
+/// threads waiting with `max` (see [`two_waiters`]).
+pub fn case4_two_waiters<G: Granularity>(world: &mut World<G>, log: &Log) {
+    two_waiters(world, 3, 1, log);
+}
+
+/// Case 5 reduced for exhaustive search: one ready edge-triggered pipe and one that is
+/// not ready; the writer writes the idle one, then the ready one.
+pub fn case5_small<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [_, a] = watched_pipe(&k, ep, ET, 1, true).await;
+        let [_, c] = watched_pipe(&k, ep, ET, 3, false).await;
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, -1).await;
+            push(&l, "waiter", show(&got));
+        });
+        let l = log.clone();
+        k.spawn_thread("writer", Some(CpuId(1)), move |k| async move {
+            let x = k.sys_write(c, b"y").await;
+            let y = k.sys_write(a, b"y").await;
+            push(&l, "writer", format!("{x:?} {y:?}"));
+        });
+    });
+}
+
+// ---- directed schedules ------------------------------------------------------------------
+
+/// A condition on the kernel (and the machine under it) that ends a phase.
+pub type Until<G> = Box<dyn Fn(&kernel_model::Kernel<G>) -> bool>;
+
+/// A strategy that follows phases: in each, the named CPU steps whenever it can, until
+/// the phase's condition holds; after the last phase, the canonical default. Used to
+/// build the one schedule that shows an argument (the recorded schedule replays it).
+pub struct Directed<G: Granularity> {
+    kernel: Rc<kernel_model::Kernel<G>>,
+    phases: Vec<(CpuId, Until<G>)>,
+    /// How many phases have ended.
+    pub done: usize,
+}
+
+impl<G: Granularity> Directed<G> {
+    pub fn new(kernel: Rc<kernel_model::Kernel<G>>, phases: Vec<(CpuId, Until<G>)>) -> Self {
+        Directed {
+            kernel,
+            phases,
+            done: 0,
+        }
+    }
+}
+
+impl<G: Granularity> sim::Scheduler for Directed<G> {
+    fn begin_execution(&mut self) -> bool {
+        self.done = 0;
+        true
+    }
+
+    fn choose(&mut self, view: &sim::strategy::DecisionView<'_>) -> usize {
+        while self.done < self.phases.len() && (self.phases[self.done].1)(&self.kernel) {
+            self.done += 1;
+        }
+        let Some((cpu, _)) = self.phases.get(self.done) else {
+            return 0;
+        };
+        // Drains stay eager; then the phase's CPU.
+        if matches!(view.actions[0].action, sim::Action::Drain { .. }) {
+            return 0;
+        }
+        view.actions
+            .iter()
+            .position(|a| a.action == sim::Action::Run { cpu: *cpu })
+            .unwrap_or(0)
+    }
+}
+
+/// The task named `name`.
+pub fn task_named<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> sim::TaskId {
+    k.cx.state()
+        .tasks
+        .borrow()
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| t.id)
+        .unwrap_or_else(|| panic!("no task {name}"))
+}
+
+/// Whether a task named `name` exists yet.
+pub fn task_exists<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> bool {
+    k.cx.state().tasks.borrow().iter().any(|t| t.name == name)
+}
+
+pub fn status_of<G: Granularity>(
+    k: &kernel_model::Kernel<G>,
+    name: &str,
+) -> Option<sim::cpu::TaskStatus> {
+    let tasks = k.cx.state().tasks.borrow();
+    tasks.iter().find(|t| t.name == name).map(|t| t.status)
+}
+
+/// Whether the task has finished.
+pub fn exited<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> bool {
+    status_of(k, name) == Some(sim::cpu::TaskStatus::Exited)
+}
+
+/// Whether the task sleeps (on a wait queue, a lock or a timer).
+pub fn sleeping<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> bool {
+    status_of(k, name) == Some(sim::cpu::TaskStatus::Sleeping)
+}
+
+/// Whether the task is inside `ep_events_transfer` (its txlist is live).
+pub fn in_transfer<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> bool {
+    if !task_exists(k, name) {
+        return false;
+    }
+    let task = task_named(k, name);
+    k.objects
+        .borrow()
+        .tasks
+        .get(&task)
+        .is_some_and(|t| t.in_transfer.is_some())
+}
+
+/// Whether the task is inside `ep_events_transfer` and has stolen a non-empty ready
+/// list (its txlist holds items).
+pub fn stolen<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> bool {
+    if !in_transfer(k, name) {
+        return false;
+    }
+    let task = task_named(k, name);
+    let txlist = k.objects.borrow().tasks[&task].txlist();
+    k.cx.peek(txlist.next_word()) != txlist.address()
+}
+
+/// Whether the task sleeps inside `ep_poll` (on `ep->wq`).
+pub fn asleep_in_ep_poll<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> bool {
+    if !task_exists(k, name) {
+        return false;
+    }
+    let task = task_named(k, name);
+    sleeping(k, name)
+        && k.objects
+            .borrow()
+            .tasks
+            .get(&task)
+            .is_some_and(|t| t.in_ep_poll.is_some())
+}
+
+/// The names of the locks the task waits for (sleeping locks: semaphores, mutexes).
+pub fn waits_for<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> Vec<String> {
+    if !task_exists(k, name) {
+        return Vec::new();
+    }
+    let task = task_named(k, name);
+    let state = k.cx.state();
+    let locks = state.locks.borrow();
+    locks
+        .locks
+        .iter()
+        .filter(|l| l.waiters.iter().any(|w| w.task == task))
+        .map(|l| l.name.to_string())
+        .collect()
+}
+
+/// The narration notes of a kept trace, with the name of the task that made each.
+pub fn notes<G: Granularity>(world: &World<G>) -> Vec<(String, String)> {
+    let state = world.machine().state();
+    world
+        .machine()
+        .take_records()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            sim::trace::TraceEvent::Note { text } => Some((
+                r.task.map_or("idle".to_string(), |t| state.task_name(t)),
+                text,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The index of the first note by `task` containing `text` at or after `from`.
+pub fn find_note(notes: &[(String, String)], from: usize, task: &str, text: &str) -> Option<usize> {
+    notes
+        .iter()
+        .enumerate()
+        .skip(from)
+        .find(|(_, (t, n))| t == task && n.contains(text))
+        .map(|(i, _)| i)
+}
