@@ -537,3 +537,51 @@ pub fn find_note(notes: &[(String, String)], from: usize, task: &str, text: &str
         .find(|(_, (t, n))| t == task && n.contains(text))
         .map(|(i, _)| i)
 }
+
+/// Nested sets and two writers, for `ep_poll_safewake`: a child set `C` watches pipe 1
+/// (edge-triggered, data 1) and pipe 2 (level-triggered, data 2); a parent set `P`
+/// watches `C` (level-triggered, data 100). Thread `W` (CPU 0) waits on `P`, then takes
+/// `C`'s events with a zero timeout, then waits on `P` again. Thread `w1` (CPU 1) writes
+/// pipe 1, thread `w2` (CPU 2) writes pipe 2. Each write's callback on `C` wakes `C`'s
+/// pollers — `P`'s callback — through `ep_poll_safewake(&psw, &C->poll_wait)`. Needs
+/// three CPUs.
+pub fn nested_two_writers<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let c = k.sys_epoll_create(1).await.unwrap();
+        let parent = k.sys_epoll_create(1).await.unwrap();
+        let [_, w1] = watched_pipe(&k, c, ET, 1, false).await;
+        let [_, w2] = watched_pipe(&k, c, LT, 2, false).await;
+        k.sys_epoll_ctl(
+            parent,
+            EPOLL_CTL_ADD,
+            c,
+            Some(EpollEvent {
+                events: LT,
+                data: 100,
+            }),
+        )
+        .await
+        .unwrap();
+        let l = log.clone();
+        k.spawn_thread("W", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(parent, UserBufferSpec::default(), 4, -1).await;
+            push(&l, "W", format!("P: {}", show(&got)));
+            let got = k.sys_epoll_wait(c, UserBufferSpec::default(), 4, 0).await;
+            push(&l, "W", format!("C: {}", show(&got)));
+            let got = k.sys_epoll_wait(parent, UserBufferSpec::default(), 4, -1).await;
+            push(&l, "W", format!("P: {}", show(&got)));
+        });
+        let l = log.clone();
+        k.spawn_thread("w1", Some(CpuId(1)), move |k| async move {
+            let got = k.sys_write(w1, b"1").await;
+            push(&l, "w1", format!("{got:?}"));
+        });
+        let l = log.clone();
+        k.spawn_thread("w2", Some(CpuId(2)), move |k| async move {
+            let got = k.sys_write(w2, b"2").await;
+            push(&l, "w2", format!("{got:?}"));
+        });
+    });
+}
