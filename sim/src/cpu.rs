@@ -11,7 +11,9 @@ use crate::op::Op;
 #[derive(Clone, Debug)]
 pub struct Cpu {
     pub id: CpuId,
-    /// This CPU's virtual clock.
+    /// This CPU's virtual clock. While code runs on this CPU, the cost of its inline
+    /// primitives may not be added yet: read clocks with `State::clock_ns`, which is
+    /// exact, rather than this field.
     pub clock_ns: u64,
     pub irqs_enabled: bool,
     /// The task whose kernel stack this CPU is on, if any.

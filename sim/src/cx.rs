@@ -176,15 +176,14 @@ impl<G: Granularity> Cx<G> {
     #[inline(always)]
     fn access(&self, op: Op, word: Word) -> OpFuture<'_> {
         if !G::STEPS_AT_ACCESS && !self.state.halted.get() && self.state.mem.check(word).is_ok() {
-            let cpu = self.state.current.get().cpu;
             let costs = &self.state.config.costs;
             let value = match op {
                 Op::Load { .. } => {
-                    self.state.charge(cpu, costs.load_ns);
+                    self.state.charge_current(costs.load_ns);
                     self.state.mem.load_sc(word)
                 }
                 Op::Store { value, .. } => {
-                    self.state.charge(cpu, costs.store_ns);
+                    self.state.charge_current(costs.store_ns);
                     self.state.mem.store_sc(word, value);
                     0
                 }

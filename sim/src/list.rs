@@ -519,9 +519,7 @@ impl<'a> Inline<'a> {
     fn finish<T>(self, result: Option<T>) -> Option<T> {
         let costs = &self.state.config.costs;
         let cost = self.loads * costs.load_ns + self.stores * costs.store_ns;
-        if cost != 0 {
-            self.state.charge(self.state.current.get().cpu, cost);
-        }
+        self.state.charge_current(cost);
         debug_assert_eq!(result.is_none(), self.state.halted.get());
         result
     }

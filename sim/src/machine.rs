@@ -649,6 +649,7 @@ impl Machine {
         let waker = noop_waker();
         let mut task_context = TaskContext::from_waker(&waker);
         let poll = future.as_mut().poll(&mut task_context);
+        state.settle();
         match poll {
             Poll::Ready(()) => {
                 assert!(

@@ -123,6 +123,9 @@ pub struct State {
     pub result: Cell<u64>,
     pub step: Cell<u64>,
     pub halted: Cell<bool>,
+    /// Time charged to the current CPU by inline primitives and not yet added to its
+    /// clock (see [`State::charge_current`]); always 0 while no code runs.
+    unsettled_ns: Cell<u64>,
     /// Tasks created by running code (`clone()`), started by the executor before its
     /// next decision.
     pub spawn_queue: RefCell<Vec<QueuedSpawn>>,
@@ -161,6 +164,7 @@ impl State {
             result: Cell::new(0),
             step: Cell::new(0),
             halted: Cell::new(false),
+            unsettled_ns: Cell::new(0),
             spawn_queue: RefCell::new(Vec::new()),
             tick_ns: tick,
             config,
@@ -205,6 +209,7 @@ impl State {
         self.result.set(0);
         self.step.set(0);
         self.halted.set(false);
+        self.unsettled_ns.set(0);
         self.spawn_queue.borrow_mut().clear();
     }
 
@@ -212,16 +217,39 @@ impl State {
 
     #[inline(always)]
     pub fn charge(&self, cpu: CpuId, cost_ns: u64) {
+        self.settle();
         let mut cpus = self.cpus.borrow_mut();
         cpus[cpu.index()].clock_ns += cost_ns;
     }
 
+    /// Charges the CPU running the current code, lazily: the cost is added to its clock
+    /// when anything next reads or moves a clock, or when the code stops running
+    /// ([`State::settle`]). This is what the inline primitives of the coarse
+    /// granularities use, so that a shared-word access costs an addition.
+    #[inline(always)]
+    pub fn charge_current(&self, cost_ns: u64) {
+        self.unsettled_ns.set(self.unsettled_ns.get() + cost_ns);
+    }
+
+    /// Adds what [`State::charge_current`] charged to the current CPU's clock.
+    #[inline]
+    pub fn settle(&self) {
+        let pending = self.unsettled_ns.replace(0);
+        if pending != 0 {
+            let cpu = self.current.get().cpu;
+            self.cpus.borrow_mut()[cpu.index()].clock_ns += pending;
+        }
+    }
+
+    /// `cpu`'s clock (exact: what inline primitives charged is settled first).
     pub fn clock_ns(&self, cpu: CpuId) -> u64 {
+        self.settle();
         self.cpus.borrow()[cpu.index()].clock_ns
     }
 
     /// Moves `cpu`'s clock forward to at least `time_ns` (causality).
     pub fn catch_up(&self, cpu: CpuId, time_ns: u64) {
+        self.settle();
         let mut cpus = self.cpus.borrow_mut();
         let clock = &mut cpus[cpu.index()].clock_ns;
         *clock = (*clock).max(time_ns);
