@@ -25,9 +25,7 @@ use common::{add_pipes, datas, ev, on_both, ready_list, single_task_on_both, sle
 use kernel_model::poll::*;
 use kernel_model::user::UserBufferSpec;
 use kernel_model::{Kernel, KernelVersion, Options};
-use sim::{CpuId, Granularity, SyscallSteps};
-
-type K = Rc<Kernel<SyscallSteps>>;
+use sim::{AccessSteps, CpuId, Granularity, GranularityKind, LockSteps, SyscallSteps};
 
 async fn wait<G: Granularity>(k: &Kernel<G>, ep: i32, max: i32) -> Vec<u64> {
     datas(
@@ -52,146 +50,172 @@ async fn rounds<G: Granularity>(
     seen
 }
 
+async fn four_ready_level_triggered_items_and_maxevents_2_scenario<G: Granularity>(
+    k: Rc<Kernel<G>>,
+) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let pipes = add_pipes(&k, ep, 4, EPOLLIN).await;
+    for &(_, w) in &pipes {
+        k.sys_write(w, b"x").await.unwrap();
+    }
+    assert_eq!(ready_list(&k, ep), vec![0, 1, 2, 3]);
+    let seen = rounds(&k, ep, 2, 5).await;
+    let expected: Vec<(Vec<u64>, Vec<u64>)> = match k.version() {
+        // Steal [0 1 2 3]; deliver 0, 1 (→ injlist [0 1]); maxevents reached with
+        // txlist = [2 3]. Splice txlist to the head: [2 3]; then injlist: [0 1 2 3].
+        // The ready list is exactly as before, so every wait returns 0 and 1 while
+        // they stay readable, and 2 and 3 starve.
+        KernelVersion::V2_6_22 => vec![(vec![0, 1], vec![0, 1, 2, 3]); 5],
+        // Collect 0 then 1 with list_add: txlist [1 0]; rdllist [2 3]. Deliver 1, 0.
+        // Reinject 1 then 0 at the tail: [2 3 1 0]. Next: collect 2, 3 → deliver
+        // 3, 2 → [1 0 3 2]. Next: 0, 1 → [3 2 0 1]. Next: 2, 3 → [0 1 2 3], which is
+        // where it started: every item is served every second wait.
+        KernelVersion::V2_6_21 => vec![
+            (vec![1, 0], vec![2, 3, 1, 0]),
+            (vec![3, 2], vec![1, 0, 3, 2]),
+            (vec![0, 1], vec![3, 2, 0, 1]),
+            (vec![2, 3], vec![0, 1, 2, 3]),
+            (vec![1, 0], vec![2, 3, 1, 0]),
+        ],
+    };
+    assert_eq!(seen, expected, "{}", k.version().name());
+}
+
 #[test]
 fn four_ready_level_triggered_items_and_maxevents_2() {
-    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        let pipes = add_pipes(&k, ep, 4, EPOLLIN).await;
-        for &(_, w) in &pipes {
-            k.sys_write(w, b"x").await.unwrap();
-        }
-        assert_eq!(ready_list(&k, ep), vec![0, 1, 2, 3]);
-        let seen = rounds(&k, ep, 2, 5).await;
-        let expected: Vec<(Vec<u64>, Vec<u64>)> = match k.version() {
-            // Steal [0 1 2 3]; deliver 0, 1 (→ injlist [0 1]); maxevents reached with
-            // txlist = [2 3]. Splice txlist to the head: [2 3]; then injlist: [0 1 2 3].
-            // The ready list is exactly as before, so every wait returns 0 and 1 while
-            // they stay readable, and 2 and 3 starve.
-            KernelVersion::V2_6_22 => vec![(vec![0, 1], vec![0, 1, 2, 3]); 5],
-            // Collect 0 then 1 with list_add: txlist [1 0]; rdllist [2 3]. Deliver 1, 0.
-            // Reinject 1 then 0 at the tail: [2 3 1 0]. Next: collect 2, 3 → deliver
-            // 3, 2 → [1 0 3 2]. Next: 0, 1 → [3 2 0 1]. Next: 2, 3 → [0 1 2 3], which is
-            // where it started: every item is served every second wait.
-            KernelVersion::V2_6_21 => vec![
-                (vec![1, 0], vec![2, 3, 1, 0]),
-                (vec![3, 2], vec![1, 0, 3, 2]),
-                (vec![0, 1], vec![3, 2, 0, 1]),
-                (vec![2, 3], vec![0, 1, 2, 3]),
-                (vec![1, 0], vec![2, 3, 1, 0]),
-            ],
-        };
-        assert_eq!(seen, expected, "{}", k.version().name());
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &Options::default(),
+        four_ready_level_triggered_items_and_maxevents_2_scenario,
+    );
+}
+
+async fn the_ready_list_is_fifo_in_callback_order_scenario<G: Granularity>(k: Rc<Kernel<G>>) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    // Edge-triggered, so that delivered items leave the list for good.
+    let pipes = add_pipes(&k, ep, 4, EPOLLIN | EPOLLET).await;
+    for i in [2, 0, 3, 1] {
+        k.sys_write(pipes[i].1, b"x").await.unwrap();
+    }
+    // ep_poll_callback appends (list_add_tail): callback order, on both versions.
+    assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
+    // One at a time, the order shows on both: 2.6.22 steals all, delivers the first
+    // and splices [0 3 1] back to the head; 2.6.21 collects only the first.
+    let seen = rounds(&k, ep, 1, 5).await;
+    assert_eq!(
+        seen,
+        vec![
+            (vec![2], vec![0, 3, 1]),
+            (vec![0], vec![3, 1]),
+            (vec![3], vec![1]),
+            (vec![1], vec![]),
+            (vec![], vec![]),
+        ]
+    );
+    // New edges in the same order; one wait for all of them.
+    for i in [2, 0, 3, 1] {
+        k.sys_write(pipes[i].1, b"y").await.unwrap();
+    }
+    assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
+    let expected = match k.version() {
+        KernelVersion::V2_6_22 => vec![2, 0, 3, 1],
+        // One batch of four, collected with list_add: delivered in reverse.
+        KernelVersion::V2_6_21 => vec![1, 3, 0, 2],
+    };
+    assert_eq!(wait(&k, ep, 4).await, expected);
+    assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
 }
 
 #[test]
 fn the_ready_list_is_fifo_in_callback_order() {
-    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        // Edge-triggered, so that delivered items leave the list for good.
-        let pipes = add_pipes(&k, ep, 4, EPOLLIN | EPOLLET).await;
-        for i in [2, 0, 3, 1] {
-            k.sys_write(pipes[i].1, b"x").await.unwrap();
-        }
-        // ep_poll_callback appends (list_add_tail): callback order, on both versions.
-        assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
-        // One at a time, the order shows on both: 2.6.22 steals all, delivers the first
-        // and splices [0 3 1] back to the head; 2.6.21 collects only the first.
-        let seen = rounds(&k, ep, 1, 5).await;
-        assert_eq!(
-            seen,
-            vec![
-                (vec![2], vec![0, 3, 1]),
-                (vec![0], vec![3, 1]),
-                (vec![3], vec![1]),
-                (vec![1], vec![]),
-                (vec![], vec![]),
-            ]
-        );
-        // New edges in the same order; one wait for all of them.
-        for i in [2, 0, 3, 1] {
-            k.sys_write(pipes[i].1, b"y").await.unwrap();
-        }
-        assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
-        let expected = match k.version() {
-            KernelVersion::V2_6_22 => vec![2, 0, 3, 1],
-            // One batch of four, collected with list_add: delivered in reverse.
-            KernelVersion::V2_6_21 => vec![1, 3, 0, 2],
-        };
-        assert_eq!(wait(&k, ep, 4).await, expected);
-        assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &Options::default(),
+        the_ready_list_is_fifo_in_callback_order_scenario,
+    );
+}
+
+async fn a_whole_batch_of_level_triggered_items_scenario<G: Granularity>(k: Rc<Kernel<G>>) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let pipes = add_pipes(&k, ep, 4, EPOLLIN).await;
+    for i in [3, 1, 0, 2] {
+        k.sys_write(pipes[i].1, b"x").await.unwrap();
+    }
+    assert_eq!(ready_list(&k, ep), vec![3, 1, 0, 2]);
+    let seen = rounds(&k, ep, 4, 3).await;
+    let expected: Vec<(Vec<u64>, Vec<u64>)> = match k.version() {
+        // Delivered in order, all re-injected in delivery order at the head: the
+        // order never changes.
+        KernelVersion::V2_6_22 => vec![(vec![3, 1, 0, 2], vec![3, 1, 0, 2]); 3],
+        // Delivered reversed, re-injected at the tail in txlist (= delivery) order:
+        // the list flips at every wait, and so does the delivery.
+        KernelVersion::V2_6_21 => vec![
+            (vec![2, 0, 1, 3], vec![2, 0, 1, 3]),
+            (vec![3, 1, 0, 2], vec![3, 1, 0, 2]),
+            (vec![2, 0, 1, 3], vec![2, 0, 1, 3]),
+        ],
+    };
+    assert_eq!(seen, expected, "{}", k.version().name());
 }
 
 #[test]
 fn a_whole_batch_of_level_triggered_items() {
-    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        let pipes = add_pipes(&k, ep, 4, EPOLLIN).await;
-        for i in [3, 1, 0, 2] {
-            k.sys_write(pipes[i].1, b"x").await.unwrap();
-        }
-        assert_eq!(ready_list(&k, ep), vec![3, 1, 0, 2]);
-        let seen = rounds(&k, ep, 4, 3).await;
-        let expected: Vec<(Vec<u64>, Vec<u64>)> = match k.version() {
-            // Delivered in order, all re-injected in delivery order at the head: the
-            // order never changes.
-            KernelVersion::V2_6_22 => vec![(vec![3, 1, 0, 2], vec![3, 1, 0, 2]); 3],
-            // Delivered reversed, re-injected at the tail in txlist (= delivery) order:
-            // the list flips at every wait, and so does the delivery.
-            KernelVersion::V2_6_21 => vec![
-                (vec![2, 0, 1, 3], vec![2, 0, 1, 3]),
-                (vec![3, 1, 0, 2], vec![3, 1, 0, 2]),
-                (vec![2, 0, 1, 3], vec![2, 0, 1, 3]),
-            ],
-        };
-        assert_eq!(seen, expected, "{}", k.version().name());
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &Options::default(),
+        a_whole_batch_of_level_triggered_items_scenario,
+    );
+}
+
+async fn delivered_edge_triggered_items_leave_and_unreached_items_keep_their_place_scenario<
+    G: Granularity,
+>(
+    k: Rc<Kernel<G>>,
+) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let mut pipes = Vec::new();
+    for i in 0..4u64 {
+        let [r, w] = k.sys_pipe().await.unwrap();
+        let flags = if i % 2 == 1 { EPOLLET } else { 0 };
+        k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, ev(EPOLLIN | flags, i))
+            .await
+            .unwrap();
+        k.sys_write(w, b"x").await.unwrap();
+        pipes.push((r, w));
+    }
+    assert_eq!(ready_list(&k, ep), vec![0, 1, 2, 3]);
+    let (got, after) = match k.version() {
+        // injlist gets the LT items 0 and 2, in delivery order.
+        KernelVersion::V2_6_22 => (vec![0, 1, 2, 3], vec![0, 2]),
+        // txlist [3 2 1 0]; reinject walks it and appends the LT ones: 2, then 0.
+        KernelVersion::V2_6_21 => (vec![3, 2, 1, 0], vec![2, 0]),
+    };
+    assert_eq!(wait(&k, ep, 4).await, got);
+    assert_eq!(ready_list(&k, ep), after);
+    // A new LT item 9 becomes ready, then ET item 1 gets a new edge: both appended.
+    let [r, w] = k.sys_pipe().await.unwrap();
+    k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, ev(EPOLLIN, 9))
+        .await
+        .unwrap();
+    k.sys_write(w, b"x").await.unwrap();
+    k.sys_write(pipes[1].1, b"x").await.unwrap();
+    let mut queued = after.clone();
+    queued.extend([9, 1]);
+    assert_eq!(ready_list(&k, ep), queued);
+    let (first, after) = match k.version() {
+        // Steal all; deliver 0 (injlist [0]); the unreached [2 9 1] is spliced back
+        // in its order, then [0] in front of it.
+        KernelVersion::V2_6_22 => (vec![0], vec![0, 2, 9, 1]),
+        // Collect only 2; [0 9 1] stay in place; reinject 2 at the tail.
+        KernelVersion::V2_6_21 => (vec![2], vec![0, 9, 1, 2]),
+    };
+    assert_eq!(wait(&k, ep, 1).await, first);
+    assert_eq!(ready_list(&k, ep), after);
 }
 
 #[test]
 fn delivered_edge_triggered_items_leave_and_unreached_items_keep_their_place() {
-    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        let mut pipes = Vec::new();
-        for i in 0..4u64 {
-            let [r, w] = k.sys_pipe().await.unwrap();
-            let flags = if i % 2 == 1 { EPOLLET } else { 0 };
-            k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, ev(EPOLLIN | flags, i))
-                .await
-                .unwrap();
-            k.sys_write(w, b"x").await.unwrap();
-            pipes.push((r, w));
-        }
-        assert_eq!(ready_list(&k, ep), vec![0, 1, 2, 3]);
-        let (got, after) = match k.version() {
-            // injlist gets the LT items 0 and 2, in delivery order.
-            KernelVersion::V2_6_22 => (vec![0, 1, 2, 3], vec![0, 2]),
-            // txlist [3 2 1 0]; reinject walks it and appends the LT ones: 2, then 0.
-            KernelVersion::V2_6_21 => (vec![3, 2, 1, 0], vec![2, 0]),
-        };
-        assert_eq!(wait(&k, ep, 4).await, got);
-        assert_eq!(ready_list(&k, ep), after);
-        // A new LT item 9 becomes ready, then ET item 1 gets a new edge: both appended.
-        let [r, w] = k.sys_pipe().await.unwrap();
-        k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, ev(EPOLLIN, 9))
-            .await
-            .unwrap();
-        k.sys_write(w, b"x").await.unwrap();
-        k.sys_write(pipes[1].1, b"x").await.unwrap();
-        let mut queued = after.clone();
-        queued.extend([9, 1]);
-        assert_eq!(ready_list(&k, ep), queued);
-        let (first, after) = match k.version() {
-            // Steal all; deliver 0 (injlist [0]); the unreached [2 9 1] is spliced back
-            // in its order, then [0] in front of it.
-            KernelVersion::V2_6_22 => (vec![0], vec![0, 2, 9, 1]),
-            // Collect only 2; [0 9 1] stay in place; reinject 2 at the tail.
-            KernelVersion::V2_6_21 => (vec![2], vec![0, 9, 1, 2]),
-        };
-        assert_eq!(wait(&k, ep, 1).await, first);
-        assert_eq!(ready_list(&k, ep), after);
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &Options::default(),
+        delivered_edge_triggered_items_leave_and_unreached_items_keep_their_place_scenario,
+    );
 }
 
 #[test]
@@ -249,4 +273,47 @@ fn items_queued_during_a_transfer_go_after_the_reinjected_ones_on_2_6_22_only() 
         });
     });
     assert_eq!(log.borrow().len(), 2);
+}
+
+/// Options at a finer granularity (the list operations take their stepping path at
+/// `access`), same results expected.
+fn at(granularity: GranularityKind) -> Options {
+    let mut options = Options::default();
+    options.machine.granularity = granularity;
+    options
+}
+
+#[test]
+fn the_single_task_order_facts_hold_at_lock_and_access_granularity() {
+    let lock = at(GranularityKind::Lock);
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        four_ready_level_triggered_items_and_maxevents_2_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        the_ready_list_is_fifo_in_callback_order_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(&lock, a_whole_batch_of_level_triggered_items_scenario);
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        delivered_edge_triggered_items_leave_and_unreached_items_keep_their_place_scenario,
+    );
+    let access = at(GranularityKind::Access);
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        four_ready_level_triggered_items_and_maxevents_2_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        the_ready_list_is_fifo_in_callback_order_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        a_whole_batch_of_level_triggered_items_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        delivered_edge_triggered_items_leave_and_unreached_items_keep_their_place_scenario,
+    );
 }

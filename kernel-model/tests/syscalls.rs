@@ -26,7 +26,7 @@ use kernel_model::syscalls::{F_GETFL, F_SETFL};
 use kernel_model::user::UserBufferSpec;
 use kernel_model::{EpollEvent, Errno, Kernel, KernelVersion, Options};
 use sim::config::AllocFailure;
-use sim::{CpuId, Granularity, SyscallSteps};
+use sim::{AccessSteps, CpuId, Granularity, GranularityKind, LockSteps, SyscallSteps};
 
 type K = Rc<Kernel<SyscallSteps>>;
 
@@ -524,75 +524,94 @@ fn fault_at(n: usize) -> UserBufferSpec {
     }
 }
 
+async fn a_fault_at_the_second_put_user_level_triggered_scenario<G: Granularity>(k: Rc<Kernel<G>>) {
+    let (ep, _) = three_ready(&k, 0).await;
+    let got = k.sys_epoll_wait(ep, fault_at(1), 4, 0).await;
+    match k.version() {
+        // §3.24: the copy of item 1 faults; the count so far is returned, and the
+        // faulting item with everything after it goes back to the head of the ready
+        // list, behind the delivered (re-injected) item 0.
+        KernelVersion::V2_6_22 => {
+            assert_eq!(got, Ok(vec![e(EPOLLIN, 0)]));
+            assert_eq!(ready_list(&k, ep), vec![0, 1, 2]);
+            assert_eq!(datas(&poll_now(&k, ep, 4).await), vec![0, 1, 2]);
+        }
+        // §3.28: collect took all three (reversed: 2, 1, 0); 2 was copied, 1
+        // faulted: -EFAULT, the count is discarded. Reinject puts every LT item back
+        // at the tail, in txlist order — item 0 keeps its revents = interest mask.
+        KernelVersion::V2_6_21 => {
+            assert_eq!(got, Err(Errno::EFAULT));
+            assert_eq!(ready_list(&k, ep), vec![2, 1, 0]);
+            assert_eq!(datas(&poll_now(&k, ep, 4).await), vec![0, 1, 2]);
+        }
+    }
+}
+
 #[test]
 fn a_fault_at_the_second_put_user_level_triggered() {
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let (ep, _) = three_ready(&k, 0).await;
-        let got = k.sys_epoll_wait(ep, fault_at(1), 4, 0).await;
-        match k.version() {
-            // §3.24: the copy of item 1 faults; the count so far is returned, and the
-            // faulting item with everything after it goes back to the head of the ready
-            // list, behind the delivered (re-injected) item 0.
-            KernelVersion::V2_6_22 => {
-                assert_eq!(got, Ok(vec![e(EPOLLIN, 0)]));
-                assert_eq!(ready_list(&k, ep), vec![0, 1, 2]);
-                assert_eq!(datas(&poll_now(&k, ep, 4).await), vec![0, 1, 2]);
-            }
-            // §3.28: collect took all three (reversed: 2, 1, 0); 2 was copied, 1
-            // faulted: -EFAULT, the count is discarded. Reinject puts every LT item back
-            // at the tail, in txlist order — item 0 keeps its revents = interest mask.
-            KernelVersion::V2_6_21 => {
-                assert_eq!(got, Err(Errno::EFAULT));
-                assert_eq!(ready_list(&k, ep), vec![2, 1, 0]);
-                assert_eq!(datas(&poll_now(&k, ep, 4).await), vec![0, 1, 2]);
-            }
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        a_fault_at_the_second_put_user_level_triggered_scenario,
+    );
+}
+
+async fn a_fault_at_the_second_put_user_edge_triggered_scenario<G: Granularity>(k: Rc<Kernel<G>>) {
+    let (ep, writers) = three_ready(&k, EPOLLET).await;
+    let got = k.sys_epoll_wait(ep, fault_at(1), 4, 0).await;
+    match k.version() {
+        // Item 0 was delivered (ET: not re-injected); 1 and 2 stay queued.
+        KernelVersion::V2_6_22 => {
+            assert_eq!(got, Ok(vec![e(EPOLLIN, 0)]));
+            assert_eq!(ready_list(&k, ep), vec![1, 2]);
+            assert_eq!(datas(&poll_now(&k, ep, 4).await), vec![1, 2]);
+            assert_eq!(poll_now(&k, ep, 4).await, vec![]);
         }
-    });
+        // -EFAULT; reinject never re-queues ET items: 1 and 2 are lost although
+        // still readable and never reported, until their next wake-up.
+        KernelVersion::V2_6_21 => {
+            assert_eq!(got, Err(Errno::EFAULT));
+            assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
+            assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+            k.sys_write(writers[1], b"y").await.unwrap();
+            assert_eq!(datas(&poll_now(&k, ep, 4).await), vec![1]);
+        }
+    }
 }
 
 #[test]
 fn a_fault_at_the_second_put_user_edge_triggered() {
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let (ep, writers) = three_ready(&k, EPOLLET).await;
-        let got = k.sys_epoll_wait(ep, fault_at(1), 4, 0).await;
-        match k.version() {
-            // Item 0 was delivered (ET: not re-injected); 1 and 2 stay queued.
-            KernelVersion::V2_6_22 => {
-                assert_eq!(got, Ok(vec![e(EPOLLIN, 0)]));
-                assert_eq!(ready_list(&k, ep), vec![1, 2]);
-                assert_eq!(datas(&poll_now(&k, ep, 4).await), vec![1, 2]);
-                assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-            }
-            // -EFAULT; reinject never re-queues ET items: 1 and 2 are lost although
-            // still readable and never reported, until their next wake-up.
-            KernelVersion::V2_6_21 => {
-                assert_eq!(got, Err(Errno::EFAULT));
-                assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
-                assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-                k.sys_write(writers[1], b"y").await.unwrap();
-                assert_eq!(datas(&poll_now(&k, ep, 4).await), vec![1]);
-            }
-        }
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        a_fault_at_the_second_put_user_edge_triggered_scenario,
+    );
+}
+
+async fn a_fault_at_the_first_put_user_is_efault_and_keeps_a_oneshot_item_armed_scenario<
+    G: Granularity,
+>(
+    k: Rc<Kernel<G>>,
+) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let [r, w] = k.sys_pipe().await.unwrap();
+    add(&k, ep, r, EPOLLIN | EPOLLONESHOT, 7).await;
+    k.sys_write(w, b"x").await.unwrap();
+    assert_eq!(
+        k.sys_epoll_wait(ep, fault_at(0), 4, 0).await,
+        Err(Errno::EFAULT)
+    );
+    // The fault came before the ONESHOT disarm: still queued, still armed (2.6.22:
+    // left on txlist and re-spliced; 2.6.21: revents set, re-injected as LT).
+    assert_eq!(ready_list(&k, ep), vec![7]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 7)]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
 }
 
 #[test]
 fn a_fault_at_the_first_put_user_is_efault_and_keeps_a_oneshot_item_armed() {
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        let [r, w] = k.sys_pipe().await.unwrap();
-        add(&k, ep, r, EPOLLIN | EPOLLONESHOT, 7).await;
-        k.sys_write(w, b"x").await.unwrap();
-        assert_eq!(
-            k.sys_epoll_wait(ep, fault_at(0), 4, 0).await,
-            Err(Errno::EFAULT)
-        );
-        // The fault came before the ONESHOT disarm: still queued, still armed (2.6.22:
-        // left on txlist and re-spliced; 2.6.21: revents set, re-injected as LT).
-        assert_eq!(ready_list(&k, ep), vec![7]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 7)]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        a_fault_at_the_first_put_user_is_efault_and_keeps_a_oneshot_item_armed_scenario,
+    );
 }
 
 // ---- epoll_wait: signals and timeouts ------------------------------------------------------
@@ -1068,114 +1087,132 @@ fn level_triggered_items_are_reported_while_ready() {
     });
 }
 
+async fn edge_triggered_items_are_reported_once_per_wake_up_scenario<G: Granularity>(
+    k: Rc<Kernel<G>>,
+) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let [r, w] = k.sys_pipe().await.unwrap();
+    add(&k, ep, r, EPOLLIN | EPOLLET, 1).await;
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    k.sys_write(w, b"a").await.unwrap();
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 1)]);
+    // Still readable, but no new wake-up: not reported again.
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
+    // Two writes, one report: the second callback finds the item linked.
+    k.sys_write(w, b"b").await.unwrap();
+    k.sys_write(w, b"c").await.unwrap();
+    assert_eq!(ready_list(&k, ep), vec![1]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 1)]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    // A partial read of the buffer issues no wake-up: no report.
+    assert_eq!(k.sys_read(r, 1).await, Ok(b"a".to_vec()));
+    assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
+    // The read that empties the buffer wakes the pipe's queue, so the callback
+    // queues the item, but the transfer's poll finds nothing to read: not reported.
+    assert_eq!(k.sys_read(r, 10).await, Ok(b"bc".to_vec()));
+    assert_eq!(ready_list(&k, ep), vec![1]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
+    k.sys_write(w, b"d").await.unwrap();
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 1)]);
+}
+
 #[test]
 fn edge_triggered_items_are_reported_once_per_wake_up() {
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        let [r, w] = k.sys_pipe().await.unwrap();
-        add(&k, ep, r, EPOLLIN | EPOLLET, 1).await;
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        k.sys_write(w, b"a").await.unwrap();
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 1)]);
-        // Still readable, but no new wake-up: not reported again.
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
-        // Two writes, one report: the second callback finds the item linked.
-        k.sys_write(w, b"b").await.unwrap();
-        k.sys_write(w, b"c").await.unwrap();
-        assert_eq!(ready_list(&k, ep), vec![1]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 1)]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        // A partial read of the buffer issues no wake-up: no report.
-        assert_eq!(k.sys_read(r, 1).await, Ok(b"a".to_vec()));
-        assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
-        // The read that empties the buffer wakes the pipe's queue, so the callback
-        // queues the item, but the transfer's poll finds nothing to read: not reported.
-        assert_eq!(k.sys_read(r, 10).await, Ok(b"bc".to_vec()));
-        assert_eq!(ready_list(&k, ep), vec![1]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
-        k.sys_write(w, b"d").await.unwrap();
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 1)]);
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        edge_triggered_items_are_reported_once_per_wake_up_scenario,
+    );
+}
+
+async fn oneshot_items_are_disabled_after_one_report_until_mod_rearms_them_scenario<
+    G: Granularity,
+>(
+    k: Rc<Kernel<G>>,
+) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let [r, w] = k.sys_pipe().await.unwrap();
+    add(&k, ep, r, EPOLLIN | EPOLLONESHOT, 1).await;
+    k.sys_write(w, b"a").await.unwrap();
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 1)]);
+    // Disabled (mask = private bits): neither re-injected nor queued by callbacks.
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    k.sys_write(w, b"b").await.unwrap();
+    assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    // MOD re-arms; the file is readable, so ep_modify queues it at once.
+    k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLONESHOT, 2))
+        .await
+        .unwrap();
+    assert_eq!(ready_list(&k, ep), vec![2]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 2)]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    // Re-armed while not ready: reported at the next wake-up only.
+    k.sys_read(r, 10).await.unwrap();
+    k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLONESHOT, 3))
+        .await
+        .unwrap();
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    k.sys_write(w, b"c").await.unwrap();
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 3)]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    // Even the forced POLLHUP is not reported while disabled.
+    k.sys_read(r, 10).await.unwrap();
+    k.sys_close(w).await.unwrap();
+    assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    // DEL of a disabled item works.
+    k.sys_epoll_ctl(ep, EPOLL_CTL_DEL, r, None).await.unwrap();
+    assert_eq!(live_epoll_objects(&k), (1, 0, 0));
 }
 
 #[test]
 fn oneshot_items_are_disabled_after_one_report_until_mod_rearms_them() {
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        let [r, w] = k.sys_pipe().await.unwrap();
-        add(&k, ep, r, EPOLLIN | EPOLLONESHOT, 1).await;
-        k.sys_write(w, b"a").await.unwrap();
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 1)]);
-        // Disabled (mask = private bits): neither re-injected nor queued by callbacks.
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        k.sys_write(w, b"b").await.unwrap();
-        assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        // MOD re-arms; the file is readable, so ep_modify queues it at once.
-        k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLONESHOT, 2))
-            .await
-            .unwrap();
-        assert_eq!(ready_list(&k, ep), vec![2]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 2)]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        // Re-armed while not ready: reported at the next wake-up only.
-        k.sys_read(r, 10).await.unwrap();
-        k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLONESHOT, 3))
-            .await
-            .unwrap();
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        k.sys_write(w, b"c").await.unwrap();
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 3)]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        // Even the forced POLLHUP is not reported while disabled.
-        k.sys_read(r, 10).await.unwrap();
-        k.sys_close(w).await.unwrap();
-        assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        // DEL of a disabled item works.
-        k.sys_epoll_ctl(ep, EPOLL_CTL_DEL, r, None).await.unwrap();
-        assert_eq!(live_epoll_objects(&k), (1, 0, 0));
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        oneshot_items_are_disabled_after_one_report_until_mod_rearms_them_scenario,
+    );
+}
+
+async fn mod_changes_the_mask_and_the_data_scenario<G: Granularity>(k: Rc<Kernel<G>>) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let [r, w] = k.sys_pipe().await.unwrap();
+    // The read end is never writable: nothing to report.
+    add(&k, ep, r, EPOLLOUT, 1).await;
+    k.sys_write(w, b"x").await.unwrap();
+    // The callback queued it (its mask has poll bits) but the transfer's poll
+    // intersects to nothing, so it is dropped.
+    assert_eq!(ready_list(&k, ep), vec![1]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN, 2))
+        .await
+        .unwrap();
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 2)]);
+    // MOD of an item that sits on the ready list: new data, not queued twice.
+    assert_eq!(ready_list(&k, ep), vec![2]);
+    k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLOUT, 3))
+        .await
+        .unwrap();
+    assert_eq!(ready_list(&k, ep), vec![3]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 3)]);
+    // To ET: reported once more (it was queued), then no more.
+    k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLET, 4))
+        .await
+        .unwrap();
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 4)]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+    // MOD on a ready ET item queues it again: a way to re-trigger an edge.
+    k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLET, 5))
+        .await
+        .unwrap();
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 5)]);
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
 }
 
 #[test]
 fn mod_changes_the_mask_and_the_data() {
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        let [r, w] = k.sys_pipe().await.unwrap();
-        // The read end is never writable: nothing to report.
-        add(&k, ep, r, EPOLLOUT, 1).await;
-        k.sys_write(w, b"x").await.unwrap();
-        // The callback queued it (its mask has poll bits) but the transfer's poll
-        // intersects to nothing, so it is dropped.
-        assert_eq!(ready_list(&k, ep), vec![1]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN, 2))
-            .await
-            .unwrap();
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 2)]);
-        // MOD of an item that sits on the ready list: new data, not queued twice.
-        assert_eq!(ready_list(&k, ep), vec![2]);
-        k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLOUT, 3))
-            .await
-            .unwrap();
-        assert_eq!(ready_list(&k, ep), vec![3]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 3)]);
-        // To ET: reported once more (it was queued), then no more.
-        k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLET, 4))
-            .await
-            .unwrap();
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 4)]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-        // MOD on a ready ET item queues it again: a way to re-trigger an edge.
-        k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLET, 5))
-            .await
-            .unwrap();
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN, 5)]);
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-    });
+    single_task_on_both::<SyscallSteps, _, _>(&opts(), mod_changes_the_mask_and_the_data_scenario);
 }
 
 #[test]
@@ -1198,6 +1235,76 @@ fn mod_never_unlinks_a_queued_item_the_transfer_drops_it() {
         assert_eq!(poll_now(&k, ep, 4).await, vec![]);
         assert_eq!(ready_list(&k, ep), Vec::<u64>::new());
     });
+}
+
+#[test]
+fn add_and_mod_of_a_ready_fd_wake_a_sleeping_waiter() {
+    // ep_insert and ep_modify queue a ready item themselves and wake ep->wq.
+    let log = common::log();
+    on_both::<SyscallSteps>(&opts(), |world, _| {
+        let p = world.process("app");
+        let out = log.clone();
+        let done = Rc::new(Cell::new(0u32));
+        world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+            let ep = k.sys_epoll_create(1).await.unwrap();
+            let [r, w] = k.sys_pipe().await.unwrap();
+            k.sys_write(w, b"x").await.unwrap();
+            let (out2, done2) = (out.clone(), done.clone());
+            k.spawn_thread("waiter", Some(CpuId(1)), move |k| async move {
+                for data in [1, 2] {
+                    let got = k.sys_epoll_wait(ep, buf(), 4, -1).await;
+                    assert_eq!(got, Ok(vec![e(EPOLLIN, data)]));
+                    out2.borrow_mut()
+                        .push(("waiter".into(), common::show(&got)));
+                    done2.set(done2.get() + 1);
+                }
+            });
+            sleep_ns(&k, MS).await;
+            assert_eq!(done.get(), 0);
+            add(&k, ep, r, EPOLLIN | EPOLLONESHOT, 1).await;
+            sleep_ns(&k, MS).await;
+            assert_eq!(done.get(), 1);
+            // The waiter sleeps again (the item is disabled); MOD re-arms and wakes it.
+            k.sys_epoll_ctl(ep, EPOLL_CTL_MOD, r, ev(EPOLLIN | EPOLLONESHOT, 2))
+                .await
+                .unwrap();
+            sleep_ns(&k, MS).await;
+            assert_eq!(done.get(), 2);
+        });
+    });
+    assert_eq!(log.borrow().len(), 4);
+}
+
+#[test]
+fn adding_a_ready_fd_to_an_inner_set_wakes_a_waiter_on_the_outer_set() {
+    // ep_insert's pwake: ep_poll_safewake(&inner->poll_wait) runs the outer set's callback.
+    let log = common::log();
+    on_both::<SyscallSteps>(&opts(), |world, _| {
+        let p = world.process("app");
+        let out = log.clone();
+        let done = Rc::new(Cell::new(0u32));
+        world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+            let outer = k.sys_epoll_create(1).await.unwrap();
+            let inner = k.sys_epoll_create(1).await.unwrap();
+            let [r, w] = k.sys_pipe().await.unwrap();
+            add(&k, outer, inner, EPOLLIN, 100).await;
+            k.sys_write(w, b"x").await.unwrap();
+            let (out2, done2) = (out.clone(), done.clone());
+            k.spawn_thread("waiter", Some(CpuId(1)), move |k| async move {
+                let got = k.sys_epoll_wait(outer, buf(), 4, -1).await;
+                assert_eq!(got, Ok(vec![e(EPOLLIN, 100)]));
+                out2.borrow_mut()
+                    .push(("waiter".into(), common::show(&got)));
+                done2.set(done2.get() + 1);
+            });
+            sleep_ns(&k, MS).await;
+            assert_eq!(done.get(), 0);
+            add(&k, inner, r, EPOLLIN, 1).await;
+            sleep_ns(&k, MS).await;
+            assert_eq!(done.get(), 1);
+        });
+    });
+    assert_eq!(log.borrow().len(), 2);
 }
 
 #[test]
@@ -1304,56 +1411,70 @@ fn the_same_file_back_at_the_old_number_reaches_the_item() {
     });
 }
 
+async fn closing_a_watched_fd_removes_its_item_even_from_the_ready_list_scenario<G: Granularity>(
+    k: Rc<Kernel<G>>,
+) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let [r, w] = k.sys_pipe().await.unwrap();
+    let [r2, w2] = k.sys_pipe().await.unwrap();
+    add(&k, ep, r, EPOLLIN, 1).await;
+    add(&k, ep, r2, EPOLLIN, 2).await;
+    add(&k, ep, w2, EPOLLOUT, 3).await;
+    k.sys_write(w, b"x").await.unwrap();
+    k.sys_write(w2, b"x").await.unwrap();
+    assert_eq!(ready_list(&k, ep), vec![3, 1, 2]);
+    k.sys_close(r).await.unwrap();
+    assert_eq!(ready_list(&k, ep), vec![3, 2]);
+    assert_eq!(live_epoll_objects(&k), (1, 2, 2));
+    k.sys_close(w2).await.unwrap();
+    assert_eq!(ready_list(&k, ep), vec![2]);
+    // r2 now sees the data and the hang-up of its writer.
+    assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN | EPOLLHUP, 2)]);
+    // dup2 over the last descriptor of a watched file closes it too.
+    k.sys_dup2(0, r2).await.unwrap();
+    assert_eq!(live_epoll_objects(&k), (1, 0, 0));
+    assert_eq!(poll_now(&k, ep, 4).await, vec![]);
+}
+
 #[test]
 fn closing_a_watched_fd_removes_its_item_even_from_the_ready_list() {
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        closing_a_watched_fd_removes_its_item_even_from_the_ready_list_scenario,
+    );
+}
+
+async fn closing_the_epoll_fd_frees_the_set_and_its_items_scenario<G: Granularity>(
+    k: Rc<Kernel<G>>,
+) {
+    let ep = k.sys_epoll_create(1).await.unwrap();
+    let mut ends = Vec::new();
+    for i in 0..3 {
         let [r, w] = k.sys_pipe().await.unwrap();
-        let [r2, w2] = k.sys_pipe().await.unwrap();
-        add(&k, ep, r, EPOLLIN, 1).await;
-        add(&k, ep, r2, EPOLLIN, 2).await;
-        add(&k, ep, w2, EPOLLOUT, 3).await;
-        k.sys_write(w, b"x").await.unwrap();
-        k.sys_write(w2, b"x").await.unwrap();
-        assert_eq!(ready_list(&k, ep), vec![3, 1, 2]);
-        k.sys_close(r).await.unwrap();
-        assert_eq!(ready_list(&k, ep), vec![3, 2]);
-        assert_eq!(live_epoll_objects(&k), (1, 2, 2));
-        k.sys_close(w2).await.unwrap();
-        assert_eq!(ready_list(&k, ep), vec![2]);
-        // r2 now sees the data and the hang-up of its writer.
-        assert_eq!(poll_now(&k, ep, 4).await, vec![e(EPOLLIN | EPOLLHUP, 2)]);
-        // dup2 over the last descriptor of a watched file closes it too.
-        k.sys_dup2(0, r2).await.unwrap();
-        assert_eq!(live_epoll_objects(&k), (1, 0, 0));
-        assert_eq!(poll_now(&k, ep, 4).await, vec![]);
-    });
+        add(&k, ep, r, EPOLLIN, i).await;
+        add(&k, ep, w, EPOLLOUT | EPOLLET, 10 + i).await;
+        ends.push((r, w));
+    }
+    k.sys_write(ends[0].1, b"x").await.unwrap();
+    assert_eq!(live_epoll_objects(&k), (1, 6, 6));
+    k.sys_close(ep).await.unwrap();
+    // ep_free: every hook unregistered, every item removed, the eventpoll freed.
+    assert_eq!(live_epoll_objects(&k), (0, 0, 0));
+    // The pipes live on, and their wake-ups reach no stale hook.
+    for &(r, w) in &ends {
+        k.sys_write(w, b"y").await.unwrap();
+        assert!(!k.sys_read(r, 10).await.unwrap().is_empty());
+        k.sys_close(w).await.unwrap();
+    }
+    assert_eq!(k.sys_epoll_wait(ep, buf(), 1, 0).await, Err(Errno::EBADF));
 }
 
 #[test]
 fn closing_the_epoll_fd_frees_the_set_and_its_items() {
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let ep = k.sys_epoll_create(1).await.unwrap();
-        let mut ends = Vec::new();
-        for i in 0..3 {
-            let [r, w] = k.sys_pipe().await.unwrap();
-            add(&k, ep, r, EPOLLIN, i).await;
-            add(&k, ep, w, EPOLLOUT | EPOLLET, 10 + i).await;
-            ends.push((r, w));
-        }
-        k.sys_write(ends[0].1, b"x").await.unwrap();
-        assert_eq!(live_epoll_objects(&k), (1, 6, 6));
-        k.sys_close(ep).await.unwrap();
-        // ep_free: every hook unregistered, every item removed, the eventpoll freed.
-        assert_eq!(live_epoll_objects(&k), (0, 0, 0));
-        // The pipes live on, and their wake-ups reach no stale hook.
-        for &(r, w) in &ends {
-            k.sys_write(w, b"y").await.unwrap();
-            assert!(!k.sys_read(r, 10).await.unwrap().is_empty());
-            k.sys_close(w).await.unwrap();
-        }
-        assert_eq!(k.sys_epoll_wait(ep, buf(), 1, 0).await, Err(Errno::EBADF));
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        closing_the_epoll_fd_frees_the_set_and_its_items_scenario,
+    );
 }
 
 #[test]
@@ -1534,62 +1655,80 @@ fn three_levels_of_nesting_wake_a_waiter_on_the_outermost_set() {
     assert_eq!(log.borrow().len(), 4);
 }
 
+// §3.23: ep_eventpoll_poll looks at rdllist only, it does not re-poll the items.
+async fn an_epoll_fd_polls_readable_while_its_ready_list_holds_nothing_deliverable_scenario<
+    G: Granularity,
+>(
+    k: Rc<Kernel<G>>,
+) {
+    let outer = k.sys_epoll_create(1).await.unwrap();
+    let inner = k.sys_epoll_create(1).await.unwrap();
+    let [r, w] = k.sys_pipe().await.unwrap();
+    add(&k, inner, r, EPOLLIN, 1).await;
+    add(&k, outer, inner, EPOLLIN, 100).await;
+    k.sys_write(w, b"x").await.unwrap();
+    assert_eq!(k.sys_read(r, 1).await, Ok(b"x".to_vec()));
+    // r is no longer readable, yet it is still queued in inner...
+    assert_eq!(ready_list(&k, inner), vec![1]);
+    // ...so outer reports inner as readable...
+    assert_eq!(poll_now(&k, outer, 4).await, vec![e(EPOLLIN, 100)]);
+    // ...although inner has nothing to deliver.
+    assert_eq!(poll_now(&k, inner, 4).await, vec![]);
+    // Now inner's list is empty: outer's re-injected item is dropped.
+    assert_eq!(ready_list(&k, outer), vec![100]);
+    assert_eq!(poll_now(&k, outer, 4).await, vec![]);
+}
+
 #[test]
 fn an_epoll_fd_polls_readable_while_its_ready_list_holds_nothing_deliverable() {
-    // §3.23: ep_eventpoll_poll looks at rdllist only, it does not re-poll the items.
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let outer = k.sys_epoll_create(1).await.unwrap();
-        let inner = k.sys_epoll_create(1).await.unwrap();
-        let [r, w] = k.sys_pipe().await.unwrap();
-        add(&k, inner, r, EPOLLIN, 1).await;
-        add(&k, outer, inner, EPOLLIN, 100).await;
-        k.sys_write(w, b"x").await.unwrap();
-        assert_eq!(k.sys_read(r, 1).await, Ok(b"x".to_vec()));
-        // r is no longer readable, yet it is still queued in inner...
-        assert_eq!(ready_list(&k, inner), vec![1]);
-        // ...so outer reports inner as readable...
-        assert_eq!(poll_now(&k, outer, 4).await, vec![e(EPOLLIN, 100)]);
-        // ...although inner has nothing to deliver.
-        assert_eq!(poll_now(&k, inner, 4).await, vec![]);
-        // Now inner's list is empty: outer's re-injected item is dropped.
-        assert_eq!(ready_list(&k, outer), vec![100]);
-        assert_eq!(poll_now(&k, outer, 4).await, vec![]);
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        an_epoll_fd_polls_readable_while_its_ready_list_holds_nothing_deliverable_scenario,
+    );
+}
+
+// ep_poll_safewake drops a wake once the task already has more than
+// EP_MAX_POLLWAKE_NESTS (4) wakes in progress: five nested poll_wait wakes are
+// performed, the sixth is dropped. With seven sets chained above a pipe (e1 watches
+// the pipe, e(k+1) watches e(k)), the pipe's wake queues the pipe in e1 and wakes
+// e1..e5's poll_wait, so e2..e6 queue their child; e6's poll_wait wake is the sixth
+// and is dropped: e7 never hears of the event, although its level-triggered item for
+// e6 would poll readable. Nothing repairs this by itself until something wakes e6's
+// poll_wait again — here, e6's own transfer re-splicing its level-triggered item
+// (the pwake of ep_send_events / ep_reinject_items). Same on both versions.
+async fn a_nesting_chain_deeper_than_ep_max_pollwake_nests_loses_the_top_wake_scenario<
+    G: Granularity,
+>(
+    k: Rc<Kernel<G>>,
+) {
+    let mut sets = Vec::new();
+    for _ in 0..7 {
+        sets.push(k.sys_epoll_create(1).await.unwrap());
+    }
+    let [r, w] = k.sys_pipe().await.unwrap();
+    add(&k, sets[0], r, EPOLLIN, 100).await;
+    for level in 1..7 {
+        add(&k, sets[level], sets[level - 1], EPOLLIN, level as u64).await;
+    }
+    k.sys_write(w, b"x").await.unwrap();
+    assert_eq!(ready_list(&k, sets[0]), vec![100]);
+    for (level, &set) in sets.iter().enumerate().take(6).skip(1) {
+        assert_eq!(ready_list(&k, set), vec![level as u64], "e{}", level + 1);
+    }
+    assert_eq!(ready_list(&k, sets[6]), Vec::<u64>::new(), "e7");
+    assert_eq!(poll_now(&k, sets[6], 4).await, vec![]);
+    assert_eq!(poll_now(&k, sets[5], 4).await, vec![e(EPOLLIN, 5)]);
+    // e6's re-splice woke its poll_wait afresh (one nesting level): e7 hears now.
+    assert_eq!(ready_list(&k, sets[6]), vec![6]);
+    assert_eq!(poll_now(&k, sets[6], 4).await, vec![e(EPOLLIN, 6)]);
 }
 
 #[test]
 fn a_nesting_chain_deeper_than_ep_max_pollwake_nests_loses_the_top_wake() {
-    // ep_poll_safewake drops a wake once the task already has more than
-    // EP_MAX_POLLWAKE_NESTS (4) wakes in progress: five nested poll_wait wakes are
-    // performed, the sixth is dropped. With seven sets chained above a pipe (e1 watches
-    // the pipe, e(k+1) watches e(k)), the pipe's wake queues the pipe in e1 and wakes
-    // e1..e5's poll_wait, so e2..e6 queue their child; e6's poll_wait wake is the sixth
-    // and is dropped: e7 never hears of the event, although its level-triggered item for
-    // e6 would poll readable. Nothing repairs this by itself until something wakes e6's
-    // poll_wait again — here, e6's own transfer re-splicing its level-triggered item
-    // (the pwake of ep_send_events / ep_reinject_items). Same on both versions.
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let mut sets = Vec::new();
-        for _ in 0..7 {
-            sets.push(k.sys_epoll_create(1).await.unwrap());
-        }
-        let [r, w] = k.sys_pipe().await.unwrap();
-        add(&k, sets[0], r, EPOLLIN, 100).await;
-        for level in 1..7 {
-            add(&k, sets[level], sets[level - 1], EPOLLIN, level as u64).await;
-        }
-        k.sys_write(w, b"x").await.unwrap();
-        assert_eq!(ready_list(&k, sets[0]), vec![100]);
-        for (level, &set) in sets.iter().enumerate().take(6).skip(1) {
-            assert_eq!(ready_list(&k, set), vec![level as u64], "e{}", level + 1);
-        }
-        assert_eq!(ready_list(&k, sets[6]), Vec::<u64>::new(), "e7");
-        assert_eq!(poll_now(&k, sets[6], 4).await, vec![]);
-        assert_eq!(poll_now(&k, sets[5], 4).await, vec![e(EPOLLIN, 5)]);
-        // e6's re-splice woke its poll_wait afresh (one nesting level): e7 hears now.
-        assert_eq!(ready_list(&k, sets[6]), vec![6]);
-        assert_eq!(poll_now(&k, sets[6], 4).await, vec![e(EPOLLIN, 6)]);
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        a_nesting_chain_deeper_than_ep_max_pollwake_nests_loses_the_top_wake_scenario,
+    );
 }
 
 #[test]
@@ -1610,28 +1749,37 @@ fn a_nesting_chain_of_six_sets_is_fully_woken() {
     });
 }
 
+// 2.6.22 has no loop check (ELOOP came later): a cycle is accepted, and the wake
+// recursion is cut by ep_poll_safewake's same-head test.
+async fn an_epoll_fd_cannot_watch_itself_but_two_sets_may_watch_each_other_scenario<
+    G: Granularity,
+>(
+    k: Rc<Kernel<G>>,
+) {
+    let a = k.sys_epoll_create(1).await.unwrap();
+    let b = k.sys_epoll_create(1).await.unwrap();
+    assert_eq!(
+        k.sys_epoll_ctl(a, EPOLL_CTL_ADD, a, ev(EPOLLIN, 0)).await,
+        Err(Errno::EINVAL)
+    );
+    add(&k, a, b, EPOLLIN, 20).await;
+    add(&k, b, a, EPOLLIN, 10).await;
+    let [r, w] = k.sys_pipe().await.unwrap();
+    add(&k, a, r, EPOLLIN, 1).await;
+    k.sys_write(w, b"x").await.unwrap();
+    // r queued in a; a's wake queued a in b; b's wake queued b in a; a's second
+    // wake of its own poll_wait was dropped (same head already being woken).
+    assert_eq!(ready_list(&k, a), vec![1, 20]);
+    assert_eq!(ready_list(&k, b), vec![10]);
+    assert_eq!(datas(&poll_now(&k, b, 4).await), vec![10]);
+}
+
 #[test]
 fn an_epoll_fd_cannot_watch_itself_but_two_sets_may_watch_each_other() {
-    // 2.6.22 has no loop check (ELOOP came later): a cycle is accepted, and the wake
-    // recursion is cut by ep_poll_safewake's same-head test.
-    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
-        let a = k.sys_epoll_create(1).await.unwrap();
-        let b = k.sys_epoll_create(1).await.unwrap();
-        assert_eq!(
-            k.sys_epoll_ctl(a, EPOLL_CTL_ADD, a, ev(EPOLLIN, 0)).await,
-            Err(Errno::EINVAL)
-        );
-        add(&k, a, b, EPOLLIN, 20).await;
-        add(&k, b, a, EPOLLIN, 10).await;
-        let [r, w] = k.sys_pipe().await.unwrap();
-        add(&k, a, r, EPOLLIN, 1).await;
-        k.sys_write(w, b"x").await.unwrap();
-        // r queued in a; a's wake queued a in b; b's wake queued b in a; a's second
-        // wake of its own poll_wait was dropped (same head already being woken).
-        assert_eq!(ready_list(&k, a), vec![1, 20]);
-        assert_eq!(ready_list(&k, b), vec![10]);
-        assert_eq!(datas(&poll_now(&k, b, 4).await), vec![10]);
-    });
+    single_task_on_both::<SyscallSteps, _, _>(
+        &opts(),
+        an_epoll_fd_cannot_watch_itself_but_two_sets_may_watch_each_other_scenario,
+    );
 }
 
 #[test]
@@ -1653,4 +1801,103 @@ fn closing_an_inner_epoll_fd_removes_it_from_the_outer_set_first() {
         k.sys_write(w, b"x").await.unwrap();
         assert_eq!(poll_now(&k, outer, 4).await, vec![]);
     });
+}
+
+// ---- the same at finer granularities ---------------------------------------------------------
+
+fn at(granularity: GranularityKind) -> Options {
+    let mut options = Options::default();
+    options.machine.granularity = granularity;
+    options
+}
+
+#[test]
+fn transfer_and_nesting_scenarios_give_the_same_results_at_lock_and_access_granularity() {
+    // At `access` granularity the list operations take their stepping path and every
+    // shared-word access is a step; the canonical schedule must still see the same
+    // syscall results.
+    let lock = at(GranularityKind::Lock);
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        a_fault_at_the_second_put_user_level_triggered_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        a_fault_at_the_second_put_user_edge_triggered_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        a_fault_at_the_first_put_user_is_efault_and_keeps_a_oneshot_item_armed_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        edge_triggered_items_are_reported_once_per_wake_up_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        oneshot_items_are_disabled_after_one_report_until_mod_rearms_them_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(&lock, mod_changes_the_mask_and_the_data_scenario);
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        closing_a_watched_fd_removes_its_item_even_from_the_ready_list_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        closing_the_epoll_fd_frees_the_set_and_its_items_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        an_epoll_fd_polls_readable_while_its_ready_list_holds_nothing_deliverable_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        a_nesting_chain_deeper_than_ep_max_pollwake_nests_loses_the_top_wake_scenario,
+    );
+    single_task_on_both::<LockSteps, _, _>(
+        &lock,
+        an_epoll_fd_cannot_watch_itself_but_two_sets_may_watch_each_other_scenario,
+    );
+    let access = at(GranularityKind::Access);
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        a_fault_at_the_second_put_user_level_triggered_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        a_fault_at_the_second_put_user_edge_triggered_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        a_fault_at_the_first_put_user_is_efault_and_keeps_a_oneshot_item_armed_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        edge_triggered_items_are_reported_once_per_wake_up_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        oneshot_items_are_disabled_after_one_report_until_mod_rearms_them_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(&access, mod_changes_the_mask_and_the_data_scenario);
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        closing_a_watched_fd_removes_its_item_even_from_the_ready_list_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        closing_the_epoll_fd_frees_the_set_and_its_items_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        an_epoll_fd_polls_readable_while_its_ready_list_holds_nothing_deliverable_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        a_nesting_chain_deeper_than_ep_max_pollwake_nests_loses_the_top_wake_scenario,
+    );
+    single_task_on_both::<AccessSteps, _, _>(
+        &access,
+        an_epoll_fd_cannot_watch_itself_but_two_sets_may_watch_each_other_scenario,
+    );
 }
