@@ -48,6 +48,39 @@ fn list_pairs<G: Granularity>() -> (f64, f64) {
     )
 }
 
+/// The same loads, stores and CONFIG_DEBUG_LIST checks as a `list_add_tail` +
+/// `list_del` pair, on a plain vector in plain Rust: what this machine's hardware does
+/// without any simulator (a yardstick for the result above on a loaded machine).
+fn plain_rust_pair(pairs: u64) -> f64 {
+    const BASE: u64 = 0xffff_8100_0000_0000;
+    let address = |index: usize| BASE + 8 * index as u64;
+    let live = [1u8; 4];
+    let index = |value: u64| -> usize {
+        let index = (value.wrapping_sub(BASE) >> 3) as usize;
+        assert!(value.wrapping_sub(BASE) & 7 == 0 && live[index] == 1 && live[index + 1] == 1);
+        index
+    };
+    let (head, item) = (0, 2);
+    let mut words = vec![address(head), address(head), 0, 0];
+    let start = Instant::now();
+    for _ in 0..pairs {
+        let w = std::hint::black_box(&mut words);
+        let prev = index(w[head + 1]);
+        assert!(w[head + 1] == address(prev) && w[prev] == address(head));
+        w[head + 1] = address(item);
+        w[item] = address(head);
+        w[item + 1] = address(prev);
+        w[prev] = address(item);
+        let (prev, next) = (index(w[item + 1]), index(w[item]));
+        assert!(w[prev] == address(item) && w[next + 1] == address(item));
+        w[next + 1] = address(prev);
+        w[prev] = address(next);
+        w[item] = 0x0010_0100;
+        w[item + 1] = 0x0020_0200;
+    }
+    start.elapsed().as_nanos() as f64 / pairs as f64
+}
+
 fn dfs_executions_per_sec() -> (f64, f64, u64) {
     let mut per_exploration = 0;
     let sample = || {
@@ -96,6 +129,14 @@ fn main() {
     println!(
         "{:<58} {:>9.2} / {:>5.2} ns   {:<14}",
         "list_add_tail + list_del pair, LockSteps", best, median, "(same path)"
+    );
+    let (best, median) = best_median(
+        (0..REPEATS).map(|_| plain_rust_pair(50_000_000)).collect(),
+        false,
+    );
+    println!(
+        "{:<58} {:>9.2} / {:>5.2} ns   {:<14}",
+        "  reference: the same accesses and checks in plain Rust", best, median, "(yardstick)"
     );
     let (best, median, per_exploration) = dfs_executions_per_sec();
     println!(
