@@ -16,7 +16,7 @@ use crate::cx::Cx;
 use crate::ids::{ContextId, CpuId, EventId, TaskId};
 use crate::limits::TASKS_MAX;
 use crate::mem::Word;
-use crate::op::{Op, TaskState};
+use crate::op::{IrqMode, Op, TaskState};
 use crate::report::{Report, ReportKind};
 use crate::schedule::Schedule;
 use crate::state::{
@@ -511,6 +511,8 @@ impl Machine {
             }
         }
         let mut waiting = [false; crate::limits::CPUS_MAX];
+        // Spinning in spin_lock_irq/_irqsave happens with interrupts already disabled.
+        let mut masked = [false; crate::limits::CPUS_MAX];
         for k in 0..cpus_count {
             let cpu = CpuId(((self.last_cpu.index() + k) % cpus_count) as u16);
             let top = {
@@ -535,6 +537,13 @@ impl Machine {
                 self.actions.push(Action::Run { cpu });
             } else {
                 waiting[cpu.index()] = true;
+                masked[cpu.index()] = matches!(
+                    op,
+                    Op::Lock {
+                        irq: IrqMode::DisableEnable | IrqMode::SaveRestore { .. },
+                        ..
+                    }
+                );
             }
         }
         let cpus = state.cpus.borrow();
@@ -544,6 +553,7 @@ impl Machine {
                 let target = &cpus[c];
                 if event.cpu.is_some_and(|p| p.index() != c)
                     || !target.irqs_enabled
+                    || masked[c]
                     || target.interrupt.is_some()
                 {
                     continue;

@@ -460,3 +460,101 @@ fn rwlock_readers_may_recurse_but_writers_may_not() {
         result.reports
     );
 }
+
+/// Explores every execution with DFS and counts the decisions at which CPU 0 spins (its
+/// task cannot step) while an interrupt could be delivered to it.
+struct SpinningInterrupts {
+    dfs: sim::strategy::Dfs,
+    seen: u64,
+    /// Set by the waiter while it is in its lock call.
+    locking: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl Scheduler for SpinningInterrupts {
+    fn begin_execution(&mut self) -> bool {
+        self.dfs.begin_execution()
+    }
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize {
+        let cpu0_steps = view
+            .actions
+            .iter()
+            .any(|a| a.action == Action::Run { cpu: CpuId(0) });
+        let interrupt_on_cpu0 = view
+            .actions
+            .iter()
+            .any(|a| matches!(a.action, Action::Interrupt { cpu: CpuId(0), .. }));
+        if self.locking.get() && !cpu0_steps && interrupt_on_cpu0 {
+            self.seen += 1;
+        }
+        self.dfs.choose(view)
+    }
+    fn end_execution(&mut self) {
+        self.dfs.end_execution()
+    }
+}
+
+/// Task 1 holds `lock` for a while; task 0 on CPU 0 wants it (`irqsave` or plain); an
+/// interrupt for CPU 0 is due from the start.
+fn spins_for_a_lock(irqsave: bool) -> u64 {
+    let mut strategy = SpinningInterrupts {
+        dfs: sim::strategy::Dfs::new(None, None),
+        seen: 0,
+        locking: Default::default(),
+    };
+    let mut executions = 0;
+    while strategy.begin_execution() {
+        let mut machine = Machine::new(lock_config(2), 1).unwrap();
+        let cx = machine.cx::<LockSteps>();
+        let lock = cx.new_lock(LockKind::Spin, "l", Name::global("l"));
+        let irq = cx.clone();
+        machine.add_interrupt(
+            0,
+            Some(CpuId(0)),
+            "irq",
+            Box::new(move || {
+                Box::pin(async move {
+                    irq.yield_point("handler").await;
+                })
+            }),
+        );
+        let holder = cx.clone();
+        machine.spawn("holder", Some(CpuId(1)), async move {
+            holder.spin_lock(lock).await;
+            holder.yield_point("hold").await;
+            holder.yield_point("hold").await;
+            holder.spin_unlock(lock).await;
+        });
+        let locking = strategy.locking.clone();
+        machine.spawn("waiter", Some(CpuId(0)), async move {
+            cx.yield_point("first").await;
+            locking.set(true);
+            let flags = if irqsave {
+                cx.spin_lock_irqsave(lock).await
+            } else {
+                cx.spin_lock(lock).await;
+                0
+            };
+            locking.set(false);
+            if irqsave {
+                cx.spin_unlock_irqrestore(lock, flags).await;
+            } else {
+                cx.spin_unlock(lock).await;
+            }
+        });
+        let result = machine.run(&mut strategy);
+        strategy.end_execution();
+        assert_eq!(result.end, RunEnd::Completed, "{:?}", result.reports);
+        executions += 1;
+    }
+    assert!(executions > 10);
+    strategy.seen
+}
+
+#[test]
+fn a_cpu_spinning_in_spin_lock_irqsave_takes_no_interrupt() {
+    assert_eq!(spins_for_a_lock(true), 0);
+    assert!(
+        spins_for_a_lock(false) > 0,
+        "plain spin_lock spins with interrupts on"
+    );
+}
