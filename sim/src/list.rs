@@ -14,7 +14,7 @@
 //! and one into a freed object a `use-after-free` report, never a panic.
 //!
 //! At `syscall` and `lock` granularity no access is a step, so every operation takes a
-//! synchronous path instead ([`Inline`]): the same loads and stores in the same order on
+//! synchronous path instead (`Inline`): the same loads and stores in the same order on
 //! (sequentially consistent) memory, the same checks, the same virtual time charged, but
 //! no future that could suspend and no op posted. This is what makes a
 //! `list_add_tail` + `list_del` pair cost a few nanoseconds there.

@@ -3,7 +3,7 @@
 //! A head has a spinlock and a list of entries. An entry either wakes a task
 //! (`default_wake_function`) or calls a callback that a higher layer registered — an
 //! enum value (`kind`, `data`) that the layer above dispatches through
-//! [`WakeCallbacks`], never a boxed closure. `__wake_up_common` runs the callbacks in the
+//! [`crate::WakeCallbacks`], never a boxed closure. `__wake_up_common` runs the callbacks in the
 //! waker's context with the head's lock held, counting exclusive wake-ups against
 //! `nr_exclusive` (0 = wake everyone), exactly as the kernel does.
 //!
