@@ -369,7 +369,7 @@ pub fn run(
     let mut executions = 0;
     match strategy {
         LitmusStrategy::Dfs => {
-            let mut dfs = Dfs::new(None, None);
+            let mut dfs = Dfs::new(None, None).with_sleep_sets();
             while dfs.begin_execution() {
                 let state = execute(test, &mut machine, &registers, &mut dfs);
                 dfs.end_execution();
@@ -428,6 +428,46 @@ pub fn expected_allowed(test: &str, model: MemoryModel) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every final state of `test` under `model` by DFS, with or without sleep sets.
+    fn dfs_states(
+        test: &'static LitmusTest,
+        model: MemoryModel,
+        sleep_sets: bool,
+    ) -> (std::collections::BTreeSet<FinalState>, u64) {
+        let mut machine = Machine::new(config(test, model), scenario_hash(test)).unwrap();
+        let registers: Registers = test
+            .threads
+            .iter()
+            .map(|_| Rc::new(Cell::new([0; 2])))
+            .collect();
+        let mut dfs = Dfs::new(None, None);
+        if sleep_sets {
+            dfs = dfs.with_sleep_sets();
+        }
+        let mut states = std::collections::BTreeSet::new();
+        while dfs.begin_execution() {
+            states.insert(execute(test, &mut machine, &registers, &mut dfs));
+            dfs.end_execution();
+        }
+        assert!(!dfs.diverged);
+        (states, dfs.executions())
+    }
+
+    #[test]
+    fn sleep_sets_keep_every_final_state_with_fewer_executions() {
+        let mut saved = 0;
+        for test in TESTS {
+            for model in MemoryModel::ALL {
+                let (full, all) = dfs_states(test, model, false);
+                let (reduced, fewer) = dfs_states(test, model, true);
+                assert_eq!(reduced, full, "{} under {}", test.name, model.name());
+                assert!(fewer <= all, "{} under {}", test.name, model.name());
+                saved += all - fewer;
+            }
+        }
+        assert!(saved > 0, "sleep sets never pruned anything");
+    }
 
     #[test]
     fn every_test_under_every_model_matches_the_table() {

@@ -244,7 +244,16 @@ fn lost_wakeup_machine(with_barrier: bool) -> (Machine, TaskId) {
 
 /// Every execution of the pair: how many, and how many left the sleeper asleep.
 fn explore_lost_wakeup(with_barrier: bool) -> (u64, u64) {
-    let mut dfs = Dfs::new(None, None);
+    let (executions, lost) = explore_lost_wakeup_with(with_barrier, Dfs::new(None, None));
+    // Sleep sets prune executions but not outcomes.
+    let (fewer, lost_too) =
+        explore_lost_wakeup_with(with_barrier, Dfs::new(None, None).with_sleep_sets());
+    assert!(fewer <= executions, "{fewer} vs {executions}");
+    assert_eq!(lost_too > 0, lost > 0);
+    (executions, lost)
+}
+
+fn explore_lost_wakeup_with(with_barrier: bool, mut dfs: Dfs) -> (u64, u64) {
     let (mut executions, mut lost) = (0, 0);
     while dfs.begin_execution() {
         let (mut machine, sleeper) = lost_wakeup_machine(with_barrier);

@@ -1,15 +1,73 @@
 //! Exhaustive depth-first search over the decision tree, with a preemption bound and a
 //! separate bound on delayed store-buffer drains (as in CHESS's iterative context
-//! bounding: most bugs need few preemptions, and weak-memory bugs need few delays).
+//! bounding: most bugs need few preemptions, and weak-memory bugs need few delays), and
+//! optional sleep sets.
 //!
 //! Every execution re-runs the machine from the start (futures cannot be cloned); the
 //! search keeps the path of choices and, after each execution, moves to the next
 //! untried alternative at the deepest point that still fits the bounds. With no bounds
 //! the set of executions is complete: every reachable final state is seen.
+//!
+//! # Sleep sets
+//!
+//! With [`Dfs::with_sleep_sets`] (and no bounds) the search skips alternatives that
+//! only reorder independent actions (Godefroid's sleep sets): after the subtree of
+//! action `a` at a node has been explored, `a` "sleeps" in the subtrees of that node's
+//! later alternatives for as long as only actions independent of it are taken, since
+//! taking it there would reach states already reached. The final-state set stays
+//! complete; executions that reach a node where every enabled action sleeps are
+//! redundant — they still run to the end (a run cannot be abandoned) but add no new
+//! branches.
+//!
+//! The independence relation is deliberately small, because a CPU step runs the
+//! stepping code on to its next op, which may exit, sleep or be followed by a task
+//! switch whose effects (which idle CPU takes which queued task) depend on order. Two
+//! actions are independent only if
+//! - both are store-buffer drains of different words, or
+//! - one drains word `w` of CPU `c` and the other steps another CPU whose pending op is
+//!   a plain or ONCE load or store of a word other than `w`.
+//!
+//! This assumes what the machine's design asks of the layers above: state that code
+//! touches without a lock lives in words (so that it is an op), and no store buffer
+//! overflows ([`crate::limits::STORE_BUFFER_MAX`]). Sleep sets are not combined with the
+//! bounds (bounded search with sleep sets can miss executions within the bound), so
+//! they apply only to unbounded search.
 
 use smallvec::SmallVec;
 
 use super::{DecisionView, Scheduler};
+use crate::machine::Action;
+use crate::op::Op;
+
+/// An enabled action as sleep sets compare them: what it does, and for a CPU step the
+/// op it performs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ActionId {
+    action: Action,
+    pending: Option<Op>,
+}
+
+impl ActionId {
+    /// The word a step's pending op loads or stores, if it is a plain or ONCE access.
+    fn accessed_word(&self) -> Option<crate::mem::Word> {
+        match self.pending {
+            Some(Op::Load { word, .. }) | Some(Op::Store { word, .. }) => Some(word),
+            _ => None,
+        }
+    }
+
+    /// The (deliberately small) independence relation of the module documentation.
+    fn independent(&self, other: &ActionId) -> bool {
+        match (self.action, other.action) {
+            (Action::Drain { word: a, .. }, Action::Drain { word: b, .. }) => a != b,
+            (Action::Drain { cpu, word }, Action::Run { cpu: runner }) => {
+                runner != cpu && other.accessed_word().is_some_and(|w| w != word)
+            }
+            (Action::Run { .. }, Action::Drain { .. }) => other.independent(self),
+            _ => false,
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 struct Node {
@@ -19,13 +77,31 @@ struct Node {
     costs: SmallVec<[(u8, u8); 8]>,
     preemptions_before: u32,
     delays_before: u32,
+    /// With sleep sets: each alternative's identity, …
+    ids: SmallVec<[ActionId; 8]>,
+    /// … the actions asleep on entry to this node, …
+    sleep: SmallVec<[ActionId; 4]>,
+    /// … the alternatives whose subtrees are done, …
+    done: SmallVec<[ActionId; 4]>,
+    /// … and whether every enabled action was asleep here (a redundant subtree).
+    blocked: bool,
 }
 
-/// Exhaustive DFS with optional bounds.
+impl Node {
+    fn asleep(&self, alternative: usize) -> bool {
+        !self.ids.is_empty()
+            && (self.blocked
+                || self.sleep.contains(&self.ids[alternative])
+                || self.done.contains(&self.ids[alternative]))
+    }
+}
+
+/// Exhaustive DFS with optional bounds and optional sleep sets.
 #[derive(Clone, Debug)]
 pub struct Dfs {
     preemption_bound: Option<u32>,
     delay_bound: Option<u32>,
+    sleep_sets: bool,
     path: Vec<Node>,
     depth: usize,
     started: bool,
@@ -39,12 +115,20 @@ impl Dfs {
         Dfs {
             preemption_bound,
             delay_bound,
+            sleep_sets: false,
             path: Vec::new(),
             depth: 0,
             started: false,
             executions: 0,
             diverged: false,
         }
+    }
+
+    /// Uses sleep sets (see the module documentation) when the search is unbounded;
+    /// with a bound it has no effect.
+    pub fn with_sleep_sets(mut self) -> Dfs {
+        self.sleep_sets = self.preemption_bound.is_none() && self.delay_bound.is_none();
+        self
     }
 
     /// Executions begun so far.
@@ -62,10 +146,16 @@ impl Dfs {
 
     fn advance(&mut self) -> bool {
         while let Some(node) = self.path.last() {
-            let next = (node.chosen + 1..node.costs.len()).find(|&i| self.fits(node, i));
+            let next = (node.chosen + 1..node.costs.len())
+                .find(|&i| self.fits(node, i) && !node.asleep(i));
             match next {
                 Some(i) => {
-                    self.path.last_mut().expect("non-empty").chosen = i;
+                    let node = self.path.last_mut().expect("non-empty");
+                    if !node.ids.is_empty() {
+                        let finished = node.ids[node.chosen];
+                        node.done.push(finished);
+                    }
+                    node.chosen = i;
                     return true;
                 }
                 None => {
@@ -74,6 +164,23 @@ impl Dfs {
             }
         }
         false
+    }
+
+    /// The sleep set of a new child of `parent`: what sleeps or is done there and is
+    /// independent of the action taken.
+    fn inherited_sleep(parent: &Node) -> (SmallVec<[ActionId; 4]>, bool) {
+        if parent.blocked {
+            return (SmallVec::new(), true);
+        }
+        let taken = parent.ids[parent.chosen];
+        let sleep = parent
+            .sleep
+            .iter()
+            .chain(parent.done.iter())
+            .filter(|z| z.independent(&taken))
+            .copied()
+            .collect();
+        (sleep, false)
     }
 }
 
@@ -118,12 +225,37 @@ impl Scheduler for Dfs {
         let costs = (0..view.actions.len())
             .map(|i| (view.is_preemption(i) as u8, view.is_drain_delay(i) as u8))
             .collect();
-        self.path.push(Node {
+        let mut node = Node {
             chosen: 0,
             costs,
             preemptions_before,
             delays_before,
-        });
-        0
+            ids: SmallVec::new(),
+            sleep: SmallVec::new(),
+            done: SmallVec::new(),
+            blocked: false,
+        };
+        if self.sleep_sets {
+            node.ids = view
+                .actions
+                .iter()
+                .map(|a| ActionId {
+                    action: a.action,
+                    pending: a.pending,
+                })
+                .collect();
+            if let Some(parent) = self.path.last() {
+                (node.sleep, node.blocked) = Self::inherited_sleep(parent);
+            }
+            match (0..node.ids.len()).find(|&i| !node.asleep(i)) {
+                Some(i) => node.chosen = i,
+                // Everything here was explored from an equivalent state: finish the
+                // run (its final state is a duplicate) without branching again.
+                None => node.blocked = true,
+            }
+        }
+        let chosen = node.chosen;
+        self.path.push(node);
+        chosen
     }
 }
