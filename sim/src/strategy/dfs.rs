@@ -35,24 +35,30 @@
 
 use smallvec::SmallVec;
 
-use super::{DecisionView, Scheduler};
+use super::{ActionView, DecisionView, Scheduler};
 use crate::machine::Action;
+use crate::mem::Word;
 use crate::op::Op;
 
-/// An enabled action as sleep sets compare them: what it does, and for a CPU step the
-/// op it performs.
+/// An enabled action as sleep sets compare it. While an action sleeps, nothing
+/// dependent on it runs, so its CPU's pending op (or buffered store) stays the same and
+/// the action alone identifies it; the accessed word is kept for the relation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct ActionId {
     action: Action,
-    pending: Option<Op>,
+    /// The word a step's pending op loads or stores, if it is a plain or ONCE access.
+    access: Option<Word>,
 }
 
 impl ActionId {
-    /// The word a step's pending op loads or stores, if it is a plain or ONCE access.
-    fn accessed_word(&self) -> Option<crate::mem::Word> {
-        match self.pending {
+    fn of(view: &ActionView) -> ActionId {
+        let access = match view.pending {
             Some(Op::Load { word, .. }) | Some(Op::Store { word, .. }) => Some(word),
             _ => None,
+        };
+        ActionId {
+            action: view.action,
+            access,
         }
     }
 
@@ -61,7 +67,7 @@ impl ActionId {
         match (self.action, other.action) {
             (Action::Drain { word: a, .. }, Action::Drain { word: b, .. }) => a != b,
             (Action::Drain { cpu, word }, Action::Run { cpu: runner }) => {
-                runner != cpu && other.accessed_word().is_some_and(|w| w != word)
+                runner != cpu && other.access.is_some_and(|w| w != word)
             }
             (Action::Run { .. }, Action::Drain { .. }) => other.independent(self),
             _ => false,
@@ -77,22 +83,47 @@ struct Node {
     costs: SmallVec<[(u8, u8); 8]>,
     preemptions_before: u32,
     delays_before: u32,
-    /// With sleep sets: each alternative's identity, …
-    ids: SmallVec<[ActionId; 8]>,
+}
+
+/// What sleep sets keep about a node (beside it, so that search without them stays lean).
+#[derive(Clone, Debug, Default)]
+struct SleepNode {
+    /// Each alternative's identity, …
+    ids: SmallVec<[ActionId; 6]>,
     /// … the actions asleep on entry to this node, …
-    sleep: SmallVec<[ActionId; 4]>,
+    sleep: SmallVec<[ActionId; 2]>,
     /// … the alternatives whose subtrees are done, …
-    done: SmallVec<[ActionId; 4]>,
+    done: SmallVec<[ActionId; 2]>,
     /// … and whether every enabled action was asleep here (a redundant subtree).
     blocked: bool,
 }
 
-impl Node {
+impl SleepNode {
     fn asleep(&self, alternative: usize) -> bool {
-        !self.ids.is_empty()
-            && (self.blocked
-                || self.sleep.contains(&self.ids[alternative])
-                || self.done.contains(&self.ids[alternative]))
+        let id = &self.ids[alternative];
+        self.blocked || self.sleep.contains(id) || self.done.contains(id)
+    }
+
+    /// The sleep set of a new child: what sleeps or is done here and is independent of
+    /// the action taken (`chosen`).
+    fn child(&self, chosen: usize) -> SleepNode {
+        if self.blocked {
+            return SleepNode {
+                blocked: true,
+                ..SleepNode::default()
+            };
+        }
+        let taken = self.ids[chosen];
+        SleepNode {
+            sleep: self
+                .sleep
+                .iter()
+                .chain(self.done.iter())
+                .filter(|z| z.independent(&taken))
+                .copied()
+                .collect(),
+            ..SleepNode::default()
+        }
     }
 }
 
@@ -103,6 +134,8 @@ pub struct Dfs {
     delay_bound: Option<u32>,
     sleep_sets: bool,
     path: Vec<Node>,
+    /// With sleep sets, one entry per node of `path`.
+    sleeping: Vec<SleepNode>,
     depth: usize,
     started: bool,
     executions: u64,
@@ -117,6 +150,7 @@ impl Dfs {
             delay_bound,
             sleep_sets: false,
             path: Vec::new(),
+            sleeping: Vec::new(),
             depth: 0,
             started: false,
             executions: 0,
@@ -146,41 +180,26 @@ impl Dfs {
 
     fn advance(&mut self) -> bool {
         while let Some(node) = self.path.last() {
+            let sleeping = self.sleeping.last();
             let next = (node.chosen + 1..node.costs.len())
-                .find(|&i| self.fits(node, i) && !node.asleep(i));
+                .find(|&i| self.fits(node, i) && !sleeping.is_some_and(|s| s.asleep(i)));
             match next {
                 Some(i) => {
                     let node = self.path.last_mut().expect("non-empty");
-                    if !node.ids.is_empty() {
-                        let finished = node.ids[node.chosen];
-                        node.done.push(finished);
+                    if let Some(sleeping) = self.sleeping.last_mut() {
+                        let finished = sleeping.ids[node.chosen];
+                        sleeping.done.push(finished);
                     }
                     node.chosen = i;
                     return true;
                 }
                 None => {
                     self.path.pop();
+                    self.sleeping.pop();
                 }
             }
         }
         false
-    }
-
-    /// The sleep set of a new child of `parent`: what sleeps or is done there and is
-    /// independent of the action taken.
-    fn inherited_sleep(parent: &Node) -> (SmallVec<[ActionId; 4]>, bool) {
-        if parent.blocked {
-            return (SmallVec::new(), true);
-        }
-        let taken = parent.ids[parent.chosen];
-        let sleep = parent
-            .sleep
-            .iter()
-            .chain(parent.done.iter())
-            .filter(|z| z.independent(&taken))
-            .copied()
-            .collect();
-        (sleep, false)
     }
 }
 
@@ -211,6 +230,7 @@ impl Scheduler for Dfs {
             // The run does not follow the recorded path: cut the path here.
             self.diverged = true;
             self.path.truncate(depth);
+            self.sleeping.truncate(depth);
         }
         let (preemptions_before, delays_before) = match self.path.last() {
             Some(parent) => {
@@ -230,29 +250,20 @@ impl Scheduler for Dfs {
             costs,
             preemptions_before,
             delays_before,
-            ids: SmallVec::new(),
-            sleep: SmallVec::new(),
-            done: SmallVec::new(),
-            blocked: false,
         };
         if self.sleep_sets {
-            node.ids = view
-                .actions
-                .iter()
-                .map(|a| ActionId {
-                    action: a.action,
-                    pending: a.pending,
-                })
-                .collect();
-            if let Some(parent) = self.path.last() {
-                (node.sleep, node.blocked) = Self::inherited_sleep(parent);
-            }
-            match (0..node.ids.len()).find(|&i| !node.asleep(i)) {
+            let mut sleeping = match (self.path.last(), self.sleeping.last()) {
+                (Some(parent), Some(parent_sleep)) => parent_sleep.child(parent.chosen),
+                _ => SleepNode::default(),
+            };
+            sleeping.ids = view.actions.iter().map(ActionId::of).collect();
+            match (0..sleeping.ids.len()).find(|&i| !sleeping.asleep(i)) {
                 Some(i) => node.chosen = i,
                 // Everything here was explored from an equivalent state: finish the
                 // run (its final state is a duplicate) without branching again.
-                None => node.blocked = true,
+                None => sleeping.blocked = true,
             }
+            self.sleeping.push(sleeping);
         }
         let chosen = node.chosen;
         self.path.push(node);
