@@ -88,6 +88,31 @@ impl<G: Granularity> Kernel<G> {
         !list::list_empty(&self.cx, link).await
     }
 
+    /// Runs the ready-list checker ([`crate::check::ready_lists`]) on every set that is
+    /// quiet now — nobody holds its `ep->lock`, nobody is transferring from it, no store
+    /// is buffered — and files what it finds, each distinct report once. Called where
+    /// the port leaves `ep->lock` for good (end of a callback, insert, modify, remove, a
+    /// transfer), so a broken list is reported where it was broken, not at teardown.
+    /// Like CONFIG_DEBUG_LIST it only reads (no step, no cost), and like a debug option
+    /// it is off at `syscall` granularity, which benchmarks use.
+    pub(crate) fn debug_check_ready_lists(&self) {
+        if !G::STEPS_AT_LOCK || self.cx.halted() {
+            return;
+        }
+        for report in crate::check::ready_lists(self) {
+            let seen = self
+                .cx
+                .state()
+                .reports
+                .borrow()
+                .iter()
+                .any(|r| r.kind == report.kind && r.message == report.message);
+            if !seen {
+                self.cx.report(report.kind, report.message, report.details);
+            }
+        }
+    }
+
     /// The epitem whose `rdllink` is `link` (`list_entry(..., rdllink)`).
     pub fn epi_of_rdllink(&self, link: ListHead) -> Option<EpitemId> {
         let owner = self.objects.borrow().rdllink_owner.get(&link.0).copied();
@@ -442,6 +467,7 @@ impl<G: Granularity> Kernel<G> {
         }
         self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
+        self.debug_check_ready_lists();
         Ok(())
     }
 
@@ -549,6 +575,7 @@ impl<G: Granularity> Kernel<G> {
         }
         self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
+        self.debug_check_ready_lists();
         Ok(())
     }
 
@@ -640,6 +667,7 @@ impl<G: Granularity> Kernel<G> {
         }
         let result = self.ep_unlink(ep, epi).await;
         self.ep_write_unlock(lock, flags).await;
+        self.debug_check_ready_lists();
         result?;
         self.ep_release_epitem(epi).await;
         Ok(())
@@ -692,6 +720,7 @@ impl<G: Granularity> Kernel<G> {
         }
         self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
+        self.debug_check_ready_lists();
         true
     }
 
@@ -868,6 +897,7 @@ impl<G: Granularity> Kernel<G> {
             .await;
         self.set_in_transfer(None);
         cx.up_read(sem).await;
+        self.debug_check_ready_lists();
         result
     }
 

@@ -45,6 +45,7 @@ impl<G: Granularity> Kernel<G> {
         }
         self.set_in_transfer(None);
         self.cx.up_read(sem).await;
+        self.debug_check_ready_lists();
         result
     }
 

@@ -194,7 +194,7 @@ pub fn run_world<G: Granularity>(
 
 /// Recognises a report as a documented finding: its name, or `None` for a new report.
 /// It sees the kernel as the run left it (all store buffers drained).
-pub type Classifier<G> = dyn Fn(&Kernel<G>, &Report) -> Option<&'static str>;
+pub type Classifier<'a, G> = dyn Fn(&Kernel<G>, &Report) -> Option<&'static str> + 'a;
 
 /// Explores the scenario; every report counts.
 pub fn explore<G: Granularity>(
@@ -215,7 +215,7 @@ pub fn explore_classified<G: Granularity>(
     scenario_hash: u64,
     build: &dyn Fn(&mut World<G>),
     explore: &ExploreOptions,
-    classify: &Classifier<G>,
+    classify: &Classifier<'_, G>,
 ) -> ExploreSummary {
     let mut summary = ExploreSummary::default();
     let mut hashes = BTreeSet::new();

@@ -566,11 +566,15 @@ pub fn nested_two_writers<G: Granularity>(world: &mut World<G>, log: &Log) {
         .unwrap();
         let l = log.clone();
         k.spawn_thread("W", Some(CpuId(0)), move |k| async move {
-            let got = k.sys_epoll_wait(parent, UserBufferSpec::default(), 4, -1).await;
+            let got = k
+                .sys_epoll_wait(parent, UserBufferSpec::default(), 4, -1)
+                .await;
             push(&l, "W", format!("P: {}", show(&got)));
             let got = k.sys_epoll_wait(c, UserBufferSpec::default(), 4, 0).await;
             push(&l, "W", format!("C: {}", show(&got)));
-            let got = k.sys_epoll_wait(parent, UserBufferSpec::default(), 4, -1).await;
+            let got = k
+                .sys_epoll_wait(parent, UserBufferSpec::default(), 4, -1)
+                .await;
             push(&l, "W", format!("P: {}", show(&got)));
         });
         let l = log.clone();
@@ -584,4 +588,176 @@ pub fn nested_two_writers<G: Granularity>(world: &mut World<G>, log: &Log) {
             push(&l, "w2", format!("{got:?}"));
         });
     });
+}
+
+// ---- scenarios of the injection tests ----------------------------------------------------
+
+/// A set watching an externally fed socket; a thread on CPU 0 waits on it, and data
+/// arrives at 50 µs as an interrupt on CPU 0 (`net_deliver` in interrupt context), so
+/// `ep_poll_callback` takes `ep->lock` in interrupt context on the CPU whose task takes
+/// it in process context.
+pub fn irq_socket<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let s = k.sys_socket_external().await.unwrap();
+        k.sys_epoll_ctl(
+            ep,
+            EPOLL_CTL_ADD,
+            s,
+            Some(EpollEvent {
+                events: LT,
+                data: 7,
+            }),
+        )
+        .await
+        .unwrap();
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, -1).await;
+            push(&l, "waiter", show(&got));
+        });
+    });
+    world.interrupt(50_000, Some(CpuId(0)), "net:rx", |k| async move {
+        if let Some(sock) = k.external_socket(0) {
+            k.net_deliver(sock, b"x").await;
+        }
+    });
+}
+
+/// `epoll_ctl(EPOLL_CTL_DEL)` of a pipe on CPU 0 while a thread on CPU 1 writes into
+/// it: the DEL unhooks the item from the pipe's wait queue while the write's wake-up
+/// may be calling its `ep_poll_callback`.
+pub fn del_while_writing<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [r, w] = watched_pipe(&k, ep, LT, 1, false).await;
+        let l = log.clone();
+        k.spawn_thread("deleter", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_ctl(ep, EPOLL_CTL_DEL, r, None).await;
+            push(&l, "deleter", format!("{got:?}"));
+        });
+        let l = log.clone();
+        k.spawn_thread("writer", Some(CpuId(1)), move |k| async move {
+            let got = k.sys_write(w, b"y").await;
+            push(&l, "writer", format!("{got:?}"));
+        });
+    });
+}
+
+/// A parent set `P` watching a child set `C` that watches a pipe; a thread waits on
+/// `P` (CPU 0) while another writes the pipe (CPU 1): the write's callback on `C` wakes
+/// `C`'s pollers, `P`'s callback among them, through `ep_poll_safewake`.
+pub fn nested_one_writer<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let c = k.sys_epoll_create(1).await.unwrap();
+        let parent = k.sys_epoll_create(1).await.unwrap();
+        let [_, w] = watched_pipe(&k, c, LT, 1, false).await;
+        k.sys_epoll_ctl(
+            parent,
+            EPOLL_CTL_ADD,
+            c,
+            Some(EpollEvent {
+                events: LT,
+                data: 100,
+            }),
+        )
+        .await
+        .unwrap();
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(CpuId(0)), move |k| async move {
+            let got = k
+                .sys_epoll_wait(parent, UserBufferSpec::default(), 4, -1)
+                .await;
+            push(&l, "waiter", show(&got));
+        });
+        let l = log.clone();
+        k.spawn_thread("writer", Some(CpuId(1)), move |k| async move {
+            let got = k.sys_write(w, b"y").await;
+            push(&l, "writer", format!("{got:?}"));
+        });
+    });
+}
+
+/// Case 5 with a ONESHOT item: a ready level-triggered ONESHOT pipe `a` (delivered,
+/// then disarmed — its mask keeps only the private bits — and re-initialised after
+/// `smp_mb()`), and a writer on CPU 1 that writes `a` during the transfer. The waiter
+/// then looks again with a zero timeout.
+pub fn oneshot_callback<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [_, a] = watched_pipe(&k, ep, EPOLLIN | EPOLLONESHOT, 1, true).await;
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, -1).await;
+            let again = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, 0).await;
+            push(
+                &l,
+                "waiter",
+                format!("{} then {}", show(&got), show(&again)),
+            );
+        });
+        let l = log.clone();
+        k.spawn_thread("writer", Some(CpuId(1)), move |k| async move {
+            let got = k.sys_write(a, b"y").await;
+            push(&l, "writer", format!("{got:?}"));
+        });
+    });
+}
+
+/// Two waiters on one CPU and an externally fed socket (the 2.6.21 busy loop, digest
+/// §3.28). Data arrives at 5 µs and again at 15 µs (interrupts on CPU 1); `main` waits
+/// for the first before it starts the waiters, so the item is on the ready list (a
+/// level-triggered item stays there). `waiter0` waits with an event buffer whose page
+/// is not resident: its first `__put_user` sleeps for a fault while it holds the item
+/// it took; `waiter1`, on the same CPU, then waits too. The second data's callback
+/// queues the item again while `waiter0` still has it.
+pub fn two_waiters_one_cpu_fault<G: Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let s = k.sys_socket_external().await.unwrap();
+        k.sys_epoll_ctl(
+            ep,
+            EPOLL_CTL_ADD,
+            s,
+            Some(EpollEvent {
+                events: LT,
+                data: 7,
+            }),
+        )
+        .await
+        .unwrap();
+        let first = k.sys_epoll_wait(ep, UserBufferSpec::default(), 1, -1).await;
+        push(&log, "main", show(&first));
+        let l = log.clone();
+        k.spawn_thread("waiter0", Some(CpuId(0)), move |k| async move {
+            let buffer = UserBufferSpec {
+                not_resident: true,
+                ..UserBufferSpec::default()
+            };
+            let got = k.sys_epoll_wait(ep, buffer, 1, -1).await;
+            push(&l, "waiter0", show(&got));
+        });
+        let l = log.clone();
+        k.spawn_thread("waiter1", Some(CpuId(0)), move |k| async move {
+            let got = k.sys_epoll_wait(ep, UserBufferSpec::default(), 1, -1).await;
+            push(&l, "waiter1", show(&got));
+        });
+    });
+    for (time, label) in [(5_000, "net:rx1"), (15_000, "net:rx2")] {
+        world.interrupt(time, Some(CpuId(1)), label, |k| async move {
+            if let Some(sock) = k.external_socket(0) {
+                k.net_deliver(sock, b"x").await;
+            }
+        });
+    }
 }
