@@ -222,12 +222,7 @@ impl<G: Granularity> Kernel<G> {
     ) -> SysResult<Vec<EpollEvent>> {
         self.cx.syscall("epoll_wait").await;
         let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
-        if let Ok(events) = &result {
-            for event in events {
-                self.cx.mix_into_hash(event.events as u64);
-                self.cx.mix_into_hash(event.data);
-            }
-        }
+        self.mix_events(&result);
         self.finish("epoll_wait", &result, |events| events.len() as i64);
         result
     }
@@ -260,10 +255,10 @@ impl<G: Granularity> Kernel<G> {
         Ok(events.events)
     }
 
-    /// `sys_epoll_pwait(...)` with a signal mask: `block_signals` is true when the mask
-    /// blocks the signals the scenario sends, so they stay pending through the wait.
-    /// Signal masks are modelled as all-or-nothing: either every signal is blocked for
-    /// the duration of the wait, or none.
+    /// `sys_epoll_pwait(...)`: with `block_signals`, every signal is blocked for the
+    /// duration of the wait (`sigprocmask(SIG_SETMASK, ...)` around `sys_epoll_wait`), so a
+    /// signal sent meanwhile stays pending without interrupting it, and counts again once
+    /// the old mask is back. Signal masks are modelled as all-or-nothing.
     pub async fn sys_epoll_pwait(
         &self,
         epfd: i32,
@@ -273,23 +268,26 @@ impl<G: Granularity> Kernel<G> {
         block_signals: bool,
     ) -> SysResult<Vec<EpollEvent>> {
         self.cx.syscall("epoll_pwait").await;
-        let task = self.cx.current().expect("task context");
-        let held_back = block_signals && self.cx.signal_pending();
-        if held_back {
-            self.cx.clear_signal();
-        }
+        let saved = block_signals.then(|| self.cx.set_signals_blocked(true));
         let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
-        if held_back {
-            self.cx.state().tasks.borrow_mut()[task.index()].signal_pending = true;
+        if let Some(saved) = saved {
+            // On EINTR the kernel restores the mask after the handler ran; with every
+            // signal blocked there is no EINTR, so the mask is restored at once.
+            self.cx.set_signals_blocked(saved);
         }
-        if let Ok(events) = &result {
+        self.mix_events(&result);
+        self.finish("epoll_pwait", &result, |events| events.len() as i64);
+        result
+    }
+
+    /// Mixes delivered events into the trace hash (they must match on replay).
+    fn mix_events(&self, result: &SysResult<Vec<EpollEvent>>) {
+        if let Ok(events) = result {
             for event in events {
                 self.cx.mix_into_hash(event.events as u64);
                 self.cx.mix_into_hash(event.data);
             }
         }
-        self.finish("epoll_pwait", &result, |events| events.len() as i64);
-        result
     }
 
     // ---- files ---------------------------------------------------------------------------

@@ -61,6 +61,9 @@ pub struct Task {
     pub cpu: CpuId,
     pub status: TaskStatus,
     pub signal_pending: bool,
+    /// Every signal is blocked (`sigprocmask`): it stays pending without waking the task
+    /// or counting for `signal_pending()`. Masks are all-or-nothing in the model.
+    pub signals_blocked: bool,
     /// When the task last became runnable (a CPU that picks it up catches up to this).
     pub ready_at_ns: u64,
     /// The `schedule_timeout` / sleep timer, and when it expires.

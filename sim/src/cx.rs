@@ -444,8 +444,23 @@ impl<G: Granularity> Cx<G> {
     /// Delivers a signal to `task` (`kill()`): marks it pending and wakes the task if it
     /// sleeps interruptibly.
     pub async fn send_signal(&self, task: TaskId) {
-        self.state.tasks.borrow_mut()[task.index()].signal_pending = true;
-        self.try_to_wake_up(task, WakeMode::Interruptible).await;
+        let blocked = {
+            let mut tasks = self.state.tasks.borrow_mut();
+            tasks[task.index()].signal_pending = true;
+            tasks[task.index()].signals_blocked
+        };
+        if !blocked {
+            self.try_to_wake_up(task, WakeMode::Interruptible).await;
+        }
+    }
+
+    /// `sigprocmask()` for the current task: blocks or unblocks every signal; returns the
+    /// previous setting. Unblocking leaves a pending signal pending (it now counts).
+    pub fn set_signals_blocked(&self, blocked: bool) -> bool {
+        match self.current() {
+            Some(task) => self.state.set_signals_blocked(task, blocked),
+            None => false,
+        }
     }
 
     /// The signal was handled (returning to user space with EINTR runs the handler).

@@ -159,6 +159,7 @@ impl Machine {
             cpu,
             status: TaskStatus::Queued,
             signal_pending: false,
+            signals_blocked: false,
             ready_at_ns: 0,
             timer: None,
             irqs_enabled: true,

@@ -1028,7 +1028,7 @@ impl State {
             .expect("interrupt contexts were refused by might_sleep");
         let word = self.tasks.borrow()[task.index()].state_word;
         let state = TaskState::from_word(self.mem.load(cpu, word));
-        let signal = self.tasks.borrow()[task.index()].signal_pending;
+        let signal = self.signal_pending(task);
         let remaining = timeout_jiffies.unwrap_or(0);
         if state == TaskState::Running {
             return Performed::Value(remaining);
@@ -1038,9 +1038,9 @@ impl State {
             return Performed::Value(remaining);
         }
         if let Some(jiffies) = timeout_jiffies {
-            let expiry = self
-                .clock_ns(cpu)
-                .saturating_add(jiffies.saturating_mul(self.tick_ns));
+            // expire = jiffies + timeout: the timer fires at that tick's boundary.
+            let expire_jiffies = (self.clock_ns(cpu) / self.tick_ns).saturating_add(jiffies);
+            let expiry = expire_jiffies.saturating_mul(self.tick_ns);
             self.arm_timer(cpu, task, expiry, "process_timeout");
             self.contexts.borrow_mut()[context.index()].resume_timeout = true;
         }
@@ -1113,9 +1113,9 @@ impl State {
         if let Some((event, expiry_ns)) = timer {
             self.cancel_event(event);
             if from_timeout {
-                let now = self.clock_ns(cpu);
-                let remaining_ns = expiry_ns.saturating_sub(now);
-                return Performed::Value(remaining_ns.div_ceil(self.tick_ns));
+                // `expire - jiffies`, never negative.
+                let now_jiffies = self.clock_ns(cpu) / self.tick_ns;
+                return Performed::Value((expiry_ns / self.tick_ns).saturating_sub(now_jiffies));
             }
         }
         Performed::Value(value)
@@ -1202,12 +1202,26 @@ impl State {
     /// Delivers a signal: marks it pending and wakes the task if it sleeps interruptibly
     /// (`signal_wake_up`).
     pub fn send_signal(&self, cpu: CpuId, task: TaskId) -> bool {
-        self.tasks.borrow_mut()[task.index()].signal_pending = true;
-        self.try_to_wake_up(cpu, task, true)
+        let blocked = {
+            let mut tasks = self.tasks.borrow_mut();
+            tasks[task.index()].signal_pending = true;
+            tasks[task.index()].signals_blocked
+        };
+        !blocked && self.try_to_wake_up(cpu, task, true)
     }
 
+    /// A signal is pending and not blocked (`signal_pending()` after `recalc_sigpending`).
     pub fn signal_pending(&self, task: TaskId) -> bool {
-        self.tasks.borrow()[task.index()].signal_pending
+        let tasks = self.tasks.borrow();
+        tasks[task.index()].signal_pending && !tasks[task.index()].signals_blocked
+    }
+
+    /// `sigprocmask()`: blocks or unblocks every signal; returns the previous setting.
+    pub fn set_signals_blocked(&self, task: TaskId, blocked: bool) -> bool {
+        std::mem::replace(
+            &mut self.tasks.borrow_mut()[task.index()].signals_blocked,
+            blocked,
+        )
     }
 
     pub fn clear_signal(&self, task: TaskId) {
