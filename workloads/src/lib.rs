@@ -13,6 +13,7 @@
 //! - [`demo`] — what `epsim` with no arguments does
 //! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
 //! - [`exit`] — exit statuses and the one-line error type
+//! - [`scenario`] — the scenario language, its interpreter and the built-in library
 
 // workloads talks to the outside world: wall-clock timing of runs, and (later) host
 // collections and threads for parallel exploration are allowed here, unlike in sim and
@@ -27,6 +28,7 @@ pub mod exit;
 pub mod litmus_cmd;
 pub mod options;
 pub mod output;
+pub mod scenario;
 
 use std::ffi::OsString;
 use std::io::Write;

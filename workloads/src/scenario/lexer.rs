@@ -1,0 +1,431 @@
+//! Tokens of the scenario language.
+//!
+//! The lexer turns text into identifiers, integers (decimal, `0x` hex, or a duration such
+//! as `5ms`, which is an integer number of nanoseconds), strings with C escapes,
+//! punctuation and end-of-line tokens (a newline ends a statement). `#` starts a comment
+//! that runs to the end of the line. Every token carries its line, column and byte range,
+//! so that errors can point at it and results can quote the text as written.
+
+use super::ParseError;
+
+/// What a token is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tok {
+    Ident(String),
+    /// An integer; durations are already in nanoseconds.
+    Int(i64),
+    Str(Vec<u8>),
+    /// Punctuation or an operator: `(`, `==`, `|`, `:`, ...
+    Punct(&'static str),
+    /// The end of a line (or a `;`): statement separator.
+    Newline,
+    Eof,
+}
+
+/// A token and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub tok: Tok,
+    pub line: u32,
+    pub col: u32,
+    /// Byte range in the source text.
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Token {
+    /// How an error message names this token: "`foo`", "end of line", ...
+    pub fn describe(&self, text: &str) -> String {
+        match &self.tok {
+            Tok::Newline if text.get(self.start..self.end) == Some(";") => "`;`".to_string(),
+            Tok::Newline => "end of line".to_string(),
+            Tok::Eof => "end of file".to_string(),
+            Tok::Str(_) => format!(
+                "string {}",
+                clip(text.get(self.start..self.end).unwrap_or(""))
+            ),
+            Tok::Int(_) => format!("number `{}`", text.get(self.start..self.end).unwrap_or("")),
+            Tok::Ident(name) => format!("`{name}`"),
+            Tok::Punct(p) => format!("`{p}`"),
+        }
+    }
+
+    pub fn is_punct(&self, p: &str) -> bool {
+        matches!(&self.tok, Tok::Punct(q) if *q == p)
+    }
+
+    pub fn is_ident(&self, name: &str) -> bool {
+        matches!(&self.tok, Tok::Ident(n) if n == name)
+    }
+}
+
+fn clip(text: &str) -> String {
+    let mut out: String = text.chars().take(24).collect();
+    if text.chars().count() > 24 {
+        out.push_str("...");
+    }
+    out
+}
+
+/// Punctuation, longest first so that `==` wins over `=`.
+const PUNCTS: &[&str] = &[
+    "==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "(", ")", "{", "}", "[", "]", ",", ".", ":",
+    "=", "<", ">", "+", "-", "*", "/", "%", "&", "|", "^", "!", "~",
+];
+
+/// Duration units and their length in nanoseconds.
+pub const UNITS: &[(&str, i64)] = &[
+    ("ns", 1),
+    ("us", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+];
+
+/// Splits `text` into tokens. The last token is always [`Tok::Eof`].
+pub fn lex(file: &str, text: &str) -> Result<Vec<Token>, ParseError> {
+    let mut lexer = Lexer {
+        file,
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        line: 1,
+        col: 1,
+        tokens: Vec::new(),
+    };
+    lexer.run()?;
+    Ok(lexer.tokens)
+}
+
+struct Lexer<'a> {
+    file: &'a str,
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    line: u32,
+    col: u32,
+    tokens: Vec<Token>,
+}
+
+impl Lexer<'_> {
+    fn error(&self, line: u32, col: u32, message: String) -> ParseError {
+        ParseError::new(self.file, line, col, message)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<u8> {
+        self.bytes.get(self.pos + offset).copied()
+    }
+
+    /// Advances one character (UTF-8 aware, so columns count characters).
+    fn bump(&mut self) {
+        let Some(c) = self.text.get(self.pos..).and_then(|s| s.chars().next()) else {
+            self.pos = self.bytes.len();
+            return;
+        };
+        self.pos += c.len_utf8();
+        if c == '\n' {
+            self.line += 1;
+            self.col = 1;
+        } else {
+            self.col += 1;
+        }
+    }
+
+    fn push(&mut self, tok: Tok, line: u32, col: u32, start: usize) {
+        self.tokens.push(Token {
+            tok,
+            line,
+            col,
+            start,
+            end: self.pos,
+        });
+    }
+
+    fn run(&mut self) -> Result<(), ParseError> {
+        while let Some(c) = self.peek() {
+            let (line, col, start) = (self.line, self.col, self.pos);
+            match c {
+                b' ' | b'\t' | b'\r' => self.bump(),
+                b'#' => {
+                    while self.peek().is_some_and(|c| c != b'\n') {
+                        self.bump();
+                    }
+                }
+                b'\n' | b';' => {
+                    self.bump();
+                    self.push(Tok::Newline, line, col, start);
+                }
+                b'"' => self.string(line, col, start)?,
+                b'0'..=b'9' => self.number(line, col, start)?,
+                c if c == b'_' || c.is_ascii_alphabetic() => {
+                    while self
+                        .peek()
+                        .is_some_and(|c| c == b'_' || c.is_ascii_alphanumeric())
+                    {
+                        self.bump();
+                    }
+                    let name = self.text[start..self.pos].to_string();
+                    self.push(Tok::Ident(name), line, col, start);
+                }
+                _ => {
+                    let rest = &self.bytes[self.pos..];
+                    let Some(p) = PUNCTS.iter().find(|p| rest.starts_with(p.as_bytes())) else {
+                        let ch = self.text[self.pos..].chars().next().unwrap_or('?');
+                        return Err(self.error(
+                            line,
+                            col,
+                            format!(
+                                "found `{}`, expected a name, a number, a string, an operator or `#` (a comment)",
+                                ch.escape_default()
+                            ),
+                        ));
+                    };
+                    for _ in 0..p.len() {
+                        self.bump();
+                    }
+                    self.push(Tok::Punct(p), line, col, start);
+                }
+            }
+        }
+        let (line, col, start) = (self.line, self.col, self.pos);
+        self.push(Tok::Newline, line, col, start);
+        self.push(Tok::Eof, line, col, start);
+        Ok(())
+    }
+
+    fn number(&mut self, line: u32, col: u32, start: usize) -> Result<(), ParseError> {
+        let hex = self.peek() == Some(b'0') && matches!(self.peek_at(1), Some(b'x' | b'X'));
+        if hex {
+            self.bump();
+            self.bump();
+        }
+        let digits_start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_digit() || c == b'_' || (hex && c.is_ascii_hexdigit()))
+        {
+            self.bump();
+        }
+        let digits: String = self.text[digits_start..self.pos]
+            .chars()
+            .filter(|&c| c != '_')
+            .collect();
+        let suffix_start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        {
+            self.bump();
+        }
+        let suffix = &self.text[suffix_start..self.pos];
+        let written = &self.text[start..self.pos];
+        let bad = |what: &str| self.error(line, col, format!("found `{written}`, expected {what}"));
+        if digits.is_empty() {
+            return Err(bad("hex digits after `0x`"));
+        }
+        let value = if hex {
+            u64::from_str_radix(&digits, 16).map(|v| v as i64).ok()
+        } else {
+            digits
+                .parse::<u64>()
+                .ok()
+                .filter(|&v| v <= i64::MAX as u64 || suffix.is_empty())
+                .map(|v| v as i64)
+        };
+        let Some(value) = value else {
+            return Err(bad("a number that fits in 64 bits"));
+        };
+        let value = if suffix.is_empty() {
+            value
+        } else if hex {
+            return Err(bad("a hex number (no unit after a hex number)"));
+        } else {
+            let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == suffix) else {
+                return Err(bad(
+                    "a number, or a duration with a unit: ns, us, ms or s (e.g. `5ms`)",
+                ));
+            };
+            let Some(ns) = value.checked_mul(scale) else {
+                return Err(bad("a duration that fits in 64 bits of nanoseconds"));
+            };
+            ns
+        };
+        self.push(Tok::Int(value), line, col, start);
+        Ok(())
+    }
+
+    fn string(&mut self, line: u32, col: u32, start: usize) -> Result<(), ParseError> {
+        self.bump();
+        let mut bytes = Vec::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return Err(self.error(
+                    self.line,
+                    self.col,
+                    format!("found end of file, expected `\"` to close the string opened at {line}:{col}"),
+                ));
+            };
+            match c {
+                b'"' => {
+                    self.bump();
+                    break;
+                }
+                b'\n' => {
+                    return Err(self.error(
+                        self.line,
+                        self.col,
+                        format!("found end of line, expected `\"` to close the string opened at {line}:{col}"),
+                    ));
+                }
+                b'\\' => {
+                    let (eline, ecol) = (self.line, self.col);
+                    self.bump();
+                    let escaped = self.peek();
+                    let byte = match escaped {
+                        Some(b'n') => b'\n',
+                        Some(b't') => b'\t',
+                        Some(b'r') => b'\r',
+                        Some(b'0') => 0,
+                        Some(b'\\') => b'\\',
+                        Some(b'"') => b'"',
+                        Some(b'x') => {
+                            self.bump();
+                            let hi = self.peek().and_then(|c| (c as char).to_digit(16));
+                            let lo = self.peek_at(1).and_then(|c| (c as char).to_digit(16));
+                            match (hi, lo) {
+                                (Some(hi), Some(lo)) => {
+                                    self.bump();
+                                    self.bump();
+                                    bytes.push((hi * 16 + lo) as u8);
+                                    continue;
+                                }
+                                _ => {
+                                    return Err(self.error(
+                                        eline,
+                                        ecol,
+                                        "found `\\x` without two hex digits, expected an escape such as `\\x41`".into(),
+                                    ))
+                                }
+                            }
+                        }
+                        _ => {
+                            let what = self.text[self.pos..]
+                                .chars()
+                                .next()
+                                .map_or("end of file".to_string(), |c| {
+                                    format!("`\\{}`", c.escape_default())
+                                });
+                            return Err(self.error(
+                                eline,
+                                ecol,
+                                format!("found {what}, expected one of the escapes \\n \\t \\r \\0 \\\\ \\\" \\xNN"),
+                            ));
+                        }
+                    };
+                    self.bump();
+                    bytes.push(byte);
+                }
+                _ => {
+                    let ch_start = self.pos;
+                    self.bump();
+                    bytes.extend_from_slice(&self.bytes[ch_start..self.pos]);
+                }
+            }
+        }
+        self.push(Tok::Str(bytes), line, col, start);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(text: &str) -> Vec<Tok> {
+        lex("t.scn", text)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tok)
+            .collect()
+    }
+
+    fn err(text: &str) -> String {
+        lex("t.scn", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn tokens_durations_and_comments() {
+        assert_eq!(
+            toks("ep = epoll_create(1) # make one\nsleep 2ms"),
+            vec![
+                Tok::Ident("ep".into()),
+                Tok::Punct("="),
+                Tok::Ident("epoll_create".into()),
+                Tok::Punct("("),
+                Tok::Int(1),
+                Tok::Punct(")"),
+                Tok::Newline,
+                Tok::Ident("sleep".into()),
+                Tok::Int(2_000_000),
+                Tok::Newline,
+                Tok::Eof,
+            ]
+        );
+        assert_eq!(
+            toks("0x10 1_000 3us 1s")[..4],
+            [
+                Tok::Int(16),
+                Tok::Int(1000),
+                Tok::Int(3000),
+                Tok::Int(1_000_000_000)
+            ]
+        );
+        assert_eq!(toks("a==b")[1], Tok::Punct("=="));
+        assert_eq!(toks("0xffffffffffffffff")[0], Tok::Int(-1));
+    }
+
+    #[test]
+    fn strings_with_escapes() {
+        assert_eq!(toks(r#""a\n\x41\"""#)[0], Tok::Str(b"a\nA\"".to_vec()));
+    }
+
+    #[test]
+    fn lexer_errors_name_place_found_and_expected() {
+        assert_eq!(
+            err("x = 5q"),
+            "t.scn:1:5: found `5q`, expected a number, or a duration with a unit: ns, us, ms or s (e.g. `5ms`)"
+        );
+        assert_eq!(
+            err("\n  \"abc\n"),
+            "t.scn:2:7: found end of line, expected `\"` to close the string opened at 2:3"
+        );
+        assert_eq!(
+            err("\"abc"),
+            "t.scn:1:5: found end of file, expected `\"` to close the string opened at 1:1"
+        );
+        assert_eq!(
+            err("a $ b"),
+            "t.scn:1:3: found `$`, expected a name, a number, a string, an operator or `#` (a comment)"
+        );
+        assert_eq!(
+            err(r#""\q""#),
+            "t.scn:1:2: found `\\q`, expected one of the escapes \\n \\t \\r \\0 \\\\ \\\" \\xNN"
+        );
+        assert_eq!(
+            err("99999999999999999999"),
+            "t.scn:1:1: found `99999999999999999999`, expected a number that fits in 64 bits"
+        );
+        assert_eq!(
+            err("0x"),
+            "t.scn:1:1: found `0x`, expected hex digits after `0x`"
+        );
+        assert_eq!(
+            err("99999999999s"),
+            "t.scn:1:1: found `99999999999s`, expected a duration that fits in 64 bits of nanoseconds"
+        );
+        assert!(err(r#""\x4""#).contains("expected an escape such as `\\x41`"));
+    }
+}

@@ -1,0 +1,386 @@
+//! The scenario language: text that reads like the system calls a C programmer writes,
+//! describing a machine, processes whose tasks make system calls, interrupts at virtual
+//! times, and what the results must be. `docs/scenario-language.md` is the reference.
+//!
+//! One file per concept:
+//! - [`lexer`] — text to tokens (numbers, `5ms` durations, strings, `#` comments)
+//! - [`ast`] — the parsed form
+//! - [`parser`] — tokens to the parsed form, with `file:line:col` errors
+//! - [`interp`] — runs a parsed scenario as tasks on a [`kernel_model::World`]
+//! - [`results`] — what each task's calls returned, expectations, and the verdict
+//!
+//! The API the command line and the snapshot tests use:
+//!
+//! ```
+//! use kernel_model::World;
+//! use sim::{strategy::Canonical, Scheduler, SyscallSteps};
+//! use workloads::scenario::{Overrides, Recorder, Scenario};
+//!
+//! let scenario = Scenario::parse("demo.scn", r#"
+//!     description "a pipe becomes readable"
+//!     process app {
+//!         task main {
+//!             ep = epoll_create(1)
+//!             p = pipe()
+//!             epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN, 7)
+//!             write(p.w, "x")
+//!             evs = epoll_wait(ep, 10, 0)
+//!             expect evs == [EPOLLIN:7]
+//!         }
+//!     }
+//! "#).unwrap();
+//! let options = scenario.options(&Overrides::default());
+//! let recorder = Recorder::new();
+//! let mut world = World::<SyscallSteps>::new(&options, scenario.world_hash(0)).unwrap();
+//! scenario.build(&mut world, &recorder);
+//! let mut strategy = Canonical::default();
+//! strategy.begin_execution();
+//! let outcome = world.run(&mut strategy);
+//! let results = recorder.results();
+//! assert_eq!(results.calls[4].call, "evs = epoll_wait(ep, 10, 0)");
+//! assert!(scenario.verdict(&outcome, &results).passed());
+//! ```
+
+pub mod ast;
+pub mod interp;
+pub mod lexer;
+pub mod parser;
+pub mod results;
+
+use std::fmt;
+
+use kernel_model::explore::{ExploreOptions, ExploreSummary};
+use kernel_model::{Injection, KernelOptions, KernelVersion, Options, Outcome, World};
+use sim::trace::TraceHasher;
+use sim::{
+    AccessSteps, Config, Granularity, GranularityKind, LockSteps, MemoryModel, Scheduler,
+    StrategyKind, SyscallSteps,
+};
+
+pub use ast::Header;
+pub use results::{CallResult, ExpectationResult, Recorder, Results, TaskRecord, Verdict};
+
+/// A syntax or semantic error in a scenario: `file:line:col: found X, expected Y`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    pub message: String,
+}
+
+impl ParseError {
+    pub fn new(file: &str, line: u32, col: u32, message: String) -> ParseError {
+        ParseError {
+            file: file.to_string(),
+            line,
+            col,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A parsed scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file name it was parsed from (used in error messages and reports).
+    pub file: String,
+    pub text: String,
+    pub header: Header,
+    pub processes: Vec<ast::ProcessDecl>,
+    /// Top-level `at` blocks.
+    pub interrupts: Vec<ast::AtDecl>,
+    hash: u64,
+}
+
+/// Run options given on the command line; each one, when set, wins over the header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub cpus: Option<usize>,
+    pub kernel: Option<KernelVersion>,
+    pub model: Option<MemoryModel>,
+    pub granularity: Option<GranularityKind>,
+    /// Replaces the header's `inject` lines when set (an empty list runs unmodified).
+    pub injections: Option<Vec<Injection>>,
+    pub hz: Option<u32>,
+    pub max_steps: Option<u64>,
+    pub keep_trace: bool,
+}
+
+/// What one run of a scenario produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    pub outcome: Outcome,
+    pub results: Results,
+    /// Run-level expectation failures ([`Scenario::check_expectations`]).
+    pub expectation_reports: Vec<sim::Report>,
+    pub verdict: Verdict,
+}
+
+impl Scenario {
+    /// Parses `text`; `file` names it in errors (a path, or `builtin:NAME`).
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
+        let parsed = parser::parse(file, text)?;
+        let mut h = TraceHasher::default();
+        h.write_str(text);
+        Ok(Scenario {
+            file: file.to_string(),
+            text: text.to_string(),
+            header: parsed.header,
+            processes: parsed.processes,
+            interrupts: parsed.interrupts,
+            hash: h.finish(),
+        })
+    }
+
+    /// `scenario NAME`, else the file's name without directories and `.scn`.
+    pub fn name(&self) -> String {
+        if let Some(name) = &self.header.name {
+            return name.clone();
+        }
+        let base = self.file.rsplit(['/', '\\']).next().unwrap_or(&self.file);
+        let base = base.strip_prefix("builtin:").unwrap_or(base);
+        base.strip_suffix(".scn").unwrap_or(base).to_string()
+    }
+
+    pub fn description(&self) -> &str {
+        self.header.description.as_deref().unwrap_or("")
+    }
+
+    /// A stable hash of the scenario's text ([`TraceHasher`]).
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// The hash to give [`World::new`] for a run whose `random(n)` draws from `seed`:
+    /// schedules recorded with one seed are refused for another.
+    pub fn world_hash(&self, seed: u64) -> u64 {
+        let mut h = TraceHasher::default();
+        h.write_u64(self.hash);
+        h.write_u64(seed);
+        h.finish()
+    }
+
+    /// The header's defaults with `overrides` on top. Validate the result with
+    /// [`Scenario::check_options`] before building a world.
+    pub fn options(&self, overrides: &Overrides) -> Options {
+        let h = &self.header;
+        let defaults = Config::default();
+        let machine = Config {
+            cpus: overrides.cpus.or(h.cpus).unwrap_or(defaults.cpus),
+            model: overrides.model.or(h.model).unwrap_or(defaults.model),
+            granularity: overrides
+                .granularity
+                .or(h.granularity)
+                .unwrap_or(defaults.granularity),
+            hz: overrides.hz.or(h.hz).unwrap_or(defaults.hz),
+            max_steps: overrides
+                .max_steps
+                .or(h.max_steps)
+                .unwrap_or(defaults.max_steps),
+            keep_trace: overrides.keep_trace,
+            alloc_failures: h.alloc_failures.clone(),
+            ..defaults
+        };
+        let kernel = KernelOptions {
+            version: overrides
+                .kernel
+                .or(h.kernel)
+                .unwrap_or(KernelVersion::V2_6_22),
+            injections: overrides
+                .injections
+                .clone()
+                .unwrap_or_else(|| h.injections.clone()),
+            ..KernelOptions::default()
+        };
+        Options { machine, kernel }
+    }
+
+    /// The header's strategy, else `timed` (earliest virtual clock first).
+    pub fn strategy(&self) -> StrategyKind {
+        self.header.strategy.unwrap_or(StrategyKind::Timed)
+    }
+
+    /// The header's seed, else 0.
+    pub fn seed(&self) -> u64 {
+        self.header.seed.unwrap_or(0)
+    }
+
+    /// Whether `options` can run this scenario: the machine options are valid and every
+    /// pinned task and interrupt names a CPU the machine has. One line on error.
+    pub fn check_options(&self, options: &Options) -> Result<(), String> {
+        options.machine.validate().map_err(|e| e.to_string())?;
+        let cpus = options.machine.cpus;
+        for process in &self.processes {
+            for task in &process.tasks {
+                if let Some(cpu) = task.cpu.filter(|&c| c as usize >= cpus) {
+                    return Err(format!(
+                        "{}:{}:{}: task `{}` is pinned to cpu {cpu}, but the machine has {cpus} CPUs",
+                        self.file, task.span.line, task.span.col, task.name
+                    ));
+                }
+            }
+        }
+        for at in &self.interrupts {
+            if let Some(cpu) = at.cpu.filter(|&c| c as usize >= cpus) {
+                return Err(format!(
+                    "{}:{}:{}: this `at` block is pinned to cpu {cpu}, but the machine has {cpus} CPUs",
+                    self.file, at.span.line, at.span.col
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Populates `world` with the scenario's processes, tasks and interrupts. Results go
+    /// to `recorder` (cleared first); `random(n)` draws from `recorder.seed()`. Use it as
+    /// the `build` closure of [`kernel_model::explore`]'s functions:
+    /// `&|w: &mut World<G>| scenario.build(w, &recorder)`.
+    pub fn build<G: Granularity>(&self, world: &mut World<G>, recorder: &Recorder) {
+        interp::build(self, world, recorder);
+    }
+
+    /// Runs once at the granularity `options` names, with `strategy`, and checks the
+    /// expectations. `seed` seeds `random(n)`.
+    pub fn run(&self, options: &Options, seed: u64, strategy: &mut dyn Scheduler) -> RunOutput {
+        match options.machine.granularity {
+            GranularityKind::Syscall => self.run_at::<SyscallSteps>(options, seed, strategy),
+            GranularityKind::Lock => self.run_at::<LockSteps>(options, seed, strategy),
+            GranularityKind::Access => self.run_at::<AccessSteps>(options, seed, strategy),
+        }
+    }
+
+    fn run_at<G: Granularity>(
+        &self,
+        options: &Options,
+        seed: u64,
+        strategy: &mut dyn Scheduler,
+    ) -> RunOutput {
+        let recorder = Recorder::with_seed(seed);
+        let build = |world: &mut World<G>| self.build(world, &recorder);
+        let outcome =
+            kernel_model::explore::run_once(options, self.world_hash(seed), &build, strategy);
+        let results = recorder.results();
+        let expectation_reports = self.check_expectations(&outcome, &results);
+        let verdict = self.verdict(&outcome, &results);
+        RunOutput {
+            outcome,
+            results,
+            expectation_reports,
+            verdict,
+        }
+    }
+
+    /// Explores many schedules at the granularity `options` names ([`kernel_model::explore`]).
+    /// Failed in-task expectations count as `expectation` reports; `seed` seeds `random(n)`.
+    pub fn explore(
+        &self,
+        options: &Options,
+        seed: u64,
+        explore: &ExploreOptions,
+    ) -> ExploreSummary {
+        match options.machine.granularity {
+            GranularityKind::Syscall => self.explore_at::<SyscallSteps>(options, seed, explore),
+            GranularityKind::Lock => self.explore_at::<LockSteps>(options, seed, explore),
+            GranularityKind::Access => self.explore_at::<AccessSteps>(options, seed, explore),
+        }
+    }
+
+    fn explore_at<G: Granularity>(
+        &self,
+        options: &Options,
+        seed: u64,
+        explore: &ExploreOptions,
+    ) -> ExploreSummary {
+        let recorder = Recorder::with_seed(seed).quiet();
+        let build = |world: &mut World<G>| self.build(world, &recorder);
+        kernel_model::explore::explore(options, self.world_hash(seed), &build, explore)
+    }
+}
+
+/// A scenario of the library in `workloads/scenarios/`, compiled into the binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuiltinScenario {
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+impl BuiltinScenario {
+    /// `builtin:NAME`, the file name used in errors and reports.
+    pub fn file(&self) -> String {
+        format!("builtin:{}", self.name)
+    }
+
+    /// Parses it (the tests guarantee that every built-in scenario parses).
+    pub fn parse(&self) -> Result<Scenario, ParseError> {
+        Scenario::parse(&self.file(), self.text)
+    }
+
+    /// The `description` line, read without a full parse.
+    pub fn description(&self) -> String {
+        self.parse()
+            .map(|s| s.description().to_string())
+            .unwrap_or_default()
+    }
+}
+
+macro_rules! library {
+    ($($name:literal),* $(,)?) => {
+        &[$(BuiltinScenario {
+            name: $name,
+            text: include_str!(concat!("../../scenarios/", $name, ".scn")),
+        }),*]
+    };
+}
+
+/// Every scenario of the library, sorted by name.
+pub const LIBRARY: &[BuiltinScenario] = library![
+    "dup-then-close",
+    "et-basics",
+    "eventfd-basics",
+    "external-socket",
+    "fork-shared-file",
+    "inject-ctl-without-sem",
+    "inject-lock-without-irqsave",
+    "inject-no-linked-check",
+    "inject-no-pwake-deferral",
+    "inject-no-reinject-wakeup",
+    "inject-no-smp-mb",
+    "inject-steal-without-lock",
+    "inject-unhook-under-lock",
+    "lt-basics",
+    "mod-and-del",
+    "nested-epoll",
+    "oneshot-basics",
+    "ready-order-maxevents",
+    "seed-case-1-epfd-close",
+    "seed-case-2-ctl-del",
+    "seed-case-3-file-close",
+    "seed-case-4-two-waiters",
+    "seed-case-5-callback-race",
+    "signals",
+    "socketpair-basics",
+    "totalmess",
+];
+
+/// The built-in scenarios, sorted by name.
+pub fn list() -> &'static [BuiltinScenario] {
+    LIBRARY
+}
+
+/// The built-in scenario called `name`.
+pub fn builtin(name: &str) -> Option<&'static BuiltinScenario> {
+    LIBRARY.iter().find(|s| s.name == name)
+}

@@ -1,0 +1,419 @@
+//! What a run of a scenario produced, as the scenario sees it: each task's system calls
+//! in the order they returned, each `expect` evaluated, and which tasks finished — and
+//! the checks of the run-level expectations after the run.
+//!
+//! In-task expectations are checked while the run goes on: a failed one is filed as a
+//! report of kind `expectation` (with `file:line:col`) on the machine at once, so that
+//! exploration, shrinking and replay see it like any other report. The run-level ones
+//! (`expect report KIND`, `expect no reports`, `expect blocked TASK`, and "every task
+//! finished") can only be decided after the run: [`Scenario::check_expectations`].
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use kernel_model::poll::mask_to_string;
+use kernel_model::{EpollEvent, Errno, Outcome};
+use sim::machine::RunEnd;
+use sim::{CpuId, Report, ReportKind, TaskId};
+
+use super::Scenario;
+
+/// One system call (or interrupt action) and what it returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallResult {
+    /// The task's name (`at 5ms` for an interrupt action).
+    pub task: String,
+    /// The statement as written, e.g. `evs = epoll_wait(ep, 10, -1)`.
+    pub call: String,
+    /// The return value: a descriptor, a count, 0, or -1 on error.
+    pub ret: i64,
+    pub errno: Option<Errno>,
+    /// For `epoll_wait`/`epoll_pwait`: the events delivered, in order.
+    pub events: Vec<EpollEvent>,
+    /// For `read`: the bytes read.
+    pub data: Option<Vec<u8>>,
+    /// For `pipe`/`socketpair`: the two descriptors made.
+    pub fds: Option<[i64; 2]>,
+    /// Line of the statement in the scenario.
+    pub line: u32,
+    /// Virtual time when the call returned (ns, the CPU's clock).
+    pub time_ns: u64,
+}
+
+impl CallResult {
+    /// `3`, `-1 EAGAIN`, `2 [EPOLLIN:3, EPOLLOUT:4]`, `1 "x"`.
+    pub fn outcome(&self) -> String {
+        let mut out = self.ret.to_string();
+        if let Some(errno) = self.errno {
+            let _ = write!(out, " {errno}");
+        }
+        if self.errno.is_none()
+            && (self.call.contains("epoll_wait") || self.call.contains("epoll_pwait"))
+        {
+            let _ = write!(out, " {}", format_events(&self.events));
+        }
+        if let Some(data) = &self.data {
+            let _ = write!(out, " {}", format_bytes(data));
+        }
+        if let Some([a, b]) = self.fds {
+            let _ = write!(out, " [{a}, {b}]");
+        }
+        out
+    }
+}
+
+/// `[EPOLLIN:3, EPOLLIN|EPOLLOUT:4]`
+pub fn format_events(events: &[EpollEvent]) -> String {
+    let items: Vec<String> = events.iter().map(format_event).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// `EPOLLIN:3`
+pub fn format_event(event: &EpollEvent) -> String {
+    format!("{}:{}", mask_to_string(event.events), event.data)
+}
+
+/// A byte string as a quoted, escaped literal of the language.
+pub fn format_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One `expect` evaluated in a task (or a scenario error, which fails like one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectationResult {
+    pub task: String,
+    pub line: u32,
+    pub col: u32,
+    /// What was expected, as written (`evs == [EPOLLIN:3]`, `EAGAIN`, ...).
+    pub text: String,
+    pub passed: bool,
+    /// For a failure: `file:line:col: ...` — what was expected and what was found.
+    pub message: String,
+    pub step: u64,
+    pub cpu: Option<CpuId>,
+    pub task_id: Option<TaskId>,
+}
+
+/// A task the scenario started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub name: String,
+    /// Where the task (or thread, or forked child) is declared.
+    pub line: u32,
+    pub col: u32,
+    pub id: Option<TaskId>,
+    /// Its program ran to the end.
+    pub finished: bool,
+    /// The call it is in, while it is in one (at the end of a run: where it is stuck).
+    pub blocked_in: Option<String>,
+}
+
+/// Everything recorded in one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Results {
+    pub calls: Vec<CallResult>,
+    pub expectations: Vec<ExpectationResult>,
+    pub tasks: Vec<TaskRecord>,
+}
+
+impl Results {
+    pub fn passed(&self) -> usize {
+        self.expectations.iter().filter(|e| e.passed).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.expectations.iter().filter(|e| !e.passed).count()
+    }
+
+    /// The calls of one task, in order.
+    pub fn calls_of<'a>(&'a self, task: &'a str) -> impl Iterator<Item = &'a CallResult> + 'a {
+        self.calls.iter().filter(move |c| c.task == task)
+    }
+
+    /// One line per call, grouped by task in order of first appearance:
+    /// `main: ep = epoll_create(1) = 3`. Deterministic: what snapshots pin.
+    pub fn render(&self) -> String {
+        let mut tasks: Vec<&str> = Vec::new();
+        for call in &self.calls {
+            if !tasks.contains(&call.task.as_str()) {
+                tasks.push(&call.task);
+            }
+        }
+        let mut out = String::new();
+        for task in tasks {
+            for call in self.calls_of(task) {
+                let _ = writeln!(out, "{task}: {} = {}", call.call, call.outcome());
+            }
+        }
+        out
+    }
+}
+
+/// Collects the results of a run. Cheap to clone (shared); [`Scenario::build`] clears
+/// it, so after a run it holds that run's results. Also carries the seed that
+/// `random(n)` draws from.
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    inner: Rc<RefCell<Results>>,
+    seed: u64,
+    quiet: bool,
+}
+
+impl Recorder {
+    /// A recorder whose runs draw `random(n)` from seed 0.
+    pub fn new() -> Recorder {
+        Recorder::default()
+    }
+
+    pub fn with_seed(seed: u64) -> Recorder {
+        Recorder {
+            seed,
+            ..Recorder::default()
+        }
+    }
+
+    /// Keeps expectations and task states but not the list of calls (for exploration,
+    /// where thousands of runs are made and the calls are not shown).
+    pub fn quiet(mut self) -> Recorder {
+        self.quiet = true;
+        self
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn records_calls(&self) -> bool {
+        !self.quiet
+    }
+
+    /// A copy of what was recorded so far.
+    pub fn results(&self) -> Results {
+        self.inner.borrow().clone()
+    }
+
+    pub fn clear(&self) {
+        *self.inner.borrow_mut() = Results::default();
+    }
+
+    pub fn push_call(&self, call: CallResult) {
+        if !self.quiet {
+            self.inner.borrow_mut().calls.push(call);
+        }
+    }
+
+    pub fn push_expectation(&self, expectation: ExpectationResult) {
+        self.inner.borrow_mut().expectations.push(expectation);
+    }
+
+    pub fn task_started(&self, name: &str, span: super::ast::Span, id: Option<TaskId>) {
+        self.inner.borrow_mut().tasks.push(TaskRecord {
+            name: name.to_string(),
+            line: span.line,
+            col: span.col,
+            id,
+            finished: false,
+            blocked_in: None,
+        });
+    }
+
+    fn with_task(&self, name: &str, f: impl FnOnce(&mut TaskRecord)) {
+        let mut inner = self.inner.borrow_mut();
+        if let Some(task) = inner.tasks.iter_mut().rev().find(|t| t.name == name) {
+            f(task);
+        }
+    }
+
+    pub fn set_task_id(&self, name: &str, id: TaskId) {
+        self.with_task(name, |t| t.id = Some(id));
+    }
+
+    pub fn enter_call(&self, name: &str, call: &str) {
+        self.with_task(name, |t| t.blocked_in = Some(call.to_string()));
+    }
+
+    pub fn leave_call(&self, name: &str) {
+        self.with_task(name, |t| t.blocked_in = None);
+    }
+
+    pub fn task_finished(&self, name: &str) {
+        self.with_task(name, |t| {
+            t.finished = true;
+            t.blocked_in = None;
+        });
+    }
+}
+
+/// Whether a run met the scenario's expectations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Every `expect report KIND` was met (empty list when there are none).
+    pub expected_reports_found: Vec<ReportKind>,
+    /// Reports of the run that the scenario did not ask for (checker findings and
+    /// failed in-task expectations). For a scenario with `expect report KIND`, reports
+    /// of other kinds are counted as consequences of the expected one and not listed.
+    pub unexpected: Vec<Report>,
+    /// Run-level expectation failures ([`Scenario::check_expectations`]).
+    pub failed: Vec<Report>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.unexpected.is_empty() && self.failed.is_empty()
+    }
+}
+
+impl Scenario {
+    fn report(
+        &self,
+        span: super::ast::Span,
+        message: String,
+        details: Vec<String>,
+        outcome: &Outcome,
+    ) -> Report {
+        Report {
+            kind: ReportKind::Expectation,
+            step: outcome.result.steps,
+            cpu: None,
+            task: None,
+            message: format!("{}:{}:{}: {message}", self.file, span.line, span.col),
+            details,
+            schedule: outcome.result.schedule.encode(),
+        }
+    }
+
+    /// The run-level expectations, checked after a run: `expect report KIND`, `expect no
+    /// reports`, `expect blocked TASK`, and — when the run went quiet without any report
+    /// — that every other task finished. Failed in-task expectations are not repeated
+    /// here: they are already reports of the run (`outcome.reports()`).
+    pub fn check_expectations(&self, outcome: &Outcome, results: &Results) -> Vec<Report> {
+        let mut failed = Vec::new();
+        let checker_reports: Vec<&Report> = outcome
+            .reports()
+            .iter()
+            .filter(|r| r.kind != ReportKind::Expectation)
+            .collect();
+        for &(kind, span) in &self.header.expect_reports {
+            if !outcome.has_report(kind) {
+                let found: Vec<String> = outcome
+                    .reports()
+                    .iter()
+                    .map(|r| r.kind.to_string())
+                    .collect();
+                let found = if found.is_empty() {
+                    "none".to_string()
+                } else {
+                    found.join(", ")
+                };
+                failed.push(self.report(
+                    span,
+                    format!("expected a `{kind}` report, the run made none (its reports: {found})"),
+                    vec![],
+                    outcome,
+                ));
+            }
+        }
+        if let Some(span) = self.header.expect_no_reports {
+            if !checker_reports.is_empty() {
+                let kinds: Vec<String> =
+                    checker_reports.iter().map(|r| r.kind.to_string()).collect();
+                failed.push(self.report(
+                    span,
+                    format!("expected no reports, the run made {}", kinds.join(", ")),
+                    checker_reports.iter().map(|r| r.message.clone()).collect(),
+                    outcome,
+                ));
+            }
+        }
+        let quiet_end = matches!(
+            outcome.result.end,
+            RunEnd::Quiescent { .. } | RunEnd::Completed
+        );
+        if quiet_end {
+            for (name, span) in &self.header.expect_blocked {
+                let blocked = results.tasks.iter().any(|t| &t.name == name && !t.finished);
+                if !blocked {
+                    failed.push(self.report(
+                        *span,
+                        format!("expected task `{name}` to be blocked at the end of the run, it finished"),
+                        vec![],
+                        outcome,
+                    ));
+                }
+            }
+            if outcome.reports().is_empty() {
+                for task in &results.tasks {
+                    if task.finished
+                        || self
+                            .header
+                            .expect_blocked
+                            .iter()
+                            .any(|(n, _)| n == &task.name)
+                    {
+                        continue;
+                    }
+                    let at = task
+                        .blocked_in
+                        .as_ref()
+                        .map_or(String::new(), |c| format!(" in `{c}`"));
+                    let mut report = self.report(
+                        super::ast::Span { line: task.line, col: task.col, start: 0, end: 0 },
+                        format!("task `{}` never finished: it is blocked{at} forever (if that is the point, say `expect blocked {}`)", task.name, task.name),
+                        vec![],
+                        outcome,
+                    );
+                    report.task = task.id;
+                    failed.push(report);
+                }
+            }
+        }
+        failed
+    }
+
+    /// The verdict of a run: passed when every run-level expectation holds and the run
+    /// made no report the scenario did not ask for.
+    pub fn verdict(&self, outcome: &Outcome, results: &Results) -> Verdict {
+        let failed = self.check_expectations(outcome, results);
+        let expected: Vec<ReportKind> =
+            self.header.expect_reports.iter().map(|(k, _)| *k).collect();
+        let expected_reports_found: Vec<ReportKind> = expected
+            .iter()
+            .copied()
+            .filter(|k| outcome.has_report(*k))
+            .collect();
+        let unexpected = outcome
+            .reports()
+            .iter()
+            .filter(|r| {
+                if expected.contains(&r.kind) {
+                    false
+                } else if r.kind == ReportKind::Expectation {
+                    true
+                } else {
+                    expected.is_empty()
+                }
+            })
+            .cloned()
+            .collect();
+        Verdict {
+            expected_reports_found,
+            unexpected,
+            failed,
+        }
+    }
+}

@@ -1,0 +1,829 @@
+//! The scenario language end to end: every scenario of the library parses, builds, runs
+//! and meets its own expectations; the seed cases hold on explored schedules; each bug
+//! injection is caught by the report kind its scenario names (and not without it); the
+//! parser and the interpreter survive thousands of mutated inputs; mistakes become
+//! reports that name `file:line:col`.
+
+use std::collections::BTreeSet;
+
+use kernel_model::check::classify_finding;
+use kernel_model::explore::{explore_classified, strategy_for, ExploreOptions};
+use kernel_model::{KernelVersion, Options, World};
+use sim::rng::Rng;
+use sim::strategy::{Canonical, StrategyKind};
+use sim::{
+    AccessSteps, Granularity, GranularityKind, LockSteps, MemoryModel, ReportKind, Scheduler,
+    SyscallSteps,
+};
+use workloads::scenario::{builtin, list, Overrides, Recorder, RunOutput, Scenario};
+
+fn parse(name: &str) -> Scenario {
+    builtin(name)
+        .unwrap_or_else(|| panic!("no built-in scenario {name}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn is_injection(scenario: &Scenario) -> bool {
+    !scenario.header.injections.is_empty()
+}
+
+fn run_canonical(scenario: &Scenario, options: &Options) -> RunOutput {
+    scenario.check_options(options).unwrap();
+    let mut strategy = Canonical::default();
+    strategy.begin_execution();
+    scenario.run(options, scenario.seed(), &mut strategy)
+}
+
+fn describe(out: &RunOutput) -> String {
+    let mut text = format!("end: {:?}\n", out.outcome.result.end);
+    for report in out.outcome.reports() {
+        text.push_str(&format!("report: {report}\n"));
+    }
+    for report in &out.expectation_reports {
+        text.push_str(&format!("run-level: {}\n", report.message));
+    }
+    text.push_str(&out.results.render());
+    text
+}
+
+#[test]
+fn the_library_is_the_scenarios_directory() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".scn"))
+        .map(|n| n.trim_end_matches(".scn").to_string())
+        .collect();
+    files.sort();
+    let names: Vec<String> = list().iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(
+        names, files,
+        "LIBRARY in scenario/mod.rs must list every file"
+    );
+    for b in list() {
+        let on_disk = std::fs::read_to_string(format!("{dir}/{}.scn", b.name)).unwrap();
+        assert_eq!(b.text, on_disk);
+    }
+    assert!(builtin("seed-case-4-two-waiters").is_some());
+    assert!(builtin("no-such-scenario").is_none());
+}
+
+#[test]
+fn every_scenario_parses_and_says_what_it_shows() {
+    let required = [
+        "seed-case-1-epfd-close",
+        "seed-case-2-ctl-del",
+        "seed-case-3-file-close",
+        "seed-case-4-two-waiters",
+        "seed-case-5-callback-race",
+        "lt-basics",
+        "et-basics",
+        "oneshot-basics",
+        "mod-and-del",
+        "dup-then-close",
+        "nested-epoll",
+        "ready-order-maxevents",
+    ];
+    for name in required {
+        assert!(builtin(name).is_some(), "{name} is missing");
+    }
+    for injection in kernel_model::Injection::ALL {
+        let name = format!("inject-{}", injection.name());
+        let scenario = parse(&name);
+        assert_eq!(scenario.header.injections, vec![injection], "{name}");
+        // no-smp-mb is the one mutation no model here exposes (see its scenario).
+        let undetectable = injection == kernel_model::Injection::NoSmpMb;
+        assert_eq!(
+            scenario.header.expect_reports.is_empty(),
+            undetectable,
+            "{name}: `expect report` lines"
+        );
+    }
+    for b in list() {
+        let scenario = b.parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(scenario.name(), b.name, "the `scenario` line of {}", b.name);
+        assert!(
+            scenario.description().len() > 20,
+            "{} needs a description",
+            b.name
+        );
+        assert!(!scenario.description().contains('\n'));
+        assert_eq!(b.description(), scenario.description());
+        let options = scenario.options(&Overrides::default());
+        scenario.check_options(&options).unwrap();
+        assert_eq!(scenario.hash(), b.parse().unwrap().hash());
+    }
+}
+
+/// Every scenario that is not an injection meets its expectations on the canonical
+/// schedule at syscall granularity, on both kernel versions, with the run options of
+/// its header otherwise.
+#[test]
+fn every_scenario_meets_its_expectations_at_syscall_granularity() {
+    for b in list() {
+        let scenario = b.parse().unwrap();
+        if is_injection(&scenario) {
+            continue;
+        }
+        for kernel in KernelVersion::ALL {
+            let options = scenario.options(&Overrides {
+                granularity: Some(GranularityKind::Syscall),
+                model: Some(MemoryModel::Sc),
+                kernel: Some(kernel),
+                ..Overrides::default()
+            });
+            let out = run_canonical(&scenario, &options);
+            assert!(
+                out.verdict.passed(),
+                "{} on {}:\n{}",
+                b.name,
+                kernel.name(),
+                describe(&out)
+            );
+            assert!(out.results.passed() > 0, "{} checks nothing", b.name);
+            assert!(!out.results.calls.is_empty());
+        }
+    }
+}
+
+/// ... and with exactly the options, strategy and seed of its header.
+#[test]
+fn every_scenario_meets_its_expectations_with_its_own_options() {
+    for b in list() {
+        let scenario = b.parse().unwrap();
+        if is_injection(&scenario) {
+            continue;
+        }
+        let options = scenario.options(&Overrides::default());
+        let explore = ExploreOptions {
+            strategy: scenario.strategy(),
+            seed: scenario.seed(),
+            ..ExploreOptions::default()
+        };
+        let mut strategy = strategy_for(&explore, 0);
+        let out = scenario.run(&options, scenario.seed(), strategy.as_mut());
+        assert!(out.verdict.passed(), "{}:\n{}", b.name, describe(&out));
+    }
+}
+
+fn explore_with_findings<G: Granularity>(
+    scenario: &Scenario,
+    options: &Options,
+    explore: &ExploreOptions,
+) -> kernel_model::explore::ExploreSummary {
+    let recorder = Recorder::with_seed(scenario.seed()).quiet();
+    let build = |world: &mut World<G>| scenario.build(world, &recorder);
+    explore_classified(
+        options,
+        scenario.world_hash(scenario.seed()),
+        &build,
+        explore,
+        &|kernel, report| classify_finding(kernel, report),
+    )
+}
+
+fn explore_at(
+    scenario: &Scenario,
+    options: &Options,
+    explore: &ExploreOptions,
+) -> kernel_model::explore::ExploreSummary {
+    match options.machine.granularity {
+        GranularityKind::Syscall => {
+            explore_with_findings::<SyscallSteps>(scenario, options, explore)
+        }
+        GranularityKind::Lock => explore_with_findings::<LockSteps>(scenario, options, explore),
+        GranularityKind::Access => explore_with_findings::<AccessSteps>(scenario, options, explore),
+    }
+}
+
+/// The seed cases and the other concurrent scenarios keep their expectations (and make
+/// no report but documented findings of the 2007 code) on random schedules at their own
+/// granularity, on both kernels.
+#[test]
+fn concurrent_scenarios_hold_on_explored_schedules() {
+    let cases = [
+        ("seed-case-1-epfd-close", 60),
+        ("seed-case-2-ctl-del", 60),
+        ("seed-case-3-file-close", 60),
+        ("seed-case-4-two-waiters", 25),
+        ("seed-case-5-callback-race", 60),
+        ("nested-epoll", 40),
+        ("fork-shared-file", 40),
+        ("external-socket", 40),
+        ("totalmess", 15),
+    ];
+    for (name, runs) in cases {
+        let scenario = parse(name);
+        for kernel in KernelVersion::ALL {
+            let options = scenario.options(&Overrides {
+                kernel: Some(kernel),
+                ..Overrides::default()
+            });
+            let summary = explore_at(
+                &scenario,
+                &options,
+                &ExploreOptions {
+                    strategy: StrategyKind::Random,
+                    runs,
+                    seed: 1,
+                    shrink: false,
+                    focus: true,
+                    ..ExploreOptions::default()
+                },
+            );
+            assert!(
+                summary.reports.is_empty(),
+                "{name} on {}: {:?} {:?}",
+                kernel.name(),
+                summary.reports,
+                summary.first_report
+            );
+            assert_eq!(summary.runs, runs);
+        }
+    }
+}
+
+/// Each injection scenario's `expect report KIND` is found by exploring it at its own
+/// granularity and model; the same exploration without the injection does not find it.
+#[test]
+fn every_injection_is_caught_by_its_scenario() {
+    for b in list() {
+        let scenario = b.parse().unwrap();
+        if !is_injection(&scenario) {
+            continue;
+        }
+        let expected: Vec<ReportKind> = scenario
+            .header
+            .expect_reports
+            .iter()
+            .map(|(k, _)| *k)
+            .collect();
+        if expected.is_empty() {
+            continue; // inject-no-smp-mb: see the next test
+        }
+        let options = scenario.options(&Overrides::default());
+        let explore = ExploreOptions {
+            strategy: scenario.strategy(),
+            runs: 300,
+            seed: scenario.seed(),
+            shrink: false,
+            stop_at_first: true,
+            focus: true,
+            ..ExploreOptions::default()
+        };
+        let summary = scenario.explore(&options, scenario.seed(), &explore);
+        for kind in &expected {
+            assert!(
+                summary.reports.contains_key(kind),
+                "{}: no {kind} in {} runs: {:?}",
+                b.name,
+                summary.runs,
+                summary.reports
+            );
+        }
+        // Without the injection: nothing of that kind.
+        let clean = scenario.options(&Overrides {
+            injections: Some(Vec::new()),
+            ..Overrides::default()
+        });
+        let summary = explore_at(
+            &scenario,
+            &clean,
+            &ExploreOptions {
+                runs: 60,
+                stop_at_first: false,
+                ..explore
+            },
+        );
+        for kind in &expected {
+            assert!(
+                !summary.reports.contains_key(kind),
+                "{} finds {kind} without the injection: {:?}",
+                b.name,
+                summary.first_report
+            );
+        }
+    }
+}
+
+/// no-smp-mb is not exposed by any model here: exploring its scenario with and without
+/// the mutation gives the same reports (none) and keeps its expectations.
+#[test]
+fn no_smp_mb_changes_nothing_its_scenario_can_see() {
+    let scenario = parse("inject-no-smp-mb");
+    for model in [MemoryModel::Tso, MemoryModel::Pso] {
+        let mut kinds = Vec::new();
+        for injections in [None, Some(Vec::new())] {
+            let options = scenario.options(&Overrides {
+                model: Some(model),
+                injections,
+                ..Overrides::default()
+            });
+            let summary = explore_at(
+                &scenario,
+                &options,
+                &ExploreOptions {
+                    strategy: StrategyKind::Random,
+                    runs: 150,
+                    seed: 3,
+                    shrink: false,
+                    focus: true,
+                    ..ExploreOptions::default()
+                },
+            );
+            assert!(summary.reports.is_empty(), "{:?}", summary.first_report);
+            kinds.push(summary.findings.keys().copied().collect::<Vec<_>>());
+        }
+        assert_eq!(kinds[0], kinds[1], "{}", model.name());
+    }
+}
+
+/// The injection scenarios that need no particular schedule pass as plain runs too.
+#[test]
+fn deterministic_injections_pass_on_one_run() {
+    for name in [
+        "inject-no-linked-check",
+        "inject-lock-without-irqsave",
+        "inject-no-pwake-deferral",
+        "inject-unhook-under-lock",
+    ] {
+        let scenario = parse(name);
+        let options = scenario.options(&Overrides::default());
+        let out = run_canonical(&scenario, &options);
+        assert!(out.verdict.passed(), "{name}:\n{}", describe(&out));
+        assert!(!out.verdict.expected_reports_found.is_empty());
+        // The same run without the injection fails its `expect report`.
+        let options = scenario.options(&Overrides {
+            injections: Some(Vec::new()),
+            ..Overrides::default()
+        });
+        let out = run_canonical(&scenario, &options);
+        assert!(!out.verdict.passed(), "{name} passes without its injection");
+        assert!(out.expectation_reports[0].message.contains("expected a `"));
+    }
+}
+
+// ---- results, expectations and reports ------------------------------------------------
+
+const PIPES: &str = r#"
+description "a test scenario"
+cpus 2
+process app {
+    task main on cpu 0 {
+        ep = epoll_create(1)
+        p = pipe()
+        epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN, 7)
+        write(p.w, 3 bytes)
+        evs = epoll_wait(ep, 10, 0)
+        expect evs == [EPOLLIN:7]
+        n = read(p.r, 2)
+        expect n == "xx"
+        expect n == 2
+        n = read(99, 1)
+        expect EBADF
+        expect evs == [EPOLLIN:8]
+        expect EAGAIN
+        expect n in {1, 2}
+    }
+}
+"#;
+
+#[test]
+fn results_are_recorded_in_order_as_written() {
+    let scenario = Scenario::parse("pipes.scn", PIPES).unwrap();
+    let options = scenario.options(&Overrides::default());
+    let out = run_canonical(&scenario, &options);
+    let calls: Vec<(&str, &str, i64)> = out
+        .results
+        .calls
+        .iter()
+        .map(|c| (c.task.as_str(), c.call.as_str(), c.ret))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("main", "ep = epoll_create(1)", 3),
+            ("main", "p = pipe()", 0),
+            ("main", "epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN, 7)", 0),
+            ("main", "write(p.w, 3 bytes)", 3),
+            ("main", "evs = epoll_wait(ep, 10, 0)", 1),
+            ("main", "n = read(p.r, 2)", 2),
+            ("main", "n = read(99, 1)", -1),
+        ]
+    );
+    let wait = &out.results.calls[4];
+    assert_eq!(
+        wait.events,
+        [kernel_model::EpollEvent {
+            events: kernel_model::poll::EPOLLIN,
+            data: 7
+        }]
+    );
+    assert_eq!(out.results.calls[6].errno, Some(kernel_model::Errno::EBADF));
+    assert_eq!(out.results.calls[1].fds, Some([4, 5]));
+    assert_eq!(
+        out.results.render(),
+        "main: ep = epoll_create(1) = 3\n\
+         main: p = pipe() = 0 [4, 5]\n\
+         main: epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN, 7) = 0\n\
+         main: write(p.w, 3 bytes) = 3\n\
+         main: evs = epoll_wait(ep, 10, 0) = 1 [EPOLLIN:7]\n\
+         main: n = read(p.r, 2) = 2 \"xx\"\n\
+         main: n = read(99, 1) = -1 EBADF\n"
+    );
+    // Expectations: 4 pass, 3 fail, each failure a report naming file:line:col.
+    assert_eq!(out.results.passed(), 4);
+    assert_eq!(out.results.failed(), 3);
+    let messages: Vec<&str> = out
+        .outcome
+        .reports()
+        .iter()
+        .filter(|r| r.kind == ReportKind::Expectation)
+        .map(|r| r.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "pipes.scn:17:9: expected `evs == [EPOLLIN:8]`, but evs is [EPOLLIN:7] (task `main`)",
+            "pipes.scn:18:9: expected `n = read(99, 1)` to fail with EAGAIN, it failed with EBADF (task `main`)",
+            "pipes.scn:19:9: expected `n in {1, 2}`, but n is -1 (task `main`)",
+        ]
+    );
+    assert!(!out.verdict.passed());
+    assert_eq!(out.verdict.unexpected.len(), 3);
+    assert!(out
+        .verdict
+        .unexpected
+        .iter()
+        .all(|r| r.task.is_some() && r.cpu.is_some()));
+}
+
+#[test]
+fn run_level_expectations_are_checked_after_the_run() {
+    let blocked = r#"
+        cpus 2
+        expect report lost-wakeup
+        expect no reports
+        expect blocked sleeper
+        process app {
+            task main on cpu 0 {
+                p = pipe()
+                n = read(p.r, 1)        # blocks forever, nobody writes
+            }
+            task sleeper on cpu 1 {
+                sleep 1ms
+            }
+        }
+    "#;
+    let scenario = Scenario::parse("blocked.scn", blocked).unwrap();
+    let out = run_canonical(&scenario, &scenario.options(&Overrides::default()));
+    let messages: Vec<&str> = out
+        .expectation_reports
+        .iter()
+        .map(|r| r.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "blocked.scn:3:23: expected a `lost-wakeup` report, the run made none (its reports: none)",
+            "blocked.scn:5:24: expected task `sleeper` to be blocked at the end of the run, it finished",
+            "blocked.scn:7:13: task `main` never finished: it is blocked in `n = read(p.r, 1)` forever (if that is the point, say `expect blocked main`)",
+        ]
+    );
+    assert!(out
+        .expectation_reports
+        .iter()
+        .all(|r| r.kind == ReportKind::Expectation));
+    assert!(!out.verdict.passed());
+
+    let fine = "cpus 1\nexpect blocked main\nprocess app {\n task main {\n  p = pipe()\n  n = read(p.r, 1)\n }\n}\n";
+    let scenario = Scenario::parse("fine.scn", fine).unwrap();
+    let out = run_canonical(&scenario, &scenario.options(&Overrides::default()));
+    assert!(out.verdict.passed(), "{}", describe(&out));
+
+    // `expect no reports` against a report of the run.
+    let text = "cpus 1\ninject unhook-under-lock\nexpect no reports\nprocess app {\n task main {\n  ep = epoll_create(1)\n  p = pipe()\n  epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN, 1)\n  write(p.w, \"a\")\n  epoll_ctl(ep, EPOLL_CTL_DEL, p.r)\n }\n}\n";
+    let scenario = Scenario::parse("noreports.scn", text).unwrap();
+    let out = run_canonical(&scenario, &scenario.options(&Overrides::default()));
+    assert_eq!(out.expectation_reports.len(), 1);
+    assert_eq!(
+        out.expectation_reports[0].message,
+        "noreports.scn:3:1: expected no reports, the run made lock-order"
+    );
+}
+
+#[test]
+fn scenario_mistakes_at_run_time_become_reports_with_a_place() {
+    let cases = [
+        ("a = array(2)\n x = a[5]", "t.scn:7:8: scenario error in `main`: index 5 is out of range: the list has 2 elements"),
+        ("x = random(0)", "t.scn:6:13: scenario error in `main`: random(n) needs n > 0, found 0"),
+        ("x = 1 / (2 - 2)", "t.scn:6:10: scenario error in `main`: division by zero: `(2 - 2)` is 0"),
+        ("kill(helper[3])", "t.scn:6:2: scenario error in `main`: there is no task `helper[3]` (yet)"),
+        ("if 0 { y = 1 }\n x = y", "t.scn:7:6: scenario error in `main`: `y` has no value here (it is assigned only on a path this run did not take)"),
+        ("p = pipe()\n x = p.events", "t.scn:7:6: scenario error in `main`: `.events` needs an event (an element of what epoll_wait returned), found a pipe ({r: 3, w: 4})"),
+        ("for e in 5 { }", "t.scn:6:11: scenario error in `main`: `for` goes over a list (such as the events of epoll_wait), found a number (5)"),
+        ("thread t on cpu 7 { }", "t.scn:6:18: scenario error in `main`: cpu 7 does not exist: the machine has 2 CPUs"),
+        ("write(1, 5)", "t.scn:6:11: scenario error in `main`: expected bytes (\"text\", `N bytes` or u64(n)), found a number (5)"),
+        ("until 1ms { x = 1 }", "t.scn:6:2: scenario error in `main`: the run executed more than 40000 statements (4 per step of the step budget): a loop without a system call or sleep never lets virtual time advance"),
+        ("expect EAGAIN", "t.scn:6:2: scenario error in `main`: `expect EAGAIN` needs a system call before it"),
+        ("x = array(1048576, [1, 2, 3, 4])", "t.scn:6:6: scenario error in `main`: array(1048576, ...) would hold more than 4194304 values"),
+    ];
+    for (body, expected) in cases {
+        let text = format!(
+            "cpus 2\nmax steps 10000\nprocess app {{\n task helper {{ }}\n task main {{\n {body}\n }}\n}}\n"
+        );
+        let scenario = Scenario::parse("t.scn", &text).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let out = run_canonical(&scenario, &scenario.options(&Overrides::default()));
+        let reports: Vec<&str> = out
+            .outcome
+            .reports()
+            .iter()
+            .map(|r| r.message.as_str())
+            .collect();
+        assert_eq!(reports, [expected], "{body}");
+        assert_eq!(out.outcome.reports()[0].kind, ReportKind::Expectation);
+        assert_eq!(out.results.failed(), 1);
+    }
+}
+
+#[test]
+fn the_command_line_overrides_the_header() {
+    let text = "cpus 3\nkernel 2.6.21\nmodel pso\ngranularity access\nhz 100\nmax steps 777\nseed 9\nstrategy pct\nfail alloc epitem nth 2\ninject no-smp-mb\nprocess a { task m { x = 1 } }\n";
+    let scenario = Scenario::parse("o.scn", text).unwrap();
+    let header = scenario.options(&Overrides::default());
+    assert_eq!(header.machine.cpus, 3);
+    assert_eq!(header.machine.model, MemoryModel::Pso);
+    assert_eq!(header.machine.granularity, GranularityKind::Access);
+    assert_eq!(header.machine.hz, 100);
+    assert_eq!(header.machine.max_steps, 777);
+    assert_eq!(header.machine.alloc_failures[0].class, "epitem");
+    assert_eq!(header.kernel.version, KernelVersion::V2_6_21);
+    assert_eq!(
+        header.kernel.injections,
+        vec![kernel_model::Injection::NoSmpMb]
+    );
+    assert_eq!(scenario.seed(), 9);
+    assert_eq!(scenario.strategy(), StrategyKind::Pct);
+    let cli = scenario.options(&Overrides {
+        cpus: Some(1),
+        kernel: Some(KernelVersion::V2_6_22),
+        model: Some(MemoryModel::Sc),
+        granularity: Some(GranularityKind::Lock),
+        injections: Some(vec![]),
+        hz: Some(1000),
+        max_steps: Some(5),
+        keep_trace: true,
+    });
+    assert_eq!(cli.machine.cpus, 1);
+    assert_eq!(cli.machine.model, MemoryModel::Sc);
+    assert_eq!(cli.machine.granularity, GranularityKind::Lock);
+    assert_eq!(cli.machine.hz, 1000);
+    assert_eq!(cli.machine.max_steps, 5);
+    assert!(cli.machine.keep_trace);
+    assert_eq!(cli.kernel.version, KernelVersion::V2_6_22);
+    assert!(cli.kernel.injections.is_empty());
+    // A pin the machine lacks, and a model the granularity cannot have, are refused.
+    let pinned =
+        Scenario::parse("p.scn", "cpus 2\nprocess a { task m on cpu 1 { x = 1 } }").unwrap();
+    let error = pinned
+        .check_options(&pinned.options(&Overrides {
+            cpus: Some(1),
+            ..Overrides::default()
+        }))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        "p.scn:2:13: task `m` is pinned to cpu 1, but the machine has 1 CPUs"
+    );
+    let error = scenario
+        .check_options(&scenario.options(&Overrides {
+            granularity: Some(GranularityKind::Lock),
+            ..Overrides::default()
+        }))
+        .unwrap_err();
+    assert!(error.contains("--granularity access"), "{error}");
+}
+
+#[test]
+fn random_draws_depend_on_the_seed_only() {
+    let text = "cpus 1\nprocess a { task m {\n xs = array(0)\n repeat 8 as i { xs[i] = random(1000) }\n n = write(1, \"x\")\n } }\n";
+    let scenario = Scenario::parse("r.scn", text).unwrap();
+    let draws = |seed: u64| {
+        let recorder = Recorder::with_seed(seed);
+        let options = scenario.options(&Overrides::default());
+        let mut world = World::<SyscallSteps>::new(&options, scenario.world_hash(seed)).unwrap();
+        scenario.build(&mut world, &recorder);
+        let mut strategy = Canonical::default();
+        strategy.begin_execution();
+        world.run(&mut strategy).result.trace_hash
+    };
+    assert_eq!(draws(1), draws(1));
+    assert_ne!(scenario.world_hash(1), scenario.world_hash(2));
+    assert_ne!(
+        scenario.hash(),
+        Scenario::parse("r.scn", &text.replace("1000", "999"))
+            .unwrap()
+            .hash()
+    );
+}
+
+// ---- robustness -------------------------------------------------------------------------
+
+const SNIPPETS: &[&str] = &[
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "\"",
+    "#",
+    "\n",
+    ";",
+    ",",
+    ":",
+    ".",
+    "=",
+    "==",
+    "-",
+    "+",
+    "*",
+    "/",
+    "%",
+    "|",
+    "&",
+    "!",
+    "~",
+    "<",
+    ">",
+    "0",
+    "1",
+    "99",
+    "0x",
+    "0xff",
+    "5ms",
+    "1s",
+    "-1",
+    "repeat",
+    "until",
+    "for",
+    "in",
+    "if",
+    "else",
+    "at",
+    "on cpu",
+    "thread",
+    "fork",
+    "expect",
+    "sleep",
+    "note",
+    "break",
+    "continue",
+    "process",
+    "task",
+    "scenario",
+    "cpus",
+    "kernel 2.6.21",
+    "inject no-linked-check",
+    "expect report lost-wakeup",
+    "fail alloc epitem nth 1",
+    "p",
+    "ep",
+    "evs",
+    "e.data",
+    "p.r",
+    "x[0]",
+    "epoll_wait(ep, 1, 0)",
+    "read(p.r, 1)",
+    "write(p.w, \"x\")",
+    "pipe()",
+    "kill(main)",
+    "signal(main)",
+    "random(",
+    "array(",
+    "EPOLLIN",
+    "EPOLLET",
+    "NULL",
+    "FAULT_AT(1)",
+    "ret",
+    "errno",
+    "\\",
+    "é",
+    "$",
+    "\t",
+    " ",
+    "9999999999999999999999",
+    "\"\\x4\"",
+    "deliver(",
+    "bytes",
+];
+
+fn mutate(rng: &mut Rng, text: &str) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let edits = 1 + rng.below(4);
+    for _ in 0..edits {
+        let len = chars.len();
+        let at = if len == 0 { 0 } else { rng.index(len + 1) };
+        match rng.below(6) {
+            0 if len > 0 => {
+                let n = 1 + rng.index(20.min(len));
+                let end = (at + n).min(len);
+                chars.drain(at.min(end)..end);
+            }
+            1 | 2 => {
+                let snippet = SNIPPETS[rng.index(SNIPPETS.len())];
+                for (i, c) in snippet.chars().enumerate() {
+                    chars.insert(at + i, c);
+                }
+            }
+            3 if len > 0 => {
+                let from = rng.index(len);
+                let n = 1 + rng.index(40.min(len - from));
+                let copy: Vec<char> = chars[from..from + n].to_vec();
+                for (i, c) in copy.into_iter().enumerate() {
+                    chars.insert(at + i, c);
+                }
+            }
+            4 if len > 0 => chars.truncate(at),
+            _ if at < len => {
+                chars[at] = ['{', '}', '(', ')', '"', '\n', 'x', '1', '#'][rng.index(9)]
+            }
+            _ => {}
+        }
+    }
+    chars.into_iter().collect()
+}
+
+fn random_text(rng: &mut Rng) -> String {
+    let n = rng.index(60);
+    (0..n)
+        .map(|_| SNIPPETS[rng.index(SNIPPETS.len())])
+        .collect::<Vec<_>>()
+        .join(if rng.chance(1, 2) { " " } else { "" })
+}
+
+/// Thousands of mutated library scenarios and random token soups: the parser returns a
+/// scenario or an error naming a place, never panics; what parses also builds and runs
+/// (with a small step budget) without panicking.
+#[test]
+fn the_parser_and_interpreter_survive_mutated_input() {
+    let mut rng = Rng::new(0x5eed_f022);
+    let texts: Vec<&str> = list().iter().map(|b| b.text).collect();
+    let mut parsed = 0;
+    let mut ran = 0;
+    let mut errors = BTreeSet::new();
+    for i in 0..6000 {
+        let input = if i % 4 == 3 {
+            random_text(&mut rng)
+        } else {
+            let base = texts[rng.index(texts.len())];
+            mutate(&mut rng, base)
+        };
+        let result = std::panic::catch_unwind(|| Scenario::parse("fuzz.scn", &input));
+        let result = match result {
+            Ok(result) => result,
+            Err(_) => panic!("the parser panicked on input {i}:\n{input}"),
+        };
+        match result {
+            Ok(scenario) => {
+                parsed += 1;
+                if ran >= 400 {
+                    continue;
+                }
+                let options = scenario.options(&Overrides {
+                    granularity: Some(GranularityKind::Syscall),
+                    model: Some(MemoryModel::Sc),
+                    max_steps: Some(3000),
+                    ..Overrides::default()
+                });
+                if scenario.check_options(&options).is_err() {
+                    continue;
+                }
+                ran += 1;
+                let run = std::panic::catch_unwind(|| {
+                    let mut strategy = Canonical::default();
+                    strategy.begin_execution();
+                    scenario.run(&options, 0, &mut strategy)
+                });
+                if run.is_err() {
+                    panic!("the interpreter panicked on input {i}:\n{input}");
+                }
+            }
+            Err(error) => {
+                let text = error.to_string();
+                assert!(text.starts_with("fuzz.scn:"), "{text}");
+                assert!(error.line >= 1 && error.col >= 1, "{text}");
+                assert!(error.message.starts_with("found "), "{text}");
+                errors.insert(error.message.split(", expected").next().unwrap_or("").len());
+            }
+        }
+    }
+    eprintln!(
+        "{parsed} of 6000 mutated inputs parsed, {ran} ran, {} distinct error shapes",
+        errors.len()
+    );
+    assert!(parsed > 300, "only {parsed} mutated inputs parsed");
+    assert!(ran > 200, "only {ran} mutated inputs ran");
+}
