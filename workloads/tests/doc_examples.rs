@@ -32,7 +32,6 @@ fn every_example_of_the_reference_page_parses_and_runs() {
         let options = scenario.options(&Overrides::default());
         scenario.check_options(&options).unwrap();
         let mut strategy = Canonical::default();
-        strategy.begin_execution();
         let out = scenario.run(&options, 0, &mut strategy);
         if std::env::var("SHOW_DOC").is_ok() {
             println!(

@@ -31,7 +31,6 @@ fn is_injection(scenario: &Scenario) -> bool {
 fn run_canonical(scenario: &Scenario, options: &Options) -> RunOutput {
     scenario.check_options(options).unwrap();
     let mut strategy = Canonical::default();
-    strategy.begin_execution();
     scenario.run(options, scenario.seed(), &mut strategy)
 }
 
@@ -804,7 +803,6 @@ fn the_parser_and_interpreter_survive_mutated_input() {
                 ran += 1;
                 let run = std::panic::catch_unwind(|| {
                     let mut strategy = Canonical::default();
-                    strategy.begin_execution();
                     scenario.run(&options, 0, &mut strategy)
                 });
                 if run.is_err() {

@@ -252,8 +252,9 @@ impl Scenario {
         interp::build(self, world, recorder);
     }
 
-    /// Runs once at the granularity `options` names, with `strategy`, and checks the
-    /// expectations. `seed` seeds `random(n)`.
+    /// Runs once at the granularity `options` names, with `strategy` (this begins and
+    /// ends its execution), and checks the expectations. `seed` seeds `random(n)`.
+    /// `options` must have passed [`Scenario::check_options`].
     pub fn run(&self, options: &Options, seed: u64, strategy: &mut dyn Scheduler) -> RunOutput {
         match options.machine.granularity {
             GranularityKind::Syscall => self.run_at::<SyscallSteps>(options, seed, strategy),
