@@ -203,15 +203,15 @@ fn explore_at(
 #[test]
 fn concurrent_scenarios_hold_on_explored_schedules() {
     let cases = [
-        ("seed-case-1-epfd-close", 60),
-        ("seed-case-2-ctl-del", 60),
-        ("seed-case-3-file-close", 60),
-        ("seed-case-4-two-waiters", 25),
-        ("seed-case-5-callback-race", 60),
-        ("nested-epoll", 40),
-        ("fork-shared-file", 40),
-        ("external-socket", 40),
-        ("totalmess", 15),
+        ("seed-case-1-epfd-close", 120),
+        ("seed-case-2-ctl-del", 120),
+        ("seed-case-3-file-close", 120),
+        ("seed-case-4-two-waiters", 40),
+        ("seed-case-5-callback-race", 150),
+        ("nested-epoll", 60),
+        ("fork-shared-file", 60),
+        ("external-socket", 60),
+        ("totalmess", 20),
     ];
     for (name, runs) in cases {
         let scenario = parse(name);
