@@ -825,3 +825,71 @@ fn the_parser_and_interpreter_survive_mutated_input() {
     assert!(parsed > 300, "only {parsed} mutated inputs parsed");
     assert!(ran > 200, "only {ran} mutated inputs ran");
 }
+
+fn replay_at<G: Granularity>(
+    scenario: &Scenario,
+    options: &Options,
+    seed: u64,
+    schedule: &sim::Schedule,
+) -> (kernel_model::Outcome, workloads::scenario::Results) {
+    let recorder = Recorder::with_seed(seed);
+    let build = |world: &mut World<G>| scenario.build(world, &recorder);
+    let outcome =
+        kernel_model::explore::replay(options, scenario.world_hash(seed), &build, schedule)
+            .unwrap_or_else(|e| panic!("{}: {e}", scenario.name()));
+    (outcome, recorder.results())
+}
+
+/// Every shipped scenario, run on a random schedule at its own options, replays from its
+/// recorded schedule to the same trace hash and the same results; a second run with the
+/// same seed is the same run.
+#[test]
+fn every_scenario_replays_bit_for_bit() {
+    for b in list() {
+        let scenario = b.parse().unwrap();
+        let options = scenario.options(&Overrides::default());
+        let seed = 11;
+        let run = |strategy: &mut dyn Scheduler| scenario.run(&options, seed, strategy);
+        let first = run(&mut sim::strategy::Random::new(5));
+        let second = run(&mut sim::strategy::Random::new(5));
+        assert_eq!(
+            first.outcome.result.trace_hash, second.outcome.result.trace_hash,
+            "{}",
+            b.name
+        );
+        assert_eq!(first.results, second.results, "{}", b.name);
+        let schedule = &first.outcome.result.schedule;
+        let (outcome, results) = match options.machine.granularity {
+            GranularityKind::Syscall => {
+                replay_at::<SyscallSteps>(&scenario, &options, seed, schedule)
+            }
+            GranularityKind::Lock => replay_at::<LockSteps>(&scenario, &options, seed, schedule),
+            GranularityKind::Access => {
+                replay_at::<AccessSteps>(&scenario, &options, seed, schedule)
+            }
+        };
+        assert_eq!(outcome.result.end, first.outcome.result.end, "{}", b.name);
+        assert_eq!(
+            outcome.result.trace_hash, first.outcome.result.trace_hash,
+            "{}",
+            b.name
+        );
+        assert_eq!(results, first.results, "{}", b.name);
+        // A schedule is bound to the scenario and to the seed of random(n).
+        let recorder = Recorder::with_seed(seed + 1);
+        if options.machine.granularity == GranularityKind::Syscall {
+            let build = |world: &mut World<SyscallSteps>| scenario.build(world, &recorder);
+            let refused = kernel_model::explore::replay(
+                &options,
+                scenario.world_hash(seed + 1),
+                &build,
+                schedule,
+            );
+            assert!(
+                refused.is_err(),
+                "{}: a schedule replayed under another seed",
+                b.name
+            );
+        }
+    }
+}
