@@ -1,7 +1,7 @@
-//! The command tree. Subcommands grow here; each has its own `Args` struct and examples
-//! in its `--help`. [`CommonOpts`] are the run options shared by every subcommand that
-//! runs a scenario (`run`, `replay`, `explore` when they land); [`crate::options`]
-//! resolves and validates them.
+//! The command tree. Each subcommand has its own `Args` struct and examples in its
+//! `--help`. [`CommonOpts`] are the run options shared by every subcommand that runs a
+//! scenario (`run`, `replay`, `explore`, `gen --run`); [`crate::options`] and
+//! [`crate::session`] resolve and validate them.
 
 use std::io::Write;
 
@@ -12,15 +12,114 @@ use crate::exit::{CliError, Exit};
 
 const TOP_EXAMPLES: &str = "\
 Examples:
-  epsim                                   built-in demo (see below)
-  epsim litmus --list                     the memory-model litmus tests
+  epsim                                   narrated run of seed-case-4-two-waiters (see below)
+  epsim list                              the built-in scenarios
+  epsim run seed-case-5-callback-race     run one: results, expectations, violations, hash
+  epsim run my.scn --trace chrome -o t.json   the trace, for Perfetto (ui.perfetto.dev)
+  epsim run seed-case-4-two-waiters --record r.json && epsim replay r.json
+  epsim explore inject-no-linked-check --runs 1000 --jobs 2
+  epsim gen stress --threads 4 --pipes 16 --tokens 4 --run
   epsim litmus SB --model tso             store buffering under x86-TSO
-  epsim litmus all                        every test under every model, checked
   epsim config --cpus 4 --model tso --granularity access
 
-With no arguments, epsim prints its subcommands and runs `epsim litmus SB --model tso`.
+With no arguments, epsim runs the built-in seed-case-4-two-waiters at lock granularity
+and narrates it: what each CPU did, step by step, in kernel terms.
 
-Exit status: 0 clean, 1 violation or failed expectation, 2 usage or input error.";
+Exit status: 0 clean, 1 violation or failed expectation (or a replay that did not
+reproduce its run), 2 usage or input error (one line on stderr).";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  epsim run seed-case-4-two-waiters                 a built-in scenario (`epsim list`)
+  epsim run path/to/my.scn --cpus 4 --seed 7        a file; options override its header
+  epsim run seed-case-5-callback-race --granularity access --model tso --strategy pct
+  epsim run lt-basics --inject no-linked-check      run it with a bug injected
+  epsim run seed-case-4-two-waiters --trace text    narrate every step (kernel terms)
+  epsim run seed-case-4-two-waiters --trace chrome -o trace.json   open in ui.perfetto.dev
+  epsim run seed-case-4-two-waiters --trace jsonl -o trace.jsonl
+  epsim run seed-case-4-two-waiters --check-determinism
+  epsim run seed-case-4-two-waiters --record run.json   then: epsim replay run.json
+  epsim run seed-case-2-ctl-del --json
+
+SCENARIO is a path to a scenario file or the name of a built-in scenario. Options given
+here win over the scenario's header (cpus, kernel, model, granularity, strategy, seed,
+inject); --seed seeds both the strategy and the scenario's random(n).
+
+The chrome trace has one track per CPU: the task on the CPU, its system calls (entry to
+return) and the kernel functions the port names as nested slices, lock-level steps as
+instants, and wake-ups as flow arrows from try_to_wake_up to the woken task.
+
+Exit status: 0 the run met its expectations and made no unexpected report; 1 it did not
+(or --check-determinism found two runs that differ); 2 usage or input error (missing
+file, syntax error as file:line:col, unknown scenario or injection, bad options).";
+
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  epsim replay run.json                     a record written by `epsim run --record`
+  epsim replay seed-case-4-two-waiters --schedule v1.0123456789abcdef.AQID... --seed 17
+  epsim replay run.json --trace chrome -o trace.json
+  epsim replay my.scn --schedule STRING --hash 89abcdef01234567   also check the hash
+
+A replay follows every decision of the schedule and checks the run against it (the
+schedule carries fingerprints of what could run at every point), then compares the
+trace hash with the record's (or --hash). A schedule is bound to its scenario, seed and
+options: give the same --seed and options it was recorded with (`epsim explore` prints
+the exact command).
+
+Exit status: 0 reproduced, and the run passed; 1 the run it reproduced fails (the report
+shows why), or the replay did not reproduce it: it diverged from the schedule or ended
+with another trace hash (the error names the first divergent step); 2 the input cannot
+be used: a missing or malformed record or schedule, a scenario with a syntax error, or a
+schedule recorded for another scenario, seed or options.";
+
+const EXPLORE_EXAMPLES: &str = "\
+Examples:
+  epsim explore seed-case-5-callback-race --runs 1000
+  epsim explore inject-no-linked-check --runs 500 --jobs 2     expects its report
+  epsim explore seed-case-4-two-waiters --strategy pct --granularity access --runs 200
+  epsim explore seed-case-2-ctl-del --strategy dfs --preemption-bound 2 --runs 100000
+  epsim explore totalmess --runs 100000 --time-limit 60 --json
+  epsim explore my.scn --runs 1000000 --shard 3/8                machine 3 of 8
+
+--strategy defaults to the scenario's when it is random, pct or dfs, else random.
+Run i uses seed S+i (S = --seed, else the scenario's): it is exactly `epsim run
+SCENARIO --strategy K --seed S+i`. So --jobs J (J threads) gives the same counts as
+--jobs 1, and --shard I/N (the runs i with i mod N = I) splits one exploration across
+machines: the shards' counts add up and their first reports compare by run index.
+dfs is one depth-first search: it runs on one thread whatever --jobs says, cannot be
+sharded, and stops early when the search is complete. A progress bar is drawn on stderr
+when stderr is a terminal.
+
+The first run with a report has its schedule shrunk (fewer preemptions, fewer steps)
+and printed with the `epsim replay` command that reproduces it. Reports of the
+unmodified port that are documented findings of the 2007 code (kernel_model::check::finding) are
+named and counted apart, and do not fail the exploration.
+
+Exit status: 0 no run made a report the scenario does not expect (and, for a scenario
+with `expect report KIND`, some run made one of KIND); 1 otherwise; 2 usage or input
+error.";
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  epsim list
+  epsim list --json
+  epsim list --show seed-case-4-two-waiters     the scenario's text
+
+Each built-in scenario is also a file in workloads/scenarios/.";
+
+const GEN_EXAMPLES: &str = "\
+Examples:
+  epsim gen stress                                  totalmess.c: 2 threads, 8 pipes, 2 tokens
+  epsim gen stress --threads 4 --pipes 32 --tokens 8 --et -o stress.scn
+  epsim gen stress --threads 4 --cpus 4 --run       generate and run it
+  epsim gen bench                                   epwbench.c: 200 always-ready LT pipes
+  epsim gen bench --workload mix --pipes 500 --writes 10 --loops 100 --run
+
+The run options (--cpus, --granularity, --seed, ...) are written into the generated
+header; with --run they also apply to the run.
+
+Exit status: 0; with --run, the run's status (1 a violation or failed expectation);
+2 usage error.";
 
 const LITMUS_EXAMPLES: &str = "\
 Examples:
@@ -71,6 +170,21 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a scenario once: results, expectations, violations, trace hash
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Replay a recorded run exactly and verify its trace hash
+    #[command(after_help = REPLAY_EXAMPLES)]
+    Replay(ReplayArgs),
+    /// Run a scenario under many schedules; shrink the first report
+    #[command(after_help = EXPLORE_EXAMPLES)]
+    Explore(ExploreArgs),
+    /// List the built-in scenarios
+    #[command(after_help = LIST_EXAMPLES)]
+    List(ListArgs),
+    /// Generate a scenario: the seed's totalmess.c (stress) or epwbench.c (bench)
+    #[command(after_help = GEN_EXAMPLES)]
+    Gen(GenArgs),
     /// Run a memory-model litmus test (SB, MP, LB, ...) on the simulated machine
     #[command(after_help = LITMUS_EXAMPLES)]
     Litmus(LitmusArgs),
@@ -95,6 +209,171 @@ litmus (exhaustive SB under tso). Native runs use the host kernel's epoll throug
 ratios are sim time over native time (below 1 means the simulator is faster).
 
 Exit status: 0; 2 on a usage error.";
+
+/// `epsim run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// A scenario file, or the name of a built-in scenario (`epsim list`)
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Write the full trace in this format (text: narrated in kernel terms; jsonl: one
+    /// record per line; chrome: trace event JSON for Perfetto)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub trace: Option<crate::trace_out::TraceFormat>,
+    /// Where --trace goes (the text narration may go to the terminal)
+    #[arg(short = 'o', long = "output", value_name = "FILE", requires = "trace")]
+    pub output: Option<std::path::PathBuf>,
+    /// Run twice and compare the traces step by step; report the first divergent step
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Write a self-contained record of the run (JSON) that `epsim replay FILE` reproduces
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+}
+
+/// `epsim replay`.
+#[derive(Args, Debug, Clone)]
+pub struct ReplayArgs {
+    /// A record file (`epsim run --record`), or a scenario with --schedule
+    #[arg(value_name = "RECORD|SCENARIO")]
+    pub input: String,
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// The trace hash the replay must end with (16 hex digits; a record has its own)
+    #[arg(long, value_name = "HEX")]
+    pub hash: Option<String>,
+    /// Write the full trace of the replay in this format
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub trace: Option<crate::trace_out::TraceFormat>,
+    /// Where --trace goes
+    #[arg(short = 'o', long = "output", value_name = "FILE", requires = "trace")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// `epsim explore`.
+#[derive(Args, Debug, Clone)]
+pub struct ExploreArgs {
+    /// A scenario file, or the name of a built-in scenario (`epsim list`)
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Runs to make (dfs: the most executions to try)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub runs: u64,
+    /// dfs: the most preemptions per execution (also bounds delayed store drains)
+    #[arg(long, value_name = "K", default_value = "2")]
+    pub preemption_bound: Option<u32>,
+    /// Threads to run seeds on (results are identical to --jobs 1; dfs uses one)
+    #[arg(long, value_name = "J", default_value_t = 1)]
+    pub jobs: usize,
+    /// Stop starting runs after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+    /// Only the runs i with i mod N = I (shards are numbered from 0)
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Do not shrink the first report's schedule
+    #[arg(long)]
+    pub no_shrink: bool,
+}
+
+/// `epsim list`.
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Print JSON: [{"name", "description"}]
+    #[arg(long)]
+    pub json: bool,
+    /// Print the text of one built-in scenario
+    #[arg(long, value_name = "NAME", conflicts_with = "json")]
+    pub show: Option<String>,
+}
+
+/// `epsim gen`.
+#[derive(Args, Debug, Clone)]
+pub struct GenArgs {
+    #[command(subcommand)]
+    pub kind: GenKind,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum GenKind {
+    /// The seed's totalmess.c: T threads pass A tokens around P non-blocking pipes
+    #[command(after_help = GEN_EXAMPLES)]
+    Stress(StressArgs),
+    /// The seed's epwbench.c (transfer), or a write/wait/read mix
+    #[command(after_help = GEN_EXAMPLES)]
+    Bench(BenchGenArgs),
+}
+
+/// `epsim gen stress`.
+#[derive(Args, Debug, Clone)]
+pub struct StressArgs {
+    /// Pipes in the shared epoll set (P)
+    #[arg(long, value_name = "P", default_value_t = 8)]
+    pub pipes: u64,
+    /// Threads waiting on the set (T)
+    #[arg(long, value_name = "T", default_value_t = 2)]
+    pub threads: u64,
+    /// Tokens (bytes) circulating among the pipes (A)
+    #[arg(long, value_name = "A", default_value_t = 2)]
+    pub tokens: u64,
+    /// maxevents of each epoll_wait [default: P/5 + 1, as totalmess.c]
+    #[arg(long, value_name = "M")]
+    pub maxevents: Option<u64>,
+    /// Register the pipes edge-triggered (EPOLLIN|EPOLLET)
+    #[arg(long)]
+    pub et: bool,
+    /// How long the threads run, in ms of virtual time
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    pub duration_ms: u64,
+    /// The epoll_wait timeout, in ms
+    #[arg(long, value_name = "MS", default_value_t = 5)]
+    pub timeout_ms: u64,
+    /// Write the scenario to FILE instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Run the scenario instead of printing it
+    #[arg(long)]
+    pub run: bool,
+    #[command(flatten)]
+    pub common: CommonOpts,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchWorkload {
+    /// N always-readable LT pipes, repeated epoll_wait(N, 0)
+    Transfer,
+    /// P pipes, K one-byte writes per round, epoll_wait(K, -1), read each ready pipe
+    Mix,
+}
+
+/// `epsim gen bench`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchGenArgs {
+    /// Which workload
+    #[arg(long, value_enum, default_value_t = BenchWorkload::Transfer)]
+    pub workload: BenchWorkload,
+    /// Pipes [default: 200 for transfer, 500 for mix]
+    #[arg(long, value_name = "N")]
+    pub pipes: Option<u64>,
+    /// Writes per round (mix)
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub writes: u64,
+    /// epoll_wait calls (transfer) or rounds (mix)
+    #[arg(long, value_name = "L", default_value_t = 100)]
+    pub loops: u64,
+    /// Write the scenario to FILE instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Run the scenario instead of printing it
+    #[arg(long)]
+    pub run: bool,
+    #[command(flatten)]
+    pub common: CommonOpts,
+}
 
 /// `epsim bench`.
 #[derive(Args, Debug, Clone)]
@@ -145,7 +424,7 @@ pub struct ConfigArgs {
 /// [`crate::options::CommonOpts::resolve`].
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommonOpts {
-    /// Seed of the strategy's PRNG [default: 0]
+    /// Seeds the strategy and the scenario's random(n) [default: the scenario's, else 0]
     #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
     /// Number of virtual CPUs, 1 to 64 [default: the scenario's, else 2]
@@ -160,7 +439,7 @@ pub struct CommonOpts {
     /// What is one step of the machine [default: syscall]
     #[arg(long, value_enum)]
     pub granularity: Option<GranularityArg>,
-    /// Who steps next [default: timed, or replay with --schedule]
+    /// Who steps next [default: the scenario's, else timed; replay with --schedule]
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
     /// A named bug injection into the port, e.g. no-linked-check (repeatable)

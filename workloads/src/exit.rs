@@ -29,6 +29,9 @@ pub const USAGE: u8 = 2;
 pub enum CliError {
     /// Bad command line or input (status 2).
     Usage(String),
+    /// The command ran but could not do what it promised — a replay that diverged from
+    /// its recording, a run that is not deterministic (status 1).
+    Failed(String),
     /// Standard output went away (a closed pipe): stop quietly with status 0.
     OutputClosed,
 }
@@ -38,12 +41,20 @@ impl CliError {
         CliError::Usage(message.into())
     }
 
+    pub fn failed(message: impl Into<String>) -> CliError {
+        CliError::Failed(message.into())
+    }
+
     /// Writes the error's line to `err` and returns the exit status.
     pub fn report(&self, err: &mut dyn Write) -> u8 {
         match self {
             CliError::Usage(message) => {
                 let _ = writeln!(err, "error: {}", one_line(message));
                 USAGE
+            }
+            CliError::Failed(message) => {
+                let _ = writeln!(err, "error: {}", one_line(message));
+                Exit::Failed.code()
             }
             CliError::OutputClosed => 0,
         }
@@ -53,7 +64,7 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(message) => f.write_str(message),
+            CliError::Usage(message) | CliError::Failed(message) => f.write_str(message),
             CliError::OutputClosed => f.write_str("standard output was closed"),
         }
     }

@@ -7,6 +7,15 @@
 //! One file per concept:
 //! - [`cli`] — the clap command tree, the shared run options, clap errors made one line
 //! - [`options`] — the shared run options resolved and validated into a [`sim::Config`]
+//! - [`session`] — what the scenario commands share: loading, options, one run
+//! - [`run_cmd`] — `epsim run`: one run, its report, trace, record, determinism check
+//! - [`replay_cmd`] — `epsim replay`: a record or schedule reproduced and verified
+//! - [`explore_cmd`] — `epsim explore`: many schedules, on threads or shards
+//! - [`list_cmd`] — `epsim list`
+//! - [`gen_cmd`] — `epsim gen`: totalmess.c and epwbench.c as scenarios
+//! - [`fold`] — folding repetitive stretches of narration
+//! - [`trace_out`] — the trace as text, JSON lines or Chrome trace events
+//! - [`record`] — self-contained records of runs
 //! - [`litmus_cmd`] — `epsim litmus`
 //! - [`config_cmd`] — `epsim config`: check run options, decode a schedule
 //! - [`bench`] — `epsim bench`: the simulated kernel against the host's epoll
@@ -25,10 +34,19 @@ pub mod cli;
 pub mod config_cmd;
 pub mod demo;
 pub mod exit;
+pub mod explore_cmd;
+pub mod fold;
+pub mod gen_cmd;
+pub mod list_cmd;
 pub mod litmus_cmd;
 pub mod options;
 pub mod output;
+pub mod record;
+pub mod replay_cmd;
+pub mod run_cmd;
 pub mod scenario;
+pub mod session;
+pub mod trace_out;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -61,7 +79,12 @@ fn bench_cmd(args: &cli::BenchArgs, out: &mut dyn Write) -> Result<Exit, CliErro
     } else {
         bench::BenchSize::FULL
     };
-    let report = bench::run_all(&size, None);
+    let explore_runs = if args.smoke { 4 } else { 400 };
+    let explore = bench::ExploreResult {
+        jobs1_runs_per_sec: explore_cmd::bench_runs_per_sec(1, explore_runs),
+        jobs2_runs_per_sec: explore_cmd::bench_runs_per_sec(2, explore_runs),
+    };
+    let report = bench::run_all(&size, Some(explore));
     if args.json {
         writeln!(
             out,
@@ -80,5 +103,13 @@ fn dispatch(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
         Some(cli::Command::Litmus(args)) => litmus_cmd::run(&args, out, err),
         Some(cli::Command::Config(args)) => config_cmd::run(&args, out),
         Some(cli::Command::Bench(args)) => bench_cmd(&args, out),
+        Some(cli::Command::Run(args)) => run_cmd::run(&args, out),
+        Some(cli::Command::Replay(args)) => replay_cmd::run(&args, out),
+        Some(cli::Command::Explore(args)) => explore_cmd::run(&args, out, err),
+        Some(cli::Command::List(args)) => match &args.show {
+            Some(name) => list_cmd::show(name, out),
+            None => list_cmd::run(&args, out),
+        },
+        Some(cli::Command::Gen(args)) => gen_cmd::run(&args, out),
     }
 }

@@ -1,0 +1,833 @@
+//! `epsim explore SCENARIO`: many runs under a strategy; counts runs, distinct traces
+//! and reports by kind; shrinks the first report's schedule and prints the `epsim
+//! replay` command that reproduces it.
+//!
+//! Run `i` is exactly `epsim run SCENARIO --strategy K --seed S+i` (see
+//! [`crate::session`]): its strategy and the scenario's `random(n)` are seeded with
+//! `S+i` and nothing else, so runs can be spread over threads (`--jobs`) and machines
+//! (`--shard`) and the merged result is the same: counts are sums, distinct traces a
+//! union of trace hashes, and the first report the one of the lowest run index. DFS is
+//! one search through one tree: it runs on one thread, whatever `--jobs` says, and
+//! cannot be sharded; every DFS run uses the seed `S`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kernel_model::explore::{run_world, shrink_by, Focus};
+use kernel_model::{Options, Outcome, World};
+use serde::Serialize;
+use sim::strategy::{Dfs, Scheduler, StrategyKind};
+use sim::{
+    AccessSteps, Granularity, GranularityKind, LockSteps, ReportKind, Schedule, SyscallSteps,
+};
+
+use crate::cli::{CommonOpts, ExploreArgs};
+use crate::exit::{CliError, Exit};
+use crate::output::{per_second, write_json};
+use crate::scenario::{Recorder, Results, Scenario};
+use crate::session::{self, Plan, Resolved};
+
+/// Threads get big stacks: kernel futures nest deeply in debug builds.
+const WORKER_STACK: usize = 64 << 20;
+
+/// `--shard I/N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {text:?}: expected I/N, e.g. 0/4"))?;
+        let index: u64 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: I must be a number"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: N must be a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!(
+                "--shard {text:?}: needs 0 <= I < N (shards are numbered from 0)"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// How many of the run indices `0..runs` are this shard's.
+    pub fn len(&self, runs: u64) -> u64 {
+        if runs <= self.index {
+            0
+        } else {
+            (runs - self.index).div_ceil(self.count)
+        }
+    }
+
+    /// The run index of this shard's `position`-th run.
+    pub fn run_index(&self, position: u64) -> u64 {
+        self.index + position * self.count
+    }
+}
+
+/// A run with a report, as the exploration remembers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub run: u64,
+    pub seed: u64,
+    pub kind: ReportKind,
+    pub message: String,
+    pub schedule: Schedule,
+    /// The failure is a run-level expectation (no machine report to look for).
+    pub run_level: bool,
+}
+
+/// What a set of runs found; tallies of disjoint sets of runs merge.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub runs: u64,
+    pub hashes: BTreeSet<u64>,
+    /// Runs with at least one report of each kind.
+    pub reports: BTreeMap<ReportKind, u64>,
+    /// Kinds the scenario expects (`expect report KIND`) that some run made.
+    pub expected_found: BTreeSet<ReportKind>,
+    /// The lowest-index run with a report the scenario does not expect.
+    pub first_unexpected: Option<Found>,
+    /// The lowest-index run with any report.
+    pub first_any: Option<Found>,
+    /// Runs in which each documented finding of the 2007 code showed
+    /// (`kernel_model::check::classify_finding`; only without injections).
+    pub findings: BTreeMap<&'static str, u64>,
+    /// The lowest-index run of each finding.
+    pub first_findings: BTreeMap<&'static str, Found>,
+    /// DFS ran out of executions: the search is complete.
+    pub exhaustive: bool,
+}
+
+fn earlier(a: Option<Found>, b: Option<Found>) -> Option<Found> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.run < a.run { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Tally {
+    pub fn merge(mut self, other: Tally) -> Tally {
+        self.runs += other.runs;
+        self.hashes.extend(other.hashes);
+        for (kind, n) in other.reports {
+            *self.reports.entry(kind).or_insert(0) += n;
+        }
+        self.expected_found.extend(other.expected_found);
+        self.first_unexpected = earlier(self.first_unexpected, other.first_unexpected);
+        self.first_any = earlier(self.first_any, other.first_any);
+        for (name, n) in other.findings {
+            *self.findings.entry(name).or_insert(0) += n;
+        }
+        for (name, found) in other.first_findings {
+            let mine = self.first_findings.remove(name);
+            if let Some(first) = earlier(mine, Some(found)) {
+                self.first_findings.insert(name, first);
+            }
+        }
+        self.exhaustive |= other.exhaustive;
+        self
+    }
+
+    /// The report to show: the first unexpected one, else the first of any kind.
+    pub fn first(&self) -> Option<&Found> {
+        self.first_unexpected.as_ref().or(self.first_any.as_ref())
+    }
+}
+
+/// The scenario without its `expect report` lines: its run-level checks are what a
+/// single run must pass whether or not it made the expected report.
+fn loose(scenario: &Scenario) -> Scenario {
+    let mut loose = scenario.clone();
+    loose.header.expect_reports.clear();
+    loose
+}
+
+/// Files one run into `tally`. `known[i]` names the documented finding that report `i`
+/// of the run is, if it is one: such reports are counted apart, and the expectation
+/// failures of a run that made one are taken as its consequences.
+#[allow(clippy::too_many_arguments)]
+fn classify(
+    scenario: &Scenario,
+    loose: &Scenario,
+    run: u64,
+    seed: u64,
+    outcome: &Outcome,
+    results: &Results,
+    known: &[Option<&'static str>],
+    tally: &mut Tally,
+) {
+    tally.runs += 1;
+    tally.hashes.insert(outcome.result.trace_hash);
+    let found = |kind: ReportKind, message: String, run_level: bool| Found {
+        run,
+        seed,
+        kind,
+        message,
+        schedule: outcome.result.schedule.clone(),
+        run_level,
+    };
+    let mut findings = BTreeSet::new();
+    for (report, name) in outcome.reports().iter().zip(known) {
+        if let Some(name) = name {
+            if findings.insert(*name) {
+                *tally.findings.entry(name).or_insert(0) += 1;
+                tally
+                    .first_findings
+                    .entry(name)
+                    .or_insert_with(|| found(report.kind, report.message.clone(), false));
+            }
+        }
+    }
+    let expected: Vec<ReportKind> = scenario
+        .header
+        .expect_reports
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    let mut kinds = BTreeSet::new();
+    let mut unexpected: Option<(ReportKind, String, bool)> = None;
+    let mut any: Option<(ReportKind, String, bool)> = None;
+    for (index, report) in outcome.reports().iter().enumerate() {
+        if known.get(index).copied().flatten().is_some()
+            || (!findings.is_empty() && report.kind == ReportKind::Expectation)
+        {
+            continue;
+        }
+        kinds.insert(report.kind);
+        let bad = if report.kind == ReportKind::Expectation {
+            true
+        } else if expected.contains(&report.kind) {
+            tally.expected_found.insert(report.kind);
+            false
+        } else {
+            expected.is_empty()
+        };
+        if bad && unexpected.is_none() {
+            unexpected = Some((report.kind, report.message.clone(), false));
+        }
+        if any.is_none() || (expected.contains(&report.kind) && unexpected.is_none()) {
+            any = Some((report.kind, report.message.clone(), false));
+        }
+    }
+    if findings.is_empty() {
+        if let Some(failure) = loose.check_expectations(outcome, results).first() {
+            kinds.insert(ReportKind::Expectation);
+            if unexpected.is_none() {
+                unexpected = Some((ReportKind::Expectation, failure.message.clone(), true));
+            }
+            any.get_or_insert((ReportKind::Expectation, failure.message.clone(), true));
+        }
+    }
+    for kind in kinds {
+        *tally.reports.entry(kind).or_insert(0) += 1;
+    }
+    if tally.first_unexpected.is_none() {
+        tally.first_unexpected = unexpected.map(|(k, m, r)| found(k, m, r));
+    }
+    if tally.first_any.is_none() {
+        tally.first_any = any.map(|(k, m, r)| found(k, m, r));
+    }
+}
+
+/// What one exploration is asked to do.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The scenario's file name (for errors) and text: every thread parses its own
+    /// (scenarios and worlds are not `Send`).
+    pub file: String,
+    pub text: String,
+    pub options: Options,
+    pub plan: Plan,
+    /// Seed of run 0.
+    pub seed: u64,
+    pub runs: u64,
+    pub jobs: usize,
+    pub shard: Shard,
+    pub time_limit: Option<Duration>,
+}
+
+/// Runs done so far, for a progress bar.
+#[derive(Default)]
+pub struct Progress {
+    pub done: AtomicU64,
+    pub finished: AtomicBool,
+}
+
+/// Explores: random, pct, timed and round-robin runs spread over `job.jobs` threads;
+/// dfs on one thread.
+pub fn explore(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
+    if job.plan.kind == StrategyKind::Dfs {
+        return std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(s, || dfs_worker(job, progress))
+                .map_err(|e| CliError::usage(format!("cannot start a thread: {e}")))?
+                .join()
+                .expect("the exploration thread panicked")
+        });
+    }
+    let next = AtomicU64::new(0);
+    let deadline = job.time_limit.map(|limit| Instant::now() + limit);
+    let tallies: Vec<Result<Tally, CliError>> = std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for _ in 0..job.jobs.max(1) {
+            let next = &next;
+            let handle = std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(s, move || seeded_worker(job, next, deadline, progress));
+            match handle {
+                Ok(handle) => handles.push(handle),
+                Err(e) => return vec![Err(CliError::usage(format!("cannot start a thread: {e}")))],
+            }
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("an exploration thread panicked"))
+            .collect()
+    });
+    let mut total = Tally::default();
+    for tally in tallies {
+        total = total.merge(tally?);
+    }
+    Ok(total)
+}
+
+fn seeded_worker(
+    job: &Job,
+    next: &AtomicU64,
+    deadline: Option<Instant>,
+    progress: &Progress,
+) -> Result<Tally, CliError> {
+    let scenario = session::parse(&job.file, &job.text)?;
+    Ok(match job.options.machine.granularity {
+        GranularityKind::Syscall => {
+            seeded_runs::<SyscallSteps>(&scenario, job, next, deadline, progress)
+        }
+        GranularityKind::Lock => seeded_runs::<LockSteps>(&scenario, job, next, deadline, progress),
+        GranularityKind::Access => {
+            seeded_runs::<AccessSteps>(&scenario, job, next, deadline, progress)
+        }
+    })
+}
+
+/// One run on a fresh world; the strategy is begun and ended by the caller. Also says,
+/// for each report, which documented finding it is (without injections only: the
+/// findings are behaviours of the unmodified port).
+fn one_run<G: Granularity>(
+    scenario: &Scenario,
+    options: &Options,
+    seed: u64,
+    strategy: &mut dyn Scheduler,
+) -> (Outcome, Results, Vec<Option<&'static str>>) {
+    let recorder = Recorder::with_seed(seed).quiet();
+    let build = |world: &mut World<G>| scenario.build(world, &recorder);
+    let (world, outcome) = run_world(options, scenario.world_hash(seed), &build, strategy);
+    let known = session::classify_findings(&world, options, &outcome);
+    (outcome, recorder.results(), known)
+}
+
+fn seeded_runs<G: Granularity>(
+    scenario: &Scenario,
+    job: &Job,
+    next: &AtomicU64,
+    deadline: Option<Instant>,
+    progress: &Progress,
+) -> Tally {
+    let loose = loose(scenario);
+    let mut tally = Tally::default();
+    let count = job.shard.len(job.runs);
+    loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let position = next.fetch_add(1, Ordering::Relaxed);
+        if position >= count {
+            break;
+        }
+        let run = job.shard.run_index(position);
+        let seed = job.seed.wrapping_add(run);
+        let mut inner = job.plan.strategy(seed);
+        let mut focus = Focus {
+            inner: inner.as_mut(),
+        };
+        let strategy: &mut dyn Scheduler = if job.plan.focus {
+            &mut focus
+        } else {
+            focus.inner
+        };
+        strategy.begin_execution();
+        let (outcome, results, known) = one_run::<G>(scenario, &job.options, seed, strategy);
+        strategy.end_execution();
+        classify(
+            scenario, &loose, run, seed, &outcome, &results, &known, &mut tally,
+        );
+        progress.done.fetch_add(1, Ordering::Relaxed);
+    }
+    tally
+}
+
+fn dfs_worker(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
+    let scenario = session::parse(&job.file, &job.text)?;
+    Ok(match job.options.machine.granularity {
+        GranularityKind::Syscall => dfs_runs::<SyscallSteps>(&scenario, job, progress),
+        GranularityKind::Lock => dfs_runs::<LockSteps>(&scenario, job, progress),
+        GranularityKind::Access => dfs_runs::<AccessSteps>(&scenario, job, progress),
+    })
+}
+
+fn dfs_runs<G: Granularity>(scenario: &Scenario, job: &Job, progress: &Progress) -> Tally {
+    let loose = loose(scenario);
+    let deadline = job.time_limit.map(|limit| Instant::now() + limit);
+    let mut tally = Tally::default();
+    let mut dfs = Dfs::new(job.plan.preemption_bound, job.plan.delay_bound).with_sleep_sets();
+    let mut focus = Focus { inner: &mut dfs };
+    let strategy: &mut dyn Scheduler = if job.plan.focus {
+        &mut focus
+    } else {
+        focus.inner
+    };
+    for run in 0..job.runs {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        if !strategy.begin_execution() {
+            tally.exhaustive = true;
+            break;
+        }
+        let (outcome, results, known) = one_run::<G>(scenario, &job.options, job.seed, strategy);
+        strategy.end_execution();
+        classify(
+            scenario, &loose, run, job.seed, &outcome, &results, &known, &mut tally,
+        );
+        progress.done.fetch_add(1, Ordering::Relaxed);
+    }
+    if !tally.exhaustive && tally.runs == job.runs {
+        tally.exhaustive = !strategy.begin_execution();
+    }
+    tally
+}
+
+/// Shrinks the schedule of `found` (fewer deviations, fewer steps), keeping a report of
+/// its kind (or, for a run-level expectation, the failure; for a documented finding,
+/// a report that is that finding).
+pub fn shrink(
+    scenario: &Scenario,
+    options: &Options,
+    found: &Found,
+    finding: Option<&'static str>,
+) -> Schedule {
+    match options.machine.granularity {
+        GranularityKind::Syscall => shrink_at::<SyscallSteps>(scenario, options, found, finding),
+        GranularityKind::Lock => shrink_at::<LockSteps>(scenario, options, found, finding),
+        GranularityKind::Access => shrink_at::<AccessSteps>(scenario, options, found, finding),
+    }
+}
+
+fn shrink_at<G: Granularity>(
+    scenario: &Scenario,
+    options: &Options,
+    found: &Found,
+    finding: Option<&'static str>,
+) -> Schedule {
+    let loose = loose(scenario);
+    let recorder = Recorder::with_seed(found.seed).quiet();
+    let build = |world: &mut World<G>| scenario.build(world, &recorder);
+    let kind = found.kind;
+    let run_level = found.run_level;
+    let fails = |kernel: &kernel_model::Kernel<G>, outcome: &Outcome| {
+        if let Some(name) = finding {
+            outcome
+                .reports()
+                .iter()
+                .any(|r| kernel_model::check::classify_finding(kernel, r) == Some(name))
+        } else if run_level {
+            !loose
+                .check_expectations(outcome, &recorder.results())
+                .is_empty()
+        } else {
+            outcome.has_report(kind)
+        }
+    };
+    shrink_by(
+        options,
+        scenario.world_hash(found.seed),
+        &build,
+        &found.schedule,
+        &fails,
+    )
+}
+
+/// The strategy an exploration uses: `--strategy`, else the header's if it is one that
+/// explores (random, pct, dfs), else random.
+fn explore_strategy(scenario: &Scenario, common: &CommonOpts) -> Result<StrategyKind, CliError> {
+    if common.schedule.is_some() {
+        return Err(CliError::usage(
+            "explore makes its own schedules; replay one with `epsim replay SCENARIO --schedule STRING`",
+        ));
+    }
+    let kind = match common.strategy {
+        Some(arg) => arg.kind(),
+        None => match scenario.header.strategy {
+            Some(k @ (StrategyKind::Random | StrategyKind::Pct | StrategyKind::Dfs)) => k,
+            _ => StrategyKind::Random,
+        },
+    };
+    if kind == StrategyKind::Replay {
+        return Err(CliError::usage(
+            "--strategy replay follows one schedule; use `epsim replay`",
+        ));
+    }
+    Ok(kind)
+}
+
+/// `first_report` of the JSON output.
+#[derive(Serialize)]
+pub struct FirstReportJson {
+    pub kind: String,
+    pub seed: u64,
+    pub schedule: String,
+    pub shrunk_schedule: Option<String>,
+    pub replay_command: String,
+}
+
+/// The JSON of an exploration (a stable shape: scripts depend on it).
+#[derive(Serialize)]
+pub struct ExploreJson {
+    pub scenario: String,
+    pub runs: u64,
+    pub distinct_traces: u64,
+    pub reports: BTreeMap<String, u64>,
+    pub first_report: Option<FirstReportJson>,
+    pub runs_per_sec: f64,
+}
+
+/// Draws the progress bar until the runs are done (only on a terminal).
+fn progress_bar(err: &mut dyn Write, progress: &Progress, total: u64, started: Instant) {
+    const WIDTH: usize = 30;
+    while !progress.finished.load(Ordering::Relaxed) {
+        let done = progress.done.load(Ordering::Relaxed);
+        let filled = if total == 0 {
+            0
+        } else {
+            (done.min(total) as usize * WIDTH) / total as usize
+        };
+        let rate = per_second(done, started.elapsed().as_secs_f64());
+        let _ = write!(
+            err,
+            "\r[{}{}] {done}/{total} runs, {rate:.0} runs/s ",
+            "#".repeat(filled),
+            " ".repeat(WIDTH - filled)
+        );
+        let _ = err.flush();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = write!(err, "\r{}\r", " ".repeat(WIDTH + 48));
+    let _ = err.flush();
+}
+
+/// Explores with a progress bar on `err` when stderr is a terminal.
+fn explore_with_progress(
+    job: &Job,
+    err: &mut dyn Write,
+    total: u64,
+) -> Result<(Tally, f64), CliError> {
+    let progress = Progress::default();
+    let started = Instant::now();
+    let show = std::io::stderr().is_terminal();
+    let tally = std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let tally = explore(job, &progress);
+            progress.finished.store(true, Ordering::Relaxed);
+            tally
+        });
+        if show {
+            progress_bar(err, &progress, total, started);
+        }
+        worker.join().expect("the exploration panicked")
+    })?;
+    Ok((tally, started.elapsed().as_secs_f64()))
+}
+
+/// `epsim explore`.
+pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, CliError> {
+    let scenario = session::load(&args.scenario)?;
+    let kind = explore_strategy(&scenario, &args.common)?;
+    let mut common = args.common.clone();
+    common.strategy = None;
+    let resolved = session::resolve(&scenario, &common)?;
+    let resolved = Resolved {
+        strategy: kind,
+        ..resolved
+    };
+    if args.runs == 0 {
+        return Err(CliError::usage("--runs must be at least 1"));
+    }
+    if args.jobs == 0 {
+        return Err(CliError::usage("--jobs must be at least 1"));
+    }
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text).map_err(CliError::usage)?,
+        None => Shard::ALL,
+    };
+    if kind == StrategyKind::Dfs && shard != Shard::ALL {
+        return Err(CliError::usage(
+            "--shard splits seeded runs; dfs is one search and cannot be sharded",
+        ));
+    }
+    let time_limit = match args.time_limit {
+        Some(s) if !(s > 0.0 && s.is_finite()) => {
+            return Err(CliError::usage(
+                "--time-limit must be a positive number of seconds",
+            ))
+        }
+        Some(s) => Some(Duration::from_secs_f64(s)),
+        None => None,
+    };
+    let mut plan = Plan::new(kind);
+    plan.preemption_bound = args.preemption_bound;
+    if kind == StrategyKind::Pct {
+        plan.pct_estimate = session::pct_estimate(&scenario, &resolved.options);
+    }
+    let job = Job {
+        file: scenario.file.clone(),
+        text: scenario.text.clone(),
+        options: resolved.options.clone(),
+        plan,
+        seed: resolved.seed,
+        runs: args.runs,
+        jobs: args.jobs,
+        shard,
+        time_limit,
+    };
+    let (tally, seconds) = explore_with_progress(&job, err, shard.len(args.runs))?;
+    let runs_per_sec = per_second(tally.runs, seconds);
+    let first = tally.first().cloned();
+    let shrunk = match (&first, args.no_shrink) {
+        (Some(found), false) => Some(shrink(&scenario, &resolved.options, found, None)),
+        _ => None,
+    };
+    let first_json = first.as_ref().map(|found| {
+        let schedule = found.schedule.encode();
+        let shrunk_text = shrunk.as_ref().map(Schedule::encode);
+        let replay_with = shrunk_text.clone().unwrap_or_else(|| schedule.clone());
+        FirstReportJson {
+            kind: found.kind.name().to_string(),
+            seed: found.seed,
+            replay_command: session::replay_command(
+                &args.scenario,
+                &resolved,
+                found.seed,
+                &replay_with,
+            ),
+            schedule,
+            shrunk_schedule: shrunk_text,
+        }
+    });
+    let expected: Vec<ReportKind> = scenario
+        .header
+        .expect_reports
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    let missing: Vec<ReportKind> = expected
+        .iter()
+        .copied()
+        .filter(|k| !tally.expected_found.contains(k))
+        .collect();
+    let failed = tally.first_unexpected.is_some() || !missing.is_empty();
+    if resolved.json {
+        write_json(
+            out,
+            &ExploreJson {
+                scenario: scenario.name(),
+                runs: tally.runs,
+                distinct_traces: tally.hashes.len() as u64,
+                reports: tally
+                    .reports
+                    .iter()
+                    .map(|(k, n)| (k.name().to_string(), *n))
+                    .collect(),
+                first_report: first_json,
+                runs_per_sec,
+            },
+        )?;
+    } else {
+        let description = scenario.description();
+        if description.is_empty() {
+            writeln!(out, "explore {}", scenario.name())?;
+        } else {
+            writeln!(out, "explore {} — {description}", scenario.name())?;
+        }
+        writeln!(out, "options: {}", resolved.describe())?;
+        let mut how = format!("runs: {} ({runs_per_sec:.0} runs/s", tally.runs);
+        if kind == StrategyKind::Dfs {
+            how.push_str(", depth-first on one thread");
+            if let Some(k) = plan_bound(&job.plan) {
+                how.push_str(&format!(", preemption bound {k}"));
+            }
+            if tally.exhaustive {
+                how.push_str(", the search is complete");
+            }
+        } else {
+            how.push_str(&format!(
+                ", seeds {}+i, {} job{}",
+                resolved.seed,
+                args.jobs,
+                if args.jobs == 1 { "" } else { "s" }
+            ));
+            if shard != Shard::ALL {
+                how.push_str(&format!(
+                    ", shard {}/{}: runs i ≡ {} mod {}",
+                    shard.index, shard.count, shard.index, shard.count
+                ));
+            }
+        }
+        how.push(')');
+        writeln!(out, "{how}")?;
+        if tally.runs < shard.len(args.runs) && kind != StrategyKind::Dfs {
+            writeln!(out, "  (the time limit stopped the exploration early)")?;
+        }
+        writeln!(out, "distinct traces: {}", tally.hashes.len())?;
+        if tally.reports.is_empty() {
+            writeln!(out, "reports: none")?;
+        } else {
+            let parts: Vec<String> = tally
+                .reports
+                .iter()
+                .map(|(k, n)| format!("{k} in {n} run{}", if *n == 1 { "" } else { "s" }))
+                .collect();
+            writeln!(out, "reports: {}", parts.join(", "))?;
+        }
+        for (name, count) in &tally.findings {
+            let found = &tally.first_findings[name];
+            let schedule = if args.no_shrink {
+                found.schedule.clone()
+            } else {
+                shrink(&scenario, &resolved.options, found, Some(name))
+            };
+            writeln!(
+                out,
+                "known finding {name} in {count} run{} (a documented behaviour of the 2007 code, not counted as a report); first in run {} (seed {}): {}",
+                if *count == 1 { "" } else { "s" },
+                found.run,
+                found.seed,
+                found.message
+            )?;
+            writeln!(
+                out,
+                "  reproduce: {}",
+                session::replay_command(&args.scenario, &resolved, found.seed, &schedule.encode())
+            )?;
+        }
+        if let (Some(found), Some(json)) = (&first, &first_json) {
+            writeln!(
+                out,
+                "first report: {} in run {} (seed {}): {}",
+                found.kind, found.run, found.seed, found.message
+            )?;
+            writeln!(
+                out,
+                "  schedule:        {} ({} deviations)",
+                json.schedule,
+                found.schedule.deviation_count()
+            )?;
+            if let Some(shrunk) = &shrunk {
+                writeln!(
+                    out,
+                    "  shrunk schedule: {} ({} deviations)",
+                    shrunk.encode(),
+                    shrunk.deviation_count()
+                )?;
+            }
+            writeln!(out, "  reproduce: {}", json.replay_command)?;
+        }
+        if !failed {
+            if expected.is_empty() && tally.findings.is_empty() {
+                writeln!(out, "PASS: no report in {}", runs_text(tally.runs))?;
+            } else if expected.is_empty() {
+                writeln!(
+                    out,
+                    "PASS: no report in {} but the known findings",
+                    runs_text(tally.runs)
+                )?;
+            } else {
+                let names: Vec<&str> = expected.iter().map(|k| k.name()).collect();
+                writeln!(
+                    out,
+                    "PASS: the expected {} report was found",
+                    names.join(", ")
+                )?;
+            }
+        } else if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|k| k.name()).collect();
+            writeln!(
+                out,
+                "FAIL: the scenario expects a {} report and no run made one{}",
+                names.join(", "),
+                if tally.first_unexpected.is_some() {
+                    " (and some runs made reports it does not expect)"
+                } else {
+                    ""
+                }
+            )?;
+        } else {
+            writeln!(out, "FAIL: runs made reports the scenario does not expect")?;
+        }
+    }
+    Ok(if failed { Exit::Failed } else { Exit::Clean })
+}
+
+fn runs_text(runs: u64) -> String {
+    format!("{runs} run{}", if runs == 1 { "" } else { "s" })
+}
+
+fn plan_bound(plan: &Plan) -> Option<u32> {
+    plan.preemption_bound
+}
+
+/// Runs per second exploring `seed-case-4-two-waiters` at access granularity with the
+/// random strategy on `jobs` threads (for `epsim bench`).
+pub fn bench_runs_per_sec(jobs: usize, runs: u64) -> f64 {
+    let Some(builtin) = crate::scenario::builtin("seed-case-4-two-waiters") else {
+        return 0.0;
+    };
+    let Ok(scenario) = builtin.parse() else {
+        return 0.0;
+    };
+    let common = CommonOpts {
+        granularity: Some(crate::cli::GranularityArg::Access),
+        ..CommonOpts::default()
+    };
+    let Ok(resolved) = session::resolve(&scenario, &common) else {
+        return 0.0;
+    };
+    let job = Job {
+        file: scenario.file.clone(),
+        text: scenario.text.clone(),
+        options: resolved.options,
+        plan: Plan::new(StrategyKind::Random),
+        seed: 0,
+        runs,
+        jobs,
+        shard: Shard::ALL,
+        time_limit: None,
+    };
+    let started = Instant::now();
+    match explore(&job, &Progress::default()) {
+        Ok(tally) => per_second(tally.runs, started.elapsed().as_secs_f64()),
+        Err(_) => 0.0,
+    }
+}

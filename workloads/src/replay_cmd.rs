@@ -1,0 +1,198 @@
+//! `epsim replay RECORD` and `epsim replay SCENARIO --schedule STRING`: the run again,
+//! exactly — every decision taken from the schedule and checked against it — and the
+//! trace hash verified against the record's (or `--hash`).
+//!
+//! Status: 0 when the replay reproduced the run and the run passed; 1 when the run it
+//! reproduced fails (a violation, a failed expectation — the report says so), or when
+//! the replay did not reproduce it: it diverged from the schedule (the machine names the
+//! decision and step) or ended with another trace hash (the record's checkpoints name
+//! the steps where the traces first differ); 2 when the input cannot be used at all: a
+//! missing or malformed record or schedule, a scenario that does not parse, or a
+//! schedule recorded for another scenario, seed or options (its hash says so before
+//! anything runs).
+
+use std::io::Write;
+use std::path::Path;
+
+use sim::{Schedule, StrategyKind};
+
+use crate::cli::{CommonOpts, ReplayArgs};
+use crate::exit::{CliError, Exit};
+use crate::output::write_json;
+use crate::record::{hash_hex, RunRecord};
+use crate::run_cmd::{self, RunJson};
+use crate::scenario::Scenario;
+use crate::session::{self, Capture, Executed, Resolved};
+
+/// What to replay, and what it must reproduce.
+struct Input {
+    scenario: Scenario,
+    resolved: Resolved,
+    /// The scenario as the user named it (for printed commands).
+    arg: String,
+    expected_hash: Option<u64>,
+    /// `(interval, hashes)` from a record.
+    checkpoints: Option<(u64, Vec<u64>)>,
+}
+
+fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
+    let file = path.display().to_string();
+    let given = &args.common;
+    let extra = given.seed.is_some()
+        || given.cpus.is_some()
+        || given.kernel.is_some()
+        || given.model.is_some()
+        || given.granularity.is_some()
+        || given.strategy.is_some()
+        || !given.inject.is_empty();
+    if extra {
+        return Err(CliError::usage(
+            "a record carries its own seed and options: give only the record (and --json, --hash, --trace)",
+        ));
+    }
+    let record = RunRecord::read(path)?;
+    let scenario = session::parse(
+        &format!("{file} (scenario {})", record.scenario),
+        &record.scenario_text,
+    )?;
+    let options = scenario.options(&record.overrides(&file)?);
+    scenario
+        .check_options(&options)
+        .map_err(|e| CliError::usage(format!("{file}: {e}")))?;
+    let schedule = Schedule::decode(&record.schedule)
+        .map_err(|e| CliError::usage(format!("{file}: schedule: {e}")))?;
+    let expected_hash = Some(record.hash(&file)?);
+    Ok(Input {
+        resolved: Resolved {
+            options,
+            seed: record.seed,
+            strategy: StrategyKind::Replay,
+            schedule: Some(schedule),
+            json: given.json,
+            given: CommonOpts::default(),
+        },
+        arg: scenario.name(),
+        scenario,
+        expected_hash,
+        checkpoints: record.checkpoint_hashes(),
+    })
+}
+
+fn input(args: &ReplayArgs) -> Result<Input, CliError> {
+    let expected_hash = match &args.hash {
+        Some(text) => Some(
+            u64::from_str_radix(text.trim(), 16)
+                .map_err(|_| CliError::usage(format!("--hash {text:?}: expected 16 hex digits")))?,
+        ),
+        None => None,
+    };
+    if args.common.schedule.is_some() {
+        let scenario = session::load(&args.input)?;
+        let resolved = session::resolve(&scenario, &args.common)?;
+        return Ok(Input {
+            scenario,
+            resolved,
+            arg: args.input.clone(),
+            expected_hash,
+            checkpoints: None,
+        });
+    }
+    let path = Path::new(&args.input);
+    if !path.is_file() {
+        if crate::scenario::builtin(&args.input).is_some() {
+            return Err(CliError::usage(format!(
+                "replaying the scenario {} needs --schedule STRING (or give a record file)",
+                args.input
+            )));
+        }
+        return Err(CliError::usage(format!(
+            "cannot read {}: no such file",
+            args.input
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.input)))?;
+    if !text.trim_start().starts_with('{') {
+        return Err(CliError::usage(format!(
+            "{} is not a record (a record is JSON, written by `epsim run --record FILE`); to replay a scenario give --schedule STRING",
+            args.input
+        )));
+    }
+    let mut input = from_record(args, path)?;
+    if expected_hash.is_some() {
+        input.expected_hash = expected_hash;
+    }
+    Ok(input)
+}
+
+/// Where two traces first differ, from the record's checkpoints: a phrase.
+fn locate(run: &Executed, checkpoints: &Option<(u64, Vec<u64>)>) -> String {
+    let (Some((interval, hashes)), Some(trace)) = (checkpoints, run.trace.as_ref()) else {
+        return String::new();
+    };
+    let interval = *interval as usize;
+    let ours: Vec<u64> = trace
+        .step_hashes
+        .iter()
+        .skip(interval - 1)
+        .step_by(interval)
+        .copied()
+        .collect();
+    let window = ours
+        .iter()
+        .zip(hashes)
+        .position(|(a, b)| a != b)
+        .unwrap_or(ours.len().min(hashes.len()));
+    let first = window * interval;
+    let last = first + interval - 1;
+    let step = |index: usize| session::hashed_records(trace).nth(index).map(|r| r.step);
+    match (step(first), step(last)) {
+        (Some(a), Some(b)) if a == b => format!("; the traces first differ at step {a}"),
+        (Some(a), Some(b)) => format!("; the traces first differ between steps {a} and {b}"),
+        (Some(a), None) => format!("; the traces first differ at or after step {a}"),
+        _ => "; the traces agree for as long as this run lasted (the recorded run was longer)"
+            .to_string(),
+    }
+}
+
+/// `epsim replay`.
+pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    if args.trace.is_some() && args.output.is_none() {
+        return Err(CliError::usage("--trace needs -o FILE"));
+    }
+    let input = input(args)?;
+    let run = session::execute_resolved(&input.scenario, &input.resolved, Capture::Trace)?;
+    if let (Some(format), Some(path)) = (args.trace, &args.output) {
+        run_cmd::write_trace_file(path, format, &run, &input.scenario.name())?;
+    }
+    let actual = run.outcome.result.trace_hash;
+    if input.resolved.json {
+        write_json(out, &RunJson::of(&input.scenario, &input.resolved, &run))?;
+    } else {
+        run_cmd::write_report(out, &input.arg, &input.scenario, &input.resolved, &run)?;
+    }
+    run_cmd::replay_mismatch(&run)?;
+    if let Some(expected) = input.expected_hash {
+        if expected != actual {
+            return Err(CliError::failed(format!(
+                "the replay did not reproduce the run: trace hash {} instead of the recorded {}{}",
+                hash_hex(actual),
+                hash_hex(expected),
+                locate(&run, &input.checkpoints)
+            )));
+        }
+        if !input.resolved.json {
+            writeln!(
+                out,
+                "replay: reproduced exactly (trace hash {} as recorded)",
+                hash_hex(actual)
+            )?;
+        }
+    } else if !input.resolved.json {
+        writeln!(
+            out,
+            "replay: every decision followed the schedule (give --hash HEX to check the trace hash too)"
+        )?;
+    }
+    Ok(run_cmd::exit_of(&run))
+}
