@@ -1,7 +1,6 @@
 //! Every ```scn example of docs/scenario-language.md parses, runs and passes.
 
 use sim::strategy::Canonical;
-use sim::Scheduler;
 use workloads::scenario::{Overrides, Scenario};
 
 fn examples() -> Vec<(usize, String)> {
