@@ -375,7 +375,21 @@ pub fn build<G: Granularity>(scenario: &Scenario, world: &mut World<G>, recorder
         }
     }
     for at in &scenario.interrupts {
-        if at.cpu.is_some_and(|c| c as usize >= cpus) {
+        if let Some(cpu) = at.cpu.filter(|&c| c as usize >= cpus) {
+            recorder.push_expectation(ExpectationResult {
+                task: format!("at {}", format_duration(at.time_ns)),
+                line: at.span.line,
+                col: at.span.col,
+                text: "scenario error".into(),
+                passed: false,
+                message: format!(
+                    "{}:{}:{}: this `at` block is pinned to cpu {cpu}, but the machine has {cpus} CPUs; it was not scheduled",
+                    scenario.file, at.span.line, at.span.col
+                ),
+                step: 0,
+                cpu: None,
+                task_id: None,
+            });
             continue;
         }
         let env = Env::new(&format!("at {}", format_duration(at.time_ns)), seed);
