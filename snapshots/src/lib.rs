@@ -1,1 +1,111 @@
-//! Snapshot tests live in tests/.
+//! # snapshots — epsim's memory of what the simulated kernel does
+//!
+//! A test-only crate: the tests in `tests/` pin, in insta snapshots a reviewer can read,
+//! the event order of every shipped scenario on both kernel versions, the seed commit's
+//! five cases (narrated, and their bounded explorations), every bug injection's
+//! counter-example, the litmus table, and the findings about the 2007 code. A change
+//! that alters any of them shows up as a snapshot diff.
+//!
+//! This file holds the helpers the tests share; each renders deterministic text: no
+//! wall-clock times, rates, host paths or pointer values.
+
+use std::fmt::Write as _;
+
+use kernel_model::KernelVersion;
+use workloads::scenario::{Overrides, Scenario};
+
+/// The scenario file `name` of the library (`workloads/scenarios/NAME.scn`).
+pub fn library_scenario(name: &str) -> Scenario {
+    workloads::scenario::builtin(name)
+        .unwrap_or_else(|| panic!("no built-in scenario {name}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One run of `scenario` under its own header's options (with `kernel` forced), with the
+/// scenario's strategy and seed: every task's results in order, the expectations, the
+/// reports and how the run ended.
+pub fn check(scenario: &Scenario, kernel: KernelVersion) -> String {
+    let overrides = Overrides {
+        kernel: Some(kernel),
+        ..Overrides::default()
+    };
+    let options = scenario.options(&overrides);
+    if let Err(error) = scenario.check_options(&options) {
+        return format!("options refused: {error}\n");
+    }
+    let seed = scenario.seed();
+    let mut strategy = kernel_model::explore::strategy_for(
+        &kernel_model::explore::ExploreOptions {
+            strategy: scenario.strategy(),
+            seed,
+            ..Default::default()
+        },
+        0,
+    );
+    let output = scenario.run(&options, seed, strategy.as_mut());
+    let mut out = String::new();
+    let m = &options.machine;
+    let _ = writeln!(
+        out,
+        "kernel {}, cpus {}, granularity {}, model {}, strategy {}, seed {}",
+        kernel.name(),
+        m.cpus,
+        m.granularity.name(),
+        m.model.name(),
+        scenario.strategy().name(),
+        seed
+    );
+    out.push_str(&output.results.render());
+    let _ = writeln!(
+        out,
+        "expectations: {} passed, {} failed",
+        output.results.passed(),
+        output.results.failed()
+    );
+    for failure in output.results.expectations.iter().filter(|e| !e.passed) {
+        let _ = writeln!(out, "  failed: {}", failure.message);
+    }
+    let reports = output.outcome.reports();
+    if reports.is_empty() {
+        let _ = writeln!(out, "reports: none");
+    }
+    for report in reports {
+        let _ = writeln!(out, "report {}: {}", report.kind, report.message);
+    }
+    let _ = writeln!(
+        out,
+        "end: {:?}, {} steps",
+        output.outcome.result.end, output.outcome.result.steps
+    );
+    out
+}
+
+/// `check` on both kernel versions, one after the other, with a line saying whether
+/// the versions agree on every result.
+pub fn check_both(scenario: &Scenario) -> String {
+    let new = check(scenario, KernelVersion::V2_6_22);
+    let old = check(scenario, KernelVersion::V2_6_21);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}", scenario.name(), scenario.description());
+    let same = strip_header(&new) == strip_header(&old);
+    let _ = writeln!(
+        out,
+        "{}",
+        if same {
+            "2.6.22 and 2.6.21 give the same results."
+        } else {
+            "2.6.22 and 2.6.21 give different results (the seed commit changed the transfer: see the description)."
+        }
+    );
+    let _ = writeln!(out, "\n== 2.6.22 ==\n{new}\n== 2.6.21 ==\n{old}");
+    out
+}
+
+fn strip_header(text: &str) -> String {
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("end:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
