@@ -596,6 +596,17 @@ fn the_command_line_overrides_the_header() {
         error,
         "p.scn:2:13: task `m` is pinned to cpu 1, but the machine has 1 CPUs"
     );
+    // Run anyway (no panic): the task is not started, and the verdict says why.
+    let options = pinned.options(&Overrides {
+        cpus: Some(1),
+        ..Overrides::default()
+    });
+    let out = pinned.run(&options, 0, &mut Canonical::default());
+    assert!(!out.verdict.passed());
+    assert_eq!(
+        out.expectation_reports[0].message,
+        "p.scn:2:13: task `m` is pinned to cpu 1, but the machine has 1 CPUs; it was not started"
+    );
     let error = scenario
         .check_options(&scenario.options(&Overrides {
             granularity: Some(GranularityKind::Lock),

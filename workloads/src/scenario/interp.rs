@@ -356,6 +356,7 @@ pub fn build<G: Granularity>(scenario: &Scenario, world: &mut World<G>, recorder
                     step: 0,
                     cpu: None,
                     task_id: None,
+                    reported: false,
                 });
                 continue;
             }
@@ -389,6 +390,7 @@ pub fn build<G: Granularity>(scenario: &Scenario, world: &mut World<G>, recorder
                 step: 0,
                 cpu: None,
                 task_id: None,
+                reported: false,
             });
             continue;
         }
@@ -451,6 +453,7 @@ impl<G: Granularity> Interp<G> {
             step: cx.step(),
             cpu,
             task_id,
+            reported: !passed,
         });
         if !passed {
             cx.report(ReportKind::Expectation, message, vec![]);

@@ -107,6 +107,10 @@ pub struct ExpectationResult {
     pub step: u64,
     pub cpu: Option<CpuId>,
     pub task_id: Option<TaskId>,
+    /// A failure filed on the machine as it happened (in `outcome.reports()`); false
+    /// for one found while building the world, which [`Scenario::check_expectations`]
+    /// reports instead.
+    pub reported: bool,
 }
 
 /// A task the scenario started.
@@ -299,10 +303,30 @@ impl Scenario {
 
     /// The run-level expectations, checked after a run: `expect report KIND`, `expect no
     /// reports`, `expect blocked TASK`, and — when the run went quiet without any report
-    /// — that every other task finished. Failed in-task expectations are not repeated
-    /// here: they are already reports of the run (`outcome.reports()`).
+    /// — that every other task finished; also scenario errors found while building the
+    /// world (a task pinned to a CPU the machine lacks). Failed in-task expectations are
+    /// not repeated here: they are already reports of the run (`outcome.reports()`).
     pub fn check_expectations(&self, outcome: &Outcome, results: &Results) -> Vec<Report> {
         let mut failed = Vec::new();
+        for e in results
+            .expectations
+            .iter()
+            .filter(|e| !e.passed && !e.reported)
+        {
+            let mut report = self.report(
+                super::ast::Span {
+                    line: e.line,
+                    col: e.col,
+                    start: 0,
+                    end: 0,
+                },
+                String::new(),
+                vec![],
+                outcome,
+            );
+            report.message = e.message.clone();
+            failed.push(report);
+        }
         let checker_reports: Vec<&Report> = outcome
             .reports()
             .iter()
