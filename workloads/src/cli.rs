@@ -47,7 +47,8 @@ inject); --seed seeds both the strategy and the scenario's random(n).
 
 The chrome trace has one track per CPU: the task on the CPU, its system calls (entry to
 return) and the kernel functions the port names as nested slices, lock-level steps as
-instants, and wake-ups as flow arrows from try_to_wake_up to the woken task.
+instants, and wake-ups as flow arrows from try_to_wake_up to the woken task (at lock and
+access granularity, where a wake-up is a step of its own).
 
 Exit status: 0 the run met its expectations and made no unexpected report; 1 it did not
 (or --check-determinism found two runs that differ); 2 usage or input error (missing

@@ -13,7 +13,9 @@
 //!   until the next function note of the same call or the call's return, the closest
 //!   duration the trace gives; detail notes and the lock-level steps are instant events;
 //!   interrupts are slices above the task they hit; every successful
-//!   `try_to_wake_up` is a flow arrow from the waker to the woken task's next step.
+//!   `try_to_wake_up` is a flow arrow from the waker to the woken task's next step
+//!   (wake-ups are steps of their own at `lock` and `access` granularity; at `syscall`
+//!   granularity the trace has no `try_to_wake_up` records, so no arrows).
 //!   A task that sleeps leaves its CPU's track and its open slices close; they open
 //!   again, on whichever CPU runs it, when it is woken (the names say `(cont.)`).
 
