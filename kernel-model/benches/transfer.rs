@@ -28,14 +28,25 @@ fn main() {
             let ep = k.sys_epoll_create(1).await.unwrap();
             for i in 0..n {
                 let [r, w] = k.sys_pipe().await.unwrap();
-                k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, r, Some(EpollEvent { events: EPOLLIN, data: i as u64 }))
-                    .await
-                    .unwrap();
+                k.sys_epoll_ctl(
+                    ep,
+                    EPOLL_CTL_ADD,
+                    r,
+                    Some(EpollEvent {
+                        events: EPOLLIN,
+                        data: i as u64,
+                    }),
+                )
+                .await
+                .unwrap();
                 k.sys_write(w, b"x").await.unwrap();
             }
             s2.set(Some(Instant::now()));
             for _ in 0..calls {
-                let evs = k.sys_epoll_wait(ep, UserBufferSpec::default(), n as i32, 0).await.unwrap();
+                let evs = k
+                    .sys_epoll_wait(ep, UserBufferSpec::default(), n as i32, 0)
+                    .await
+                    .unwrap();
                 d2.set(d2.get() + evs.len());
             }
         });
