@@ -109,3 +109,82 @@ fn strip_header(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A run's trace, narrated in kernel terms and folded where it repeats on other objects
+/// (the same rendering as `epsim run --trace text`, folded like the demo).
+pub fn narration(trace: &workloads::session::TraceCapture) -> String {
+    let lines: Vec<String> = trace
+        .prefixes
+        .iter()
+        .zip(&trace.lines)
+        .map(|(prefix, line)| format!("{prefix}  {line}"))
+        .collect();
+    let steps = |index: usize| trace.records.get(index).map_or(0, |r| r.step);
+    let folded = workloads::fold::fold(&lines, 64, 4, &|p, more, first, last| {
+        format!(
+            "     ⋮  the {p} line(s) above repeat {more} more time(s) on other objects (steps {}..{}); the last:",
+            steps(first),
+            steps(last + p - 1),
+        )
+    });
+    let mut out = String::new();
+    for line in folded {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Runs `scenario` once with its header's options under `drive`, keeping the trace.
+pub fn traced_run(
+    scenario: &Scenario,
+    options: &kernel_model::Options,
+    seed: u64,
+    drive: workloads::session::Drive<'_>,
+) -> workloads::session::Executed {
+    workloads::session::execute(
+        scenario,
+        options,
+        seed,
+        workloads::session::Capture::Trace,
+        drive,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", scenario.name()))
+}
+
+/// The reports of a run, one line each (kind, step, message), then their details.
+pub fn reports_text(reports: &[&sim::Report]) -> String {
+    let mut out = String::new();
+    if reports.is_empty() {
+        out.push_str("reports: none\n");
+    }
+    for report in reports {
+        let _ = writeln!(
+            out,
+            "report {} at step {}: {}",
+            report.kind, report.step, report.message
+        );
+        for detail in &report.details {
+            let _ = writeln!(out, "    {detail}");
+        }
+    }
+    out
+}
+
+/// The options line of a snapshot header.
+pub fn describe_options(options: &kernel_model::Options, strategy: &str, seed: u64) -> String {
+    let m = &options.machine;
+    let injections: Vec<&str> = options.kernel.injections.iter().map(|i| i.name()).collect();
+    format!(
+        "kernel {}, cpus {}, granularity {}, model {}, strategy {strategy}, seed {seed}{}",
+        options.kernel.version.name(),
+        m.cpus,
+        m.granularity.name(),
+        m.model.name(),
+        if injections.is_empty() {
+            String::new()
+        } else {
+            format!(", inject {}", injections.join(","))
+        }
+    )
+}
