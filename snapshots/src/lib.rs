@@ -188,3 +188,42 @@ pub fn describe_options(options: &kernel_model::Options, strategy: &str, seed: u
         }
     )
 }
+
+/// A strategy that takes the choices of a schedule's deviations by decision index and
+/// the default elsewhere, clamping choices that do not exist: runs a schedule's choices
+/// on a port that differs from the one it was recorded on (which a strict replay would
+/// refuse).
+pub struct FollowDeviations {
+    deviations: Vec<sim::schedule::Deviation>,
+    cursor: usize,
+}
+
+impl FollowDeviations {
+    pub fn new(deviations: Vec<sim::schedule::Deviation>) -> FollowDeviations {
+        FollowDeviations {
+            deviations,
+            cursor: 0,
+        }
+    }
+}
+
+impl sim::Scheduler for FollowDeviations {
+    fn begin_execution(&mut self) -> bool {
+        self.cursor = 0;
+        true
+    }
+
+    fn choose(&mut self, view: &sim::strategy::DecisionView<'_>) -> usize {
+        while self.cursor < self.deviations.len()
+            && self.deviations[self.cursor].decision < view.decision
+        {
+            self.cursor += 1;
+        }
+        match self.deviations.get(self.cursor) {
+            Some(d) if d.decision == view.decision => {
+                (d.choice as usize).min(view.actions.len() - 1)
+            }
+            _ => 0,
+        }
+    }
+}
