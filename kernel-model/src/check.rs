@@ -185,11 +185,13 @@ fn describe_items<G: Granularity>(kernel: &Kernel<G>, items: &[EpitemId]) -> Vec
                 .epitems
                 .get(epi)
                 .ok()
-                .map(|e| (epi, e.rdllink(), e.fd))
+                .map(|e| (epi, e.id, e.rdllink(), e.fd))
         })
-        .map(|(epi, link, fd)| {
+        .map(|(epi, id, link, fd)| {
+            // Traces name an item by its slot (epitemN); its shared words carry its
+            // object id (epitemM.rdllink.next): give both.
             format!(
-                "epitem{} (fd {fd}): rdllink.next = {}, rdllink.prev = {}",
+                "epitem{} (fd {fd}, words epitem{id}.*): rdllink.next = {}, rdllink.prev = {}",
                 epi.index,
                 describe_word(kernel, cx.peek(link.next_word())),
                 describe_word(kernel, cx.peek(link.prev_word()))

@@ -153,18 +153,33 @@ impl<G: Granularity> Kernel<G> {
         let abort = {
             let objects = self.objects.borrow();
             let mut wake_nests = 0;
-            objects.psw_list.iter().any(|node| {
-                node.wq == wq
-                    || (node.task == this_task && {
-                        wake_nests += 1;
-                        wake_nests > EP_MAX_POLLWAKE_NESTS
-                    })
-            })
+            objects
+                .psw_list
+                .iter()
+                .find(|node| {
+                    node.wq == wq
+                        || (node.task == this_task && {
+                            wake_nests += 1;
+                            wake_nests > EP_MAX_POLLWAKE_NESTS
+                        })
+                })
+                .copied()
         };
-        if abort {
+        if let Some(node) = abort {
             self.cx.spin_unlock_irqrestore(self.psw_lock, flags).await;
-            self.cx
-                .note(|| "  ep_poll_safewake: loop or nesting limit, wake dropped".to_string());
+            self.cx.note(|| {
+                let why = if node.wq != wq {
+                    "nesting limit reached".to_string()
+                } else if node.task == this_task {
+                    "this task is already waking this head (a loop)".to_string()
+                } else {
+                    let who = node.task.map_or("the idle task".to_string(), |t| {
+                        self.cx.state().task_name(t)
+                    });
+                    format!("{who} is already waking this head")
+                };
+                format!("  ep_poll_safewake: {why}: wake dropped")
+            });
             return;
         }
         let node = WakeTaskNode {

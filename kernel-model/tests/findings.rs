@@ -376,3 +376,60 @@ fn safewake_without_overlap_wakes_the_parent() {
 fn granularity_name<G: Granularity>() -> &'static str {
     G::KIND.name()
 }
+
+// ---- finding 3 (2.6.21): the busy loop of a second waiter, on one CPU -------------------------
+
+const BUSY_LOOP_HASH: u64 = 0x5eed_0b05;
+
+/// The canonical schedule of `common::two_waiters_one_cpu_fault` on 2.6.21, `lock`
+/// granularity, a 2 000-step budget: no deviation at all.
+const BUSY_LOOP_2_6_21: &str =
+    "v1.653e11177a15c6cd.0A8AIF9eDxhOlk6WTpZOlk6WTpZOlk6WTpZOlk6WTpaLPhk4o1_ryRk4o1_ryRk4o1_ryRk4o1_ryRk4o1_ryRk4ivc";
+
+fn busy_options(version: kernel_model::KernelVersion) -> Options {
+    let mut options = Options::default();
+    options.machine.granularity = GranularityKind::Lock;
+    options.machine.max_steps = 2_000;
+    options.kernel.version = version;
+    options
+}
+
+fn build_busy(world: &mut World<LockSteps>) {
+    common::two_waiters_one_cpu_fault(world, &common::log());
+}
+
+#[test]
+fn busy_loop_2_6_21_replays_to_a_livelock() {
+    let options = busy_options(kernel_model::KernelVersion::V2_6_21);
+    let schedule = Schedule::decode(BUSY_LOOP_2_6_21).unwrap();
+    assert!(schedule.deviations.is_empty());
+    let outcome = replay::<LockSteps>(&options, BUSY_LOOP_HASH, &build_busy, &schedule).unwrap();
+    assert_eq!(outcome.result.end, RunEnd::StepLimit);
+    assert_eq!(
+        outcome.reports().iter().map(|r| r.kind).collect::<Vec<_>>(),
+        vec![ReportKind::Livelock]
+    );
+}
+
+#[test]
+fn busy_loop_is_derived_again_and_absent_from_2_6_22() {
+    for version in kernel_model::KernelVersion::ALL {
+        let options = busy_options(version);
+        let mut world = World::<LockSteps>::new(&options, BUSY_LOOP_HASH).unwrap();
+        build_busy(&mut world);
+        let mut canonical = sim::strategy::Canonical::default();
+        canonical.begin_execution();
+        let outcome = world.run(&mut canonical);
+        match version {
+            kernel_model::KernelVersion::V2_6_21 => assert_eq!(
+                outcome.result.schedule.encode(),
+                BUSY_LOOP_2_6_21,
+                "re-pin BUSY_LOOP_2_6_21"
+            ),
+            kernel_model::KernelVersion::V2_6_22 => {
+                assert_eq!(outcome.result.end, RunEnd::Completed);
+                assert!(outcome.reports().is_empty(), "{:?}", outcome.reports());
+            }
+        }
+    }
+}

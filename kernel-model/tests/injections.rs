@@ -395,3 +395,25 @@ fn no_smp_mb_adds_nothing_to_case5() {
         no_smp_mb_changes_nothing(model, common::case5_small);
     }
 }
+
+/// `no-smp-mb` on the ONESHOT scenario under `pso` with two delayed drains (about
+/// 28 000 executions each way; run with
+/// `cargo test --release -p kernel-model --test injections -- --ignored`).
+#[test]
+#[ignore]
+fn no_smp_mb_is_not_exposed_by_pso_two_delays() {
+    let with = exhaustive(None, MemoryModel::Pso, common::oneshot_callback, (1, 2));
+    let without = exhaustive(
+        Some(Injection::NoSmpMb),
+        MemoryModel::Pso,
+        common::oneshot_callback,
+        (1, 2),
+    );
+    eprintln!(
+        "no-smp-mb pso (1, 2): unmodified {} executions, {} requeues after disarm; mutated {} executions, {} requeues after disarm",
+        with.executions, with.requeued_after_disarm, without.executions, without.requeued_after_disarm
+    );
+    assert!(with.exhaustive && without.exhaustive);
+    assert!(with.new_reports.is_empty() && without.new_reports.is_empty());
+    assert_eq!(with.outcomes, without.outcomes);
+}
