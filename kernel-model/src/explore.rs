@@ -32,7 +32,8 @@ pub struct ExploreOptions {
     pub strategy: StrategyKind,
     /// Runs (for dfs: the most executions to try).
     pub runs: u64,
-    /// Seed of run 0; run i uses `seed + i`.
+    /// Seed of run 0; random (and timed) run i uses `seed + i`. PCT keeps one generator
+    /// for the whole exploration, seeded with `seed`.
     pub seed: u64,
     /// PCT bug depth.
     pub pct_depth: u32,
@@ -69,7 +70,8 @@ impl Default for ExploreOptions {
 pub struct FirstReport {
     pub kind: ReportKind,
     pub message: String,
-    /// Index of the run (and, for seeded strategies, `seed + run` is its seed).
+    /// Index of the run, and `seed + run`: the run's own seed for random and timed
+    /// exploration (PCT and DFS runs are reproduced by their schedule).
     pub run: u64,
     pub seed: u64,
     pub schedule: Schedule,
