@@ -94,7 +94,8 @@ when stderr is a terminal.
 The first run with a report has its schedule shrunk (fewer preemptions, fewer steps)
 and printed with the `epsim replay` command that reproduces it. Reports of the
 unmodified port that are documented findings of the 2007 code (kernel_model::check::finding) are
-named and counted apart, and do not fail the exploration.
+named and counted apart, and do not fail the exploration; a scenario written to show one
+(the finding-* scenarios: `expect report KIND` without an injection) passes when it shows.
 
 Exit status: 0 no run made a report the scenario does not expect (and, for a scenario
 with `expect report KIND`, some run made one of KIND); 1 otherwise; 2 usage or input

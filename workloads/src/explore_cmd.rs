@@ -179,9 +179,20 @@ fn classify(
         schedule: outcome.result.schedule.clone(),
         run_level,
     };
+    let expected: Vec<ReportKind> = scenario
+        .header
+        .expect_reports
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
     let mut findings = BTreeSet::new();
     for (report, name) in outcome.reports().iter().zip(known) {
         if let Some(name) = name {
+            // A scenario written to show a finding (`finding-*.scn`) expects its kind:
+            // the report is what it asks for, and is still counted as the finding.
+            if expected.contains(&report.kind) {
+                tally.expected_found.insert(report.kind);
+            }
             if findings.insert(*name) {
                 *tally.findings.entry(name).or_insert(0) += 1;
                 tally
@@ -191,12 +202,6 @@ fn classify(
             }
         }
     }
-    let expected: Vec<ReportKind> = scenario
-        .header
-        .expect_reports
-        .iter()
-        .map(|(k, _)| *k)
-        .collect();
     let mut kinds = BTreeSet::new();
     let mut unexpected: Option<(ReportKind, String, bool)> = None;
     let mut any: Option<(ReportKind, String, bool)> = None;
@@ -765,10 +770,21 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
                 )?;
             } else {
                 let names: Vec<&str> = expected.iter().map(|k| k.name()).collect();
+                let as_findings: Vec<&str> = tally
+                    .first_findings
+                    .iter()
+                    .filter(|(_, found)| expected.contains(&found.kind))
+                    .map(|(name, _)| *name)
+                    .collect();
                 writeln!(
                     out,
-                    "PASS: the expected {} report was found",
-                    names.join(", ")
+                    "PASS: the expected {} report was found{}",
+                    names.join(", "),
+                    if as_findings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (the known finding {})", as_findings.join(", "))
+                    }
                 )?;
             }
         } else if !missing.is_empty() {

@@ -364,6 +364,13 @@ fn round_trip(scenario: &str, extra: &[&str]) {
 #[test]
 fn every_shipped_scenario_round_trips_at_syscall_granularity() {
     for scenario in list() {
+        if scenario.name == "finding-2621-busy-loop" {
+            // 2.6.21's busy loop (finding F3) takes no step at syscall granularity (its
+            // locks are free and taken inline), so the step budget cannot end the run;
+            // at its own granularity (lock) the budget ends it with a livelock report.
+            round_trip(scenario.name, &[]);
+            continue;
+        }
         round_trip(
             scenario.name,
             &["--granularity", "syscall", "--model", "sc"],
@@ -781,6 +788,43 @@ fn documented_findings_are_named_and_counted_apart() {
         replay.stdout.contains("init-list-head-window"),
         "{}",
         replay.stdout
+    );
+}
+
+#[test]
+fn a_finding_scenario_passes_when_its_finding_shows() {
+    // It expects the report of a documented finding on the unmodified port: the report is
+    // named as the known finding and is what the scenario asks for.
+    let output = run(&["explore", "finding-safewake-drops-wake", "--runs", "200"]);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(
+        output
+            .stdout
+            .contains("known finding safewake-drops-wake in "),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains(
+            "PASS: the expected lost-wakeup report was found (the known finding safewake-drops-wake)"
+        ),
+        "{}",
+        output.stdout
+    );
+    // 2.6.21 has no INIT_LIST_HEAD window: the scenario of F1 fails there.
+    let output = run(&[
+        "explore",
+        "finding-init-list-head-window",
+        "--kernel",
+        "2.6.21",
+        "--runs",
+        "50",
+    ]);
+    assert_eq!(output.code, 1, "{}{}", output.stdout, output.stderr);
+    assert!(
+        output.stdout.contains("no run made one"),
+        "{}",
+        output.stdout
     );
 }
 
