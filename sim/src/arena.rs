@@ -141,6 +141,8 @@ impl<T> Arena<T> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn error(&self, handle: Handle<T>, double_free: bool) -> ArenaError {
         let history = self.history.get(handle.index as usize);
         let current = history.is_some_and(|h| h.generation == handle.generation);
@@ -164,13 +166,16 @@ impl<T> Arena<T> {
         self.slots.contains(index) && self.history[index].generation == handle.generation
     }
 
+    #[inline]
     pub fn get(&self, handle: Handle<T>) -> Result<&T, ArenaError> {
-        if !self.is_live(handle) {
-            return Err(self.error(handle, false));
+        let index = handle.index as usize;
+        match self.slots.get(index) {
+            Some(value) if self.history[index].generation == handle.generation => Ok(value),
+            _ => Err(self.error(handle, false)),
         }
-        Ok(&self.slots[handle.index as usize])
     }
 
+    #[inline]
     pub fn get_mut(&mut self, handle: Handle<T>) -> Result<&mut T, ArenaError> {
         if !self.is_live(handle) {
             return Err(self.error(handle, false));

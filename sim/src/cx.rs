@@ -513,13 +513,15 @@ impl<G: Granularity> Cx<G> {
     // ---- trace and reports --------------------------------------------------------------
 
     /// Narration for people; the text is built only when the trace is kept.
+    #[inline(always)]
     pub fn note(&self, text: impl FnOnce() -> String) {
         self.state.note(text)
     }
 
     /// Whether narration is being kept (to skip building expensive descriptions).
+    #[inline(always)]
     pub fn narrating(&self) -> bool {
-        self.state.trace.borrow().keeps_records()
+        self.state.narrating()
     }
 
     pub fn report(&self, kind: ReportKind, message: String, details: Vec<String>) {

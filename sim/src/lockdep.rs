@@ -40,6 +40,9 @@ pub struct EdgeOrigin {
 pub struct Lockdep {
     edges: BTreeMap<(LockClassId, LockClassId), EdgeOrigin>,
     reported: BTreeMap<(LockClassId, LockClassId), ()>,
+    /// The keys of `edges` as a bit matrix (row = held class, bit = acquired class), so
+    /// that an acquisition that teaches nothing new costs a bit test per held lock.
+    known: Vec<Vec<u64>>,
 }
 
 /// An inversion found when adding `held -> acquired`.
@@ -54,6 +57,36 @@ impl Lockdep {
     pub fn reset(&mut self) {
         self.edges.clear();
         self.reported.clear();
+        for row in &mut self.known {
+            row.clear();
+        }
+    }
+
+    /// Whether taking `acquired` while holding `held` would teach nothing: the same
+    /// class, or an order already recorded ([`Lockdep::add_edge`] would return `None`
+    /// without changing anything).
+    #[inline]
+    pub fn knows(&self, held: LockClassId, acquired: LockClassId) -> bool {
+        if held == acquired {
+            return true;
+        }
+        let (row, bit) = (held.index(), acquired.index());
+        self.known
+            .get(row)
+            .and_then(|r| r.get(bit / 64))
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+
+    fn mark_known(&mut self, held: LockClassId, acquired: LockClassId) {
+        let (row, bit) = (held.index(), acquired.index());
+        if self.known.len() <= row {
+            self.known.resize_with(row + 1, Vec::new);
+        }
+        let r = &mut self.known[row];
+        if r.len() <= bit / 64 {
+            r.resize(bit / 64 + 1, 0);
+        }
+        r[bit / 64] |= 1 << (bit % 64);
     }
 
     /// Records that `acquired` was taken while `held` was held; returns the inversion if
@@ -77,6 +110,7 @@ impl Lockdep {
                 description: origin(),
             },
         );
+        self.mark_known(held, acquired);
         match inversion {
             Some(found)
                 if self

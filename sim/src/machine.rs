@@ -79,8 +79,12 @@ pub struct RunResult {
 pub struct Machine {
     state: Rc<State>,
     futures: Vec<Option<LocalFuture>>,
+    /// The enabled actions of the current decision, in canonical order.
     actions: Vec<Action>,
+    /// What the strategy sees of each of `actions`, filled in the same pass.
     views: Vec<ActionView>,
+    /// For each `Run` in `actions`, the context it steps (unused for other actions).
+    run_contexts: Vec<ContextId>,
     scratch: Vec<(CpuId, Word)>,
     last_cpu: CpuId,
     ran: bool,
@@ -100,6 +104,7 @@ impl Machine {
             futures: Vec::new(),
             actions: Vec::new(),
             views: Vec::new(),
+            run_contexts: Vec::new(),
             scratch: Vec::new(),
             last_cpu: CpuId(0),
             ran: false,
@@ -170,6 +175,9 @@ impl Machine {
 
     /// Creates the tasks running code queued with `State::queue_spawn`.
     fn start_queued_spawns(&mut self) {
+        if self.state.spawn_queue.borrow().is_empty() {
+            return;
+        }
         let queued = std::mem::take(&mut *self.state.spawn_queue.borrow_mut());
         for spawn in queued {
             let id = self.spawn_boxed(spawn.name, spawn.pin, spawn.future);
@@ -225,6 +233,7 @@ impl Machine {
         self.state.reset();
         self.actions.clear();
         self.views.clear();
+        self.run_contexts.clear();
         self.scratch.clear();
         self.last_cpu = CpuId(0);
         self.ran = false;
@@ -265,7 +274,11 @@ impl Machine {
             }
             // A mismatch found at an inline decision point (an allocation), which is the
             // last decision recorded.
-            let mismatch = state.decisions.borrow_mut().mismatch.take();
+            let mismatch = if state.decisions.borrow().mismatch.is_some() {
+                state.decisions.borrow_mut().mismatch.take()
+            } else {
+                None
+            };
             if let Some(reason) = mismatch {
                 let decision = state
                     .decisions
@@ -306,7 +319,8 @@ impl Machine {
                 Err(end) => return end,
             };
             let action = self.actions[choice];
-            self.apply(action);
+            let context = self.run_contexts[choice];
+            self.apply(action, context);
             state.step.set(state.step.get() + 1);
         }
     }
@@ -342,16 +356,14 @@ impl Machine {
             choice
         } else {
             drop(log);
-            let mut views = std::mem::take(&mut self.views);
-            self.fill_views(&mut views);
+            debug_assert_eq!(self.views.len(), self.actions.len());
             let view = DecisionView {
                 decision: index,
                 step: state.step.get(),
-                actions: &views,
+                actions: &self.views,
                 last_cpu: self.last_cpu,
             };
             let choice = strategy.choose(&view);
-            self.views = views;
             assert!(
                 choice < self.actions.len(),
                 "strategy chose a disabled action"
@@ -367,39 +379,6 @@ impl Machine {
             });
         }
         Ok(choice)
-    }
-
-    /// What the strategy sees of each enabled action, into `views` (reused across
-    /// decisions, so that deciding allocates nothing).
-    fn fill_views(&self, views: &mut Vec<ActionView>) {
-        views.clear();
-        let contexts = self.state.contexts.borrow();
-        let cpus = self.state.cpus.borrow();
-        let events = self.state.events.borrow();
-        views.extend(self.actions.iter().map(|&action| {
-            let (pending, time_ns) = match action {
-                Action::Run { cpu } => {
-                    let context = top_context(&cpus[cpu.index()], &self.state);
-                    (
-                        context.map(|c| contexts[c.index()].pending),
-                        cpus[cpu.index()].clock_ns,
-                    )
-                }
-                Action::Drain { cpu, .. } => (None, cpus[cpu.index()].clock_ns),
-                Action::Interrupt { event, cpu } => {
-                    let time = events
-                        .iter()
-                        .find(|e| e.id == event)
-                        .map_or(0, |e| e.time_ns);
-                    (None, time.max(cpus[cpu.index()].clock_ns))
-                }
-            };
-            ActionView {
-                action,
-                pending,
-                time_ns,
-            }
-        }));
     }
 
     /// A 16-bit summary of the enabled set, for replay validation.
@@ -432,6 +411,14 @@ impl Machine {
     /// not a scheduling decision.
     fn dispatch_idle_cpus(&mut self) {
         let state = self.state.clone();
+        let any_idle = state
+            .cpus
+            .borrow()
+            .iter()
+            .any(|c| c.task.is_none() && c.interrupt.is_none());
+        if !any_idle {
+            return;
+        }
         for c in 0..state.config.cpus {
             let cpu = CpuId(c as u16);
             let needs_task = {
@@ -496,29 +483,52 @@ impl Machine {
     }
 
     /// Fills `self.actions` in canonical order: drains (CPU order, oldest first), then
-    /// runs starting from the CPU that ran last, then interrupts (event order, CPU order).
+    /// runs starting from the CPU that ran last, then interrupts (event order, CPU order);
+    /// and, in the same pass, `self.views` (what the strategy sees of each: the op a run
+    /// would perform, the time the action would happen at) and the context of each run.
     /// Returns an end if a CPU is found in self-deadlock.
     fn collect_actions(&mut self) -> Option<RunEnd> {
         let state = self.state.clone();
         let cpus_count = state.config.cpus;
         self.actions.clear();
+        self.views.clear();
+        self.run_contexts.clear();
         if state.config.model != crate::mem::MemoryModel::Sc {
             for c in 0..cpus_count {
                 self.scratch.clear();
                 state.mem.drainable(CpuId(c as u16), &mut self.scratch);
+                if self.scratch.is_empty() {
+                    continue;
+                }
+                let time_ns = state.cpus.borrow()[c].clock_ns;
                 for &(cpu, word) in &self.scratch {
-                    self.actions.push(Action::Drain { cpu, word });
+                    let action = Action::Drain { cpu, word };
+                    self.actions.push(action);
+                    self.views.push(ActionView {
+                        action,
+                        pending: None,
+                        time_ns,
+                    });
+                    self.run_contexts.push(ContextId(u32::MAX));
                 }
             }
         }
-        let mut waiting = [false; crate::limits::CPUS_MAX];
-        // Spinning in spin_lock_irq/_irqsave happens with interrupts already disabled.
-        let mut masked = [false; crate::limits::CPUS_MAX];
-        for k in 0..cpus_count {
-            let cpu = CpuId(((self.last_cpu.index() + k) % cpus_count) as u16);
-            let top = {
+        // One bit per CPU (CPUS_MAX is 64): spinning on a lock; and spinning in
+        // spin_lock_irq/_irqsave, which happens with interrupts already disabled.
+        const _: () = assert!(crate::limits::CPUS_MAX <= 64);
+        let mut waiting = 0u64;
+        let mut masked = 0u64;
+        let mut index = self.last_cpu.index();
+        for _ in 0..cpus_count {
+            let cpu = CpuId(index as u16);
+            index += 1;
+            if index == cpus_count {
+                index = 0;
+            }
+            let (top, time_ns) = {
                 let cpus = state.cpus.borrow();
-                top_context(&cpus[cpu.index()], &state)
+                let c = &cpus[cpu.index()];
+                (top_context(c, &state), c.clock_ns)
             };
             let Some(context) = top else {
                 continue;
@@ -535,36 +545,54 @@ impl Machine {
                 _ => true,
             };
             if enabled {
-                self.actions.push(Action::Run { cpu });
+                let action = Action::Run { cpu };
+                self.actions.push(action);
+                self.views.push(ActionView {
+                    action,
+                    pending: Some(op),
+                    time_ns,
+                });
+                self.run_contexts.push(context);
             } else {
-                waiting[cpu.index()] = true;
-                masked[cpu.index()] = matches!(
+                waiting |= 1 << cpu.index();
+                let irqs_off = matches!(
                     op,
                     Op::Lock {
                         irq: IrqMode::DisableEnable | IrqMode::SaveRestore { .. },
                         ..
                     }
                 );
+                masked |= (irqs_off as u64) << cpu.index();
             }
         }
-        let cpus = state.cpus.borrow();
         let events = state.events.borrow();
+        if events.is_empty() {
+            return None;
+        }
+        let cpus = state.cpus.borrow();
         for event in events.iter() {
             for c in 0..cpus_count {
                 let target = &cpus[c];
                 if event.cpu.is_some_and(|p| p.index() != c)
                     || !target.irqs_enabled
-                    || masked[c]
+                    || masked & (1 << c) != 0
                     || target.interrupt.is_some()
                 {
                     continue;
                 }
                 let idle = target.task.is_none();
-                if idle || waiting[c] || target.clock_ns >= event.time_ns {
-                    self.actions.push(Action::Interrupt {
+                if idle || waiting & (1 << c) != 0 || target.clock_ns >= event.time_ns {
+                    let action = Action::Interrupt {
                         event: event.id,
                         cpu: CpuId(c as u16),
+                    };
+                    self.actions.push(action);
+                    self.views.push(ActionView {
+                        action,
+                        pending: None,
+                        time_ns: event.time_ns.max(target.clock_ns),
                     });
+                    self.run_contexts.push(ContextId(u32::MAX));
                 }
             }
         }
@@ -607,7 +635,8 @@ impl Machine {
         );
     }
 
-    fn apply(&mut self, action: Action) {
+    /// Applies `action`; `context` is the context a `Run` steps (as collected).
+    fn apply(&mut self, action: Action, context: ContextId) {
         match action {
             Action::Drain { cpu, word } => {
                 let value = self.state.mem.drain_one(cpu, word).unwrap_or(0);
@@ -616,18 +645,19 @@ impl Machine {
             }
             Action::Run { cpu } => {
                 self.last_cpu = cpu;
-                self.run_cpu(cpu);
+                self.run_cpu(cpu, context);
             }
             Action::Interrupt { event, cpu } => self.deliver(event, cpu),
         }
     }
 
-    fn run_cpu(&mut self, cpu: CpuId) {
+    fn run_cpu(&mut self, cpu: CpuId, context: ContextId) {
         let state = self.state.clone();
-        let context = {
-            let cpus = state.cpus.borrow();
-            top_context(&cpus[cpu.index()], &state).expect("Run is only enabled with a context")
-        };
+        debug_assert_eq!(
+            top_context(&state.cpus.borrow()[cpu.index()], &state),
+            Some(context),
+            "Run is only enabled with a context, the one collected"
+        );
         let op = state.contexts.borrow()[context.index()].pending;
         state.current.set(Current { cpu, context });
         let performed = state.perform(cpu, context, op);

@@ -14,7 +14,7 @@ use crate::clock::{jiffies_at, tick_ns};
 use crate::config::Config;
 use crate::cpu::{Context, ContextKind, Cpu, Task, TaskStatus};
 use crate::ids::{ContextId, CpuId, EventId, LockId, TaskId};
-use crate::lock::{LockKind, LockTable, LockWaiter, Name};
+use crate::lock::{LockKind, LockTable, LockWaiter};
 use crate::lockdep::{HeldLock, Lockdep};
 use crate::mem::{AccessError, Memory, Word};
 use crate::op::{Fence, IrqMode, LockMode, Op, TaskState};
@@ -130,6 +130,9 @@ pub struct State {
     /// next decision.
     pub spawn_queue: RefCell<Vec<QueuedSpawn>>,
     tick_ns: u64,
+    /// Whether trace records are kept or mirrored ([`Trace::keeps_records`], fixed for
+    /// the machine's life): narration is built only then.
+    narrating: bool,
 }
 
 impl State {
@@ -139,6 +142,7 @@ impl State {
             .collect();
         let mem = Memory::new(config.model, config.cpus);
         let trace = Trace::new(config.keep_trace);
+        let narrating = trace.keeps_records();
         let tick = tick_ns(config.hz);
         State {
             mem,
@@ -167,6 +171,7 @@ impl State {
             unsettled_ns: Cell::new(0),
             spawn_queue: RefCell::new(Vec::new()),
             tick_ns: tick,
+            narrating,
             config,
         }
     }
@@ -297,6 +302,12 @@ impl State {
 
     // ---- trace and reports ----------------------------------------------------------
 
+    /// Whether narration is being kept (trace records kept or mirrored to `tracing`).
+    #[inline(always)]
+    pub fn narrating(&self) -> bool {
+        self.narrating
+    }
+
     pub fn record(&self, cpu: CpuId, context: Option<ContextId>, event: TraceEvent) {
         let (task, in_interrupt) = match context {
             Some(c) => {
@@ -308,6 +319,19 @@ impl State {
             }
             None => (self.cpus.borrow()[cpu.index()].task, false),
         };
+        if !self.narrating {
+            // Neither kept nor mirrored: only the hash needs the record's fields.
+            let time_ns = self.clock_ns(cpu);
+            self.trace.borrow_mut().hash_only(
+                self.step.get(),
+                time_ns,
+                cpu,
+                task,
+                in_interrupt,
+                &event,
+            );
+            return;
+        }
         let record = Record {
             step: self.step.get(),
             time_ns: self.clock_ns(cpu),
@@ -320,8 +344,9 @@ impl State {
     }
 
     /// Adds narration to the trace if records are kept (the text is built only then).
+    #[inline(always)]
     pub fn note(&self, text: impl FnOnce() -> String) {
-        if !self.trace.borrow().keeps_records() {
+        if !self.narrating {
             return;
         }
         let current = self.current.get();
@@ -499,14 +524,14 @@ impl State {
                 if !self.check_word(word) {
                     return Performed::Halt;
                 }
-                self.charge(cpu, costs.load_ns);
+                self.charge_current(costs.load_ns);
                 Performed::Value(self.mem.load(cpu, word))
             }
             Op::Store { word, value, .. } => {
                 if !self.check_word(word) {
                     return Performed::Halt;
                 }
-                self.charge(cpu, costs.store_ns);
+                self.charge_current(costs.store_ns);
                 self.mem.store(cpu, word, value);
                 Performed::Value(0)
             }
@@ -528,27 +553,27 @@ impl State {
                 match fence {
                     Fence::Full => {
                         self.mem.drain_all(cpu);
-                        self.charge(cpu, costs.full_fence_ns);
+                        self.charge_current(costs.full_fence_ns);
                     }
                     Fence::Write => {
                         self.mem.write_barrier(cpu);
-                        self.charge(cpu, costs.light_fence_ns);
+                        self.charge_current(costs.light_fence_ns);
                     }
-                    Fence::Read => self.charge(cpu, costs.light_fence_ns),
+                    Fence::Read => self.charge_current(costs.light_fence_ns),
                 }
                 Performed::Value(0)
             }
             Op::Lock { lock, mode, irq } => self.lock(cpu, context, lock, mode, irq),
             Op::Unlock { lock, mode, irq } => self.unlock(cpu, context, lock, mode, irq),
             Op::IrqSave => {
-                self.charge(cpu, costs.irq_flags_ns);
+                self.charge_current(costs.irq_flags_ns);
                 let mut cpus = self.cpus.borrow_mut();
                 let flags = cpus[cpu.index()].irqs_enabled as u64;
                 cpus[cpu.index()].irqs_enabled = false;
                 Performed::Value(flags)
             }
             Op::IrqRestore { flags } => {
-                self.charge(cpu, costs.irq_flags_ns);
+                self.charge_current(costs.irq_flags_ns);
                 self.cpus.borrow_mut()[cpu.index()].irqs_enabled = flags != 0;
                 Performed::Value(0)
             }
@@ -574,12 +599,13 @@ impl State {
                 self.maybe_yield_cpu(cpu, context)
             }
             Op::Yield { .. } => {
-                self.charge(cpu, costs.step_point_ns);
+                self.charge_current(costs.step_point_ns);
                 Performed::Value(0)
             }
         }
     }
 
+    #[inline(always)]
     fn atomic(
         &self,
         cpu: CpuId,
@@ -591,7 +617,7 @@ impl State {
             return Performed::Halt;
         }
         self.mem.drain_all(cpu);
-        self.charge(cpu, self.config.costs.atomic_ns);
+        self.charge_current(self.config.costs.atomic_ns);
         let old = self.mem.load_sc(word);
         let new = update(old);
         self.mem.store_sc(word, new);
@@ -600,33 +626,60 @@ impl State {
 
     /// Ops that a coarse granularity performs without a step. `None` means "post it":
     /// the op would block, or something is wrong and the posted path will report it.
+    ///
+    /// Inlined into each primitive of [`crate::Cx`], where `op` is a constant variant, so
+    /// that the dispatch folds away and each primitive calls its op's code directly.
+    #[inline(always)]
     pub fn perform_inline(&self, op: Op) -> Option<u64> {
         if self.halted.get() {
             return None;
         }
         let Current { cpu, context } = self.current.get();
-        if let Op::Lock { lock, mode, .. } = op {
-            let locks = self.locks.borrow();
-            let lock = locks.get(lock);
-            if !lock.is_free_for(mode) {
-                return None;
-            }
-        }
-        if let Some(word) = op.word() {
-            self.mem.check(word).ok()?;
-        }
-        match op {
+        let performed = match op {
             Op::Schedule { .. }
             | Op::SleepFor { .. }
             | Op::Syscall { .. }
             | Op::Start
-            | Op::Resume => None,
-            _ => match self.perform(cpu, context, op) {
-                Performed::Value(value) => Some(value),
-                // Cannot happen for the ops that reach here (they never sleep once the
-                // lock was seen free), but a report may have halted the run.
-                Performed::Sleep | Performed::Yielded | Performed::Halt => None,
-            },
+            | Op::Resume => return None,
+            Op::Load { word, .. } | Op::Store { word, .. } => {
+                self.mem.check(word).ok()?;
+                self.perform(cpu, context, op)
+            }
+            Op::Xchg { word, value } => {
+                self.mem.check(word).ok()?;
+                self.atomic(cpu, word, |_| value, |old, _| old)
+            }
+            Op::CmpXchg {
+                word,
+                expected,
+                new,
+            } => {
+                self.mem.check(word).ok()?;
+                self.atomic(
+                    cpu,
+                    word,
+                    |old| if old == expected { new } else { old },
+                    |old, _| old,
+                )
+            }
+            Op::AddReturn { word, delta } => {
+                self.mem.check(word).ok()?;
+                self.atomic(cpu, word, |old| old.wrapping_add(delta), |_, new| new)
+            }
+            Op::Lock { lock, mode, irq } => {
+                if !self.locks.borrow().get(lock).is_free_for(mode) {
+                    return None;
+                }
+                self.lock(cpu, context, lock, mode, irq)
+            }
+            Op::Unlock { lock, mode, irq } => self.unlock(cpu, context, lock, mode, irq),
+            _ => self.perform(cpu, context, op),
+        };
+        match performed {
+            Performed::Value(value) => Some(value),
+            // Cannot happen for the ops that reach here (they never sleep once the lock
+            // was seen free), but a report may have halted the run.
+            Performed::Sleep | Performed::Yielded | Performed::Halt => None,
         }
     }
 
@@ -669,6 +722,100 @@ impl State {
         mode: LockMode,
         irq: IrqMode,
     ) -> Performed {
+        match self.lock_quiet(cpu, context, id, mode, irq) {
+            Some(flags) => Performed::Value(flags),
+            None => self.lock_checked(cpu, context, id, mode, irq),
+        }
+    }
+
+    /// The acquisition of a free lock that no check has anything to say about — the
+    /// usual case — with every borrow taken once: the same effects as
+    /// [`State::lock_checked`] in that case. `None` (having changed nothing) when the
+    /// lock is taken, or when some check would report or learn something (a recursive
+    /// or sleeping-in-atomic acquisition, a new lock order, a first use of a class in or
+    /// outside interrupts): then the full path runs.
+    #[inline]
+    fn lock_quiet(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> Option<u64> {
+        let mut locks = self.locks.borrow_mut();
+        let mut contexts = self.contexts.borrow_mut();
+        let mut cpus = self.cpus.borrow_mut();
+        let c = &mut contexts[context.index()];
+        let lock = &locks.locks[id.index()];
+        if !lock.is_free_for(mode)
+            || c.held.len() >= crate::limits::HELD_LOCKS_MAX
+            || c.held.iter().any(|h| h.lock == id)
+        {
+            return None;
+        }
+        let (kind, class, released_at) = (lock.kind, lock.class, lock.released_at_ns);
+        let in_irq = c.in_interrupt();
+        let irqs_on = cpus[cpu.index()].irqs_enabled;
+        let disables = kind.spins() && !matches!(irq, IrqMode::Keep);
+        if kind.spins() {
+            // lockdep_irq_state sees the flag as it is after the acquisition disabled
+            // interrupts.
+            let entry = &locks.classes[class.index()];
+            let seen = if in_irq {
+                entry.used_in_irq.is_some()
+            } else {
+                !irqs_on || disables || entry.used_with_irqs_enabled.is_some()
+            };
+            if !seen {
+                return None;
+            }
+        } else if in_irq || !irqs_on || c.held.iter().any(|h| h.spins) {
+            // might_sleep() has something to say.
+            return None;
+        }
+        {
+            let lockdep = self.lockdep.borrow();
+            if !c.held.iter().all(|h| lockdep.knows(h.class, class)) {
+                return None;
+            }
+        }
+        // Commit: as lock_checked does, in one go.
+        let step = self.step.get();
+        let mut flags = 0;
+        if disables {
+            flags = irqs_on as u64;
+            cpus[cpu.index()].irqs_enabled = false;
+        }
+        locks.locks[id.index()].take(context, mode, step);
+        // catch_up(cpu, released_at): what inline primitives charged first.
+        debug_assert_eq!(self.current.get().cpu, cpu);
+        let clock = &mut cpus[cpu.index()].clock_ns;
+        *clock += self.unsettled_ns.replace(0);
+        *clock = (*clock).max(released_at);
+        c.held.push(HeldLock {
+            lock: id,
+            class,
+            mode,
+            step,
+            spins: kind.spins(),
+        });
+        drop((locks, contexts, cpus));
+        self.mem.drain_all(cpu);
+        self.charge_current(self.config.costs.lock_ns);
+        Some(flags)
+    }
+
+    /// `lock` with every check (lockdep, recursion, sleeping in atomic context), and the
+    /// sleeping path of a sleeping lock that is taken.
+    fn lock_checked(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> Performed {
         let costs = &self.config.costs;
         let (kind, class) = {
             let locks = self.locks.borrow();
@@ -691,9 +838,9 @@ impl State {
         // A reader may take an rwlock it already reads (rwlock_t readers are recursive,
         // which is what lets an interrupt read-lock what its CPU's task read-holds);
         // any other re-acquisition by the same context never succeeds.
-        let may_recurse =
-            kind == LockKind::RwLock && mode == LockMode::Shared && !self.write_held(context, id);
-        if !may_recurse && self.already_held(context, id) {
+        let (held, write_held) = self.held_as(context, id);
+        let may_recurse = kind == LockKind::RwLock && mode == LockMode::Shared && !write_held;
+        if !may_recurse && held {
             let name = self.locks.borrow().get(id).name;
             self.report(
                 ReportKind::Deadlock,
@@ -733,23 +880,25 @@ impl State {
         };
         self.catch_up(cpu, released_at);
         self.mem.drain_all(cpu);
-        self.charge(cpu, costs.lock_ns);
+        self.charge_current(costs.lock_ns);
         self.push_held(context, id, class, mode, kind.spins());
         Performed::Value(flags)
     }
 
-    fn already_held(&self, context: ContextId, id: LockId) -> bool {
-        self.contexts.borrow()[context.index()]
+    /// Whether `context` holds `id` at all, and whether exclusively.
+    fn held_as(&self, context: ContextId, id: LockId) -> (bool, bool) {
+        let contexts = self.contexts.borrow();
+        let mut held = false;
+        let mut exclusive = false;
+        for h in contexts[context.index()]
             .held
             .iter()
-            .any(|h| h.lock == id)
-    }
-
-    fn write_held(&self, context: ContextId, id: LockId) -> bool {
-        self.contexts.borrow()[context.index()]
-            .held
-            .iter()
-            .any(|h| h.lock == id && h.mode == LockMode::Exclusive)
+            .filter(|h| h.lock == id)
+        {
+            held = true;
+            exclusive |= h.mode == LockMode::Exclusive;
+        }
+        (held, exclusive)
     }
 
     fn push_held(
@@ -786,10 +935,9 @@ impl State {
         _mode: LockMode,
         kind: LockKind,
     ) {
-        self.lockdep_order(cpu, context, id);
+        self.lockdep_order_class(cpu, context, id, class);
         if kind.spins() {
-            let lock_name = self.locks.borrow().get(id).name;
-            self.lockdep_irq_state(cpu, context, class, lock_name);
+            self.lockdep_irq_state(cpu, context, id, class);
         }
     }
 
@@ -799,6 +947,34 @@ impl State {
     /// for the acquisitions that spin forever in a deadlock (lockdep checks before
     /// spinning, so it sees those too).
     pub fn lockdep_order(&self, cpu: CpuId, context: ContextId, id: LockId) {
+        let class = self.locks.borrow().get(id).class;
+        self.lockdep_order_class(cpu, context, id, class);
+    }
+
+    /// [`State::lockdep_order`] with the lock's class known.
+    fn lockdep_order_class(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        class: crate::ids::LockClassId,
+    ) {
+        {
+            // Nothing new to learn (the usual case): every held class is already known
+            // to come before this one, or is this one.
+            let contexts = self.contexts.borrow();
+            let held = &contexts[context.index()].held;
+            let lockdep = self.lockdep.borrow();
+            if held.iter().all(|h| lockdep.knows(h.class, class)) {
+                return;
+            }
+        }
+        self.lockdep_order_slow(cpu, context, id);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lockdep_order_slow(&self, cpu: CpuId, context: ContextId, id: LockId) {
         let held: crate::lockdep::HeldLocks = self.contexts.borrow()[context.index()].held.clone();
         if held.is_empty() {
             return;
@@ -850,13 +1026,14 @@ impl State {
         &self,
         cpu: CpuId,
         context: ContextId,
+        id: LockId,
         class: crate::ids::LockClassId,
-        name: Name,
     ) {
         let in_irq = self.contexts.borrow()[context.index()].in_interrupt();
         let irqs_on = self.cpus.borrow()[cpu.index()].irqs_enabled;
         let step = self.step.get();
         let mut locks = self.locks.borrow_mut();
+        let name = locks.get(id).name;
         let entry = &mut locks.classes[class.index()];
         let unseen = (in_irq && entry.used_in_irq.is_none())
             || (!in_irq && irqs_on && entry.used_with_irqs_enabled.is_none());
@@ -899,6 +1076,9 @@ impl State {
         mode: LockMode,
         irq: IrqMode,
     ) -> Performed {
+        if self.unlock_quiet(cpu, context, id, mode, irq) {
+            return Performed::Value(0);
+        }
         let costs = &self.config.costs;
         let step = self.step.get();
         let now = self.clock_ns(cpu);
@@ -927,8 +1107,8 @@ impl State {
             }
         }
         self.mem.drain_all(cpu);
-        self.charge(cpu, costs.unlock_ns);
-        if !kind.spins() {
+        self.charge_current(costs.unlock_ns);
+        if !kind.spins() && !self.locks.borrow().get(id).waiters.is_empty() {
             let granted = self.locks.borrow_mut().get_mut(id).grant_waiters(step);
             for waiter in granted {
                 let class = self.locks.borrow().get(id).class;
@@ -949,11 +1129,76 @@ impl State {
         Performed::Value(0)
     }
 
+    /// The release of a lock this context holds with nobody waiting for it — the usual
+    /// case — with every borrow taken once: the same effects as the full path of
+    /// [`State::unlock`] then. False (having changed nothing) otherwise.
+    #[inline]
+    fn unlock_quiet(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> bool {
+        let mut locks = self.locks.borrow_mut();
+        let lock = &mut locks.locks[id.index()];
+        let holds = match mode {
+            LockMode::Exclusive => lock.writer == Some(context),
+            LockMode::Shared => lock.readers.contains(&context),
+        };
+        if !holds || !lock.waiters.is_empty() {
+            return false;
+        }
+        let mut cpus = self.cpus.borrow_mut();
+        // now = clock_ns(cpu): what inline primitives charged first.
+        debug_assert_eq!(self.current.get().cpu, cpu);
+        let clock = &mut cpus[cpu.index()].clock_ns;
+        *clock += self.unsettled_ns.replace(0);
+        let now = *clock;
+        let released = lock.release(context, mode);
+        debug_assert!(released);
+        lock.released_at_ns = now;
+        let kind = lock.kind;
+        {
+            let mut contexts = self.contexts.borrow_mut();
+            let held = &mut contexts[context.index()].held;
+            if let Some(position) = held.iter().rposition(|h| h.lock == id) {
+                held.remove(position);
+            }
+        }
+        if kind.spins() {
+            match irq {
+                IrqMode::Keep => {}
+                IrqMode::DisableEnable => cpus[cpu.index()].irqs_enabled = true,
+                IrqMode::SaveRestore { flags } => cpus[cpu.index()].irqs_enabled = flags != 0,
+            }
+        }
+        drop((locks, cpus));
+        self.mem.drain_all(cpu);
+        self.charge_current(self.config.costs.unlock_ns);
+        true
+    }
+
     // ---- tasks --------------------------------------------------------------------------
 
     /// `might_sleep()`: reports sleeping in atomic context. Returns false if the context
     /// cannot sleep at all (an interrupt handler: the kernel BUG()s), and halts the run.
     pub fn might_sleep(&self, cpu: CpuId, context: ContextId, what: &str) -> bool {
+        let (in_irq, holds_spinlock) = {
+            let contexts = self.contexts.borrow();
+            let c = &contexts[context.index()];
+            (c.in_interrupt(), c.held.iter().any(|h| h.spins))
+        };
+        if !in_irq && !holds_spinlock && self.cpus.borrow()[cpu.index()].irqs_enabled {
+            return true;
+        }
+        self.might_sleep_slow(cpu, context, what)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn might_sleep_slow(&self, cpu: CpuId, context: ContextId, what: &str) -> bool {
         let (in_irq, spinlocks) = {
             let contexts = self.contexts.borrow();
             let c = &contexts[context.index()];

@@ -155,14 +155,50 @@ impl Trace {
         }
     }
 
+    /// What [`Trace::push`] does with a record that is neither kept nor mirrored (see
+    /// [`Trace::keeps_records`]): hashes its fields as they are, without building it.
+    #[inline]
+    pub fn hash_only(
+        &mut self,
+        step: u64,
+        time_ns: u64,
+        cpu: CpuId,
+        task: Option<TaskId>,
+        in_interrupt: bool,
+        event: &TraceEvent,
+    ) {
+        debug_assert!(!self.keeps_records());
+        self.hash_fields(step, time_ns, cpu, task, in_interrupt, event);
+    }
+
     fn hash(&mut self, record: &Record) {
+        self.hash_fields(
+            record.step,
+            record.time_ns,
+            record.cpu,
+            record.task,
+            record.in_interrupt,
+            &record.event,
+        );
+    }
+
+    #[inline]
+    fn hash_fields(
+        &mut self,
+        step: u64,
+        time_ns: u64,
+        cpu: CpuId,
+        task: Option<TaskId>,
+        in_interrupt: bool,
+        event: &TraceEvent,
+    ) {
         let h = &mut self.hasher;
-        h.write_u64(record.step);
-        h.write_u64(record.time_ns);
-        h.write_u64(record.cpu.0 as u64);
-        h.write_u64(record.task.map_or(u64::MAX, |t| t.0 as u64));
-        h.write_u64(record.in_interrupt as u64);
-        match &record.event {
+        h.write_u64(step);
+        h.write_u64(time_ns);
+        h.write_u64(cpu.0 as u64);
+        h.write_u64(task.map_or(u64::MAX, |t| t.0 as u64));
+        h.write_u64(in_interrupt as u64);
+        match event {
             TraceEvent::Op { op, result } => {
                 let (code, object) = op.code();
                 h.write_u64(code as u64);
