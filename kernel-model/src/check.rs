@@ -10,8 +10,6 @@
 //! - [`leaks`]: after every process exited (all descriptors closed), nothing of epoll or
 //!   the VFS is left allocated (`leak`).
 
-use std::collections::BTreeMap;
-
 use sim::list::{self, ListHead};
 use sim::{Granularity, Report, ReportKind, TaskId};
 
@@ -81,95 +79,132 @@ pub fn ready_lists<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
     reports
 }
 
+/// What [`check_one_set`] found wrong first, found without building any text (the
+/// check runs after every operation that leaves `ep->lock` at lock and access
+/// granularity, so its quiet path must cost little more than the walk).
+enum SetProblem {
+    Malformed(String),
+    NotAnEpitem { link: ListHead, count: usize },
+    Orphaned { epi: EpitemId, next: u64 },
+    OnManyLists { epi: EpitemId, count: usize },
+    SelfLinkedButListed { epi: EpitemId },
+}
+
 fn check_one_set<G: Granularity>(kernel: &Kernel<G>, ep: EventPollId, step: u64) -> Option<Report> {
     let cx = &kernel.cx;
-    let (rdllist, label, items) = {
+    let rdllist = kernel.objects.borrow().eventpolls.get(ep).ok()?.rdllist;
+    // Every entry of the ready list, sorted: how many times each link is listed.
+    let problem = match list::walk(cx, rdllist) {
+        Err(why) => Some(SetProblem::Malformed(why)),
+        Ok(mut seen) => {
+            seen.sort_unstable();
+            find_problem(kernel, ep, &seen)
+        }
+    }?;
+    let (label, items) = {
         let objects = kernel.objects.borrow();
         let e = objects.eventpolls.get(ep).ok()?;
         let items: Vec<EpitemId> = e.rbr.values().copied().collect();
-        (e.rdllist, e.file_label.clone(), items)
+        (e.file_label.clone(), items)
     };
-    let mut seen: BTreeMap<ListHead, Vec<String>> = BTreeMap::new();
-    match list::walk(cx, rdllist) {
-        Ok(entries) => {
-            for entry in entries {
-                seen.entry(entry)
-                    .or_default()
-                    .push(format!("{label}.rdllist"));
-            }
+    let listed = |count: usize| vec![format!("{label}.rdllist"); count];
+    Some(match problem {
+        SetProblem::Malformed(why) => report(
+            ReportKind::ListCorruption,
+            None,
+            format!("{label}.rdllist is not a well-formed list: {why}"),
+            describe_items(kernel, &items),
+            step,
+        ),
+        SetProblem::NotAnEpitem { link, count } => report(
+            ReportKind::ListCorruption,
+            None,
+            format!(
+                "{label}.rdllist holds {}, which is no live epitem",
+                cx.state().mem.name_of(link.0)
+            ),
+            listed(count),
+            step,
+        ),
+        SetProblem::Orphaned { epi, next } => report(
+            ReportKind::OrphanedItem,
+            None,
+            format!(
+                "epitem{} of {label} looks linked (rdllink.next = {}) but is on no list: callbacks will never queue it again",
+                epi.index,
+                list::describe_pointer(next)
+            ),
+            describe_items(kernel, &items),
+            step,
+        ),
+        SetProblem::OnManyLists { epi, count } => report(
+            ReportKind::OrphanedItem,
+            None,
+            format!("epitem{} of {label} is on {count} lists at once", epi.index),
+            listed(count),
+            step,
+        ),
+        SetProblem::SelfLinkedButListed { epi } => report(
+            ReportKind::ListCorruption,
+            None,
+            format!(
+                "epitem{} of {label} is on the ready list but its rdllink points to itself",
+                epi.index
+            ),
+            describe_items(kernel, &items),
+            step,
+        ),
+    })
+}
+
+/// The first problem of the set, in the order the checks are specified: entries of the
+/// ready list that are no epitem's link (in link order), then each item of the tree (in
+/// tree order) that looks linked but is listed nowhere, is listed more than once, or is
+/// listed although it points to itself. `seen` is the ready list's entries, sorted.
+fn find_problem<G: Granularity>(
+    kernel: &Kernel<G>,
+    ep: EventPollId,
+    seen: &[ListHead],
+) -> Option<SetProblem> {
+    let cx = &kernel.cx;
+    let objects = kernel.objects.borrow();
+    let mut at = 0;
+    while at < seen.len() {
+        let link = seen[at];
+        let count = seen[at..].iter().take_while(|&&l| l == link).count();
+        if !objects.rdllink_owner.contains_key(&link.0) {
+            return Some(SetProblem::NotAnEpitem { link, count });
         }
-        Err(why) => {
-            return Some(report(
-                ReportKind::ListCorruption,
-                None,
-                format!("{label}.rdllist is not a well-formed list: {why}"),
-                describe_items(kernel, &items),
-                step,
-            ));
-        }
+        at += count;
     }
-    let owners = kernel.objects.borrow().rdllink_owner.clone();
-    for (&link, list_names) in &seen {
-        if !owners.contains_key(&link.0) {
-            return Some(report(
-                ReportKind::ListCorruption,
-                None,
-                format!(
-                    "{label}.rdllist holds {}, which is no live epitem",
-                    cx.state().mem.name_of(link.0)
-                ),
-                list_names.clone(),
-                step,
-            ));
-        }
-    }
-    for &epi in &items {
-        let Some(link) = kernel
-            .objects
-            .borrow()
-            .epitems
-            .get(epi)
-            .ok()
-            .map(|e| e.rdllink())
-        else {
+    let e = objects.eventpolls.get(ep).ok()?;
+    for &epi in e.rbr.values() {
+        let Ok(item) = objects.epitems.get(epi) else {
             continue;
         };
+        let link = item.rdllink();
         let next = cx.peek(link.next_word());
         let linked = next != link.address();
-        let count = seen.get(&link).map_or(0, |v| v.len());
+        let count = match seen.binary_search(&link) {
+            Ok(found) => {
+                let first = seen[..found]
+                    .iter()
+                    .rev()
+                    .take_while(|&&l| l == link)
+                    .count();
+                let rest = seen[found..].iter().take_while(|&&l| l == link).count();
+                first + rest
+            }
+            Err(_) => 0,
+        };
         if linked && count == 0 {
-            return Some(report(
-                ReportKind::OrphanedItem,
-                None,
-                format!(
-                    "epitem{} of {label} looks linked (rdllink.next = {}) but is on no list: callbacks will never queue it again",
-                    epi.index,
-                    list::describe_pointer(next)
-                ),
-                describe_items(kernel, &items),
-                step,
-            ));
+            return Some(SetProblem::Orphaned { epi, next });
         }
         if count > 1 {
-            return Some(report(
-                ReportKind::OrphanedItem,
-                None,
-                format!("epitem{} of {label} is on {count} lists at once", epi.index),
-                seen[&link].clone(),
-                step,
-            ));
+            return Some(SetProblem::OnManyLists { epi, count });
         }
         if !linked && count > 0 {
-            return Some(report(
-                ReportKind::ListCorruption,
-                None,
-                format!(
-                    "epitem{} of {label} is on the ready list but its rdllink points to itself",
-                    epi.index
-                ),
-                describe_items(kernel, &items),
-                step,
-            ));
+            return Some(SetProblem::SelfLinkedButListed { epi });
         }
     }
     None

@@ -24,6 +24,9 @@ pub struct FdEntry {
 pub struct FdTable {
     pub entries: Vec<Option<FdEntry>>,
     pub limit: usize,
+    /// `files->next_fd`: every descriptor below it is open, so the search for the
+    /// lowest free one starts there (a hint only: it never changes the answer).
+    next_fd: usize,
 }
 
 impl FdTable {
@@ -31,6 +34,7 @@ impl FdTable {
         FdTable {
             entries: Vec::new(),
             limit,
+            next_fd: 0,
         }
     }
 
@@ -42,11 +46,11 @@ impl FdTable {
 
     /// `get_unused_fd()`: the lowest free descriptor, or `None` at the limit (EMFILE).
     pub fn lowest_free(&self) -> Option<i32> {
-        let free = self
-            .entries
+        let start = self.next_fd.min(self.entries.len());
+        let free = self.entries[start..]
             .iter()
             .position(|e| e.is_none())
-            .unwrap_or(self.entries.len());
+            .map_or(self.entries.len(), |p| start + p);
         (free < self.limit).then_some(free as i32)
     }
 
@@ -57,14 +61,19 @@ impl FdTable {
             self.entries.resize(index + 1, None);
         }
         self.entries[index] = Some(entry);
+        if index == self.next_fd {
+            self.next_fd += 1;
+        }
     }
 
     /// Clears a slot; returns what was there.
     pub fn take(&mut self, fd: i32) -> Option<FdEntry> {
-        usize::try_from(fd)
-            .ok()
-            .and_then(|i| self.entries.get_mut(i))
-            .and_then(|slot| slot.take())
+        let index = usize::try_from(fd).ok()?;
+        let taken = self.entries.get_mut(index)?.take();
+        if taken.is_some() {
+            self.next_fd = self.next_fd.min(index);
+        }
+        taken
     }
 
     /// Open descriptors in ascending order.

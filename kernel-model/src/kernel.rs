@@ -194,6 +194,8 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// Reports a stale handle as the kernel would crash on it (KASAN-style).
+    #[cold]
+    #[inline(never)]
     pub fn report_stale(&self, what: &str, error: ArenaError) {
         let kind = if error.double_free {
             ReportKind::DoubleFree
@@ -204,6 +206,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// Reads an epitem's fields through `f`, reporting a use-after-free if it is gone.
+    #[inline]
     pub fn with_epi<R>(&self, epi: EpitemId, f: impl FnOnce(&Epitem) -> R) -> Option<R> {
         let objects = self.objects.borrow();
         match objects.epitems.get(epi) {
@@ -216,6 +219,7 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
+    #[inline]
     pub fn with_epi_mut<R>(&self, epi: EpitemId, f: impl FnOnce(&mut Epitem) -> R) -> Option<R> {
         let mut objects = self.objects.borrow_mut();
         match objects.epitems.get_mut(epi) {
@@ -228,6 +232,7 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
+    #[inline]
     pub fn with_ep<R>(&self, ep: EventPollId, f: impl FnOnce(&EventPoll) -> R) -> Option<R> {
         let objects = self.objects.borrow();
         match objects.eventpolls.get(ep) {
@@ -240,6 +245,7 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
+    #[inline]
     pub fn with_ep_mut<R>(
         &self,
         ep: EventPollId,
@@ -256,6 +262,7 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
+    #[inline]
     pub fn with_file<R>(&self, file: FileId, f: impl FnOnce(&File) -> R) -> Option<R> {
         let objects = self.objects.borrow();
         match objects.files.get(file) {
@@ -268,6 +275,7 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
+    #[inline]
     pub fn with_file_mut<R>(&self, file: FileId, f: impl FnOnce(&mut File) -> R) -> Option<R> {
         let mut objects = self.objects.borrow_mut();
         match objects.files.get_mut(file) {
@@ -281,6 +289,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `ep_item_from_wait()`: the epitem behind an eppoll_entry.
+    #[inline]
     pub fn pwq_base(&self, pwq: PwqId) -> Option<EpitemId> {
         let objects = self.objects.borrow();
         match objects.pwqs.get(pwq) {

@@ -225,12 +225,15 @@ pub struct Objects {
     /// Tasks of each process that have not finished; the last one out closes the files.
     pub live_tasks: BTreeMap<ProcessId, u32>,
     /// `container_of(rdllink)`: the epitem whose `rdllink.next` word is the key.
-    pub rdllink_owner: BTreeMap<Word, EpitemId>,
+    pub rdllink_owner: LinkOwners,
     /// `container_of(txlink)` (2.6.21).
-    pub txlink_owner: BTreeMap<Word, EpitemId>,
+    pub txlink_owner: LinkOwners,
     /// `psw.wake_task_list`, newest first; under `psw.lock`.
     pub psw_list: Vec<WakeTaskNode>,
     pub next_id: u64,
+    /// Pipe buffer pages released by readers, reused by writers (host allocations only:
+    /// nothing of the model depends on it).
+    pub spare_pages: PagePool,
 }
 
 impl Default for Objects {
@@ -247,10 +250,11 @@ impl Default for Objects {
             processes: Vec::new(),
             tasks: BTreeMap::new(),
             live_tasks: BTreeMap::new(),
-            rdllink_owner: BTreeMap::new(),
-            txlink_owner: BTreeMap::new(),
+            rdllink_owner: LinkOwners::default(),
+            txlink_owner: LinkOwners::default(),
             psw_list: Vec::new(),
             next_id: 1,
+            spare_pages: PagePool::default(),
         }
     }
 }
@@ -261,5 +265,148 @@ impl Objects {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+}
+
+/// `container_of()` for the list links embedded in epitems: which epitem a link word
+/// belongs to. A map from word to epitem, kept as a vector sorted by word — words are
+/// allocated in increasing order, so an insertion is a push — with removed entries left
+/// in place as tombstones until they are the majority: a lookup is a binary search over
+/// a contiguous array, and a watched fd costs 12 bytes here.
+#[derive(Clone, Debug, Default)]
+pub struct LinkOwners {
+    entries: Vec<(Word, EpitemId)>,
+    removed: usize,
+}
+
+impl LinkOwners {
+    /// Where `word` is (or would go). Link words of epitems made one after the other
+    /// are usually evenly spaced, so the search starts where the word would be if they
+    /// all were, and narrows down by bisection from there.
+    #[inline]
+    fn position(&self, word: Word) -> Result<usize, usize> {
+        let entries = &self.entries;
+        let (Some(&(first, _)), Some(&(last, _))) = (entries.first(), entries.last()) else {
+            return Err(0);
+        };
+        if word <= first || word >= last {
+            return if word == first {
+                Ok(0)
+            } else if word < first {
+                Err(0)
+            } else if word == last {
+                Ok(entries.len() - 1)
+            } else {
+                Err(entries.len())
+            };
+        }
+        let span = (last.0 - first.0) as u64;
+        let guess = ((word.0 - first.0) as u64 * (entries.len() - 1) as u64 / span) as usize;
+        match entries[guess].0.cmp(&word) {
+            std::cmp::Ordering::Equal => Ok(guess),
+            std::cmp::Ordering::Less => entries[guess + 1..]
+                .binary_search_by_key(&word, |&(w, _)| w)
+                .map(|p| p + guess + 1)
+                .map_err(|p| p + guess + 1),
+            std::cmp::Ordering::Greater => {
+                entries[..guess].binary_search_by_key(&word, |&(w, _)| w)
+            }
+        }
+    }
+
+    pub fn get(&self, word: &Word) -> Option<&EpitemId> {
+        let position = self.position(*word).ok()?;
+        let owner = &self.entries[position].1;
+        (*owner != Handle::DANGLING).then_some(owner)
+    }
+
+    pub fn contains_key(&self, word: &Word) -> bool {
+        self.get(word).is_some()
+    }
+
+    /// Sets the owner of `word`; returns the previous one.
+    pub fn insert(&mut self, word: Word, owner: EpitemId) -> Option<EpitemId> {
+        if self.entries.last().is_none_or(|&(last, _)| last < word) {
+            self.entries.push((word, owner));
+            return None;
+        }
+        match self.position(word) {
+            Ok(position) => {
+                let old = std::mem::replace(&mut self.entries[position].1, owner);
+                if old == Handle::DANGLING {
+                    self.removed -= 1;
+                    None
+                } else {
+                    Some(old)
+                }
+            }
+            Err(position) => {
+                self.entries.insert(position, (word, owner));
+                None
+            }
+        }
+    }
+
+    /// Forgets the owner of `word`; returns it.
+    pub fn remove(&mut self, word: &Word) -> Option<EpitemId> {
+        let position = self.position(*word).ok()?;
+        let old = std::mem::replace(&mut self.entries[position].1, Handle::DANGLING);
+        if old == Handle::DANGLING {
+            return None;
+        }
+        self.removed += 1;
+        if self.removed > 64 && self.removed * 2 > self.entries.len() {
+            self.entries.retain(|&(_, owner)| owner != Handle::DANGLING);
+            self.removed = 0;
+        }
+        Some(old)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len() - self.removed
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The entries in word order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Word, &EpitemId)> + '_ {
+        self.entries
+            .iter()
+            .filter(|(_, owner)| *owner != Handle::DANGLING)
+            .map(|(word, owner)| (word, owner))
+    }
+}
+
+impl std::ops::Index<&Word> for LinkOwners {
+    type Output = EpitemId;
+
+    fn index(&self, word: &Word) -> &EpitemId {
+        self.get(word).expect("no epitem owns this link")
+    }
+}
+
+/// A few emptied pipe buffers kept for reuse, so that a write and the read that drains
+/// it do not each go to the host allocator.
+#[derive(Debug, Default)]
+pub struct PagePool {
+    pages: Vec<Vec<u8>>,
+}
+
+impl PagePool {
+    const KEPT: usize = 64;
+
+    /// An empty buffer.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.pages.pop().unwrap_or_default()
+    }
+
+    /// Returns a buffer that is no longer used.
+    pub fn give(&mut self, mut page: Vec<u8>) {
+        if self.pages.len() < Self::KEPT && page.capacity() <= crate::pipe::PAGE_SIZE {
+            page.clear();
+            self.pages.push(page);
+        }
     }
 }

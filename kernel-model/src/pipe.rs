@@ -62,6 +62,30 @@ impl Pipe {
 
 const PIPE_FIELDS: &[&str] = &["nrbufs", "readers", "writers", "waiting_writers"];
 
+/// The handle fields of a pipe that its operations use (copied out of the arena, so
+/// that no borrow is held across an `.await`).
+#[derive(Clone, Copy, Debug)]
+struct PipeFields {
+    wait: WaitQueueId,
+    mutex: sim::LockId,
+    words: Word,
+}
+
+impl PipeFields {
+    fn nrbufs(&self) -> Word {
+        self.words
+    }
+    fn readers(&self) -> Word {
+        self.words.offset(1)
+    }
+    fn writers(&self) -> Word {
+        self.words.offset(2)
+    }
+    fn waiting_writers(&self) -> Word {
+        self.words.offset(3)
+    }
+}
+
 impl<G: Granularity> Kernel<G> {
     /// `do_pipe()`'s inode half: a pipe with one reader and one writer.
     pub fn pipe_new(&self) -> SysResult<PipeId> {
@@ -95,12 +119,13 @@ impl<G: Granularity> Kernel<G> {
         ))
     }
 
-    fn pipe_fields(&self, pipe: PipeId) -> Option<Pipe> {
+    fn pipe_fields(&self, pipe: PipeId) -> Option<PipeFields> {
         let objects = self.objects.borrow();
         match objects.pipes.get(pipe) {
-            Ok(p) => Some(Pipe {
-                bufs: VecDeque::new(),
-                ..p.clone_shallow()
+            Ok(p) => Some(PipeFields {
+                wait: p.wait,
+                mutex: p.mutex,
+                words: p.words,
             }),
             Err(error) => {
                 drop(objects);
@@ -117,7 +142,10 @@ impl<G: Granularity> Kernel<G> {
         let Some(p) = self.pipe_fields(pipe) else {
             return 0;
         };
-        self.poll_wait(p.wait, pt).await;
+        if !matches!(pt, PollTable::Null) {
+            // (With the null table poll_wait does nothing.)
+            self.poll_wait(p.wait, pt).await;
+        }
         let nrbufs = self.cx.load(p.nrbufs()).await;
         let mut mask = 0;
         if readable {
@@ -174,7 +202,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `pipe_wait()`: sleep on the pipe's queue with `i_mutex` dropped.
-    async fn pipe_wait(&self, p: &Pipe) {
+    async fn pipe_wait(&self, p: &PipeFields) {
         let task = self.cx.current().expect("pipe_wait in task context");
         let wait = self.cx.new_wait_entry(WakeFunction::Default(task), false);
         // prepare_to_wait(&pipe->wait, &wait, TASK_INTERRUPTIBLE)
@@ -206,8 +234,7 @@ impl<G: Granularity> Kernel<G> {
         loop {
             let nrbufs = cx.load(p.nrbufs()).await;
             if nrbufs > 0 {
-                let (taken, emptied) = self.pipe_take(pipe, len - out.len());
-                out.extend_from_slice(&taken);
+                let emptied = self.pipe_take(pipe, len - out.len(), &mut out);
                 if emptied {
                     cx.store(p.nrbufs(), nrbufs - 1).await;
                     do_wakeup = true;
@@ -252,26 +279,30 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// Takes up to `max` bytes from the current buffer; returns them and whether the
+    /// Moves up to `max` bytes from the current buffer to `out`; returns whether the
     /// buffer became empty (and was released).
-    fn pipe_take(&self, pipe: PipeId, max: usize) -> (Vec<u8>, bool) {
+    fn pipe_take(&self, pipe: PipeId, max: usize, out: &mut Vec<u8>) -> bool {
         let mut objects = self.objects.borrow_mut();
+        let objects = &mut *objects;
         let Ok(p) = objects.pipes.get_mut(pipe) else {
-            return (Vec::new(), false);
+            return false;
         };
         let Some(buf) = p.bufs.front_mut() else {
-            return (Vec::new(), false);
+            return false;
         };
         let n = max.min(buf.len());
-        let taken: Vec<u8> = buf.drain(..n).collect();
+        out.extend(buf.drain(..n));
         let emptied = buf.is_empty();
         if emptied {
-            p.bufs.pop_front();
+            // The page goes back to the allocator (here: kept for the next write).
+            if let Some(page) = p.bufs.pop_front() {
+                objects.spare_pages.give(page);
+            }
             p.offset = 0;
         } else {
             p.offset += n;
         }
-        (taken, emptied)
+        emptied
     }
 
     /// `pipe_write()`.
@@ -305,8 +336,14 @@ impl<G: Granularity> Kernel<G> {
             if nrbufs < PIPE_BUFFERS {
                 do_wakeup = true;
                 let chunk = (data.len() - written).min(PAGE_SIZE);
-                if let Ok(p) = self.objects.borrow_mut().pipes.get_mut(pipe) {
-                    p.bufs.push_back(data[written..written + chunk].to_vec());
+                {
+                    let mut objects = self.objects.borrow_mut();
+                    let objects = &mut *objects;
+                    if let Ok(p) = objects.pipes.get_mut(pipe) {
+                        let mut page = objects.spare_pages.take();
+                        page.extend_from_slice(&data[written..written + chunk]);
+                        p.bufs.push_back(page);
+                    }
                 }
                 cx.store(p.nrbufs(), nrbufs + 1).await;
                 written += chunk;
@@ -381,20 +418,5 @@ impl<G: Granularity> Kernel<G> {
         }
         self.pipe_wake(p.wait).await;
         cx.mutex_unlock(p.mutex).await;
-    }
-}
-
-impl Pipe {
-    /// A copy without the buffer contents (for reading the handle fields).
-    fn clone_shallow(&self) -> Pipe {
-        Pipe {
-            id: self.id,
-            wait: self.wait,
-            mutex: self.mutex,
-            words: self.words,
-            bufs: VecDeque::new(),
-            offset: self.offset,
-            w_counter: self.w_counter,
-        }
     }
 }
