@@ -79,11 +79,7 @@ fn bench_cmd(args: &cli::BenchArgs, out: &mut dyn Write) -> Result<Exit, CliErro
     } else {
         bench::BenchSize::FULL
     };
-    let explore_runs = if args.smoke { 4 } else { 400 };
-    let explore = bench::ExploreResult {
-        jobs1_runs_per_sec: explore_cmd::bench_runs_per_sec(1, explore_runs),
-        jobs2_runs_per_sec: explore_cmd::bench_runs_per_sec(2, explore_runs),
-    };
+    let explore = bench::explore(&size);
     let report = bench::run_all(&size, Some(explore));
     if args.json {
         writeln!(

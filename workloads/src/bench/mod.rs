@@ -24,6 +24,10 @@ pub struct BenchSize {
     pub scale_sizes: &'static [usize],
     pub granularity_calls: u64,
     pub litmus_repetitions: usize,
+    /// Runs of each explore measurement (jobs 1 and jobs 2, alternating, `repetitions`
+    /// times): enough that a measurement lasts a second, so that thread start-up and a
+    /// neighbour's burst of work do not decide the speed-up.
+    pub explore_runs: u64,
 }
 
 impl BenchSize {
@@ -35,6 +39,7 @@ impl BenchSize {
         scale_sizes: &[10, 1_000, 10_000, 100_000],
         granularity_calls: 200,
         litmus_repetitions: 20,
+        explore_runs: 1500,
     };
 
     pub const SMOKE: BenchSize = BenchSize {
@@ -45,6 +50,7 @@ impl BenchSize {
         scale_sizes: &[10, 100],
         granularity_calls: 2,
         litmus_repetitions: 1,
+        explore_runs: 4,
     };
 }
 
@@ -217,6 +223,21 @@ pub fn granularity(size: &BenchSize) -> Vec<GranularityResult> {
         sim_us_per_call: micros(access.elapsed) / calls as f64,
     });
     out
+}
+
+/// Explore runs per second on one and on two threads (`explore_cmd` does the runs),
+/// alternating, medians.
+pub fn explore(size: &BenchSize) -> ExploreResult {
+    let mut jobs1 = Vec::new();
+    let mut jobs2 = Vec::new();
+    for _ in 0..size.repetitions {
+        jobs1.push(crate::explore_cmd::bench_runs_per_sec(1, size.explore_runs));
+        jobs2.push(crate::explore_cmd::bench_runs_per_sec(2, size.explore_runs));
+    }
+    ExploreResult {
+        jobs1_runs_per_sec: median(jobs1),
+        jobs2_runs_per_sec: median(jobs2),
+    }
 }
 
 /// Exhaustive SB under tso.
