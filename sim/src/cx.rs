@@ -61,12 +61,15 @@ impl Future for OpFuture<'_> {
                 if *posted {
                     return Poll::Ready(state.result.get());
                 }
+                *posted = true;
+                if state.in_place.armed.get().is_some() {
+                    return crate::machine::step_in_place(state, *op);
+                }
                 let previous = state.posted.replace(Some(*op));
                 assert!(
                     previous.is_none(),
                     "two sim ops posted in one poll (do not join sim futures)"
                 );
-                *posted = true;
                 Poll::Pending
             }
         }

@@ -10,8 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use smallvec::SmallVec;
-
 use crate::ids::{LockClassId, LockId};
 use crate::op::LockMode;
 
@@ -25,8 +23,9 @@ pub struct HeldLock {
     pub spins: bool,
 }
 
-/// The held-lock stack of one context.
-pub type HeldLocks = SmallVec<[HeldLock; 4]>;
+/// The held-lock stack of one context (a plain vector: a context keeps its capacity
+/// for its whole life, and every acquisition and release reads its length).
+pub type HeldLocks = Vec<HeldLock>;
 
 /// How an order edge was first seen.
 #[derive(Clone, Debug)]

@@ -7,6 +7,7 @@
 //! op and runs on to its next one, a buffered store drains, or an interrupt is delivered.
 
 use std::future::Future;
+use std::ptr::NonNull;
 use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll, RawWaker, RawWakerVTable, Waker};
 
@@ -20,7 +21,7 @@ use crate::op::{IrqMode, Op, TaskState};
 use crate::report::{Report, ReportKind};
 use crate::schedule::Schedule;
 use crate::state::{
-    describe_context, Current, Handler, HandlerFactory, LocalFuture, Performed, State,
+    describe_context, Current, Handler, HandlerFactory, InPlaceExit, LocalFuture, Performed, State,
 };
 use crate::strategy::{ActionView, DecisionView, Scheduler};
 use crate::trace::{Record, TraceEvent, TraceHasher};
@@ -79,14 +80,6 @@ pub struct RunResult {
 pub struct Machine {
     state: Rc<State>,
     futures: Vec<Option<LocalFuture>>,
-    /// The enabled actions of the current decision, in canonical order.
-    actions: Vec<Action>,
-    /// What the strategy sees of each of `actions`, filled in the same pass.
-    views: Vec<ActionView>,
-    /// For each `Run` in `actions`, the context it steps (unused for other actions).
-    run_contexts: Vec<ContextId>,
-    scratch: Vec<(CpuId, Word)>,
-    last_cpu: CpuId,
     ran: bool,
 }
 
@@ -102,11 +95,6 @@ impl Machine {
         Ok(Machine {
             state,
             futures: Vec::new(),
-            actions: Vec::new(),
-            views: Vec::new(),
-            run_contexts: Vec::new(),
-            scratch: Vec::new(),
-            last_cpu: CpuId(0),
             ran: false,
         })
     }
@@ -231,11 +219,6 @@ impl Machine {
         // state they see is still the old one.
         self.futures.clear();
         self.state.reset();
-        self.actions.clear();
-        self.views.clear();
-        self.run_contexts.clear();
-        self.scratch.clear();
-        self.last_cpu = CpuId(0);
         self.ran = false;
     }
 
@@ -262,15 +245,66 @@ impl Machine {
             "a machine runs once; reset it or build a new one for the next execution"
         );
         self.ran = true;
-        let end = self.run_loop(strategy);
+        let strategy: NonNull<dyn Scheduler + '_> = NonNull::from(strategy);
+        // SAFETY: only the lifetime is erased. The pointer lives in the state for the
+        // duration of this call only (the guard clears it, also on unwinding), it is
+        // the only way the strategy is reached meanwhile, and each use is one call of
+        // `choose` (see `decide`), never two at once: the machine is single-threaded
+        // and `choose` cannot reach the machine.
+        let strategy: NonNull<dyn Scheduler> = unsafe { std::mem::transmute(strategy) };
+        let state = self.state.clone();
+        state.strategy.set(Some(strategy));
+        struct Clear<'a>(&'a State);
+        impl Drop for Clear<'_> {
+            fn drop(&mut self) {
+                self.0.strategy.set(None);
+                self.0.in_place.armed.set(None);
+            }
+        }
+        let clear = Clear(&state);
+        let end = self.run_loop();
+        drop(clear);
         self.finish(end)
     }
 
-    fn run_loop(&mut self, strategy: &mut dyn Scheduler) -> RunEnd {
+    fn run_loop(&mut self) -> RunEnd {
         let state = self.state.clone();
+        let mut decided = None;
         loop {
+            let choice = match decided.take() {
+                Some(choice) => choice,
+                None => match self.next_decision(&state) {
+                    Ok(choice) => choice,
+                    Err(end) => return end,
+                },
+            };
+            let (action, context) = {
+                let exec = state.exec.borrow();
+                (exec.views[choice].action, exec.run_contexts[choice])
+            };
+            self.apply(&state, action, context);
+            match state.in_place.exit.take() {
+                None | Some(InPlaceExit::Applied) => state.step.set(state.step.get() + 1),
+                Some(InPlaceExit::Undecided) => {}
+                Some(InPlaceExit::Decided(choice)) => decided = Some(choice),
+                Some(InPlaceExit::Ended) => {
+                    return state
+                        .in_place
+                        .ended
+                        .borrow_mut()
+                        .take()
+                        .expect("stepping in place ended the run with an end");
+                }
+            }
+        }
+    }
+
+    /// The top of the executor loop: everything up to and including the next decision,
+    /// or how the run ends.
+    fn next_decision(&mut self, state: &State) -> Result<usize, RunEnd> {
+        {
             if state.halted.get() {
-                return RunEnd::Halted;
+                return Err(RunEnd::Halted);
             }
             // A mismatch found at an inline decision point (an allocation), which is the
             // last decision recorded.
@@ -286,23 +320,30 @@ impl Machine {
                     .schedule
                     .decisions
                     .saturating_sub(1);
-                return RunEnd::ReplayMismatch {
+                return Err(RunEnd::ReplayMismatch {
                     decision,
                     step: state.step.get(),
                     reason,
-                };
+                });
             }
             self.start_queued_spawns();
-            self.dispatch_idle_cpus();
+            self.dispatch_idle_cpus(state);
             if state.halted.get() {
                 // A task that just started may have run into a fatal report.
-                return RunEnd::Halted;
+                return Err(RunEnd::Halted);
             }
-            if let Some(end) = self.collect_actions() {
-                return end;
+            if let Err(SelfDeadlock {
+                cpu,
+                context,
+                lock,
+                holder,
+            }) = collect_actions(state)
+            {
+                self.report_self_deadlock(cpu, context, lock, holder);
+                return Err(RunEnd::Halted);
             }
-            if self.actions.is_empty() {
-                return self.quiesce();
+            if state.exec.borrow().views.is_empty() {
+                return Err(self.quiesce());
             }
             if state.step.get() >= state.config.max_steps {
                 state.report_at(
@@ -312,23 +353,26 @@ impl Machine {
                     format!("no end after {} steps", state.config.max_steps),
                     vec![],
                 );
-                return RunEnd::StepLimit;
+                return Err(RunEnd::StepLimit);
             }
-            let choice = match self.decide(strategy) {
-                Ok(choice) => choice,
-                Err(end) => return end,
-            };
-            let action = self.actions[choice];
-            let context = self.run_contexts[choice];
-            self.apply(action, context);
-            state.step.set(state.step.get() + 1);
+            decide(state)
         }
     }
+}
 
-    /// Picks an action: from the replayed schedule if there is one, else the strategy.
-    fn decide(&mut self, strategy: &mut dyn Scheduler) -> Result<usize, RunEnd> {
-        let fingerprint = self.fingerprint();
-        let state = self.state.clone();
+/// A CPU spinning on a lock that another context of the same CPU holds.
+struct SelfDeadlock {
+    cpu: CpuId,
+    context: ContextId,
+    lock: crate::ids::LockId,
+    holder: ContextId,
+}
+
+/// Picks an action: from the replayed schedule if there is one, else the strategy.
+fn decide(state: &State) -> Result<usize, RunEnd> {
+    let exec = state.exec.borrow();
+    {
+        let fingerprint = fingerprint(&exec.views);
         let mut log = state.decisions.borrow_mut();
         let index = log.schedule.decisions;
         let choice = if let Some(replay) = &log.replay {
@@ -338,10 +382,10 @@ impl Machine {
             log.replay_cursor = cursor;
             let reason = if past_end {
                 Some("the run goes on after the schedule's last decision".to_string())
-            } else if choice >= self.actions.len() {
+            } else if choice >= exec.views.len() {
                 Some(format!(
                     "the schedule chooses action {choice}, but only {} are enabled",
-                    self.actions.len()
+                    exec.views.len()
                 ))
             } else {
                 None
@@ -356,16 +400,21 @@ impl Machine {
             choice
         } else {
             drop(log);
-            debug_assert_eq!(self.views.len(), self.actions.len());
             let view = DecisionView {
                 decision: index,
                 step: state.step.get(),
-                actions: &self.views,
-                last_cpu: self.last_cpu,
+                actions: &exec.views,
+                last_cpu: exec.last_cpu,
             };
-            let choice = strategy.choose(&view);
+            let mut strategy = state
+                .strategy
+                .get()
+                .expect("decisions are made while `Machine::run` runs");
+            // SAFETY: see `Machine::run`: the strategy outlives the run and this is the
+            // only reference to it while `choose` runs.
+            let choice = unsafe { strategy.as_mut() }.choose(&view);
             assert!(
-                choice < self.actions.len(),
+                choice < exec.views.len(),
                 "strategy chose a disabled action"
             );
             log = state.decisions.borrow_mut();
@@ -380,12 +429,14 @@ impl Machine {
         }
         Ok(choice)
     }
+}
 
-    /// A 16-bit summary of the enabled set, for replay validation.
-    fn fingerprint(&self) -> u16 {
+/// A 16-bit summary of the enabled set, for replay validation.
+fn fingerprint(views: &[ActionView]) -> u16 {
+    {
         let mut h = TraceHasher::default();
-        for action in &self.actions {
-            match *action {
+        for view in views {
+            match view.action {
                 Action::Drain { cpu, word } => {
                     h.write_u64(1);
                     h.write_u64(cpu.0 as u64);
@@ -405,12 +456,13 @@ impl Machine {
         let x = h.finish();
         (x ^ (x >> 16) ^ (x >> 32) ^ (x >> 48)) as u16
     }
+}
 
+impl Machine {
     /// Gives every CPU without a task the next task of its runqueue, or steals an
     /// unpinned one from another CPU's runqueue (lowest CPU first): deterministic, and
     /// not a scheduling decision.
-    fn dispatch_idle_cpus(&mut self) {
-        let state = self.state.clone();
+    fn dispatch_idle_cpus(&mut self, state: &State) {
         let any_idle = state
             .cpus
             .borrow()
@@ -481,35 +533,37 @@ impl Machine {
         }
         None
     }
+}
 
-    /// Fills `self.actions` in canonical order: drains (CPU order, oldest first), then
-    /// runs starting from the CPU that ran last, then interrupts (event order, CPU order);
-    /// and, in the same pass, `self.views` (what the strategy sees of each: the op a run
-    /// would perform, the time the action would happen at) and the context of each run.
-    /// Returns an end if a CPU is found in self-deadlock.
-    fn collect_actions(&mut self) -> Option<RunEnd> {
-        let state = self.state.clone();
+/// Fills `Exec::views` with the enabled actions in canonical order: drains (CPU order,
+/// oldest first), then runs starting from the CPU that ran last, then interrupts (event
+/// order, CPU order) — each as the strategy sees it (the op a run would perform, the
+/// time the action would happen at) — and `Exec::run_contexts` with the context of each
+/// run. Changes nothing else: a CPU found in self-deadlock is returned for the caller
+/// to report.
+fn collect_actions(state: &State) -> Result<(), SelfDeadlock> {
+    let mut exec = state.exec.borrow_mut();
+    let exec = &mut *exec;
+    {
         let cpus_count = state.config.cpus;
-        self.actions.clear();
-        self.views.clear();
-        self.run_contexts.clear();
+        exec.views.clear();
+        exec.run_contexts.clear();
         if state.config.model != crate::mem::MemoryModel::Sc {
             for c in 0..cpus_count {
-                self.scratch.clear();
-                state.mem.drainable(CpuId(c as u16), &mut self.scratch);
-                if self.scratch.is_empty() {
+                exec.scratch.clear();
+                state.mem.drainable(CpuId(c as u16), &mut exec.scratch);
+                if exec.scratch.is_empty() {
                     continue;
                 }
                 let time_ns = state.cpus.borrow()[c].clock_ns;
-                for &(cpu, word) in &self.scratch {
+                for &(cpu, word) in &exec.scratch {
                     let action = Action::Drain { cpu, word };
-                    self.actions.push(action);
-                    self.views.push(ActionView {
+                    exec.views.push(ActionView {
                         action,
                         pending: None,
                         time_ns,
                     });
-                    self.run_contexts.push(ContextId(u32::MAX));
+                    exec.run_contexts.push(ContextId(u32::MAX));
                 }
             }
         }
@@ -518,7 +572,7 @@ impl Machine {
         const _: () = assert!(crate::limits::CPUS_MAX <= 64);
         let mut waiting = 0u64;
         let mut masked = 0u64;
-        let mut index = self.last_cpu.index();
+        let mut index = exec.last_cpu.index();
         for _ in 0..cpus_count {
             let cpu = CpuId(index as u16);
             index += 1;
@@ -528,7 +582,7 @@ impl Machine {
             let (top, time_ns) = {
                 let cpus = state.cpus.borrow();
                 let c = &cpus[cpu.index()];
-                (top_context(c, &state), c.clock_ns)
+                (top_context(c, state), c.clock_ns)
             };
             let Some(context) = top else {
                 continue;
@@ -538,21 +592,24 @@ impl Machine {
                 Op::Lock { lock, mode, .. } => match state.lock_available(cpu, lock, mode) {
                     Ok(available) => available,
                     Err(holder) => {
-                        self.report_self_deadlock(cpu, context, lock, holder);
-                        return Some(RunEnd::Halted);
+                        return Err(SelfDeadlock {
+                            cpu,
+                            context,
+                            lock,
+                            holder,
+                        });
                     }
                 },
                 _ => true,
             };
             if enabled {
                 let action = Action::Run { cpu };
-                self.actions.push(action);
-                self.views.push(ActionView {
+                exec.views.push(ActionView {
                     action,
                     pending: Some(op),
                     time_ns,
                 });
-                self.run_contexts.push(context);
+                exec.run_contexts.push(context);
             } else {
                 waiting |= 1 << cpu.index();
                 let irqs_off = matches!(
@@ -567,7 +624,7 @@ impl Machine {
         }
         let events = state.events.borrow();
         if events.is_empty() {
-            return None;
+            return Ok(());
         }
         let cpus = state.cpus.borrow();
         for event in events.iter() {
@@ -586,19 +643,130 @@ impl Machine {
                         event: event.id,
                         cpu: CpuId(c as u16),
                     };
-                    self.actions.push(action);
-                    self.views.push(ActionView {
+                    exec.views.push(ActionView {
                         action,
                         pending: None,
                         time_ns: event.time_ns.max(target.clock_ns),
                     });
-                    self.run_contexts.push(ContextId(u32::MAX));
+                    exec.run_contexts.push(ContextId(u32::MAX));
                 }
             }
         }
-        None
+        Ok(())
     }
+}
 
+/// Whether `dispatch_idle_cpus` would give some idle CPU a task.
+fn dispatch_would_act(state: &State) -> bool {
+    let cpus = state.cpus.borrow();
+    let tasks = state.tasks.borrow();
+    cpus.iter().enumerate().any(|(c, cpu)| {
+        cpu.task.is_none()
+            && cpu.interrupt.is_none()
+            && (!cpu.runqueue.is_empty()
+                || cpus.iter().enumerate().any(|(other, o)| {
+                    other != c && o.runqueue.iter().any(|t| tasks[t.index()].pinned.is_none())
+                }))
+    })
+}
+
+/// Makes the oldest buffered store of `cpu` to `word` visible.
+fn apply_drain(state: &State, cpu: CpuId, word: Word) {
+    let value = state.mem.drain_one(cpu, word).unwrap_or(0);
+    state.record(cpu, None, TraceEvent::Drain { word, value });
+}
+
+/// Stepping in place. While the executor polls a context (after performing its op) the
+/// context runs to its next primitive, which posts an op. Instead of returning to the
+/// executor loop — unwinding every future of the context's call chain, only to poll
+/// them all again down to the same point when the context is chosen again — the posting
+/// primitive runs the executor loop itself, the same steps in the same order: it
+/// completes the step in progress, and while the decisions made are to drain a store
+/// buffer or to step this same context, it applies them right there; stepping this
+/// context resumes its code with the op's result, as if the executor had polled it. As
+/// soon as anything else is due — another context to step, an interrupt to deliver, a
+/// task to start, the run to end, the context to sleep — it hands over: the context is
+/// suspended as if it had just posted its op, and the executor loop goes on from where
+/// stepping in place got to ([`InPlaceExit`]). Nothing but the host's call stack differs
+/// from stepping in the loop: the same decisions, records and effects, in the same order.
+pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
+    let (cpu, context) = state
+        .in_place
+        .armed
+        .get()
+        .expect("stepping in place only while armed");
+    // What the executor does when the context's poll ends with `op` posted, and at the
+    // end of the step.
+    state.settle();
+    state.contexts.borrow_mut()[context.index()].pending = op;
+    state.step.set(state.step.get() + 1);
+    loop {
+        // The top of the loop, if it has nothing to do: otherwise the loop does it.
+        let quiet = !state.halted.get()
+            && state.decisions.borrow().mismatch.is_none()
+            && state.spawn_queue.borrow().is_empty()
+            && !dispatch_would_act(state)
+            && collect_actions(state).is_ok()
+            && !state.exec.borrow().views.is_empty()
+            && state.step.get() < state.config.max_steps;
+        if !quiet {
+            return hand_over(state, InPlaceExit::Undecided);
+        }
+        let choice = match decide(state) {
+            Ok(choice) => choice,
+            Err(end) => {
+                *state.in_place.ended.borrow_mut() = Some(end);
+                return hand_over(state, InPlaceExit::Ended);
+            }
+        };
+        let (action, run_context) = {
+            let exec = state.exec.borrow();
+            (exec.views[choice].action, exec.run_contexts[choice])
+        };
+        match action {
+            Action::Drain { cpu, word } => {
+                apply_drain(state, cpu, word);
+                state.step.set(state.step.get() + 1);
+            }
+            Action::Run { cpu: run_cpu } if run_context == context => {
+                debug_assert_eq!(run_cpu, cpu);
+                state.exec.borrow_mut().last_cpu = cpu;
+                state.current.set(Current { cpu, context });
+                return match state.perform(cpu, context, op) {
+                    Performed::Value(value) => {
+                        state.record(cpu, Some(context), TraceEvent::Op { op, result: value });
+                        state.result.set(value);
+                        // The executor would poll the context now: it goes on.
+                        Poll::Ready(value)
+                    }
+                    Performed::Sleep => {
+                        state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
+                        state.record(cpu, Some(context), TraceEvent::Sleep);
+                        hand_over(state, InPlaceExit::Applied)
+                    }
+                    Performed::Yielded => {
+                        state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
+                        hand_over(state, InPlaceExit::Applied)
+                    }
+                    Performed::Halt => {
+                        state.halted.set(true);
+                        hand_over(state, InPlaceExit::Applied)
+                    }
+                };
+            }
+            _ => return hand_over(state, InPlaceExit::Decided(choice)),
+        }
+    }
+}
+
+/// Suspends the context stepping in place and lets the executor loop go on.
+fn hand_over(state: &State, exit: InPlaceExit) -> Poll<u64> {
+    state.in_place.armed.set(None);
+    state.in_place.exit.set(Some(exit));
+    Poll::Pending
+}
+
+impl Machine {
     fn report_self_deadlock(
         &self,
         cpu: CpuId,
@@ -636,25 +804,20 @@ impl Machine {
     }
 
     /// Applies `action`; `context` is the context a `Run` steps (as collected).
-    fn apply(&mut self, action: Action, context: ContextId) {
+    fn apply(&mut self, state: &State, action: Action, context: ContextId) {
         match action {
-            Action::Drain { cpu, word } => {
-                let value = self.state.mem.drain_one(cpu, word).unwrap_or(0);
-                self.state
-                    .record(cpu, None, TraceEvent::Drain { word, value });
-            }
+            Action::Drain { cpu, word } => apply_drain(state, cpu, word),
             Action::Run { cpu } => {
-                self.last_cpu = cpu;
-                self.run_cpu(cpu, context);
+                state.exec.borrow_mut().last_cpu = cpu;
+                self.run_cpu(state, cpu, context);
             }
             Action::Interrupt { event, cpu } => self.deliver(event, cpu),
         }
     }
 
-    fn run_cpu(&mut self, cpu: CpuId, context: ContextId) {
-        let state = self.state.clone();
+    fn run_cpu(&mut self, state: &State, cpu: CpuId, context: ContextId) {
         debug_assert_eq!(
-            top_context(&state.cpus.borrow()[cpu.index()], &state),
+            top_context(&state.cpus.borrow()[cpu.index()], state),
             Some(context),
             "Run is only enabled with a context, the one collected"
         );
@@ -667,7 +830,9 @@ impl Machine {
                     state.record(cpu, Some(context), TraceEvent::Op { op, result: value });
                 }
                 state.result.set(value);
+                state.in_place.armed.set(Some((cpu, context)));
                 self.poll(cpu, context);
+                state.in_place.armed.set(None);
             }
             Performed::Sleep => {
                 state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
@@ -699,6 +864,12 @@ impl Machine {
                 );
                 drop(future);
                 self.exit_context(cpu, context);
+            }
+            Poll::Pending if state.in_place.exit.get().is_some() => {
+                // Stepping in place handed over: the context is suspended and its pending
+                // op set (see `step_in_place`).
+                debug_assert!(state.posted.get().is_none());
+                self.futures[context.index()] = Some(future);
             }
             Poll::Pending => {
                 let op = state.posted.take().expect(

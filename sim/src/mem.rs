@@ -475,10 +475,14 @@ impl Memory {
     }
 
     /// Drains `cpu`'s whole buffer in order (a full fence or locked instruction).
+    #[inline(always)]
     pub fn drain_all(&self, cpu: CpuId) {
-        if self.model == MemoryModel::Sc {
-            return;
+        if self.model != MemoryModel::Sc {
+            self.drain_buffer(cpu);
         }
+    }
+
+    fn drain_buffer(&self, cpu: CpuId) {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
         for entry in buffer.entries.drain(..) {

@@ -20,6 +20,7 @@ use crate::mem::{AccessError, Memory, Word};
 use crate::op::{Fence, IrqMode, LockMode, Op, TaskState};
 use crate::report::{Report, ReportKind};
 use crate::schedule::Schedule;
+use crate::strategy::ActionView;
 use crate::trace::{Record, Trace, TraceEvent, TraceHasher};
 use crate::waitq::WaitQueues;
 
@@ -103,6 +104,54 @@ impl DecisionLog {
     }
 }
 
+/// The executor's data for one decision: the enabled actions in canonical order as the
+/// strategy sees them, the context each `Run` steps, the CPU that ran last. Kept in the
+/// state (not in [`crate::Machine`]) so that stepping in place reaches it.
+pub(crate) struct Exec {
+    pub views: Vec<ActionView>,
+    /// For each `Run` in `views`, the context it steps (unused for other actions).
+    pub run_contexts: Vec<ContextId>,
+    pub scratch: Vec<(CpuId, Word)>,
+    pub last_cpu: CpuId,
+}
+
+impl Default for Exec {
+    fn default() -> Exec {
+        Exec {
+            views: Vec::new(),
+            run_contexts: Vec::new(),
+            scratch: Vec::new(),
+            last_cpu: CpuId(0),
+        }
+    }
+}
+
+/// How stepping in place (see [`crate::machine`]) handed the run back to the executor
+/// loop, having suspended the context it ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InPlaceExit {
+    /// The steps so far are complete; the loop goes on from its top.
+    Undecided,
+    /// The steps so far are complete and this decision (an index into `Exec::views`)
+    /// was made: the loop applies it next.
+    Decided(usize),
+    /// The context's own op was performed and suspended it (it slept, yielded its CPU
+    /// or halted the run): the loop completes that step.
+    Applied,
+    /// The decision ended the run (`InPlace::ended`).
+    Ended,
+}
+
+/// Stepping in place: while the executor polls a context, the steps that context takes
+/// itself run inside its poll (see [`crate::machine`]).
+#[derive(Default)]
+pub(crate) struct InPlace {
+    /// The CPU and context the executor is polling, while it may step in place.
+    pub armed: Cell<Option<(CpuId, ContextId)>>,
+    pub exit: Cell<Option<InPlaceExit>>,
+    pub ended: RefCell<Option<crate::machine::RunEnd>>,
+}
+
 /// Everything a machine is, except the futures themselves.
 pub struct State {
     pub config: Config,
@@ -133,6 +182,11 @@ pub struct State {
     /// Whether trace records are kept or mirrored ([`Trace::keeps_records`], fixed for
     /// the machine's life): narration is built only then.
     narrating: bool,
+    pub(crate) exec: RefCell<Exec>,
+    pub(crate) in_place: InPlace,
+    /// The strategy of the run in progress (set by [`crate::Machine::run`] for its
+    /// duration only; see there).
+    pub(crate) strategy: Cell<Option<std::ptr::NonNull<dyn crate::strategy::Scheduler>>>,
 }
 
 impl State {
@@ -172,6 +226,9 @@ impl State {
             spawn_queue: RefCell::new(Vec::new()),
             tick_ns: tick,
             narrating,
+            exec: RefCell::new(Exec::default()),
+            in_place: InPlace::default(),
+            strategy: Cell::new(None),
             config,
         }
     }
@@ -216,6 +273,16 @@ impl State {
         self.halted.set(false);
         self.unsettled_ns.set(0);
         self.spawn_queue.borrow_mut().clear();
+        {
+            let mut exec = self.exec.borrow_mut();
+            exec.views.clear();
+            exec.run_contexts.clear();
+            exec.scratch.clear();
+            exec.last_cpu = CpuId(0);
+        }
+        self.in_place.armed.set(None);
+        self.in_place.exit.set(None);
+        self.in_place.ended.borrow_mut().take();
     }
 
     // ---- time -------------------------------------------------------------------
@@ -666,12 +733,15 @@ impl State {
                 self.mem.check(word).ok()?;
                 self.atomic(cpu, word, |old| old.wrapping_add(delta), |_, new| new)
             }
-            Op::Lock { lock, mode, irq } => {
-                if !self.locks.borrow().get(lock).is_free_for(mode) {
-                    return None;
+            Op::Lock { lock, mode, irq } => match self.lock_quiet(cpu, context, lock, mode, irq) {
+                Some(flags) => Performed::Value(flags),
+                None => {
+                    if !self.locks.borrow().get(lock).is_free_for(mode) {
+                        return None;
+                    }
+                    self.lock_checked(cpu, context, lock, mode, irq)
                 }
-                self.lock(cpu, context, lock, mode, irq)
-            }
+            },
             Op::Unlock { lock, mode, irq } => self.unlock(cpu, context, lock, mode, irq),
             _ => self.perform(cpu, context, op),
         };
@@ -1163,7 +1233,9 @@ impl State {
         {
             let mut contexts = self.contexts.borrow_mut();
             let held = &mut contexts[context.index()].held;
-            if let Some(position) = held.iter().rposition(|h| h.lock == id) {
+            if held.last().is_some_and(|h| h.lock == id) {
+                held.pop();
+            } else if let Some(position) = held.iter().rposition(|h| h.lock == id) {
                 held.remove(position);
             }
         }
