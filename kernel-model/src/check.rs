@@ -168,16 +168,12 @@ fn find_problem<G: Granularity>(
 ) -> Option<SetProblem> {
     let cx = &kernel.cx;
     let objects = kernel.objects.borrow();
-    let mut at = 0;
-    while at < seen.len() {
-        let link = seen[at];
-        let count = seen[at..].iter().take_while(|&&l| l == link).count();
-        if !objects.rdllink_owner.contains_key(&link.0) {
-            return Some(SetProblem::NotAnEpitem { link, count });
-        }
-        at += count;
-    }
     let e = objects.eventpolls.get(ep).ok()?;
+    // The items first, noting only their first problem and how many entries of the list
+    // are theirs: if all are (the usual case), no entry can be a stranger, and the
+    // strangers' check, which comes first in the specification, is skipped.
+    let mut listed_items = 0;
+    let mut item_problem = None;
     for &epi in e.rbr.values() {
         let Ok(item) = objects.epitems.get(epi) else {
             continue;
@@ -197,17 +193,30 @@ fn find_problem<G: Granularity>(
             }
             Err(_) => 0,
         };
+        listed_items += count;
+        if item_problem.is_some() {
+            continue;
+        }
         if linked && count == 0 {
-            return Some(SetProblem::Orphaned { epi, next });
-        }
-        if count > 1 {
-            return Some(SetProblem::OnManyLists { epi, count });
-        }
-        if !linked && count > 0 {
-            return Some(SetProblem::SelfLinkedButListed { epi });
+            item_problem = Some(SetProblem::Orphaned { epi, next });
+        } else if count > 1 {
+            item_problem = Some(SetProblem::OnManyLists { epi, count });
+        } else if !linked && count > 0 {
+            item_problem = Some(SetProblem::SelfLinkedButListed { epi });
         }
     }
-    None
+    if listed_items != seen.len() {
+        let mut at = 0;
+        while at < seen.len() {
+            let link = seen[at];
+            let count = seen[at..].iter().take_while(|&&l| l == link).count();
+            if !objects.rdllink_owner.contains_key(&link.0) {
+                return Some(SetProblem::NotAnEpitem { link, count });
+            }
+            at += count;
+        }
+    }
+    item_problem
 }
 
 fn describe_items<G: Granularity>(kernel: &Kernel<G>, items: &[EpitemId]) -> Vec<String> {
