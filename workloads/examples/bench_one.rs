@@ -31,7 +31,11 @@ fn main() {
         }
         "mix" => {
             let rounds = if count == 0 { 200_000 } else { count };
-            let m = simulated::mix(500, 10, rounds, 7);
+            let pipes = std::env::var("MIX_PIPES")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(500);
+            let m = simulated::mix(pipes, 10, rounds, 7);
             println!(
                 "{:.0} events/s",
                 m.delivered as f64 / m.elapsed.as_secs_f64()
