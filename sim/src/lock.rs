@@ -80,22 +80,25 @@ pub struct LockWaiter {
     pub mode: LockMode,
 }
 
-/// One lock instance.
+/// One lock instance. Laid out (and aligned) so that what every acquisition and release
+/// reads and writes shares one cache line.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct Lock {
+    pub writer: Option<ContextId>,
     pub kind: LockKind,
     pub class: LockClassId,
-    pub name: Name,
-    pub writer: Option<ContextId>,
-    pub readers: SmallVec<[ContextId; 2]>,
-    pub waiters: VecDeque<LockWaiter>,
     /// Virtual time of the last release, for causality on the next acquisition.
     pub released_at_ns: u64,
     /// Step of the current (last) acquisition, for reports.
     pub acquired_at_step: u64,
+    pub readers: SmallVec<[ContextId; 2]>,
+    pub waiters: VecDeque<LockWaiter>,
+    pub name: Name,
 }
 
 impl Lock {
+    #[inline]
     pub fn is_free_for(&self, mode: LockMode) -> bool {
         match mode {
             LockMode::Exclusive => self.writer.is_none() && self.readers.is_empty(),
@@ -106,6 +109,7 @@ impl Lock {
         }
     }
 
+    #[inline]
     pub fn is_held_by(&self, context: ContextId) -> bool {
         self.writer == Some(context) || self.readers.contains(&context)
     }
@@ -117,6 +121,7 @@ impl Lock {
             .chain(self.readers.iter().copied())
     }
 
+    #[inline]
     pub fn take(&mut self, context: ContextId, mode: LockMode, step: u64) {
         match mode {
             LockMode::Exclusive => self.writer = Some(context),
@@ -126,6 +131,7 @@ impl Lock {
     }
 
     /// Releases; returns false if `context` did not hold it in `mode`.
+    #[inline]
     pub fn release(&mut self, context: ContextId, mode: LockMode) -> bool {
         match mode {
             LockMode::Exclusive if self.writer == Some(context) => {
