@@ -205,44 +205,51 @@ impl<G: Granularity> Kernel<G> {
         self.cx.report(kind, format!("{what}: {error}"), vec![]);
     }
 
+    /// Reads an object of the arena `arena` selects through `f`, reporting a
+    /// use-after-free (KASAN-style) if the handle is stale.
+    #[inline]
+    fn with_object<T, R>(
+        &self,
+        what: &str,
+        arena: impl FnOnce(&Objects) -> &sim::arena::Arena<T>,
+        handle: sim::arena::Handle<T>,
+        f: impl FnOnce(&T) -> R,
+    ) -> Option<R> {
+        let objects = self.objects.borrow();
+        let result = arena(&objects).get(handle).map(f);
+        drop(objects);
+        result.map_err(|error| self.report_stale(what, error)).ok()
+    }
+
+    /// As [`Kernel::with_object`], mutably.
+    #[inline]
+    fn with_object_mut<T, R>(
+        &self,
+        what: &str,
+        arena: impl FnOnce(&mut Objects) -> &mut sim::arena::Arena<T>,
+        handle: sim::arena::Handle<T>,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        let mut objects = self.objects.borrow_mut();
+        let result = arena(&mut objects).get_mut(handle).map(f);
+        drop(objects);
+        result.map_err(|error| self.report_stale(what, error)).ok()
+    }
+
     /// Reads an epitem's fields through `f`, reporting a use-after-free if it is gone.
     #[inline]
     pub fn with_epi<R>(&self, epi: EpitemId, f: impl FnOnce(&Epitem) -> R) -> Option<R> {
-        let objects = self.objects.borrow();
-        match objects.epitems.get(epi) {
-            Ok(e) => Some(f(e)),
-            Err(error) => {
-                drop(objects);
-                self.report_stale("epitem", error);
-                None
-            }
-        }
+        self.with_object("epitem", |o| &o.epitems, epi, f)
     }
 
     #[inline]
     pub fn with_epi_mut<R>(&self, epi: EpitemId, f: impl FnOnce(&mut Epitem) -> R) -> Option<R> {
-        let mut objects = self.objects.borrow_mut();
-        match objects.epitems.get_mut(epi) {
-            Ok(e) => Some(f(e)),
-            Err(error) => {
-                drop(objects);
-                self.report_stale("epitem", error);
-                None
-            }
-        }
+        self.with_object_mut("epitem", |o| &mut o.epitems, epi, f)
     }
 
     #[inline]
     pub fn with_ep<R>(&self, ep: EventPollId, f: impl FnOnce(&EventPoll) -> R) -> Option<R> {
-        let objects = self.objects.borrow();
-        match objects.eventpolls.get(ep) {
-            Ok(e) => Some(f(e)),
-            Err(error) => {
-                drop(objects);
-                self.report_stale("eventpoll", error);
-                None
-            }
-        }
+        self.with_object("eventpoll", |o| &o.eventpolls, ep, f)
     }
 
     #[inline]
@@ -251,41 +258,17 @@ impl<G: Granularity> Kernel<G> {
         ep: EventPollId,
         f: impl FnOnce(&mut EventPoll) -> R,
     ) -> Option<R> {
-        let mut objects = self.objects.borrow_mut();
-        match objects.eventpolls.get_mut(ep) {
-            Ok(e) => Some(f(e)),
-            Err(error) => {
-                drop(objects);
-                self.report_stale("eventpoll", error);
-                None
-            }
-        }
+        self.with_object_mut("eventpoll", |o| &mut o.eventpolls, ep, f)
     }
 
     #[inline]
     pub fn with_file<R>(&self, file: FileId, f: impl FnOnce(&File) -> R) -> Option<R> {
-        let objects = self.objects.borrow();
-        match objects.files.get(file) {
-            Ok(e) => Some(f(e)),
-            Err(error) => {
-                drop(objects);
-                self.report_stale("struct file", error);
-                None
-            }
-        }
+        self.with_object("struct file", |o| &o.files, file, f)
     }
 
     #[inline]
     pub fn with_file_mut<R>(&self, file: FileId, f: impl FnOnce(&mut File) -> R) -> Option<R> {
-        let mut objects = self.objects.borrow_mut();
-        match objects.files.get_mut(file) {
-            Ok(e) => Some(f(e)),
-            Err(error) => {
-                drop(objects);
-                self.report_stale("struct file", error);
-                None
-            }
-        }
+        self.with_object_mut("struct file", |o| &mut o.files, file, f)
     }
 
     /// `ep_item_from_wait()`: the epitem behind an eppoll_entry.
