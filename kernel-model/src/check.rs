@@ -260,7 +260,7 @@ pub fn lost_wakeups<G: Granularity>(kernel: &Kernel<G>, sleepers: &[TaskId]) -> 
         .borrow()
         .tasks
         .iter()
-        .filter_map(|(&t, info)| info.in_ep_poll.map(|ep| (t, ep)))
+        .filter_map(|(t, info)| info.in_ep_poll.map(|ep| (t, ep)))
         .filter(|(t, _)| sleepers.contains(t))
         .collect();
     for (task, ep) in waiting {

@@ -37,6 +37,9 @@ pub const MAX_SCHEDULE_TIMEOUT: u64 = i64::MAX as u64;
 /// `EP_MAX_EVENTS` = INT_MAX / sizeof(struct epoll_event) (12 bytes on x86-64, packed).
 pub const EP_MAX_EVENTS: i32 = i32::MAX / 12;
 
+/// `ep->lock`, `ep->sem`, `ep->wq`, `ep->poll_wait` and `ep->rdllist` of an eventpoll.
+type EpFields = (sim::LockId, sim::LockId, WaitQueueId, WaitQueueId, ListHead);
+
 impl<G: Granularity> Kernel<G> {
     // ---- ep->lock, with the lock-without-irqsave injection -------------------------------
 
@@ -76,11 +79,35 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    fn ep_fields(
-        &self,
-        ep: EventPollId,
-    ) -> Option<(sim::LockId, sim::LockId, WaitQueueId, WaitQueueId, ListHead)> {
+    fn ep_fields(&self, ep: EventPollId) -> Option<EpFields> {
         self.with_ep(ep, |e| (e.lock, e.sem, e.wq, e.poll_wait, e.rdllist))
+    }
+
+    /// An epitem's `rdllink` and `event.events` word with its eventpoll's fields, in one
+    /// look at the objects (the callback's `epi->ep` dereference); `None` (reported) if
+    /// either is gone.
+    fn epi_and_ep_fields(&self, epi: EpitemId) -> Option<(ListHead, sim::Word, EpFields)> {
+        let found = {
+            let objects = self.objects.borrow();
+            objects.epitems.get(epi).map(|e| {
+                let fields = objects
+                    .eventpolls
+                    .get(e.ep)
+                    .map(|ep| (ep.lock, ep.sem, ep.wq, ep.poll_wait, ep.rdllist));
+                (e.rdllink(), e.events_word(), fields)
+            })
+        };
+        match found {
+            Ok((link, events_word, Ok(fields))) => Some((link, events_word, fields)),
+            Ok((_, _, Err(error))) => {
+                self.report_stale("eventpoll", error);
+                None
+            }
+            Err(error) => {
+                self.report_stale("epitem", error);
+                None
+            }
+        }
     }
 
     /// `ep_is_linked(p)`: `!list_empty(p)`.
@@ -700,12 +727,9 @@ impl<G: Granularity> Kernel<G> {
         let Some(epi) = self.pwq_base(pwq) else {
             return false;
         };
-        let Some((ep, link, events_word)) =
-            self.with_epi(epi, |e| (e.ep, e.rdllink(), e.events_word()))
+        let Some((link, events_word, (lock, _, wq, poll_wait, rdllist))) =
+            self.epi_and_ep_fields(epi)
         else {
-            return false;
-        };
-        let Some((lock, _, wq, poll_wait, rdllist)) = self.ep_fields(ep) else {
             return false;
         };
         self.cx

@@ -221,7 +221,7 @@ pub struct Objects {
     /// Sockets made by `sys_socket_external`, in creation order (their "network" handles).
     pub external_socks: Vec<SockId>,
     pub processes: Vec<Process>,
-    pub tasks: BTreeMap<TaskId, TaskInfo>,
+    pub tasks: TaskTable,
     /// Tasks of each process that have not finished; the last one out closes the files.
     pub live_tasks: BTreeMap<ProcessId, u32>,
     /// `container_of(rdllink)`: the epitem whose `rdllink.next` word is the key.
@@ -248,7 +248,7 @@ impl Default for Objects {
             socks: Arena::new("struct unix_sock"),
             external_socks: Vec::new(),
             processes: Vec::new(),
-            tasks: BTreeMap::new(),
+            tasks: TaskTable::default(),
             live_tasks: BTreeMap::new(),
             rdllink_owner: LinkOwners::default(),
             txlink_owner: LinkOwners::default(),
@@ -408,5 +408,52 @@ impl PagePool {
             page.clear();
             self.pages.push(page);
         }
+    }
+}
+
+/// The registered tasks, indexed by task number (task ids are small and dense: the
+/// machine hands them out in order), so that `current`'s process — looked up by every
+/// syscall — is one index away. Iterates in task order, as a map keyed by id would.
+#[derive(Clone, Debug, Default)]
+pub struct TaskTable {
+    slots: Vec<Option<TaskInfo>>,
+}
+
+impl TaskTable {
+    pub fn insert(&mut self, task: TaskId, info: TaskInfo) {
+        let index = task.index();
+        if self.slots.len() <= index {
+            self.slots.resize(index + 1, None);
+        }
+        self.slots[index] = Some(info);
+    }
+
+    #[inline]
+    pub fn get(&self, task: &TaskId) -> Option<&TaskInfo> {
+        self.slots.get(task.index())?.as_ref()
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, task: &TaskId) -> Option<&mut TaskInfo> {
+        self.slots.get_mut(task.index())?.as_mut()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (TaskId, &TaskInfo)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| Some((TaskId(index as u32), slot.as_ref()?)))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &TaskInfo> {
+        self.slots.iter().flatten()
+    }
+}
+
+impl std::ops::Index<&TaskId> for TaskTable {
+    type Output = TaskInfo;
+
+    fn index(&self, task: &TaskId) -> &TaskInfo {
+        self.get(task).expect("a registered task")
     }
 }
