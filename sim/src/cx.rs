@@ -178,7 +178,8 @@ impl<G: Granularity> Cx<G> {
 
     #[inline(always)]
     fn access(&self, op: Op, word: Word) -> OpFuture<'_> {
-        if !G::STEPS_AT_ACCESS && !self.state.halted.get() && self.state.mem.check(word).is_ok() {
+        if !G::STEPS_AT_ACCESS && self.state.may_run_inline() && self.state.mem.check(word).is_ok()
+        {
             let costs = &self.state.config.costs;
             let value = match op {
                 Op::Load { .. } => {

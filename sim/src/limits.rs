@@ -7,6 +7,12 @@ pub const CPUS_MAX: usize = 64;
 pub const TASKS_MAX: usize = 4096;
 /// Default step budget: a run that takes more steps is reported as a livelock.
 pub const STEPS_DEFAULT_MAX: u64 = 5_000_000;
+/// Operations one step may perform inline (locks and accesses that the granularity does
+/// not make steps of) before the run is reported as a livelock: a loop in kernel code
+/// that never reaches a scheduling point would otherwise never return to the executor,
+/// so no step budget could stop it. Far above what any syscall does (an `epoll_wait`
+/// over 100k ready items is about 2M); about a tenth of a second of host time.
+pub const INLINE_OPERATIONS_PER_STEP_MAX: u32 = 1 << 24;
 /// Locks a single context may hold at once (lockdep's MAX_LOCK_DEPTH is 48).
 pub const HELD_LOCKS_MAX: usize = 48;
 /// Shared memory words per machine (8 bytes each).

@@ -435,11 +435,12 @@ struct Inline<'a> {
 
 impl<'a> Inline<'a> {
     /// The inline path, if this granularity has one and the run has not halted (once it
-    /// has, the stepping path posts an op, and the executor stops the run there).
+    /// has, the stepping path posts an op, and the executor stops the run there) or been
+    /// stopped for never reaching a step ([`State::may_run_inline`]).
     #[inline(always)]
     fn new<G: Granularity>(cx: &'a Cx<G>) -> Option<Inline<'a>> {
         let state = cx.state();
-        if G::STEPS_AT_ACCESS || state.halted.get() {
+        if G::STEPS_AT_ACCESS || !state.may_run_inline() {
             return None;
         }
         Some(Inline {

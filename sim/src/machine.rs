@@ -749,7 +749,7 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
                         hand_over(state, InPlaceExit::Applied)
                     }
                     Performed::Halt => {
-                        state.halted.set(true);
+                        state.halt();
                         hand_over(state, InPlaceExit::Applied)
                     }
                 };
@@ -841,7 +841,7 @@ impl Machine {
             Performed::Yielded => {
                 state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
             }
-            Performed::Halt => state.halted.set(true),
+            Performed::Halt => state.halt(),
         }
     }
 

@@ -175,6 +175,10 @@ pub struct State {
     /// Time charged to the current CPU by inline primitives and not yet added to its
     /// clock (see [`State::charge_current`]); always 0 while no code runs.
     unsettled_ns: Cell<u64>,
+    /// Inline operations left before [`State::may_run_inline`] looks at whether the
+    /// run still takes steps, and the step at which it last looked (`u64::MAX`: never).
+    inline_budget: Cell<u32>,
+    inline_budget_step: Cell<u64>,
     /// Tasks created by running code (`clone()`), started by the executor before its
     /// next decision.
     pub spawn_queue: RefCell<Vec<QueuedSpawn>>,
@@ -223,6 +227,8 @@ impl State {
             step: Cell::new(0),
             halted: Cell::new(false),
             unsettled_ns: Cell::new(0),
+            inline_budget: Cell::new(0),
+            inline_budget_step: Cell::new(u64::MAX),
             spawn_queue: RefCell::new(Vec::new()),
             tick_ns: tick,
             narrating,
@@ -272,6 +278,8 @@ impl State {
         self.step.set(0);
         self.halted.set(false);
         self.unsettled_ns.set(0);
+        self.inline_budget.set(0);
+        self.inline_budget_step.set(u64::MAX);
         self.spawn_queue.borrow_mut().clear();
         {
             let mut exec = self.exec.borrow_mut();
@@ -283,6 +291,65 @@ impl State {
         self.in_place.armed.set(None);
         self.in_place.exit.set(None);
         self.in_place.ended.borrow_mut().take();
+    }
+
+    // ---- inline operations --------------------------------------------------------
+
+    /// Whether running code may perform its next operation inline (without a step):
+    /// not once the run has halted, and not once the current step has performed
+    /// [`crate::limits::INLINE_OPERATIONS_PER_STEP_MAX`] of them. That second case is a loop
+    /// that never reaches a scheduling point at this granularity (2.6.21's `ep_poll`
+    /// retry at `syscall` granularity, a walk round a corrupted list): like the
+    /// kernel's soft-lockup watchdog it is reported — as a livelock, which halts the
+    /// run — instead of running forever. A plain countdown on the hot path; the step is
+    /// looked at only when the countdown runs out.
+    #[inline(always)]
+    pub fn may_run_inline(&self) -> bool {
+        let left = self.inline_budget.get();
+        if left == 0 {
+            return self.renew_inline_budget();
+        }
+        self.inline_budget.set(left - 1);
+        // Halting empties the budget (`State::halt`), so a halted run gets here never.
+        debug_assert!(!self.halted.get());
+        true
+    }
+
+    /// Stops the run: nothing more is performed, inline or stepped.
+    pub fn halt(&self) {
+        self.halted.set(true);
+        self.inline_budget.set(0);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn renew_inline_budget(&self) -> bool {
+        if self.halted.get() {
+            return false;
+        }
+        let step = self.step.get();
+        if self.inline_budget_step.get() != step {
+            self.inline_budget_step.set(step);
+            self.inline_budget
+                .set(crate::limits::INLINE_OPERATIONS_PER_STEP_MAX - 1);
+            return true;
+        }
+        let cpu = self.current.get().cpu;
+        self.report(
+            ReportKind::Livelock,
+            format!(
+                "soft lockup: CPU#{} performed {} operations in step {step} without reaching \
+                 a scheduling point",
+                cpu.0,
+                crate::limits::INLINE_OPERATIONS_PER_STEP_MAX
+            ),
+            vec![
+                "at this granularity the loop's locks and accesses are not steps; run it at \
+                 `lock` or `access` granularity to watch it step by step"
+                    .to_string(),
+            ],
+        );
+        false
     }
 
     // ---- time -------------------------------------------------------------------
@@ -454,7 +521,7 @@ impl State {
             schedule: String::new(),
         });
         if kind.is_fatal() {
-            self.halted.set(true);
+            self.halt();
         }
     }
 
@@ -698,7 +765,7 @@ impl State {
     /// that the dispatch folds away and each primitive calls its op's code directly.
     #[inline(always)]
     pub fn perform_inline(&self, op: Op) -> Option<u64> {
-        if self.halted.get() {
+        if !self.may_run_inline() {
             return None;
         }
         let Current { cpu, context } = self.current.get();
@@ -1302,7 +1369,7 @@ impl State {
         );
         if in_irq {
             // There is no task to put to sleep: the run cannot go on.
-            self.halted.set(true);
+            self.halt();
         }
         !in_irq
     }

@@ -207,6 +207,48 @@ fn a_run_that_never_ends_is_a_livelock_at_the_step_budget() {
     assert_eq!(result.reports[0].kind, ReportKind::Livelock);
 }
 
+/// A loop whose every operation runs inline (syscall granularity: its lock and its
+/// loads are not steps) never hands back to the executor, so no step budget can stop
+/// it; the inline-operation limit does, with a livelock report that halts the run.
+#[test]
+fn a_loop_that_never_reaches_a_step_is_a_soft_lockup() {
+    let config = Config {
+        cpus: 1,
+        granularity: GranularityKind::Syscall,
+        ..Config::default()
+    };
+    let mut machine = Machine::new(config, 1).unwrap();
+    let cx = machine.cx::<SyscallSteps>();
+    let lock = cx.new_lock(
+        sim::lock::LockKind::Spin,
+        "spin",
+        sim::lock::Name::new("spin", 0, ""),
+    );
+    let flag = cx.alloc_words("flag", 0, &["set"]);
+    machine.spawn("spin", None, async move {
+        cx.syscall("spin").await;
+        // while (!flag) { spin_lock(); spin_unlock(); }: nobody will ever set it.
+        while cx.load(flag).await == 0 {
+            cx.spin_lock(lock).await;
+            cx.spin_unlock(lock).await;
+        }
+    });
+    let result = run(&mut machine, &mut Canonical::default());
+    assert_eq!(result.end, RunEnd::Halted);
+    assert_eq!(result.reports.len(), 1, "{:?}", result.reports);
+    assert_eq!(result.reports[0].kind, ReportKind::Livelock);
+    assert!(
+        result.reports[0].message.contains("soft lockup"),
+        "{}",
+        result.reports[0].message
+    );
+    assert!(
+        result.steps < 10,
+        "stopped within the step: {}",
+        result.steps
+    );
+}
+
 #[test]
 fn bad_options_are_one_line_errors() {
     for (config, needle) in [

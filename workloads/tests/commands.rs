@@ -405,6 +405,34 @@ fn round_trips_for_every_strategy() {
     }
 }
 
+/// Finding F3 at syscall granularity: the spinning waiter's locks and loads are not
+/// steps there, so no step budget can stop it; the inline-operation limit does — a
+/// livelock report ("soft lockup") with the schedule, not a simulator that never
+/// returns. The schedule is one `explore --granularity syscall` found (seed 9).
+#[test]
+fn a_busy_loop_that_reaches_no_step_is_reported_not_hung() {
+    let output = run(&[
+        "replay",
+        "finding-2621-busy-loop",
+        "--schedule",
+        "v1.4b6557c3170aa55a.EQABmVE",
+        "--seed",
+        "9",
+        "--granularity",
+        "syscall",
+    ]);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(
+        output.stdout.contains("livelock at step 16")
+            && output.stdout.contains("soft lockup")
+            && output
+                .stdout
+                .contains("the expected livelock report was made"),
+        "{}",
+        output.stdout
+    );
+}
+
 #[test]
 fn replay_with_a_schedule_and_a_hash() {
     let (_, ran) = json(&["run", "seed-case-5-callback-race", "--seed", "3", "--json"]);
