@@ -415,7 +415,7 @@ fn a_busy_loop_that_reaches_no_step_is_reported_not_hung() {
         "replay",
         "finding-2621-busy-loop",
         "--schedule",
-        "v1.4b6557c3170aa55a.EQABmVE",
+        "v1.c606a407145f3303.EQABmVE",
         "--seed",
         "9",
         "--granularity",
