@@ -490,7 +490,7 @@ impl<'a> Inline<'a> {
         unsafe { self.mem.load(word) }
     }
 
-    /// [`deref`], on the view.
+    /// [`deref()`], on the view.
     #[inline(always)]
     fn deref(&mut self, value: u64, what: &'static str) -> Option<ListHead> {
         match self.mem.pair_at(value) {

@@ -423,7 +423,7 @@ pub struct ConfigArgs {
 
 /// The run options shared by every subcommand that runs a machine. Each is optional so
 /// that a scenario's own defaults apply when it is not given; see
-/// [`crate::options::CommonOpts::resolve`].
+/// [`CommonOpts::resolve`].
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommonOpts {
     /// Seeds the strategy and the scenario's random(n) [default: the scenario's, else 0]

@@ -18,7 +18,7 @@
 //! - [`record`] — self-contained records of runs
 //! - [`litmus_cmd`] — `epsim litmus`
 //! - [`config_cmd`] — `epsim config`: check run options, decode a schedule
-//! - [`bench`] — `epsim bench`: the simulated kernel against the host's epoll
+//! - [`mod@bench`] — `epsim bench`: the simulated kernel against the host's epoll
 //! - [`demo`] — what `epsim` with no arguments does
 //! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
 //! - [`exit`] — exit statuses and the one-line error type
