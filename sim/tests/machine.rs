@@ -3,10 +3,11 @@
 
 mod common;
 
-use common::{lock_config, run, Log};
+use common::{config, lock_config, run, Log};
 use sim::strategy::{Canonical, Random, Timed};
 use sim::{
-    Config, CpuId, GranularityKind, LockSteps, Machine, ReportKind, RunEnd, SyscallSteps, TaskState,
+    Config, CpuId, GranularityKind, LockSteps, Machine, MemoryModel, ReportKind, RunEnd,
+    SyscallSteps, TaskState,
 };
 
 #[test]
@@ -212,12 +213,7 @@ fn a_run_that_never_ends_is_a_livelock_at_the_step_budget() {
 /// it; the inline-operation limit does, with a livelock report that halts the run.
 #[test]
 fn a_loop_that_never_reaches_a_step_is_a_soft_lockup() {
-    let config = Config {
-        cpus: 1,
-        granularity: GranularityKind::Syscall,
-        ..Config::default()
-    };
-    let mut machine = Machine::new(config, 1).unwrap();
+    let mut machine = Machine::new(config::<SyscallSteps>(1, MemoryModel::Sc), 1).unwrap();
     let cx = machine.cx::<SyscallSteps>();
     let lock = cx.new_lock(
         sim::lock::LockKind::Spin,
