@@ -499,6 +499,16 @@ impl Memory {
         self.buffers.borrow()[cpu.index()].entries.clone()
     }
 
+    /// The word of `cpu`'s oldest buffered store, if any: under tso the only store that
+    /// may drain next (what [`Memory::drainable`] lists, without a list).
+    #[inline]
+    pub fn oldest_buffered(&self, cpu: CpuId) -> Option<Word> {
+        self.buffers.borrow()[cpu.index()]
+            .entries
+            .first()
+            .map(|entry| entry.word)
+    }
+
     /// The buffered stores of `cpu` that may drain next, as positions in its buffer:
     /// under tso only the oldest; under pso the oldest store to each address among the
     /// stores of the oldest epoch.

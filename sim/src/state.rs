@@ -113,6 +113,8 @@ pub(crate) struct Exec {
     pub run_contexts: Vec<ContextId>,
     pub scratch: Vec<(CpuId, Word)>,
     pub last_cpu: CpuId,
+    /// The fingerprint of `views` (see `collect_actions`).
+    pub fingerprint: u16,
 }
 
 impl Default for Exec {
@@ -122,6 +124,7 @@ impl Default for Exec {
             run_contexts: Vec::new(),
             scratch: Vec::new(),
             last_cpu: CpuId(0),
+            fingerprint: 0,
         }
     }
 }
