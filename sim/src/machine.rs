@@ -371,65 +371,72 @@ struct SelfDeadlock {
 
 /// Picks an action: from the replayed schedule if there is one, else the strategy.
 fn decide(state: &State) -> Result<usize, RunEnd> {
-    let exec = state.exec.borrow();
-    {
-        let fingerprint = exec.fingerprint;
-        let mut log = state.decisions.borrow_mut();
-        let index = log.schedule.decisions;
-        let choice = if let Some(replay) = &log.replay {
-            let mut cursor = log.replay_cursor;
-            let choice = replay.choice_at(&mut cursor, index) as usize;
-            let past_end = index >= replay.decisions;
-            log.replay_cursor = cursor;
-            let reason = if past_end {
-                Some("the run goes on after the schedule's last decision".to_string())
-            } else if choice >= exec.views.len() {
-                Some(format!(
-                    "the schedule chooses action {choice}, but only {} are enabled",
-                    exec.views.len()
-                ))
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                return Err(RunEnd::ReplayMismatch {
-                    decision: index,
-                    step: state.step.get(),
-                    reason,
-                });
-            }
-            choice
-        } else {
-            drop(log);
-            let view = DecisionView {
-                decision: index,
-                step: state.step.get(),
-                actions: &exec.views,
-                last_cpu: exec.last_cpu,
-            };
-            let mut strategy = state
-                .strategy
-                .get()
-                .expect("decisions are made while `Machine::run` runs");
-            // SAFETY: see `Machine::run`: the strategy outlives the run and this is the
-            // only reference to it while `choose` runs.
-            let choice = unsafe { strategy.as_mut() }.choose(&view);
-            assert!(
-                choice < exec.views.len(),
-                "strategy chose a disabled action"
-            );
-            log = state.decisions.borrow_mut();
-            choice
-        };
-        if let Some(reason) = log.record(choice as u32, fingerprint) {
-            return Err(RunEnd::ReplayMismatch {
-                decision: index,
-                step: state.step.get(),
-                reason,
-            });
-        }
-        Ok(choice)
+    if state.decisions.borrow().replay.is_some() {
+        return decide_replayed(state);
     }
+    let exec = state.exec.borrow();
+    let index = state.decisions.borrow().schedule.decisions;
+    let view = DecisionView {
+        decision: index,
+        step: state.step.get(),
+        actions: &exec.views,
+        last_cpu: exec.last_cpu,
+    };
+    let mut strategy = state
+        .strategy
+        .get()
+        .expect("decisions are made while `Machine::run` runs");
+    // SAFETY: see `Machine::run`: the strategy outlives the run and this is the only
+    // reference to it while `choose` runs.
+    let choice = unsafe { strategy.as_mut() }.choose(&view);
+    assert!(
+        choice < exec.views.len(),
+        "strategy chose a disabled action"
+    );
+    // Without a replay there is no window to check (`DecisionLog::record` would only
+    // record the decision).
+    state
+        .decisions
+        .borrow_mut()
+        .schedule
+        .record(choice as u32, exec.fingerprint);
+    Ok(choice)
+}
+
+/// [`decide`] while a schedule is replayed: its choice, checked.
+#[inline(never)]
+fn decide_replayed(state: &State) -> Result<usize, RunEnd> {
+    let exec = state.exec.borrow();
+    let mut log = state.decisions.borrow_mut();
+    let log = &mut *log;
+    let index = log.schedule.decisions;
+    let replay = log.replay.as_ref().expect("a schedule is replayed");
+    let choice = replay.choice_at(&mut log.replay_cursor, index) as usize;
+    let reason = if index >= replay.decisions {
+        Some("the run goes on after the schedule's last decision".to_string())
+    } else if choice >= exec.views.len() {
+        Some(format!(
+            "the schedule chooses action {choice}, but only {} are enabled",
+            exec.views.len()
+        ))
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        return Err(RunEnd::ReplayMismatch {
+            decision: index,
+            step: state.step.get(),
+            reason,
+        });
+    }
+    if let Some(reason) = log.record(choice as u32, exec.fingerprint) {
+        return Err(RunEnd::ReplayMismatch {
+            decision: index,
+            step: state.step.get(),
+            reason,
+        });
+    }
+    Ok(choice)
 }
 
 /// A 16-bit summary of the enabled set, for replay validation. `collect_actions`
@@ -735,7 +742,8 @@ fn dispatch_would_act(state: &State) -> bool {
 /// Makes the oldest buffered store of `cpu` to `word` visible.
 fn apply_drain(state: &State, cpu: CpuId, word: Word) {
     let value = state.mem.drain_one(cpu, word).unwrap_or(0);
-    state.record(cpu, None, TraceEvent::Drain { word, value });
+    let task = state.cpus.borrow()[cpu.index()].task;
+    state.record_as(cpu, task, false, TraceEvent::Drain { word, value });
 }
 
 /// Stepping in place. While the executor polls a context (after performing its op) the
@@ -760,7 +768,12 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
     // What the executor does when the context's poll ends with `op` posted, and at the
     // end of the step.
     state.settle();
-    state.contexts.borrow_mut()[context.index()].pending = op;
+    let (task, in_interrupt) = {
+        let mut contexts = state.contexts.borrow_mut();
+        let c = &mut contexts[context.index()];
+        c.pending = op;
+        (c.task(), c.in_interrupt())
+    };
     state.step.set(state.step.get() + 1);
     loop {
         // The top of the loop, if it has nothing to do: otherwise the loop does it.
@@ -796,7 +809,8 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
                 state.current.set(Current { cpu, context });
                 return match state.perform(cpu, context, op) {
                     Performed::Value(value) => {
-                        state.record(cpu, Some(context), TraceEvent::Op { op, result: value });
+                        let event = TraceEvent::Op { op, result: value };
+                        state.record_as(cpu, task, in_interrupt, event);
                         state.result.set(value);
                         // The executor would poll the context now: it goes on.
                         Poll::Ready(value)

@@ -379,7 +379,19 @@ impl State {
     }
 
     pub fn record(&self, cpu: CpuId, context: Option<ContextId>, event: TraceEvent) {
-        let (task, in_interrupt) = match context {
+        let (task, in_interrupt) = self.record_identity(cpu, context);
+        self.record_as(cpu, task, in_interrupt, event);
+    }
+
+    /// The task and interrupt flag a record of `context` (or of `cpu`, without one)
+    /// carries (see [`Record`]).
+    #[inline]
+    pub(crate) fn record_identity(
+        &self,
+        cpu: CpuId,
+        context: Option<ContextId>,
+    ) -> (Option<TaskId>, bool) {
+        match context {
             Some(c) => {
                 let contexts = self.contexts.borrow();
                 (
@@ -388,7 +400,20 @@ impl State {
                 )
             }
             None => (self.cpus.borrow()[cpu.index()].task, false),
-        };
+        }
+    }
+
+    /// [`State::record`] with the record's identity already looked up (the executor
+    /// records every step and knows it): inlined, so that a step that only hashes
+    /// neither looks the context up again nor moves the event around.
+    #[inline(always)]
+    pub(crate) fn record_as(
+        &self,
+        cpu: CpuId,
+        task: Option<TaskId>,
+        in_interrupt: bool,
+        event: TraceEvent,
+    ) {
         if !self.narrating {
             // Neither kept nor mirrored: only the hash needs the record's fields.
             let time_ns = self.clock_ns(cpu);
@@ -402,6 +427,13 @@ impl State {
             );
             return;
         }
+        self.push_record(cpu, task, in_interrupt, event);
+    }
+
+    /// Builds and keeps (or mirrors) a record: narration only.
+    #[cold]
+    #[inline(never)]
+    fn push_record(&self, cpu: CpuId, task: Option<TaskId>, in_interrupt: bool, event: TraceEvent) {
         let record = Record {
             step: self.step.get(),
             time_ns: self.clock_ns(cpu),
