@@ -371,11 +371,15 @@ struct SelfDeadlock {
 
 /// Picks an action: from the replayed schedule if there is one, else the strategy.
 fn decide(state: &State) -> Result<usize, RunEnd> {
-    if state.decisions.borrow().replay.is_some() {
-        return decide_replayed(state);
-    }
+    let index = {
+        let log = state.decisions.borrow();
+        if log.replay.is_some() {
+            drop(log);
+            return decide_replayed(state);
+        }
+        log.schedule.decisions
+    };
     let exec = state.exec.borrow();
-    let index = state.decisions.borrow().schedule.decisions;
     let view = DecisionView {
         decision: index,
         step: state.step.get(),

@@ -543,7 +543,12 @@ impl Memory {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
         let position = buffer.entries.iter().position(|e| e.word == word)?;
-        let entry = buffer.entries.remove(position);
+        // Usually the buffer holds just this store: take it without shifting the rest.
+        let entry = if position + 1 == buffer.entries.len() {
+            buffer.entries.pop().expect("the position is in the buffer")
+        } else {
+            buffer.entries.remove(position)
+        };
         self.values.set(entry.word.0 as usize, entry.value);
         if buffer.entries.is_empty() {
             buffer.epoch = 0;
