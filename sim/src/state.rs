@@ -317,6 +317,7 @@ impl State {
     }
 
     /// `cpu`'s clock (exact: what inline primitives charged is settled first).
+    #[inline]
     pub fn clock_ns(&self, cpu: CpuId) -> u64 {
         self.settle();
         self.cpus.borrow()[cpu.index()].clock_ns
