@@ -21,7 +21,8 @@ use crate::op::{IrqMode, Op, TaskState};
 use crate::report::{Report, ReportKind};
 use crate::schedule::Schedule;
 use crate::state::{
-    describe_context, Current, Handler, HandlerFactory, InPlaceExit, LocalFuture, Performed, State,
+    describe_context, Current, Exec, Handler, HandlerFactory, InPlaceExit, LocalFuture, Performed,
+    State,
 };
 use crate::strategy::{ActionView, DecisionView, Scheduler};
 use crate::trace::{Record, TraceEvent, TraceHasher};
@@ -370,92 +371,116 @@ struct SelfDeadlock {
 
 /// Picks an action: from the replayed schedule if there is one, else the strategy.
 fn decide(state: &State) -> Result<usize, RunEnd> {
-    let exec = state.exec.borrow();
-    {
-        let fingerprint = fingerprint(&exec.views);
-        let mut log = state.decisions.borrow_mut();
-        let index = log.schedule.decisions;
-        let choice = if let Some(replay) = &log.replay {
-            let mut cursor = log.replay_cursor;
-            let choice = replay.choice_at(&mut cursor, index) as usize;
-            let past_end = index >= replay.decisions;
-            log.replay_cursor = cursor;
-            let reason = if past_end {
-                Some("the run goes on after the schedule's last decision".to_string())
-            } else if choice >= exec.views.len() {
-                Some(format!(
-                    "the schedule chooses action {choice}, but only {} are enabled",
-                    exec.views.len()
-                ))
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                return Err(RunEnd::ReplayMismatch {
-                    decision: index,
-                    step: state.step.get(),
-                    reason,
-                });
-            }
-            choice
-        } else {
+    let index = {
+        let log = state.decisions.borrow();
+        if log.replay.is_some() {
             drop(log);
-            let view = DecisionView {
-                decision: index,
-                step: state.step.get(),
-                actions: &exec.views,
-                last_cpu: exec.last_cpu,
-            };
-            let mut strategy = state
-                .strategy
-                .get()
-                .expect("decisions are made while `Machine::run` runs");
-            // SAFETY: see `Machine::run`: the strategy outlives the run and this is the
-            // only reference to it while `choose` runs.
-            let choice = unsafe { strategy.as_mut() }.choose(&view);
-            assert!(
-                choice < exec.views.len(),
-                "strategy chose a disabled action"
-            );
-            log = state.decisions.borrow_mut();
-            choice
-        };
-        if let Some(reason) = log.record(choice as u32, fingerprint) {
-            return Err(RunEnd::ReplayMismatch {
-                decision: index,
-                step: state.step.get(),
-                reason,
-            });
+            return decide_replayed(state);
         }
-        Ok(choice)
+        log.schedule.decisions
+    };
+    let exec = state.exec.borrow();
+    let view = DecisionView {
+        decision: index,
+        step: state.step.get(),
+        actions: &exec.views,
+        last_cpu: exec.last_cpu,
+    };
+    let mut strategy = state
+        .strategy
+        .get()
+        .expect("decisions are made while `Machine::run` runs");
+    // SAFETY: see `Machine::run`: the strategy outlives the run and this is the only
+    // reference to it while `choose` runs.
+    let choice = unsafe { strategy.as_mut() }.choose(&view);
+    assert!(
+        choice < exec.views.len(),
+        "strategy chose a disabled action"
+    );
+    // Without a replay there is no window to check (`DecisionLog::record` would only
+    // record the decision).
+    state
+        .decisions
+        .borrow_mut()
+        .schedule
+        .record(choice as u32, exec.fingerprint);
+    Ok(choice)
+}
+
+/// [`decide`] while a schedule is replayed: its choice, checked.
+#[inline(never)]
+fn decide_replayed(state: &State) -> Result<usize, RunEnd> {
+    let exec = state.exec.borrow();
+    let mut log = state.decisions.borrow_mut();
+    let log = &mut *log;
+    let index = log.schedule.decisions;
+    let replay = log.replay.as_ref().expect("a schedule is replayed");
+    let choice = replay.choice_at(&mut log.replay_cursor, index) as usize;
+    let reason = if index >= replay.decisions {
+        Some("the run goes on after the schedule's last decision".to_string())
+    } else if choice >= exec.views.len() {
+        Some(format!(
+            "the schedule chooses action {choice}, but only {} are enabled",
+            exec.views.len()
+        ))
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        return Err(RunEnd::ReplayMismatch {
+            decision: index,
+            step: state.step.get(),
+            reason,
+        });
+    }
+    if let Some(reason) = log.record(choice as u32, exec.fingerprint) {
+        return Err(RunEnd::ReplayMismatch {
+            decision: index,
+            step: state.step.get(),
+            reason,
+        });
+    }
+    Ok(choice)
+}
+
+/// A 16-bit summary of the enabled set, for replay validation. `collect_actions`
+/// computes it as it lists the actions; this is the definition it must agree with.
+#[cfg(debug_assertions)]
+fn fingerprint(views: &[ActionView]) -> u16 {
+    let mut h = TraceHasher::default();
+    for view in views {
+        hash_action(&mut h, view.action);
+    }
+    finish_fingerprint(&h)
+}
+
+/// One action's part of the enabled set's fingerprint. Fixed forever: recorded
+/// schedules carry fingerprints.
+#[inline(always)]
+fn hash_action(h: &mut TraceHasher, action: Action) {
+    match action {
+        Action::Drain { cpu, word } => {
+            h.write_u64(1);
+            h.write_u64(cpu.0 as u64);
+            h.write_u64(word.0 as u64);
+        }
+        Action::Run { cpu } => {
+            h.write_u64(2);
+            h.write_u64(cpu.0 as u64);
+        }
+        Action::Interrupt { event, cpu } => {
+            h.write_u64(3);
+            h.write_u64(event.0 as u64);
+            h.write_u64(cpu.0 as u64);
+        }
     }
 }
 
-/// A 16-bit summary of the enabled set, for replay validation.
-fn fingerprint(views: &[ActionView]) -> u16 {
-    {
-        let mut h = TraceHasher::default();
-        for view in views {
-            match view.action {
-                Action::Drain { cpu, word } => {
-                    h.write_u64(1);
-                    h.write_u64(cpu.0 as u64);
-                    h.write_u64(word.0 as u64);
-                }
-                Action::Run { cpu } => {
-                    h.write_u64(2);
-                    h.write_u64(cpu.0 as u64);
-                }
-                Action::Interrupt { event, cpu } => {
-                    h.write_u64(3);
-                    h.write_u64(event.0 as u64);
-                    h.write_u64(cpu.0 as u64);
-                }
-            }
-        }
-        let x = h.finish();
-        (x ^ (x >> 16) ^ (x >> 32) ^ (x >> 48)) as u16
-    }
+/// Folds the hash of an enabled set to its 16-bit fingerprint.
+#[inline(always)]
+fn finish_fingerprint(h: &TraceHasher) -> u16 {
+    let x = h.finish();
+    (x ^ (x >> 16) ^ (x >> 32) ^ (x >> 48)) as u16
 }
 
 impl Machine {
@@ -538,56 +563,81 @@ impl Machine {
 /// Fills `Exec::views` with the enabled actions in canonical order: drains (CPU order,
 /// oldest first), then runs starting from the CPU that ran last, then interrupts (event
 /// order, CPU order) — each as the strategy sees it (the op a run would perform, the
-/// time the action would happen at) — and `Exec::run_contexts` with the context of each
-/// run. Changes nothing else: a CPU found in self-deadlock is returned for the caller
-/// to report.
+/// time the action would happen at) — `Exec::run_contexts` with the context of each
+/// run, and `Exec::fingerprint` with the enabled set's fingerprint. Changes nothing
+/// else: a CPU found in self-deadlock is returned for the caller to report.
+///
+/// This runs before every decision, so it borrows each part of the state once and
+/// hashes each action into the fingerprint as it lists it, instead of a second pass
+/// over the list (the same values in the same order: see [`fingerprint`]).
 fn collect_actions(state: &State) -> Result<(), SelfDeadlock> {
     let mut exec = state.exec.borrow_mut();
     let exec = &mut *exec;
-    {
-        let cpus_count = state.config.cpus;
-        exec.views.clear();
-        exec.run_contexts.clear();
-        if state.config.model != crate::mem::MemoryModel::Sc {
-            for c in 0..cpus_count {
-                exec.scratch.clear();
-                state.mem.drainable(CpuId(c as u16), &mut exec.scratch);
-                if exec.scratch.is_empty() {
-                    continue;
-                }
-                let time_ns = state.cpus.borrow()[c].clock_ns;
-                for &(cpu, word) in &exec.scratch {
-                    let action = Action::Drain { cpu, word };
-                    exec.views.push(ActionView {
-                        action,
-                        pending: None,
-                        time_ns,
-                    });
-                    exec.run_contexts.push(ContextId(u32::MAX));
+    exec.views.clear();
+    exec.run_contexts.clear();
+    let mut hasher = TraceHasher::default();
+    let cpus_count = state.config.cpus;
+    let cpus = state.cpus.borrow();
+    match state.config.model {
+        crate::mem::MemoryModel::Sc => {}
+        crate::mem::MemoryModel::Tso => {
+            // Only the oldest store of each buffer may drain: no list to build.
+            for (c, cpu_data) in cpus.iter().enumerate() {
+                let cpu = CpuId(c as u16);
+                if let Some(word) = state.mem.oldest_buffered(cpu) {
+                    push_action(
+                        exec,
+                        &mut hasher,
+                        Action::Drain { cpu, word },
+                        None,
+                        cpu_data.clock_ns,
+                        NO_CONTEXT,
+                    );
                 }
             }
         }
-        // One bit per CPU (CPUS_MAX is 64): spinning on a lock; and spinning in
-        // spin_lock_irq/_irqsave, which happens with interrupts already disabled.
-        const _: () = assert!(crate::limits::CPUS_MAX <= 64);
-        let mut waiting = 0u64;
-        let mut masked = 0u64;
+        crate::mem::MemoryModel::Pso => {
+            for (c, cpu_data) in cpus.iter().enumerate() {
+                exec.scratch.clear();
+                state.mem.drainable(CpuId(c as u16), &mut exec.scratch);
+                for index in 0..exec.scratch.len() {
+                    let (cpu, word) = exec.scratch[index];
+                    push_action(
+                        exec,
+                        &mut hasher,
+                        Action::Drain { cpu, word },
+                        None,
+                        cpu_data.clock_ns,
+                        NO_CONTEXT,
+                    );
+                }
+            }
+        }
+    }
+    // One bit per CPU (CPUS_MAX is 64): spinning on a lock; and spinning in
+    // spin_lock_irq/_irqsave, which happens with interrupts already disabled.
+    const _: () = assert!(crate::limits::CPUS_MAX <= 64);
+    let mut waiting = 0u64;
+    let mut masked = 0u64;
+    {
+        let tasks = state.tasks.borrow();
+        let contexts = state.contexts.borrow();
         let mut index = exec.last_cpu.index();
         for _ in 0..cpus_count {
             let cpu = CpuId(index as u16);
+            let cpu_data = &cpus[index];
             index += 1;
             if index == cpus_count {
                 index = 0;
             }
-            let (top, time_ns) = {
-                let cpus = state.cpus.borrow();
-                let c = &cpus[cpu.index()];
-                (top_context(c, state), c.clock_ns)
+            let top = match cpu_data.interrupt {
+                Some(context) => Some(context),
+                None => cpu_data.task.map(|task| tasks[task.index()].context),
             };
             let Some(context) = top else {
                 continue;
             };
-            let op = state.contexts.borrow()[context.index()].pending;
+            let op = contexts[context.index()].pending;
             let enabled = match op {
                 Op::Lock { lock, mode, .. } => match state.lock_available(cpu, lock, mode) {
                     Ok(available) => available,
@@ -603,13 +653,14 @@ fn collect_actions(state: &State) -> Result<(), SelfDeadlock> {
                 _ => true,
             };
             if enabled {
-                let action = Action::Run { cpu };
-                exec.views.push(ActionView {
-                    action,
-                    pending: Some(op),
-                    time_ns,
-                });
-                exec.run_contexts.push(context);
+                push_action(
+                    exec,
+                    &mut hasher,
+                    Action::Run { cpu },
+                    Some(op),
+                    cpu_data.clock_ns,
+                    context,
+                );
             } else {
                 waiting |= 1 << cpu.index();
                 let irqs_off = matches!(
@@ -622,38 +673,60 @@ fn collect_actions(state: &State) -> Result<(), SelfDeadlock> {
                 masked |= (irqs_off as u64) << cpu.index();
             }
         }
-        let events = state.events.borrow();
-        if events.is_empty() {
-            return Ok(());
-        }
-        let cpus = state.cpus.borrow();
-        for event in events.iter() {
-            for c in 0..cpus_count {
-                let target = &cpus[c];
-                if event.cpu.is_some_and(|p| p.index() != c)
-                    || !target.irqs_enabled
-                    || masked & (1 << c) != 0
-                    || target.interrupt.is_some()
-                {
-                    continue;
-                }
-                let idle = target.task.is_none();
-                if idle || waiting & (1 << c) != 0 || target.clock_ns >= event.time_ns {
-                    let action = Action::Interrupt {
-                        event: event.id,
-                        cpu: CpuId(c as u16),
-                    };
-                    exec.views.push(ActionView {
-                        action,
-                        pending: None,
-                        time_ns: event.time_ns.max(target.clock_ns),
-                    });
-                    exec.run_contexts.push(ContextId(u32::MAX));
-                }
+    }
+    let events = state.events.borrow();
+    for event in events.iter() {
+        for (c, target) in cpus.iter().enumerate() {
+            if event.cpu.is_some_and(|p| p.index() != c)
+                || !target.irqs_enabled
+                || masked & (1 << c) != 0
+                || target.interrupt.is_some()
+            {
+                continue;
+            }
+            let idle = target.task.is_none();
+            if idle || waiting & (1 << c) != 0 || target.clock_ns >= event.time_ns {
+                let action = Action::Interrupt {
+                    event: event.id,
+                    cpu: CpuId(c as u16),
+                };
+                push_action(
+                    exec,
+                    &mut hasher,
+                    action,
+                    None,
+                    event.time_ns.max(target.clock_ns),
+                    NO_CONTEXT,
+                );
             }
         }
-        Ok(())
     }
+    exec.fingerprint = finish_fingerprint(&hasher);
+    #[cfg(debug_assertions)]
+    assert_eq!(exec.fingerprint, fingerprint(&exec.views));
+    Ok(())
+}
+
+/// The context of an action that is not a `Run` (in `Exec::run_contexts`).
+const NO_CONTEXT: ContextId = ContextId(u32::MAX);
+
+/// Lists one enabled action and hashes it into the enabled set's fingerprint.
+#[inline(always)]
+fn push_action(
+    exec: &mut Exec,
+    hasher: &mut TraceHasher,
+    action: Action,
+    pending: Option<Op>,
+    time_ns: u64,
+    context: ContextId,
+) {
+    hash_action(hasher, action);
+    exec.views.push(ActionView {
+        action,
+        pending,
+        time_ns,
+    });
+    exec.run_contexts.push(context);
 }
 
 /// Whether `dispatch_idle_cpus` would give some idle CPU a task.
@@ -673,7 +746,8 @@ fn dispatch_would_act(state: &State) -> bool {
 /// Makes the oldest buffered store of `cpu` to `word` visible.
 fn apply_drain(state: &State, cpu: CpuId, word: Word) {
     let value = state.mem.drain_one(cpu, word).unwrap_or(0);
-    state.record(cpu, None, TraceEvent::Drain { word, value });
+    let task = state.cpus.borrow()[cpu.index()].task;
+    state.record_as(cpu, task, false, TraceEvent::Drain { word, value });
 }
 
 /// Stepping in place. While the executor polls a context (after performing its op) the
@@ -698,17 +772,30 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
     // What the executor does when the context's poll ends with `op` posted, and at the
     // end of the step.
     state.settle();
-    state.contexts.borrow_mut()[context.index()].pending = op;
+    let (task, in_interrupt) = {
+        let mut contexts = state.contexts.borrow_mut();
+        let c = &mut contexts[context.index()];
+        c.pending = op;
+        (c.task(), c.in_interrupt())
+    };
     state.step.set(state.step.get() + 1);
+    // Whether `Exec` lists the enabled actions as they are now (see `relist_after_drain`).
+    let mut listed = false;
     loop {
         // The top of the loop, if it has nothing to do: otherwise the loop does it.
-        let quiet = !state.halted.get()
-            && state.decisions.borrow().mismatch.is_none()
-            && state.spawn_queue.borrow().is_empty()
-            && !dispatch_would_act(state)
-            && collect_actions(state).is_ok()
-            && !state.exec.borrow().views.is_empty()
-            && state.step.get() < state.config.max_steps;
+        let quiet = if listed {
+            // Only a drain happened since the top of the loop found it quiet: that
+            // changes none of what the other checks look at.
+            !state.exec.borrow().views.is_empty() && state.step.get() < state.config.max_steps
+        } else {
+            !state.halted.get()
+                && state.decisions.borrow().mismatch.is_none()
+                && state.spawn_queue.borrow().is_empty()
+                && !dispatch_would_act(state)
+                && collect_actions(state).is_ok()
+                && !state.exec.borrow().views.is_empty()
+                && state.step.get() < state.config.max_steps
+        };
         if !quiet {
             return hand_over(state, InPlaceExit::Undecided);
         }
@@ -727,6 +814,7 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
             Action::Drain { cpu, word } => {
                 apply_drain(state, cpu, word);
                 state.step.set(state.step.get() + 1);
+                listed = relist_after_drain(state, choice, cpu);
             }
             Action::Run { cpu: run_cpu } if run_context == context => {
                 debug_assert_eq!(run_cpu, cpu);
@@ -734,7 +822,8 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
                 state.current.set(Current { cpu, context });
                 return match state.perform(cpu, context, op) {
                     Performed::Value(value) => {
-                        state.record(cpu, Some(context), TraceEvent::Op { op, result: value });
+                        let event = TraceEvent::Op { op, result: value };
+                        state.record_as(cpu, task, in_interrupt, event);
                         state.result.set(value);
                         // The executor would poll the context now: it goes on.
                         Poll::Ready(value)
@@ -757,6 +846,50 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
             _ => return hand_over(state, InPlaceExit::Decided(choice)),
         }
     }
+}
+
+/// After the drain `Exec::views[position]` of `cpu`'s store buffer, updates the list of
+/// enabled actions to what `collect_actions` would list now, if that is cheap: under tso
+/// a drain changes nothing but that buffer — no clock, task, lock or event — so the
+/// only action that changes is that buffer's drain (its next oldest store, or none).
+/// Returns whether it did (under other models the caller lists them again).
+fn relist_after_drain(state: &State, position: usize, cpu: CpuId) -> bool {
+    if state.config.model != crate::mem::MemoryModel::Tso {
+        return false;
+    }
+    {
+        let mut exec = state.exec.borrow_mut();
+        let exec = &mut *exec;
+        match state.mem.oldest_buffered(cpu) {
+            Some(word) => exec.views[position].action = Action::Drain { cpu, word },
+            None => {
+                exec.views.remove(position);
+                exec.run_contexts.remove(position);
+            }
+        }
+        let mut hasher = TraceHasher::default();
+        for view in &exec.views {
+            hash_action(&mut hasher, view.action);
+        }
+        exec.fingerprint = finish_fingerprint(&hasher);
+    }
+    #[cfg(debug_assertions)]
+    {
+        let (views, run_contexts, fingerprint) = {
+            let exec = state.exec.borrow();
+            (
+                exec.views.clone(),
+                exec.run_contexts.clone(),
+                exec.fingerprint,
+            )
+        };
+        assert!(collect_actions(state).is_ok());
+        let exec = state.exec.borrow();
+        assert_eq!(views, exec.views, "the drain changed another action");
+        assert_eq!(run_contexts, exec.run_contexts);
+        assert_eq!(fingerprint, exec.fingerprint);
+    }
+    true
 }
 
 /// Suspends the context stepping in place and lets the executor loop go on.

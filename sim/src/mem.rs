@@ -499,6 +499,16 @@ impl Memory {
         self.buffers.borrow()[cpu.index()].entries.clone()
     }
 
+    /// The word of `cpu`'s oldest buffered store, if any: under tso the only store that
+    /// may drain next (what [`Memory::drainable`] lists, without a list).
+    #[inline]
+    pub fn oldest_buffered(&self, cpu: CpuId) -> Option<Word> {
+        self.buffers.borrow()[cpu.index()]
+            .entries
+            .first()
+            .map(|entry| entry.word)
+    }
+
     /// The buffered stores of `cpu` that may drain next, as positions in its buffer:
     /// under tso only the oldest; under pso the oldest store to each address among the
     /// stores of the oldest epoch.
@@ -533,7 +543,12 @@ impl Memory {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
         let position = buffer.entries.iter().position(|e| e.word == word)?;
-        let entry = buffer.entries.remove(position);
+        // Usually the buffer holds just this store: take it without shifting the rest.
+        let entry = if position + 1 == buffer.entries.len() {
+            buffer.entries.pop().expect("the position is in the buffer")
+        } else {
+            buffer.entries.remove(position)
+        };
         self.values.set(entry.word.0 as usize, entry.value);
         if buffer.entries.is_empty() {
             buffer.epoch = 0;

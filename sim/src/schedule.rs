@@ -84,6 +84,7 @@ impl Schedule {
 
     /// Records decision number `self.decisions`, with the fingerprint of its enabled set,
     /// and folds both into the fingerprint of the decision's window.
+    #[inline]
     pub fn record(&mut self, choice: u32, fingerprint: u16) {
         if self.decisions.is_multiple_of(FINGERPRINT_INTERVAL) {
             self.fingerprints

@@ -113,6 +113,8 @@ pub(crate) struct Exec {
     pub run_contexts: Vec<ContextId>,
     pub scratch: Vec<(CpuId, Word)>,
     pub last_cpu: CpuId,
+    /// The fingerprint of `views` (see `collect_actions`).
+    pub fingerprint: u16,
 }
 
 impl Default for Exec {
@@ -122,6 +124,7 @@ impl Default for Exec {
             run_contexts: Vec::new(),
             scratch: Vec::new(),
             last_cpu: CpuId(0),
+            fingerprint: 0,
         }
     }
 }
@@ -381,6 +384,7 @@ impl State {
     }
 
     /// `cpu`'s clock (exact: what inline primitives charged is settled first).
+    #[inline]
     pub fn clock_ns(&self, cpu: CpuId) -> u64 {
         self.settle();
         self.cpus.borrow()[cpu.index()].clock_ns
@@ -443,7 +447,19 @@ impl State {
     }
 
     pub fn record(&self, cpu: CpuId, context: Option<ContextId>, event: TraceEvent) {
-        let (task, in_interrupt) = match context {
+        let (task, in_interrupt) = self.record_identity(cpu, context);
+        self.record_as(cpu, task, in_interrupt, event);
+    }
+
+    /// The task and interrupt flag a record of `context` (or of `cpu`, without one)
+    /// carries (see [`Record`]).
+    #[inline]
+    pub(crate) fn record_identity(
+        &self,
+        cpu: CpuId,
+        context: Option<ContextId>,
+    ) -> (Option<TaskId>, bool) {
+        match context {
             Some(c) => {
                 let contexts = self.contexts.borrow();
                 (
@@ -452,7 +468,20 @@ impl State {
                 )
             }
             None => (self.cpus.borrow()[cpu.index()].task, false),
-        };
+        }
+    }
+
+    /// [`State::record`] with the record's identity already looked up (the executor
+    /// records every step and knows it): inlined, so that a step that only hashes
+    /// neither looks the context up again nor moves the event around.
+    #[inline(always)]
+    pub(crate) fn record_as(
+        &self,
+        cpu: CpuId,
+        task: Option<TaskId>,
+        in_interrupt: bool,
+        event: TraceEvent,
+    ) {
         if !self.narrating {
             // Neither kept nor mirrored: only the hash needs the record's fields.
             let time_ns = self.clock_ns(cpu);
@@ -466,6 +495,13 @@ impl State {
             );
             return;
         }
+        self.push_record(cpu, task, in_interrupt, event);
+    }
+
+    /// Builds and keeps (or mirrors) a record: narration only.
+    #[cold]
+    #[inline(never)]
+    fn push_record(&self, cpu: CpuId, task: Option<TaskId>, in_interrupt: bool, event: TraceEvent) {
         let record = Record {
             step: self.step.get(),
             time_ns: self.clock_ns(cpu),

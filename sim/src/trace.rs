@@ -182,7 +182,9 @@ impl Trace {
         );
     }
 
-    #[inline]
+    /// Inlined always: every step of every run goes through here, and where the
+    /// caller knows the kind of event only that arm remains.
+    #[inline(always)]
     fn hash_fields(
         &mut self,
         step: u64,
