@@ -146,23 +146,54 @@ pub fn mix(p: usize, writes: usize, rounds: u64, seed: u64) -> SimMeasurement {
     })
 }
 
+/// Resident-set growth while building a scale set, in two phases.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScaleMemory {
+    /// The `watched` pipes, created before any of them is watched (`sys_pipe`: two
+    /// `struct file`s and their descriptors, the pipe, its wait queue and mutex).
+    pub pipes: u64,
+    /// The `epoll_ctl(ADD)`s alone, over those pipes: what watching costs (an epitem,
+    /// its eppoll_entry and wait entry, its place in the set), like the kernel's
+    /// epitem + eppoll_entry.
+    pub watches: u64,
+}
+
 /// A set of `watched` pipes of which `ready` are readable; `epoll_wait(ready, 0)`
-/// `calls` times. Also returns the resident-memory growth of building the set.
-pub fn scale(watched: usize, ready: usize, calls: u64) -> (SimMeasurement, u64) {
+/// `calls` times. Also returns the resident-memory growth of building the set: first
+/// every pipe, then every watch, measured apart.
+pub fn scale(watched: usize, ready: usize, calls: u64) -> (SimMeasurement, ScaleMemory) {
     let options = options(GranularityKind::Syscall, MemoryModel::Sc);
-    let rss = Rc::new(Cell::new(0u64));
-    let rss_out = rss.clone();
+    let memory = Rc::new(Cell::new(ScaleMemory::default()));
+    let memory_out = memory.clone();
     let measurement =
         measure::<sim::SyscallSteps, _, _>(&options, watched * 2 + 16, move |k, out| async move {
+            let ep = k.sys_epoll_create(1).await.expect("epoll_create");
             let before = resident_bytes();
-            let (ep, pipes) = make_set(&k, watched).await;
-            rss_out.set(resident_bytes().saturating_sub(before));
+            let mut pipes = Vec::with_capacity(watched);
+            for _ in 0..watched {
+                pipes.push(k.sys_pipe().await.expect("pipe"));
+            }
+            let pipes_built = resident_bytes();
+            for (i, fds) in pipes.iter().enumerate() {
+                let event = EpollEvent {
+                    events: EPOLLIN,
+                    data: i as u64,
+                };
+                k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], Some(event))
+                    .await
+                    .expect("epoll_ctl");
+            }
+            let watches_built = resident_bytes();
+            memory_out.set(ScaleMemory {
+                pipes: pipes_built.saturating_sub(before),
+                watches: watches_built.saturating_sub(pipes_built),
+            });
             for fds in pipes.iter().take(ready) {
                 k.sys_write(fds[1], b"x").await.expect("write");
             }
             out.set(timed_waits(&k, ep, ready, calls).await);
         });
-    (measurement, rss.get())
+    (measurement, memory.get())
 }
 
 /// Resident set size of this process (Linux `/proc/self/statm`), in bytes.
