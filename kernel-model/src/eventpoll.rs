@@ -224,7 +224,7 @@ impl<G: Granularity> Kernel<G> {
             }) else {
                 break;
             };
-            self.with_file_mut(file, |f| f.f_ep_links.retain(|&e| e != epi));
+            self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
             let Some((_, sem, ..)) = self.ep_fields(ep) else {
                 break;
             };
@@ -496,7 +496,7 @@ impl<G: Granularity> Kernel<G> {
             rb_linked: false,
             file: tfile,
             fd,
-            pwqlist: Vec::new(),
+            pwqlist: smallvec::SmallVec::new(),
             ep,
             data: event.data,
             fllink_linked: false,
@@ -670,7 +670,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.spin_lock(f_ep_lock).await;
             let linked = self.with_epi(epi, |e| e.fllink_linked).unwrap_or(false);
             if linked {
-                self.with_file_mut(file, |f| f.f_ep_links.retain(|&e| e != epi));
+                self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
                 self.with_epi_mut(epi, |e| e.fllink_linked = false);
             }
             self.cx.spin_unlock(f_ep_lock).await;

@@ -28,7 +28,7 @@ impl<G: Granularity> Kernel<G> {
                 kind,
                 f_count,
                 f_flags,
-                f_ep_links: Vec::new(),
+                f_ep_links: smallvec::SmallVec::new(),
                 f_ep_lock,
                 label,
             },

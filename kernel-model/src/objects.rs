@@ -8,6 +8,7 @@ use sim::arena::{Arena, Handle};
 use sim::list::ListHead;
 use sim::waitq::WaitEntryId;
 use sim::{LockId, TaskId, WaitQueueId, Word};
+use smallvec::SmallVec;
 
 pub type FileId = Handle<File>;
 pub type EventPollId = Handle<EventPoll>;
@@ -61,7 +62,9 @@ pub struct File {
     pub f_flags: u32,
     /// `f_ep_links`: the epitems watching this file, in `list_add_tail` order.
     /// Protected by `f_ep_lock` (except in `eventpoll_release_file`, see there).
-    pub f_ep_links: Vec<EpitemId>,
+    /// A file is rarely watched by more than two sets: inline up to two, in the
+    /// space a `Vec` takes, so that watching costs no allocation here.
+    pub f_ep_links: SmallVec<[EpitemId; 2]>,
     /// `f_ep_lock` (spinlock).
     pub f_ep_lock: LockId,
     /// A name for traces: `pipe3(r)`, `ep1`, …
@@ -120,7 +123,9 @@ pub struct Epitem {
     pub file: FileId,
     pub fd: i32,
     /// `pwqlist`: the item's owner only (under `ep->sem` write or `epmutex`).
-    pub pwqlist: Vec<PwqId>,
+    /// Most files have one wait queue, a few two: inline up to two, in the space a
+    /// `Vec` takes, so that a watch costs no allocation here.
+    pub pwqlist: SmallVec<[PwqId; 2]>,
     /// `ep`: immutable.
     pub ep: EventPollId,
     /// `event.data`: written under `ep->lock` (and `ep->sem` write) in `ep_modify`, read by
