@@ -300,7 +300,7 @@ impl<G: Granularity> Cx<G> {
     }
 
     pub fn lock_name(&self, lock: LockId) -> Name {
-        self.state.locks.borrow().get(lock).name
+        self.state.locks.borrow().name(lock)
     }
 
     fn lock_op(&self, lock: LockId, mode: LockMode, irq: IrqMode) -> OpFuture<'_> {
@@ -549,8 +549,7 @@ impl<G: Granularity> Cx<G> {
         let id = WaitQueueId(queues.heads.len() as u32);
         queues.heads.push(WaitQueueHead {
             lock,
-            name,
-            entries: Vec::new(),
+            entries: smallvec::SmallVec::new(),
         });
         id
     }

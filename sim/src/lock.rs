@@ -80,8 +80,11 @@ pub struct LockWaiter {
     pub mode: LockMode,
 }
 
-/// One lock instance. Laid out (and aligned) so that what every acquisition and release
-/// reads and writes shares one cache line.
+/// One lock instance: what every acquisition and release reads and writes, laid out
+/// (and aligned) to fill exactly one cache line. What is rarely used lives in the
+/// [`LockTable`] beside it: the queue of sleeping waiters (only while there is one) and
+/// the name (for reports and narration), so that a lock costs 64 bytes plus its name's
+/// 16 — a pipe has four.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 pub struct Lock {
@@ -93,8 +96,10 @@ pub struct Lock {
     /// Step of the current (last) acquisition, for reports.
     pub acquired_at_step: u64,
     pub readers: SmallVec<[ContextId; 2]>,
-    pub waiters: VecDeque<LockWaiter>,
-    pub name: Name,
+    /// How many tasks wait in this lock's queue (`LockTable::waiters`): whether a
+    /// reader must queue behind a waiting writer, and whether a release hands over,
+    /// are decided from this without looking the queue up.
+    waiting: u32,
 }
 
 impl Lock {
@@ -104,9 +109,15 @@ impl Lock {
             LockMode::Exclusive => self.writer.is_none() && self.readers.is_empty(),
             // rwlocks let readers in while a writer spins; rwsems queue them behind it.
             LockMode::Shared => {
-                self.writer.is_none() && (self.kind == LockKind::RwLock || self.waiters.is_empty())
+                self.writer.is_none() && (self.kind == LockKind::RwLock || self.waiting == 0)
             }
         }
+    }
+
+    /// Whether some task waits in this lock's queue.
+    #[inline]
+    pub fn has_waiters(&self) -> bool {
+        self.waiting != 0
     }
 
     #[inline]
@@ -149,24 +160,6 @@ impl Lock {
         }
     }
 
-    /// Hands a free sleeping lock to the waiters at the head of the queue, FIFO: the
-    /// first writer alone, or every reader before the first writer.
-    pub fn grant_waiters(&mut self, step: u64) -> SmallVec<[LockWaiter; 4]> {
-        let mut granted = SmallVec::new();
-        while let Some(&waiter) = self.waiters.front() {
-            if !self.is_free_for_granting(waiter.mode) {
-                break;
-            }
-            self.waiters.pop_front();
-            self.take(waiter.context, waiter.mode, step);
-            granted.push(waiter);
-            if waiter.mode == LockMode::Exclusive {
-                break;
-            }
-        }
-        granted
-    }
-
     fn is_free_for_granting(&self, mode: LockMode) -> bool {
         match mode {
             LockMode::Exclusive => self.writer.is_none() && self.readers.is_empty(),
@@ -187,12 +180,29 @@ pub struct LockClass {
     pub irq_report_made: bool,
 }
 
+/// How the table keeps a lock's [`Name`]: its prefix and suffix as an index into
+/// `LockTable::name_parts` (a few dozen distinct pairs per machine), and its instance
+/// number — 16 bytes where the name takes 40.
+#[derive(Clone, Copy, Debug)]
+struct StoredName {
+    parts: u32,
+    id: u64,
+}
+
 /// All locks and classes of a machine.
 #[derive(Default)]
 pub struct LockTable {
     pub locks: Vec<Lock>,
     pub classes: Vec<LockClass>,
     class_by_name: BTreeMap<&'static str, LockClassId>,
+    /// Each lock's name, by lock id.
+    names: Vec<StoredName>,
+    /// Every distinct (prefix, suffix) of a name, in first-use order; kept across
+    /// `reset`, since they are facts of the code.
+    name_parts: Vec<(&'static str, &'static str)>,
+    /// The FIFO queues of sleeping locks that have waiters, by lock id; a queue goes
+    /// when it empties, so a lock nobody waits for costs nothing here.
+    waiters: BTreeMap<LockId, VecDeque<LockWaiter>>,
 }
 
 impl LockTable {
@@ -200,6 +210,8 @@ impl LockTable {
         self.locks.clear();
         self.classes.clear();
         self.class_by_name.clear();
+        self.names.clear();
+        self.waiters.clear();
     }
 
     pub fn class(&mut self, name: &'static str, kind: LockKind) -> LockClassId {
@@ -224,14 +236,25 @@ impl LockTable {
         self.locks.push(Lock {
             kind,
             class,
-            name,
             writer: None,
             readers: SmallVec::new(),
-            waiters: VecDeque::new(),
             released_at_ns: 0,
             acquired_at_step: 0,
+            waiting: 0,
         });
+        let parts = self.name_parts_index(name.prefix, name.suffix);
+        self.names.push(StoredName { parts, id: name.id });
         id
+    }
+
+    /// The index of (`prefix`, `suffix`) in `name_parts`, added on first use.
+    fn name_parts_index(&mut self, prefix: &'static str, suffix: &'static str) -> u32 {
+        let same = |&(p, s): &(&'static str, &'static str)| p == prefix && s == suffix;
+        if let Some(position) = self.name_parts.iter().rposition(same) {
+            return position as u32;
+        }
+        self.name_parts.push((prefix, suffix));
+        (self.name_parts.len() - 1) as u32
     }
 
     pub fn get(&self, id: LockId) -> &Lock {
@@ -240,6 +263,59 @@ impl LockTable {
 
     pub fn get_mut(&mut self, id: LockId) -> &mut Lock {
         &mut self.locks[id.index()]
+    }
+
+    /// The lock's name, such as `ep1->lock`.
+    pub fn name(&self, id: LockId) -> Name {
+        let stored = self.names[id.index()];
+        let (prefix, suffix) = self.name_parts[stored.parts as usize];
+        Name {
+            prefix,
+            id: stored.id,
+            suffix,
+        }
+    }
+
+    /// Queues a task behind the lock's other waiters.
+    pub fn queue_waiter(&mut self, id: LockId, waiter: LockWaiter) {
+        self.waiters.entry(id).or_default().push_back(waiter);
+        self.locks[id.index()].waiting += 1;
+    }
+
+    /// The tasks waiting for the lock, first in line first.
+    pub fn waiters(&self, id: LockId) -> impl Iterator<Item = &LockWaiter> + '_ {
+        self.waiters.get(&id).into_iter().flatten()
+    }
+
+    /// Every lock that has waiters, with its queue, in lock-id order.
+    pub fn waiting_queues(&self) -> impl Iterator<Item = (LockId, &VecDeque<LockWaiter>)> + '_ {
+        self.waiters.iter().map(|(&id, queue)| (id, queue))
+    }
+
+    /// Hands a free sleeping lock to the waiters at the head of its queue, FIFO: the
+    /// first writer alone, or every reader before the first writer.
+    pub fn grant_waiters(&mut self, id: LockId, step: u64) -> SmallVec<[LockWaiter; 4]> {
+        let mut granted = SmallVec::new();
+        let Some(queue) = self.waiters.get_mut(&id) else {
+            return granted;
+        };
+        let lock = &mut self.locks[id.index()];
+        while let Some(&waiter) = queue.front() {
+            if !lock.is_free_for_granting(waiter.mode) {
+                break;
+            }
+            queue.pop_front();
+            lock.waiting -= 1;
+            lock.take(waiter.context, waiter.mode, step);
+            granted.push(waiter);
+            if waiter.mode == LockMode::Exclusive {
+                break;
+            }
+        }
+        if queue.is_empty() {
+            self.waiters.remove(&id);
+        }
+        granted
     }
 }
 
@@ -251,30 +327,37 @@ mod tests {
     fn rwsem_readers_queue_behind_a_waiting_writer_and_are_granted_together() {
         let mut table = LockTable::default();
         let sem = table.create(LockKind::RwSem, "sem", Name::new("ep", 1, "->sem"));
-        let lock = table.get_mut(sem);
-        lock.take(ContextId(0), LockMode::Shared, 1);
+        assert_eq!(table.name(sem).to_string(), "ep1->sem");
+        table.get_mut(sem).take(ContextId(0), LockMode::Shared, 1);
         for (i, mode) in [LockMode::Exclusive, LockMode::Shared, LockMode::Shared]
             .into_iter()
             .enumerate()
         {
-            lock.waiters.push_back(LockWaiter {
-                context: ContextId(i as u32 + 1),
-                task: TaskId(i as u32 + 1),
-                mode,
-            });
+            table.queue_waiter(
+                sem,
+                LockWaiter {
+                    context: ContextId(i as u32 + 1),
+                    task: TaskId(i as u32 + 1),
+                    mode,
+                },
+            );
         }
         assert!(
-            !lock.is_free_for(LockMode::Shared),
+            !table.get(sem).is_free_for(LockMode::Shared),
             "a reader must queue behind the writer"
         );
-        assert!(lock.release(ContextId(0), LockMode::Shared));
-        let granted = lock.grant_waiters(2);
+        assert!(table.get_mut(sem).release(ContextId(0), LockMode::Shared));
+        let granted = table.grant_waiters(sem, 2);
         assert_eq!(granted.len(), 1);
-        assert_eq!(lock.writer, Some(ContextId(1)));
-        assert!(lock.release(ContextId(1), LockMode::Exclusive));
-        let granted = lock.grant_waiters(3);
+        assert_eq!(table.get(sem).writer, Some(ContextId(1)));
+        assert!(table
+            .get_mut(sem)
+            .release(ContextId(1), LockMode::Exclusive));
+        let granted = table.grant_waiters(sem, 3);
         assert_eq!(granted.len(), 2);
-        assert_eq!(lock.readers.len(), 2);
+        assert_eq!(table.get(sem).readers.len(), 2);
+        assert!(!table.get(sem).has_waiters());
+        assert_eq!(table.waiting_queues().count(), 0);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use smallvec::SmallVec;
 
 use crate::arena::{Arena, Handle};
 use crate::ids::{LockId, TaskId, WaitQueueId};
-use crate::lock::Name;
 
 /// What waking an entry does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +40,10 @@ pub type WaitEntryId = Handle<WaitEntry>;
 pub struct WaitQueueHead {
     /// `q->lock` (a spinlock, always taken with interrupts saved).
     pub lock: LockId,
-    pub name: Name,
     /// Entries in list order: `__add_wait_queue` inserts at the front, `_tail` at the back.
-    pub entries: Vec<WaitEntryId>,
+    /// Inline up to two (in the space a `Vec` takes): most heads have one or two
+    /// entries, and a watched file's head would otherwise cost an allocation per watch.
+    pub entries: SmallVec<[WaitEntryId; 2]>,
 }
 
 /// Which sleepers a wake-up may end (the `mode` argument of `__wake_up`).
