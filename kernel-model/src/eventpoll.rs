@@ -512,7 +512,10 @@ impl<G: Granularity> Kernel<G> {
         let mut objects = self.objects.borrow_mut();
         let epi = objects.epitems.alloc(item, step);
         objects.rdllink_owner.insert(words, epi);
-        objects.txlink_owner.insert(words.offset(5), epi);
+        // Only 2.6.21's transfer looks a txlink's owner up: 2.6.22 items need no entry.
+        if self.version() == KernelVersion::V2_6_21 {
+            objects.txlink_owner.insert(words.offset(5), epi);
+        }
         epi
     }
 
