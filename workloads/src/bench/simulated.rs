@@ -168,12 +168,12 @@ pub fn scale(watched: usize, ready: usize, calls: u64) -> (SimMeasurement, Scale
     let measurement =
         measure::<sim::SyscallSteps, _, _>(&options, watched * 2 + 16, move |k, out| async move {
             let ep = k.sys_epoll_create(1).await.expect("epoll_create");
-            let before = resident_bytes();
+            let before = settled_resident_bytes();
             let mut pipes = Vec::with_capacity(watched);
             for _ in 0..watched {
                 pipes.push(k.sys_pipe().await.expect("pipe"));
             }
-            let pipes_built = resident_bytes();
+            let pipes_built = settled_resident_bytes();
             for (i, fds) in pipes.iter().enumerate() {
                 let event = EpollEvent {
                     events: EPOLLIN,
@@ -183,7 +183,7 @@ pub fn scale(watched: usize, ready: usize, calls: u64) -> (SimMeasurement, Scale
                     .await
                     .expect("epoll_ctl");
             }
-            let watches_built = resident_bytes();
+            let watches_built = settled_resident_bytes();
             memory_out.set(ScaleMemory {
                 pipes: pipes_built.saturating_sub(before),
                 watches: watches_built.saturating_sub(pipes_built),
@@ -194,6 +194,18 @@ pub fn scale(watched: usize, ready: usize, calls: u64) -> (SimMeasurement, Scale
             out.set(timed_waits(&k, ep, ready, calls).await);
         });
     (measurement, memory.get())
+}
+
+/// [`resident_bytes`] once the allocator has given back the free memory it can
+/// (`malloc_trim`): otherwise a phase's garbage (the old buffers of vectors that grew)
+/// would be reused by the next phase and hide part of the next phase's growth.
+pub fn settled_resident_bytes() -> u64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    resident_bytes()
 }
 
 /// Resident set size of this process (Linux `/proc/self/statm`), in bytes.
