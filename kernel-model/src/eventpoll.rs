@@ -22,7 +22,7 @@ use crate::errno::{Errno, SysResult};
 use crate::inject::Injection;
 use crate::kernel::{encode_handle, Counters, Kernel, KernelVersion, CALLBACK_EP_POLL};
 use crate::objects::{
-    Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, WakeTaskNode,
+    Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, RbKey, WakeTaskNode,
     EPITEM_FIELDS,
 };
 use crate::poll::{
@@ -332,7 +332,7 @@ impl<G: Granularity> Kernel<G> {
         let file_id = self.with_file(file, |f| f.id)?;
         let flags = self.ep_read_lock(lock).await;
         let found = self
-            .with_ep(ep, |e| e.rbr.get(&(file_id, fd)).copied())
+            .with_ep(ep, |e| e.rbr.get(&RbKey::new(file_id, fd)).copied())
             .flatten();
         if let Some(epi) = found {
             self.ep_use_epitem(epi).await;
@@ -530,7 +530,7 @@ impl<G: Granularity> Kernel<G> {
         let Some(file_id) = self.with_file(file, |f| f.id) else {
             return;
         };
-        self.with_ep_mut(ep, |e| e.rbr.insert((file_id, fd), epi));
+        self.with_ep_mut(ep, |e| e.rbr.insert(RbKey::new(file_id, fd), epi));
     }
 
     /// Drops `ep->lock`, then — outside the lock, as the `pwake` counters are for — wakes
@@ -647,7 +647,7 @@ impl<G: Granularity> Kernel<G> {
         let file_id = self.with_file(file, |f| f.id);
         self.with_ep_mut(ep, |e| {
             if let Some(file_id) = file_id {
-                e.rbr.remove(&(file_id, fd));
+                e.rbr.remove(&RbKey::new(file_id, fd));
             }
         });
         self.with_epi_mut(epi, |e| e.rb_linked = false);

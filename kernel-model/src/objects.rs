@@ -120,9 +120,27 @@ pub struct EventPoll {
     /// `ep->rbr`: the items keyed by (file id, fd), `ep_cmp_ffd` order. Under `ep->lock`
     /// (write for insert/erase, read for `ep_find`). The rb-tree itself is an ordered map
     /// here: only ever touched under the lock, it has no lockless reader to model.
-    pub rbr: BTreeMap<(u64, i32), EpitemId>,
+    pub rbr: BTreeMap<RbKey, EpitemId>,
     /// The epoll file (for labels).
     pub file_label: String,
+}
+
+/// A key of `ep->rbr`: (file id, fd), packed into one `u64` in the same order, so that
+/// a tree node holds its keys in half the space a `(u64, i32)` pair takes (a watch
+/// costs a tree entry). File ids count objects, each of which takes at least one word
+/// of the machine's memory (at most `sim::limits::WORDS_MAX`, 2^26), so they fit in 32
+/// bits; descriptors are never negative, so `fd as u32` keeps their order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RbKey(u64);
+
+impl RbKey {
+    pub fn new(file_id: u64, fd: i32) -> RbKey {
+        assert!(
+            file_id <= u64::from(u32::MAX),
+            "file id {file_id} past 32 bits"
+        );
+        RbKey((file_id << 32) | u64::from(fd as u32))
+    }
 }
 
 /// Field offsets of an epitem's shared words.
