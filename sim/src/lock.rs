@@ -80,29 +80,39 @@ pub struct LockWaiter {
     pub mode: LockMode,
 }
 
-/// One lock instance: what every acquisition and release reads and writes, laid out
-/// (and aligned) to fill exactly one cache line. What is rarely used lives in the
-/// [`LockTable`] beside it: the queue of sleeping waiters (only while there is one) and
-/// the name (for reports and narration), so that a lock costs 64 bytes plus its name's
-/// 16 — a pipe has four.
+/// One lock instance, in exactly one cache line: what every acquisition and release
+/// reads and writes, and in the rest of the line the lock's name in compact form (for
+/// reports and narration; [`LockTable::name`] writes it out). The queue of sleeping
+/// waiters lives in the [`LockTable`], only while there is one. A lock costs 64 bytes —
+/// a pipe has four.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 pub struct Lock {
     pub writer: Option<ContextId>,
-    pub kind: LockKind,
     pub class: LockClassId,
+    /// How many tasks wait in this lock's queue (`LockTable::waiters`): whether a
+    /// reader must queue behind a waiting writer, and whether a release hands over,
+    /// are decided from this without looking the queue up.
+    waiting: u32,
     /// Virtual time of the last release, for causality on the next acquisition.
     pub released_at_ns: u64,
     /// Step of the current (last) acquisition, for reports.
     pub acquired_at_step: u64,
     pub readers: SmallVec<[ContextId; 2]>,
-    /// How many tasks wait in this lock's queue (`LockTable::waiters`): whether a
-    /// reader must queue behind a waiting writer, and whether a release hands over,
-    /// are decided from this without looking the queue up.
-    waiting: u32,
+    /// The name's instance number, or [`Lock::NAME_NUMBER_ELSEWHERE`] when it does not
+    /// fit in 32 bits (a global's `u64::MAX`): then `LockTable::long_name_numbers` has it.
+    name_number: u32,
+    /// The name's prefix and suffix: an index into `LockTable::name_parts`.
+    name_parts: u16,
+    pub kind: LockKind,
 }
 
+// What the layout above is for: one line per lock.
+const _: () = assert!(std::mem::size_of::<Lock>() == 64);
+
 impl Lock {
+    const NAME_NUMBER_ELSEWHERE: u32 = u32::MAX;
+
     #[inline]
     pub fn is_free_for(&self, mode: LockMode) -> bool {
         match mode {
@@ -180,26 +190,17 @@ pub struct LockClass {
     pub irq_report_made: bool,
 }
 
-/// How the table keeps a lock's [`Name`]: its prefix and suffix as an index into
-/// `LockTable::name_parts` (a few dozen distinct pairs per machine), and its instance
-/// number — 16 bytes where the name takes 40.
-#[derive(Clone, Copy, Debug)]
-struct StoredName {
-    parts: u32,
-    id: u64,
-}
-
 /// All locks and classes of a machine.
 #[derive(Default)]
 pub struct LockTable {
     pub locks: Vec<Lock>,
     pub classes: Vec<LockClass>,
     class_by_name: BTreeMap<&'static str, LockClassId>,
-    /// Each lock's name, by lock id.
-    names: Vec<StoredName>,
-    /// Every distinct (prefix, suffix) of a name, in first-use order; kept across
-    /// `reset`, since they are facts of the code.
+    /// Every distinct (prefix, suffix) of a lock name, in first-use order (a few dozen
+    /// per machine); kept across `reset`, since they are facts of the code.
     name_parts: Vec<(&'static str, &'static str)>,
+    /// The instance numbers of names that do not fit in a lock's 32 bits (globals).
+    long_name_numbers: BTreeMap<LockId, u64>,
     /// The FIFO queues of sleeping locks that have waiters, by lock id; a queue goes
     /// when it empties, so a lock nobody waits for costs nothing here.
     waiters: BTreeMap<LockId, VecDeque<LockWaiter>>,
@@ -210,7 +211,7 @@ impl LockTable {
         self.locks.clear();
         self.classes.clear();
         self.class_by_name.clear();
-        self.names.clear();
+        self.long_name_numbers.clear();
         self.waiters.clear();
     }
 
@@ -233,6 +234,14 @@ impl LockTable {
     pub fn create(&mut self, kind: LockKind, class_name: &'static str, name: Name) -> LockId {
         let class = self.class(class_name, kind);
         let id = LockId(self.locks.len() as u32);
+        let name_parts = self.name_parts_index(name.prefix, name.suffix);
+        let name_number = match u32::try_from(name.id) {
+            Ok(number) if number != Lock::NAME_NUMBER_ELSEWHERE => number,
+            _ => {
+                self.long_name_numbers.insert(id, name.id);
+                Lock::NAME_NUMBER_ELSEWHERE
+            }
+        };
         self.locks.push(Lock {
             kind,
             class,
@@ -241,20 +250,24 @@ impl LockTable {
             released_at_ns: 0,
             acquired_at_step: 0,
             waiting: 0,
+            name_number,
+            name_parts,
         });
-        let parts = self.name_parts_index(name.prefix, name.suffix);
-        self.names.push(StoredName { parts, id: name.id });
         id
     }
 
     /// The index of (`prefix`, `suffix`) in `name_parts`, added on first use.
-    fn name_parts_index(&mut self, prefix: &'static str, suffix: &'static str) -> u32 {
+    fn name_parts_index(&mut self, prefix: &'static str, suffix: &'static str) -> u16 {
         let same = |&(p, s): &(&'static str, &'static str)| p == prefix && s == suffix;
         if let Some(position) = self.name_parts.iter().rposition(same) {
-            return position as u32;
+            return position as u16;
         }
+        assert!(
+            self.name_parts.len() < usize::from(u16::MAX),
+            "more distinct lock name parts than a lock can index"
+        );
         self.name_parts.push((prefix, suffix));
-        (self.name_parts.len() - 1) as u32
+        (self.name_parts.len() - 1) as u16
     }
 
     pub fn get(&self, id: LockId) -> &Lock {
@@ -267,11 +280,15 @@ impl LockTable {
 
     /// The lock's name, such as `ep1->lock`.
     pub fn name(&self, id: LockId) -> Name {
-        let stored = self.names[id.index()];
-        let (prefix, suffix) = self.name_parts[stored.parts as usize];
+        let lock = &self.locks[id.index()];
+        let (prefix, suffix) = self.name_parts[usize::from(lock.name_parts)];
+        let number = match lock.name_number {
+            Lock::NAME_NUMBER_ELSEWHERE => self.long_name_numbers[&id],
+            number => u64::from(number),
+        };
         Name {
             prefix,
-            id: stored.id,
+            id: number,
             suffix,
         }
     }
@@ -358,6 +375,26 @@ mod tests {
         assert_eq!(table.get(sem).readers.len(), 2);
         assert!(!table.get(sem).has_waiters());
         assert_eq!(table.waiting_queues().count(), 0);
+    }
+
+    #[test]
+    fn names_round_trip_through_the_compact_form() {
+        let mut table = LockTable::default();
+        let names = [
+            Name::new("pipe", 7, "->wait"),
+            Name::global("epmutex"),
+            Name::new("file", u64::from(u32::MAX) + 5, "->f_ep_lock"),
+            Name::new("file", 8, "->f_ep_lock"),
+        ];
+        let ids: Vec<LockId> = names
+            .iter()
+            .map(|&name| table.create(LockKind::Spin, "class", name))
+            .collect();
+        for (&id, name) in ids.iter().zip(names) {
+            assert_eq!(table.name(id), name);
+        }
+        assert_eq!(table.name(ids[1]).to_string(), "epmutex");
+        assert_eq!(table.name(ids[3]).to_string(), "file8->f_ep_lock");
     }
 
     #[test]
