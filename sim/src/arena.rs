@@ -86,9 +86,11 @@ impl fmt::Display for ArenaError {
     }
 }
 
-/// 24 bytes per slot (an `Option<u64>` free step would make it 32): every kernel object
-/// has one, so this is per-watch memory.
+/// 20 bytes per slot: packed to 4-byte alignment, and the free step a sentinel rather
+/// than an `Option` (which would make it 32). Every kernel object has one, so this is
+/// per-watch memory. Fields are only ever copied or assigned, never borrowed.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, packed(4))]
 struct SlotHistory {
     generation: u32,
     allocated_at_step: u64,
