@@ -561,14 +561,11 @@ impl<G: Granularity> Cx<G> {
     /// Allocates an unlinked entry (`init_waitqueue_entry` / `init_waitqueue_func_entry`).
     pub fn new_wait_entry(&self, func: WakeFunction, exclusive: bool) -> WaitEntryId {
         let step = self.state.step.get();
-        self.state.waitqueues.borrow_mut().entries.alloc(
-            WaitEntry {
-                exclusive,
-                func,
-                head: None,
-            },
-            step,
-        )
+        self.state
+            .waitqueues
+            .borrow_mut()
+            .entries
+            .alloc(WaitEntry::new(func, exclusive), step)
     }
 
     /// Frees an entry; a stale one is reported as use-after-free or double free.

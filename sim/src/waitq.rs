@@ -29,8 +29,28 @@ pub struct WaitEntry {
     /// `WQ_FLAG_EXCLUSIVE`.
     pub exclusive: bool,
     pub func: WakeFunction,
+    /// The index of the head it is linked on, or [`WaitEntry::UNLINKED`]: a `u32`
+    /// rather than an `Option<WaitQueueId>`, which would make the entry 32 bytes
+    /// instead of 24 (a watch has one).
+    linked_on: u32,
+}
+
+impl WaitEntry {
+    const UNLINKED: u32 = u32::MAX;
+
+    /// An entry on no head.
+    pub fn new(func: WakeFunction, exclusive: bool) -> WaitEntry {
+        WaitEntry {
+            exclusive,
+            func,
+            linked_on: Self::UNLINKED,
+        }
+    }
+
     /// The head it is linked on, if any.
-    pub head: Option<WaitQueueId>,
+    pub fn head(&self) -> Option<WaitQueueId> {
+        (self.linked_on != Self::UNLINKED).then_some(WaitQueueId(self.linked_on))
+    }
 }
 
 pub type WaitEntryId = Handle<WaitEntry>;
@@ -87,8 +107,8 @@ impl WaitQueues {
         let Ok(e) = self.entries.get_mut(entry) else {
             return false;
         };
-        debug_assert!(e.head.is_none(), "wait entry linked twice");
-        e.head = Some(head);
+        debug_assert!(e.head().is_none(), "wait entry linked twice");
+        e.linked_on = head.0;
         let entries = &mut self.heads[head.index()].entries;
         if tail {
             entries.push(entry);
@@ -106,7 +126,7 @@ impl WaitQueues {
         };
         entries.remove(position);
         if let Ok(e) = self.entries.get_mut(entry) {
-            e.head = None;
+            e.linked_on = WaitEntry::UNLINKED;
         }
         true
     }
@@ -121,7 +141,7 @@ impl WaitQueues {
         self.entries
             .get(entry)
             .ok()
-            .filter(|e| e.head == Some(head))
+            .filter(|e| e.head() == Some(head))
             .copied()
     }
 }
