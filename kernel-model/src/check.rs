@@ -346,7 +346,10 @@ pub fn leaks<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
         ));
     }
     for (_, f, step) in objects.files.live() {
-        details.push(format!("struct file {} allocated at step {step}", f.label));
+        details.push(format!(
+            "struct file {} allocated at step {step}",
+            f.label.render(&f.kind)
+        ));
     }
     for (_, p, step) in objects.pipes.live() {
         details.push(format!("pipe{} allocated at step {step}", p.id));

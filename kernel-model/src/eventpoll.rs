@@ -22,7 +22,7 @@ use crate::errno::{Errno, SysResult};
 use crate::inject::Injection;
 use crate::kernel::{encode_handle, Counters, Kernel, KernelVersion, CALLBACK_EP_POLL};
 use crate::objects::{
-    Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, WakeTaskNode,
+    Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, RbKey, WakeTaskNode,
     EPITEM_FIELDS,
 };
 use crate::poll::{
@@ -251,7 +251,7 @@ impl<G: Granularity> Kernel<G> {
             }) else {
                 break;
             };
-            self.with_file_mut(file, |f| f.f_ep_links.retain(|&e| e != epi));
+            self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
             let Some((_, sem, ..)) = self.ep_fields(ep) else {
                 break;
             };
@@ -359,7 +359,7 @@ impl<G: Granularity> Kernel<G> {
         let file_id = self.with_file(file, |f| f.id)?;
         let flags = self.ep_read_lock(lock).await;
         let found = self
-            .with_ep(ep, |e| e.rbr.get(&(file_id, fd)).copied())
+            .with_ep(ep, |e| e.rbr.get(&RbKey::new(file_id, fd)).copied())
             .flatten();
         if let Some(epi) = found {
             self.ep_use_epitem(epi).await;
@@ -523,7 +523,7 @@ impl<G: Granularity> Kernel<G> {
             rb_linked: false,
             file: tfile,
             fd,
-            pwqlist: Vec::new(),
+            pwqlist: smallvec::SmallVec::new(),
             ep,
             data: event.data,
             fllink_linked: false,
@@ -539,7 +539,10 @@ impl<G: Granularity> Kernel<G> {
         let mut objects = self.objects.borrow_mut();
         let epi = objects.epitems.alloc(item, step);
         objects.rdllink_owner.insert(words, epi);
-        objects.txlink_owner.insert(words.offset(5), epi);
+        // Only 2.6.21's transfer looks a txlink's owner up: 2.6.22 items need no entry.
+        if self.version() == KernelVersion::V2_6_21 {
+            objects.txlink_owner.insert(words.offset(5), epi);
+        }
         epi
     }
 
@@ -554,7 +557,7 @@ impl<G: Granularity> Kernel<G> {
         let Some(file_id) = self.with_file(file, |f| f.id) else {
             return;
         };
-        self.with_ep_mut(ep, |e| e.rbr.insert((file_id, fd), epi));
+        self.with_ep_mut(ep, |e| e.rbr.insert(RbKey::new(file_id, fd), epi));
     }
 
     /// Drops `ep->lock`, then — outside the lock, as the `pwake` counters are for — wakes
@@ -671,7 +674,7 @@ impl<G: Granularity> Kernel<G> {
         let file_id = self.with_file(file, |f| f.id);
         self.with_ep_mut(ep, |e| {
             if let Some(file_id) = file_id {
-                e.rbr.remove(&(file_id, fd));
+                e.rbr.remove(&RbKey::new(file_id, fd));
             }
         });
         self.with_epi_mut(epi, |e| e.rb_linked = false);
@@ -697,7 +700,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.spin_lock(f_ep_lock).await;
             let linked = self.with_epi(epi, |e| e.fllink_linked).unwrap_or(false);
             if linked {
-                self.with_file_mut(file, |f| f.f_ep_links.retain(|&e| e != epi));
+                self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
                 self.with_epi_mut(epi, |e| e.fllink_linked = false);
             }
             self.cx.spin_unlock(f_ep_lock).await;

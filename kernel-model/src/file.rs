@@ -7,12 +7,12 @@ use sim::{Granularity, LockKind, Name};
 use crate::errno::{Errno, SysResult};
 use crate::fdtable::FdEntry;
 use crate::kernel::{Counters, Kernel};
-use crate::objects::{File, FileId, FileKind, ProcessId};
+use crate::objects::{File, FileId, FileKind, FileLabel, ProcessId};
 use crate::poll::PollTable;
 
 impl<G: Granularity> Kernel<G> {
     /// `get_empty_filp()` + `eventpoll_init_file()`: a file with one reference.
-    pub fn alloc_file(&self, kind: FileKind, label: String, f_flags: u32) -> FileId {
+    pub fn alloc_file(&self, kind: FileKind, label: FileLabel, f_flags: u32) -> FileId {
         let id = self.objects.borrow_mut().next_id();
         let f_count = self.cx.alloc_words("file", id, &["f_count"]);
         self.cx.state().mem.store_sc(f_count, 1);
@@ -28,7 +28,7 @@ impl<G: Granularity> Kernel<G> {
                 kind,
                 f_count,
                 f_flags,
-                f_ep_links: Vec::new(),
+                f_ep_links: smallvec::SmallVec::new(),
                 f_ep_lock,
                 label,
             },
@@ -108,7 +108,7 @@ impl<G: Granularity> Kernel<G> {
             .borrow()
             .files
             .get(file)
-            .map(|f| f.label.clone())
+            .map(|f| f.label.render(&f.kind))
             .unwrap_or_else(|_| "a freed file".to_string())
     }
 

@@ -8,6 +8,7 @@ use sim::arena::{Arena, Handle};
 use sim::list::ListHead;
 use sim::waitq::WaitEntryId;
 use sim::{LockId, TaskId, WaitQueueId, Word};
+use smallvec::SmallVec;
 
 pub type FileId = Handle<File>;
 pub type EventPollId = Handle<EventPoll>;
@@ -45,6 +46,38 @@ impl FileKind {
     }
 }
 
+/// What a file is called in traces: `pipe3(r)`, `eventfd4`, `ep1`, a path. A pipe end's
+/// or an eventfd's name is its kind and the number of the object behind it, so only the
+/// number is kept and the name is written out when asked for ([`FileLabel::render`]):
+/// no allocation per file. 16 bytes, as a boxed string alone takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileLabel {
+    /// The number of the object behind the file, named by the file's kind.
+    Numbered(u64),
+    /// Any other name, as given.
+    Text(Box<str>),
+}
+
+impl FileLabel {
+    /// The name of a file of `kind` with this label.
+    pub fn render(&self, kind: &FileKind) -> String {
+        match (self, kind) {
+            (FileLabel::Text(text), _) => text.to_string(),
+            (FileLabel::Numbered(n), FileKind::PipeRead(_)) => format!("pipe{n}(r)"),
+            (FileLabel::Numbered(n), FileKind::PipeWrite(_)) => format!("pipe{n}(w)"),
+            (FileLabel::Numbered(n), FileKind::Eventfd(_)) => format!("eventfd{n}"),
+            (FileLabel::Numbered(n), FileKind::Epoll(_)) => format!("ep{n}"),
+            (FileLabel::Numbered(n), _) => format!("{}{n}", kind.name()),
+        }
+    }
+}
+
+impl From<String> for FileLabel {
+    fn from(text: String) -> FileLabel {
+        FileLabel::Text(text.into_boxed_str())
+    }
+}
+
 /// `O_NONBLOCK`, the only `f_flags` bit the model uses.
 pub const O_NONBLOCK: u32 = 0o4000;
 
@@ -61,11 +94,13 @@ pub struct File {
     pub f_flags: u32,
     /// `f_ep_links`: the epitems watching this file, in `list_add_tail` order.
     /// Protected by `f_ep_lock` (except in `eventpoll_release_file`, see there).
-    pub f_ep_links: Vec<EpitemId>,
+    /// A file is rarely watched by more than two sets: inline up to two, in the
+    /// space a `Vec` takes, so that watching costs no allocation here.
+    pub f_ep_links: SmallVec<[EpitemId; 2]>,
     /// `f_ep_lock` (spinlock).
     pub f_ep_lock: LockId,
     /// A name for traces: `pipe3(r)`, `ep1`, …
-    pub label: String,
+    pub label: FileLabel,
 }
 
 /// `struct eventpoll`.
@@ -85,9 +120,27 @@ pub struct EventPoll {
     /// `ep->rbr`: the items keyed by (file id, fd), `ep_cmp_ffd` order. Under `ep->lock`
     /// (write for insert/erase, read for `ep_find`). The rb-tree itself is an ordered map
     /// here: only ever touched under the lock, it has no lockless reader to model.
-    pub rbr: BTreeMap<(u64, i32), EpitemId>,
+    pub rbr: BTreeMap<RbKey, EpitemId>,
     /// The epoll file (for labels).
     pub file_label: String,
+}
+
+/// A key of `ep->rbr`: (file id, fd), packed into one `u64` in the same order, so that
+/// a tree node holds its keys in half the space a `(u64, i32)` pair takes (a watch
+/// costs a tree entry). File ids count objects, each of which takes at least one word
+/// of the machine's memory (at most `sim::limits::WORDS_MAX`, 2^26), so they fit in 32
+/// bits; descriptors are never negative, so `fd as u32` keeps their order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RbKey(u64);
+
+impl RbKey {
+    pub fn new(file_id: u64, fd: i32) -> RbKey {
+        assert!(
+            file_id <= u64::from(u32::MAX),
+            "file id {file_id} past 32 bits"
+        );
+        RbKey((file_id << 32) | u64::from(fd as u32))
+    }
 }
 
 /// Field offsets of an epitem's shared words.
@@ -120,7 +173,9 @@ pub struct Epitem {
     pub file: FileId,
     pub fd: i32,
     /// `pwqlist`: the item's owner only (under `ep->sem` write or `epmutex`).
-    pub pwqlist: Vec<PwqId>,
+    /// Most files have one wait queue, a few two: inline up to two, in the space a
+    /// `Vec` takes, so that a watch costs no allocation here.
+    pub pwqlist: SmallVec<[PwqId; 2]>,
     /// `ep`: immutable.
     pub ep: EventPollId,
     /// `event.data`: written under `ep->lock` (and `ep->sem` write) in `ep_modify`, read by

@@ -39,8 +39,9 @@ pub struct Pipe {
     /// The buffers' contents, oldest first; under `i_mutex`.
     pub bufs: VecDeque<Vec<u8>>,
     /// `bufs[curbuf].offset`: bytes already read from the oldest buffer's page (every
-    /// newer buffer starts at offset 0). Under `i_mutex`.
-    pub offset: usize,
+    /// newer buffer starts at offset 0). Under `i_mutex`. At most `PAGE_SIZE`: a `u32`
+    /// keeps the pipe in 64 bytes.
+    pub offset: u32,
     /// `w_counter` (anonymous pipes: 1 from creation); under `i_mutex`.
     pub w_counter: u64,
 }
@@ -300,7 +301,7 @@ impl<G: Granularity> Kernel<G> {
             }
             p.offset = 0;
         } else {
-            p.offset += n;
+            p.offset += n as u32;
         }
         emptied
     }
@@ -386,7 +387,11 @@ impl<G: Granularity> Kernel<G> {
         let Ok(p) = objects.pipes.get_mut(pipe) else {
             return false;
         };
-        let offset = if p.bufs.len() == 1 { p.offset } else { 0 };
+        let offset = if p.bufs.len() == 1 {
+            p.offset as usize
+        } else {
+            0
+        };
         match p.bufs.back_mut() {
             Some(last) if offset + last.len() + bytes.len() <= PAGE_SIZE => {
                 last.extend_from_slice(bytes);

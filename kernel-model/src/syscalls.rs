@@ -9,7 +9,7 @@ use crate::eventpoll::EP_MAX_EVENTS;
 use crate::fdtable::FdTable;
 use crate::inject::Injection;
 use crate::kernel::Kernel;
-use crate::objects::{FileKind, Process, ProcessId, O_NONBLOCK};
+use crate::objects::{FileKind, FileLabel, Process, ProcessId, O_NONBLOCK};
 use crate::poll::{EpollEvent, EPOLLERR, EPOLLHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD};
 use crate::user::{UserBufferSpec, UserEvents};
 
@@ -33,7 +33,11 @@ impl<G: Granularity> Kernel<G> {
         );
         let mut fdtable = FdTable::new(crate::fdtable::NOFILE_DEFAULT);
         for fd in 0..3 {
-            let file = self.alloc_file(FileKind::Regular, format!("/dev/tty({name}:{fd})"), 0);
+            let file = self.alloc_file(
+                FileKind::Regular,
+                format!("/dev/tty({name}:{fd})").into(),
+                0,
+            );
             let f_count = self
                 .objects
                 .borrow()
@@ -113,7 +117,7 @@ impl<G: Granularity> Kernel<G> {
         }
         let label = format!("ep{}", self.objects.borrow().next_id);
         let ep = self.ep_alloc(&label)?;
-        let file = self.alloc_file(FileKind::Epoll(ep), label, 0);
+        let file = self.alloc_file(FileKind::Epoll(ep), label.into(), 0);
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
@@ -309,8 +313,8 @@ impl<G: Granularity> Kernel<G> {
             .get(pipe)
             .map(|p| p.id)
             .unwrap_or(0);
-        let read = self.alloc_file(FileKind::PipeRead(pipe), format!("pipe{id}(r)"), 0);
-        let write = self.alloc_file(FileKind::PipeWrite(pipe), format!("pipe{id}(w)"), 0);
+        let read = self.alloc_file(FileKind::PipeRead(pipe), FileLabel::Numbered(id), 0);
+        let write = self.alloc_file(FileKind::PipeWrite(pipe), FileLabel::Numbered(id), 0);
         let process = self.current_process();
         let r = match self.install_fd(process, read).await {
             Ok(fd) => fd,
@@ -333,7 +337,7 @@ impl<G: Granularity> Kernel<G> {
     /// Opens a regular file (no `f_op->poll`).
     pub async fn sys_open(&self, path: &str) -> SysResult<i32> {
         self.cx.syscall("open").await;
-        let file = self.alloc_file(FileKind::Regular, path.to_string(), 0);
+        let file = self.alloc_file(FileKind::Regular, path.to_string().into(), 0);
         let process = self.current_process();
         let result = match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
@@ -544,7 +548,7 @@ impl<G: Granularity> Kernel<G> {
             .get(ctx)
             .map(|c| c.id)
             .unwrap_or(0);
-        let file = self.alloc_file(FileKind::Eventfd(ctx), format!("eventfd{id}"), 0);
+        let file = self.alloc_file(FileKind::Eventfd(ctx), FileLabel::Numbered(id), 0);
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
@@ -575,8 +579,8 @@ impl<G: Granularity> Kernel<G> {
             }
         };
         self.unix_socketpair(a, b).await;
-        let fa = self.alloc_file(FileKind::Socket(a), self.sock_label(a), 0);
-        let fb = self.alloc_file(FileKind::Socket(b), self.sock_label(b), 0);
+        let fa = self.alloc_file(FileKind::Socket(a), self.sock_label(a).into(), 0);
+        let fb = self.alloc_file(FileKind::Socket(b), self.sock_label(b).into(), 0);
         let process = self.current_process();
         let first = match self.install_fd(process, fa).await {
             Ok(fd) => fd,
@@ -639,7 +643,7 @@ impl<G: Granularity> Kernel<G> {
             .ok_or(Errno::EBADF)?;
         self.cx.store(state, crate::socket::TCP_ESTABLISHED).await;
         self.objects.borrow_mut().external_socks.push(sock);
-        let file = self.alloc_file(FileKind::Socket(sock), self.sock_label(sock), 0);
+        let file = self.alloc_file(FileKind::Socket(sock), self.sock_label(sock).into(), 0);
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),

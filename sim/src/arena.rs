@@ -86,11 +86,25 @@ impl fmt::Display for ArenaError {
     }
 }
 
+/// 20 bytes per slot: packed to 4-byte alignment, and the free step a sentinel rather
+/// than an `Option` (which would make it 32). Every kernel object has one, so this is
+/// per-watch memory. Fields are only ever copied or assigned, never borrowed.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, packed(4))]
 struct SlotHistory {
     generation: u32,
     allocated_at_step: u64,
-    freed_at_step: Option<u64>,
+    /// [`SlotHistory::NOT_FREED`] while the slot's object is live.
+    freed_at_step: u64,
+}
+
+impl SlotHistory {
+    /// The free step of an object never freed (no run reaches step `u64::MAX`).
+    const NOT_FREED: u64 = u64::MAX;
+
+    fn freed_at(&self) -> Option<u64> {
+        (self.freed_at_step != Self::NOT_FREED).then_some(self.freed_at_step)
+    }
 }
 
 /// An arena of `T`.
@@ -126,13 +140,13 @@ impl<T> Arena<T> {
             self.history.push(SlotHistory {
                 generation: 0,
                 allocated_at_step: step,
-                freed_at_step: None,
+                freed_at_step: SlotHistory::NOT_FREED,
             });
         } else {
             let h = &mut self.history[index];
             h.generation += 1;
             h.allocated_at_step = step;
-            h.freed_at_step = None;
+            h.freed_at_step = SlotHistory::NOT_FREED;
         }
         Handle {
             index: index as u32,
@@ -154,7 +168,7 @@ impl<T> Arena<T> {
             // A reused slot's history describes its new occupant; the stale handle's
             // object was freed at some earlier step we no longer know exactly.
             freed_at_step: if current {
-                history.and_then(|h| h.freed_at_step)
+                history.and_then(|h| h.freed_at())
             } else {
                 None
             },
@@ -187,7 +201,7 @@ impl<T> Arena<T> {
         if !self.is_live(handle) {
             return Err(self.error(handle, true));
         }
-        self.history[handle.index as usize].freed_at_step = Some(step);
+        self.history[handle.index as usize].freed_at_step = step;
         Ok(self.slots.remove(handle.index as usize))
     }
 

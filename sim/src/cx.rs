@@ -301,7 +301,7 @@ impl<G: Granularity> Cx<G> {
     }
 
     pub fn lock_name(&self, lock: LockId) -> Name {
-        self.state.locks.borrow().get(lock).name
+        self.state.locks.borrow().name(lock)
     }
 
     fn lock_op(&self, lock: LockId, mode: LockMode, irq: IrqMode) -> OpFuture<'_> {
@@ -550,8 +550,7 @@ impl<G: Granularity> Cx<G> {
         let id = WaitQueueId(queues.heads.len() as u32);
         queues.heads.push(WaitQueueHead {
             lock,
-            name,
-            entries: Vec::new(),
+            entries: smallvec::SmallVec::new(),
         });
         id
     }
@@ -563,14 +562,11 @@ impl<G: Granularity> Cx<G> {
     /// Allocates an unlinked entry (`init_waitqueue_entry` / `init_waitqueue_func_entry`).
     pub fn new_wait_entry(&self, func: WakeFunction, exclusive: bool) -> WaitEntryId {
         let step = self.state.step.get();
-        self.state.waitqueues.borrow_mut().entries.alloc(
-            WaitEntry {
-                exclusive,
-                func,
-                head: None,
-            },
-            step,
-        )
+        self.state
+            .waitqueues
+            .borrow_mut()
+            .entries
+            .alloc(WaitEntry::new(func, exclusive), step)
     }
 
     /// Frees an entry; a stale one is reported as use-after-free or double free.

@@ -80,33 +80,54 @@ pub struct LockWaiter {
     pub mode: LockMode,
 }
 
-/// One lock instance. Laid out (and aligned) so that what every acquisition and release
-/// reads and writes shares one cache line.
+/// One lock instance, in exactly one cache line: what every acquisition and release
+/// reads and writes, and in the rest of the line the lock's name in compact form (for
+/// reports and narration; [`LockTable::name`] writes it out). The queue of sleeping
+/// waiters lives in the [`LockTable`], only while there is one. A lock costs 64 bytes —
+/// a pipe has four.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 pub struct Lock {
     pub writer: Option<ContextId>,
-    pub kind: LockKind,
     pub class: LockClassId,
+    /// How many tasks wait in this lock's queue (`LockTable::waiters`): whether a
+    /// reader must queue behind a waiting writer, and whether a release hands over,
+    /// are decided from this without looking the queue up.
+    waiting: u32,
     /// Virtual time of the last release, for causality on the next acquisition.
     pub released_at_ns: u64,
     /// Step of the current (last) acquisition, for reports.
     pub acquired_at_step: u64,
     pub readers: SmallVec<[ContextId; 2]>,
-    pub waiters: VecDeque<LockWaiter>,
-    pub name: Name,
+    /// The name's instance number, or [`Lock::NAME_NUMBER_ELSEWHERE`] when it does not
+    /// fit in 32 bits (a global's `u64::MAX`): then `LockTable::long_name_numbers` has it.
+    name_number: u32,
+    /// The name's prefix and suffix: an index into `LockTable::name_parts`.
+    name_parts: u16,
+    pub kind: LockKind,
 }
 
+// What the layout above is for: one line per lock.
+const _: () = assert!(std::mem::size_of::<Lock>() == 64);
+
 impl Lock {
+    const NAME_NUMBER_ELSEWHERE: u32 = u32::MAX;
+
     #[inline]
     pub fn is_free_for(&self, mode: LockMode) -> bool {
         match mode {
             LockMode::Exclusive => self.writer.is_none() && self.readers.is_empty(),
             // rwlocks let readers in while a writer spins; rwsems queue them behind it.
             LockMode::Shared => {
-                self.writer.is_none() && (self.kind == LockKind::RwLock || self.waiters.is_empty())
+                self.writer.is_none() && (self.kind == LockKind::RwLock || self.waiting == 0)
             }
         }
+    }
+
+    /// Whether some task waits in this lock's queue.
+    #[inline]
+    pub fn has_waiters(&self) -> bool {
+        self.waiting != 0
     }
 
     #[inline]
@@ -149,24 +170,6 @@ impl Lock {
         }
     }
 
-    /// Hands a free sleeping lock to the waiters at the head of the queue, FIFO: the
-    /// first writer alone, or every reader before the first writer.
-    pub fn grant_waiters(&mut self, step: u64) -> SmallVec<[LockWaiter; 4]> {
-        let mut granted = SmallVec::new();
-        while let Some(&waiter) = self.waiters.front() {
-            if !self.is_free_for_granting(waiter.mode) {
-                break;
-            }
-            self.waiters.pop_front();
-            self.take(waiter.context, waiter.mode, step);
-            granted.push(waiter);
-            if waiter.mode == LockMode::Exclusive {
-                break;
-            }
-        }
-        granted
-    }
-
     fn is_free_for_granting(&self, mode: LockMode) -> bool {
         match mode {
             LockMode::Exclusive => self.writer.is_none() && self.readers.is_empty(),
@@ -193,6 +196,14 @@ pub struct LockTable {
     pub locks: Vec<Lock>,
     pub classes: Vec<LockClass>,
     class_by_name: BTreeMap<&'static str, LockClassId>,
+    /// Every distinct (prefix, suffix) of a lock name, in first-use order (a few dozen
+    /// per machine); kept across `reset`, since they are facts of the code.
+    name_parts: Vec<(&'static str, &'static str)>,
+    /// The instance numbers of names that do not fit in a lock's 32 bits (globals).
+    long_name_numbers: BTreeMap<LockId, u64>,
+    /// The FIFO queues of sleeping locks that have waiters, by lock id; a queue goes
+    /// when it empties, so a lock nobody waits for costs nothing here.
+    waiters: BTreeMap<LockId, VecDeque<LockWaiter>>,
 }
 
 impl LockTable {
@@ -200,6 +211,8 @@ impl LockTable {
         self.locks.clear();
         self.classes.clear();
         self.class_by_name.clear();
+        self.long_name_numbers.clear();
+        self.waiters.clear();
     }
 
     pub fn class(&mut self, name: &'static str, kind: LockKind) -> LockClassId {
@@ -221,17 +234,40 @@ impl LockTable {
     pub fn create(&mut self, kind: LockKind, class_name: &'static str, name: Name) -> LockId {
         let class = self.class(class_name, kind);
         let id = LockId(self.locks.len() as u32);
+        let name_parts = self.name_parts_index(name.prefix, name.suffix);
+        let name_number = match u32::try_from(name.id) {
+            Ok(number) if number != Lock::NAME_NUMBER_ELSEWHERE => number,
+            _ => {
+                self.long_name_numbers.insert(id, name.id);
+                Lock::NAME_NUMBER_ELSEWHERE
+            }
+        };
         self.locks.push(Lock {
             kind,
             class,
-            name,
             writer: None,
             readers: SmallVec::new(),
-            waiters: VecDeque::new(),
             released_at_ns: 0,
             acquired_at_step: 0,
+            waiting: 0,
+            name_number,
+            name_parts,
         });
         id
+    }
+
+    /// The index of (`prefix`, `suffix`) in `name_parts`, added on first use.
+    fn name_parts_index(&mut self, prefix: &'static str, suffix: &'static str) -> u16 {
+        let same = |&(p, s): &(&'static str, &'static str)| p == prefix && s == suffix;
+        if let Some(position) = self.name_parts.iter().rposition(same) {
+            return position as u16;
+        }
+        assert!(
+            self.name_parts.len() < usize::from(u16::MAX),
+            "more distinct lock name parts than a lock can index"
+        );
+        self.name_parts.push((prefix, suffix));
+        (self.name_parts.len() - 1) as u16
     }
 
     pub fn get(&self, id: LockId) -> &Lock {
@@ -240,6 +276,63 @@ impl LockTable {
 
     pub fn get_mut(&mut self, id: LockId) -> &mut Lock {
         &mut self.locks[id.index()]
+    }
+
+    /// The lock's name, such as `ep1->lock`.
+    pub fn name(&self, id: LockId) -> Name {
+        let lock = &self.locks[id.index()];
+        let (prefix, suffix) = self.name_parts[usize::from(lock.name_parts)];
+        let number = match lock.name_number {
+            Lock::NAME_NUMBER_ELSEWHERE => self.long_name_numbers[&id],
+            number => u64::from(number),
+        };
+        Name {
+            prefix,
+            id: number,
+            suffix,
+        }
+    }
+
+    /// Queues a task behind the lock's other waiters.
+    pub fn queue_waiter(&mut self, id: LockId, waiter: LockWaiter) {
+        self.waiters.entry(id).or_default().push_back(waiter);
+        self.locks[id.index()].waiting += 1;
+    }
+
+    /// The tasks waiting for the lock, first in line first.
+    pub fn waiters(&self, id: LockId) -> impl Iterator<Item = &LockWaiter> + '_ {
+        self.waiters.get(&id).into_iter().flatten()
+    }
+
+    /// Every lock that has waiters, with its queue, in lock-id order.
+    pub fn waiting_queues(&self) -> impl Iterator<Item = (LockId, &VecDeque<LockWaiter>)> + '_ {
+        self.waiters.iter().map(|(&id, queue)| (id, queue))
+    }
+
+    /// Hands a free sleeping lock to the waiters at the head of its queue, FIFO: the
+    /// first writer alone, or every reader before the first writer.
+    pub fn grant_waiters(&mut self, id: LockId, step: u64) -> SmallVec<[LockWaiter; 4]> {
+        let mut granted = SmallVec::new();
+        let Some(queue) = self.waiters.get_mut(&id) else {
+            return granted;
+        };
+        let lock = &mut self.locks[id.index()];
+        while let Some(&waiter) = queue.front() {
+            if !lock.is_free_for_granting(waiter.mode) {
+                break;
+            }
+            queue.pop_front();
+            lock.waiting -= 1;
+            lock.take(waiter.context, waiter.mode, step);
+            granted.push(waiter);
+            if waiter.mode == LockMode::Exclusive {
+                break;
+            }
+        }
+        if queue.is_empty() {
+            self.waiters.remove(&id);
+        }
+        granted
     }
 }
 
@@ -251,30 +344,57 @@ mod tests {
     fn rwsem_readers_queue_behind_a_waiting_writer_and_are_granted_together() {
         let mut table = LockTable::default();
         let sem = table.create(LockKind::RwSem, "sem", Name::new("ep", 1, "->sem"));
-        let lock = table.get_mut(sem);
-        lock.take(ContextId(0), LockMode::Shared, 1);
+        assert_eq!(table.name(sem).to_string(), "ep1->sem");
+        table.get_mut(sem).take(ContextId(0), LockMode::Shared, 1);
         for (i, mode) in [LockMode::Exclusive, LockMode::Shared, LockMode::Shared]
             .into_iter()
             .enumerate()
         {
-            lock.waiters.push_back(LockWaiter {
-                context: ContextId(i as u32 + 1),
-                task: TaskId(i as u32 + 1),
-                mode,
-            });
+            table.queue_waiter(
+                sem,
+                LockWaiter {
+                    context: ContextId(i as u32 + 1),
+                    task: TaskId(i as u32 + 1),
+                    mode,
+                },
+            );
         }
         assert!(
-            !lock.is_free_for(LockMode::Shared),
+            !table.get(sem).is_free_for(LockMode::Shared),
             "a reader must queue behind the writer"
         );
-        assert!(lock.release(ContextId(0), LockMode::Shared));
-        let granted = lock.grant_waiters(2);
+        assert!(table.get_mut(sem).release(ContextId(0), LockMode::Shared));
+        let granted = table.grant_waiters(sem, 2);
         assert_eq!(granted.len(), 1);
-        assert_eq!(lock.writer, Some(ContextId(1)));
-        assert!(lock.release(ContextId(1), LockMode::Exclusive));
-        let granted = lock.grant_waiters(3);
+        assert_eq!(table.get(sem).writer, Some(ContextId(1)));
+        assert!(table
+            .get_mut(sem)
+            .release(ContextId(1), LockMode::Exclusive));
+        let granted = table.grant_waiters(sem, 3);
         assert_eq!(granted.len(), 2);
-        assert_eq!(lock.readers.len(), 2);
+        assert_eq!(table.get(sem).readers.len(), 2);
+        assert!(!table.get(sem).has_waiters());
+        assert_eq!(table.waiting_queues().count(), 0);
+    }
+
+    #[test]
+    fn names_round_trip_through_the_compact_form() {
+        let mut table = LockTable::default();
+        let names = [
+            Name::new("pipe", 7, "->wait"),
+            Name::global("epmutex"),
+            Name::new("file", u64::from(u32::MAX) + 5, "->f_ep_lock"),
+            Name::new("file", 8, "->f_ep_lock"),
+        ];
+        let ids: Vec<LockId> = names
+            .iter()
+            .map(|&name| table.create(LockKind::Spin, "class", name))
+            .collect();
+        for (&id, name) in ids.iter().zip(names) {
+            assert_eq!(table.name(id), name);
+        }
+        assert_eq!(table.name(ids[1]).to_string(), "epmutex");
+        assert_eq!(table.name(ids[3]).to_string(), "file8->f_ep_lock");
     }
 
     #[test]

@@ -908,7 +908,7 @@ impl Machine {
         holder: ContextId,
     ) {
         let state = &self.state;
-        let name = state.locks.borrow().get(lock).name;
+        let name = state.locks.borrow().name(lock);
         let (waiter, owner) = {
             let contexts = state.contexts.borrow();
             (
@@ -1027,7 +1027,7 @@ impl Machine {
             let locks = state.locks.borrow();
             let names: Vec<String> = held
                 .iter()
-                .map(|h| locks.get(h.lock).name.to_string())
+                .map(|h| locks.name(h.lock).to_string())
                 .collect();
             drop(locks);
             state.report(
@@ -1128,9 +1128,8 @@ impl Machine {
         let lock_sleepers: Vec<TaskId> = state
             .locks
             .borrow()
-            .locks
-            .iter()
-            .flat_map(|l| l.waiters.iter().map(|w| w.task))
+            .waiting_queues()
+            .flat_map(|(_, queue)| queue.iter().map(|w| w.task))
             .collect();
         if !spinning.is_empty() || !lock_sleepers.is_empty() {
             // Lockdep validates an acquisition before it spins: let it see the ones that

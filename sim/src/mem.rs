@@ -101,6 +101,36 @@ pub struct Block {
     pub freed_at_step: Option<u64>,
 }
 
+/// The kind and field names of a block, shared by every block of that shape.
+#[derive(Clone, Copy, Debug)]
+struct BlockLayout {
+    kind: &'static str,
+    fields: &'static [&'static str],
+}
+
+/// What memory keeps per block: 32 bytes, where a [`Block`] would take 72 (its two
+/// `&'static` slices and the `Option` of its free step). A watched file costs a block
+/// or more, so this is per-watch memory; the full [`Block`] is rebuilt when asked for.
+#[derive(Clone, Copy, Debug)]
+struct BlockRecord {
+    start: Word,
+    /// Index into `Memory::layouts`.
+    layout: u32,
+    id: u64,
+    allocated_at_step: u64,
+    /// [`BlockRecord::LIVE`] until the block is freed.
+    freed_at_step: u64,
+}
+
+impl BlockRecord {
+    /// The free step of a block never freed (no run reaches step `u64::MAX`).
+    const LIVE: u64 = u64::MAX;
+
+    fn is_freed(&self) -> bool {
+        self.freed_at_step != Self::LIVE
+    }
+}
+
 /// A growable vector of `Copy` values behind `&self`.
 ///
 /// SAFETY argument: the type is `!Sync` (UnsafeCell), and no method hands out a
@@ -251,7 +281,11 @@ pub struct Memory {
     values: CellVec<u64>,
     /// 0 = never allocated (a wild pointer), 1 = live, 2 = freed.
     liveness: CellVec<u8>,
-    blocks: RefCell<Vec<Block>>,
+    /// Blocks in address order (words are never reused, so allocation order).
+    blocks: RefCell<Vec<BlockRecord>>,
+    /// Every distinct (kind, fields) a block was allocated with, in first-use order. A
+    /// handful per machine; kept across `reset`, since a layout is a fact of the code.
+    layouts: RefCell<Vec<BlockLayout>>,
     buffers: RefCell<Vec<StoreBuffer>>,
 }
 
@@ -271,6 +305,7 @@ impl Memory {
             values: CellVec::new(),
             liveness: CellVec::new(),
             blocks: RefCell::new(Vec::new()),
+            layouts: RefCell::new(Vec::new()),
             buffers: RefCell::new(vec![StoreBuffer::default(); cpus]),
         }
     }
@@ -325,15 +360,43 @@ impl Memory {
             self.values.push(0);
             self.liveness.push(1);
         }
-        self.blocks.borrow_mut().push(Block {
+        let layout = self.layout_index(kind, fields);
+        self.blocks.borrow_mut().push(BlockRecord {
             start,
-            fields,
-            kind,
+            layout,
             id,
             allocated_at_step: step,
-            freed_at_step: None,
+            freed_at_step: BlockRecord::LIVE,
         });
         start
+    }
+
+    /// The index of the layout (`kind`, `fields`), added on first use. Most blocks of
+    /// a kind are made by the same line, so the same static slice: compare addresses
+    /// first, contents only when they differ.
+    fn layout_index(&self, kind: &'static str, fields: &'static [&'static str]) -> u32 {
+        let mut layouts = self.layouts.borrow_mut();
+        let same = |l: &BlockLayout| {
+            (std::ptr::eq(l.fields, fields) || l.fields == fields) && l.kind == kind
+        };
+        if let Some(position) = layouts.iter().rposition(same) {
+            return position as u32;
+        }
+        layouts.push(BlockLayout { kind, fields });
+        (layouts.len() - 1) as u32
+    }
+
+    /// The full description of a block record.
+    fn describe(&self, record: &BlockRecord) -> Block {
+        let layout = self.layouts.borrow()[record.layout as usize];
+        Block {
+            start: record.start,
+            fields: layout.fields,
+            kind: layout.kind,
+            id: record.id,
+            allocated_at_step: record.allocated_at_step,
+            freed_at_step: record.is_freed().then_some(record.freed_at_step),
+        }
     }
 
     /// Marks the block that starts at `start` freed. Words are never reused, so a later
@@ -344,15 +407,16 @@ impl Memory {
         let Ok(position) = blocks.binary_search_by_key(&start, |b| b.start) else {
             return Err(None);
         };
-        let block = &mut blocks[position];
-        if block.freed_at_step.is_some() {
-            return Err(Some(block.clone()));
+        let record = &mut blocks[position];
+        if record.is_freed() {
+            return Err(Some(self.describe(record)));
         }
-        block.freed_at_step = Some(step);
+        record.freed_at_step = step;
+        let block = self.describe(record);
         for offset in 0..block.fields.len() {
             self.liveness.set(start.0 as usize + offset, 2);
         }
-        Ok(block.clone())
+        Ok(block)
     }
 
     /// The block that contains `word`.
@@ -363,8 +427,8 @@ impl Memory {
             Err(0) => return None,
             Err(p) => p - 1,
         };
-        let block = &blocks[position];
-        (word.0 < block.start.0 + block.fields.len() as u32).then(|| block.clone())
+        let block = self.describe(&blocks[position]);
+        (word.0 < block.start.0 + block.fields.len() as u32).then_some(block)
     }
 
     /// A person-readable name, such as `epitem3.rdllink.next`.
@@ -566,8 +630,8 @@ impl Memory {
         self.blocks
             .borrow()
             .iter()
-            .filter(|b| b.freed_at_step.is_none())
-            .cloned()
+            .filter(|b| !b.is_freed())
+            .map(|b| self.describe(b))
             .collect()
     }
 }

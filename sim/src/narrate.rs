@@ -114,7 +114,8 @@ pub fn describe_op(state: &State, op: &Op, result: u64) -> String {
         Op::Lock { lock, mode, irq } | Op::Unlock { lock, mode, irq } => {
             let l = locks.get(lock);
             let acquire = matches!(op, Op::Lock { .. });
-            format!("{}({})", lock_call(l.kind, mode, irq, acquire), l.name)
+            let name = locks.name(lock);
+            format!("{}({name})", lock_call(l.kind, mode, irq, acquire))
         }
         Op::IrqSave => format!("local_irq_save() -> {result}"),
         Op::IrqRestore { flags } => format!("local_irq_restore({flags})"),

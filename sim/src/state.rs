@@ -566,19 +566,20 @@ impl State {
         let locks = self.locks.borrow();
         let contexts = self.contexts.borrow();
         let mut lines = Vec::new();
-        for lock in &locks.locks {
+        for (index, lock) in locks.locks.iter().enumerate() {
+            let name = locks.name(LockId(index as u32));
             for holder in lock.holders() {
                 let who = contexts
                     .get(holder.index())
                     .map(describe_context)
                     .unwrap_or_else(|| "a finished context".into());
                 lines.push(format!(
-                    "{} held by {who} since step {}",
-                    lock.name, lock.acquired_at_step
+                    "{name} held by {who} since step {}",
+                    lock.acquired_at_step
                 ));
             }
-            for waiter in &lock.waiters {
-                lines.push(format!("{} waited for by {}", lock.name, waiter.task));
+            for waiter in locks.waiters(LockId(index as u32)) {
+                lines.push(format!("{name} waited for by {}", waiter.task));
             }
         }
         lines
@@ -1014,7 +1015,7 @@ impl State {
         let (held, write_held) = self.held_as(context, id);
         let may_recurse = kind == LockKind::RwLock && mode == LockMode::Shared && !write_held;
         if !may_recurse && held {
-            let name = self.locks.borrow().get(id).name;
+            let name = self.locks.borrow().name(id);
             self.report(
                 ReportKind::Deadlock,
                 format!("recursive acquisition of {name}: this context already holds it"),
@@ -1031,15 +1032,14 @@ impl State {
             let task = self.contexts.borrow()[context.index()]
                 .task()
                 .expect("a sleeping lock in interrupt context was reported above");
-            self.locks
-                .borrow_mut()
-                .get_mut(id)
-                .waiters
-                .push_back(LockWaiter {
+            self.locks.borrow_mut().queue_waiter(
+                id,
+                LockWaiter {
                     context,
                     task,
                     mode,
-                });
+                },
+            );
             self.set_state_word(task, TaskState::Uninterruptible);
             self.deschedule(cpu, task);
             self.charge(cpu, costs.lock_ns);
@@ -1156,10 +1156,10 @@ impl State {
         let who = || describe_context(&self.contexts.borrow()[context.index()]);
         let (lock_name, class) = {
             let locks = self.locks.borrow();
-            (locks.get(id).name, locks.get(id).class)
+            (locks.name(id), locks.get(id).class)
         };
         for h in &held {
-            let held_name = self.locks.borrow().get(h.lock).name;
+            let held_name = self.locks.borrow().name(h.lock);
             let inversion = self.lockdep.borrow_mut().add_edge(h.class, class, || {
                 format!(
                     "step {step}, {cpu} {}: {held_name} (held since step {}) then {lock_name}",
@@ -1206,7 +1206,7 @@ impl State {
         let irqs_on = self.cpus.borrow()[cpu.index()].irqs_enabled;
         let step = self.step.get();
         let mut locks = self.locks.borrow_mut();
-        let name = locks.get(id).name;
+        let name = locks.name(id);
         let entry = &mut locks.classes[class.index()];
         let unseen = (in_irq && entry.used_in_irq.is_none())
             || (!in_irq && irqs_on && entry.used_with_irqs_enabled.is_none());
@@ -1255,16 +1255,17 @@ impl State {
         let costs = &self.config.costs;
         let step = self.step.get();
         let now = self.clock_ns(cpu);
-        let (released, kind, name) = {
+        let (released, kind) = {
             let mut locks = self.locks.borrow_mut();
             let lock = locks.get_mut(id);
             let released = lock.release(context, mode);
             if released {
                 lock.released_at_ns = now;
             }
-            (released, lock.kind, lock.name)
+            (released, lock.kind)
         };
         if !released {
+            let name = self.locks.borrow().name(id);
             self.report(
                 ReportKind::BadUnlock,
                 format!("release of {name}, which this context does not hold"),
@@ -1281,8 +1282,8 @@ impl State {
         }
         self.mem.drain_all(cpu);
         self.charge_current(costs.unlock_ns);
-        if !kind.spins() && !self.locks.borrow().get(id).waiters.is_empty() {
-            let granted = self.locks.borrow_mut().get_mut(id).grant_waiters(step);
+        if !kind.spins() && self.locks.borrow().get(id).has_waiters() {
+            let granted = self.locks.borrow_mut().grant_waiters(id, step);
             for waiter in granted {
                 let class = self.locks.borrow().get(id).class;
                 self.push_held(waiter.context, id, class, waiter.mode, false);
@@ -1320,7 +1321,7 @@ impl State {
             LockMode::Exclusive => lock.writer == Some(context),
             LockMode::Shared => lock.readers.contains(&context),
         };
-        if !holds || !lock.waiters.is_empty() {
+        if !holds || lock.has_waiters() {
             return false;
         }
         let mut cpus = self.cpus.borrow_mut();
@@ -1392,7 +1393,7 @@ impl State {
             let locks = self.locks.borrow();
             let names: Vec<String> = spinlocks
                 .iter()
-                .map(|l| locks.get(*l).name.to_string())
+                .map(|l| locks.name(*l).to_string())
                 .collect();
             let _ = write!(why, "holding {}", names.join(", "));
         } else {
@@ -1614,9 +1615,8 @@ impl State {
     fn waits_for_lock(&self, task: TaskId) -> bool {
         self.locks
             .borrow()
-            .locks
-            .iter()
-            .any(|l| !l.waiters.is_empty() && l.waiters.iter().any(|w| w.task == task))
+            .waiting_queues()
+            .any(|(_, queue)| queue.iter().any(|w| w.task == task))
     }
 
     /// Delivers a signal: marks it pending and wakes the task if it sleeps interruptibly

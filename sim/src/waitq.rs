@@ -13,7 +13,6 @@ use smallvec::SmallVec;
 
 use crate::arena::{Arena, Handle};
 use crate::ids::{LockId, TaskId, WaitQueueId};
-use crate::lock::Name;
 
 /// What waking an entry does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,8 +29,28 @@ pub struct WaitEntry {
     /// `WQ_FLAG_EXCLUSIVE`.
     pub exclusive: bool,
     pub func: WakeFunction,
+    /// The index of the head it is linked on, or [`WaitEntry::UNLINKED`]: a `u32`
+    /// rather than an `Option<WaitQueueId>`, which would make the entry 32 bytes
+    /// instead of 24 (a watch has one).
+    linked_on: u32,
+}
+
+impl WaitEntry {
+    const UNLINKED: u32 = u32::MAX;
+
+    /// An entry on no head.
+    pub fn new(func: WakeFunction, exclusive: bool) -> WaitEntry {
+        WaitEntry {
+            exclusive,
+            func,
+            linked_on: Self::UNLINKED,
+        }
+    }
+
     /// The head it is linked on, if any.
-    pub head: Option<WaitQueueId>,
+    pub fn head(&self) -> Option<WaitQueueId> {
+        (self.linked_on != Self::UNLINKED).then_some(WaitQueueId(self.linked_on))
+    }
 }
 
 pub type WaitEntryId = Handle<WaitEntry>;
@@ -41,9 +60,10 @@ pub type WaitEntryId = Handle<WaitEntry>;
 pub struct WaitQueueHead {
     /// `q->lock` (a spinlock, always taken with interrupts saved).
     pub lock: LockId,
-    pub name: Name,
     /// Entries in list order: `__add_wait_queue` inserts at the front, `_tail` at the back.
-    pub entries: Vec<WaitEntryId>,
+    /// Inline up to two (in the space a `Vec` takes): most heads have one or two
+    /// entries, and a watched file's head would otherwise cost an allocation per watch.
+    pub entries: SmallVec<[WaitEntryId; 2]>,
 }
 
 /// Which sleepers a wake-up may end (the `mode` argument of `__wake_up`).
@@ -87,8 +107,8 @@ impl WaitQueues {
         let Ok(e) = self.entries.get_mut(entry) else {
             return false;
         };
-        debug_assert!(e.head.is_none(), "wait entry linked twice");
-        e.head = Some(head);
+        debug_assert!(e.head().is_none(), "wait entry linked twice");
+        e.linked_on = head.0;
         let entries = &mut self.heads[head.index()].entries;
         if tail {
             entries.push(entry);
@@ -106,7 +126,7 @@ impl WaitQueues {
         };
         entries.remove(position);
         if let Ok(e) = self.entries.get_mut(entry) {
-            e.head = None;
+            e.linked_on = WaitEntry::UNLINKED;
         }
         true
     }
@@ -121,7 +141,7 @@ impl WaitQueues {
         self.entries
             .get(entry)
             .ok()
-            .filter(|e| e.head == Some(head))
+            .filter(|e| e.head() == Some(head))
             .copied()
     }
 }

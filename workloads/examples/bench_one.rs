@@ -66,11 +66,14 @@ fn main() {
         "scale" => {
             let watched = if count == 0 { 100_000 } else { count as usize };
             let calls = 20_000;
-            let (m, rss) = simulated::scale(watched, 10.min(watched), calls);
+            let (m, memory) = simulated::scale(watched, 10.min(watched), calls);
+            // The ≤ 400 bytes target is about the watch alone (the epoll_ctl ADDs over
+            // pipes made before); the watched pipe adds the pipe itself.
             println!(
-                "{:.3} us/wait, {:.0} bytes/watch",
+                "{:.3} us/wait, {:.0} bytes/watch (target ≤ 400), {:.0} bytes/watched pipe",
                 m.elapsed.as_secs_f64() * 1e6 / calls as f64,
-                rss as f64 / watched as f64
+                memory.watches as f64 / watched as f64,
+                (memory.pipes + memory.watches) as f64 / watched as f64
             );
         }
         other => panic!("unknown workload {other}"),

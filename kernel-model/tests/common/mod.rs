@@ -504,10 +504,9 @@ pub fn waits_for<G: Granularity>(k: &kernel_model::Kernel<G>, name: &str) -> Vec
     let state = k.cx.state();
     let locks = state.locks.borrow();
     locks
-        .locks
-        .iter()
-        .filter(|l| l.waiters.iter().any(|w| w.task == task))
-        .map(|l| l.name.to_string())
+        .waiting_queues()
+        .filter(|(_, queue)| queue.iter().any(|w| w.task == task))
+        .map(|(id, _)| locks.name(id).to_string())
         .collect()
 }
 
