@@ -21,6 +21,8 @@ pub struct SimMeasurement {
     /// `f_op->poll` calls during the measured loop (proof of work).
     pub polls: u64,
     pub transfers: u64,
+    /// `ep_poll_callback` runs during the measured loop.
+    pub callbacks: u64,
 }
 
 fn options(granularity: GranularityKind, model: MemoryModel) -> Options {
@@ -82,6 +84,7 @@ async fn timed_waits<G: Granularity>(
 ) -> SimMeasurement {
     let polls = k.counters.f_op_poll.get();
     let transfers = k.counters.transfers.get();
+    let callbacks = k.counters.callbacks.get();
     let start = Instant::now();
     let mut delivered = 0;
     for _ in 0..calls {
@@ -96,6 +99,7 @@ async fn timed_waits<G: Granularity>(
         delivered,
         polls: k.counters.f_op_poll.get() - polls,
         transfers: k.counters.transfers.get() - transfers,
+        callbacks: k.counters.callbacks.get() - callbacks,
     }
 }
 
@@ -119,6 +123,7 @@ pub fn mix(p: usize, writes: usize, rounds: u64, seed: u64) -> SimMeasurement {
         let mut rng = sim::rng::Rng::new(seed);
         let mut chosen = Vec::with_capacity(writes);
         let polls = k.counters.f_op_poll.get();
+        let callbacks = k.counters.callbacks.get();
         let start = Instant::now();
         let mut delivered = 0;
         for _ in 0..rounds {
@@ -142,6 +147,7 @@ pub fn mix(p: usize, writes: usize, rounds: u64, seed: u64) -> SimMeasurement {
             delivered,
             polls: k.counters.f_op_poll.get() - polls,
             transfers: 0,
+            callbacks: k.counters.callbacks.get() - callbacks,
         });
     })
 }
