@@ -6,6 +6,8 @@
 //!   `LockSteps`, which takes the same inline path.
 //! - exhaustive DFS of litmus SB under TSO: at least 180k executions/s (ten times
 //!   what loom 0.7 does on the same two-thread test, about 18k/s).
+//! - without targets, for docs/benchmarks.md: a free spinlock's irqsave lock + unlock
+//!   pair, and a syscall entry (one scheduling decision), in the fast context.
 //!
 //! Run with `cargo bench -p sim --bench sim_micro`. Each measurement is repeated and
 //! the best and the median are shown (the best is the least disturbed by other load
@@ -81,6 +83,20 @@ fn plain_rust_pair(pairs: u64) -> f64 {
     start.elapsed().as_nanos() as f64 / pairs as f64
 }
 
+fn ns_per_primitive(primitive: bodies::Primitive) -> (f64, f64) {
+    const COUNT: u64 = 2_000_000;
+    let sample = || {
+        let mut machine = bodies::primitive_machine(primitive, COUNT);
+        let start = Instant::now();
+        let result = bodies::run_primitives(&mut machine, primitive, COUNT);
+        let elapsed = start.elapsed();
+        std::hint::black_box(result);
+        elapsed.as_nanos() as f64 / COUNT as f64
+    };
+    sample(); // warm-up
+    best_median((0..REPEATS).map(|_| sample()).collect(), false)
+}
+
 fn dfs_executions_per_sec() -> (f64, f64, u64) {
     let mut per_exploration = 0;
     let sample = || {
@@ -138,6 +154,22 @@ fn main() {
         "{:<58} {:>9.2} / {:>5.2} ns   {:<14}",
         "  reference: the same accesses and checks in plain Rust", best, median, "(yardstick)"
     );
+    for (primitive, label) in [
+        (
+            bodies::Primitive::SpinLockPair,
+            "spin_lock_irqsave + unlock pair, free lock (fast context)",
+        ),
+        (
+            bodies::Primitive::SyscallEntry,
+            "syscall entry: one scheduling decision, one CPU",
+        ),
+    ] {
+        let (best, median) = ns_per_primitive(primitive);
+        println!(
+            "{:<58} {:>9.2} / {:>5.2} ns   {:<14}",
+            label, best, median, "(no target)"
+        );
+    }
     let (best, median, per_exploration) = dfs_executions_per_sec();
     println!(
         "{:<58} {:>8.0}k / {:>4.0}k /s   {:<14} {}",

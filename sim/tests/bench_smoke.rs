@@ -32,3 +32,16 @@ fn sb_under_tso_exhaustively() {
         assert!(result.executions > 10);
     }
 }
+
+#[test]
+fn lock_pairs_and_syscall_entries() {
+    for primitive in [
+        bodies::Primitive::SpinLockPair,
+        bodies::Primitive::SyscallEntry,
+    ] {
+        for count in [0, 1, 1000] {
+            let mut machine = bodies::primitive_machine(primitive, count);
+            bodies::run_primitives(&mut machine, primitive, count);
+        }
+    }
+}

@@ -4,9 +4,10 @@
 
 use sim::list::{init_list_head_private, list_add_tail, list_del, ListHead};
 use sim::litmus::{self, LitmusResult, LitmusStrategy};
+use sim::lock::{LockKind, Name};
 use sim::machine::RunResult;
 use sim::strategy::Canonical;
-use sim::{Config, Granularity, Machine, MemoryModel, RunEnd, Scheduler};
+use sim::{Config, Granularity, Machine, MemoryModel, RunEnd, Scheduler, SyscallSteps};
 
 /// A one-CPU machine at granularity `G` whose only task does `pairs`
 /// `list_add_tail` + `list_del` pairs on simulated words, and nothing else.
@@ -23,13 +24,21 @@ pub fn list_pair_machine<G: Granularity>(pairs: u64) -> (Machine, ListHead) {
     init_list_head_private(&cx, head);
     init_list_head_private(&cx, item);
     machine.spawn("lister", None, async move {
-        for _ in 0..pairs {
+        for pair in 1..=pairs {
             list_add_tail(&cx, item, head).await;
             list_del(&cx, item).await;
+            if pair % PAIRS_PER_SYSCALL == 0 {
+                // Kernel code reaches a scheduling point now and then; a loop that never
+                // did would be stopped as a soft lockup (limits::INLINE_OPERATIONS_PER_STEP_MAX).
+                cx.syscall("list pairs").await;
+            }
         }
     });
     (machine, head)
 }
+
+/// How many pairs the lister does between two syscall entries.
+const PAIRS_PER_SYSCALL: u64 = 1 << 20;
 
 /// Runs a machine from [`list_pair_machine`] (the part the benchmark times) and
 /// checks that it did what it should.
@@ -49,7 +58,64 @@ pub fn run_list_pairs(machine: &mut Machine, head: ListHead, pairs: u64) -> RunR
     let costs = &machine.config().costs;
     let per_pair = 3 * costs.load_ns + 8 * costs.store_ns;
     let start = costs.context_switch_ns;
-    assert_eq!(result.virtual_time_ns, start + pairs * per_pair);
+    let syscalls = pairs / PAIRS_PER_SYSCALL;
+    assert_eq!(
+        result.virtual_time_ns,
+        start + pairs * per_pair + syscalls * costs.syscall_ns
+    );
+    result
+}
+
+/// What a [`primitive_machine`] repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Primitive {
+    /// `spin_lock_irqsave` + `spin_unlock_irqrestore` of a free lock, in the fast
+    /// context: lockdep's checks, the held-lock stack, the irq flag and the clock.
+    SpinLockPair,
+    /// A syscall entry: a scheduling point even at `syscall` granularity (the
+    /// enabled set, the strategy's choice, the schedule and the trace hash).
+    SyscallEntry,
+}
+
+/// A one-CPU `syscall`-granularity machine whose only task repeats `primitive`
+/// `count` times, and nothing else.
+pub fn primitive_machine(primitive: Primitive, count: u64) -> Machine {
+    let config = Config {
+        cpus: 1,
+        granularity: SyscallSteps::KIND,
+        ..Config::default()
+    };
+    let mut machine = Machine::new(config, 0x7072_696d).expect("valid config");
+    let cx = machine.cx::<SyscallSteps>();
+    let lock = cx.new_lock(LockKind::Spin, "bench_lock", Name::new("bench_lock", 0, ""));
+    machine.spawn("primitive", None, async move {
+        for _ in 0..count {
+            match primitive {
+                Primitive::SpinLockPair => {
+                    let flags = cx.spin_lock_irqsave(lock).await;
+                    cx.spin_unlock_irqrestore(lock, flags).await;
+                }
+                Primitive::SyscallEntry => {
+                    cx.syscall("bench").await;
+                }
+            }
+        }
+    });
+    machine
+}
+
+/// Runs a machine from [`primitive_machine`] and checks that it did what it should.
+pub fn run_primitives(machine: &mut Machine, primitive: Primitive, count: u64) -> RunResult {
+    let mut strategy = Canonical::default();
+    strategy.begin_execution();
+    let result = machine.run(&mut strategy);
+    assert_eq!(result.end, RunEnd::Completed, "{:?}", result.reports);
+    assert!(result.reports.is_empty());
+    let steps = match primitive {
+        Primitive::SpinLockPair => 0,
+        Primitive::SyscallEntry => count,
+    };
+    assert_eq!(result.steps, steps);
     result
 }
 
