@@ -1021,6 +1021,7 @@ fn bench_smoke_runs_every_workload_with_proof_of_work() {
     );
     assert!(positive(&value["explore"]["jobs1_runs_per_sec"]));
     assert!(positive(&value["explore"]["jobs2_runs_per_sec"]));
+    assert!(positive(&value["explore"]["speedup"]));
     assert!(positive(&value["litmus"]["executions_per_sec"]));
     // The native side too, unless a note says why it could not run here.
     if value["notes"].as_array().unwrap().is_empty() {
