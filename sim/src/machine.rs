@@ -585,14 +585,7 @@ fn collect_actions(state: &State) -> Result<(), SelfDeadlock> {
             for (c, cpu_data) in cpus.iter().enumerate() {
                 let cpu = CpuId(c as u16);
                 if let Some(word) = state.mem.oldest_buffered(cpu) {
-                    push_action(
-                        exec,
-                        &mut hasher,
-                        Action::Drain { cpu, word },
-                        None,
-                        cpu_data.clock_ns,
-                        NO_CONTEXT,
-                    );
+                    push_drain(exec, &mut hasher, cpu, word, cpu_data.clock_ns);
                 }
             }
         }
@@ -602,14 +595,7 @@ fn collect_actions(state: &State) -> Result<(), SelfDeadlock> {
                 state.mem.drainable(CpuId(c as u16), &mut exec.scratch);
                 for index in 0..exec.scratch.len() {
                     let (cpu, word) = exec.scratch[index];
-                    push_action(
-                        exec,
-                        &mut hasher,
-                        Action::Drain { cpu, word },
-                        None,
-                        cpu_data.clock_ns,
-                        NO_CONTEXT,
-                    );
+                    push_drain(exec, &mut hasher, cpu, word, cpu_data.clock_ns);
                 }
             }
         }
@@ -727,6 +713,19 @@ fn push_action(
         time_ns,
     });
     exec.run_contexts.push(context);
+}
+
+/// Lists the drain of `cpu`'s buffered store to `word` (no context runs it).
+#[inline(always)]
+fn push_drain(exec: &mut Exec, hasher: &mut TraceHasher, cpu: CpuId, word: Word, time_ns: u64) {
+    push_action(
+        exec,
+        hasher,
+        Action::Drain { cpu, word },
+        None,
+        time_ns,
+        NO_CONTEXT,
+    );
 }
 
 /// Whether `dispatch_idle_cpus` would give some idle CPU a task.
