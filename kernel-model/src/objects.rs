@@ -78,8 +78,16 @@ impl From<String> for FileLabel {
     }
 }
 
-/// `O_NONBLOCK`, the only `f_flags` bit the model uses.
+/// `O_NONBLOCK`, the only `f_flags` status bit the model uses.
 pub const O_NONBLOCK: u32 = 0o4000;
+/// The access modes in `f_flags` (`O_ACCMODE` bits), as each file's creator sets them in
+/// 2.6.22: `do_pipe` gives the read end `O_RDONLY` and the write end `O_WRONLY`;
+/// `anon_inode_getfd` (the 2.6.22 epoll fd, eventfd) and sockets get `O_RDWR`; 2.6.21's
+/// `ep_getfd` made its eventpollfs file `O_RDONLY`. `F_SETFL` never changes them.
+pub const O_RDONLY: u32 = 0;
+pub const O_WRONLY: u32 = 1;
+pub const O_RDWR: u32 = 2;
+pub const O_ACCMODE: u32 = 3;
 
 /// `struct file`.
 #[derive(Clone, Debug)]
@@ -89,8 +97,9 @@ pub struct File {
     pub kind: FileKind,
     /// `f_count` (atomic_t): a shared word, changed by `fget`/`fput` with atomics.
     pub f_count: Word,
-    /// `f_flags` (only O_NONBLOCK); changed by fcntl(F_SETFL) under no lock (as 2.6.22's
-    /// setfl does under the BKL, which the model does not have).
+    /// `f_flags`: the access mode and O_NONBLOCK; O_NONBLOCK is changed by
+    /// fcntl(F_SETFL) under no lock (as 2.6.22's setfl does under the BKL, which the
+    /// model does not have).
     pub f_flags: u32,
     /// `f_ep_links`: the epitems watching this file, in `list_add_tail` order.
     /// Protected by `f_ep_lock` (except in `eventpoll_release_file`, see there).

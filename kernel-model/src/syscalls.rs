@@ -9,7 +9,9 @@ use crate::eventpoll::EP_MAX_EVENTS;
 use crate::fdtable::FdTable;
 use crate::inject::Injection;
 use crate::kernel::Kernel;
-use crate::objects::{FileKind, FileLabel, Process, ProcessId, O_NONBLOCK};
+use crate::objects::{
+    FileKind, FileLabel, Process, ProcessId, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
+};
 use crate::poll::{EpollEvent, EPOLLERR, EPOLLHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD};
 use crate::user::{UserBufferSpec, UserEvents};
 
@@ -36,7 +38,7 @@ impl<G: Granularity> Kernel<G> {
             let file = self.alloc_file(
                 FileKind::Regular,
                 format!("/dev/tty({name}:{fd})").into(),
-                0,
+                O_RDWR,
             );
             let f_count = self
                 .objects
@@ -117,7 +119,12 @@ impl<G: Granularity> Kernel<G> {
         }
         let label = format!("ep{}", self.objects.borrow().next_id);
         let ep = self.ep_alloc(&label)?;
-        let file = self.alloc_file(FileKind::Epoll(ep), label.into(), 0);
+        // anon_inode_getfd() in 2.6.22; 2.6.21's ep_getfd() opened it read-only.
+        let access = match self.version() {
+            crate::kernel::KernelVersion::V2_6_22 => O_RDWR,
+            crate::kernel::KernelVersion::V2_6_21 => O_RDONLY,
+        };
+        let file = self.alloc_file(FileKind::Epoll(ep), label.into(), access);
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
@@ -313,8 +320,8 @@ impl<G: Granularity> Kernel<G> {
             .get(pipe)
             .map(|p| p.id)
             .unwrap_or(0);
-        let read = self.alloc_file(FileKind::PipeRead(pipe), FileLabel::Numbered(id), 0);
-        let write = self.alloc_file(FileKind::PipeWrite(pipe), FileLabel::Numbered(id), 0);
+        let read = self.alloc_file(FileKind::PipeRead(pipe), FileLabel::Numbered(id), O_RDONLY);
+        let write = self.alloc_file(FileKind::PipeWrite(pipe), FileLabel::Numbered(id), O_WRONLY);
         let process = self.current_process();
         let r = match self.install_fd(process, read).await {
             Ok(fd) => fd,
@@ -337,7 +344,7 @@ impl<G: Granularity> Kernel<G> {
     /// Opens a regular file (no `f_op->poll`).
     pub async fn sys_open(&self, path: &str) -> SysResult<i32> {
         self.cx.syscall("open").await;
-        let file = self.alloc_file(FileKind::Regular, path.to_string().into(), 0);
+        let file = self.alloc_file(FileKind::Regular, path.to_string().into(), O_RDONLY);
         let process = self.current_process();
         let result = match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
@@ -473,7 +480,9 @@ impl<G: Granularity> Kernel<G> {
         Ok(newfd)
     }
 
-    /// `sys_fcntl(fd, F_GETFL | F_SETFL, arg)`; only O_NONBLOCK is settable.
+    /// `sys_fcntl(fd, F_GETFL | F_SETFL, arg)`: F_GETFL gives the access mode and
+    /// O_NONBLOCK; F_SETFL changes only O_NONBLOCK (the model has none of the other
+    /// settable flags: O_APPEND, O_DIRECT, O_NOATIME).
     pub async fn sys_fcntl(&self, fd: i32, cmd: i32, arg: u32) -> SysResult<u32> {
         self.cx.syscall("fcntl").await;
         let result = match self.fget(fd).await {
@@ -548,7 +557,7 @@ impl<G: Granularity> Kernel<G> {
             .get(ctx)
             .map(|c| c.id)
             .unwrap_or(0);
-        let file = self.alloc_file(FileKind::Eventfd(ctx), FileLabel::Numbered(id), 0);
+        let file = self.alloc_file(FileKind::Eventfd(ctx), FileLabel::Numbered(id), O_RDWR);
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
@@ -579,8 +588,8 @@ impl<G: Granularity> Kernel<G> {
             }
         };
         self.unix_socketpair(a, b).await;
-        let fa = self.alloc_file(FileKind::Socket(a), self.sock_label(a).into(), 0);
-        let fb = self.alloc_file(FileKind::Socket(b), self.sock_label(b).into(), 0);
+        let fa = self.alloc_file(FileKind::Socket(a), self.sock_label(a).into(), O_RDWR);
+        let fb = self.alloc_file(FileKind::Socket(b), self.sock_label(b).into(), O_RDWR);
         let process = self.current_process();
         let first = match self.install_fd(process, fa).await {
             Ok(fd) => fd,
@@ -643,7 +652,7 @@ impl<G: Granularity> Kernel<G> {
             .ok_or(Errno::EBADF)?;
         self.cx.store(state, crate::socket::TCP_ESTABLISHED).await;
         self.objects.borrow_mut().external_socks.push(sock);
-        let file = self.alloc_file(FileKind::Socket(sock), self.sock_label(sock).into(), 0);
+        let file = self.alloc_file(FileKind::Socket(sock), self.sock_label(sock).into(), O_RDWR);
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),

@@ -1900,3 +1900,34 @@ fn transfer_and_nesting_scenarios_give_the_same_results_at_lock_and_access_granu
         an_epoll_fd_cannot_watch_itself_but_two_sets_may_watch_each_other_scenario,
     );
 }
+
+/// F_GETFL reports each file's access mode as its creator set it in the version run
+/// (2.6.22's anonymous-inode epoll fd is O_RDWR, 2.6.21's eventpollfs file O_RDONLY),
+/// and F_SETFL leaves it alone.
+#[test]
+fn fcntl_getfl_reports_the_access_mode_each_file_was_made_with() {
+    use kernel_model::objects::{O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY};
+    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
+        let mode = |flags: Result<u32, Errno>| flags.map(|f| f & O_ACCMODE);
+        let [r, w] = k.sys_pipe().await.unwrap();
+        assert_eq!(mode(k.sys_fcntl(r, F_GETFL, 0).await), Ok(O_RDONLY));
+        assert_eq!(mode(k.sys_fcntl(w, F_GETFL, 0).await), Ok(O_WRONLY));
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let epoll_mode = match k.version() {
+            KernelVersion::V2_6_22 => O_RDWR,
+            KernelVersion::V2_6_21 => O_RDONLY,
+        };
+        assert_eq!(mode(k.sys_fcntl(ep, F_GETFL, 0).await), Ok(epoll_mode));
+        let [a, b] = k.sys_socketpair().await.unwrap();
+        assert_eq!(mode(k.sys_fcntl(a, F_GETFL, 0).await), Ok(O_RDWR));
+        assert_eq!(mode(k.sys_fcntl(b, F_GETFL, 0).await), Ok(O_RDWR));
+        let e = k.sys_eventfd(0).await.unwrap();
+        assert_eq!(mode(k.sys_fcntl(e, F_GETFL, 0).await), Ok(O_RDWR));
+        let f = k.sys_open("/etc/passwd").await.unwrap();
+        assert_eq!(mode(k.sys_fcntl(f, F_GETFL, 0).await), Ok(O_RDONLY));
+        assert_eq!(mode(k.sys_fcntl(0, F_GETFL, 0).await), Ok(O_RDWR));
+        // Setting O_NONBLOCK keeps the access mode.
+        k.sys_fcntl(w, F_SETFL, O_NONBLOCK).await.unwrap();
+        assert_eq!(k.sys_fcntl(w, F_GETFL, 0).await, Ok(O_WRONLY | O_NONBLOCK));
+    });
+}
