@@ -22,8 +22,8 @@ use crate::errno::{Errno, SysResult};
 use crate::inject::Injection;
 use crate::kernel::{encode_handle, Counters, Kernel, KernelVersion, CALLBACK_EP_POLL};
 use crate::objects::{
-    Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, RbKey, WakeTaskNode,
-    EPITEM_FIELDS,
+    EpFields, Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, RbKey,
+    WakeTaskNode, EPITEM_FIELDS,
 };
 use crate::poll::{
     EpollEvent, PollTable, EPOLLET, EPOLLONESHOT, EP_PRIVATE_BITS, POLLIN, POLLRDNORM,
@@ -36,9 +36,6 @@ pub const EP_MAX_POLLWAKE_NESTS: usize = 4;
 pub const MAX_SCHEDULE_TIMEOUT: u64 = i64::MAX as u64;
 /// `EP_MAX_EVENTS` = INT_MAX / sizeof(struct epoll_event) (12 bytes on x86-64, packed).
 pub const EP_MAX_EVENTS: i32 = i32::MAX / 12;
-
-/// `ep->lock`, `ep->sem`, `ep->wq`, `ep->poll_wait` and `ep->rdllist` of an eventpoll.
-type EpFields = (sim::LockId, sim::LockId, WaitQueueId, WaitQueueId, ListHead);
 
 impl<G: Granularity> Kernel<G> {
     // ---- ep->lock, with the lock-without-irqsave injection -------------------------------
@@ -79,8 +76,8 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    fn ep_fields(&self, ep: EventPollId) -> Option<EpFields> {
-        self.with_ep(ep, |e| (e.lock, e.sem, e.wq, e.poll_wait, e.rdllist))
+    pub(crate) fn ep_fields(&self, ep: EventPollId) -> Option<EpFields> {
+        self.with_ep(ep, EventPoll::fields)
     }
 
     /// An epitem's `rdllink` and `event.events` word with its eventpoll's fields, in one
@@ -90,10 +87,7 @@ impl<G: Granularity> Kernel<G> {
         let found = {
             let objects = self.objects.borrow();
             objects.epitems.get(epi).map(|e| {
-                let fields = objects
-                    .eventpolls
-                    .get(e.ep)
-                    .map(|ep| (ep.lock, ep.sem, ep.wq, ep.poll_wait, ep.rdllist));
+                let fields = objects.eventpolls.get(e.ep).map(EventPoll::fields);
                 (e.rdllink(), e.events_word(), fields)
             })
         };
@@ -305,7 +299,7 @@ impl<G: Granularity> Kernel<G> {
     /// `epmutex` unhooks every item's wait queues and removes every item. `ep->sem` is not
     /// taken (the comment: nobody else references the file any more).
     pub async fn ep_free(&self, ep: EventPollId) {
-        let Some((_, _, _, poll_wait, rdllist)) = self.ep_fields(ep) else {
+        let Some((_, _, _, poll_wait, _)) = self.ep_fields(ep) else {
             return;
         };
         self.cx.note(|| {
@@ -336,6 +330,16 @@ impl<G: Granularity> Kernel<G> {
             }
         }
         self.cx.mutex_unlock(self.epmutex).await;
+    }
+
+    /// `ep_eventpoll_close()`: `.release` of epoll files — `ep_free(ep)`, then
+    /// `kfree(ep)` (in the seed commit the caller frees; later kernels moved the
+    /// `kfree` into `ep_free`).
+    pub async fn ep_eventpoll_close(&self, ep: EventPollId) {
+        let Some((_, _, _, _, rdllist)) = self.ep_fields(ep) else {
+            return;
+        };
+        self.ep_free(ep).await;
         // kfree(ep): the shared words go with it.
         let step = self.cx.step();
         let freed = self.objects.borrow_mut().eventpolls.free(ep, step);
@@ -343,11 +347,6 @@ impl<G: Granularity> Kernel<G> {
             Ok(_) => self.cx.free_words(rdllist.0),
             Err(error) => self.report_stale("eventpoll", error),
         }
-    }
-
-    /// `ep_eventpoll_close()`: `.release` of epoll files.
-    pub async fn ep_eventpoll_close(&self, ep: EventPollId) {
-        self.ep_free(ep).await;
     }
 
     // ---- lookup and reference counting -------------------------------------------------------------
@@ -463,22 +462,24 @@ impl<G: Granularity> Kernel<G> {
         let epi = self.alloc_epitem(ep, event, tfile, fd);
         self.cx
             .note(|| format!("ep_insert: epitem{} for fd {fd}", epi.index));
+        // Where the new item's words are, and the target file's f_ep_lock: plain
+        // pointers in the kernel, read here once, before any lock is taken, so that no
+        // path below can fail where the kernel's cannot (the caller's fget() keeps the
+        // file alive; the item is ours).
+        let (nwait_word, link) = self
+            .with_epi(epi, |e| (e.nwait_word(), e.rdllink()))
+            .ok_or(Errno::ENOMEM)?;
+        let f_ep_lock = self.with_file(tfile, |f| f.f_ep_lock).ok_or(Errno::EBADF)?;
 
         // Attach the item to the poll hooks and get the current event bits.
         let revents = self.vfs_poll(tfile, PollTable::Epoll(epi)).await;
 
-        let nwait_word = self
-            .with_epi(epi, |e| e.nwait_word())
-            .ok_or(Errno::ENOMEM)?;
         if (self.cx.load(nwait_word).await as i64) < 0 {
             // eexit_2: an eppoll_entry allocation failed.
             self.ep_unregister_pollwait(ep, epi).await;
             let flags = self.ep_write_lock(lock).await;
-            let link = self.with_epi(epi, |e| e.rdllink());
-            if let Some(link) = link {
-                if self.ep_is_linked(link).await {
-                    list::list_del_init(&self.cx, link).await;
-                }
+            if self.ep_is_linked(link).await {
+                list::list_del_init(&self.cx, link).await;
             }
             self.ep_write_unlock(lock, flags).await;
             self.free_epitem(epi);
@@ -486,7 +487,6 @@ impl<G: Granularity> Kernel<G> {
         }
 
         // Add the current item to the list of active epoll hooks for this file.
-        let f_ep_lock = self.with_file(tfile, |f| f.f_ep_lock).ok_or(Errno::EBADF)?;
         self.cx.spin_lock(f_ep_lock).await;
         self.with_file_mut(tfile, |f| f.f_ep_links.push(epi));
         self.with_epi_mut(epi, |e| e.fllink_linked = true);
@@ -494,7 +494,6 @@ impl<G: Granularity> Kernel<G> {
 
         let flags = self.ep_write_lock(lock).await;
         self.ep_rbtree_insert(ep, epi);
-        let link = self.with_epi(epi, |e| e.rdllink()).ok_or(Errno::ENOMEM)?;
         let mut pwake = false;
         if revents & event.events != 0 && !self.ep_is_linked(link).await {
             list::list_add_tail(&self.cx, link, rdllist).await;
@@ -958,6 +957,9 @@ impl<G: Granularity> Kernel<G> {
         };
         let cx = &self.cx;
         let hz = cx.hz() as i64;
+        // EP_MAX_MSTIMEO is min(1000ULL * MAX_SCHEDULE_TIMEOUT / HZ, (LONG_MAX - 999ULL) /
+        // HZ); on a 64-bit kernel the first product wraps, so the second is the one that
+        // counts, and it alone is kept.
         let max_mstimeo = (i64::MAX - 999) / hz;
         let mut jtimeout = if timeout_ms < 0 || timeout_ms as i64 >= max_mstimeo {
             MAX_SCHEDULE_TIMEOUT
@@ -984,6 +986,8 @@ impl<G: Granularity> Kernel<G> {
                     }
                     self.ep_write_unlock(lock, flags_now).await;
                     cx.note(|| "ep_poll: nothing ready, sleep on ep->wq".to_string());
+                    // schedule_timeout(MAX_SCHEDULE_TIMEOUT) is schedule() with no timer,
+                    // which is what it does inside; the machine's schedule_timeout arms one.
                     jtimeout = if jtimeout == MAX_SCHEDULE_TIMEOUT {
                         cx.schedule().await;
                         MAX_SCHEDULE_TIMEOUT

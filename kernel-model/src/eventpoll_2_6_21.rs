@@ -173,9 +173,7 @@ impl<G: Granularity> Kernel<G> {
 
     /// `ep_reinject_items(ep, txlist)`.
     async fn ep_reinject_items(&self, ep: EventPollId, txlist: ListHead) {
-        let Some((lock, _, wq, poll_wait, rdllist)) =
-            self.with_ep(ep, |e| (e.lock, e.sem, e.wq, e.poll_wait, e.rdllist))
-        else {
+        let Some((lock, _, wq, poll_wait, rdllist)) = self.ep_fields(ep) else {
             return;
         };
         let cx = &self.cx;

@@ -134,6 +134,16 @@ pub struct EventPoll {
     pub file_label: String,
 }
 
+/// `ep->lock`, `ep->sem`, `ep->wq`, `ep->poll_wait` and `ep->rdllist` of an eventpoll:
+/// what the port's functions read of it on entry.
+pub type EpFields = (LockId, LockId, WaitQueueId, WaitQueueId, ListHead);
+
+impl EventPoll {
+    pub fn fields(&self) -> EpFields {
+        (self.lock, self.sem, self.wq, self.poll_wait, self.rdllist)
+    }
+}
+
 /// A key of `ep->rbr`: (file id, fd), packed into one `u64` in the same order, so that
 /// a tree node holds its keys in half the space a `(u64, i32)` pair takes (a watch
 /// costs a tree entry). File ids count objects, each of which takes at least one word

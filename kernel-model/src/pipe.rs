@@ -143,10 +143,7 @@ impl<G: Granularity> Kernel<G> {
         let Some(p) = self.pipe_fields(pipe) else {
             return 0;
         };
-        if !matches!(pt, PollTable::Null) {
-            // (With the null table poll_wait does nothing.)
-            self.poll_wait(p.wait, pt).await;
-        }
+        self.poll_wait(p.wait, pt).await;
         let nrbufs = self.cx.load(p.nrbufs()).await;
         let mut mask = 0;
         if readable {
@@ -193,7 +190,11 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// `wake_up_interruptible_sync(&pipe->wait)`.
+    /// `wake_up_interruptible_sync(&pipe->wait)` (pipe_read, pipe_write) and
+    /// `wake_up_interruptible(&pipe->wait)` (pipe_release). Simplified: the `_sync`
+    /// variant only asks the scheduler not to preempt the waker for the woken task, a
+    /// hint the machine does not model (its strategies choose at every step point
+    /// alike), so both are the same wake-up here.
     async fn pipe_wake(&self, wait: WaitQueueId) {
         self.cx
             .note(|| "  wake_up_interruptible(&pipe->wait)".to_string());

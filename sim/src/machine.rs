@@ -309,11 +309,7 @@ impl Machine {
             }
             // A mismatch found at an inline decision point (an allocation), which is the
             // last decision recorded.
-            let mismatch = if state.decisions.borrow().mismatch.is_some() {
-                state.decisions.borrow_mut().mismatch.take()
-            } else {
-                None
-            };
+            let mismatch = state.decisions.borrow_mut().mismatch.take();
             if let Some(reason) = mismatch {
                 let decision = state
                     .decisions
@@ -426,14 +422,8 @@ fn decide_replayed(state: &State) -> Result<usize, RunEnd> {
     } else {
         None
     };
-    if let Some(reason) = reason {
-        return Err(RunEnd::ReplayMismatch {
-            decision: index,
-            step: state.step.get(),
-            reason,
-        });
-    }
-    if let Some(reason) = log.record(choice as u32, exec.fingerprint) {
+    // `record` runs only when the choice itself is acceptable.
+    if let Some(reason) = reason.or_else(|| log.record(choice as u32, exec.fingerprint)) {
         return Err(RunEnd::ReplayMismatch {
             decision: index,
             step: state.step.get(),
@@ -445,7 +435,6 @@ fn decide_replayed(state: &State) -> Result<usize, RunEnd> {
 
 /// A 16-bit summary of the enabled set, for replay validation. `collect_actions`
 /// computes it as it lists the actions; this is the definition it must agree with.
-#[cfg(debug_assertions)]
 fn fingerprint(views: &[ActionView]) -> u16 {
     let mut h = TraceHasher::default();
     for view in views {
@@ -866,11 +855,7 @@ fn relist_after_drain(state: &State, position: usize, cpu: CpuId) -> bool {
                 exec.run_contexts.remove(position);
             }
         }
-        let mut hasher = TraceHasher::default();
-        for view in &exec.views {
-            hash_action(&mut hasher, view.action);
-        }
-        exec.fingerprint = finish_fingerprint(&hasher);
+        exec.fingerprint = fingerprint(&exec.views);
     }
     #[cfg(debug_assertions)]
     {

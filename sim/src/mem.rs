@@ -619,21 +619,6 @@ impl Memory {
         }
         Some(entry.value)
     }
-
-    /// Number of words allocated so far (for memory accounting).
-    pub fn words_allocated(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Blocks never freed (for the teardown leak report).
-    pub fn live_blocks(&self) -> Vec<Block> {
-        self.blocks
-            .borrow()
-            .iter()
-            .filter(|b| !b.is_freed())
-            .map(|b| self.describe(b))
-            .collect()
-    }
 }
 
 #[cfg(test)]

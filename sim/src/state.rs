@@ -174,7 +174,8 @@ pub struct State {
     pub posted: Cell<Option<Op>>,
     pub result: Cell<u64>,
     pub step: Cell<u64>,
-    pub halted: Cell<bool>,
+    /// Set only through [`State::halt`], which also empties the inline budget.
+    pub(crate) halted: Cell<bool>,
     /// Time charged to the current CPU by inline primitives and not yet added to its
     /// clock (see [`State::charge_current`]); always 0 while no code runs.
     unsettled_ns: Cell<u64>,
@@ -1023,7 +1024,7 @@ impl State {
             );
             return Performed::Halt;
         }
-        self.lockdep_acquire(cpu, context, id, class, mode, kind);
+        self.lockdep_acquire(cpu, context, id, class, kind);
         let step = self.step.get();
         let available = self.locks.borrow().get(id).is_free_for(mode);
         if !available {
@@ -1105,7 +1106,6 @@ impl State {
         context: ContextId,
         id: LockId,
         class: crate::ids::LockClassId,
-        _mode: LockMode,
         kind: LockKind,
     ) {
         self.lockdep_order_class(cpu, context, id, class);
@@ -1292,13 +1292,7 @@ impl State {
             }
         }
         if kind.spins() {
-            match irq {
-                IrqMode::Keep => {}
-                IrqMode::DisableEnable => self.cpus.borrow_mut()[cpu.index()].irqs_enabled = true,
-                IrqMode::SaveRestore { flags } => {
-                    self.cpus.borrow_mut()[cpu.index()].irqs_enabled = flags != 0
-                }
-            }
+            restore_irqs(&mut self.cpus.borrow_mut()[cpu.index()], irq);
         }
         Performed::Value(0)
     }
@@ -1344,11 +1338,7 @@ impl State {
             }
         }
         if kind.spins() {
-            match irq {
-                IrqMode::Keep => {}
-                IrqMode::DisableEnable => cpus[cpu.index()].irqs_enabled = true,
-                IrqMode::SaveRestore { flags } => cpus[cpu.index()].irqs_enabled = flags != 0,
-            }
+            restore_irqs(&mut cpus[cpu.index()], irq);
         }
         drop((locks, cpus));
         self.mem.drain_all(cpu);
@@ -1687,5 +1677,17 @@ pub fn describe_context(context: &Context) -> String {
             Some(task) => format!("interrupt `{label}` on {cpu} over {task}"),
             None => format!("interrupt `{label}` on idle {cpu}"),
         },
+    }
+}
+
+/// What a spinlock's release does to the CPU's interrupt flag: `spin_unlock_irq`
+/// enables interrupts, `spin_unlock_irqrestore` puts back the saved flag, a plain
+/// unlock leaves it alone.
+#[inline(always)]
+fn restore_irqs(cpu: &mut Cpu, irq: IrqMode) {
+    match irq {
+        IrqMode::Keep => {}
+        IrqMode::DisableEnable => cpu.irqs_enabled = true,
+        IrqMode::SaveRestore { flags } => cpu.irqs_enabled = flags != 0,
     }
 }

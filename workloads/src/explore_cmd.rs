@@ -179,12 +179,7 @@ fn classify(
         schedule: outcome.result.schedule.clone(),
         run_level,
     };
-    let expected: Vec<ReportKind> = scenario
-        .header
-        .expect_reports
-        .iter()
-        .map(|(k, _)| *k)
-        .collect();
+    let expected = scenario.expected_reports();
     let mut findings = BTreeSet::new();
     for (report, name) in outcome.reports().iter().zip(known) {
         if let Some(name) = name {
@@ -641,12 +636,7 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             shrunk_schedule: shrunk_text,
         }
     });
-    let expected: Vec<ReportKind> = scenario
-        .header
-        .expect_reports
-        .iter()
-        .map(|(k, _)| *k)
-        .collect();
+    let expected = scenario.expected_reports();
     let missing: Vec<ReportKind> = expected
         .iter()
         .copied()

@@ -199,7 +199,7 @@ pub fn expectation_counts(scenario: &Scenario, run: &Executed) -> (usize, usize)
     let declared = header.expect_reports.len()
         + usize::from(header.expect_no_reports.is_some())
         + header.expect_blocked.len();
-    let failed_run_level = run.run_failures.len();
+    let failed_run_level = run.verdict.failed.len();
     (
         run.results.passed() + declared.saturating_sub(failed_run_level),
         run.results.failed() + failed_run_level,
@@ -269,7 +269,7 @@ pub fn write_report(
     for expectation in run.results.expectations.iter().filter(|e| !e.passed) {
         writeln!(out, "  FAILED {}", expectation.message)?;
     }
-    for report in &run.run_failures {
+    for report in &run.verdict.failed {
         writeln!(out, "  FAILED {}", report.message)?;
     }
     let reports = run.outcome.reports();

@@ -295,8 +295,7 @@ pub struct TraceCapture {
 pub struct Executed {
     pub outcome: Outcome,
     pub results: Results,
-    /// Run-level expectation failures ([`Scenario::check_expectations`]).
-    pub run_failures: Vec<Report>,
+    /// Its run-level expectation failures are `verdict.failed`.
     pub verdict: Verdict,
     /// Task names by id (those the run's records and reports mention).
     pub task_names: BTreeMap<u32, String>,
@@ -326,7 +325,7 @@ impl Executed {
         self.outcome
             .reports()
             .iter()
-            .chain(self.run_failures.iter())
+            .chain(self.verdict.failed.iter())
             .collect()
     }
 }
@@ -383,7 +382,6 @@ fn execute_at<G: Granularity>(
         }
     };
     let results = recorder.results();
-    let run_failures = scenario.check_expectations(&outcome, &results);
     let verdict = scenario.verdict(&outcome, &results);
     let findings = classify_findings(&world, &options, &outcome);
     let machine = world.machine();
@@ -430,7 +428,6 @@ fn execute_at<G: Granularity>(
     Ok(Executed {
         outcome,
         results,
-        run_failures,
         verdict,
         task_names,
         trace,

@@ -265,12 +265,7 @@ fn every_injection_is_caught_by_its_scenario() {
         if !is_injection(&scenario) {
             continue;
         }
-        let expected: Vec<ReportKind> = scenario
-            .header
-            .expect_reports
-            .iter()
-            .map(|(k, _)| *k)
-            .collect();
+        let expected = scenario.expected_reports();
         if expected.is_empty() {
             continue; // inject-no-smp-mb: see the next test
         }
@@ -334,12 +329,7 @@ fn every_finding_is_shown_by_its_scenario() {
         }
         assert!(b.name.starts_with("finding-"), "{}", b.name);
         findings.push(b.name);
-        let expected: Vec<ReportKind> = scenario
-            .header
-            .expect_reports
-            .iter()
-            .map(|(k, _)| *k)
-            .collect();
+        let expected = scenario.expected_reports();
         let options = scenario.options(&Overrides::default());
         let seed = scenario.seed();
         let summary = scenario.explore(

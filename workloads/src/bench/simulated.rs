@@ -20,7 +20,6 @@ pub struct SimMeasurement {
     pub delivered: u64,
     /// `f_op->poll` calls during the measured loop (proof of work).
     pub polls: u64,
-    pub transfers: u64,
     /// `ep_poll_callback` runs during the measured loop.
     pub callbacks: u64,
 }
@@ -83,7 +82,6 @@ async fn timed_waits<G: Granularity>(
     calls: u64,
 ) -> SimMeasurement {
     let polls = k.counters.f_op_poll.get();
-    let transfers = k.counters.transfers.get();
     let callbacks = k.counters.callbacks.get();
     let start = Instant::now();
     let mut delivered = 0;
@@ -98,7 +96,6 @@ async fn timed_waits<G: Granularity>(
         elapsed: start.elapsed(),
         delivered,
         polls: k.counters.f_op_poll.get() - polls,
-        transfers: k.counters.transfers.get() - transfers,
         callbacks: k.counters.callbacks.get() - callbacks,
     }
 }
@@ -146,7 +143,6 @@ pub fn mix(p: usize, writes: usize, rounds: u64, seed: u64) -> SimMeasurement {
             elapsed: start.elapsed(),
             delivered,
             polls: k.counters.f_op_poll.get() - polls,
-            transfers: 0,
             callbacks: k.counters.callbacks.get() - callbacks,
         });
     })

@@ -274,8 +274,8 @@ impl Scenario {
         let outcome =
             kernel_model::explore::run_once(options, self.world_hash(seed), &build, strategy);
         let results = recorder.results();
-        let expectation_reports = self.check_expectations(&outcome, &results);
         let verdict = self.verdict(&outcome, &results);
+        let expectation_reports = verdict.failed.clone();
         RunOutput {
             outcome,
             results,

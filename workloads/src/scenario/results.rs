@@ -409,12 +409,16 @@ impl Scenario {
         failed
     }
 
+    /// The kinds of the header's `expect report KIND` lines, in order.
+    pub fn expected_reports(&self) -> Vec<ReportKind> {
+        self.header.expect_reports.iter().map(|(k, _)| *k).collect()
+    }
+
     /// The verdict of a run: passed when every run-level expectation holds and the run
     /// made no report the scenario did not ask for.
     pub fn verdict(&self, outcome: &Outcome, results: &Results) -> Verdict {
         let failed = self.check_expectations(outcome, results);
-        let expected: Vec<ReportKind> =
-            self.header.expect_reports.iter().map(|(k, _)| *k).collect();
+        let expected = self.expected_reports();
         let expected_reports_found: Vec<ReportKind> = expected
             .iter()
             .copied()
