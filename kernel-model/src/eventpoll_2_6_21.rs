@@ -159,8 +159,11 @@ impl<G: Granularity> Kernel<G> {
                     )
                     .await?;
                 cx.note(|| format!("  ep_send_events: deliver epitem{}", epi.index));
-                if interest & EPOLLONESHOT != 0 {
-                    cx.store(events_word, (interest & EP_PRIVATE_BITS) as u64)
+                // `if (epi->event.events & EPOLLONESHOT) epi->event.events &= EP_PRIVATE_BITS;`
+                // reads the mask again: __put_user may have slept since it was last read.
+                let events = cx.load(events_word).await as u32;
+                if events & EPOLLONESHOT != 0 {
+                    cx.store(events_word, (events & EP_PRIVATE_BITS) as u64)
                         .await;
                 }
                 eventcnt += 1;

@@ -25,11 +25,11 @@ const INIT_WINDOW_HASH: u64 = 0x5eed_0005;
 
 /// The shrunk schedule of the first DFS execution (one preemption) that shows the
 /// window on `common::case5_small`, `access` granularity, `sc`.
-const INIT_WINDOW_SC: &str = "v1.8670fe9389cbfa6b.pAEBdgEDTpaDoPzQ";
+const INIT_WINDOW_SC: &str = "v1.8670fe9389cbfa6b.pQEBdwEDTpbOkUeQ";
 
 /// The same under `tso`, with the window opened by the store buffer instead of a
 /// preemption between the two stores: see [`TsoWindow`].
-const INIT_WINDOW_TSO: &str = "v1.f2f48896514c82e6.xAEziwEBAgIBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQQ-MN6oKy9QGw";
+const INIT_WINDOW_TSO: &str = "v1.f2f48896514c82e6.xQEzjAEBAgIBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQQ-MN6oT6YR7w";
 
 fn access(model: MemoryModel) -> Options {
     let mut options = Options::default();
