@@ -561,7 +561,7 @@ impl<G: Granularity> Kernel<G> {
 
     /// Drops `ep->lock`, then — outside the lock, as the `pwake` counters are for — wakes
     /// the pollers of the epoll fd. With `no-pwake-deferral` the wake happens first.
-    async fn ep_unlock_and_pwake(
+    pub(crate) async fn ep_unlock_and_pwake(
         &self,
         lock: sim::LockId,
         flags: u64,
@@ -879,7 +879,6 @@ impl<G: Granularity> Kernel<G> {
         }
         Counters::bump(&self.counters.events_delivered, eventcnt as u64);
 
-        let mut pwake = false;
         if !list::list_empty(cx, injlist).await || !list::list_empty(cx, txlist).await {
             let flags = self.ep_write_lock(lock).await;
             list::list_splice(cx, txlist, rdllist).await;
@@ -890,11 +889,9 @@ impl<G: Granularity> Kernel<G> {
             if !self.injected(Injection::NoReinjectWakeup) {
                 self.wake_ep_wq_locked(wq).await;
             }
-            pwake = cx.waitqueue_active(poll_wait);
-            self.ep_write_unlock(lock, flags).await;
-        }
-        if pwake {
-            self.ep_poll_safewake(poll_wait).await;
+            let pwake = cx.waitqueue_active(poll_wait);
+            self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
+                .await;
         }
         if eventcnt == 0 {
             error

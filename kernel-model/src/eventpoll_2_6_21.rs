@@ -221,10 +221,8 @@ impl<G: Granularity> Kernel<G> {
             }
             pwake = cx.waitqueue_active(poll_wait);
         }
-        self.ep_write_unlock(lock, flags).await;
-        if pwake {
-            self.ep_poll_safewake(poll_wait).await;
-        }
+        self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
+            .await;
     }
 
     /// Marks the current task as inside a transfer on `ep` (for the reachability checker).
