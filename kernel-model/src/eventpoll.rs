@@ -104,6 +104,13 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
+    /// `list_del_init(&epi->fllink)`: off its file's `f_ep_links` (the caller holds
+    /// `f_ep_lock`, or is `eventpoll_release_file`, the file's last user).
+    fn fllink_del_init(&self, file: FileId, epi: EpitemId) {
+        self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
+        self.with_epi_mut(epi, |e| e.fllink_linked = false);
+    }
+
     /// `ep_is_linked(p)`: `!list_empty(p)`.
     pub(crate) async fn ep_is_linked(&self, link: ListHead) -> bool {
         !list::list_empty(&self.cx, link).await
@@ -239,13 +246,10 @@ impl<G: Granularity> Kernel<G> {
             let Some(epi) = first else {
                 break;
             };
-            let Some(ep) = self.with_epi_mut(epi, |e| {
-                e.fllink_linked = false;
-                e.ep
-            }) else {
+            let Some(ep) = self.with_epi(epi, |e| e.ep) else {
                 break;
             };
-            self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
+            self.fllink_del_init(file, epi);
             let Some((_, sem, ..)) = self.ep_fields(ep) else {
                 break;
             };
@@ -699,8 +703,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.spin_lock(f_ep_lock).await;
             let linked = self.with_epi(epi, |e| e.fllink_linked).unwrap_or(false);
             if linked {
-                self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
-                self.with_epi_mut(epi, |e| e.fllink_linked = false);
+                self.fllink_del_init(file, epi);
             }
             self.cx.spin_unlock(f_ep_lock).await;
         }

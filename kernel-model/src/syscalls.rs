@@ -128,6 +128,11 @@ impl<G: Granularity> Kernel<G> {
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
+            // Simplified: anon_inode_getfd() (ep_getfd() in 2.6.21) takes the descriptor
+            // before it makes the file, and on failure sys_epoll_create calls
+            // ep_free(ep) + kfree(ep) itself; here the file comes first, so the failure
+            // path drops it, which runs the same ep_eventpoll_close -> ep_free + kfree
+            // through __fput (the new set has no items: the only extra steps are __fput's).
             Err(errno) => {
                 self.fput(file).await;
                 Err(errno)

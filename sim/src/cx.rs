@@ -178,8 +178,7 @@ impl<G: Granularity> Cx<G> {
 
     #[inline(always)]
     fn access(&self, op: Op, word: Word) -> OpFuture<'_> {
-        if !G::STEPS_AT_ACCESS && self.state.may_run_inline() && self.state.mem.check(word).is_ok()
-        {
+        if !G::STEPS_AT_ACCESS && self.state.may_run_inline() && self.state.mem.is_live(word) {
             let costs = &self.state.config.costs;
             let value = match op {
                 Op::Load { .. } => {

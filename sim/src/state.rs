@@ -788,6 +788,18 @@ impl State {
         if !self.check_word(word) {
             return Performed::Halt;
         }
+        self.atomic_live(cpu, word, update, result)
+    }
+
+    /// [`State::atomic`] on a word already known to be live.
+    #[inline(always)]
+    fn atomic_live(
+        &self,
+        cpu: CpuId,
+        word: Word,
+        update: impl FnOnce(u64) -> u64,
+        result: impl FnOnce(u64, u64) -> u64,
+    ) -> Performed {
         self.mem.drain_all(cpu);
         self.charge_current(self.config.costs.atomic_ns);
         let old = self.mem.load_sc(word);
@@ -813,21 +825,28 @@ impl State {
             | Op::Syscall { .. }
             | Op::Start
             | Op::Resume => return None,
+            // A word that is not live is posted: the stepping path reports it.
             Op::Load { word, .. } | Op::Store { word, .. } => {
-                self.mem.check(word).ok()?;
+                if !self.mem.is_live(word) {
+                    return None;
+                }
                 self.perform(cpu, context, op)
             }
             Op::Xchg { word, value } => {
-                self.mem.check(word).ok()?;
-                self.atomic(cpu, word, |_| value, |old, _| old)
+                if !self.mem.is_live(word) {
+                    return None;
+                }
+                self.atomic_live(cpu, word, |_| value, |old, _| old)
             }
             Op::CmpXchg {
                 word,
                 expected,
                 new,
             } => {
-                self.mem.check(word).ok()?;
-                self.atomic(
+                if !self.mem.is_live(word) {
+                    return None;
+                }
+                self.atomic_live(
                     cpu,
                     word,
                     |old| if old == expected { new } else { old },
@@ -835,8 +854,10 @@ impl State {
                 )
             }
             Op::AddReturn { word, delta } => {
-                self.mem.check(word).ok()?;
-                self.atomic(cpu, word, |old| old.wrapping_add(delta), |_, new| new)
+                if !self.mem.is_live(word) {
+                    return None;
+                }
+                self.atomic_live(cpu, word, |old| old.wrapping_add(delta), |_, new| new)
             }
             Op::Lock { lock, mode, irq } => match self.lock_quiet(cpu, context, lock, mode, irq) {
                 Some(flags) => Performed::Value(flags),
