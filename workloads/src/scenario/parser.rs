@@ -266,6 +266,19 @@ impl Parser<'_> {
 
     /// A header value written as one word: `2.6.22`, `no-linked-check`, `seed-case-1`.
     /// Tokens that touch each other (no space between) are joined.
+    /// A [`Parser::word`] that `parse` must accept: "found `x`, expected {what}" if not.
+    fn parsed_word<T>(
+        &mut self,
+        what: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> R<(T, Span)> {
+        let (text, span) = self.word(what)?;
+        match parse(&text) {
+            Some(value) => Ok((value, span)),
+            None => Err(self.error_span(span, format!("found `{text}`, expected {what}"))),
+        }
+    }
+
     fn word(&mut self, what: &str) -> R<(String, Span)> {
         let first = self.peek().clone();
         match &first.tok {
@@ -414,50 +427,32 @@ impl Parser<'_> {
             "kernel" => {
                 self.once("kernel", &token)?;
                 self.next();
-                let (text, span) = self.word("a kernel version: 2.6.22 or 2.6.21")?;
-                let Some(version) = KernelVersion::parse(&text) else {
-                    return Err(self.error_span(
-                        span,
-                        format!("found `{text}`, expected a kernel version: 2.6.22 or 2.6.21"),
-                    ));
-                };
+                let (version, _) =
+                    self.parsed_word("a kernel version: 2.6.22 or 2.6.21", KernelVersion::parse)?;
                 self.parsed.header.kernel = Some(version);
             }
             "model" => {
                 self.once("model", &token)?;
                 self.next();
-                let (text, span) = self.word("a memory model: sc, tso or pso")?;
-                let Some(model) = MemoryModel::parse(&text) else {
-                    return Err(self.error_span(
-                        span,
-                        format!("found `{text}`, expected a memory model: sc, tso or pso"),
-                    ));
-                };
+                let (model, _) =
+                    self.parsed_word("a memory model: sc, tso or pso", MemoryModel::parse)?;
                 self.parsed.header.model = Some(model);
             }
             "granularity" => {
                 self.once("granularity", &token)?;
                 self.next();
-                let (text, span) = self.word("a granularity: syscall, lock or access")?;
-                let Some(g) = GranularityKind::parse(&text) else {
-                    return Err(self.error_span(
-                        span,
-                        format!("found `{text}`, expected a granularity: syscall, lock or access"),
-                    ));
-                };
-                self.parsed.header.granularity = Some(g);
+                let (granularity, _) = self
+                    .parsed_word("a granularity: syscall, lock or access", GranularityKind::parse)?;
+                self.parsed.header.granularity = Some(granularity);
             }
             "strategy" => {
                 self.once("strategy", &token)?;
                 self.next();
-                let what = "a strategy: timed, random, pct, round-robin or dfs";
-                let (text, span) = self.word(what)?;
-                match StrategyKind::parse(&text) {
-                    Some(s) if s != StrategyKind::Replay => self.parsed.header.strategy = Some(s),
-                    _ => {
-                        return Err(self.error_span(span, format!("found `{text}`, expected {what}")))
-                    }
-                }
+                let (strategy, _) =
+                    self.parsed_word("a strategy: timed, random, pct, round-robin or dfs", |text| {
+                        StrategyKind::parse(text).filter(|s| *s != StrategyKind::Replay)
+                    })?;
+                self.parsed.header.strategy = Some(strategy);
             }
             "seed" => {
                 self.once("seed", &token)?;
@@ -491,10 +486,9 @@ impl Parser<'_> {
                 self.next();
                 self.expect_ident("alloc", "`alloc` (as in `fail alloc epitem nth 2`)")?;
                 let what = format!("an allocation class: {}", ALLOC_CLASSES.join(", "));
-                let (class, span) = self.word(&what)?;
-                if !ALLOC_CLASSES.contains(&class.as_str()) {
-                    return Err(self.error_span(span, format!("found `{class}`, expected {what}")));
-                }
+                let (class, _) = self.parsed_word(&what, |class| {
+                    ALLOC_CLASSES.contains(&class).then(|| class.to_string())
+                })?;
                 self.expect_ident("nth", "`nth` (as in `fail alloc epitem nth 2`)")?;
                 let (nth, span) = self.integer("which allocation fails (1 is the first)")?;
                 if nth < 1 {
@@ -512,10 +506,7 @@ impl Parser<'_> {
                 self.next();
                 let names: Vec<&str> = Injection::ALL.iter().map(|i| i.name()).collect();
                 let what = format!("an injection: {}", names.join(", "));
-                let (name, span) = self.word(&what)?;
-                let Some(injection) = Injection::parse(&name) else {
-                    return Err(self.error_span(span, format!("found `{name}`, expected {what}")));
-                };
+                let (injection, _) = self.parsed_word(&what, Injection::parse)?;
                 if !self.parsed.header.injections.contains(&injection) {
                     self.parsed.header.injections.push(injection);
                 }
@@ -526,10 +517,7 @@ impl Parser<'_> {
                 if self.eat_ident("report") {
                     let names: Vec<&str> = ReportKind::ALL.iter().map(|k| k.name()).collect();
                     let what = format!("a report kind: {}", names.join(", "));
-                    let (name, span) = self.word(&what)?;
-                    let Some(kind) = ReportKind::parse(&name) else {
-                        return Err(self.error_span(span, format!("found `{name}`, expected {what}")));
-                    };
+                    let (kind, span) = self.parsed_word(&what, ReportKind::parse)?;
                     self.parsed.header.expect_reports.push((kind, span));
                 } else if self.peek().is_ident("no") {
                     let span = Self::span_of(&token);
