@@ -466,6 +466,15 @@ pub enum KernelArg {
     V2_6_21,
 }
 
+impl KernelArg {
+    pub fn version(self) -> kernel_model::KernelVersion {
+        match self {
+            KernelArg::V2_6_22 => kernel_model::KernelVersion::V2_6_22,
+            KernelArg::V2_6_21 => kernel_model::KernelVersion::V2_6_21,
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelArg {
     /// Sequential consistency

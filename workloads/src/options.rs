@@ -15,13 +15,6 @@ use crate::exit::CliError;
 /// Which fs/eventpoll.c the kernel model runs (owned by `kernel-model`).
 pub use kernel_model::KernelVersion;
 
-fn kernel_version(arg: KernelArg) -> KernelVersion {
-    match arg {
-        KernelArg::V2_6_22 => KernelVersion::V2_6_22,
-        KernelArg::V2_6_21 => KernelVersion::V2_6_21,
-    }
-}
-
 /// What applies when an option is not given: a scenario's header, else the built-in
 /// defaults ([`RunDefaults::default`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,7 +102,7 @@ impl CommonOpts {
             .map_err(|error| CliError::usage(error.to_string()))?;
         Ok(RunOptions {
             seed: self.seed.unwrap_or(0),
-            kernel: self.kernel.map_or(defaults.kernel, kernel_version),
+            kernel: self.kernel.map_or(defaults.kernel, KernelArg::version),
             strategy,
             injections,
             schedule,
