@@ -49,14 +49,16 @@ impl Shard {
         let index: u64 = i
             .trim()
             .parse()
-            .map_err(|_| format!("--shard {text:?}: I must be a number"))?;
-        let count: u64 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard {text:?}: N must be a number"))?;
+            .map_err(|_| format!("--shard {text:?}: I must be a whole number from 0 to N-1"))?;
+        let count: u64 = n.trim().parse().map_err(|_| {
+            format!(
+                "--shard {text:?}: N must be a whole number from 1 to {}",
+                u64::MAX
+            )
+        })?;
         if count == 0 || index >= count {
             return Err(format!(
-                "--shard {text:?}: needs 0 <= I < N (shards are numbered from 0)"
+                "--shard {text:?}: needs 0 <= I < N, N at least 1 (shards are numbered from 0)"
             ));
         }
         Ok(Shard { index, count })
@@ -283,7 +285,7 @@ pub fn explore(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
     let deadline = job.time_limit.map(|limit| Instant::now() + limit);
     let tallies: Vec<Result<Tally, CliError>> = std::thread::scope(|s| {
         let mut handles = Vec::new();
-        for _ in 0..job.jobs.max(1) {
+        for _ in 0..worker_count(job.jobs, job.shard.len(job.runs)) {
             let next = &next;
             let handle = std::thread::Builder::new()
                 .stack_size(WORKER_STACK)
@@ -572,12 +574,6 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         strategy: kind,
         ..resolved
     };
-    if args.runs == 0 {
-        return Err(CliError::usage("--runs must be at least 1"));
-    }
-    if args.jobs == 0 {
-        return Err(CliError::usage("--jobs must be at least 1"));
-    }
     let shard = match &args.shard {
         Some(text) => Shard::parse(text).map_err(CliError::usage)?,
         None => Shard::ALL,
@@ -587,15 +583,10 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             "--shard splits seeded runs; dfs is one search and cannot be sharded",
         ));
     }
-    let time_limit = match args.time_limit {
-        Some(s) if !(s > 0.0 && s.is_finite()) => {
-            return Err(CliError::usage(
-                "--time-limit must be a positive number of seconds",
-            ))
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
+    // The parser took --time-limit only in (0, TIME_LIMIT_MAX_SECONDS], so neither the
+    // Duration nor the deadline (Instant + Duration) can overflow.
+    let time_limit = args.time_limit.map(Duration::from_secs_f64);
+    let jobs = worker_count(args.jobs, shard.len(args.runs));
     let mut plan = Plan::new(kind);
     plan.preemption_bound = args.preemption_bound;
     if kind == StrategyKind::Pct {
@@ -608,7 +599,7 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         plan,
         seed: resolved.seed,
         runs: args.runs,
-        jobs: args.jobs,
+        jobs,
         shard,
         time_limit,
     };
@@ -680,8 +671,8 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             how.push_str(&format!(
                 ", seeds {}+i, {} job{}",
                 resolved.seed,
-                args.jobs,
-                if args.jobs == 1 { "" } else { "s" }
+                jobs,
+                if jobs == 1 { "" } else { "s" }
             ));
             if shard != Shard::ALL {
                 how.push_str(&format!(
@@ -794,6 +785,13 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         }
     }
     Ok(if failed { Exit::Failed } else { Exit::Clean })
+}
+
+/// The threads an exploration starts: what `--jobs` asked for (at most
+/// [`crate::cli::JOBS_MAX`], which the parser enforces), but never more than it has runs.
+pub fn worker_count(jobs: usize, runs: u64) -> usize {
+    let jobs = jobs.clamp(1, crate::cli::JOBS_MAX);
+    usize::try_from(runs).map_or(jobs, |runs| jobs.min(runs.max(1)))
 }
 
 fn runs_text(runs: u64) -> String {

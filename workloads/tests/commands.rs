@@ -1029,3 +1029,21 @@ fn bench_smoke_runs_every_workload_with_proof_of_work() {
         assert!(positive(&mix["native_events_per_sec"]), "{mix}");
     }
 }
+
+#[test]
+fn explore_jobs_are_capped_at_the_runs() {
+    // Asking for 256 threads for 3 runs starts 3 (it used to start all 256; 20,000 were
+    // accepted, and 99999999999 aborted the process).
+    let output = run(&[
+        "explore",
+        "seed-case-2-ctl-del",
+        "--runs",
+        "3",
+        "--jobs",
+        "256",
+    ]);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("3 jobs)"), "{}", output.stdout);
+    let line = usage_error(&["explore", "seed-case-2-ctl-del", "--jobs", "20000"]);
+    assert!(line.contains("1 to 256"), "{line}");
+}
