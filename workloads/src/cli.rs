@@ -159,9 +159,13 @@ unmodified port that are documented findings of the 2007 code (kernel_model::che
 named and counted apart, and do not fail the exploration; a scenario written to show one
 (the finding-* scenarios: `expect report KIND` without an injection) passes when it shows.
 
+Ctrl-C stops the workers after the run each is in and prints the tally so far, the first
+report and its replay command (no shrinking); a second Ctrl-C ends epsim at once.
+--jobs is at most 256, and no more threads start than there are runs.
+
 Exit status: 0 no run made a report the scenario does not expect (and, for a scenario
 with `expect report KIND`, some run made one of KIND); 1 otherwise; 2 usage or input
-error.";
+error; 130 stopped by Ctrl-C.";
 
 const LIST_EXAMPLES: &str = "\
 Examples:
