@@ -430,8 +430,8 @@ pub struct BenchGenArgs {
     /// Pipes [default: 200 for transfer, 500 for mix]
     #[arg(long, value_name = "N", value_parser = whole::<u64>(1, GEN_BENCH_PIPES_MAX), allow_negative_numbers = true)]
     pub pipes: Option<u64>,
-    /// Writes per round (mix)
-    #[arg(long, value_name = "K", default_value_t = 10, value_parser = whole::<u64>(1, GEN_EVENTS_MAX), allow_negative_numbers = true)]
+    /// Writes per round (mix; at most what one pipe holds: the writes block)
+    #[arg(long, value_name = "K", default_value_t = 10, value_parser = whole::<u64>(1, GEN_STRESS_TOKENS_MAX), allow_negative_numbers = true)]
     pub writes: u64,
     /// epoll_wait calls (transfer) or rounds (mix)
     #[arg(long, value_name = "L", default_value_t = 100, value_parser = whole::<u64>(1, GEN_LOOPS_MAX), allow_negative_numbers = true)]

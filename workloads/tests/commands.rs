@@ -1191,3 +1191,118 @@ fn a_second_ctrl_c_ends_an_exploration_at_once() {
     assert!(stdout.is_empty(), "{stdout}");
     std::fs::remove_file(path).ok();
 }
+
+#[test]
+fn a_stress_program_past_1024_descriptors_raises_its_limit_and_passes() {
+    // The issue's command: 511 pipes need 1028 descriptors. The generated program used to
+    // ignore pipe()'s EMFILE and report a false "lost token"; now it raises RLIMIT_NOFILE
+    // as a real program would, and passes.
+    let args = [
+        "gen",
+        "stress",
+        "--threads",
+        "4",
+        "--pipes",
+        "511",
+        "--tokens",
+        "16",
+    ];
+    let output = run(&[&args[..], &["--run"]].concat());
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("PASS"), "{}", output.stdout);
+    let text = run(&args).stdout;
+    assert!(text.contains("setrlimit(RLIMIT_NOFILE, 1028)"), "{text}");
+    assert!(!run(&["gen", "stress"]).stdout.contains("setrlimit"));
+    // Without it, the program fails loudly at the first call that could not be made,
+    // naming the errno (not with a token count at the end).
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.contains("setrlimit")).unwrap();
+    let without = [&lines[..at], &lines[at + 2..]].concat().join("\n");
+    let path = temp("stress-511-no-setrlimit.scn");
+    std::fs::write(&path, without).unwrap();
+    let output = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.code, 1, "{}", output.stdout);
+    let first_failure = output
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("FAILED"))
+        .unwrap_or_default();
+    assert!(
+        first_failure.contains("expected `pipes[i] = pipe()` to succeed, it failed with EMFILE"),
+        "{}",
+        output.stdout
+    );
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn generated_stress_programs_join_their_workers_under_every_strategy() {
+    // Under random schedules a worker's clock may lag the main task's: counting the tokens
+    // after a sleep, as the generator did, raced with a worker holding one ("tokens is
+    // 1"). The workers now report their exit through a pipe that the main task reads.
+    let path = temp("stress-join.scn");
+    let output = run(&[
+        "gen",
+        "stress",
+        "--pipes",
+        "16",
+        "--duration-ms",
+        "3",
+        "--timeout-ms",
+        "1",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let output = run(&[
+        "explore",
+        path.to_str().unwrap(),
+        "--runs",
+        "30",
+        "--jobs",
+        "2",
+        "--no-shrink",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stdout);
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn setrlimit_in_a_scenario() {
+    let path = temp("setrlimit.scn");
+    std::fs::write(
+        &path,
+        "process app {
+    task main {
+        setrlimit(RLIMIT_NOFILE, 5, 100)
+        expect ok
+        p = pipe()                      # fds 3 and 4
+        expect ok
+        e = eventfd(0)
+        expect EMFILE
+        dup2(p.r, 5)
+        expect EBADF
+        setrlimit(RLIMIT_NOFILE, 6)     # soft and hard: 6
+        expect ok
+        setrlimit(RLIMIT_NOFILE, 6, 7)  # raising the hard limit needs CAP_SYS_RESOURCE
+        expect EPERM
+        setrlimit(RLIMIT_NOFILE, RLIM_INFINITY, 6)
+        expect EINVAL
+        e = eventfd(0)
+        expect ret == 5
+    }
+}
+",
+    )
+    .unwrap();
+    let output = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.code, 0, "{}", output.stdout);
+    assert!(
+        output
+            .stdout
+            .contains("main: setrlimit(RLIMIT_NOFILE, 6, 7) = -1 EPERM"),
+        "{}",
+        output.stdout
+    );
+    std::fs::remove_file(path).ok();
+}
