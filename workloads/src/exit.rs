@@ -10,6 +10,9 @@ pub enum Exit {
     Clean,
     /// A violation was reported or an expectation failed (status 1).
     Failed,
+    /// Ctrl-C stopped the command after it reported what it had (status 130,
+    /// [`crate::interrupt::EXIT_STATUS`]).
+    Interrupted,
 }
 
 impl Exit {
@@ -17,6 +20,7 @@ impl Exit {
         match self {
             Exit::Clean => 0,
             Exit::Failed => 1,
+            Exit::Interrupted => crate::interrupt::EXIT_STATUS,
         }
     }
 }

@@ -22,6 +22,7 @@
 //! - [`demo`] — what `epsim` with no arguments does
 //! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
 //! - [`exit`] — exit statuses and the one-line error type
+//! - [`interrupt`] — Ctrl-C: stop and report, a second one ends the process
 //! - [`scenario`] — the scenario language, its interpreter and the built-in library
 
 // workloads talks to the outside world: wall-clock timing of runs, and (later) host
@@ -37,6 +38,7 @@ pub mod exit;
 pub mod explore_cmd;
 pub mod fold;
 pub mod gen_cmd;
+pub mod interrupt;
 pub mod list_cmd;
 pub mod litmus_cmd;
 pub mod options;

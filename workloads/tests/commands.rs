@@ -633,26 +633,39 @@ fn explore_json_shape_and_the_first_report_replays() {
         sorted(&[
             "scenario",
             "runs",
+            "runs_planned",
             "distinct_traces",
             "reports",
+            "findings",
             "first_report",
+            "passed",
+            "interrupted",
+            "stopped_early",
+            "search_complete",
             "runs_per_sec"
         ])
     );
     assert_eq!(value["runs"], 12);
+    assert_eq!(value["runs_planned"], 12);
+    assert_eq!(value["passed"], false);
+    assert_eq!(value["interrupted"], false);
     assert!(value["reports"]["lost-wakeup"].as_u64().unwrap() >= 1);
     let first = &value["first_report"];
     assert_eq!(
         keys(first),
         sorted(&[
             "kind",
+            "run",
             "seed",
+            "message",
             "schedule",
             "shrunk_schedule",
             "replay_command"
         ])
     );
     assert_eq!(first["kind"], "lost-wakeup");
+    assert_eq!(first["seed"], first["run"]);
+    assert!(first["message"].as_str().is_some_and(|m| !m.is_empty()));
     let command = first["replay_command"].as_str().unwrap();
     assert!(command.starts_with("epsim replay seed-case-4-two-waiters --schedule v1."));
     let words: Vec<&str> = command.split_whitespace().skip(1).collect();
@@ -796,6 +809,16 @@ fn documented_findings_are_named_and_counted_apart() {
     let output = run(&[&["explore"][..], &args, &["--runs", "1"]].concat());
     assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
     assert!(output.stdout.contains("reports: none"), "{}", output.stdout);
+    // The JSON carries what the text says: the finding, its first run and its command.
+    let (code, value) = explore_json(&[&args[..], &["--runs", "1"]].concat());
+    assert_eq!(code, 0, "{value}");
+    assert_eq!(value["reports"], serde_json::json!({}));
+    let finding = &value["findings"]["init-list-head-window"];
+    assert_eq!(keys(finding), sorted(&["runs", "first"]), "{value}");
+    assert_eq!(finding["runs"], 1);
+    assert_eq!(finding["first"]["kind"], "list-corruption");
+    assert_eq!(finding["first"]["seed"], 823);
+    let json_command = finding["first"]["replay_command"].as_str().unwrap();
     assert!(
         output
             .stdout
@@ -809,6 +832,7 @@ fn documented_findings_are_named_and_counted_apart() {
         .lines()
         .find_map(|l| l.trim().strip_prefix("reproduce: "))
         .expect("a reproduce line");
+    assert_eq!(command, json_command);
     let words: Vec<&str> = command.split_whitespace().skip(1).collect();
     let replay = run(&words);
     assert_eq!(replay.code, 1, "{command}: {}", replay.stderr);
@@ -1028,4 +1052,257 @@ fn bench_smoke_runs_every_workload_with_proof_of_work() {
         assert!(transfer.iter().all(|t| positive(&t["native_us_per_call"])));
         assert!(positive(&mix["native_events_per_sec"]), "{mix}");
     }
+}
+
+#[test]
+fn explore_jobs_are_capped_at_the_runs() {
+    // Asking for 256 threads for 3 runs starts 3 (it used to start all 256; 20,000 were
+    // accepted, and 99999999999 aborted the process).
+    let output = run(&[
+        "explore",
+        "seed-case-2-ctl-del",
+        "--runs",
+        "3",
+        "--jobs",
+        "256",
+    ]);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("3 jobs)"), "{}", output.stdout);
+    let line = usage_error(&["explore", "seed-case-2-ctl-del", "--jobs", "20000"]);
+    assert!(line.contains("1 to 256"), "{line}");
+}
+
+#[test]
+fn explore_json_names_the_findings_the_text_names() {
+    // The issue's case: 300 runs of the F1 scenario show the finding once; the JSON used
+    // to say `"reports": {}` and `"first_report": null` and nothing else.
+    let args = ["finding-init-list-head-window", "--runs", "300"];
+    let (code, value) = explore_json(&args);
+    assert_eq!(code, 0, "{value}");
+    let findings = value["findings"].as_object().expect("findings");
+    assert_eq!(findings.len(), 1, "{value}");
+    let first = &findings["init-list-head-window"]["first"];
+    let text = run(&[&["explore"][..], &args].concat());
+    for field in ["replay_command", "message"] {
+        let said = first[field].as_str().unwrap();
+        assert!(
+            text.stdout.contains(said),
+            "{field}: {said}\n{}",
+            text.stdout
+        );
+    }
+    assert_eq!(value["passed"], true);
+}
+
+/// Starts `epsim args` with its output captured, lets it work for `after`, then sends
+/// it SIGINT once for each delay in `then` (each after that delay); returns its output.
+#[cfg(unix)]
+fn interrupted(
+    args: &[&str],
+    after: std::time::Duration,
+    then: &[std::time::Duration],
+) -> (i32, String) {
+    use std::process::Stdio;
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_epsim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    std::thread::sleep(after);
+    // SAFETY: signals our own child, which has not been waited for yet.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    for delay in then {
+        std::thread::sleep(*delay);
+        unsafe { libc::kill(pid, libc::SIGINT) };
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.lines().count() <= 1,
+        "epsim {args:?}: stderr: {stderr}"
+    );
+    (output.status.code().unwrap_or(-1), stdout)
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_an_exploration_and_reports_what_it_found() {
+    use std::time::Duration;
+    // A hundred million runs would take days; Ctrl-C after a second must end it with the
+    // tally of the runs made, the first report and its replay command, status 130.
+    let args = [
+        "explore",
+        "seed-case-4-two-waiters",
+        "--inject",
+        "no-reinject-wakeup",
+        "--runs",
+        "100000000",
+        "--jobs",
+        "2",
+    ];
+    let (code, stdout) = interrupted(&args, Duration::from_secs(1), &[]);
+    assert_eq!(code, 130, "{stdout}");
+    assert!(stdout.contains("interrupted by Ctrl-C: "), "{stdout}");
+    assert!(stdout.contains("runs completed"), "{stdout}");
+    assert!(stdout.contains("first report: lost-wakeup"), "{stdout}");
+    assert!(
+        stdout.contains("reproduce: epsim replay seed-case-4-two-waiters"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("INTERRUPTED after "), "{stdout}");
+    // The same as JSON.
+    let (code, stdout) = interrupted(
+        &[&args[..], &["--json"]].concat(),
+        Duration::from_secs(1),
+        &[],
+    );
+    assert_eq!(code, 130, "{stdout}");
+    let value: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(value["interrupted"], true);
+    let runs = value["runs"].as_u64().unwrap();
+    assert!((1..100_000_000).contains(&runs), "{value}");
+    assert_eq!(value["runs_planned"], 100_000_000);
+    assert_eq!(value["first_report"]["kind"], "lost-wakeup");
+    assert!(value["first_report"]["replay_command"].is_string());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_ends_an_exploration_at_once() {
+    use std::time::Duration;
+    // One run of this scenario takes seconds (two million system calls): the first
+    // SIGINT would wait for it to end, the second does not wait.
+    let path = temp("long-loop.scn");
+    std::fs::write(
+        &path,
+        "process app {\n    task main {\n        p = pipe()\n        repeat 1000000 {\n            write(p.w, \"x\")\n            n = read(p.r, 1)\n        }\n    }\n}\n",
+    )
+    .unwrap();
+    let (code, stdout) = interrupted(
+        &["explore", path.to_str().unwrap(), "--runs", "1"],
+        Duration::from_millis(300),
+        &[Duration::from_millis(200)],
+    );
+    assert_eq!(code, 130, "{stdout}");
+    // Killed in the middle of its one run: nothing was printed.
+    assert!(stdout.is_empty(), "{stdout}");
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn a_stress_program_past_1024_descriptors_raises_its_limit_and_passes() {
+    // The issue's command: 511 pipes need 1028 descriptors. The generated program used to
+    // ignore pipe()'s EMFILE and report a false "lost token"; now it raises RLIMIT_NOFILE
+    // as a real program would, and passes.
+    let args = [
+        "gen",
+        "stress",
+        "--threads",
+        "4",
+        "--pipes",
+        "511",
+        "--tokens",
+        "16",
+    ];
+    let output = run(&[&args[..], &["--run"]].concat());
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("PASS"), "{}", output.stdout);
+    let text = run(&args).stdout;
+    assert!(text.contains("setrlimit(RLIMIT_NOFILE, 1028)"), "{text}");
+    assert!(!run(&["gen", "stress"]).stdout.contains("setrlimit"));
+    // Without it, the program fails loudly at the first call that could not be made,
+    // naming the errno (not with a token count at the end).
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.contains("setrlimit")).unwrap();
+    let without = [&lines[..at], &lines[at + 2..]].concat().join("\n");
+    let path = temp("stress-511-no-setrlimit.scn");
+    std::fs::write(&path, without).unwrap();
+    let output = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.code, 1, "{}", output.stdout);
+    let first_failure = output
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("FAILED"))
+        .unwrap_or_default();
+    assert!(
+        first_failure.contains("expected `pipes[i] = pipe()` to succeed, it failed with EMFILE"),
+        "{}",
+        output.stdout
+    );
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn generated_stress_programs_join_their_workers_under_every_strategy() {
+    // Under random schedules a worker's clock may lag the main task's: counting the tokens
+    // after a sleep, as the generator did, raced with a worker holding one ("tokens is
+    // 1"). The workers now report their exit through a pipe that the main task reads.
+    let path = temp("stress-join.scn");
+    let output = run(&[
+        "gen",
+        "stress",
+        "--pipes",
+        "16",
+        "--duration-ms",
+        "3",
+        "--timeout-ms",
+        "1",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let output = run(&[
+        "explore",
+        path.to_str().unwrap(),
+        "--runs",
+        "30",
+        "--jobs",
+        "2",
+        "--no-shrink",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stdout);
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn setrlimit_in_a_scenario() {
+    let path = temp("setrlimit.scn");
+    std::fs::write(
+        &path,
+        "process app {
+    task main {
+        setrlimit(RLIMIT_NOFILE, 5, 100)
+        expect ok
+        p = pipe()                      # fds 3 and 4
+        expect ok
+        e = eventfd(0)
+        expect EMFILE
+        dup2(p.r, 5)
+        expect EBADF
+        setrlimit(RLIMIT_NOFILE, 6)     # soft and hard: 6
+        expect ok
+        setrlimit(RLIMIT_NOFILE, 6, 7)  # raising the hard limit needs CAP_SYS_RESOURCE
+        expect EPERM
+        setrlimit(RLIMIT_NOFILE, RLIM_INFINITY, 6)
+        expect EINVAL
+        e = eventfd(0)
+        expect ret == 5
+    }
+}
+",
+    )
+    .unwrap();
+    let output = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.code, 0, "{}", output.stdout);
+    assert!(
+        output
+            .stdout
+            .contains("main: setrlimit(RLIMIT_NOFILE, 6, 7) = -1 EPERM"),
+        "{}",
+        output.stdout
+    );
+    std::fs::remove_file(path).ok();
 }
