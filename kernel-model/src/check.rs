@@ -39,10 +39,23 @@ fn report(
 /// holds `ep->lock`, nobody is transferring from it, and no store is in flight.
 pub fn ready_lists_quiet<G: Granularity>(kernel: &Kernel<G>, ep: EventPollId) -> bool {
     let state = kernel.cx.state();
-    let Ok(lock) = kernel.objects.borrow().eventpolls.get(ep).map(|e| e.lock) else {
+    let Ok((lock, mtx)) = kernel
+        .objects
+        .borrow()
+        .eventpolls
+        .get(ep)
+        .map(|e| (e.lock, e.sem))
+    else {
         return false;
     };
     if state.locks.borrow().get(lock).holders().next().is_some() {
+        return false;
+    }
+    // 6.18 scans (ep_send_events, and __ep_eventpoll_poll on any level of nesting) hold
+    // ep->mtx for as long as items are off the ready list but linked.
+    if kernel.version() == crate::kernel::KernelVersion::V6_18
+        && state.locks.borrow().get(mtx).holders().next().is_some()
+    {
         return false;
     }
     if kernel

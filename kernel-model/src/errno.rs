@@ -16,7 +16,10 @@ pub enum Errno {
     EINVAL = 22,
     ENFILE = 23,
     EMFILE = 24,
+    ENOSPC = 28,
     EPIPE = 32,
+    ENOSYS = 38,
+    ELOOP = 40,
     ENOTSOCK = 88,
     ECONNRESET = 104,
     ENOBUFS = 105,
@@ -24,7 +27,7 @@ pub enum Errno {
 }
 
 impl Errno {
-    pub const ALL: [Errno; 16] = [
+    pub const ALL: [Errno; 19] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::EINTR,
@@ -36,7 +39,10 @@ impl Errno {
         Errno::EINVAL,
         Errno::ENFILE,
         Errno::EMFILE,
+        Errno::ENOSPC,
         Errno::EPIPE,
+        Errno::ENOSYS,
+        Errno::ELOOP,
         Errno::ENOTSOCK,
         Errno::ECONNRESET,
         Errno::ENOBUFS,
@@ -56,7 +62,10 @@ impl Errno {
             Errno::EINVAL => "EINVAL",
             Errno::ENFILE => "ENFILE",
             Errno::EMFILE => "EMFILE",
+            Errno::ENOSPC => "ENOSPC",
             Errno::EPIPE => "EPIPE",
+            Errno::ENOSYS => "ENOSYS",
+            Errno::ELOOP => "ELOOP",
             Errno::ENOTSOCK => "ENOTSOCK",
             Errno::ECONNRESET => "ECONNRESET",
             Errno::ENOBUFS => "ENOBUFS",

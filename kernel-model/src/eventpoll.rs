@@ -293,6 +293,9 @@ impl<G: Granularity> Kernel<G> {
                 rdllist,
                 rbr: Default::default(),
                 file_label: file_label.to_string(),
+                file: None,
+                gen: 0,
+                loop_check_depth: 0,
             },
             step,
         );
@@ -389,7 +392,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `kmem_cache_free(epi_cache, epi)`.
-    fn free_epitem(&self, epi: EpitemId) {
+    pub(crate) fn free_epitem(&self, epi: EpitemId) {
         let step = self.cx.step();
         let freed = {
             let mut objects = self.objects.borrow_mut();
@@ -530,6 +533,8 @@ impl<G: Granularity> Kernel<G> {
             ep,
             data: event.data,
             fllink_linked: false,
+            dying: false,
+            pqueue_failed: false,
         };
         let cx = &self.cx;
         list::init_list_head_private(cx, item.rdllink());
@@ -550,7 +555,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `ep_rbtree_insert()` — caller holds `ep->lock` for write.
-    fn ep_rbtree_insert(&self, ep: EventPollId, epi: EpitemId) {
+    pub(crate) fn ep_rbtree_insert(&self, ep: EventPollId, epi: EpitemId) {
         let Some((file, fd)) = self.with_epi_mut(epi, |e| {
             e.rb_linked = true;
             (e.file, e.fd)
@@ -1044,7 +1049,7 @@ impl<G: Granularity> Kernel<G> {
         Some(res)
     }
 
-    fn set_in_ep_poll(&self, task: sim::TaskId, ep: Option<EventPollId>) {
+    pub(crate) fn set_in_ep_poll(&self, task: sim::TaskId, ep: Option<EventPollId>) {
         if let Some(info) = self.objects.borrow_mut().tasks.get_mut(&task) {
             info.in_ep_poll = ep;
         }
@@ -1053,7 +1058,11 @@ impl<G: Granularity> Kernel<G> {
     /// `poll_wait(file, whead, pt)`: with epoll's table, `ep_ptable_queue_proc`.
     pub async fn poll_wait(&self, whead: WaitQueueId, pt: PollTable) {
         if let PollTable::Epoll(epi) = pt {
-            self.ep_ptable_queue_proc(whead, epi).await;
+            if self.version() == KernelVersion::V6_18 {
+                self.ep_ptable_queue_proc_6_18(whead, epi).await;
+            } else {
+                self.ep_ptable_queue_proc(whead, epi).await;
+            }
         }
     }
 

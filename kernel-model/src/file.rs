@@ -85,12 +85,19 @@ impl<G: Granularity> Kernel<G> {
             .note(|| format!("__fput: last reference to {}", self.file_label(file)));
         // eventpoll_release(): the lockless fast check, then the slow path.
         if linked {
-            self.eventpoll_release_file(file).await;
+            if self.version() == crate::kernel::KernelVersion::V6_18 {
+                self.eventpoll_release_file_6_18(file).await;
+            } else {
+                self.eventpoll_release_file(file).await;
+            }
         }
         match kind {
             FileKind::Regular => {}
             FileKind::PipeRead(pipe) => self.pipe_release(pipe, 1, 0).await,
             FileKind::PipeWrite(pipe) => self.pipe_release(pipe, 0, 1).await,
+            FileKind::Epoll(ep) if self.version() == crate::kernel::KernelVersion::V6_18 => {
+                self.ep_eventpoll_release(ep).await
+            }
             FileKind::Epoll(ep) => self.ep_eventpoll_close(ep).await,
             FileKind::Eventfd(ctx) => self.eventfd_release(ctx).await,
             // sock_close() → sock_release() → unix_release().
@@ -128,6 +135,9 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Regular => 0,
             FileKind::PipeRead(pipe) => self.pipe_poll(pipe, true, pt).await,
             FileKind::PipeWrite(pipe) => self.pipe_poll(pipe, false, pt).await,
+            FileKind::Epoll(ep) if self.version() == crate::kernel::KernelVersion::V6_18 => {
+                self.ep_eventpoll_poll_6_18(ep, pt).await
+            }
             FileKind::Epoll(ep) => self.ep_eventpoll_poll(ep, pt).await,
             FileKind::Eventfd(ctx) => self.eventfd_poll(ctx, pt).await,
             // sock_poll() → unix_poll().
@@ -192,7 +202,9 @@ impl<G: Granularity> Kernel<G> {
             // file is FMODE_READ|FMODE_WRITE); 2.6.21's eventpollfs file is FMODE_READ
             // only, so FMODE_WRITE is tested first: EBADF.
             FileKind::Epoll(_) => match self.version() {
-                crate::kernel::KernelVersion::V2_6_22 => Err(Errno::EINVAL),
+                crate::kernel::KernelVersion::V2_6_22 | crate::kernel::KernelVersion::V6_18 => {
+                    Err(Errno::EINVAL)
+                }
                 crate::kernel::KernelVersion::V2_6_21 => Err(Errno::EBADF),
             },
         }

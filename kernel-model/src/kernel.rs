@@ -22,6 +22,9 @@ pub enum KernelVersion {
     V2_6_22,
     /// Right before it: collect / send / reinject with `txlink`.
     V2_6_21,
+    /// The v6.18 tag: `ep->mtx`, `ep->lock` a spinlock, `ovflist`, keyed wake-ups,
+    /// EPOLLEXCLUSIVE, loop and path checks ([`crate::eventpoll_6_18`]).
+    V6_18,
 }
 
 impl KernelVersion {
@@ -29,6 +32,7 @@ impl KernelVersion {
         match self {
             KernelVersion::V2_6_22 => "2.6.22",
             KernelVersion::V2_6_21 => "2.6.21",
+            KernelVersion::V6_18 => "6.18",
         }
     }
 
@@ -36,11 +40,22 @@ impl KernelVersion {
         match text {
             "2.6.22" => Some(KernelVersion::V2_6_22),
             "2.6.21" => Some(KernelVersion::V2_6_21),
+            "6.18" | "modern" => Some(KernelVersion::V6_18),
             _ => None,
         }
     }
 
-    pub const ALL: [KernelVersion; 2] = [KernelVersion::V2_6_22, KernelVersion::V2_6_21];
+    pub const ALL: [KernelVersion; 3] = [
+        KernelVersion::V2_6_22,
+        KernelVersion::V2_6_21,
+        KernelVersion::V6_18,
+    ];
+
+    /// Whether the tree has the 2.6.27 and 5.11 syscalls (`epoll_create1`, `eventfd2`,
+    /// `epoll_pwait2`): only 6.18 of the versions the model has.
+    pub fn is_modern(self) -> bool {
+        self == KernelVersion::V6_18
+    }
 }
 
 /// Options of the simulated kernel.
@@ -80,23 +95,39 @@ impl Counters {
 
 /// Wait-queue callback kinds the kernel model registers.
 pub const CALLBACK_EP_POLL: u32 = 1;
+/// 6.18's `ep_autoremove_wake_function` on an `ep_poll` waiter (data: the task and the
+/// word standing for `wait.entry`); only `ep->wq` holds such entries, and only
+/// [`crate::eventpoll_6_18`] wakes it, with its own callback table.
+pub const CALLBACK_EP_AUTOREMOVE: u32 = 2;
 
 /// The kernel.
 pub struct Kernel<G: Granularity> {
     pub cx: Cx<G>,
     pub options: KernelOptions,
     pub objects: RefCell<Objects>,
-    /// `epmutex`: serialises `ep_free` and `eventpoll_release_file`.
+    /// `epmutex` (2.6.x): serialises `ep_free` and `eventpoll_release_file`. On 6.18,
+    /// which has no `epmutex` (gone in 6.4), this is `epnested_mutex`: taken only by
+    /// EPOLL_CTL_ADDs that may build nested topologies.
     pub epmutex: LockId,
     /// `psw.lock`: protects `Objects::psw_list`.
     pub psw_lock: LockId,
     pub counters: Counters,
+    /// 6.18's file-scope state of eventpoll.c (loop and path checks, watch limits).
+    pub modern: RefCell<crate::eventpoll_6_18::Globals>,
 }
 
 impl<G: Granularity> Kernel<G> {
     /// `eventpoll_init()` and the rest of boot.
     pub fn new(cx: Cx<G>, options: KernelOptions) -> Rc<Kernel<G>> {
-        let epmutex = cx.new_lock(LockKind::Mutex, "epmutex", Name::global("epmutex"));
+        let epmutex = if options.version == KernelVersion::V6_18 {
+            cx.new_lock(
+                LockKind::Mutex,
+                "epnested_mutex",
+                Name::global("epnested_mutex"),
+            )
+        } else {
+            cx.new_lock(LockKind::Mutex, "epmutex", Name::global("epmutex"))
+        };
         let psw_lock = cx.new_lock(LockKind::Spin, "psw.lock", Name::global("psw.lock"));
         Rc::new(Kernel {
             cx,
@@ -105,6 +136,7 @@ impl<G: Granularity> Kernel<G> {
             epmutex,
             psw_lock,
             counters: Counters::default(),
+            modern: RefCell::new(crate::eventpoll_6_18::Globals::default()),
         })
     }
 
@@ -298,6 +330,10 @@ impl<G: Granularity> WakeCallbacks<G> for Kernel<G> {
         _key: u64,
     ) -> bool {
         match kind {
+            CALLBACK_EP_POLL if self.version() == KernelVersion::V6_18 => {
+                let pwq = decode_handle(data);
+                self.ep_poll_callback_6_18(pwq, _key as u32).await
+            }
             CALLBACK_EP_POLL => {
                 let pwq = decode_handle(data);
                 self.ep_poll_callback(pwq).await

@@ -15,6 +15,7 @@
 //! - [`eventpoll`] — the 2.6.22 port: `ep_insert`, `ep_remove`, `ep_poll_callback`,
 //!   `ep_send_events`, `ep_poll`, `ep_poll_safewake`, …
 //! - [`eventpoll_2_6_21`] — the three-pass transfer the seed commit replaced
+//! - [`eventpoll_6_18`] — fs/eventpoll.c of v6.18, top to bottom in that file's order
 //! - [`syscalls`] — `epoll_create`, `epoll_ctl`, `epoll_wait`, `epoll_pwait`, `pipe`,
 //!   `read`, `write`, `close`, `dup`, `dup2`, `fcntl`, `open`, `kill`, `eventfd`,
 //!   `socketpair`, `shutdown`, and `socket_external`
@@ -42,6 +43,7 @@ pub mod errno;
 pub mod eventfd;
 pub mod eventpoll;
 pub mod eventpoll_2_6_21;
+pub mod eventpoll_6_18;
 pub mod explore;
 pub mod fdtable;
 pub mod file;

@@ -132,6 +132,12 @@ pub struct EventPoll {
     pub rbr: BTreeMap<RbKey, EpitemId>,
     /// The epoll file (for labels).
     pub file_label: String,
+    /// 6.18 `ep->file`: set once by `do_epoll_create`; `ep->refs` is that file's
+    /// `f_ep_links` (the items of other sets watching this one).
+    pub file: Option<FileId>,
+    /// 6.18 `ep->gen` and `ep->loop_check_depth`: under `epnested_mutex`.
+    pub gen: u64,
+    pub loop_check_depth: u8,
 }
 
 /// `ep->lock`, `ep->sem`, `ep->wq`, `ep->poll_wait` and `ep->rdllist` of an eventpoll:
@@ -202,6 +208,11 @@ pub struct Epitem {
     pub data: u64,
     /// `fllink` is linked (on `file.f_ep_links`).
     pub fllink_linked: bool,
+    /// 6.18 `epi->dying`: under the watched file's `f_lock` (`f_ep_lock` here).
+    pub dying: bool,
+    /// 6.18 `epq.epi == NULL`: an `eppoll_entry` allocation failed while `ep_insert`
+    /// polled the file. Private to the inserting task.
+    pub pqueue_failed: bool,
 }
 
 impl Epitem {

@@ -28,6 +28,10 @@ pub const EPOLLWRNORM: u32 = POLLWRNORM;
 pub const EPOLLWRBAND: u32 = POLLWRBAND;
 pub const EPOLLMSG: u32 = POLLMSG;
 pub const EPOLLRDHUP: u32 = POLLRDHUP;
+/// `EPOLLEXCLUSIVE` (4.5; 6.18 only in the model).
+pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
+/// `EPOLLWAKEUP` (3.5; 6.18 only in the model).
+pub const EPOLLWAKEUP: u32 = 1 << 29;
 pub const EPOLLONESHOT: u32 = 1 << 30;
 pub const EPOLLET: u32 = 1 << 31;
 
@@ -52,6 +56,8 @@ pub const EVENT_NAMES: &[(&str, u32)] = &[
     ("EPOLLWRBAND", EPOLLWRBAND),
     ("EPOLLMSG", EPOLLMSG),
     ("EPOLLRDHUP", EPOLLRDHUP),
+    ("EPOLLEXCLUSIVE", EPOLLEXCLUSIVE),
+    ("EPOLLWAKEUP", EPOLLWAKEUP),
     ("EPOLLONESHOT", EPOLLONESHOT),
     ("EPOLLET", EPOLLET),
 ];

@@ -8,7 +8,7 @@ use crate::errno::{Errno, SysResult};
 use crate::eventpoll::EP_MAX_EVENTS;
 use crate::fdtable::FdTable;
 use crate::inject::Injection;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, KernelVersion};
 use crate::objects::{
     FileKind, FileLabel, Process, ProcessId, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
 };
@@ -162,12 +162,15 @@ impl<G: Granularity> Kernel<G> {
         if size <= 0 {
             return Err(Errno::EINVAL);
         }
+        if self.version() == KernelVersion::V6_18 {
+            return self.do_epoll_create(0).await;
+        }
         let label = format!("ep{}", self.objects.borrow().next_id);
         let ep = self.ep_alloc(&label)?;
         // anon_inode_getfd() in 2.6.22; 2.6.21's ep_getfd() opened it read-only.
         let access = match self.version() {
-            crate::kernel::KernelVersion::V2_6_22 => O_RDWR,
-            crate::kernel::KernelVersion::V2_6_21 => O_RDONLY,
+            KernelVersion::V2_6_22 | KernelVersion::V6_18 => O_RDWR,
+            KernelVersion::V2_6_21 => O_RDONLY,
         };
         let file = self.alloc_file(FileKind::Epoll(ep), label.into(), access);
         let process = self.current_process();
@@ -183,6 +186,19 @@ impl<G: Granularity> Kernel<G> {
                 Err(errno)
             }
         }
+    }
+
+    /// `sys_epoll_create1(flags)` (2.6.27): ENOSYS on the versions before it; on 6.18
+    /// `do_epoll_create(flags)` (EINVAL for flags other than EPOLL_CLOEXEC).
+    pub async fn sys_epoll_create1(&self, flags: i32) -> SysResult<i32> {
+        self.cx.syscall("epoll_create1").await;
+        let result = if self.version().is_modern() {
+            self.do_epoll_create(flags).await
+        } else {
+            Err(Errno::ENOSYS)
+        };
+        self.finish("epoll_create1", &result, |fd| *fd as i64);
+        result
     }
 
     /// `sys_epoll_ctl(epfd, op, fd, event)`. `event` is `None` for a NULL (or unreadable)
@@ -230,6 +246,9 @@ impl<G: Granularity> Kernel<G> {
         fd: i32,
         mut epds: EpollEvent,
     ) -> SysResult<()> {
+        if self.version() == KernelVersion::V6_18 {
+            return self.do_epoll_ctl(file, tfile, op, fd, epds).await;
+        }
         if !self.file_has_poll(tfile) {
             return Err(Errno::EPERM);
         }
@@ -295,6 +314,10 @@ impl<G: Granularity> Kernel<G> {
         maxevents: i32,
         timeout_ms: i32,
     ) -> SysResult<Vec<EpollEvent>> {
+        if self.version() == KernelVersion::V6_18 {
+            let deadline = self.ep_timeout_to_timespec(timeout_ms);
+            return self.do_epoll_wait(epfd, buffer, maxevents, deadline).await;
+        }
         if maxevents <= 0 || maxevents > EP_MAX_EVENTS {
             return Err(Errno::EINVAL);
         }
@@ -338,6 +361,38 @@ impl<G: Granularity> Kernel<G> {
         }
         self.mix_events(&result);
         self.finish("epoll_pwait", &result, |events| events.len() as i64);
+        result
+    }
+
+    /// `sys_epoll_pwait2(epfd, events, maxevents, timeout, sigmask)` (5.11): ENOSYS
+    /// before it. On 6.18 the timespec is read (`None` = a NULL pointer, wait forever;
+    /// EINVAL when out of range), then the wait runs as `epoll_pwait`'s with the mask.
+    pub async fn sys_epoll_pwait2(
+        &self,
+        epfd: i32,
+        buffer: UserBufferSpec,
+        maxevents: i32,
+        timeout: Option<crate::eventpoll_6_18::Timespec>,
+        block_signals: bool,
+    ) -> SysResult<Vec<EpollEvent>> {
+        self.cx.syscall("epoll_pwait2").await;
+        let result = if self.version().is_modern() {
+            match self.epoll_pwait2_deadline(timeout) {
+                Ok(deadline) => {
+                    let saved = block_signals.then(|| self.cx.set_signals_blocked(true));
+                    let result = self.do_epoll_wait(epfd, buffer, maxevents, deadline).await;
+                    if let Some(saved) = saved {
+                        self.cx.set_signals_blocked(saved);
+                    }
+                    result
+                }
+                Err(errno) => Err(errno),
+            }
+        } else {
+            Err(Errno::ENOSYS)
+        };
+        self.mix_events(&result);
+        self.finish("epoll_pwait2", &result, |events| events.len() as i64);
         result
     }
 

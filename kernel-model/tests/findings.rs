@@ -426,7 +426,7 @@ fn busy_loop_is_derived_again_and_absent_from_2_6_22() {
                 BUSY_LOOP_2_6_21,
                 "re-pin BUSY_LOOP_2_6_21"
             ),
-            kernel_model::KernelVersion::V2_6_22 => {
+            kernel_model::KernelVersion::V2_6_22 | kernel_model::KernelVersion::V6_18 => {
                 assert_eq!(outcome.result.end, RunEnd::Completed);
                 assert!(outcome.reports().is_empty(), "{:?}", outcome.reports());
             }
