@@ -26,6 +26,7 @@ use sim::{
 use crate::cli::{CommonOpts, ExploreArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::{per_second, write_json};
+use crate::run_cmd;
 use crate::scenario::{Recorder, Results, Scenario};
 use crate::session::{self, Plan, Resolved};
 
@@ -721,10 +722,14 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
                 found.seed,
                 found.message
             )?;
-            writeln!(
+            let schedule = schedule.encode();
+            let command = session::replay_command(&args.scenario, &resolved, found.seed, &schedule);
+            run_cmd::write_command(
                 out,
-                "  reproduce: {}",
-                session::replay_command(&args.scenario, &resolved, found.seed, &schedule.encode())
+                "  reproduce: ",
+                &command,
+                &schedule,
+                "--json prints it whole",
             )?;
         }
         if let (Some(found), Some(json)) = (&first, &first_json) {
@@ -733,21 +738,27 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
                 "first report: {} in run {} (seed {}): {}",
                 found.kind, found.run, found.seed, found.message
             )?;
-            writeln!(
-                out,
-                "  schedule:        {} ({} deviations)",
-                json.schedule,
-                found.schedule.deviation_count()
-            )?;
+            let whole = "--json prints it whole";
+            // `v1.…` (N deviations), and for a schedule too long to show whole, its length.
+            let show = |schedule: &Schedule| {
+                let text = schedule.encode();
+                let shown = run_cmd::shorten(&text);
+                let deviations = schedule.deviation_count();
+                if shown.len() == text.len() {
+                    format!("{text} ({deviations} deviations)")
+                } else {
+                    format!(
+                        "{shown} ({deviations} deviations, {} characters; {whole})",
+                        text.len()
+                    )
+                }
+            };
+            writeln!(out, "  schedule:        {}", show(&found.schedule))?;
             if let Some(shrunk) = &shrunk {
-                writeln!(
-                    out,
-                    "  shrunk schedule: {} ({} deviations)",
-                    shrunk.encode(),
-                    shrunk.deviation_count()
-                )?;
+                writeln!(out, "  shrunk schedule: {}", show(shrunk))?;
             }
-            writeln!(out, "  reproduce: {}", json.replay_command)?;
+            let replayed = json.shrunk_schedule.as_ref().unwrap_or(&json.schedule);
+            run_cmd::write_command(out, "  reproduce: ", &json.replay_command, replayed, whole)?;
         }
         if !failed {
             if expected.is_empty() && tally.findings.is_empty() {

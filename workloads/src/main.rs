@@ -13,7 +13,12 @@ fn main() -> ExitCode {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut err = stderr.lock();
     let code = workloads::run(args, &mut out, &mut err);
-    // A reader that went away (`epsim litmus all | head`) is not an error.
-    let _ = out.flush();
+    // What is still buffered is written now: a failure here (a full disk, `> /dev/full`)
+    // is an error like any other write error, unless the command already reported one.
+    let flushed = out.flush().map_err(workloads::CliError::from);
+    let code = match flushed {
+        Err(error) if code != workloads::exit::USAGE => error.report(&mut err),
+        _ => code,
+    };
     ExitCode::from(code)
 }

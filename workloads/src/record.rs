@@ -79,6 +79,15 @@ pub fn hash_hex(hash: u64) -> String {
     format!("{hash:016x}")
 }
 
+/// A trace hash as [`hash_hex`] writes it: exactly 16 hex digits (either case), else
+/// `None` — `12` is not a hash of this format, however it parses as a number.
+pub fn parse_hash(text: &str) -> Option<u64> {
+    if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(text, 16).ok()
+}
+
 impl RunRecord {
     /// The record of `run` (made with `resolved`'s options).
     pub fn of(scenario: &Scenario, resolved: &Resolved, run: &Executed) -> RunRecord {
@@ -156,7 +165,7 @@ impl RunRecord {
 
     /// The trace hash, parsed.
     pub fn hash(&self, file: &str) -> Result<u64, CliError> {
-        u64::from_str_radix(&self.trace_hash, 16).map_err(|_| {
+        parse_hash(&self.trace_hash).ok_or_else(|| {
             CliError::usage(format!(
                 "{file}: trace_hash {:?} is not 16 hex digits",
                 self.trace_hash

@@ -19,8 +19,8 @@ use sim::{Schedule, StrategyKind};
 use crate::cli::{CommonOpts, ReplayArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::write_json;
-use crate::record::{hash_hex, RunRecord};
-use crate::run_cmd::{self, RunJson};
+use crate::record::{hash_hex, parse_hash, RunRecord};
+use crate::run_cmd::{self, Reproduce, RunJson};
 use crate::scenario::Scenario;
 use crate::session::{self, Capture, Executed, Resolved};
 
@@ -28,8 +28,10 @@ use crate::session::{self, Capture, Executed, Resolved};
 struct Input {
     scenario: Scenario,
     resolved: Resolved,
-    /// The scenario as the user named it (for printed commands).
+    /// The scenario as the user named it, or the record file (for printed commands).
     arg: String,
+    /// `arg` is a record file (a command that reproduces the run replays it).
+    from_record: bool,
     expected_hash: Option<u64>,
     /// `(interval, hashes)` from a record.
     checkpoints: Option<(u64, Vec<u64>)>,
@@ -71,7 +73,8 @@ fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
             json: given.json,
             given: CommonOpts::default(),
         },
-        arg: scenario.name(),
+        arg: file,
+        from_record: true,
         scenario,
         expected_hash,
         checkpoints: record.checkpoint_hashes(),
@@ -81,8 +84,11 @@ fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
 fn input(args: &ReplayArgs) -> Result<Input, CliError> {
     let expected_hash = match &args.hash {
         Some(text) => Some(
-            u64::from_str_radix(text.trim(), 16)
-                .map_err(|_| CliError::usage(format!("--hash {text:?}: expected 16 hex digits")))?,
+            parse_hash(text.trim()).ok_or_else(|| {
+                CliError::usage(format!(
+                    "--hash {text:?}: expected a trace hash, 16 hex digits (as `trace hash:` prints it)"
+                ))
+            })?,
         ),
         None => None,
     };
@@ -93,6 +99,7 @@ fn input(args: &ReplayArgs) -> Result<Input, CliError> {
             scenario,
             resolved,
             arg: args.input.clone(),
+            from_record: false,
             expected_hash,
             checkpoints: None,
         });
@@ -160,6 +167,9 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     if args.trace.is_some() && args.output.is_none() {
         return Err(CliError::usage("--trace needs -o FILE"));
     }
+    if let Some(path) = &args.output {
+        crate::output::check_output("-o", path, Some(Path::new(&args.input)), &[])?;
+    }
     let input = input(args)?;
     let run = session::execute_resolved(&input.scenario, &input.resolved, Capture::Trace)?;
     if let (Some(format), Some(path)) = (args.trace, &args.output) {
@@ -169,7 +179,15 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     if input.resolved.json {
         write_json(out, &RunJson::of(&input.scenario, &input.resolved, &run))?;
     } else {
-        run_cmd::write_report(out, &input.arg, &input.scenario, &input.resolved, &run)?;
+        let reproduce = if input.from_record {
+            Reproduce::Record(&input.arg)
+        } else {
+            Reproduce::Schedule {
+                scenario_arg: &input.arg,
+                whole: "--json prints it whole",
+            }
+        };
+        run_cmd::write_report_with(out, reproduce, &input.scenario, &input.resolved, &run)?;
     }
     run_cmd::replay_mismatch(&run)?;
     if let Some(expected) = input.expected_hash {

@@ -13,7 +13,7 @@ use sim::Report;
 use crate::cli::RunArgs;
 use crate::exit::{CliError, Exit};
 use crate::fold::fold;
-use crate::output::write_json;
+use crate::output::{check_output, write_json};
 use crate::record::{hash_hex, RunRecord};
 use crate::scenario::Scenario;
 use crate::session::{self, Capture, Executed, Resolved};
@@ -21,6 +21,14 @@ use crate::trace_out::{self, TraceFormat};
 
 /// `epsim run`.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let input = Path::new(&args.scenario);
+    if let Some(path) = &args.output {
+        check_output("-o", path, Some(input), &[])?;
+    }
+    if let Some(path) = &args.record {
+        let others: Vec<(&str, &Path)> = args.output.iter().map(|o| ("-o", o.as_path())).collect();
+        check_output("--record", path, Some(input), &others)?;
+    }
     let scenario = session::load(&args.scenario)?;
     let resolved = session::resolve(&scenario, &args.common)?;
     let inline_text = match (args.trace, &args.output) {
@@ -57,7 +65,18 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             trace_out::write_text(out, executed.trace.as_ref().expect("kept"))?;
             writeln!(out)?;
         }
-        write_report(out, &args.scenario, &scenario, &resolved, &executed)?;
+        let whole = match &args.record {
+            Some(path) => format!(
+                "`epsim replay {}` replays the record of this run, and --json prints it whole",
+                session::shell_quote(&path.display().to_string())
+            ),
+            None => "--json prints it whole, and --record FILE writes a record that `epsim replay FILE` reproduces".to_string(),
+        };
+        let reproduce = Reproduce::Schedule {
+            scenario_arg: &args.scenario,
+            whole: &whole,
+        };
+        write_report_with(out, reproduce, &scenario, &resolved, &executed)?;
         if let Some(line) = determinism {
             writeln!(out, "{line}")?;
         }
@@ -92,10 +111,9 @@ pub fn write_trace_file(
     let file = std::fs::File::create(path)
         .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
     let mut writer = std::io::BufWriter::new(file);
-    trace_out::write(&mut writer, format, run, title)?;
-    writer
-        .flush()
-        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
+    trace_out::write(&mut writer, format, run, title)
+        .and_then(|()| writer.flush().map_err(CliError::from))
+        .map_err(|error| error.in_file(path))
 }
 
 /// Compares two runs of the same options step by step: a line to print if they agree,
@@ -221,10 +239,39 @@ fn write_violation(out: &mut dyn Write, run: &Executed, report: &Report) -> Resu
     Ok(())
 }
 
-/// The human report of a run (shared with `replay`).
+/// How the human report says to reproduce a failed run.
+#[derive(Clone, Copy, Debug)]
+pub enum Reproduce<'a> {
+    /// `epsim replay SCENARIO --schedule ...` with the options the user gave; `whole`
+    /// says where the schedule is whole when the screen shows it abbreviated.
+    Schedule {
+        scenario_arg: &'a str,
+        whole: &'a str,
+    },
+    /// `epsim replay RECORD`: the record has the schedule, the seed and the options.
+    Record(&'a str),
+}
+
+/// The human report of a run (shared with `replay` and `gen --run`), with the
+/// scenario as the user named it for the `reproduce:` command.
 pub fn write_report(
     out: &mut dyn Write,
     scenario_arg: &str,
+    scenario: &Scenario,
+    resolved: &Resolved,
+    run: &Executed,
+) -> Result<(), CliError> {
+    let reproduce = Reproduce::Schedule {
+        scenario_arg,
+        whole: "--json prints it whole",
+    };
+    write_report_with(out, reproduce, scenario, resolved, run)
+}
+
+/// The human report of a run, saying how to reproduce it as `reproduce` says.
+pub fn write_report_with(
+    out: &mut dyn Write,
+    reproduce: Reproduce<'_>,
     scenario: &Scenario,
     resolved: &Resolved,
     run: &Executed,
@@ -300,7 +347,11 @@ pub fn write_report(
         hash_hex(run.outcome.result.trace_hash)
     )?;
     let schedule = run.outcome.result.schedule.encode();
-    writeln!(out, "schedule: {}", abbreviate(&schedule))?;
+    let whole = match reproduce {
+        Reproduce::Schedule { whole, .. } => whole.to_string(),
+        Reproduce::Record(path) => format!("the record {path} has it whole"),
+    };
+    writeln!(out, "schedule: {}", abbreviate(&schedule, &whole))?;
     let verdict = &run.verdict;
     if verdict.passed() {
         if verdict.expected_reports_found.is_empty() {
@@ -319,28 +370,75 @@ pub fn write_report(
         }
     } else {
         writeln!(out, "FAIL")?;
-        writeln!(
-            out,
-            "reproduce: {}",
-            session::replay_command(scenario_arg, resolved, run.seed, &schedule)
-        )?;
+        match reproduce {
+            Reproduce::Schedule { scenario_arg, .. } => {
+                let command = session::replay_command(scenario_arg, resolved, run.seed, &schedule);
+                write_command(out, "reproduce: ", &command, &schedule, &whole)?;
+            }
+            Reproduce::Record(path) => writeln!(
+                out,
+                "reproduce: epsim replay {}",
+                session::shell_quote(path)
+            )?,
+        }
     }
     Ok(())
 }
 
-/// A schedule as the human report shows it: whole up to 160 characters, else its start
-/// and its length (`--json` and `--record` have it whole).
-pub fn abbreviate(schedule: &str) -> String {
-    const SHOWN: usize = 160;
-    if schedule.len() <= SHOWN {
-        schedule.to_string()
-    } else {
-        format!(
-            "{}… ({} characters: --json or --record FILE has it whole)",
-            &schedule[..SHOWN],
-            schedule.len()
-        )
+/// Schedules longer than this many characters are abbreviated on screen (a long run's
+/// schedule can be hundreds of kilobytes); `--json` and records have them whole.
+pub const SCHEDULE_SHOWN_MAX: usize = 160;
+
+/// A schedule as the text outputs show it: whole up to [`SCHEDULE_SHOWN_MAX`]
+/// characters, else its first and last characters around `…`.
+pub fn shorten(schedule: &str) -> String {
+    const HEAD: usize = 112;
+    const TAIL: usize = 32;
+    let head = schedule.get(..HEAD);
+    let tail = schedule.get(schedule.len().saturating_sub(TAIL)..);
+    match (head, tail) {
+        (Some(head), Some(tail)) if schedule.len() > SCHEDULE_SHOWN_MAX => {
+            format!("{head}…{tail}")
+        }
+        _ => schedule.to_string(),
     }
+}
+
+/// A schedule as the text outputs show it: [`shorten`]ed, and when that cut it, its
+/// length and `whole`, where to find it whole.
+pub fn abbreviate(schedule: &str, whole: &str) -> String {
+    let shown = shorten(schedule);
+    if shown.len() == schedule.len() {
+        shown
+    } else {
+        format!("{shown} ({} characters; {whole})", schedule.len())
+    }
+}
+
+/// Writes `label` and `command`, a command line that contains `schedule`. A long
+/// schedule is abbreviated in it, and a second line says that the command as shown
+/// cannot be run and where `whole` it is.
+pub fn write_command(
+    out: &mut dyn Write,
+    label: &str,
+    command: &str,
+    schedule: &str,
+    whole: &str,
+) -> Result<(), CliError> {
+    let shown = shorten(schedule);
+    if shown.len() == schedule.len() {
+        writeln!(out, "{label}{command}")?;
+    } else {
+        writeln!(out, "{label}{}", command.replacen(schedule, &shown, 1))?;
+        let indent = label.len() - label.trim_start().len();
+        writeln!(
+            out,
+            "{:indent$}  (the schedule is abbreviated: {} characters; {whole})",
+            "",
+            schedule.len()
+        )?;
+    }
+    Ok(())
 }
 
 /// `violations[]` of the JSON output.
