@@ -604,6 +604,246 @@ fn bad_input_exits_2_with_one_line() {
     std::fs::remove_file(not_json).ok();
 }
 
+// ---- outputs, records and what the screen shows --------------------------------------
+
+#[test]
+fn a_replay_hash_is_16_hex_digits_or_a_usage_error() {
+    let (_, ran) = json(&["run", "lt-basics", "--json"]);
+    let schedule = ran["schedule"].as_str().unwrap();
+    // `12` parsed as a number once, and the replay then failed with status 1.
+    for hash in ["12", "zz", "0123456789abcdef0", "", "0x23456789abcdef"] {
+        let line = usage_error(&[
+            "replay",
+            "lt-basics",
+            "--schedule",
+            schedule,
+            "--hash",
+            hash,
+        ]);
+        assert!(line.contains("16 hex digits"), "{line}");
+    }
+}
+
+/// Runs the binary with its standard output going to `/dev/full`.
+fn run_into_dev_full(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_epsim"))
+        .args(args)
+        .stdout(full)
+        .output()
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn write_errors_are_one_line_and_status_2() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    for args in [
+        &["run", "lt-basics", "--json"][..],
+        &["run", "lt-basics"],
+        &["list"],
+        &["explore", "lt-basics", "--runs", "2"],
+    ] {
+        let output = run_into_dev_full(args);
+        assert_eq!(output.code, 2, "epsim {args:?}: {}", output.stderr);
+        assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+        assert!(
+            output.stderr.contains("cannot write standard output"),
+            "{}",
+            output.stderr
+        );
+    }
+    for args in [
+        &["run", "lt-basics", "--trace", "jsonl", "-o", "/dev/full"][..],
+        &["run", "lt-basics", "--record", "/dev/full"],
+    ] {
+        let line = usage_error(args);
+        assert!(line.contains("cannot write /dev/full"), "{line}");
+    }
+}
+
+#[test]
+fn outputs_never_overwrite_the_input_or_each_other() {
+    let scenario = temp("input.scn");
+    let text = run(&["list", "--show", "lt-basics"]).stdout;
+    std::fs::write(&scenario, &text).unwrap();
+    let file = scenario.to_str().unwrap();
+    // The same file however it is spelled.
+    let respelled = format!(
+        "{}/./{}",
+        scenario.parent().unwrap().display(),
+        scenario.file_name().unwrap().to_str().unwrap()
+    );
+    let line = usage_error(&["run", file, "--trace", "text", "-o", &respelled]);
+    assert!(line.contains("names the input"), "{line}");
+    let line = usage_error(&["run", file, "--record", file]);
+    assert!(line.contains("names the input"), "{line}");
+    assert_eq!(std::fs::read_to_string(&scenario).unwrap(), text);
+
+    let output = temp("both.json");
+    let out = output.to_str().unwrap();
+    let line = usage_error(&["run", file, "--trace", "jsonl", "-o", out, "--record", out]);
+    assert!(line.contains("name the same file"), "{line}");
+    assert!(!output.exists());
+
+    let record = temp("input-record.json");
+    let rec = record.to_str().unwrap();
+    assert_eq!(run(&["run", file, "--record", rec]).code, 0);
+    let saved = std::fs::read_to_string(&record).unwrap();
+    let line = usage_error(&["replay", rec, "--trace", "text", "-o", rec]);
+    assert!(line.contains("names the input"), "{line}");
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), saved);
+    for path in [scenario, record] {
+        std::fs::remove_file(path).ok();
+    }
+}
+
+/// The words of a printed command, without the leading `epsim`.
+fn command_words(command: &str) -> Vec<String> {
+    let words: Vec<String> = command.split_whitespace().map(String::from).collect();
+    assert_eq!(words[0], "epsim", "{command}");
+    words[1..].to_vec()
+}
+
+#[test]
+fn replaying_a_record_prints_a_command_that_replays_it() {
+    // A scenario file whose header name is not its file name.
+    let scenario = temp("renamed.scn");
+    let text = run(&["list", "--show", "seed-case-4-two-waiters"]).stdout;
+    std::fs::write(&scenario, &text).unwrap();
+    let record = temp("failing-record.json");
+    let rec = record.to_str().unwrap();
+    let file = scenario.to_str().unwrap();
+    let output = run(&[
+        "run",
+        file,
+        "--inject",
+        "no-reinject-wakeup",
+        "--record",
+        rec,
+    ]);
+    assert_eq!(output.code, 1, "{}{}", output.stdout, output.stderr);
+    let output = run(&["replay", rec]);
+    assert_eq!(output.code, 1, "{}{}", output.stdout, output.stderr);
+    let command = output
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce: "))
+        .expect("a reproduce line");
+    assert_eq!(command, format!("epsim replay {rec}"));
+    let words = command_words(command);
+    let again = run(&words.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("reproduced exactly"),
+        "{}",
+        again.stdout
+    );
+    for path in [scenario, record] {
+        std::fs::remove_file(path).ok();
+    }
+}
+
+#[test]
+fn long_schedules_are_abbreviated_on_screen_and_whole_in_json_and_records() {
+    let args = [
+        "run",
+        "seed-case-4-two-waiters",
+        "--granularity",
+        "access",
+        "--strategy",
+        "random",
+        "--inject",
+        "no-reinject-wakeup",
+    ];
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let (code, ran) = json(&with_json);
+    assert_eq!(code, 1);
+    let schedule = ran["schedule"].as_str().unwrap().to_string();
+    assert!(schedule.len() > 160, "{schedule}");
+    sim::Schedule::decode(&schedule).expect("whole in --json");
+
+    let record = temp("long.json");
+    let mut with_record = args.to_vec();
+    with_record.extend(["--record", record.to_str().unwrap()]);
+    let output = run(&with_record);
+    assert_eq!(output.code, 1);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(saved["schedule"], schedule.as_str(), "whole in the record");
+    std::fs::remove_file(record).ok();
+
+    let length = format!("{} characters", schedule.len());
+    let head = &schedule[..40];
+    let tail = &schedule[schedule.len() - 20..];
+    let output = run(&args);
+    let explored = run(&[
+        "explore",
+        "seed-case-4-two-waiters",
+        "--granularity",
+        "access",
+        "--inject",
+        "no-reinject-wakeup",
+        "--runs",
+        "1",
+        "--no-shrink",
+    ]);
+    for output in [&output, &explored] {
+        assert!(!output.stdout.contains(&schedule), "{}", output.stdout);
+        for label in ["schedule:", "reproduce:"] {
+            let line = output
+                .stdout
+                .lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .unwrap_or_else(|| panic!("no {label} line: {}", output.stdout));
+            assert!(line.contains(head) && line.contains(tail), "{line}");
+            assert!(line.contains('…'), "{line}");
+            assert!(line.len() < 400, "{line}");
+        }
+        assert!(output.stdout.contains(&length), "{}", output.stdout);
+        assert!(output.stdout.contains("--json"), "{}", output.stdout);
+    }
+    // Short schedules stay whole, and their reproduce command runs.
+    let output = run(&[
+        "run",
+        "seed-case-4-two-waiters",
+        "--inject",
+        "no-reinject-wakeup",
+    ]);
+    assert_eq!(output.code, 1);
+    assert!(!output.stdout.contains('…'), "{}", output.stdout);
+}
+
+#[test]
+fn pinned_cpus_are_checked_before_the_run() {
+    // `thread waiter1 on cpu 1` with --cpus 1 failed at run time, with status 1.
+    let line = usage_error(&["run", "seed-case-4-two-waiters", "--cpus", "1"]);
+    assert!(
+        line.contains("seed-case-4-two-waiters:27:9: thread `waiter1` is pinned to cpu 1"),
+        "{line}"
+    );
+    assert!(line.contains("1 CPU"), "{line}");
+    // The same mistake in the file's header.
+    let scenario = temp("one-cpu.scn");
+    let text = run(&["list", "--show", "seed-case-4-two-waiters"]).stdout;
+    std::fs::write(&scenario, text.replace("\ncpus 2\n", "\ncpus 1\n")).unwrap();
+    let file = scenario.to_str().unwrap();
+    for command in ["run", "explore"] {
+        let line = usage_error(&[command, file]);
+        assert!(line.contains("pinned to cpu 1"), "{line}");
+    }
+    std::fs::remove_file(scenario).ok();
+}
+
 // ---- explore ---------------------------------------------------------------------------
 
 fn explore_json(args: &[&str]) -> (i32, Value) {
