@@ -14,6 +14,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use sim::machine::RunEnd;
 use sim::{Schedule, StrategyKind};
 
 use crate::cli::{CommonOpts, ReplayArgs};
@@ -22,7 +23,7 @@ use crate::output::write_json;
 use crate::record::{hash_hex, parse_hash, RunRecord};
 use crate::run_cmd::{self, Reproduce, RunJson};
 use crate::scenario::Scenario;
-use crate::session::{self, Capture, Executed, Resolved};
+use crate::session::{self, Capture, Drive, Executed, Resolved};
 
 /// What to replay, and what it must reproduce.
 struct Input {
@@ -33,8 +34,47 @@ struct Input {
     /// `arg` is a record file (a command that reproduces the run replays it).
     from_record: bool,
     expected_hash: Option<u64>,
+    /// The steps the recorded run took.
+    steps: Option<u64>,
     /// `(interval, hashes)` from a record.
     checkpoints: Option<(u64, Vec<u64>)>,
+}
+
+/// Replays `input`. A record whose schedule does not belong to its scenario, seed and
+/// options cannot be used at all (status 2, naming the field); nor can one whose run,
+/// reproduced exactly, takes another number of steps than it says.
+fn execute(input: &Input) -> Result<Executed, CliError> {
+    if !input.from_record {
+        return session::execute_resolved(&input.scenario, &input.resolved, Capture::Trace);
+    }
+    let resolved = &input.resolved;
+    let schedule = resolved.schedule.as_ref().expect("a record has a schedule");
+    let run = session::execute(
+        &input.scenario,
+        &resolved.options,
+        resolved.seed,
+        Capture::Trace,
+        Drive::Replay(schedule),
+    )
+    .map_err(|error| {
+        CliError::usage(format!(
+            "{}: schedule: {error} (it does not belong to the record's scenario_text, seed and options)",
+            input.arg
+        ))
+    })?;
+    let result = &run.outcome.result;
+    let reproduced = !matches!(result.end, RunEnd::ReplayMismatch { .. })
+        && input.expected_hash == Some(result.trace_hash);
+    if let Some(steps) = input
+        .steps
+        .filter(|&steps| reproduced && steps != result.steps)
+    {
+        return Err(CliError::usage(format!(
+            "{}: steps: {steps}, but the run it records takes {} steps",
+            input.arg, result.steps
+        )));
+    }
+    Ok(run)
 }
 
 fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
@@ -53,14 +93,20 @@ fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
         ));
     }
     let record = RunRecord::read(path)?;
-    let scenario = session::parse(
-        &format!("{file} (scenario {})", record.scenario),
-        &record.scenario_text,
-    )?;
+    let mut scenario = session::parse(&format!("{file}: scenario_text"), &record.scenario_text)?;
+    match &scenario.header.name {
+        Some(name) if *name != record.scenario => {
+            return Err(CliError::usage(format!(
+                "{file}: scenario: {:?}, but scenario_text is the scenario {name:?}",
+                record.scenario
+            )))
+        }
+        Some(_) => {}
+        // A scenario without a `scenario` line is named after the file it was run from.
+        None => scenario.header.name = Some(record.scenario.clone()),
+    }
     let options = scenario.options(&record.overrides(&file)?);
-    scenario
-        .check_options(&options)
-        .map_err(|e| CliError::usage(format!("{file}: {e}")))?;
+    scenario.check_options(&options).map_err(CliError::usage)?;
     let schedule = Schedule::decode(&record.schedule)
         .map_err(|e| CliError::usage(format!("{file}: schedule: {e}")))?;
     let expected_hash = Some(record.hash(&file)?);
@@ -77,6 +123,7 @@ fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
         from_record: true,
         scenario,
         expected_hash,
+        steps: Some(record.steps),
         checkpoints: record.checkpoint_hashes(),
     })
 }
@@ -101,6 +148,7 @@ fn input(args: &ReplayArgs) -> Result<Input, CliError> {
             arg: args.input.clone(),
             from_record: false,
             expected_hash,
+            steps: None,
             checkpoints: None,
         });
     }
@@ -171,7 +219,7 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         crate::output::check_output("-o", path, Some(Path::new(&args.input)), &[])?;
     }
     let input = input(args)?;
-    let run = session::execute_resolved(&input.scenario, &input.resolved, Capture::Trace)?;
+    let run = execute(&input)?;
     if let (Some(format), Some(path)) = (args.trace, &args.output) {
         run_cmd::write_trace_file(path, format, &run, &input.scenario.name())?;
     }

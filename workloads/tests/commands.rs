@@ -844,6 +844,101 @@ fn pinned_cpus_are_checked_before_the_run() {
     std::fs::remove_file(scenario).ok();
 }
 
+#[test]
+fn every_field_of_a_record_is_checked_on_load() {
+    let record = temp("fields.json");
+    let rec = record.to_str().unwrap();
+    assert_eq!(
+        run(&["run", "seed-case-4-two-waiters", "--record", rec]).code,
+        0
+    );
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let tampered = temp("tampered-field.json");
+    let bad = tampered.to_str().unwrap();
+    // (field, value, what the one-line error says after `FILE: `)
+    let cases: &[(&str, Value, &str)] = &[
+        ("format", Value::from(2), "format: "),
+        ("epsim_version", Value::from(""), "epsim_version: "),
+        ("scenario", Value::from("other"), "scenario: "),
+        (
+            "scenario_text",
+            Value::from("process {"),
+            "scenario_text:1:9: ",
+        ),
+        ("seed", Value::from("x"), "seed: "),
+        ("seed", Value::from(1), "schedule: "),
+        ("schedule", Value::from("v1.zz"), "schedule: "),
+        ("trace_hash", Value::from("12"), "trace_hash: "),
+        ("steps", Value::from(1u64 << 40), "steps: "),
+        (
+            "steps",
+            Value::from(5),
+            "steps: 5, but the run it records takes",
+        ),
+        ("unknown", Value::from(1), "unknown: unknown field"),
+        ("options.cpus", Value::from(0), "options.cpus: "),
+        ("options.cpus", Value::from("2"), "options.cpus: "),
+        ("options.cpus", Value::from(1), "pinned to cpu 1"),
+        ("options.kernel", Value::from("2.6.23"), "options.kernel: "),
+        ("options.model", Value::from("tso"), "options.model: "),
+        (
+            "options.granularity",
+            Value::from("x"),
+            "options.granularity: ",
+        ),
+        (
+            "options.injections",
+            serde_json::json!(["nope"]),
+            "options.injections: ",
+        ),
+        (
+            "options.strategy",
+            Value::from("best"),
+            "options.strategy: ",
+        ),
+        (
+            "options.unknown",
+            Value::from(1),
+            "options.unknown: unknown field",
+        ),
+        (
+            "checkpoints.interval",
+            Value::from(0),
+            "checkpoints.interval: ",
+        ),
+        (
+            "checkpoints.hashes",
+            serde_json::json!(["zz"]),
+            "checkpoints.hashes[0]: ",
+        ),
+        ("checkpoints", Value::from(5), "checkpoints: "),
+    ];
+    for (field, value, says) in cases {
+        let mut edited = saved.clone();
+        let mut target = &mut edited;
+        let mut path: Vec<&str> = field.split('.').collect();
+        let last = path.pop().unwrap();
+        for part in path {
+            target = &mut target[part];
+        }
+        target[last] = value.clone();
+        std::fs::write(&tampered, serde_json::to_string(&edited).unwrap()).unwrap();
+        let line = usage_error(&["replay", bad]);
+        assert!(
+            line.starts_with(&format!("error: {bad}: ")) && line.contains(says),
+            "{field} = {value}: {line}"
+        );
+    }
+    let mut edited = saved.clone();
+    edited.as_object_mut().unwrap().remove("steps");
+    std::fs::write(&tampered, serde_json::to_string(&edited).unwrap()).unwrap();
+    let line = usage_error(&["replay", bad]);
+    assert!(line.contains("steps: missing field"), "{line}");
+    for path in [record, tampered] {
+        std::fs::remove_file(path).ok();
+    }
+}
+
 // ---- explore ---------------------------------------------------------------------------
 
 fn explore_json(args: &[&str]) -> (i32, Value) {
