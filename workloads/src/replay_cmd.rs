@@ -21,7 +21,7 @@ use crate::cli::{CommonOpts, ReplayArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::write_json;
 use crate::record::{hash_hex, parse_hash, RunRecord};
-use crate::run_cmd::{self, Reproduce, RunJson};
+use crate::run_cmd::{self, Folding, Reproduce, RunJson};
 use crate::scenario::Scenario;
 use crate::session::{self, Capture, Drive, Executed, Resolved};
 
@@ -235,7 +235,19 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 whole: "--json prints it whole",
             }
         };
-        run_cmd::write_report_with(out, reproduce, &input.scenario, &input.resolved, &run)?;
+        let folding = if args.no_fold {
+            Folding::Never
+        } else {
+            Folding::Repeats
+        };
+        run_cmd::write_report_with(
+            out,
+            reproduce,
+            folding,
+            &input.scenario,
+            &input.resolved,
+            &run,
+        )?;
     }
     run_cmd::replay_mismatch(&run)?;
     if let Some(expected) = input.expected_hash {

@@ -76,7 +76,12 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             scenario_arg: &args.scenario,
             whole: &whole,
         };
-        write_report_with(out, reproduce, &scenario, &resolved, &executed)?;
+        let folding = if args.no_fold {
+            Folding::Never
+        } else {
+            Folding::Repeats
+        };
+        write_report_with(out, reproduce, folding, &scenario, &resolved, &executed)?;
         if let Some(line) = determinism {
             writeln!(out, "{line}")?;
         }
@@ -239,6 +244,46 @@ fn write_violation(out: &mut dyn Write, run: &Executed, report: &Report) -> Resu
     Ok(())
 }
 
+/// How the text report shows the results of calls that repeat.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Folding {
+    /// Blocks of calls that repeat exactly are folded; when the results are longer than
+    /// [`SCREEN_LINES`], so are blocks that repeat with other values, with a line that
+    /// says so and where every value is (the default).
+    #[default]
+    Repeats,
+    /// Every call on its own line (`--no-fold`).
+    Never,
+}
+
+/// Results longer than this many lines are folded by shape as well as exactly: below
+/// it, no value is hidden behind "other values".
+pub const SCREEN_LINES: usize = 40;
+
+/// The rendered results (`  task: call = ret`), folded as `folding` says.
+pub fn fold_results(lines: &[String], folding: Folding) -> Vec<String> {
+    let summary = |p: usize, more: usize, first: usize, last: usize| {
+        let how = if crate::fold::repeats_exactly(lines, p, first, last) {
+            "exactly"
+        } else {
+            "with other values (--no-fold or --json lists every call)"
+        };
+        format!(
+            "  ⋮  the {p} line{} above repeat{} {more} more time{} {how}; the last:",
+            if p == 1 { "" } else { "s" },
+            if p == 1 { "s" } else { "" },
+            if more == 1 { "" } else { "s" },
+        )
+    };
+    match folding {
+        Folding::Never => lines.to_vec(),
+        Folding::Repeats if lines.len() <= SCREEN_LINES => {
+            crate::fold::fold_identical(lines, 8, 4, &summary)
+        }
+        Folding::Repeats => fold(lines, 8, 4, &summary),
+    }
+}
+
 /// How the human report says to reproduce a failed run.
 #[derive(Clone, Copy, Debug)]
 pub enum Reproduce<'a> {
@@ -265,13 +310,15 @@ pub fn write_report(
         scenario_arg,
         whole: "--json prints it whole",
     };
-    write_report_with(out, reproduce, scenario, resolved, run)
+    write_report_with(out, reproduce, Folding::Repeats, scenario, resolved, run)
 }
 
-/// The human report of a run, saying how to reproduce it as `reproduce` says.
+/// The human report of a run, saying how to reproduce it as `reproduce` says, its
+/// results folded as `folding` says.
 pub fn write_report_with(
     out: &mut dyn Write,
     reproduce: Reproduce<'_>,
+    folding: Folding,
     scenario: &Scenario,
     resolved: &Resolved,
     run: &Executed,
@@ -294,15 +341,7 @@ pub fn write_report_with(
         writeln!(out, "results: no system calls returned")?;
     } else {
         writeln!(out, "results:")?;
-        let folded = fold(&rendered, 8, 4, &|p, more, _, _| {
-            format!(
-                "  ⋮  the {p} line{} above repeat{} {more} more time{} with other values (--json lists every call); the last:",
-                if p == 1 { "" } else { "s" },
-                if p == 1 { "s" } else { "" },
-                if more == 1 { "" } else { "s" },
-            )
-        });
-        for line in folded {
+        for line in fold_results(&rendered, folding) {
             writeln!(out, "{line}")?;
         }
     }

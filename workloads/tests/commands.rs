@@ -939,6 +939,95 @@ fn every_field_of_a_record_is_checked_on_load() {
     }
 }
 
+/// `pipes` edge-triggered pipes made ready, then 13 `epoll_wait(ep, 1, 0)`: the first
+/// `pipes` of them return one fd each, every one another, the rest nothing.
+fn thirteen_waits(pipes: u32) -> PathBuf {
+    let path = temp(&format!("waits-{pipes}.scn"));
+    std::fs::write(
+        &path,
+        format!(
+            "scenario thirteen-waits\nprocess app {{\n    task main {{\n        ep = epoll_create(1)\n        repeat {pipes} as i {{\n            p = pipe()\n            epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN | EPOLLET, i)\n            write(p.w, \"x\")\n        }}\n        repeat 13 {{\n            evs = epoll_wait(ep, 1, 0)\n        }}\n    }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn results_that_differ_are_not_folded_away() {
+    let path = thirteen_waits(6);
+    let file = path.to_str().unwrap();
+    let output = run(&["run", file]);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    // Fewer than a screenful: every value is shown (six fds, each once) ...
+    for fd in 0..6 {
+        let returned = format!("= 1 [EPOLLIN:{fd}]");
+        assert_eq!(
+            output.stdout.matches(&returned).count(),
+            1,
+            "{returned}: {}",
+            output.stdout
+        );
+    }
+    assert!(!output.stdout.contains("other values"), "{}", output.stdout);
+    // ... and only what repeats exactly is folded, saying so.
+    assert!(
+        output.stdout.contains("repeats 6 more times exactly"),
+        "{}",
+        output.stdout
+    );
+    let unfolded = run(&["run", file, "--no-fold"]);
+    assert!(!unfolded.stdout.contains('⋮'), "{}", unfolded.stdout);
+    assert_eq!(
+        unfolded.stdout.matches("epoll_wait(ep, 1, 0) =").count(),
+        13
+    );
+    let record = temp("waits.json");
+    let rec = record.to_str().unwrap();
+    assert_eq!(run(&["run", file, "--record", rec]).code, 0);
+    let replayed = run(&["replay", rec, "--no-fold"]);
+    assert_eq!(
+        replayed.stdout.matches("epoll_wait(ep, 1, 0) =").count(),
+        13
+    );
+    for path in [path, record] {
+        std::fs::remove_file(path).ok();
+    }
+
+    // Longer than a screen: blocks that repeat with other values fold, with a line that
+    // says where every value is; --no-fold and --json have each call.
+    let path = thirteen_waits(13);
+    let file = path.to_str().unwrap();
+    let output = run(&["run", file]);
+    assert!(
+        output
+            .stdout
+            .contains("with other values (--no-fold or --json lists every call)"),
+        "{}",
+        output.stdout
+    );
+    let unfolded = run(&["run", file, "--no-fold"]);
+    for fd in 0..13 {
+        assert!(
+            unfolded.stdout.contains(&format!("= 1 [EPOLLIN:{fd}]\n")),
+            "{}",
+            unfolded.stdout
+        );
+    }
+    let (_, value) = json(&["run", file, "--json"]);
+    let waits: Vec<&Value> = value["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["call"].as_str().unwrap().contains("epoll_wait"))
+        .collect();
+    assert_eq!(waits.len(), 13);
+    for (fd, wait) in waits.iter().enumerate() {
+        assert_eq!(wait["events"][0]["data"], fd as u64, "{wait}");
+    }
+    std::fs::remove_file(path).ok();
+}
+
 // ---- explore ---------------------------------------------------------------------------
 
 fn explore_json(args: &[&str]) -> (i32, Value) {
