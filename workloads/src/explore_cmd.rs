@@ -25,6 +25,7 @@ use sim::{
 
 use crate::cli::{CommonOpts, ExploreArgs};
 use crate::exit::{CliError, Exit};
+use crate::logs::TARGET;
 use crate::output::{per_second, write_json};
 use crate::run_cmd;
 use crate::scenario::{Recorder, Results, Scenario};
@@ -312,6 +313,9 @@ fn seeded_worker(
     deadline: Option<Instant>,
     progress: &Progress,
 ) -> Result<Tally, CliError> {
+    let _span =
+        tracing::info_span!(target: TARGET, "explore worker", strategy = job.plan.kind.name())
+            .entered();
     let scenario = session::parse(&job.file, &job.text)?;
     Ok(match job.options.machine.granularity {
         GranularityKind::Syscall => {
@@ -333,8 +337,11 @@ fn one_run<G: Granularity>(
     seed: u64,
     strategy: &mut dyn Scheduler,
 ) -> (Outcome, Results, Vec<Option<&'static str>>) {
+    let _span = tracing::debug_span!(target: TARGET, "run", seed).entered();
     let recorder = Recorder::with_seed(seed).quiet();
-    let build = |world: &mut World<G>| scenario.build(world, &recorder);
+    let build = |world: &mut World<G>| {
+        tracing::debug_span!(target: TARGET, "build").in_scope(|| scenario.build(world, &recorder))
+    };
     let (world, outcome) = run_world(options, scenario.world_hash(seed), &build, strategy);
     let known = session::classify_findings(&world, options, &outcome);
     (outcome, recorder.results(), known)
@@ -381,6 +388,7 @@ fn seeded_runs<G: Granularity>(
 }
 
 fn dfs_worker(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
+    let _span = tracing::info_span!(target: TARGET, "explore worker", strategy = "dfs").entered();
     let scenario = session::parse(&job.file, &job.text)?;
     Ok(match job.options.machine.granularity {
         GranularityKind::Syscall => dfs_runs::<SyscallSteps>(&scenario, job, progress),
@@ -430,6 +438,14 @@ pub fn shrink(
     found: &Found,
     finding: Option<&'static str>,
 ) -> Schedule {
+    let _span = tracing::info_span!(
+        target: TARGET,
+        "shrink",
+        kind = found.kind.name(),
+        finding,
+        deviations = found.schedule.deviation_count()
+    )
+    .entered();
     match options.machine.granularity {
         GranularityKind::Syscall => shrink_at::<SyscallSteps>(scenario, options, found, finding),
         GranularityKind::Lock => shrink_at::<LockSteps>(scenario, options, found, finding),

@@ -9,9 +9,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args = std::env::args_os().collect();
     let stdout = io::stdout();
-    let stderr = io::stderr();
     let mut out = io::BufWriter::new(stdout.lock());
-    let mut err = stderr.lock();
+    // Not locked for the whole run: `explore`'s threads log to stderr too (RUST_LOG).
+    let mut err = io::stderr();
+    if let Err(error) = workloads::logs::install() {
+        return ExitCode::from(error.report(&mut err));
+    }
     let code = workloads::run(args, &mut out, &mut err);
     // What is still buffered is written now: a failure here (a full disk, `> /dev/full`)
     // is an error like any other write error, unless the command already reported one.

@@ -1028,6 +1028,91 @@ fn results_that_differ_are_not_folded_away() {
     std::fs::remove_file(path).ok();
 }
 
+/// Runs the binary with `RUST_LOG` set to `filter` (or unset).
+fn run_logged(filter: Option<&str>, args: &[&str]) -> Output {
+    let mut command = epsim();
+    command.env_remove("RUST_LOG");
+    if let Some(filter) = filter {
+        command.env("RUST_LOG", filter);
+    }
+    let output = command.args(args).output().unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn rust_log_shows_spans_and_trace_records_on_stderr_and_leaves_stdout_alone() {
+    let quiet = run_logged(None, &["run", "lt-basics"]);
+    assert_eq!(quiet.code, 0);
+    assert_eq!(quiet.stderr, "", "logs are off by default");
+
+    let spans = run_logged(Some("epsim=info"), &["run", "lt-basics"]);
+    assert_eq!(spans.code, 0, "{}", spans.stderr);
+    assert_eq!(spans.stdout, quiet.stdout);
+    for span in ["parse{", "build{", "run{"] {
+        assert!(
+            spans
+                .stderr
+                .lines()
+                .any(|l| l.contains(span) && l.contains("close")),
+            "{span}: {}",
+            spans.stderr
+        );
+    }
+    assert!(!spans.stderr.contains("TRACE"), "{}", spans.stderr);
+
+    let traced = run_logged(Some("epsim=trace"), &["run", "lt-basics"]);
+    assert_eq!(traced.code, 0, "{}", traced.stderr);
+    assert_eq!(traced.stdout, quiet.stdout);
+    let records: Vec<&str> = traced
+        .stderr
+        .lines()
+        .filter(|l| l.contains("TRACE") && l.contains(" epsim: "))
+        .collect();
+    // Every step of the run (13) is at least one record, and the narration is there.
+    assert!(records.len() >= 13, "{}", traced.stderr);
+    assert!(
+        records.iter().any(|l| l.contains("epoll_create returns 3")),
+        "{}",
+        traced.stderr
+    );
+
+    // explore: its workers and the shrink are spans too; the JSON is unchanged.
+    let args = [
+        "explore",
+        "seed-case-4-two-waiters",
+        "--inject",
+        "no-reinject-wakeup",
+        "--runs",
+        "20",
+        "--jobs",
+        "2",
+        "--json",
+    ];
+    let quiet = run_logged(None, &args);
+    let logged = run_logged(Some("epsim=info"), &args);
+    assert_eq!(logged.code, quiet.code);
+    let value = |text: &str| without_rate(serde_json::from_str(text).unwrap());
+    assert_eq!(value(&logged.stdout), value(&quiet.stdout));
+    for span in ["explore worker{", "shrink{"] {
+        assert!(logged.stderr.contains(span), "{span}: {}", logged.stderr);
+    }
+
+    let line = usage_error_logged("epsim=loud");
+    assert!(line.contains("RUST_LOG"), "{line}");
+}
+
+fn usage_error_logged(filter: &str) -> String {
+    let output = run_logged(Some(filter), &["run", "lt-basics"]);
+    assert_eq!(output.code, 2, "{}", output.stderr);
+    assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+    assert!(output.stdout.is_empty());
+    output.stderr.trim_end().to_string()
+}
+
 // ---- explore ---------------------------------------------------------------------------
 
 fn explore_json(args: &[&str]) -> (i32, Value) {
