@@ -81,13 +81,29 @@ fn canonical_target(path: &Path) -> Option<PathBuf> {
     Some(std::fs::canonicalize(parent).ok()?.join(name))
 }
 
-/// Whether `a` and `b` name the same file (existing or not), however they are spelled.
+/// Whether `a` and `b` name the same file (existing or not), however they are spelled
+/// (and, for existing files on Unix, through hard links too).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     a == b
+        || same_inode(a, b)
         || matches!(
             (canonical_target(a), canonical_target(b)),
             (Some(x), Some(y)) if x == y
         )
+}
+
+#[cfg(unix)]
+fn same_inode(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_inode(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// Refuses an output (`what`, e.g. `-o`) that names the file the command reads
@@ -146,6 +162,14 @@ mod tests {
             &dir.join(".").join("epsim-not-yet")
         ));
         assert!(check_output("-o", &spelled, Some(&path), &[]).is_err());
+        #[cfg(unix)]
+        {
+            let linked = dir.join(format!("{name}-link"));
+            std::fs::remove_file(&linked).ok();
+            std::fs::hard_link(&path, &linked).unwrap();
+            assert!(same_file(&path, &linked));
+            std::fs::remove_file(linked).ok();
+        }
         assert!(check_output("-o", &dir.join("other"), Some(&path), &[]).is_ok());
         std::fs::remove_file(path).ok();
     }
