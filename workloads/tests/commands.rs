@@ -9,8 +9,11 @@ use assert_cmd::Command;
 use serde_json::Value;
 use workloads::scenario::list;
 
+/// The binary, without a `RUST_LOG` of the environment (logs would go to stderr).
 fn epsim() -> Command {
-    cargo_bin_cmd!("epsim")
+    let mut command = cargo_bin_cmd!("epsim");
+    command.env_remove("RUST_LOG");
+    command
 }
 
 /// A fresh path in the test's temporary directory.
@@ -631,6 +634,7 @@ fn run_into_dev_full(args: &[&str]) -> Output {
         .open("/dev/full")
         .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_epsim"))
+        .env_remove("RUST_LOG")
         .args(args)
         .stdout(full)
         .output()
@@ -1031,7 +1035,6 @@ fn results_that_differ_are_not_folded_away() {
 /// Runs the binary with `RUST_LOG` set to `filter` (or unset).
 fn run_logged(filter: Option<&str>, args: &[&str]) -> Output {
     let mut command = epsim();
-    command.env_remove("RUST_LOG");
     if let Some(filter) = filter {
         command.env("RUST_LOG", filter);
     }
