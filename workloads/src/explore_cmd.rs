@@ -758,15 +758,13 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             // `v1.…` (N deviations), and for a schedule too long to show whole, its length.
             let show = |schedule: &Schedule| {
                 let text = schedule.encode();
-                let shown = run_cmd::shorten(&text);
                 let deviations = schedule.deviation_count();
-                if shown.len() == text.len() {
-                    format!("{text} ({deviations} deviations)")
-                } else {
-                    format!(
+                match run_cmd::shortened(&text) {
+                    None => format!("{text} ({deviations} deviations)"),
+                    Some(shown) => format!(
                         "{shown} ({deviations} deviations, {} characters; {whole})",
                         text.len()
-                    )
+                    ),
                 }
             };
             writeln!(out, "  schedule:        {}", show(&found.schedule))?;

@@ -235,15 +235,10 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 whole: "--json prints it whole",
             }
         };
-        let folding = if args.no_fold {
-            Folding::Never
-        } else {
-            Folding::Repeats
-        };
         run_cmd::write_report_with(
             out,
             reproduce,
-            folding,
+            Folding::unless(args.no_fold),
             &input.scenario,
             &input.resolved,
             &run,

@@ -76,11 +76,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             scenario_arg: &args.scenario,
             whole: &whole,
         };
-        let folding = if args.no_fold {
-            Folding::Never
-        } else {
-            Folding::Repeats
-        };
+        let folding = Folding::unless(args.no_fold);
         write_report_with(out, reproduce, folding, &scenario, &resolved, &executed)?;
         if let Some(line) = determinism {
             writeln!(out, "{line}")?;
@@ -256,6 +252,17 @@ pub enum Folding {
     Never,
 }
 
+impl Folding {
+    /// The folding of a command with `--no-fold` given or not.
+    pub fn unless(no_fold: bool) -> Folding {
+        if no_fold {
+            Folding::Never
+        } else {
+            Folding::Repeats
+        }
+    }
+}
+
 /// Results longer than this many lines are folded by shape as well as exactly: below
 /// it, no value is hidden behind "other values".
 pub const SCREEN_LINES: usize = 40;
@@ -428,29 +435,25 @@ pub fn write_report_with(
 /// schedule can be hundreds of kilobytes); `--json` and records have them whole.
 pub const SCHEDULE_SHOWN_MAX: usize = 160;
 
-/// A schedule as the text outputs show it: whole up to [`SCHEDULE_SHOWN_MAX`]
-/// characters, else its first and last characters around `…`.
-pub fn shorten(schedule: &str) -> String {
+/// A schedule longer than [`SCHEDULE_SHOWN_MAX`] characters as the text outputs show
+/// it: its first and last characters around `…`; `None` for one shown whole.
+pub fn shortened(schedule: &str) -> Option<String> {
     const HEAD: usize = 112;
     const TAIL: usize = 32;
-    let head = schedule.get(..HEAD);
-    let tail = schedule.get(schedule.len().saturating_sub(TAIL)..);
-    match (head, tail) {
-        (Some(head), Some(tail)) if schedule.len() > SCHEDULE_SHOWN_MAX => {
-            format!("{head}…{tail}")
-        }
-        _ => schedule.to_string(),
+    if schedule.len() <= SCHEDULE_SHOWN_MAX {
+        return None;
     }
+    let head = schedule.get(..HEAD)?;
+    let tail = schedule.get(schedule.len() - TAIL..)?;
+    Some(format!("{head}…{tail}"))
 }
 
-/// A schedule as the text outputs show it: [`shorten`]ed, and when that cut it, its
-/// length and `whole`, where to find it whole.
+/// A schedule as the text outputs show it: whole, or [`shortened`] with its length and
+/// `whole`, where to find it whole.
 pub fn abbreviate(schedule: &str, whole: &str) -> String {
-    let shown = shorten(schedule);
-    if shown.len() == schedule.len() {
-        shown
-    } else {
-        format!("{shown} ({} characters; {whole})", schedule.len())
+    match shortened(schedule) {
+        None => schedule.to_string(),
+        Some(shown) => format!("{shown} ({} characters; {whole})", schedule.len()),
     }
 }
 
@@ -464,10 +467,7 @@ pub fn write_command(
     schedule: &str,
     whole: &str,
 ) -> Result<(), CliError> {
-    let shown = shorten(schedule);
-    if shown.len() == schedule.len() {
-        writeln!(out, "{label}{command}")?;
-    } else {
+    if let Some(shown) = shortened(schedule) {
         writeln!(out, "{label}{}", command.replacen(schedule, &shown, 1))?;
         let indent = label.len() - label.trim_start().len();
         writeln!(
@@ -476,6 +476,8 @@ pub fn write_command(
             "",
             schedule.len()
         )?;
+    } else {
+        writeln!(out, "{label}{command}")?;
     }
     Ok(())
 }
