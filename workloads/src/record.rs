@@ -5,6 +5,8 @@
 //! gone), its name, every option that affects execution, the seed, the schedule string,
 //! the trace hash, and checkpoints of the trace hash every so many hashed records, so
 //! that a replay that ends with another hash can say where it first went another way.
+//! Reading one checks every field, one by one ([`RunRecord::parse`]): a record is input
+//! like a scenario file, and a bad field is one line that names it.
 //!
 //! ```json
 //! {

@@ -7,9 +7,13 @@
 //! the replay did not reproduce it: it diverged from the schedule (the machine names the
 //! decision and step) or ended with another trace hash (the record's checkpoints name
 //! the steps where the traces first differ); 2 when the input cannot be used at all: a
-//! missing or malformed record or schedule, a scenario that does not parse, or a
-//! schedule recorded for another scenario, seed or options (its hash says so before
-//! anything runs).
+//! missing or malformed record or schedule, a record field with a bad value (the error
+//! names the field), a `--hash` that is not 16 hex digits, a scenario that does not
+//! parse, or a schedule recorded for another scenario, seed or options (its hash says so
+//! before anything runs).
+//!
+//! A failed run's `reproduce:` command is `epsim replay RECORD` for a record, else the
+//! scenario as the user named it with `--schedule`.
 
 use std::io::Write;
 use std::path::Path;
