@@ -561,6 +561,8 @@ fn explore_with_progress(
     err: &mut dyn Write,
     total: u64,
 ) -> Result<(Tally, f64), CliError> {
+    let _span =
+        tracing::info_span!(target: TARGET, "explore", runs = total, jobs = job.jobs).entered();
     let progress = Progress::default();
     let started = Instant::now();
     let show = std::io::stderr().is_terminal();

@@ -6,7 +6,8 @@
 //! Everything epsim logs has the target [`TARGET`]:
 //! - INFO: spans for what a user waits on, each logged when it closes with its busy
 //!   and idle time — `parse` (a scenario file), `build` (a world from it), `run` (one
-//!   run), `explore worker` (one thread of `explore`), `shrink` (a report's schedule);
+//!   run), `explore` (all its runs) and `explore worker` (one thread of it), `shrink`
+//!   (a report's schedule);
 //! - DEBUG: a span for each run of `explore` and the `build` in it, and each report the
 //!   machine makes, as it makes it (`sim::state`);
 //! - TRACE: every trace record of every run as it happens (`sim::trace`'s mirror:
