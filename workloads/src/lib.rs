@@ -21,6 +21,7 @@
 //! - [`mod@bench`] — `epsim bench`: the simulated kernel against the host's epoll
 //! - [`demo`] — what `epsim` with no arguments does
 //! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
+//! - [`logs`] — `RUST_LOG`: spans and the trace records on stderr through `tracing`
 //! - [`exit`] — exit statuses and the one-line error type
 //! - [`interrupt`] — Ctrl-C: stop and report, a second one ends the process
 //! - [`scenario`] — the scenario language, its interpreter and the built-in library
@@ -41,6 +42,7 @@ pub mod gen_cmd;
 pub mod interrupt;
 pub mod list_cmd;
 pub mod litmus_cmd;
+pub mod logs;
 pub mod options;
 pub mod output;
 pub mod record;
