@@ -300,6 +300,9 @@ pub struct RunArgs {
     /// Write a self-contained record of the run (JSON) that `epsim replay FILE` reproduces
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
+    /// List every call's result on its own line (by default calls that repeat are folded)
+    #[arg(long)]
+    pub no_fold: bool,
 }
 
 /// `epsim replay`.
@@ -319,6 +322,9 @@ pub struct ReplayArgs {
     /// Where --trace goes
     #[arg(short = 'o', long = "output", value_name = "FILE", requires = "trace")]
     pub output: Option<std::path::PathBuf>,
+    /// List every call's result on its own line (by default calls that repeat are folded)
+    #[arg(long)]
+    pub no_fold: bool,
 }
 
 /// `epsim explore`.

@@ -25,7 +25,9 @@ use sim::{
 
 use crate::cli::{CommonOpts, ExploreArgs};
 use crate::exit::{CliError, Exit};
+use crate::logs::TARGET;
 use crate::output::{per_second, write_json};
+use crate::run_cmd;
 use crate::scenario::{Recorder, Results, Scenario};
 use crate::session::{self, Plan, Resolved};
 
@@ -323,6 +325,9 @@ fn seeded_worker(
     deadline: Option<Instant>,
     progress: &Progress,
 ) -> Result<Tally, CliError> {
+    let _span =
+        tracing::info_span!(target: TARGET, "explore worker", strategy = job.plan.kind.name())
+            .entered();
     let scenario = session::parse(&job.file, &job.text)?;
     Ok(match job.options.machine.granularity {
         GranularityKind::Syscall => {
@@ -344,8 +349,11 @@ fn one_run<G: Granularity>(
     seed: u64,
     strategy: &mut dyn Scheduler,
 ) -> (Outcome, Results, Vec<Option<&'static str>>) {
+    let _span = tracing::debug_span!(target: TARGET, "run", seed).entered();
     let recorder = Recorder::with_seed(seed).quiet();
-    let build = |world: &mut World<G>| scenario.build(world, &recorder);
+    let build = |world: &mut World<G>| {
+        tracing::debug_span!(target: TARGET, "build").in_scope(|| scenario.build(world, &recorder))
+    };
     let (world, outcome) = run_world(options, scenario.world_hash(seed), &build, strategy);
     let known = session::classify_findings(&world, options, &outcome);
     (outcome, recorder.results(), known)
@@ -392,6 +400,7 @@ fn seeded_runs<G: Granularity>(
 }
 
 fn dfs_worker(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
+    let _span = tracing::info_span!(target: TARGET, "explore worker", strategy = "dfs").entered();
     let scenario = session::parse(&job.file, &job.text)?;
     Ok(match job.options.machine.granularity {
         GranularityKind::Syscall => dfs_runs::<SyscallSteps>(&scenario, job, progress),
@@ -441,6 +450,14 @@ pub fn shrink(
     found: &Found,
     finding: Option<&'static str>,
 ) -> Schedule {
+    let _span = tracing::info_span!(
+        target: TARGET,
+        "shrink",
+        kind = found.kind.name(),
+        finding,
+        deviations = found.schedule.deviation_count()
+    )
+    .entered();
     match options.machine.granularity {
         GranularityKind::Syscall => shrink_at::<SyscallSteps>(scenario, options, found, finding),
         GranularityKind::Lock => shrink_at::<LockSteps>(scenario, options, found, finding),
@@ -586,6 +603,8 @@ fn explore_with_progress(
     err: &mut dyn Write,
     total: u64,
 ) -> Result<(Tally, f64), CliError> {
+    let _span =
+        tracing::info_span!(target: TARGET, "explore", runs = total, jobs = job.jobs).entered();
     let progress = Progress {
         stop: Some(crate::interrupt::flag()),
         ..Progress::default()
@@ -831,25 +850,38 @@ impl Text<'_> {
                 first.seed,
                 first.message
             )?;
-            writeln!(out, "  reproduce: {}", first.replay_command)?;
+            let replayed = first.shrunk_schedule.as_ref().unwrap_or(&first.schedule);
+            run_cmd::write_command(
+                out,
+                "  reproduce: ",
+                &first.replay_command,
+                replayed,
+                "--json prints it whole",
+            )?;
         }
-        if let (Some(found), Some(first)) = (self.tally.first(), &json.first_report) {
+        if let Some(first) = &json.first_report {
             writeln!(
                 out,
                 "first report: {} in run {} (seed {}): {}",
                 first.kind, first.run, first.seed, first.message
             )?;
-            writeln!(
-                out,
-                "  schedule:        {} ({} deviations)",
-                first.schedule,
-                found.schedule.deviation_count()
-            )?;
+            let whole = "--json prints it whole";
+            let show = |text: &str| {
+                let deviations = Schedule::decode(text).map_or(0, |s| s.deviation_count());
+                match run_cmd::shortened(text) {
+                    None => format!("{text} ({deviations} deviations)"),
+                    Some(shown) => format!(
+                        "{shown} ({deviations} deviations, {} characters; {whole})",
+                        text.len()
+                    ),
+                }
+            };
+            writeln!(out, "  schedule:        {}", show(&first.schedule))?;
             if let Some(shrunk) = &first.shrunk_schedule {
-                let deviations = Schedule::decode(shrunk).map_or(0, |s| s.deviation_count());
-                writeln!(out, "  shrunk schedule: {shrunk} ({deviations} deviations)")?;
+                writeln!(out, "  shrunk schedule: {}", show(shrunk))?;
             }
-            writeln!(out, "  reproduce: {}", first.replay_command)?;
+            let replayed = first.shrunk_schedule.as_ref().unwrap_or(&first.schedule);
+            run_cmd::write_command(out, "  reproduce: ", &first.replay_command, replayed, whole)?;
         }
         Ok(())
     }

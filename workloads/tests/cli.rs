@@ -5,8 +5,11 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
+/// The binary, without a `RUST_LOG` of the environment (logs would go to stderr).
 fn epsim() -> Command {
-    cargo_bin_cmd!("epsim")
+    let mut command = cargo_bin_cmd!("epsim");
+    command.env_remove("RUST_LOG");
+    command
 }
 
 /// Runs `epsim args`, expects status 2 and exactly one line on stderr starting with
