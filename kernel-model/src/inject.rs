@@ -59,6 +59,13 @@ impl Injection {
         Injection::ALL.into_iter().find(|i| i.name() == name)
     }
 
+    /// Whether the mutation names a line of `version`'s eventpoll.c. Every injection
+    /// mutates the 2007 code (`ep->sem`, the rwlock, the transfer's `smp_mb`, …), which
+    /// 6.18 does not have: none applies there.
+    pub fn applies_to(self, version: crate::kernel::KernelVersion) -> bool {
+        version != crate::kernel::KernelVersion::V6_18
+    }
+
     /// One sentence: what the mutation removes.
     pub fn description(self) -> &'static str {
         match self {

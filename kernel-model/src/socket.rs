@@ -527,8 +527,13 @@ impl<G: Granularity> Kernel<G> {
     // ---- the default callbacks -----------------------------------------------------------
 
     /// `wake_up_interruptible{,_all}(sk->sk_sleep)` if the socket is not orphaned and
-    /// someone waits (`sk->sk_sleep && waitqueue_active(sk->sk_sleep)`).
-    async fn sk_wake(&self, sock: SockId, s: &SockRef, all: bool, what: &'static str) {
+    /// someone waits (`sk->sk_sleep && waitqueue_active(sk->sk_sleep)`). 2.6.x wakes
+    /// without a key; 6.18's callbacks pass `key` (`wake_up_interruptible_sync_poll`,
+    /// `_poll`), which `ep_poll_callback` compares with an item's events. Simplified on
+    /// 6.18: the head is still `sk_sleep` (6.18's `sk_wq` under RCU) and the lockless
+    /// `skwq_has_sleeper` test is `waitqueue_active` as in 2.6.22 (its barrier not
+    /// modelled).
+    async fn sk_wake(&self, sock: SockId, s: &SockRef, all: bool, what: &'static str, key: u32) {
         if self.sock_dead(sock) || !self.cx.waitqueue_active(s.sk_sleep) {
             return;
         }
@@ -545,7 +550,11 @@ impl<G: Granularity> Kernel<G> {
                 s.sk_sleep,
                 WakeMode::Interruptible,
                 if all { 0 } else { 1 },
-                0,
+                if self.version() == crate::kernel::KernelVersion::V6_18 {
+                    u64::from(key)
+                } else {
+                    0
+                },
             )
             .await;
     }
@@ -554,23 +563,38 @@ impl<G: Granularity> Kernel<G> {
     async fn unix_write_space(&self, sock: SockId, s: &SockRef) {
         let wmem = self.cx.load(s.sk_wmem_alloc()).await;
         if unix_writable(wmem, s.sk_sndbuf) {
-            self.sk_wake(sock, s, false, "unix_write_space").await;
+            self.sk_wake(
+                sock,
+                s,
+                false,
+                "unix_write_space",
+                POLLOUT | POLLWRNORM | POLLWRBAND,
+            )
+            .await;
         }
     }
 
     /// `sock_def_readable(sk, len)` (`sk_data_ready`).
     async fn sock_def_readable(&self, sock: SockId, s: &SockRef) {
-        self.sk_wake(sock, s, false, "sock_def_readable").await;
+        self.sk_wake(
+            sock,
+            s,
+            false,
+            "sock_def_readable",
+            POLLIN | crate::poll::POLLPRI | POLLRDNORM | crate::poll::POLLRDBAND,
+        )
+        .await;
     }
 
     /// `sock_def_wakeup(sk)` (`sk_state_change`): wakes everyone.
     async fn sock_def_wakeup(&self, sock: SockId, s: &SockRef) {
-        self.sk_wake(sock, s, true, "sock_def_wakeup").await;
+        self.sk_wake(sock, s, true, "sock_def_wakeup", 0).await;
     }
 
     /// `sock_def_error_report(sk)` (`sk_error_report`).
     async fn sock_def_error_report(&self, sock: SockId, s: &SockRef) {
-        self.sk_wake(sock, s, false, "sock_def_error_report").await;
+        self.sk_wake(sock, s, false, "sock_def_error_report", POLLERR)
+            .await;
     }
 
     /// `sock_error(sk)`: fetch **and clear** `sk_err` (an `xchg`).

@@ -538,6 +538,9 @@ pub enum KernelArg {
     /// Linux 2.6.21: before it
     #[value(name = "2.6.21")]
     V2_6_21,
+    /// Linux 6.18: the v6.18 tag (ep->mtx, spinlock, ovflist, keyed wake-ups)
+    #[value(name = "6.18", alias = "modern")]
+    V6_18,
 }
 
 impl KernelArg {
@@ -545,6 +548,7 @@ impl KernelArg {
         match self {
             KernelArg::V2_6_22 => kernel_model::KernelVersion::V2_6_22,
             KernelArg::V2_6_21 => kernel_model::KernelVersion::V2_6_21,
+            KernelArg::V6_18 => kernel_model::KernelVersion::V6_18,
         }
     }
 }

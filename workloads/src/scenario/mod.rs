@@ -222,6 +222,18 @@ impl Scenario {
     /// pinned task and interrupt names a CPU the machine has. One line on error.
     pub fn check_options(&self, options: &Options) -> Result<(), String> {
         options.machine.validate().map_err(|e| e.to_string())?;
+        let version = options.kernel.version;
+        if let Some(injection) = options
+            .kernel
+            .injections
+            .iter()
+            .find(|i| !i.applies_to(version))
+        {
+            return Err(format!(
+                "injection `{injection}` mutates the 2007 eventpoll.c (2.6.22, 2.6.21); it does not apply to {}",
+                version.name()
+            ));
+        }
         let cpus = options.machine.cpus;
         for process in &self.processes {
             for task in &process.tasks {
