@@ -1,0 +1,330 @@
+//! What 6.18 has that the 2007 versions do not: `epoll_create1`, `epoll_pwait2`,
+//! EPOLLEXCLUSIVE (its EINVAL rules and its one-waker wake-ups), keyed wake-ups filtered
+//! by `ep_poll_callback`, `max_user_watches` (ENOSPC), the loop check (ELOOP) and the
+//! path limits of `reverse_path_check` (EINVAL). Each test runs on every version, so
+//! that what 2.6.22 and 2.6.21 do instead (ENOSYS, no check, every waiter woken) is
+//! asserted too.
+//!
+//! Every scenario runs under the canonical schedule and must end `Completed` with no
+//! report at all (the leak checker included).
+
+mod common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use common::{buf, datas, ev, on_both, ready_list, single_task_on_both, sleep_ns};
+use kernel_model::eventpoll_6_18::{Timespec, EPOLL_CLOEXEC};
+use kernel_model::poll::*;
+use kernel_model::{EpollEvent, Errno, Kernel, KernelVersion, Options};
+use sim::{CpuId, Granularity, SyscallSteps};
+
+type K = Rc<Kernel<SyscallSteps>>;
+
+const MS: u64 = 1_000_000;
+
+fn modern<G: Granularity>(k: &Kernel<G>) -> bool {
+    k.version() == KernelVersion::V6_18
+}
+
+async fn add<G: Granularity>(k: &Kernel<G>, ep: i32, fd: i32, events: u32, data: u64) {
+    k.sys_epoll_ctl(ep, EPOLL_CTL_ADD, fd, ev(events, data))
+        .await
+        .unwrap_or_else(|e| panic!("ADD fd {fd} to {ep}: {e}"));
+}
+
+async fn poll_now<G: Granularity>(k: &Kernel<G>, ep: i32) -> Vec<EpollEvent> {
+    k.sys_epoll_wait(ep, buf(), 8, 0).await.unwrap()
+}
+
+#[test]
+fn epoll_create1_takes_only_epoll_cloexec_and_is_enosys_before_2_6_27() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        assert_eq!(k.sys_epoll_create(0).await, Err(Errno::EINVAL));
+        assert_eq!(k.sys_epoll_create(-1).await, Err(Errno::EINVAL));
+        if !modern(&k) {
+            assert_eq!(k.sys_epoll_create1(0).await, Err(Errno::ENOSYS));
+            assert_eq!(k.sys_epoll_create1(EPOLL_CLOEXEC).await, Err(Errno::ENOSYS));
+            return;
+        }
+        assert_eq!(k.sys_epoll_create1(0).await, Ok(3));
+        assert_eq!(k.sys_epoll_create1(EPOLL_CLOEXEC).await, Ok(4));
+        for flags in [1, -1, EPOLL_CLOEXEC | 1, 0o4000] {
+            assert_eq!(
+                k.sys_epoll_create1(flags).await,
+                Err(Errno::EINVAL),
+                "{flags:#o}"
+            );
+        }
+        // The new sets work like epoll_create's.
+        let [r, w] = k.sys_pipe().await.unwrap();
+        add(&k, 4, r, EPOLLIN, 7).await;
+        k.sys_write(w, b"x").await.unwrap();
+        assert_eq!(datas(&poll_now(&k, 4).await), vec![7]);
+    });
+}
+
+#[test]
+fn epoll_pwait2_reads_a_timespec_and_is_enosys_before_5_11() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let ts = |tv_sec, tv_nsec| Some(Timespec { tv_sec, tv_nsec });
+        if !modern(&k) {
+            assert_eq!(
+                k.sys_epoll_pwait2(ep, buf(), 4, ts(0, 0), false).await,
+                Err(Errno::ENOSYS)
+            );
+            return;
+        }
+        for bad in [ts(-1, 0), ts(0, -1), ts(0, 1_000_000_000)] {
+            assert_eq!(
+                k.sys_epoll_pwait2(ep, buf(), 4, bad, false).await,
+                Err(Errno::EINVAL)
+            );
+        }
+        // The zero timespec does not block.
+        let start = k.cx.now_ns();
+        assert_eq!(
+            k.sys_epoll_pwait2(ep, buf(), 4, ts(0, 0), false).await,
+            Ok(vec![])
+        );
+        assert!(k.cx.now_ns() - start < MS);
+        // 10 ms: the deadline, rounded up to the machine's jiffy (4 ms at HZ 250).
+        let start = k.cx.now_ns();
+        assert_eq!(
+            k.sys_epoll_pwait2(ep, buf(), 4, ts(0, 10 * MS as i64), true)
+                .await,
+            Ok(vec![])
+        );
+        let elapsed = k.cx.now_ns() - start;
+        assert!((10 * MS..15 * MS).contains(&elapsed), "{elapsed} ns");
+        // A NULL timespec waits for ever, but a ready item returns at once.
+        let [r, w] = k.sys_pipe().await.unwrap();
+        add(&k, ep, r, EPOLLIN, 1).await;
+        k.sys_write(w, b"x").await.unwrap();
+        assert_eq!(
+            k.sys_epoll_pwait2(ep, buf(), 4, None, false).await,
+            Ok(vec![EpollEvent {
+                events: EPOLLIN,
+                data: 1
+            }])
+        );
+    });
+}
+
+#[test]
+fn epollexclusive_is_einval_with_mod_with_an_epoll_target_or_with_other_bits() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let inner = k.sys_epoll_create(1).await.unwrap();
+        let [r, _w] = k.sys_pipe().await.unwrap();
+        let [r2, _w2] = k.sys_pipe().await.unwrap();
+        let ctl = |op, fd, events| {
+            let k = k.clone();
+            async move { k.sys_epoll_ctl(ep, op, fd, ev(events, 0)).await }
+        };
+        if !modern(&k) {
+            // The bit means nothing to 2.6.x: unknown bits are accepted silently.
+            assert_eq!(
+                ctl(EPOLL_CTL_ADD, r, EPOLLIN | EPOLLEXCLUSIVE).await,
+                Ok(())
+            );
+            assert_eq!(
+                ctl(EPOLL_CTL_MOD, r, EPOLLIN | EPOLLEXCLUSIVE).await,
+                Ok(())
+            );
+            return;
+        }
+        let x = EPOLLEXCLUSIVE;
+        assert_eq!(
+            ctl(EPOLL_CTL_ADD, inner, EPOLLIN | x).await,
+            Err(Errno::EINVAL)
+        );
+        for other in [EPOLLONESHOT, EPOLLPRI, EPOLLRDHUP, EPOLLRDNORM] {
+            assert_eq!(
+                ctl(EPOLL_CTL_ADD, r, EPOLLIN | x | other).await,
+                Err(Errno::EINVAL),
+                "{}",
+                mask_to_string(other)
+            );
+        }
+        // The allowed bits, EPOLLWAKEUP included (stripped without CAP_BLOCK_SUSPEND).
+        let ok = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | x;
+        assert_eq!(ctl(EPOLL_CTL_ADD, r, ok).await, Ok(()));
+        // MOD with the bit is EINVAL; MOD of an exclusive item without it too.
+        assert_eq!(ctl(EPOLL_CTL_MOD, r, EPOLLIN | x).await, Err(Errno::EINVAL));
+        assert_eq!(ctl(EPOLL_CTL_MOD, r, EPOLLIN).await, Err(Errno::EINVAL));
+        // MOD of an ordinary item with the bit: EINVAL before the lookup.
+        assert_eq!(ctl(EPOLL_CTL_ADD, r2, EPOLLIN).await, Ok(()));
+        assert_eq!(
+            ctl(EPOLL_CTL_MOD, r2, EPOLLIN | x).await,
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(ctl(EPOLL_CTL_DEL, r, 0).await, Ok(()));
+    });
+}
+
+/// Two sets each watch the read end of one pipe, one waiter sleeping on each. With
+/// EPOLLEXCLUSIVE, the pipe's `wake_up` (nr_exclusive 1) stops at the first set whose
+/// callback found a waiter: one waiter wakes, the other sleeps to its timeout and
+/// returns nothing ("wakes at least one"). Without it, both wake. 2.6.x ignores the
+/// bit.
+#[test]
+fn epollexclusive_wakes_one_of_two_sets() {
+    for exclusive in [false, true] {
+        let woken_early = Rc::new(Cell::new(0u32));
+        let results = Rc::new(Cell::new(0u32));
+        let (early, all) = (woken_early.clone(), results.clone());
+        let outcomes = on_both::<SyscallSteps>(&Options::default(), move |world, version| {
+            let p = world.process("app");
+            let (early, all) = (early.clone(), all.clone());
+            world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+                let [r, w] = k.sys_pipe().await.unwrap();
+                let flag = if exclusive { EPOLLEXCLUSIVE } else { 0 };
+                let mut sets = Vec::new();
+                for data in [1, 2] {
+                    let ep = k.sys_epoll_create(1).await.unwrap();
+                    add(&k, ep, r, EPOLLIN | flag, data).await;
+                    sets.push(ep);
+                }
+                let done = Rc::new(Cell::new(0u32));
+                for &ep in &sets {
+                    let (done, all) = (done.clone(), all.clone());
+                    k.spawn_thread("waiter", Some(CpuId(1)), move |k| async move {
+                        let got = k.sys_epoll_wait(ep, buf(), 4, 50).await.unwrap();
+                        done.set(done.get() + 1);
+                        all.set(all.get() + got.len() as u32);
+                    });
+                }
+                sleep_ns(&k, MS).await;
+                k.sys_write(w, b"x").await.unwrap();
+                sleep_ns(&k, MS).await;
+                let expected = if exclusive && version == KernelVersion::V6_18 {
+                    1
+                } else {
+                    2
+                };
+                assert_eq!(done.get(), expected, "{}", version.name());
+                early.set(early.get() + done.get());
+                sleep_ns(&k, 100 * MS).await;
+                assert_eq!(done.get(), 2);
+            });
+        });
+        assert_eq!(outcomes.len(), KernelVersion::ALL.len());
+        let versions = KernelVersion::ALL.len() as u32;
+        let one_less = u32::from(exclusive);
+        assert_eq!(woken_early.get(), 2 * versions - one_less);
+        // The set whose waiter was not woken never had its item queued: it times out
+        // with nothing although the pipe is readable.
+        assert_eq!(results.get(), 2 * versions - one_less);
+    }
+}
+
+/// A keyed wake-up whose key does not intersect an item's events is ignored by 6.18's
+/// `ep_poll_callback`: data arriving on a socket (key IN|PRI|RDNORM|RDBAND) does not
+/// queue an edge-triggered EPOLLOUT item again. 2.6.x's wakes carry no key: the item
+/// is queued, re-polled, found writable, and reported as a new edge.
+#[test]
+fn a_keyed_wake_that_misses_the_items_events_is_ignored_on_6_18() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [a, b] = k.sys_socketpair().await.unwrap();
+        add(&k, ep, a, EPOLLOUT | EPOLLET, 1).await;
+        assert_eq!(datas(&poll_now(&k, ep).await), vec![1]);
+        assert_eq!(poll_now(&k, ep).await, vec![]);
+        k.sys_write(b, b"data").await.unwrap();
+        let expected: Vec<u64> = if modern(&k) { vec![] } else { vec![1] };
+        assert_eq!(ready_list(&k, ep), expected);
+        assert_eq!(datas(&poll_now(&k, ep).await), expected);
+        // A wake whose key matches (write space, after a read on the peer's side of
+        // the queue) is taken by both.
+        let ep2 = k.sys_epoll_create(1).await.unwrap();
+        add(&k, ep2, a, EPOLLIN | EPOLLET, 2).await;
+        assert_eq!(datas(&poll_now(&k, ep2).await), vec![2]);
+        k.sys_write(b, b"more").await.unwrap();
+        assert_eq!(datas(&poll_now(&k, ep2).await), vec![2]);
+    });
+}
+
+#[test]
+fn max_user_watches_is_enospc_on_6_18() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        k.set_max_user_watches(2);
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let mut reads = Vec::new();
+        for _ in 0..3 {
+            reads.push(k.sys_pipe().await.unwrap()[0]);
+        }
+        add(&k, ep, reads[0], EPOLLIN, 0).await;
+        add(&k, ep, reads[1], EPOLLIN, 1).await;
+        let third = k
+            .sys_epoll_ctl(ep, EPOLL_CTL_ADD, reads[2], ev(EPOLLIN, 2))
+            .await;
+        if !modern(&k) {
+            assert_eq!(third, Ok(()));
+            return;
+        }
+        assert_eq!(third, Err(Errno::ENOSPC));
+        // The limit is per user, across sets; a removal makes room.
+        let ep2 = k.sys_epoll_create1(0).await.unwrap();
+        assert_eq!(
+            k.sys_epoll_ctl(ep2, EPOLL_CTL_ADD, reads[2], ev(EPOLLIN, 2))
+                .await,
+            Err(Errno::ENOSPC)
+        );
+        k.sys_epoll_ctl(ep, EPOLL_CTL_DEL, reads[0], None)
+            .await
+            .unwrap();
+        add(&k, ep2, reads[2], EPOLLIN, 2).await;
+        // Closing a watched file gives its watch back too.
+        k.sys_close(reads[1]).await.unwrap();
+        add(&k, ep, reads[0], EPOLLIN, 0).await;
+    });
+}
+
+#[test]
+fn a_cycle_of_three_sets_is_eloop_on_6_18() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let e1 = k.sys_epoll_create(1).await.unwrap();
+        let e2 = k.sys_epoll_create(1).await.unwrap();
+        let e3 = k.sys_epoll_create(1).await.unwrap();
+        add(&k, e1, e2, EPOLLIN, 2).await;
+        add(&k, e2, e3, EPOLLIN, 3).await;
+        let closing = k.sys_epoll_ctl(e3, EPOLL_CTL_ADD, e1, ev(EPOLLIN, 1)).await;
+        if modern(&k) {
+            assert_eq!(closing, Err(Errno::ELOOP));
+            // A set may still be watched twice without a cycle.
+            let e4 = k.sys_epoll_create(1).await.unwrap();
+            add(&k, e4, e3, EPOLLIN, 3).await;
+            add(&k, e4, e2, EPOLLIN, 2).await;
+        } else {
+            // 2.6.x has no loop check: the cycle is built.
+            assert_eq!(closing, Ok(()));
+        }
+    });
+}
+
+/// `reverse_path_check`: at most 100 wake-up paths of length 3 may lead up from one
+/// file (path_limits[2]). A pipe watched by `inner`, itself watched by `middle`: each
+/// set that watches `middle` adds one such path; the 101st ADD is EINVAL on 6.18.
+#[test]
+fn too_many_wake_up_paths_are_einval_on_6_18() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let inner = k.sys_epoll_create(1).await.unwrap();
+        let middle = k.sys_epoll_create(1).await.unwrap();
+        let [r, _w] = k.sys_pipe().await.unwrap();
+        add(&k, inner, r, EPOLLIN, 0).await;
+        add(&k, middle, inner, EPOLLIN, 1).await;
+        for n in 1..=101 {
+            let top = k.sys_epoll_create(1).await.unwrap();
+            let got = k
+                .sys_epoll_ctl(top, EPOLL_CTL_ADD, middle, ev(EPOLLIN, 2))
+                .await;
+            if modern(&k) && n == 101 {
+                assert_eq!(got, Err(Errno::EINVAL), "path {n}");
+            } else {
+                assert_eq!(got, Ok(()), "path {n}");
+            }
+        }
+    });
+}
