@@ -81,8 +81,8 @@ pub fn check(scenario: &Scenario, kernel: KernelVersion) -> String {
     out
 }
 
-/// `check` on both kernel versions, one after the other, with a line saying whether
-/// the versions agree on every result.
+/// `check` on the kernel versions, one after the other, with lines saying whether
+/// 2.6.21 and then 6.18 agree with 2.6.22 on every result.
 pub fn check_both(scenario: &Scenario) -> String {
     let new = check(scenario, KernelVersion::V2_6_22);
     let old = check(scenario, KernelVersion::V2_6_21);
@@ -98,7 +98,20 @@ pub fn check_both(scenario: &Scenario) -> String {
             "2.6.22 and 2.6.21 give different results (the seed commit changed the transfer: see the description)."
         }
     );
-    let _ = writeln!(out, "\n== 2.6.22 ==\n{new}\n== 2.6.21 ==\n{old}");
+    let modern = check(scenario, KernelVersion::V6_18);
+    let _ = writeln!(
+        out,
+        "{}",
+        if strip_header(&modern) == strip_header(&new) {
+            "6.18 gives the same results as 2.6.22."
+        } else {
+            "6.18 gives results of its own (see the scenario's comment, and `options refused` for a scenario 6.18 cannot run)."
+        }
+    );
+    let _ = writeln!(
+        out,
+        "\n== 2.6.22 ==\n{new}\n== 2.6.21 ==\n{old}\n== 6.18 ==\n{modern}"
+    );
     out
 }
 
