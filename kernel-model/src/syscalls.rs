@@ -396,6 +396,23 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
+    /// `echo N > /proc/sys/fs/epoll/max_user_watches` (a privileged task's write to the
+    /// sysctl, collapsed into one call). The file exists on 6.18 only: ENOENT before.
+    /// `proc_doulongvec_minmax` refuses a value below its minimum 0 with EINVAL.
+    pub async fn sys_sysctl_max_user_watches(&self, watches: i64) -> SysResult<()> {
+        self.cx.syscall("sysctl_max_user_watches").await;
+        let result = if !self.version().is_modern() {
+            Err(Errno::ENOENT)
+        } else if watches < 0 {
+            Err(Errno::EINVAL)
+        } else {
+            self.set_max_user_watches(watches as u64);
+            Ok(())
+        };
+        self.finish("sysctl_max_user_watches", &result, |_| 0);
+        result
+    }
+
     /// Mixes delivered events into the trace hash (they must match on replay).
     fn mix_events(&self, result: &SysResult<Vec<EpollEvent>>) {
         if let Ok(events) = result {

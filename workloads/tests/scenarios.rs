@@ -1020,3 +1020,66 @@ fn every_scenario_replays_bit_for_bit() {
         }
     }
 }
+
+/// The 6.18 calls of the language: `epoll_create1` (EPOLL_CLOEXEC), EPOLLEXCLUSIVE,
+/// `epoll_pwait2` with a timeout in nanoseconds or NULL, and the
+/// `fs.epoll.max_user_watches` sysctl. On 6.18 every expectation holds; on the 2007
+/// versions the calls are ENOSYS (the sysctl file is missing: ENOENT) and the bit means
+/// nothing.
+#[test]
+fn the_6_18_calls_run_on_6_18_and_are_enosys_before() {
+    let text = "scenario modern-calls
+description \"6.18 calls\"
+cpus 1
+process app {
+    task main on cpu 0 {
+        ep = epoll_create1(EPOLL_CLOEXEC)
+        bad = epoll_create1(1)
+        expect errno == EINVAL
+        p = pipe()
+        epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN|EPOLLEXCLUSIVE, 1)
+        epoll_ctl(ep, EPOLL_CTL_MOD, p.r, EPOLLIN, 1)
+        expect errno == EINVAL
+        t0 = now()
+        evs = epoll_pwait2(ep, 4, 10ms, NULL)
+        expect len(evs) == 0
+        expect now() - t0 >= 10ms
+        evs = epoll_pwait2(ep, 4, -1, NULL)
+        expect errno == EINVAL
+        sysctl_max_user_watches(1)
+        q = pipe()
+        epoll_ctl(ep, EPOLL_CTL_ADD, q.r, EPOLLIN, 2)
+        expect errno == ENOSPC
+        write(p.w, \"x\")
+        evs = epoll_pwait2(ep, 4, NULL, ALL_SIGNALS)
+        expect evs == [EPOLLIN:1]
+    }
+}
+";
+    let scenario = Scenario::parse("modern-calls.scn", text).unwrap();
+    for kernel in KernelVersion::ALL {
+        let options = scenario.options(&Overrides {
+            kernel: Some(kernel),
+            ..Overrides::default()
+        });
+        let out = run_canonical(&scenario, &options);
+        let rendered = out.results.render();
+        if kernel == KernelVersion::V6_18 {
+            assert!(out.verdict.passed(), "{}", describe(&out));
+            assert_eq!(out.results.passed(), 7);
+        } else {
+            assert!(
+                rendered.contains("epoll_create1(EPOLL_CLOEXEC) = -1 ENOSYS"),
+                "{rendered}"
+            );
+            assert!(
+                rendered.contains("epoll_pwait2(ep, 4, 10ms, NULL) = -1 ENOSYS"),
+                "{rendered}"
+            );
+            assert!(
+                rendered.contains("sysctl_max_user_watches(1) = -1 ENOENT"),
+                "{rendered}"
+            );
+        }
+    }
+}

@@ -171,6 +171,9 @@ pub enum SyscallName {
     EpollCtl,
     EpollWait,
     EpollPwait,
+    EpollCreate1,
+    EpollPwait2,
+    SysctlMaxUserWatches,
     Pipe,
     Socketpair,
     Eventfd,
@@ -189,11 +192,19 @@ pub enum SyscallName {
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 18] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 21] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
         (SyscallName::EpollPwait, "epoll_pwait", 4, 7),
+        (SyscallName::EpollCreate1, "epoll_create1", 1, 1),
+        (SyscallName::EpollPwait2, "epoll_pwait2", 4, 7),
+        (
+            SyscallName::SysctlMaxUserWatches,
+            "sysctl_max_user_watches",
+            1,
+            1,
+        ),
         (SyscallName::Pipe, "pipe", 0, 0),
         (SyscallName::Socketpair, "socketpair", 0, 0),
         (SyscallName::Eventfd, "eventfd", 1, 1),

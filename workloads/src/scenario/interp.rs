@@ -25,6 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
+use kernel_model::eventpoll_6_18::Timespec;
 use kernel_model::objects::FileKind;
 use kernel_model::user::UserBufferSpec;
 use kernel_model::{EpollEvent, Errno, Kernel, SysResult, World};
@@ -648,6 +649,23 @@ impl<G: Granularity> Interp<G> {
             (SyscallName::EpollCreate, Args::Ints(v)) => {
                 Out::fd(k.sys_epoll_create(v[0] as i32).await)
             }
+            (SyscallName::EpollCreate1, Args::Ints(v)) => {
+                Out::fd(k.sys_epoll_create1(v[0] as i32).await)
+            }
+            (SyscallName::SysctlMaxUserWatches, Args::Ints(v)) => {
+                Out::unit(k.sys_sysctl_max_user_watches(v[0]).await)
+            }
+            (
+                SyscallName::EpollPwait2,
+                Args::Wait {
+                    ep,
+                    max,
+                    buffer,
+                    block,
+                    timespec,
+                    ..
+                },
+            ) => Out::events(k.sys_epoll_pwait2(ep, buffer, max, timespec, block).await),
             (SyscallName::EpollCtl, Args::Ctl { ep, op, fd, event }) => {
                 Out::unit(k.sys_epoll_ctl(ep, op, fd, event).await)
             }
@@ -669,6 +687,7 @@ impl<G: Granularity> Interp<G> {
                     timeout,
                     buffer,
                     block,
+                    ..
                 },
             ) => Out::events(k.sys_epoll_pwait(ep, buffer, max, timeout, block).await),
             (SyscallName::Pipe, _) => Out::pair(k.sys_pipe().await, PairKind::Pipe),
@@ -765,13 +784,25 @@ impl<G: Granularity> Interp<G> {
                 };
                 Args::Ctl { ep, op, fd, event }
             }
-            SyscallName::EpollWait | SyscallName::EpollPwait => {
+            SyscallName::EpollWait | SyscallName::EpollPwait | SyscallName::EpollPwait2 => {
                 let ep = self.int32(env, &a[0])?;
                 let max = self.int32(env, &a[1])?;
-                let timeout = self.int32(env, &a[2])?;
+                // epoll_pwait2's timeout: NULL (for ever) or nanoseconds, as a timespec.
+                let mut timespec = None;
+                let timeout = if call.name == SyscallName::EpollPwait2 {
+                    if let Some(ns) = self.optional_int(env, &a[2])? {
+                        timespec = Some(Timespec {
+                            tv_sec: ns.div_euclid(1_000_000_000),
+                            tv_nsec: ns.rem_euclid(1_000_000_000),
+                        });
+                    }
+                    0
+                } else {
+                    self.int32(env, &a[2])?
+                };
                 let mut rest = &a[3..];
                 let mut block = false;
-                if call.name == SyscallName::EpollPwait {
+                if call.name != SyscallName::EpollWait {
                     block = match self.eval(env, &a[3])? {
                         Value::AllSignals => true,
                         Value::Null | Value::Int(0) => false,
@@ -806,8 +837,10 @@ impl<G: Granularity> Interp<G> {
                     timeout,
                     buffer,
                     block,
+                    timespec,
                 }
             }
+            SyscallName::SysctlMaxUserWatches => Args::Ints(vec![self.int(env, &a[0])?]),
             SyscallName::Write => {
                 let fd = self.int32(env, &a[0])?;
                 let data = self.bytes(env, &a[1])?;
@@ -1126,6 +1159,20 @@ impl<G: Granularity> Interp<G> {
                 e.span,
                 format!("expected a number, found {} ({v})", v.kind()),
             ),
+        }
+    }
+
+    /// `NULL`, or a number.
+    fn optional_int(&self, env: &mut Env, e: &Expr) -> Result<Option<i64>, RtError> {
+        match self.eval(env, e)? {
+            Value::Null => Ok(None),
+            v => match v.as_int() {
+                Some(n) => Ok(Some(n)),
+                None => rt(
+                    e.span,
+                    format!("expected NULL or a number, found {} ({v})", v.kind()),
+                ),
+            },
         }
     }
 
@@ -1581,6 +1628,8 @@ enum Args {
         timeout: i32,
         buffer: UserBufferSpec,
         block: bool,
+        /// epoll_pwait2's timeout (`None`: NULL).
+        timespec: Option<Timespec>,
     },
     Write {
         fd: i32,

@@ -60,6 +60,7 @@ pub fn constant(name: &str) -> Option<i64> {
         "EPOLL_CTL_ADD" => EPOLL_CTL_ADD as i64,
         "EPOLL_CTL_DEL" => EPOLL_CTL_DEL as i64,
         "EPOLL_CTL_MOD" => EPOLL_CTL_MOD as i64,
+        "EPOLL_CLOEXEC" => kernel_model::eventpoll_6_18::EPOLL_CLOEXEC as i64,
         "F_GETFL" => F_GETFL as i64,
         "F_SETFL" => F_SETFL as i64,
         "O_NONBLOCK" => kernel_model::objects::O_NONBLOCK as i64,
