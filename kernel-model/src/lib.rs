@@ -22,6 +22,7 @@
 //! - [`file`](mod@file) — `struct file`, `fget`/`fput`/`__fput`, `f_op` dispatch
 //! - [`fdtable`] — per-process descriptor tables
 //! - [`pipe`] — fs/pipe.c
+//! - [`pipe_6_18`] — fs/pipe.c of 6.18: reader and writer heads, keyed wake-ups
 //! - [`eventfd`] — fs/eventfd.c (2.6.22's first version; `eventfd_signal` for kernel users)
 //! - [`socket`] — AF_UNIX stream socketpairs (net/unix/af_unix.c, net/core/sock.c) and
 //!   the externally fed stream socket (`net_deliver`/`net_shutdown`/`net_error` from
@@ -51,6 +52,7 @@ pub mod inject;
 pub mod kernel;
 pub mod objects;
 pub mod pipe;
+pub mod pipe_6_18;
 pub mod poll;
 pub mod socket;
 pub mod syscalls;

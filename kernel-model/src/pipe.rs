@@ -44,6 +44,11 @@ pub struct Pipe {
     pub offset: u32,
     /// `w_counter` (anonymous pipes: 1 from creation); under `i_mutex`.
     pub w_counter: u64,
+    /// 6.18 only ([`crate::pipe_6_18`]): `pipe->wr_wait`, the writers' head; `wait`
+    /// is then `pipe->rd_wait`. `None` on the 2.6.x versions (one head).
+    pub wr_wait: Option<WaitQueueId>,
+    /// 6.18 `pipe->poll_usage`: set by `pipe_poll`, never cleared.
+    pub poll_usage: bool,
 }
 
 impl Pipe {
@@ -95,7 +100,14 @@ impl<G: Granularity> Kernel<G> {
         }
         let id = self.objects.borrow_mut().next_id();
         let cx = &self.cx;
-        let wait = cx.init_waitqueue_head("&pipe->wait.lock", Name::new("pipe", id, "->wait"));
+        let modern = self.version() == crate::kernel::KernelVersion::V6_18;
+        let wait = if modern {
+            cx.init_waitqueue_head("&pipe->rd_wait", Name::new("pipe", id, "->rd_wait"))
+        } else {
+            cx.init_waitqueue_head("&pipe->wait.lock", Name::new("pipe", id, "->wait"))
+        };
+        let wr_wait = modern
+            .then(|| cx.init_waitqueue_head("&pipe->wr_wait", Name::new("pipe", id, "->wr_wait")));
         let mutex = cx.new_lock(
             LockKind::Mutex,
             "&inode->i_mutex",
@@ -115,6 +127,8 @@ impl<G: Granularity> Kernel<G> {
                 bufs: VecDeque::new(),
                 offset: 0,
                 w_counter: 1,
+                wr_wait,
+                poll_usage: false,
             },
             step,
         ))
@@ -140,6 +154,9 @@ impl<G: Granularity> Kernel<G> {
     /// writer is gone; POLLOUT while fewer than 16 buffers are in use, POLLERR on the
     /// write end once the last reader is gone.
     pub async fn pipe_poll(&self, pipe: PipeId, readable: bool, pt: PollTable) -> u32 {
+        if self.version() == crate::kernel::KernelVersion::V6_18 {
+            return self.pipe_poll_6_18(pipe, readable, pt).await;
+        }
         let Some(p) = self.pipe_fields(pipe) else {
             return 0;
         };
@@ -227,6 +244,9 @@ impl<G: Granularity> Kernel<G> {
         if len == 0 {
             return Ok(Vec::new());
         }
+        if self.version() == crate::kernel::KernelVersion::V6_18 {
+            return self.pipe_read_6_18(pipe, len, nonblock).await;
+        }
         let p = self.pipe_fields(pipe).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
         cx.mutex_lock(p.mutex).await;
@@ -283,7 +303,7 @@ impl<G: Granularity> Kernel<G> {
 
     /// Moves up to `max` bytes from the current buffer to `out`; returns whether the
     /// buffer became empty (and was released).
-    fn pipe_take(&self, pipe: PipeId, max: usize, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn pipe_take(&self, pipe: PipeId, max: usize, out: &mut Vec<u8>) -> bool {
         let mut objects = self.objects.borrow_mut();
         let objects = &mut *objects;
         let Ok(p) = objects.pipes.get_mut(pipe) else {
@@ -311,6 +331,9 @@ impl<G: Granularity> Kernel<G> {
     pub async fn pipe_write(&self, pipe: PipeId, data: &[u8], nonblock: bool) -> SysResult<usize> {
         if data.is_empty() {
             return Ok(0);
+        }
+        if self.version() == crate::kernel::KernelVersion::V6_18 {
+            return self.pipe_write_6_18(pipe, data, nonblock).await;
         }
         let p = self.pipe_fields(pipe).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
@@ -383,7 +406,7 @@ impl<G: Granularity> Kernel<G> {
     /// Appends to the last buffer if its page has room for all of `bytes` after the
     /// data (`buf->offset + buf->len + chars <= PAGE_SIZE`: bytes already read from the
     /// front of the page are not reclaimed).
-    fn pipe_merge(&self, pipe: PipeId, bytes: &[u8]) -> bool {
+    pub(crate) fn pipe_merge(&self, pipe: PipeId, bytes: &[u8]) -> bool {
         let mut objects = self.objects.borrow_mut();
         let Ok(p) = objects.pipes.get_mut(pipe) else {
             return false;
@@ -404,6 +427,9 @@ impl<G: Granularity> Kernel<G> {
 
     /// `pipe_release(inode, decr, decw)`: the last close of one end.
     pub async fn pipe_release(&self, pipe: PipeId, decr: u64, decw: u64) {
+        if self.version() == crate::kernel::KernelVersion::V6_18 {
+            return self.pipe_release_6_18(pipe, decr, decw).await;
+        }
         let Some(p) = self.pipe_fields(pipe) else {
             return;
         };

@@ -328,3 +328,39 @@ fn too_many_wake_up_paths_are_einval_on_6_18() {
         }
     });
 }
+
+/// 6.18's pipes keep writers and readers on separate heads with keyed wake-ups: an
+/// edge-triggered EPOLLOUT item on the write end hears only a reader that makes room in
+/// a full pipe. 2.6.x's single head wakes it on every write and on every read that
+/// empties a buffer, so it reports a new "edge" each time.
+#[test]
+fn a_write_end_edge_triggered_item_hears_only_room_made_in_a_full_pipe_on_6_18() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [r, w] = k.sys_pipe().await.unwrap();
+        add(&k, ep, w, EPOLLOUT | EPOLLET, 1).await;
+        assert_eq!(datas(&poll_now(&k, ep).await), vec![1]);
+        let again: Vec<u64> = if modern(&k) { vec![] } else { vec![1] };
+        k.sys_write(w, b"x").await.unwrap();
+        assert_eq!(datas(&poll_now(&k, ep).await), again);
+        assert_eq!(k.sys_read(r, 1).await, Ok(b"x".to_vec()));
+        assert_eq!(datas(&poll_now(&k, ep).await), again);
+        // Fill all sixteen slots: not writable, nothing to report on either.
+        k.sys_fcntl(
+            w,
+            kernel_model::syscalls::F_SETFL,
+            kernel_model::objects::O_NONBLOCK,
+        )
+        .await
+        .unwrap();
+        let page = vec![b'p'; 4096];
+        for _ in 0..16 {
+            assert_eq!(k.sys_write(w, &page).await, Ok(4096));
+        }
+        assert_eq!(k.sys_write(w, b"y").await, Err(Errno::EAGAIN));
+        assert_eq!(poll_now(&k, ep).await, vec![]);
+        // Room made in a full pipe: an edge on every version.
+        assert_eq!(k.sys_read(r, 4096).await.map(|b| b.len()), Ok(4096));
+        assert_eq!(datas(&poll_now(&k, ep).await), vec![1]);
+    });
+}
