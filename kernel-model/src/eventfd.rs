@@ -25,7 +25,7 @@ use sim::{Granularity, Name, TaskState, WaitQueueId, Word};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
 use crate::objects::{EventfdId, FileId, FileKind};
-use crate::poll::{PollTable, POLLERR, POLLIN, POLLOUT};
+use crate::poll::{PollTable, POLLERR, POLLHUP, POLLIN, POLLOUT};
 
 /// `ULLONG_MAX`.
 pub const ULLONG_MAX: u64 = u64::MAX;
@@ -39,7 +39,14 @@ pub struct EventfdCtx {
     pub wqh: WaitQueueId,
     /// `ctx->count` (a shared word; always accessed under `wqh.lock` by the port).
     pub count: Word,
+    /// 6.18 `EFD_SEMAPHORE` (in `ctx->flags`): a read takes 1, not the whole count.
+    pub semaphore: bool,
 }
+
+/// `EFD_SEMAPHORE` (2.6.30), `EFD_CLOEXEC` (= `O_CLOEXEC`), `EFD_NONBLOCK` (= `O_NONBLOCK`).
+pub const EFD_SEMAPHORE: u32 = 1;
+pub const EFD_CLOEXEC: u32 = 0o2000000;
+pub const EFD_NONBLOCK: u32 = crate::objects::O_NONBLOCK;
 
 const EVENTFD_FIELDS: &[&str] = &["count"];
 
@@ -65,6 +72,7 @@ impl<G: Granularity> Kernel<G> {
                 id,
                 wqh,
                 count: words,
+                semaphore: false,
             },
             step,
         ))
@@ -85,9 +93,14 @@ impl<G: Granularity> Kernel<G> {
     /// `wake_up_locked(&ctx->wqh)`: `__wake_up_common(q, TASK_UNINTERRUPTIBLE |
     /// TASK_INTERRUPTIBLE, 1, 0, NULL)` with `wqh.lock` already held. Every entry on an
     /// eventfd head is non-exclusive, so everyone is woken, epoll callbacks included.
-    async fn eventfd_wake_locked(&self, wqh: WaitQueueId) {
+    ///
+    /// 6.18 wakes with a key (`wake_up_locked_poll`): `key` there, none on 2.6.x.
+    async fn eventfd_wake_locked(&self, wqh: WaitQueueId, key: u32) {
         self.cx.note(|| "  wake_up_locked(&ctx->wqh)".to_string());
-        self.cx.wake_up_common(self, wqh, WakeMode::All, 1, 0).await;
+        let key = if self.version().is_modern() { key } else { 0 };
+        self.cx
+            .wake_up_common(self, wqh, WakeMode::All, 1, u64::from(key))
+            .await;
     }
 
     /// `eventfd_signal(file, n)`: the kernel-side add, usable from interrupt handlers
@@ -117,7 +130,7 @@ impl<G: Granularity> Kernel<G> {
         }
         cx.store(c.count, count + n as u64).await;
         if cx.waitqueue_active(c.wqh) {
-            self.eventfd_wake_locked(c.wqh).await;
+            self.eventfd_wake_locked(c.wqh, POLLIN).await;
         }
         cx.spin_unlock_irqrestore(lock, flags).await;
         Ok(n)
@@ -126,10 +139,18 @@ impl<G: Granularity> Kernel<G> {
     /// `eventfd_release()`: frees the context. No wake-up (nobody can be waiting: a
     /// sleeper holds a file reference, and epoll items were removed by `__fput`'s
     /// `eventpoll_release` first).
+    ///
+    /// 6.18's release wakes the head with EPOLLHUP first (`wake_up_poll`); with the epoll
+    /// items already gone and no sleeper holding the file, nobody is there to hear it.
     pub async fn eventfd_release(&self, ctx: EventfdId) {
         let Some(c) = self.eventfd_fields(ctx) else {
             return;
         };
+        if self.version().is_modern() {
+            self.cx
+                .wake_up_with(self, c.wqh, WakeMode::All, 1, u64::from(POLLHUP))
+                .await;
+        }
         let step = self.cx.step();
         if let Err(error) = self.objects.borrow_mut().eventfds.free(ctx, step) {
             self.report_stale("eventfd_ctx", error);
@@ -146,6 +167,11 @@ impl<G: Granularity> Kernel<G> {
         };
         self.poll_wait(c.wqh, pt).await;
         let cx = &self.cx;
+        if self.version().is_modern() {
+            // 6.x reads the count locklessly: the poll_wait registration (under
+            // wqh.lock) orders it against a writer's update and wake-up.
+            return eventfd_mask(cx.read_once(c.count).await);
+        }
         let lock = cx.waitqueue_lock(c.wqh);
         let flags = cx.spin_lock_irqsave(lock).await;
         let count = cx.load(c.count).await;
@@ -222,10 +248,17 @@ impl<G: Granularity> Kernel<G> {
         } else if !nonblock {
             res = self.eventfd_wait_locked(&c, |count| count > 0).await;
         }
-        if res.is_ok() {
-            cx.store(c.count, 0).await;
+        // eventfd_ctx_do_read: with EFD_SEMAPHORE (6.18) one unit, else the whole count.
+        let res = res.map(|count| if c.semaphore { 1.min(count) } else { count });
+        if let Ok(ucnt) = res {
+            if self.version().is_modern() {
+                let count = cx.load(c.count).await;
+                cx.store(c.count, count - ucnt).await;
+            } else {
+                cx.store(c.count, 0).await;
+            }
             if cx.waitqueue_active(c.wqh) {
-                self.eventfd_wake_locked(c.wqh).await;
+                self.eventfd_wake_locked(c.wqh, POLLOUT).await;
             }
         }
         cx.spin_unlock_irq(lock).await;
@@ -270,7 +303,7 @@ impl<G: Granularity> Kernel<G> {
         if let Ok(count) = res {
             cx.store(c.count, count + ucnt).await;
             if cx.waitqueue_active(c.wqh) {
-                self.eventfd_wake_locked(c.wqh).await;
+                self.eventfd_wake_locked(c.wqh, POLLIN).await;
             }
         }
         cx.spin_unlock_irq(lock).await;

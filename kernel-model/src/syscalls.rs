@@ -670,8 +670,38 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
+    /// `sys_eventfd2(count, flags)` (2.6.27): ENOSYS before; on 6.18 `do_eventfd`: flags
+    /// other than EFD_CLOEXEC, EFD_NONBLOCK and EFD_SEMAPHORE are EINVAL; EFD_NONBLOCK is
+    /// the file's O_NONBLOCK, EFD_SEMAPHORE makes each read take 1 (EFD_CLOEXEC has
+    /// nothing to act on: no exec).
+    pub async fn sys_eventfd2(&self, count: u32, flags: u32) -> SysResult<i32> {
+        self.cx.syscall("eventfd2").await;
+        use crate::eventfd::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE};
+        let result = if !self.version().is_modern() {
+            Err(Errno::ENOSYS)
+        } else if flags & !(EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE) != 0 {
+            Err(Errno::EINVAL)
+        } else {
+            self.eventfd_flags(count, flags).await
+        };
+        self.finish("eventfd2", &result, |fd| *fd as i64);
+        result
+    }
+
     async fn eventfd(&self, count: u32) -> SysResult<i32> {
+        self.eventfd_flags(count, 0).await
+    }
+
+    async fn eventfd_flags(&self, count: u32, flags: u32) -> SysResult<i32> {
         let ctx = self.eventfd_ctx_alloc(count)?;
+        if flags & crate::eventfd::EFD_SEMAPHORE != 0 {
+            self.objects
+                .borrow_mut()
+                .eventfds
+                .get_mut(ctx)
+                .map_err(|_| Errno::ENOMEM)?
+                .semaphore = true;
+        }
         let id = self
             .objects
             .borrow()
@@ -679,7 +709,11 @@ impl<G: Granularity> Kernel<G> {
             .get(ctx)
             .map(|c| c.id)
             .unwrap_or(0);
-        let file = self.alloc_file(FileKind::Eventfd(ctx), FileLabel::Numbered(id), O_RDWR);
+        let file = self.alloc_file(
+            FileKind::Eventfd(ctx),
+            FileLabel::Numbered(id),
+            O_RDWR | (flags & crate::eventfd::EFD_NONBLOCK),
+        );
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),

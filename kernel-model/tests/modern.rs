@@ -364,3 +364,36 @@ fn a_write_end_edge_triggered_item_hears_only_room_made_in_a_full_pipe_on_6_18()
         assert_eq!(datas(&poll_now(&k, ep).await), vec![1]);
     });
 }
+
+/// 6.18's eventfd: `eventfd2` with EFD_NONBLOCK and EFD_SEMAPHORE (ENOSYS before 2.6.27),
+/// and keyed wake-ups (a write wakes with EPOLLIN, a read with EPOLLOUT): an
+/// edge-triggered EPOLLOUT watcher no longer hears writes.
+#[test]
+fn eventfd2_flags_semaphore_reads_and_keyed_wakes() {
+    use kernel_model::eventfd::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE};
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        if !modern(&k) {
+            assert_eq!(k.sys_eventfd2(0, 0).await, Err(Errno::ENOSYS));
+        } else {
+            assert_eq!(k.sys_eventfd2(0, 2).await, Err(Errno::EINVAL));
+            let sem = k
+                .sys_eventfd2(3, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC)
+                .await
+                .unwrap();
+            for _ in 0..3 {
+                assert_eq!(k.sys_read(sem, 8).await, Ok(1u64.to_le_bytes().to_vec()));
+            }
+            assert_eq!(k.sys_read(sem, 8).await, Err(Errno::EAGAIN));
+        }
+        let efd = k.sys_eventfd(0).await.unwrap();
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        add(&k, ep, efd, EPOLLOUT | EPOLLET, 1).await;
+        assert_eq!(datas(&poll_now(&k, ep).await), vec![1]);
+        k.sys_write(efd, &5u64.to_le_bytes()).await.unwrap();
+        let again: Vec<u64> = if modern(&k) { vec![] } else { vec![1] };
+        assert_eq!(datas(&poll_now(&k, ep).await), again);
+        // A read wakes with EPOLLOUT: heard by every version.
+        assert_eq!(k.sys_read(efd, 8).await, Ok(5u64.to_le_bytes().to_vec()));
+        assert_eq!(datas(&poll_now(&k, ep).await), vec![1]);
+    });
+}

@@ -1053,6 +1053,11 @@ process app {
         write(p.w, \"x\")
         evs = epoll_pwait2(ep, 4, NULL, ALL_SIGNALS)
         expect evs == [EPOLLIN:1]
+        e = eventfd2(2, EFD_SEMAPHORE|EFD_NONBLOCK)
+        n = read(e, 8)
+        n = read(e, 8)
+        n = read(e, 8)
+        expect errno == EAGAIN
     }
 }
 ";
@@ -1066,7 +1071,7 @@ process app {
         let rendered = out.results.render();
         if kernel == KernelVersion::V6_18 {
             assert!(out.verdict.passed(), "{}", describe(&out));
-            assert_eq!(out.results.passed(), 7);
+            assert_eq!(out.results.passed(), 8);
         } else {
             assert!(
                 rendered.contains("epoll_create1(EPOLL_CLOEXEC) = -1 ENOSYS"),

@@ -174,6 +174,7 @@ pub enum SyscallName {
     EpollCreate1,
     EpollPwait2,
     SysctlMaxUserWatches,
+    Eventfd2,
     Pipe,
     Socketpair,
     Eventfd,
@@ -192,7 +193,7 @@ pub enum SyscallName {
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 21] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 22] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
@@ -208,6 +209,7 @@ impl SyscallName {
         (SyscallName::Pipe, "pipe", 0, 0),
         (SyscallName::Socketpair, "socketpair", 0, 0),
         (SyscallName::Eventfd, "eventfd", 1, 1),
+        (SyscallName::Eventfd2, "eventfd2", 2, 2),
         (SyscallName::Read, "read", 2, 2),
         (SyscallName::Write, "write", 2, 2),
         (SyscallName::Close, "close", 1, 1),

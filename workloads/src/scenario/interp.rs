@@ -693,6 +693,9 @@ impl<G: Granularity> Interp<G> {
             (SyscallName::Pipe, _) => Out::pair(k.sys_pipe().await, PairKind::Pipe),
             (SyscallName::Socketpair, _) => Out::pair(k.sys_socketpair().await, PairKind::Socket),
             (SyscallName::Eventfd, Args::Ints(v)) => Out::fd(k.sys_eventfd(v[0] as u32).await),
+            (SyscallName::Eventfd2, Args::Ints(v)) => {
+                Out::fd(k.sys_eventfd2(v[0] as u32, v[1] as u32).await)
+            }
             (SyscallName::Read, Args::Ints(v)) => {
                 Out::read(k.sys_read(v[0] as i32, v[1] as usize).await)
             }
@@ -867,7 +870,7 @@ impl<G: Granularity> Interp<G> {
                 }
                 Args::Ints(vec![fd as i64, len])
             }
-            SyscallName::Eventfd => {
+            SyscallName::Eventfd | SyscallName::Eventfd2 => {
                 let count = self.int(env, &a[0])?;
                 if !(0..=u32::MAX as i64).contains(&count) {
                     return rt(
@@ -875,7 +878,10 @@ impl<G: Granularity> Interp<G> {
                         format!("eventfd's initial count {count} does not fit in 32 bits"),
                     );
                 }
-                Args::Ints(vec![count])
+                match a.get(1) {
+                    Some(flags) => Args::Ints(vec![count, self.int32(env, flags)? as i64]),
+                    None => Args::Ints(vec![count]),
+                }
             }
             SyscallName::Setrlimit => {
                 // `setrlimit(RESOURCE, n)` sets both limits, as `ulimit -n n` does.
