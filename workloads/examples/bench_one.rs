@@ -15,7 +15,7 @@ fn main() {
     match which {
         "transfer" => {
             let calls = if count == 0 { 20_000 } else { count };
-            let m = simulated::transfer::<SyscallSteps>(200, calls, MemoryModel::Sc);
+            let m = simulated::transfer::<SyscallSteps>(200, calls, MemoryModel::Sc, None);
             println!(
                 "{:.3} us/call",
                 m.elapsed.as_secs_f64() * 1e6 / calls as f64
@@ -23,7 +23,7 @@ fn main() {
         }
         "transfer2000" => {
             let calls = if count == 0 { 2_000 } else { count };
-            let m = simulated::transfer::<SyscallSteps>(2000, calls, MemoryModel::Sc);
+            let m = simulated::transfer::<SyscallSteps>(2000, calls, MemoryModel::Sc, None);
             println!(
                 "{:.3} us/call",
                 m.elapsed.as_secs_f64() * 1e6 / calls as f64
@@ -35,7 +35,7 @@ fn main() {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(500);
-            let m = simulated::mix(pipes, 10, rounds, 7);
+            let m = simulated::mix(pipes, 10, rounds, 7, None);
             println!(
                 "{:.0} events/s",
                 m.delivered as f64 / m.elapsed.as_secs_f64()
@@ -43,7 +43,7 @@ fn main() {
         }
         "lock" => {
             let calls = if count == 0 { 2_000 } else { count };
-            let m = simulated::transfer::<LockSteps>(200, calls, MemoryModel::Sc);
+            let m = simulated::transfer::<LockSteps>(200, calls, MemoryModel::Sc, None);
             println!(
                 "{:.3} us/call",
                 m.elapsed.as_secs_f64() * 1e6 / calls as f64
@@ -51,7 +51,7 @@ fn main() {
         }
         "access" => {
             let calls = if count == 0 { 500 } else { count };
-            let m = simulated::transfer::<AccessSteps>(200, calls, MemoryModel::Tso);
+            let m = simulated::transfer::<AccessSteps>(200, calls, MemoryModel::Tso, None);
             println!(
                 "{:.3} us/call",
                 m.elapsed.as_secs_f64() * 1e6 / calls as f64
@@ -66,7 +66,7 @@ fn main() {
         "scale" => {
             let watched = if count == 0 { 100_000 } else { count as usize };
             let calls = 20_000;
-            let (m, memory) = simulated::scale(watched, 10.min(watched), calls);
+            let (m, memory) = simulated::scale(watched, 10.min(watched), calls, None);
             // The ≤ 400 bytes target is about the watch alone (the epoll_ctl ADDs over
             // pipes made before); the watched pipe adds the pipe itself.
             println!(

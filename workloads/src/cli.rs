@@ -458,6 +458,9 @@ pub struct BenchArgs {
     /// A few iterations of each workload: checks that the benchmark runs, measures little
     #[arg(long)]
     pub smoke: bool,
+    /// The simulated kernel's eventpoll.c (the host runs its own) [default: 2.6.22]
+    #[arg(long, value_enum)]
+    pub kernel: Option<KernelArg>,
     /// Print JSON instead of the table
     #[arg(long)]
     pub json: bool,

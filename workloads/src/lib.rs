@@ -78,10 +78,13 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 
 }
 
 fn bench_cmd(args: &cli::BenchArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    let size = if args.smoke {
-        bench::BenchSize::SMOKE
-    } else {
-        bench::BenchSize::FULL
+    let size = bench::BenchSize {
+        kernel: args.kernel.map(cli::KernelArg::version),
+        ..if args.smoke {
+            bench::BenchSize::SMOKE
+        } else {
+            bench::BenchSize::FULL
+        }
     };
     let explore = bench::explore(&size);
     let report = bench::run_all(&size, Some(explore));

@@ -28,6 +28,8 @@ pub struct BenchSize {
     /// times): enough that a measurement lasts a second, so that thread start-up and a
     /// neighbour's burst of work do not decide the speed-up.
     pub explore_runs: u64,
+    /// The simulated kernel's version (`None`: the default); the host runs its own.
+    pub kernel: Option<kernel_model::KernelVersion>,
 }
 
 impl BenchSize {
@@ -40,6 +42,7 @@ impl BenchSize {
         granularity_calls: 200,
         litmus_repetitions: 20,
         explore_runs: 1500,
+        kernel: None,
     };
 
     pub const SMOKE: BenchSize = BenchSize {
@@ -51,6 +54,7 @@ impl BenchSize {
         granularity_calls: 2,
         litmus_repetitions: 1,
         explore_runs: 4,
+        kernel: None,
     };
 }
 
@@ -117,6 +121,8 @@ pub struct LitmusResult {
 /// Everything `epsim bench --json` prints.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
+    /// The simulated kernel's version name.
+    pub kernel: &'static str,
     pub transfer: Vec<TransferResult>,
     pub mix: MixResult,
     pub scale: Vec<ScaleResult>,
@@ -160,7 +166,7 @@ pub fn transfer(size: &BenchSize, notes: &mut Vec<String>) -> Vec<TransferResult
                 Ok((per_call, _)) => native_us.push(micros(per_call)),
                 Err(error) => notes.push(format!("native transfer failed: {error}")),
             }
-            let m = simulated::transfer::<SyscallSteps>(n, calls, MemoryModel::Sc);
+            let m = simulated::transfer::<SyscallSteps>(n, calls, MemoryModel::Sc, size.kernel);
             sim_us.push(micros(m.elapsed) / calls as f64);
             polls = m.polls as f64 / calls as f64;
         }
@@ -189,7 +195,7 @@ pub fn mix(size: &BenchSize, notes: &mut Vec<String>) -> MixResult {
             Ok(rate) => native_rates.push(rate),
             Err(error) => notes.push(format!("native mix failed: {error}")),
         }
-        let m = simulated::mix(p, k, size.mix_rounds, seed);
+        let m = simulated::mix(p, k, size.mix_rounds, seed, size.kernel);
         sim_rates.push(m.delivered as f64 / m.elapsed.as_secs_f64().max(1e-12));
         (callbacks, polls) = (m.callbacks, m.polls);
     }
@@ -210,7 +216,8 @@ pub fn scale(size: &BenchSize) -> Vec<ScaleResult> {
     size.scale_sizes
         .iter()
         .map(|&watched| {
-            let (m, memory) = simulated::scale(watched, 10.min(watched), size.scale_calls);
+            let (m, memory) =
+                simulated::scale(watched, 10.min(watched), size.scale_calls, size.kernel);
             ScaleResult {
                 watched,
                 sim_us_per_wait: micros(m.elapsed) / size.scale_calls as f64,
@@ -226,19 +233,19 @@ pub fn granularity(size: &BenchSize) -> Vec<GranularityResult> {
     let n = 200;
     let calls = size.granularity_calls;
     let mut out = Vec::new();
-    let syscall = simulated::transfer::<SyscallSteps>(n, calls * 10, MemoryModel::Sc);
+    let syscall = simulated::transfer::<SyscallSteps>(n, calls * 10, MemoryModel::Sc, size.kernel);
     out.push(GranularityResult {
         granularity: "syscall".into(),
         model: "sc".into(),
         sim_us_per_call: micros(syscall.elapsed) / (calls * 10) as f64,
     });
-    let lock = simulated::transfer::<LockSteps>(n, calls, MemoryModel::Sc);
+    let lock = simulated::transfer::<LockSteps>(n, calls, MemoryModel::Sc, size.kernel);
     out.push(GranularityResult {
         granularity: "lock".into(),
         model: "sc".into(),
         sim_us_per_call: micros(lock.elapsed) / calls as f64,
     });
-    let access = simulated::transfer::<AccessSteps>(n, calls, MemoryModel::Tso);
+    let access = simulated::transfer::<AccessSteps>(n, calls, MemoryModel::Tso, size.kernel);
     out.push(GranularityResult {
         granularity: "access".into(),
         model: "tso".into(),
@@ -290,6 +297,10 @@ pub fn run_all(size: &BenchSize, explore: Option<ExploreResult>) -> BenchReport 
     let granularity = granularity(size);
     let litmus = litmus(size);
     BenchReport {
+        kernel: size
+            .kernel
+            .unwrap_or(kernel_model::KernelOptions::default().version)
+            .name(),
         transfer,
         mix,
         scale,
@@ -308,6 +319,7 @@ pub fn render(report: &BenchReport) -> String {
         out,
         "epsim bench — simulated kernel vs host kernel (medians; ratio = sim time / native time)"
     );
+    let _ = writeln!(out, "simulated eventpoll.c: {}", report.kernel);
     let _ = writeln!(out, "\ntransfer (epwbench: N always-ready LT pipes, epoll_wait(N, 0)); target: sim ≤ 1.0× native per event");
     for t in &report.transfer {
         let _ = writeln!(
@@ -328,7 +340,7 @@ pub fn render(report: &BenchReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  sim per round: ep_poll_callback {:.1} (2.6.22's pipe_read wakes pipe->wait too; a current host runs K={}) | f_op->poll {:.1}",
+        "  sim per round: ep_poll_callback {:.1} (2.6.x's pipe_read wakes pipe->wait too; 6.18 and a current host run K={}) | f_op->poll {:.1}",
         m.sim_callbacks_per_round, 10, m.sim_polls_per_round
     );
     let _ = writeln!(out, "\nscale (10 ready among N watched pipes, epoll_wait(10, 0)); targets: ≤ 1.3× growth 10→100k, ≤ 400 bytes/watch");

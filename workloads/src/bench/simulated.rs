@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use kernel_model::poll::{EPOLLIN, EPOLL_CTL_ADD};
 use kernel_model::user::UserBufferSpec;
-use kernel_model::{EpollEvent, Kernel, Options, World};
+use kernel_model::{EpollEvent, Kernel, KernelVersion, Options, World};
 use sim::strategy::Canonical;
 use sim::{CpuId, Granularity, GranularityKind, MemoryModel, Scheduler};
 
@@ -24,8 +24,15 @@ pub struct SimMeasurement {
     pub callbacks: u64,
 }
 
-fn options(granularity: GranularityKind, model: MemoryModel) -> Options {
+fn options(
+    granularity: GranularityKind,
+    model: MemoryModel,
+    kernel: Option<KernelVersion>,
+) -> Options {
     let mut options = Options::default();
+    if let Some(version) = kernel {
+        options.kernel.version = version;
+    }
     options.machine.cpus = 1;
     options.machine.granularity = granularity;
     options.machine.model = model;
@@ -101,8 +108,14 @@ async fn timed_waits<G: Granularity>(
 }
 
 /// epwbench: `n` always-readable pipes, `epoll_wait(n, 0)` `calls` times.
-pub fn transfer<G: Granularity>(n: usize, calls: u64, model: MemoryModel) -> SimMeasurement {
-    let options = options(G::KIND, model);
+/// `kernel`: the version to run (`None`: the default).
+pub fn transfer<G: Granularity>(
+    n: usize,
+    calls: u64,
+    model: MemoryModel,
+    kernel: Option<KernelVersion>,
+) -> SimMeasurement {
+    let options = options(G::KIND, model, kernel);
     measure::<G, _, _>(&options, n * 2 + 16, move |k, out| async move {
         let (ep, pipes) = make_set(&k, n).await;
         for fds in &pipes {
@@ -113,8 +126,14 @@ pub fn transfer<G: Granularity>(n: usize, calls: u64, model: MemoryModel) -> Sim
 }
 
 /// The write/wait/read mix over `p` pipes with `k` writes per round.
-pub fn mix(p: usize, writes: usize, rounds: u64, seed: u64) -> SimMeasurement {
-    let options = options(GranularityKind::Syscall, MemoryModel::Sc);
+pub fn mix(
+    p: usize,
+    writes: usize,
+    rounds: u64,
+    seed: u64,
+    kernel: Option<KernelVersion>,
+) -> SimMeasurement {
+    let options = options(GranularityKind::Syscall, MemoryModel::Sc, kernel);
     measure::<sim::SyscallSteps, _, _>(&options, p * 2 + 16, move |k, out| async move {
         let (ep, pipes) = make_set(&k, p).await;
         let mut rng = sim::rng::Rng::new(seed);
@@ -163,8 +182,13 @@ pub struct ScaleMemory {
 /// A set of `watched` pipes of which `ready` are readable; `epoll_wait(ready, 0)`
 /// `calls` times. Also returns the resident-memory growth of building the set: first
 /// every pipe, then every watch, measured apart.
-pub fn scale(watched: usize, ready: usize, calls: u64) -> (SimMeasurement, ScaleMemory) {
-    let options = options(GranularityKind::Syscall, MemoryModel::Sc);
+pub fn scale(
+    watched: usize,
+    ready: usize,
+    calls: u64,
+    kernel: Option<KernelVersion>,
+) -> (SimMeasurement, ScaleMemory) {
+    let options = options(GranularityKind::Syscall, MemoryModel::Sc, kernel);
     fix_mmap_threshold();
     let memory = Rc::new(Cell::new(ScaleMemory::default()));
     let memory_out = memory.clone();
