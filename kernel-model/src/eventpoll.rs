@@ -523,11 +523,13 @@ impl<G: Granularity> Kernel<G> {
     fn alloc_epitem(&self, ep: EventPollId, event: EpollEvent, tfile: FileId, fd: i32) -> EpitemId {
         let id = self.objects.borrow_mut().next_id();
         let words = self.cx.alloc_words("epitem", id, EPITEM_FIELDS);
+        let file_id = self.with_file(tfile, |f| f.id).unwrap_or(0);
         let item = Epitem {
             id,
             words,
             rb_linked: false,
             file: tfile,
+            file_id,
             fd,
             pwqlist: smallvec::SmallVec::new(),
             ep,
@@ -669,9 +671,9 @@ impl<G: Granularity> Kernel<G> {
     /// `ep_unlink(ep, epi)` — the caller holds `ep->lock` for write. ENOENT if the item
     /// was already erased from the tree (the check that prevents a double unlink).
     async fn ep_unlink(&self, ep: EventPollId, epi: EpitemId) -> SysResult<()> {
-        let (rb_linked, events_word, link, file, fd) = self
+        let (rb_linked, events_word, link, file_id, fd) = self
             .with_epi(epi, |e| {
-                (e.rb_linked, e.events_word(), e.rdllink(), e.file, e.fd)
+                (e.rb_linked, e.events_word(), e.rdllink(), e.file_id, e.fd)
             })
             .ok_or(Errno::ENOENT)?;
         if !rb_linked {
@@ -679,12 +681,7 @@ impl<G: Granularity> Kernel<G> {
         }
         // Clear the mask: no notification after the unlink from inside the transfer loop.
         self.cx.store(events_word, 0).await;
-        let file_id = self.with_file(file, |f| f.id);
-        self.with_ep_mut(ep, |e| {
-            if let Some(file_id) = file_id {
-                e.rbr.remove(&RbKey::new(file_id, fd));
-            }
-        });
+        self.with_ep_mut(ep, |e| e.rbr.remove(&RbKey::new(file_id, fd)));
         self.with_epi_mut(epi, |e| e.rb_linked = false);
         if self.ep_is_linked(link).await {
             list::list_del_init(&self.cx, link).await;

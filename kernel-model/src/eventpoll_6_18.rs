@@ -390,7 +390,9 @@ impl<G: Granularity> Kernel<G> {
         let Some((lock, ..)) = self.ep_fields_6_18(ep) else {
             return false;
         };
-        let Some((file, fd, link)) = self.with_epi(epi, |e| (e.file, e.fd, e.rdllink())) else {
+        let Some((file, file_id, fd, link)) =
+            self.with_epi(epi, |e| (e.file, e.file_id, e.fd, e.rdllink()))
+        else {
             return false;
         };
         self.cx.note(|| format!("__ep_remove: epitem{}", epi.index));
@@ -415,14 +417,17 @@ impl<G: Granularity> Kernel<G> {
         self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
         self.with_epi_mut(epi, |e| e.fllink_linked = false);
         self.cx.spin_unlock(f_lock).await;
+        // spin_unlock(&file->f_lock) goes through the file pointer: the unlock's store
+        // lands in the struct file. Once f_ep is NULL a concurrent last __fput no longer
+        // waits for this removal (`eventpoll_release` sees nothing to do) and frees the
+        // file at once (6.18's filp cache may hand it out again at once:
+        // SLAB_TYPESAFE_BY_RCU), so the unlock can write a freed struct file — finding F4
+        // (docs/findings.md), fixed after the tag. The access is checked where the unlock
+        // was performed.
+        let _ = self.with_file(file, |_| ());
 
         // rb_erase_cached(&epi->rbn, &ep->rbr): under ep->mtx.
-        let file_id = self.with_file(file, |f| f.id);
-        self.with_ep_mut(ep, |e| {
-            if let Some(file_id) = file_id {
-                e.rbr.remove(&RbKey::new(file_id, fd));
-            }
-        });
+        self.with_ep_mut(ep, |e| e.rbr.remove(&RbKey::new(file_id, fd)));
         self.with_epi_mut(epi, |e| e.rb_linked = false);
 
         self.cx.spin_lock_irq(lock).await;
@@ -968,11 +973,13 @@ impl<G: Granularity> Kernel<G> {
     ) -> EpitemId {
         let id = self.objects.borrow_mut().next_id();
         let words = self.cx.alloc_words("epitem", id, EPITEM_FIELDS);
+        let file_id = self.with_file(tfile, |f| f.id).unwrap_or(0);
         let item = Epitem {
             id,
             words,
             rb_linked: false,
             file: tfile,
+            file_id,
             fd,
             pwqlist: smallvec::SmallVec::new(),
             ep,

@@ -196,6 +196,10 @@ pub struct Epitem {
     pub rb_linked: bool,
     /// `ffd`: immutable.
     pub file: FileId,
+    /// `ffd.file` as the rb-tree compares it: the file's stable id, a pointer value that
+    /// is compared and never dereferenced (so removing the item after the file is gone,
+    /// as the kernel's `rb_erase` may, touches no freed file).
+    pub file_id: u64,
     pub fd: i32,
     /// `pwqlist`: the item's owner only (under `ep->sem` write or `epmutex`).
     /// Most files have one wait queue, a few two: inline up to two, in the space a

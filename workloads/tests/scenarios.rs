@@ -1088,3 +1088,60 @@ process app {
         }
     }
 }
+
+/// Finding F4 (docs/findings.md): on 6.18, `ep_clear_and_put`'s `__ep_remove` takes the
+/// last item off a file's list under `f_lock`; a concurrent last `close` of that file
+/// then sees nothing to wait for in `eventpoll_release` and frees the file before the
+/// remover's `spin_unlock(&file->f_lock)`, which writes the freed `struct file`. The
+/// pinned schedule (found by `epsim explore close-race --kernel 6.18 --model tso
+/// --strategy dfs --preemption-bound 1`) replays it strictly. On 2.6.22 and 2.6.21 the
+/// global `epmutex` serialises the two closes and the file is freed after an RCU grace
+/// period: the same bounded search is complete and clean.
+const F4_CLOSE_RACE_6_18: &str = "v1.2685d36c5087c14f.mgECewIJAQNOlm8cXKo";
+
+#[test]
+fn close_race_shows_f4_on_6_18_and_nothing_on_2007_versions() {
+    let scenario = parse("close-race");
+    let at = |kernel| {
+        scenario.options(&Overrides {
+            kernel: Some(kernel),
+            model: Some(MemoryModel::Tso),
+            ..Overrides::default()
+        })
+    };
+    let schedule = sim::Schedule::decode(F4_CLOSE_RACE_6_18).unwrap();
+    let (outcome, _) = replay_at::<AccessSteps>(&scenario, &at(KernelVersion::V6_18), 0, &schedule);
+    let uaf: Vec<_> = outcome
+        .reports()
+        .iter()
+        .filter(|r| r.kind == ReportKind::UseAfterFree)
+        .collect();
+    assert_eq!(uaf.len(), 1, "{:?}", outcome.reports());
+    assert!(
+        uaf[0].message.starts_with("struct file: use after free"),
+        "{}",
+        uaf[0].message
+    );
+    for kernel in [KernelVersion::V2_6_22, KernelVersion::V2_6_21] {
+        let summary = explore_at(
+            &scenario,
+            &at(kernel),
+            &ExploreOptions {
+                strategy: StrategyKind::Dfs,
+                runs: 20_000,
+                preemption_bound: Some(1),
+                delay_bound: Some(1),
+                shrink: false,
+                focus: true,
+                ..ExploreOptions::default()
+            },
+        );
+        assert!(summary.exhaustive, "{} not exhausted", kernel.name());
+        assert!(
+            summary.reports.is_empty(),
+            "{}: {:?}",
+            kernel.name(),
+            summary.reports
+        );
+    }
+}

@@ -413,6 +413,7 @@ macro_rules! library {
 
 /// Every scenario of the library, sorted by name.
 pub const LIBRARY: &[BuiltinScenario] = library![
+    "close-race",
     "dup-then-close",
     "et-basics",
     "eventfd-basics",
