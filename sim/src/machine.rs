@@ -323,11 +323,21 @@ impl Machine {
                     reason,
                 });
             }
-            self.start_queued_spawns();
-            self.dispatch_idle_cpus(state);
-            if state.halted.get() {
-                // A task that just started may have run into a fatal report.
-                return Err(RunEnd::Halted);
+            // Starting a task runs its code up to its first op (`start_if_new`), and that
+            // code may create threads or finish at once, leaving its CPU idle again with
+            // work queued: until every CPU that can have a task has one that waits at an
+            // op, start and dispatch again (each round starts a task or ends the loop,
+            // and tasks are bounded by `TASKS_MAX`).
+            loop {
+                self.start_queued_spawns();
+                self.dispatch_idle_cpus(state);
+                if state.halted.get() {
+                    // A task that just started may have run into a fatal report.
+                    return Err(RunEnd::Halted);
+                }
+                if state.spawn_queue.borrow().is_empty() && !dispatch_would_act(state) {
+                    break;
+                }
             }
             if let Err(SelfDeadlock {
                 cpu,

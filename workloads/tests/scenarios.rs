@@ -588,6 +588,40 @@ fn run_level_expectations_are_checked_after_the_run() {
     );
 }
 
+/// A task or thread whose first system call comes after `thread` (or never comes):
+/// the thread runs, the process exits and frees its files — no panic, no false `leak`.
+#[test]
+fn threads_created_before_any_system_call_run() {
+    let texts = [
+        "process app { task main { thread w { x = 1 } } }\n",
+        "process app {\n task main {\n  thread w {\n   p = pipe()\n   write(p.w, \"a\")\n   expect ok\n  }\n }\n}\n",
+        "cpus 1\nprocess app {\n task a { x = 1 }\n task b {\n  p = pipe()\n  expect ok\n }\n}\n",
+    ];
+    for text in texts {
+        let scenario = Scenario::parse("threads.scn", text).unwrap();
+        let options = scenario.options(&Overrides::default());
+        let out = run_canonical(&scenario, &options);
+        assert!(out.verdict.passed(), "{text}{}", describe(&out));
+        assert_eq!(out.outcome.result.end, sim::RunEnd::Completed, "{text}");
+        let summary = explore_at(
+            &scenario,
+            &options,
+            &ExploreOptions {
+                strategy: StrategyKind::Random,
+                runs: 50,
+                shrink: false,
+                ..ExploreOptions::default()
+            },
+        );
+        assert!(
+            summary.reports.is_empty() && summary.findings.is_empty(),
+            "{text}: {:?} {:?}",
+            summary.reports,
+            summary.first_report
+        );
+    }
+}
+
 #[test]
 fn scenario_mistakes_at_run_time_become_reports_with_a_place() {
     let cases = [
