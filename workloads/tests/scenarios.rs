@@ -256,6 +256,40 @@ fn concurrent_scenarios_hold_on_explored_schedules() {
     }
 }
 
+/// The `signals` scenario's timeline (`expect now() >= 1ms` after the EINTR that a
+/// `kill` sent at 1 ms causes) holds under every strategy, not only `timed`: a signal
+/// carries its virtual time to the task it interrupts (sim's `causality.rs` checks
+/// every kind of wake-up).
+#[test]
+fn signals_keep_their_timeline_under_every_strategy() {
+    let scenario = parse("signals");
+    let options = scenario.options(&Overrides::default());
+    for strategy in [
+        StrategyKind::Random,
+        StrategyKind::Pct,
+        StrategyKind::RoundRobin,
+        StrategyKind::Timed,
+    ] {
+        let summary = explore_at(
+            &scenario,
+            &options,
+            &ExploreOptions {
+                strategy,
+                runs: 50,
+                shrink: false,
+                ..ExploreOptions::default()
+            },
+        );
+        assert!(
+            summary.reports.is_empty(),
+            "{}: {:?} {:?}",
+            strategy.name(),
+            summary.reports,
+            summary.first_report
+        );
+    }
+}
+
 /// Each injection scenario's `expect report KIND` is found by exploring it at its own
 /// granularity and model; the same exploration without the injection does not find it.
 #[test]
