@@ -55,7 +55,7 @@ pub enum RunEnd {
     Quiescent { sleepers: Vec<TaskId> },
     /// A fatal report stopped the run.
     Halted,
-    /// The step budget ran out (a `livelock` report was made).
+    /// The step budget ran out (a `step-budget` report was made).
     StepLimit,
     /// The schedule being replayed does not fit this run.
     ReplayMismatch {
@@ -353,13 +353,7 @@ impl Machine {
                 return Err(self.quiesce());
             }
             if state.step.get() >= state.config.max_steps {
-                state.report_at(
-                    ReportKind::Livelock,
-                    None,
-                    None,
-                    format!("no end after {} steps", state.config.max_steps),
-                    vec![],
-                );
+                self.report_step_budget();
                 return Err(RunEnd::StepLimit);
             }
             decide(state)
@@ -894,6 +888,24 @@ fn hand_over(state: &State, exit: InPlaceExit) -> Poll<u64> {
 }
 
 impl Machine {
+    /// The step budget ran out: a report of its own, not a livelock — the machine cannot
+    /// tell a run that needs more steps from one that would never end.
+    #[cold]
+    fn report_step_budget(&self) {
+        let budget = self.state.config.max_steps;
+        self.state.report_at(
+            ReportKind::StepBudget,
+            None,
+            None,
+            format!("the step budget of {budget} steps ran out before the run ended"),
+            vec![format!(
+                "a run is stopped at its step budget, not judged (this is not a livelock \
+                 report): to let it go on, raise the budget above {budget} with a \
+                 `max steps N` line in the scenario's header"
+            )],
+        );
+    }
+
     fn report_self_deadlock(
         &self,
         cpu: CpuId,

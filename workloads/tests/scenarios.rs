@@ -352,7 +352,7 @@ fn every_injection_is_caught_by_its_scenario() {
 /// explored with its own options, strategy and seed (and no report of another kind);
 /// the schedule that shows it replays to a run that passes the scenario, and the report
 /// is the documented finding the scenario is named after when `check::classify_finding`
-/// recognises it (F1 and F2; F3's livelock is pinned by kernel-model's findings.rs).
+/// recognises it (F1 and F2; F3's exhausted step budget is pinned by kernel-model's findings.rs).
 #[test]
 fn every_finding_is_shown_by_its_scenario() {
     let mut findings = Vec::new();
@@ -400,7 +400,7 @@ fn every_finding_is_shown_by_its_scenario() {
         assert!(run.verdict.passed(), "{}: {:?}", b.name, run.verdict);
         let named: Vec<&str> = run.findings.iter().flatten().copied().collect();
         let finding = b.name.trim_start_matches("finding-");
-        if first.kind == ReportKind::Livelock {
+        if first.kind == ReportKind::StepBudget {
             assert!(named.is_empty(), "{}: {named:?}", b.name);
         } else {
             assert!(named.contains(&finding), "{}: {named:?}", b.name);
