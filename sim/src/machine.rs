@@ -1246,7 +1246,19 @@ impl Machine {
 
     fn result(&mut self, end: RunEnd) -> RunResult {
         let state = &self.state;
-        let schedule = state.decisions.borrow().schedule.clone();
+        // The run is over (a machine runs once until reset, which clears the log): move
+        // the decisions out rather than copy them — a long run's deviations are most of
+        // what it keeps.
+        let schedule = {
+            let mut log = state.decisions.borrow_mut();
+            let kept = &mut log.schedule;
+            Schedule {
+                config_hash: kept.config_hash,
+                decisions: kept.decisions,
+                deviations: std::mem::take(&mut kept.deviations),
+                fingerprints: std::mem::take(&mut kept.fingerprints),
+            }
+        };
         let mut reports = state.reports.borrow().clone();
         if !reports.is_empty() {
             let encoded = schedule.encode();

@@ -237,24 +237,32 @@ pub fn write_report(
     }
     writeln!(out, "options: {}", resolved.describe())?;
     writeln!(out)?;
-    let rendered: Vec<String> = run
-        .results
-        .render()
-        .lines()
-        .map(|l| format!("  {l}"))
-        .collect();
+    let summary = |p: usize, more: usize, _: usize, _: usize| {
+        format!(
+            "  ⋮  the {p} line{} above repeat{} {more} more time{} with other values (--json lists every call); the last:",
+            if p == 1 { "" } else { "s" },
+            if p == 1 { "s" } else { "" },
+            if more == 1 { "" } else { "s" },
+        )
+    };
+    // A run of identical calls is kept once with a count: it is folded here as `fold`
+    // folds a line repeated that often, without writing it out that often first.
+    let mut rendered: Vec<String> = Vec::new();
+    for (line, repeats) in run.results.render_runs() {
+        let line = format!("  {line}");
+        if repeats >= 3 {
+            rendered.push(line.clone());
+            rendered.push(summary(1, repeats as usize, 0, 0));
+            rendered.push(line);
+        } else {
+            rendered.extend(std::iter::repeat_n(line, repeats as usize + 1));
+        }
+    }
     if rendered.is_empty() {
         writeln!(out, "results: no system calls returned")?;
     } else {
         writeln!(out, "results:")?;
-        let folded = fold(&rendered, 8, 4, &|p, more, _, _| {
-            format!(
-                "  ⋮  the {p} line{} above repeat{} {more} more time{} with other values (--json lists every call); the last:",
-                if p == 1 { "" } else { "s" },
-                if p == 1 { "s" } else { "" },
-                if more == 1 { "" } else { "s" },
-            )
-        });
+        let folded = fold(&rendered, 8, 4, &summary);
         for line in folded {
             writeln!(out, "{line}")?;
         }
@@ -394,6 +402,14 @@ pub struct RunJson {
     pub violations: Vec<ViolationJson>,
     pub expectations: ExpectationsJson,
     pub results: Vec<ResultJson>,
+    /// Calls made after `results` had kept `CALL_RUNS_MAX` runs of identical calls
+    /// (present only when some were not kept).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub results_not_kept: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl RunJson {
@@ -427,8 +443,7 @@ impl RunJson {
             expectations: ExpectationsJson { passed, failed },
             results: run
                 .results
-                .calls
-                .iter()
+                .calls()
                 .map(|c| ResultJson {
                     task: c.task.clone(),
                     call: c.call.clone(),
@@ -444,6 +459,7 @@ impl RunJson {
                         .collect(),
                 })
                 .collect(),
+            results_not_kept: run.results.calls_not_kept(),
         }
     }
 }

@@ -154,7 +154,7 @@ fn every_scenario_meets_its_expectations_at_syscall_granularity() {
                 describe(&out)
             );
             assert!(out.results.passed() > 0, "{} checks nothing", b.name);
-            assert!(!out.results.calls.is_empty());
+            assert!(out.results.calls().next().is_some());
         }
     }
 }
@@ -505,8 +505,7 @@ fn results_are_recorded_in_order_as_written() {
     let out = run_canonical(&scenario, &options);
     let calls: Vec<(&str, &str, i64)> = out
         .results
-        .calls
-        .iter()
+        .calls()
         .map(|c| (c.task.as_str(), c.call.as_str(), c.ret))
         .collect();
     assert_eq!(
@@ -521,7 +520,8 @@ fn results_are_recorded_in_order_as_written() {
             ("main", "n = read(99, 1)", -1),
         ]
     );
-    let wait = &out.results.calls[4];
+    let all: Vec<_> = out.results.calls().collect();
+    let wait = all[4];
     assert_eq!(
         wait.events,
         [kernel_model::EpollEvent {
@@ -529,8 +529,8 @@ fn results_are_recorded_in_order_as_written() {
             data: 7
         }]
     );
-    assert_eq!(out.results.calls[6].errno, Some(kernel_model::Errno::EBADF));
-    assert_eq!(out.results.calls[1].fds, Some([4, 5]));
+    assert_eq!(all[6].errno, Some(kernel_model::Errno::EBADF));
+    assert_eq!(all[1].fds, Some([4, 5]));
     assert_eq!(
         out.results.render(),
         "main: ep = epoll_create(1) = 3\n\
@@ -620,6 +620,51 @@ fn run_level_expectations_are_checked_after_the_run() {
         out.expectation_reports[0].message,
         "noreports.scn:3:1: expected no reports, the run made lock-order"
     );
+}
+
+/// A run keeps a run of identical calls once, with a count, and lists it as every call;
+/// past `CALL_RUNS_MAX` runs it counts calls without keeping them, so that a long run's
+/// memory does not grow with its length (`memory.rs` measures it).
+#[test]
+fn identical_calls_are_kept_once_and_calls_past_the_limit_are_counted() {
+    use workloads::scenario::results::CALL_RUNS_MAX;
+    let text = "cpus 1\nprocess app {\n task main {\n  ep = epoll_create(1)\n  repeat 5 {\n   n = fcntl(ep, F_GETFL)\n  }\n  close(ep)\n  n = fcntl(ep, F_GETFL)\n }\n}\n";
+    let scenario = Scenario::parse("repeats.scn", text).unwrap();
+    let out = run_canonical(&scenario, &scenario.options(&Overrides::default()));
+    let runs: Vec<(&str, u64)> = out
+        .results
+        .call_runs()
+        .iter()
+        .map(|r| (r.call.call.as_str(), r.repeats))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("ep = epoll_create(1)", 0),
+            ("n = fcntl(ep, F_GETFL)", 4),
+            ("close(ep)", 0),
+            ("n = fcntl(ep, F_GETFL)", 0),
+        ]
+    );
+    assert_eq!(out.results.calls().count(), 8);
+    assert_eq!(out.results.render().lines().count(), 8);
+    assert!(out.results.render().ends_with(
+        "main: n = fcntl(ep, F_GETFL) = 2\nmain: close(ep) = 0\nmain: n = fcntl(ep, F_GETFL) = -1 EBADF\n"
+    ));
+
+    let alternating = (CALL_RUNS_MAX / 2 + 10).to_string();
+    let text = format!(
+        "cpus 1\nprocess app {{\n task main {{\n  ep = epoll_create(1)\n  repeat {alternating} {{\n   n = fcntl(ep, F_GETFL)\n   close(99)\n  }}\n }}\n}}\n"
+    );
+    let scenario = Scenario::parse("many.scn", &text).unwrap();
+    let out = run_canonical(&scenario, &scenario.options(&Overrides::default()));
+    assert!(out.verdict.passed(), "{}", describe(&out));
+    assert_eq!(out.results.call_runs().len(), CALL_RUNS_MAX);
+    assert_eq!(out.results.calls_not_kept(), 1 + 2 * 10);
+    assert!(out
+        .results
+        .render()
+        .ends_with("… and 21 more calls, not kept (a run keeps 100000 runs of identical calls)\n"));
 }
 
 /// A task or thread whose first system call comes after `thread` (or never comes):
