@@ -4,7 +4,8 @@
 //! rw_semaphore or spinlock — happened at some virtual time, and the task that sees it
 //! must not see a clock earlier than that, under every strategy. Strategies other than
 //! `timed` let the CPUs' clocks drift far apart (a CPU can be at 2 µs while another is at
-//! 1 ms), so this is a property of the machine, not of the scheduling order.
+//! 1 ms), so this is a property of the machine, not of the scheduling order. Nor does a
+//! woken task go back in time when it moves to a CPU whose clock is behind its own.
 //!
 //! Each program has one cause — logged with the causing context's clock just before it
 //! acts — and one task that logs its own clock whenever it has observed that cause (a
@@ -39,7 +40,7 @@ const LONG_TIMEOUT_JIFFIES: u64 = 1000;
 /// When the causes happen: far ahead of where the observing task starts.
 const CAUSE_AT_NS: u64 = 1_000_000;
 
-const KINDS: [(&str, Program); 10] = [
+const KINDS: [(&str, Program); 11] = [
     ("wake_up_process", wake_up_process),
     ("wait-queue wake_up", wait_queue_wake_up),
     ("signal from a task to a sleeper", signal_to_sleeper),
@@ -57,6 +58,10 @@ const KINDS: [(&str, Program); 10] = [
         sleeping_lock_hand_off(m, log, LockKind::RwSem)
     }),
     ("spinlock hand-off", spinlock_hand_off),
+    (
+        "wake-up of a sleeper that moves to a CPU behind it",
+        wake_up_and_move_to_a_cpu_behind,
+    ),
 ];
 
 fn machine() -> Machine {
@@ -201,6 +206,36 @@ fn wake_up_from_interrupt(machine: &mut Machine, log: Log<Mark>) {
             })
         }),
     );
+}
+
+/// A task runs ahead on CPU 0 (sharing it with a task that keeps it busy), sleeps,
+/// and is woken by a task on CPU 1 whose clock is behind; the waker then exits, so idle
+/// CPU 1 takes the woken task. Its own time when it went to sleep is the cause here: it
+/// must not run earlier than that on the CPU it moved to.
+fn wake_up_and_move_to_a_cpu_behind(machine: &mut Machine, log: Log<Mark>) {
+    let cx = machine.cx::<LockSteps>();
+    let (wakee_cx, hog_cx) = (cx.clone(), cx.clone());
+    let wakee = machine.spawn("wakee", None, async move {
+        let cx = wakee_cx;
+        for _ in 0..100 {
+            cx.syscall("getpid").await;
+        }
+        log.push(Mark::Cause(cx.now_ns()));
+        sleep_until_woken(&cx, &log).await;
+    });
+    machine.spawn("hog", Some(CpuId(0)), async move {
+        for _ in 0..300 {
+            hog_cx.syscall("getpid").await;
+        }
+    });
+    machine.spawn("waker", Some(CpuId(1)), async move {
+        for _ in 0..300 {
+            cx.syscall("getpid").await;
+            if cx.wake_up_process(wakee).await == 1 {
+                break;
+            }
+        }
+    });
 }
 
 /// The task's own timers: a sleep and a `schedule_timeout` that expires. The cause is
