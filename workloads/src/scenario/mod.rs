@@ -37,7 +37,7 @@
 //! strategy.begin_execution();
 //! let outcome = world.run(&mut strategy);
 //! let results = recorder.results();
-//! assert_eq!(results.calls[4].call, "evs = epoll_wait(ep, 10, 0)");
+//! assert_eq!(results.calls().nth(4).unwrap().call, "evs = epoll_wait(ep, 10, 0)");
 //! assert!(scenario.verdict(&outcome, &results).passed());
 //! ```
 

@@ -1555,7 +1555,7 @@ mod tests {
         ("fail alloc epitem nth 0", "t.scn:1:23: found 0, expected which allocation fails, counting from 1"),
         ("fail epitem", "t.scn:1:6: found `epitem`, expected `alloc` (as in `fail alloc epitem nth 2`)"),
         ("inject no-such-thing", "t.scn:1:8: found `no-such-thing`, expected an injection: no-linked-check, no-smp-mb, no-reinject-wakeup, lock-without-irqsave, ctl-without-sem, steal-without-lock, no-pwake-deferral, unhook-under-lock"),
-        ("expect report nothing", "t.scn:1:15: found `nothing`, expected a report kind: list-corruption, orphaned-item, use-after-free, double-free, lock-order, sleep-in-atomic, irq-unsafe-lock, deadlock, livelock, lost-wakeup, leak, expectation, bad-unlock"),
+        ("expect report nothing", "t.scn:1:15: found `nothing`, expected a report kind: list-corruption, orphaned-item, use-after-free, double-free, lock-order, sleep-in-atomic, irq-unsafe-lock, deadlock, livelock, step-budget, lost-wakeup, leak, expectation, bad-unlock"),
         ("expect something", "t.scn:1:8: found `something`, expected `report KIND`, `no reports` or `blocked TASK` (task expectations go inside a task)"),
         ("expect no report", "t.scn:1:11: found `report`, expected `reports` (as in `expect no reports`)"),
         ("expect blocked ghost\nprocess a { task main { } }", "t.scn:1:16: found `ghost`, expected the name of a task or thread (main)"),
