@@ -8,6 +8,7 @@
 //! - [`parser`] — tokens to the parsed form, with `file:line:col` errors
 //! - [`interp`] — runs a parsed scenario as tasks on a [`kernel_model::World`]
 //! - [`results`] — what each task's calls returned, expectations, and the verdict
+//! - [`fuzz`] — a fuzz harness for the parser and the interpreter (mutated scenarios)
 //!
 //! The API the command line and the snapshot tests use:
 //!
@@ -42,6 +43,7 @@
 //! ```
 
 pub mod ast;
+pub mod fuzz;
 pub mod interp;
 pub mod lexer;
 pub mod parser;
