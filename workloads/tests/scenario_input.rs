@@ -191,6 +191,26 @@ fn integer_overflow_is_a_scenario_error_at_its_place() {
     assert!(out.verdict.passed(), "{:?}", reports(&out));
 }
 
+/// What a message quotes of the scenario is on one line, though the scenario breaks it
+/// (after an operator, or with a lone carriage return).
+#[test]
+fn messages_quote_the_scenario_on_one_line() {
+    let body = "x = 1\n expect (x +\n   1) == 3\n y = 1 / (x -\r 1)";
+    let out = run(&Scenario::parse("t.scn", &in_task(body)).unwrap());
+    assert_eq!(
+        reports(&out),
+        [
+            "t.scn:4:2: expected `(x + 1) == 3`, but (x + 1) is 2 (task `main`)",
+            "t.scn:6:10: scenario error in `main`: division by zero: `(x - 1)` is 0"
+        ]
+    );
+    let error = Scenario::parse("t.scn", "cpus \"a\rb\"").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "t.scn:1:6: found string \"a\\rb\", expected the number of CPUs"
+    );
+}
+
 /// A thread or forked child made twice under one name (in a loop, or with an index that
 /// repeats) stops the task at the statement that would make the second.
 #[test]
@@ -205,6 +225,35 @@ fn a_second_task_of_one_name_is_a_scenario_error() {
         let out = run(&Scenario::parse("t.scn", &in_task(&body)).unwrap());
         assert_eq!(reports(&out), [expected], "{body}");
     }
+}
+
+/// Found by the fuzz harness: a task that queues a thread and stops (here on a scenario
+/// error) before its first step ended the run with the thread never created, and naming
+/// it for the output (`epsim run`'s path) indexed past the machine's tasks.
+#[test]
+fn a_run_that_ends_before_a_queued_thread_is_created_still_names_it() {
+    let scenario = Scenario::parse(
+        "t.scn",
+        "process app { task main {\n repeat 2 { thread t { } }\n } }",
+    )
+    .unwrap();
+    let options = scenario.options(&Overrides::default());
+    let mut strategy = Canonical::default();
+    let out = workloads::session::execute(
+        &scenario,
+        &options,
+        0,
+        workloads::session::Capture::Trace,
+        workloads::session::Drive::Strategy(&mut strategy),
+    )
+    .unwrap();
+    assert!(out.verdict.failed.iter().chain(out.outcome.reports()).any(|r| r.message
+        == "t.scn:2:13: scenario error in `main`: there is already a task `t`: task names are unique"));
+    assert!(
+        out.task_names.values().any(|name| name == "t"),
+        "{:?}",
+        out.task_names
+    );
 }
 
 /// `thread` as a task's first statement parses (item 1 of issue 10 makes it run).

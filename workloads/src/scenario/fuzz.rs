@@ -31,6 +31,7 @@ use sim::strategy::{Canonical, Random};
 use sim::{ReportKind, Scheduler};
 
 use super::{list, Overrides, Scenario};
+use crate::session::{execute, Capture, Drive};
 
 /// The file name inputs are parsed under (every position must name it).
 pub const FILE: &str = "fuzz.scn";
@@ -268,6 +269,53 @@ const SNIPPETS: &[&str] = &[
     " ",
     "\r\n",
     "\u{feff}",
+    "\r",
+    "(x +\n 1)",
+    " +\n ",
+    " ==\n ",
+    "\"a\rb\"",
+    "x = 1 / (0 *\n 1)",
+    "expect (ret +\n 1) == 7",
+];
+
+/// Whole lines: statements and header lines, some fine and some not, some making values
+/// the interpreter must refuse at run time.
+const STATEMENTS: &[&str] = &[
+    "x = 1",
+    "x = 9223372036854775807 + 0\n y = x + 1",
+    "n = 64\n y = 1 << n",
+    "y = -(-9223372036854775807 - 1 + 0)",
+    "a = 0\n repeat 100 { a = [a] }",
+    "thread w { x = 1 }",
+    "thread w { }\n thread w { }",
+    "repeat 2 { thread t { } }",
+    "repeat 2 as i { fork c[i % 1] { } }",
+    "fork f { close(0) }",
+    "at 1ms { signal(main) }",
+    "at 0 { note \"irq\" }",
+    "kill(main)",
+    "expect (1 +\n 1) == 3",
+    "x = 0\n y = 1 / (x *\n 1)",
+    "x = array(3)\n x[5] = 1",
+    "p = pipe()\n x = p.events",
+    "ep = epoll_create(1)\n evs = epoll_wait(ep, 10, 0)\n expect evs == [EPOLLIN:1]",
+    "sleep 1ms",
+    "until 1ms { x = 1 }",
+    "evs = epoll_wait(3, 1, -1)",
+    "write(1, 100 bytes)",
+    "x = random(0)",
+    "model tso",
+    "model pso\ngranularity lock",
+    "granularity lock",
+    "cpus 1",
+    "max steps 10",
+    "expect blocked main",
+    "expect no reports",
+    "process extra { task extra_main { x = 1 } }",
+    "process copy fork of app { task copy_main { close(0) } }",
+    "at 2ms on cpu 1 { deliver(0, 10 bytes) }",
+    "# a comment",
+    "",
 ];
 
 /// Numbers at and past the edges of 64 bits.
@@ -341,10 +389,16 @@ fn size(rng: &mut Rng) -> usize {
     }
 }
 
-/// One input: 1 to 4 mutations of a corpus text, or of two spliced.
+/// One input: 1 to 4 mutations (mostly one: most of a scenario stays valid, so the
+/// interpreter sees it) of a corpus text.
 pub fn mutate(rng: &mut Rng, corpus: &[String]) -> Vec<u8> {
     let mut text = corpus[rng.index(corpus.len())].as_bytes().to_vec();
-    for _ in 0..1 + rng.below(4) {
+    let mutations = if rng.chance(1, 2) {
+        1
+    } else {
+        2 + rng.below(3)
+    };
+    for _ in 0..mutations {
         mutate_once(rng, corpus, &mut text);
     }
     text
@@ -360,7 +414,7 @@ fn mutate_once(rng: &mut Rng, corpus: &[String], text: &mut Vec<u8>) {
         }
     };
     let at = rng.index(text.len() + 1);
-    match rng.below(12) {
+    match rng.below(13) {
         // A flipped bit, or a byte set to anything.
         0 if !text.is_empty() => {
             let i = rng.index(text.len());
@@ -442,10 +496,21 @@ fn mutate_once(rng: &mut Rng, corpus: &[String], text: &mut Vec<u8>) {
         }
         // The text cut short.
         9 => text.truncate(at),
-        // A word of the language inserted.
-        _ => {
+        // A word of the language inserted anywhere, or a line of it at a line's start.
+        10 => {
             let snippet = SNIPPETS[rng.index(SNIPPETS.len())].as_bytes();
             text.splice(at..at, snippet.iter().copied());
+        }
+        _ => {
+            let starts: Vec<usize> = (0..text.len()).filter(|&i| text[i] == b'\n').collect();
+            let at = if starts.is_empty() {
+                0
+            } else {
+                starts[rng.index(starts.len())] + 1
+            };
+            let mut line = STATEMENTS[rng.index(STATEMENTS.len())].as_bytes().to_vec();
+            line.push(b'\n');
+            text.splice(at..at, line);
         }
     }
 }
@@ -490,7 +555,7 @@ pub fn check_input(bytes: &[u8], seed: u64, max_steps: u64) -> Verdict {
         }
     };
     let options_error = scenario.check_header(None, None).map_err(|e| e.to_string());
-    let mut options = scenario.options(&Overrides {
+    let options = scenario.options(&Overrides {
         max_steps: Some(
             scenario
                 .header
@@ -500,25 +565,40 @@ pub fn check_input(bytes: &[u8], seed: u64, max_steps: u64) -> Verdict {
         ),
         ..Overrides::default()
     });
-    options.machine.keep_trace = false;
     if let Err(message) = options_error.and_then(|()| scenario.check_options(&options)) {
         if let Err(broken) = check_message(&message) {
             return Verdict::Broken(broken);
         }
         return Verdict::OptionError(message);
     }
+    // As `epsim run` runs it (its results, task names, and for one input in four its
+    // trace rendered in kernel terms), under the canonical or a random schedule.
     let mut strategy: Box<dyn Scheduler> = if seed % 2 == 0 {
         Box::new(Canonical::default())
     } else {
         Box::new(Random::new(seed))
     };
-    let out = scenario.run(&options, seed, strategy.as_mut());
+    let capture = if seed % 4 < 2 {
+        Capture::Results
+    } else {
+        Capture::Trace
+    };
+    let out = match execute(
+        &scenario,
+        &options,
+        seed,
+        capture,
+        Drive::Strategy(strategy.as_mut()),
+    ) {
+        Ok(out) => out,
+        Err(error) => return Verdict::Broken(format!("the run failed: {error}")),
+    };
     let mut scenario_error = false;
     for report in out
         .outcome
         .reports()
         .iter()
-        .chain(&out.expectation_reports)
+        .chain(&out.verdict.failed)
         .filter(|r| r.kind == ReportKind::Expectation)
     {
         scenario_error |= report.message.contains(": scenario error in ");

@@ -468,12 +468,15 @@ impl<G: Granularity> Interp<G> {
         format!("{}:{}:{}", self.shared.file, span.line, span.col)
     }
 
-    fn source(&self, span: Span) -> &str {
-        self.shared
-            .text
-            .get(span.start..span.end)
-            .unwrap_or("?")
-            .trim()
+    /// An expression as written, on one line (it may span several: messages may not).
+    fn source(&self, span: Span) -> String {
+        let text = self.shared.text.get(span.start..span.end).unwrap_or("?");
+        let lines: Vec<&str> = text
+            .split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines.join(" ")
     }
 
     fn runtime_error(&self, env: &Env, error: RtError) {

@@ -69,8 +69,17 @@ impl Token {
     }
 }
 
+/// At most 24 characters of `text`, with control characters escaped: a message is one
+/// line.
 fn clip(text: &str) -> String {
-    let mut out: String = text.chars().take(24).collect();
+    let mut out = String::new();
+    for c in text.chars().take(24) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
     if text.chars().count() > 24 {
         out.push_str("...");
     }

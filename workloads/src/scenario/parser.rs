@@ -961,12 +961,12 @@ impl Parser<'_> {
         let end = self.previous_end().max(start.start);
         let raw = &self.text[start.start..end];
         let mut out = String::with_capacity(raw.len());
-        let mut lines = raw.lines();
+        // A lone `\r` breaks a line on a terminal too.
+        let mut lines = raw.split(['\n', '\r']);
         if let Some(first) = lines.next() {
             out.push_str(first.trim_end());
         }
-        for line in lines {
-            let line = line.trim();
+        for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
             if !(out.ends_with('(')
                 || out.ends_with('[')
                 || line.starts_with(')')
