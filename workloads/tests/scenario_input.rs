@@ -46,7 +46,7 @@ fn a_chain_of_a_million_terms_runs() {
         body.push_str(" + 1");
     }
     body.push_str("\n expect x == 1000000\n y = 1");
-    for _ in 1..terms / 4 {
+    for _ in 1..terms / 20 {
         body.push_str(" && 1 || 0");
     }
     body.push_str("\n expect y == 1");
@@ -208,6 +208,44 @@ fn messages_quote_the_scenario_on_one_line() {
     assert_eq!(
         error.to_string(),
         "t.scn:1:6: found string \"a\\rb\", expected the number of CPUs"
+    );
+}
+
+/// A failing `expect` quotes at most `SHOWN_MAX` characters of a value: a million
+/// numbers, quoted in a loop, would otherwise be gigabytes of messages.
+#[test]
+fn messages_show_at_most_so_much_of_a_value() {
+    let body = "a = array(100000)\n s = array(1000, \"text\")\n repeat 100 {\n expect a == 1 || s == 1\n expect a == s\n }";
+    let out = run(&Scenario::parse("t.scn", &in_task(body)).unwrap());
+    let messages = reports(&out);
+    assert_eq!(messages.len(), 200);
+    let limit = workloads::scenario::interp::SHOWN_MAX;
+    assert!(messages[0].starts_with("t.scn:6:2: expected `a == 1 || s == 1`, but it is false"));
+    assert!(
+        messages[1].starts_with("t.scn:7:2: expected `a == s`, but a is [0, 0, 0,"),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        messages[1].contains(", 0, ... and s is [\"text\", \"text\""),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        messages[1].ends_with("...] (task `main`)") || messages[1].ends_with("... (task `main`)")
+    );
+    assert!(messages[1].len() < 2 * limit + 200, "{}", messages[1].len());
+}
+
+/// Copying a large value counts against the run's statement budget: a loop that copies
+/// a list of a million numbers ends on the budget instead of running for hours.
+#[test]
+fn copying_large_values_counts_against_the_budget() {
+    let text = "max steps 10000\nprocess app { task main {\n a = array(1000000)\n repeat 1000000 {\n b = a\n }\n} }";
+    let out = run(&Scenario::parse("t.scn", text).unwrap());
+    assert_eq!(
+        reports(&out),
+        ["t.scn:5:6: scenario error in `main`: the run executed more than 40000 statements (4 per step of the step budget): a loop without a system call or sleep never lets virtual time advance"]
     );
 }
 

@@ -51,6 +51,9 @@ pub const WEIGHT_MAX: usize = 1 << 22;
 /// value a million lists deep, which printing, comparing, copying or dropping it would
 /// recurse into; with this bound they recurse at most this deep.
 pub const VALUE_NESTING_MAX: usize = 64;
+/// How many numbers (see [`weight`]) copying or making a value may move for one statement
+/// of the run's budget ([`STATEMENTS_PER_STEP`]).
+pub const WEIGHT_PER_STATEMENT: usize = 256;
 /// Tasks a run may create (threads and forked children included); the machine's own
 /// limit is [`sim::limits::TASKS_MAX`].
 pub const TASKS_MAX: usize = sim::limits::TASKS_MAX - 1;
@@ -121,11 +124,42 @@ impl Value {
     }
 }
 
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The most characters a message shows of one value (then `...`): a list of a million
+/// numbers, quoted by an `expect` that fails in a loop, is not a message.
+pub const SHOWN_MAX: usize = 1024;
+
+/// A [`fmt::Write`] that keeps the first [`SHOWN_MAX`] bytes (on a character boundary)
+/// and then refuses more, which stops the formatting early.
+struct Bounded {
+    out: String,
+    clipped: bool,
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = SHOWN_MAX.saturating_sub(self.out.len());
+        if s.len() <= room {
+            self.out.push_str(s);
+            return Ok(());
+        }
+        let mut cut = room;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.out.push_str(&s[..cut]);
+        self.clipped = true;
+        Err(fmt::Error)
+    }
+}
+
+impl Value {
+    /// The whole value as the language writes it (recursing at most
+    /// [`VALUE_NESTING_MAX`] deep).
+    fn write_to(&self, f: &mut dyn fmt::Write) -> fmt::Result {
         match self {
             Value::Int(v) => write!(f, "{v}"),
-            Value::Bytes(b) => f.write_str(&format_bytes(b)),
+            // The first bytes are enough to fill a message.
+            Value::Bytes(b) => f.write_str(&format_bytes(&b[..b.len().min(SHOWN_MAX + 1)])),
             Value::Pair {
                 kind: PairKind::Pipe,
                 fds,
@@ -141,7 +175,7 @@ impl fmt::Display for Value {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{item}")?;
+                    item.write_to(f)?;
                 }
                 f.write_str("]")
             }
@@ -165,6 +199,23 @@ impl fmt::Display for Value {
             Value::Null => f.write_str("NULL"),
             Value::AllSignals => f.write_str("ALL_SIGNALS"),
         }
+    }
+}
+
+/// A value as messages show it: as the language writes it, clipped after [`SHOWN_MAX`]
+/// characters with `...`.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bounded = Bounded {
+            out: String::new(),
+            clipped: false,
+        };
+        let _ = self.write_to(&mut bounded);
+        f.write_str(&bounded.out)?;
+        if bounded.clipped {
+            f.write_str("...")?;
+        }
+        Ok(())
     }
 }
 
@@ -511,7 +562,15 @@ impl<G: Granularity> Interp<G> {
     }
 
     fn tick(&self, span: Span) -> Result<(), RtError> {
-        let n = self.shared.statements.get() + 1;
+        self.charge(span, 1)
+    }
+
+    /// Counts `statements` against the run's budget. Copying or making a large value
+    /// counts too (one statement per [`WEIGHT_PER_STATEMENT`] numbers), so a loop that
+    /// copies a list of a million numbers ends on the budget like any loop that never
+    /// lets time advance, instead of running for hours.
+    fn charge(&self, span: Span, statements: u64) -> Result<(), RtError> {
+        let n = self.shared.statements.get().saturating_add(statements);
         self.shared.statements.set(n);
         if n > self.shared.statements_max {
             return rt(span, format!(
@@ -1242,7 +1301,9 @@ impl<G: Granularity> Interp<G> {
                 Special::Errno => Value::Int(env.errno),
             },
             ExprKind::Var(_) | ExprKind::Field(..) | ExprKind::Index(..) => {
-                self.path(env, e)?.into_owned()
+                let value = self.path(env, e)?.into_owned();
+                self.charge_for(&value, e.span)?;
+                value
             }
             ExprKind::Unary(op, x) => {
                 let n = self.int(env, x)?;
@@ -1285,7 +1346,9 @@ impl<G: Granularity> Interp<G> {
                     check_nesting(1 + nesting(&value), item.span)?;
                     out.push(value);
                 }
-                Value::List(out)
+                let list = Value::List(out);
+                self.charge_for(&list, e.span)?;
+                list
             }
             ExprKind::Event(mask, data) => {
                 let m = self.eval(env, mask)?;
@@ -1304,6 +1367,16 @@ impl<G: Granularity> Interp<G> {
                 Value::Bytes(vec![b'x'; count as usize])
             }
         })
+    }
+
+    /// [`Interp::charge`] for making or copying `value`.
+    fn charge_for(&self, value: &Value, span: Span) -> Result<(), RtError> {
+        match value {
+            Value::List(_) | Value::Bytes(_) => {
+                self.charge(span, (weight(value) / WEIGHT_PER_STATEMENT) as u64)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A chain of operators of one level, left to right (a loop, however long).
@@ -1439,6 +1512,8 @@ impl<G: Granularity> Interp<G> {
                     None => Value::Int(0),
                 };
                 check_nesting(1 + nesting(&fill), span)?;
+                let statements = weight(&fill).saturating_mul(n as usize) / WEIGHT_PER_STATEMENT;
+                self.charge(span, statements as u64)?;
                 if weight(&fill).saturating_mul(n as usize) > WEIGHT_MAX {
                     return rt(
                         span,
