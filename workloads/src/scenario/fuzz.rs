@@ -14,7 +14,8 @@
 //! naming that file when one input runs longer than `input_timeout`.
 //!
 //! It is a library module so that the test suite runs a smoke campaign
-//! (`workloads/tests/fuzz_smoke.rs`) with the very code of the long one, which is
+//! (`fuzz_smoke` in `workloads/tests/scenario_input.rs`) with the very code of the long
+//! one, which is
 //! `cargo run --release -p workloads --example fuzz_scenarios -- --inputs 100000 --seed 1`
 //! (an example rather than an `epsim` subcommand: a developer's tool, not part of the
 //! command line users learn, and no hunk in the command tree).

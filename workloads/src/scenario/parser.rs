@@ -1141,29 +1141,23 @@ impl Parser<'_> {
     /// (`worker[0]`, `worker[1]`, ...: the run checks that each index is new), but not
     /// beside a plain `worker`.
     fn declare(&mut self, name: &str, span: Span, indexed: bool) -> R<()> {
+        let known = self.task_names.iter().any(|n| n == name);
         let first = match self.declared.get(name) {
-            Some(&at) => Some(at),
-            None if !indexed && self.task_names.iter().any(|n| n == name) => {
-                Some((0, 0)) // declared with an index before
-            }
+            Some((line, col)) => Some(format!("the first is at {line}:{col}")),
+            None if known && !indexed => Some("it names threads made with an index".into()),
             None => None,
         };
-        if let Some((line, col)) = first {
-            let first = if line == 0 {
-                " (it names threads made with an index)".to_string()
-            } else {
-                format!(" (the first is at {line}:{col})")
-            };
+        if let Some(first) = first {
             return Err(self.error_span(
                 span,
-                format!("found `{name}` again, expected a new task name{first}"),
+                format!("found `{name}` again, expected a new task name ({first})"),
             ));
         }
         if !indexed {
             self.declared
                 .insert(name.to_string(), (span.line, span.col));
         }
-        if !self.task_names.iter().any(|n| n == name) {
+        if !known {
             self.task_names.push(name.to_string());
         }
         Ok(())
