@@ -9,8 +9,20 @@ use sim::Word;
 
 use crate::objects::FileId;
 
-/// The default `RLIMIT_NOFILE` of 2.6.22.
+/// The default `RLIMIT_NOFILE` soft limit (`rlim_cur`) of 2.6.22: `INR_OPEN`.
 pub const NOFILE_DEFAULT: usize = 1024;
+
+/// `NR_OPEN` of 2.6.22 (`include/linux/fs.h`, 1024 * 1024): no process may have more
+/// descriptors; `setrlimit(RLIMIT_NOFILE)` refuses a hard limit above it (EPERM).
+pub const NR_OPEN: usize = 1024 * 1024;
+
+/// The default `RLIMIT_NOFILE` hard limit (`rlim_max`) of a simulated process.
+///
+/// Simplified: 2.6.22's `INIT_RLIMITS` has `INR_OPEN` (1024) for both limits, and only a
+/// process with `CAP_SYS_RESOURCE` may raise `rlim_max`. The model's processes are
+/// unprivileged but start with the hard limit at [`NR_OPEN`], as distributions configure
+/// it (pam_limits, systemd), so a program can raise its soft limit the way real ones do.
+pub const NOFILE_HARD_DEFAULT: usize = NR_OPEN;
 
 /// One open descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +35,13 @@ pub struct FdEntry {
 #[derive(Clone, Debug, Default)]
 pub struct FdTable {
     pub entries: Vec<Option<FdEntry>>,
+    /// `RLIMIT_NOFILE`'s `rlim_cur`: descriptors from it up are refused (EMFILE from
+    /// `get_unused_fd`, EBADF from `dup2`). The kernel keeps the limits in
+    /// `current->signal->rlim` (per thread group, copied by fork) and reads `rlim_cur`
+    /// without a lock; the model keeps them here, per process, copied by fork too.
     pub limit: usize,
+    /// `RLIMIT_NOFILE`'s `rlim_max`: the most `setrlimit` may raise `limit` to.
+    pub hard_limit: usize,
     /// `files->next_fd`: every descriptor below it is open, so the search for the
     /// lowest free one starts there (a hint only: it never changes the answer).
     next_fd: usize,
@@ -34,6 +52,7 @@ impl FdTable {
         FdTable {
             entries: Vec::new(),
             limit,
+            hard_limit: limit.max(NOFILE_HARD_DEFAULT),
             next_fd: 0,
         }
     }

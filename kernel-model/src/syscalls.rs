@@ -19,6 +19,13 @@ use crate::user::{UserBufferSpec, UserEvents};
 pub const F_GETFL: i32 = 3;
 pub const F_SETFL: i32 = 4;
 
+/// `RLIMIT_NOFILE` (x86), the one resource limit the model has.
+pub const RLIMIT_NOFILE: u32 = 7;
+/// `RLIM_NLIMITS` of 2.6.22: resources from it up are EINVAL.
+pub const RLIM_NLIMITS: u32 = 15;
+/// `RLIM_INFINITY` (`~0UL`).
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
 /// `shutdown` how values.
 pub const SHUT_RD: i32 = 0;
 pub const SHUT_WR: i32 = 1;
@@ -84,11 +91,49 @@ impl<G: Granularity> Kernel<G> {
         id
     }
 
-    /// Sets the descriptor limit (`setrlimit(RLIMIT_NOFILE)`).
+    /// Sets the descriptor limit, soft and hard, from outside the run (a harness's
+    /// `ulimit -n` before the program starts; a task calls [`Kernel::sys_setrlimit`]).
     pub fn set_nofile_limit(&self, process: ProcessId, limit: usize) {
-        self.objects.borrow_mut().processes[process.0 as usize]
-            .fdtable
-            .limit = limit;
+        let mut objects = self.objects.borrow_mut();
+        let table = &mut objects.processes[process.0 as usize].fdtable;
+        table.limit = limit;
+        table.hard_limit = table.hard_limit.max(limit);
+    }
+
+    /// `sys_setrlimit(resource, {rlim_cur, rlim_max})`, 2.6.22's checks in order: a
+    /// resource at or above `RLIM_NLIMITS` is EINVAL, `rlim_cur > rlim_max` EINVAL,
+    /// raising `rlim_max` EPERM (the tasks lack `CAP_SYS_RESOURCE`), an `RLIMIT_NOFILE`
+    /// `rlim_max` above `NR_OPEN` EPERM. The new soft limit governs every later descriptor
+    /// allocation of the process (EMFILE at it); descriptors already open above it stay.
+    ///
+    /// Simplified: `RLIMIT_NOFILE` is the only limit the model has, so another valid
+    /// resource is EINVAL here where the kernel would store it; and the kernel stores the
+    /// pair under `task_lock(current->group_leader)`, which the model has no lock for —
+    /// the store is one step, and `get_unused_fd` reads `rlim_cur` without a lock anyway.
+    pub async fn sys_setrlimit(&self, resource: u32, soft: u64, hard: u64) -> SysResult<()> {
+        self.cx.syscall("setrlimit").await;
+        let result = self.setrlimit(resource, soft, hard);
+        self.finish("setrlimit", &result, |_| 0);
+        result
+    }
+
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> SysResult<()> {
+        if resource >= RLIM_NLIMITS || soft > hard {
+            return Err(Errno::EINVAL);
+        }
+        if resource != RLIMIT_NOFILE {
+            return Err(Errno::EINVAL);
+        }
+        let process = self.current_process();
+        let mut objects = self.objects.borrow_mut();
+        let table = &mut objects.processes[process.0 as usize].fdtable;
+        if hard > table.hard_limit as u64 || hard > crate::fdtable::NR_OPEN as u64 {
+            return Err(Errno::EPERM);
+        }
+        // Both fit: hard <= NR_OPEN, soft <= hard.
+        table.limit = soft as usize;
+        table.hard_limit = hard as usize;
+        Ok(())
     }
 
     fn finish<T>(&self, name: &'static str, result: &SysResult<T>, value: impl Fn(&T) -> i64) {

@@ -111,6 +111,61 @@ fn epoll_create_is_emfile_at_the_fd_limit_and_frees_the_eventpoll() {
     });
 }
 
+#[test]
+fn setrlimit_nofile_moves_the_descriptor_limit_with_the_kernels_checks() {
+    use kernel_model::fdtable::NR_OPEN;
+    use kernel_model::syscalls::{RLIMIT_NOFILE, RLIM_INFINITY};
+    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
+        // The default soft limit, 1024: 510 pipes fill fds 3..=1022, the 511th gets fd
+        // 1023 for its read end and none for its write end (EMFILE, the read end closed).
+        for _ in 0..510 {
+            k.sys_pipe().await.unwrap();
+        }
+        assert_eq!(k.sys_pipe().await, Err(Errno::EMFILE));
+        // Raised as `ulimit -n 1026` would: the pipe fits, the next does not.
+        assert_eq!(k.sys_setrlimit(RLIMIT_NOFILE, 1026, 1026).await, Ok(()));
+        assert_eq!(k.sys_pipe().await, Ok([1023, 1024]));
+        assert_eq!(k.sys_pipe().await, Err(Errno::EMFILE));
+        // rlim_cur above rlim_max, and resources the model lacks or that do not exist.
+        assert_eq!(
+            k.sys_setrlimit(RLIMIT_NOFILE, 2000, 1026).await,
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(k.sys_setrlimit(99, 1, 1).await, Err(Errno::EINVAL));
+        // The hard limit went down to 1026: raising it again needs CAP_SYS_RESOURCE.
+        assert_eq!(
+            k.sys_setrlimit(RLIMIT_NOFILE, 1026, 1027).await,
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            k.sys_setrlimit(RLIMIT_NOFILE, RLIM_INFINITY, RLIM_INFINITY)
+                .await,
+            Err(Errno::EPERM)
+        );
+        // Lowered below what is open: open descriptors stay, new ones are refused, and
+        // dup2 to a descriptor at or above the soft limit is EBADF.
+        assert_eq!(k.sys_setrlimit(RLIMIT_NOFILE, 10, 1026).await, Ok(()));
+        assert_eq!(k.sys_dup(3).await, Err(Errno::EMFILE));
+        assert_eq!(k.sys_dup2(3, 10).await, Err(Errno::EBADF));
+        assert_eq!(k.sys_close(5).await, Ok(()));
+        assert_eq!(k.sys_dup(3).await, Ok(5));
+        assert!(k.sys_fcntl(1024, F_GETFL, 0).await.is_ok());
+    });
+    // A fresh process may raise its soft limit up to NR_OPEN, not past it.
+    single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
+        let nr_open = NR_OPEN as u64;
+        assert_eq!(
+            k.sys_setrlimit(RLIMIT_NOFILE, nr_open, nr_open).await,
+            Ok(())
+        );
+        assert_eq!(
+            k.sys_setrlimit(RLIMIT_NOFILE, nr_open + 1, nr_open + 1)
+                .await,
+            Err(Errno::EPERM)
+        );
+    });
+}
+
 // ---- epoll_ctl ------------------------------------------------------------------------
 
 #[test]

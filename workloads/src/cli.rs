@@ -10,6 +10,68 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::{CliError, Exit};
 
+/// The most runs one exploration (or one `litmus --strategy random`) may be asked for:
+/// at a million runs a second, eleven days.
+pub const RUNS_MAX: u64 = 1_000_000_000_000;
+
+/// The most exploration threads (`--jobs`); an exploration never starts more threads
+/// than it has runs either.
+pub const JOBS_MAX: usize = 256;
+
+/// The longest `--time-limit`: a year, in seconds.
+pub const TIME_LIMIT_MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// The largest dfs `--preemption-bound`.
+pub const PREEMPTION_BOUND_MAX: u32 = 1000;
+
+/// `gen stress --pipes` at most (and `gen bench --pipes`, [`GEN_BENCH_PIPES_MAX`]).
+pub const GEN_STRESS_PIPES_MAX: u64 = 10_000;
+/// `gen stress --threads` at most.
+pub const GEN_STRESS_THREADS_MAX: u64 = 256;
+/// `gen stress --tokens` at most: a pipe holds `PIPE_BUFFERS * PAGE_SIZE` bytes, so even
+/// if every token ends up in one pipe, no token's write can fail for want of room.
+pub const GEN_STRESS_TOKENS_MAX: u64 =
+    kernel_model::pipe::PIPE_BUFFERS * kernel_model::pipe::PAGE_SIZE as u64;
+/// `gen --maxevents`, `--writes` at most.
+pub const GEN_EVENTS_MAX: u64 = 100_000;
+/// `gen stress --duration-ms` and `--timeout-ms` at most: a minute of virtual time.
+pub const GEN_MS_MAX: u64 = 60_000;
+/// `gen bench --pipes` at most.
+pub const GEN_BENCH_PIPES_MAX: u64 = 100_000;
+/// `gen bench --loops` at most.
+pub const GEN_LOOPS_MAX: u64 = 1_000_000;
+
+/// A value parser for a whole number in `low..=high`, whose error says the range (clap
+/// puts the option's name in front; [`condense_clap_error`] makes it one line).
+fn whole<T>(
+    low: u64,
+    high: u64,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64>,
+{
+    move |text: &str| {
+        let out_of_range = || format!("expected a whole number from {low} to {high}");
+        let value: u64 = text.trim().parse().map_err(|_| out_of_range())?;
+        if !(low..=high).contains(&value) {
+            return Err(out_of_range());
+        }
+        T::try_from(value).map_err(|_| out_of_range())
+    }
+}
+
+/// `--time-limit`: seconds, more than 0 and at most [`TIME_LIMIT_MAX_SECONDS`].
+fn seconds(text: &str) -> Result<f64, String> {
+    let message =
+        || format!("expected a number of seconds above 0 and at most {TIME_LIMIT_MAX_SECONDS}");
+    let value: f64 = text.trim().parse().map_err(|_| message())?;
+    if value > 0.0 && value <= TIME_LIMIT_MAX_SECONDS {
+        Ok(value)
+    } else {
+        Err(message())
+    }
+}
+
 const TOP_EXAMPLES: &str = "\
 Examples:
   epsim                                   narrated run of seed-case-4-two-waiters (see below)
@@ -97,9 +159,13 @@ unmodified port that are documented findings of the 2007 code (kernel_model::che
 named and counted apart, and do not fail the exploration; a scenario written to show one
 (the finding-* scenarios: `expect report KIND` without an injection) passes when it shows.
 
+Ctrl-C stops the workers after the run each is in and prints the tally so far, the first
+report and its replay command (no shrinking); a second Ctrl-C ends epsim at once.
+--jobs is at most 256, and no more threads start than there are runs.
+
 Exit status: 0 no run made a report the scenario does not expect (and, for a scenario
 with `expect report KIND`, some run made one of KIND); 1 otherwise; 2 usage or input
-error.";
+error; 130 stopped by Ctrl-C.";
 
 const LIST_EXAMPLES: &str = "\
 Examples:
@@ -234,6 +300,9 @@ pub struct RunArgs {
     /// Write a self-contained record of the run (JSON) that `epsim replay FILE` reproduces
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
+    /// List every call's result on its own line (by default calls that repeat are folded)
+    #[arg(long)]
+    pub no_fold: bool,
 }
 
 /// `epsim replay`.
@@ -253,6 +322,9 @@ pub struct ReplayArgs {
     /// Where --trace goes
     #[arg(short = 'o', long = "output", value_name = "FILE", requires = "trace")]
     pub output: Option<std::path::PathBuf>,
+    /// List every call's result on its own line (by default calls that repeat are folded)
+    #[arg(long)]
+    pub no_fold: bool,
 }
 
 /// `epsim explore`.
@@ -264,16 +336,18 @@ pub struct ExploreArgs {
     #[command(flatten)]
     pub common: CommonOpts,
     /// Runs to make (dfs: the most executions to try)
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = whole::<u64>(1, RUNS_MAX), allow_negative_numbers = true)]
     pub runs: u64,
     /// dfs: the most preemptions per execution (also bounds delayed store drains)
-    #[arg(long, value_name = "K", default_value = "2")]
+    #[arg(long, value_name = "K", default_value = "2",
+          value_parser = whole::<u32>(0, PREEMPTION_BOUND_MAX as u64), allow_negative_numbers = true)]
     pub preemption_bound: Option<u32>,
-    /// Threads to run seeds on (results are identical to --jobs 1; dfs uses one)
-    #[arg(long, value_name = "J", default_value_t = 1)]
+    /// Threads to run seeds on, 1 to 256, at most one per run (results are identical to
+    /// --jobs 1; dfs uses one)
+    #[arg(long, value_name = "J", default_value_t = 1, value_parser = whole::<usize>(1, JOBS_MAX as u64), allow_negative_numbers = true)]
     pub jobs: usize,
-    /// Stop starting runs after this many seconds
-    #[arg(long, value_name = "SECONDS")]
+    /// Stop starting runs after this many seconds (at most a year)
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
     pub time_limit: Option<f64>,
     /// Only the runs i with i mod N = I (shards are numbered from 0)
     #[arg(long, value_name = "I/N")]
@@ -315,25 +389,25 @@ pub enum GenKind {
 #[derive(Args, Debug, Clone)]
 pub struct StressArgs {
     /// Pipes in the shared epoll set (P)
-    #[arg(long, value_name = "P", default_value_t = 8)]
+    #[arg(long, value_name = "P", default_value_t = 8, value_parser = whole::<u64>(1, GEN_STRESS_PIPES_MAX), allow_negative_numbers = true)]
     pub pipes: u64,
     /// Threads waiting on the set (T)
-    #[arg(long, value_name = "T", default_value_t = 2)]
+    #[arg(long, value_name = "T", default_value_t = 2, value_parser = whole::<u64>(1, GEN_STRESS_THREADS_MAX), allow_negative_numbers = true)]
     pub threads: u64,
-    /// Tokens (bytes) circulating among the pipes (A)
-    #[arg(long, value_name = "A", default_value_t = 2)]
+    /// Tokens (bytes) circulating among the pipes (A; at most what one pipe holds)
+    #[arg(long, value_name = "A", default_value_t = 2, value_parser = whole::<u64>(0, GEN_STRESS_TOKENS_MAX), allow_negative_numbers = true)]
     pub tokens: u64,
     /// maxevents of each epoll_wait [default: P/5 + 1, as totalmess.c]
-    #[arg(long, value_name = "M")]
+    #[arg(long, value_name = "M", value_parser = whole::<u64>(1, GEN_EVENTS_MAX), allow_negative_numbers = true)]
     pub maxevents: Option<u64>,
     /// Register the pipes edge-triggered (EPOLLIN|EPOLLET)
     #[arg(long)]
     pub et: bool,
     /// How long the threads run, in ms of virtual time
-    #[arg(long, value_name = "MS", default_value_t = 20)]
+    #[arg(long, value_name = "MS", default_value_t = 20, value_parser = whole::<u64>(1, GEN_MS_MAX), allow_negative_numbers = true)]
     pub duration_ms: u64,
     /// The epoll_wait timeout, in ms
-    #[arg(long, value_name = "MS", default_value_t = 5)]
+    #[arg(long, value_name = "MS", default_value_t = 5, value_parser = whole::<u64>(0, GEN_MS_MAX), allow_negative_numbers = true)]
     pub timeout_ms: u64,
     /// Write the scenario to FILE instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -360,13 +434,13 @@ pub struct BenchGenArgs {
     #[arg(long, value_enum, default_value_t = BenchWorkload::Transfer)]
     pub workload: BenchWorkload,
     /// Pipes [default: 200 for transfer, 500 for mix]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = whole::<u64>(1, GEN_BENCH_PIPES_MAX), allow_negative_numbers = true)]
     pub pipes: Option<u64>,
-    /// Writes per round (mix)
-    #[arg(long, value_name = "K", default_value_t = 10)]
+    /// Writes per round (mix; at most what one pipe holds: the writes block)
+    #[arg(long, value_name = "K", default_value_t = 10, value_parser = whole::<u64>(1, GEN_STRESS_TOKENS_MAX), allow_negative_numbers = true)]
     pub writes: u64,
     /// epoll_wait calls (transfer) or rounds (mix)
-    #[arg(long, value_name = "L", default_value_t = 100)]
+    #[arg(long, value_name = "L", default_value_t = 100, value_parser = whole::<u64>(1, GEN_LOOPS_MAX), allow_negative_numbers = true)]
     pub loops: u64,
     /// Write the scenario to FILE instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -405,10 +479,10 @@ pub struct LitmusArgs {
     #[arg(long, value_enum, default_value_t = LitmusStrategyArg::Dfs)]
     pub strategy: LitmusStrategyArg,
     /// Executions to sample (--strategy random only) [default: 1000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = whole::<u64>(1, RUNS_MAX), allow_negative_numbers = true)]
     pub runs: Option<u64>,
     /// Seed of the first sampled execution (--strategy random only) [default: 0]
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Print JSON instead of the herd-style report
     #[arg(long)]
@@ -428,10 +502,10 @@ pub struct ConfigArgs {
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommonOpts {
     /// Seeds the strategy and the scenario's random(n) [default: the scenario's, else 0]
-    #[arg(long, value_name = "SEED")]
+    #[arg(long, value_name = "SEED", value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Number of virtual CPUs, 1 to 64 [default: the scenario's, else 2]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = whole::<usize>(1, sim::limits::CPUS_MAX as u64), allow_negative_numbers = true)]
     pub cpus: Option<usize>,
     /// Kernel version of fs/eventpoll.c [default: 2.6.22]
     #[arg(long, value_enum, value_name = "VERSION")]

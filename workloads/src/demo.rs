@@ -82,14 +82,7 @@ pub fn run(out: &mut dyn Write) -> Result<Exit, CliError> {
         .lines()
         .map(|l| format!("  {l}"))
         .collect();
-    for line in fold(&results, 8, 3, &|p, more, _, _| {
-        format!(
-            "  ⋮  the {p} line{} above repeat{} {more} more time{} with other numbers; the last:",
-            if p == 1 { "" } else { "s" },
-            if p == 1 { "s" } else { "" },
-            if more == 1 { "" } else { "s" },
-        )
-    }) {
+    for line in run_cmd::fold_results(&results, run_cmd::Folding::Repeats) {
         writeln!(out, "{line}")?;
     }
     let (passed, failed) = run_cmd::expectation_counts(&scenario, &run);

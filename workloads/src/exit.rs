@@ -10,6 +10,9 @@ pub enum Exit {
     Clean,
     /// A violation was reported or an expectation failed (status 1).
     Failed,
+    /// Ctrl-C stopped the command after it reported what it had (status 130,
+    /// [`crate::interrupt::EXIT_STATUS`]).
+    Interrupted,
 }
 
 impl Exit {
@@ -17,6 +20,7 @@ impl Exit {
         match self {
             Exit::Clean => 0,
             Exit::Failed => 1,
+            Exit::Interrupted => crate::interrupt::EXIT_STATUS,
         }
     }
 }
@@ -70,12 +74,32 @@ impl fmt::Display for CliError {
     }
 }
 
+/// What a failed write to standard output says before the system's reason.
+const STDOUT_WRITE_FAILED: &str = "cannot write standard output: ";
+
+impl CliError {
+    /// The error of a write to the file `path` instead of standard output: a reader
+    /// that went away is no reason to stop quietly there, and the message names the file.
+    pub fn in_file(self, path: &std::path::Path) -> CliError {
+        let reason = match &self {
+            CliError::OutputClosed => io::Error::from(io::ErrorKind::BrokenPipe).to_string(),
+            CliError::Usage(message) | CliError::Failed(message) => message
+                .strip_prefix(STDOUT_WRITE_FAILED)
+                .unwrap_or(message)
+                .to_string(),
+        };
+        CliError::Usage(format!("cannot write {}: {reason}", path.display()))
+    }
+}
+
+/// A failed write to standard output. A reader that went away (`epsim litmus all | head`)
+/// is not an error; any other failure (a full disk, `> /dev/full`) is one (status 2).
 impl From<io::Error> for CliError {
     fn from(error: io::Error) -> CliError {
         if error.kind() == io::ErrorKind::BrokenPipe {
             CliError::OutputClosed
         } else {
-            CliError::Usage(format!("cannot write output: {error}"))
+            CliError::Usage(format!("{STDOUT_WRITE_FAILED}{error}"))
         }
     }
 }

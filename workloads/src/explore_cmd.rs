@@ -25,7 +25,9 @@ use sim::{
 
 use crate::cli::{CommonOpts, ExploreArgs};
 use crate::exit::{CliError, Exit};
+use crate::logs::TARGET;
 use crate::output::{per_second, write_json};
+use crate::run_cmd;
 use crate::scenario::{Recorder, Results, Scenario};
 use crate::session::{self, Plan, Resolved};
 
@@ -49,14 +51,16 @@ impl Shard {
         let index: u64 = i
             .trim()
             .parse()
-            .map_err(|_| format!("--shard {text:?}: I must be a number"))?;
-        let count: u64 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard {text:?}: N must be a number"))?;
+            .map_err(|_| format!("--shard {text:?}: I must be a whole number from 0 to N-1"))?;
+        let count: u64 = n.trim().parse().map_err(|_| {
+            format!(
+                "--shard {text:?}: N must be a whole number from 1 to {}",
+                u64::MAX
+            )
+        })?;
         if count == 0 || index >= count {
             return Err(format!(
-                "--shard {text:?}: needs 0 <= I < N (shards are numbered from 0)"
+                "--shard {text:?}: needs 0 <= I < N, N at least 1 (shards are numbered from 0)"
             ));
         }
         Ok(Shard { index, count })
@@ -259,11 +263,21 @@ pub struct Job {
     pub time_limit: Option<Duration>,
 }
 
-/// Runs done so far, for a progress bar.
+/// Runs done so far, for a progress bar; and the flag that stops the workers.
 #[derive(Default)]
 pub struct Progress {
     pub done: AtomicU64,
     pub finished: AtomicBool,
+    /// When set (by Ctrl-C: [`crate::interrupt::flag`]), workers start no new run; each
+    /// finishes the run it is in.
+    pub stop: Option<&'static AtomicBool>,
+}
+
+impl Progress {
+    /// Whether the workers must start no new run.
+    pub fn stopping(&self) -> bool {
+        self.stop.is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
 }
 
 /// Explores: random, pct, timed and round-robin runs spread over `job.jobs` threads;
@@ -283,7 +297,7 @@ pub fn explore(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
     let deadline = job.time_limit.map(|limit| Instant::now() + limit);
     let tallies: Vec<Result<Tally, CliError>> = std::thread::scope(|s| {
         let mut handles = Vec::new();
-        for _ in 0..job.jobs.max(1) {
+        for _ in 0..worker_count(job.jobs, job.shard.len(job.runs)) {
             let next = &next;
             let handle = std::thread::Builder::new()
                 .stack_size(WORKER_STACK)
@@ -311,6 +325,9 @@ fn seeded_worker(
     deadline: Option<Instant>,
     progress: &Progress,
 ) -> Result<Tally, CliError> {
+    let _span =
+        tracing::info_span!(target: TARGET, "explore worker", strategy = job.plan.kind.name())
+            .entered();
     let scenario = session::parse(&job.file, &job.text)?;
     Ok(match job.options.machine.granularity {
         GranularityKind::Syscall => {
@@ -332,8 +349,11 @@ fn one_run<G: Granularity>(
     seed: u64,
     strategy: &mut dyn Scheduler,
 ) -> (Outcome, Results, Vec<Option<&'static str>>) {
+    let _span = tracing::debug_span!(target: TARGET, "run", seed).entered();
     let recorder = Recorder::with_seed(seed).quiet();
-    let build = |world: &mut World<G>| scenario.build(world, &recorder);
+    let build = |world: &mut World<G>| {
+        tracing::debug_span!(target: TARGET, "build").in_scope(|| scenario.build(world, &recorder))
+    };
     let (world, outcome) = run_world(options, scenario.world_hash(seed), &build, strategy);
     let known = session::classify_findings(&world, options, &outcome);
     (outcome, recorder.results(), known)
@@ -350,7 +370,7 @@ fn seeded_runs<G: Granularity>(
     let mut tally = Tally::default();
     let count = job.shard.len(job.runs);
     loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if progress.stopping() || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         let position = next.fetch_add(1, Ordering::Relaxed);
@@ -380,6 +400,7 @@ fn seeded_runs<G: Granularity>(
 }
 
 fn dfs_worker(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
+    let _span = tracing::info_span!(target: TARGET, "explore worker", strategy = "dfs").entered();
     let scenario = session::parse(&job.file, &job.text)?;
     Ok(match job.options.machine.granularity {
         GranularityKind::Syscall => dfs_runs::<SyscallSteps>(&scenario, job, progress),
@@ -400,7 +421,7 @@ fn dfs_runs<G: Granularity>(scenario: &Scenario, job: &Job, progress: &Progress)
         focus.inner
     };
     for run in 0..job.runs {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if progress.stopping() || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         if !strategy.begin_execution() {
@@ -414,7 +435,7 @@ fn dfs_runs<G: Granularity>(scenario: &Scenario, job: &Job, progress: &Progress)
         );
         progress.done.fetch_add(1, Ordering::Relaxed);
     }
-    if !tally.exhaustive && tally.runs == job.runs {
+    if !tally.exhaustive && tally.runs == job.runs && !progress.stopping() {
         tally.exhaustive = !strategy.begin_execution();
     }
     tally
@@ -429,6 +450,14 @@ pub fn shrink(
     found: &Found,
     finding: Option<&'static str>,
 ) -> Schedule {
+    let _span = tracing::info_span!(
+        target: TARGET,
+        "shrink",
+        kind = found.kind.name(),
+        finding,
+        deviations = found.schedule.deviation_count()
+    )
+    .entered();
     match options.machine.granularity {
         GranularityKind::Syscall => shrink_at::<SyscallSteps>(scenario, options, found, finding),
         GranularityKind::Lock => shrink_at::<LockSteps>(scenario, options, found, finding),
@@ -497,20 +526,50 @@ fn explore_strategy(scenario: &Scenario, common: &CommonOpts) -> Result<Strategy
 #[derive(Serialize)]
 pub struct FirstReportJson {
     pub kind: String,
+    /// The run's index (its seed is the exploration's seed plus it; dfs: the execution).
+    pub run: u64,
     pub seed: u64,
+    /// The report's one-line message.
+    pub message: String,
     pub schedule: String,
     pub shrunk_schedule: Option<String>,
     pub replay_command: String,
 }
 
-/// The JSON of an exploration (a stable shape: scripts depend on it).
+/// One documented finding of the 2007 code in the JSON output (`findings`, keyed by the
+/// finding's name): what the text's `known finding` lines say.
+#[derive(Serialize)]
+pub struct FindingJson {
+    /// Runs in which it showed.
+    pub runs: u64,
+    /// Its lowest-index run (`kind`: the report kind it shows as, e.g.
+    /// `list-corruption`), with the command that reproduces it.
+    pub first: FirstReportJson,
+}
+
+/// The JSON of an exploration (a stable shape: scripts depend on it; fields are only
+/// ever added).
 #[derive(Serialize)]
 pub struct ExploreJson {
     pub scenario: String,
+    /// Runs made.
     pub runs: u64,
+    /// Runs this exploration (this shard) was asked to make; more than `runs` when the
+    /// time limit or Ctrl-C stopped it, or a dfs search was complete.
+    pub runs_planned: u64,
     pub distinct_traces: u64,
     pub reports: BTreeMap<String, u64>,
+    pub findings: BTreeMap<String, FindingJson>,
     pub first_report: Option<FirstReportJson>,
+    /// No run made a report the scenario does not expect, and every report it expects
+    /// was made (the exit status's verdict, as far as the runs went).
+    pub passed: bool,
+    /// Ctrl-C stopped the exploration (exit status 130).
+    pub interrupted: bool,
+    /// The time limit stopped the exploration before its runs were done.
+    pub stopped_early: bool,
+    /// dfs: every execution within the bounds was tried.
+    pub search_complete: bool,
     pub runs_per_sec: f64,
 }
 
@@ -544,7 +603,12 @@ fn explore_with_progress(
     err: &mut dyn Write,
     total: u64,
 ) -> Result<(Tally, f64), CliError> {
-    let progress = Progress::default();
+    let _span =
+        tracing::info_span!(target: TARGET, "explore", runs = total, jobs = job.jobs).entered();
+    let progress = Progress {
+        stop: Some(crate::interrupt::flag()),
+        ..Progress::default()
+    };
     let started = Instant::now();
     let show = std::io::stderr().is_terminal();
     let tally = std::thread::scope(|s| {
@@ -561,8 +625,34 @@ fn explore_with_progress(
     Ok((tally, started.elapsed().as_secs_f64()))
 }
 
+/// What a report found becomes in the output: the schedule to replay (shrunk unless
+/// `--no-shrink` or Ctrl-C) and the command that replays it.
+fn report_json(
+    args: &ExploreArgs,
+    scenario: &Scenario,
+    resolved: &Resolved,
+    found: &Found,
+    finding: Option<&'static str>,
+    shrink_it: bool,
+) -> FirstReportJson {
+    let schedule = found.schedule.encode();
+    let shrunk = shrink_it.then(|| shrink(scenario, &resolved.options, found, finding).encode());
+    let replay_with = shrunk.clone().unwrap_or_else(|| schedule.clone());
+    FirstReportJson {
+        kind: found.kind.name().to_string(),
+        run: found.run,
+        seed: found.seed,
+        message: found.message.clone(),
+        replay_command: session::replay_command(&args.scenario, resolved, found.seed, &replay_with),
+        schedule,
+        shrunk_schedule: shrunk,
+    }
+}
+
 /// `epsim explore`.
 pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, CliError> {
+    // Ctrl-C from here on stops the workers and reports what they found.
+    let _catch = crate::interrupt::Catch::install();
     let scenario = session::load(&args.scenario)?;
     let kind = explore_strategy(&scenario, &args.common)?;
     let mut common = args.common.clone();
@@ -572,12 +662,6 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         strategy: kind,
         ..resolved
     };
-    if args.runs == 0 {
-        return Err(CliError::usage("--runs must be at least 1"));
-    }
-    if args.jobs == 0 {
-        return Err(CliError::usage("--jobs must be at least 1"));
-    }
     let shard = match &args.shard {
         Some(text) => Shard::parse(text).map_err(CliError::usage)?,
         None => Shard::ALL,
@@ -587,15 +671,11 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             "--shard splits seeded runs; dfs is one search and cannot be sharded",
         ));
     }
-    let time_limit = match args.time_limit {
-        Some(s) if !(s > 0.0 && s.is_finite()) => {
-            return Err(CliError::usage(
-                "--time-limit must be a positive number of seconds",
-            ))
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
+    // The parser took --time-limit only in (0, TIME_LIMIT_MAX_SECONDS], so neither the
+    // Duration nor the deadline (Instant + Duration) can overflow.
+    let time_limit = args.time_limit.map(Duration::from_secs_f64);
+    let planned = shard.len(args.runs);
+    let jobs = worker_count(args.jobs, planned);
     let mut plan = Plan::new(kind);
     plan.preemption_bound = args.preemption_bound;
     if kind == StrategyKind::Pct {
@@ -608,34 +688,30 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         plan,
         seed: resolved.seed,
         runs: args.runs,
-        jobs: args.jobs,
+        jobs,
         shard,
         time_limit,
     };
-    let (tally, seconds) = explore_with_progress(&job, err, shard.len(args.runs))?;
-    let runs_per_sec = per_second(tally.runs, seconds);
-    let first = tally.first().cloned();
-    let shrunk = match (&first, args.no_shrink) {
-        (Some(found), false) => Some(shrink(&scenario, &resolved.options, found, None)),
-        _ => None,
-    };
-    let first_json = first.as_ref().map(|found| {
-        let schedule = found.schedule.encode();
-        let shrunk_text = shrunk.as_ref().map(Schedule::encode);
-        let replay_with = shrunk_text.clone().unwrap_or_else(|| schedule.clone());
-        FirstReportJson {
-            kind: found.kind.name().to_string(),
-            seed: found.seed,
-            replay_command: session::replay_command(
-                &args.scenario,
-                &resolved,
-                found.seed,
-                &replay_with,
-            ),
-            schedule,
-            shrunk_schedule: shrunk_text,
-        }
-    });
+    let (tally, seconds) = explore_with_progress(&job, err, planned)?;
+    let interrupted = crate::interrupt::requested();
+    // Shrinking replays the scenario many times: not after Ctrl-C.
+    let shrink_it = !args.no_shrink && !interrupted;
+    let first_json = tally
+        .first()
+        .map(|found| report_json(args, &scenario, &resolved, found, None, shrink_it));
+    let findings: BTreeMap<String, FindingJson> = tally
+        .findings
+        .iter()
+        .map(|(name, count)| {
+            let found = &tally.first_findings[name];
+            let first = report_json(args, &scenario, &resolved, found, Some(name), shrink_it);
+            let finding = FindingJson {
+                runs: *count,
+                first,
+            };
+            (name.to_string(), finding)
+        })
+        .collect();
     let expected = scenario.expected_reports();
     let missing: Vec<ReportKind> = expected
         .iter()
@@ -643,46 +719,93 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         .filter(|k| !tally.expected_found.contains(k))
         .collect();
     let failed = tally.first_unexpected.is_some() || !missing.is_empty();
+    let json = ExploreJson {
+        scenario: scenario.name(),
+        runs: tally.runs,
+        runs_planned: planned,
+        distinct_traces: tally.hashes.len() as u64,
+        reports: tally
+            .reports
+            .iter()
+            .map(|(k, n)| (k.name().to_string(), *n))
+            .collect(),
+        findings,
+        first_report: first_json,
+        passed: !failed,
+        interrupted,
+        stopped_early: !interrupted && !tally.exhaustive && tally.runs < planned,
+        search_complete: tally.exhaustive,
+        runs_per_sec: per_second(tally.runs, seconds),
+    };
     if resolved.json {
-        write_json(
-            out,
-            &ExploreJson {
-                scenario: scenario.name(),
-                runs: tally.runs,
-                distinct_traces: tally.hashes.len() as u64,
-                reports: tally
-                    .reports
-                    .iter()
-                    .map(|(k, n)| (k.name().to_string(), *n))
-                    .collect(),
-                first_report: first_json,
-                runs_per_sec,
-            },
-        )?;
+        write_json(out, &json)?;
     } else {
+        let text = Text {
+            scenario: &scenario,
+            resolved: &resolved,
+            plan: &job.plan,
+            shard,
+            jobs,
+            tally: &tally,
+            json: &json,
+            missing: &missing,
+        };
+        text.write(out)?;
+    }
+    Ok(if interrupted {
+        Exit::Interrupted
+    } else if failed {
+        Exit::Failed
+    } else {
+        Exit::Clean
+    })
+}
+
+/// The human output of an exploration: everything the JSON has, as sentences.
+struct Text<'a> {
+    scenario: &'a Scenario,
+    resolved: &'a Resolved,
+    plan: &'a Plan,
+    shard: Shard,
+    jobs: usize,
+    tally: &'a Tally,
+    json: &'a ExploreJson,
+    missing: &'a [ReportKind],
+}
+
+impl Text<'_> {
+    fn write(&self, out: &mut dyn Write) -> Result<(), CliError> {
+        self.write_how(out)?;
+        self.write_reports(out)?;
+        self.write_verdict(out)
+    }
+
+    fn write_how(&self, out: &mut dyn Write) -> Result<(), CliError> {
+        let (scenario, json) = (self.scenario, self.json);
         let description = scenario.description();
         if description.is_empty() {
             writeln!(out, "explore {}", scenario.name())?;
         } else {
             writeln!(out, "explore {} — {description}", scenario.name())?;
         }
-        writeln!(out, "options: {}", resolved.describe())?;
-        let mut how = format!("runs: {} ({runs_per_sec:.0} runs/s", tally.runs);
-        if kind == StrategyKind::Dfs {
+        writeln!(out, "options: {}", self.resolved.describe())?;
+        let mut how = format!("runs: {} ({:.0} runs/s", json.runs, json.runs_per_sec);
+        if self.plan.kind == StrategyKind::Dfs {
             how.push_str(", depth-first on one thread");
-            if let Some(k) = plan_bound(&job.plan) {
+            if let Some(k) = plan_bound(self.plan) {
                 how.push_str(&format!(", preemption bound {k}"));
             }
-            if tally.exhaustive {
+            if json.search_complete {
                 how.push_str(", the search is complete");
             }
         } else {
+            let jobs = self.jobs;
             how.push_str(&format!(
-                ", seeds {}+i, {} job{}",
-                resolved.seed,
-                args.jobs,
-                if args.jobs == 1 { "" } else { "s" }
+                ", seeds {}+i, {jobs} job{}",
+                self.resolved.seed,
+                if jobs == 1 { "" } else { "s" }
             ));
+            let shard = self.shard;
             if shard != Shard::ALL {
                 how.push_str(&format!(
                     ", shard {}/{}: runs i ≡ {} mod {}",
@@ -692,64 +815,96 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         }
         how.push(')');
         writeln!(out, "{how}")?;
-        if tally.runs < shard.len(args.runs) && kind != StrategyKind::Dfs {
+        if json.interrupted {
+            writeln!(
+                out,
+                "  (interrupted by Ctrl-C: {} of {} runs completed; the tally is of those runs)",
+                json.runs, json.runs_planned
+            )?;
+        } else if json.stopped_early && self.plan.kind != StrategyKind::Dfs {
             writeln!(out, "  (the time limit stopped the exploration early)")?;
         }
-        writeln!(out, "distinct traces: {}", tally.hashes.len())?;
-        if tally.reports.is_empty() {
+        writeln!(out, "distinct traces: {}", json.distinct_traces)?;
+        Ok(())
+    }
+
+    fn write_reports(&self, out: &mut dyn Write) -> Result<(), CliError> {
+        let json = self.json;
+        if json.reports.is_empty() {
             writeln!(out, "reports: none")?;
         } else {
-            let parts: Vec<String> = tally
+            let parts: Vec<String> = json
                 .reports
                 .iter()
                 .map(|(k, n)| format!("{k} in {n} run{}", if *n == 1 { "" } else { "s" }))
                 .collect();
             writeln!(out, "reports: {}", parts.join(", "))?;
         }
-        for (name, count) in &tally.findings {
-            let found = &tally.first_findings[name];
-            let schedule = if args.no_shrink {
-                found.schedule.clone()
-            } else {
-                shrink(&scenario, &resolved.options, found, Some(name))
-            };
+        for (name, finding) in &json.findings {
+            let first = &finding.first;
             writeln!(
                 out,
-                "known finding {name} in {count} run{} (a documented behaviour of the 2007 code, not counted as a report); first in run {} (seed {}): {}",
-                if *count == 1 { "" } else { "s" },
-                found.run,
-                found.seed,
-                found.message
+                "known finding {name} in {} (a documented behaviour of the 2007 code, not counted as a report); first in run {} (seed {}): {}",
+                runs_text(finding.runs),
+                first.run,
+                first.seed,
+                first.message
             )?;
-            writeln!(
+            let replayed = first.shrunk_schedule.as_ref().unwrap_or(&first.schedule);
+            run_cmd::write_command(
                 out,
-                "  reproduce: {}",
-                session::replay_command(&args.scenario, &resolved, found.seed, &schedule.encode())
+                "  reproduce: ",
+                &first.replay_command,
+                replayed,
+                "--json prints it whole",
             )?;
         }
-        if let (Some(found), Some(json)) = (&first, &first_json) {
+        if let Some(first) = &json.first_report {
             writeln!(
                 out,
                 "first report: {} in run {} (seed {}): {}",
-                found.kind, found.run, found.seed, found.message
+                first.kind, first.run, first.seed, first.message
             )?;
+            let whole = "--json prints it whole";
+            let show = |text: &str| {
+                let deviations = Schedule::decode(text).map_or(0, |s| s.deviation_count());
+                match run_cmd::shortened(text) {
+                    None => format!("{text} ({deviations} deviations)"),
+                    Some(shown) => format!(
+                        "{shown} ({deviations} deviations, {} characters; {whole})",
+                        text.len()
+                    ),
+                }
+            };
+            writeln!(out, "  schedule:        {}", show(&first.schedule))?;
+            if let Some(shrunk) = &first.shrunk_schedule {
+                writeln!(out, "  shrunk schedule: {}", show(shrunk))?;
+            }
+            let replayed = first.shrunk_schedule.as_ref().unwrap_or(&first.schedule);
+            run_cmd::write_command(out, "  reproduce: ", &first.replay_command, replayed, whole)?;
+        }
+        Ok(())
+    }
+
+    fn write_verdict(&self, out: &mut dyn Write) -> Result<(), CliError> {
+        let (json, tally) = (self.json, self.tally);
+        let expected = self.scenario.expected_reports();
+        if json.interrupted {
+            let so_far = if tally.first_unexpected.is_some() {
+                "runs made reports the scenario does not expect".to_string()
+            } else if !self.missing.is_empty() {
+                let names: Vec<&str> = self.missing.iter().map(|k| k.name()).collect();
+                format!("no run made the expected {} report yet", names.join(", "))
+            } else {
+                "no unexpected report so far".to_string()
+            };
             writeln!(
                 out,
-                "  schedule:        {} ({} deviations)",
-                json.schedule,
-                found.schedule.deviation_count()
+                "INTERRUPTED after {} of {}: {so_far}",
+                runs_text(json.runs),
+                json.runs_planned
             )?;
-            if let Some(shrunk) = &shrunk {
-                writeln!(
-                    out,
-                    "  shrunk schedule: {} ({} deviations)",
-                    shrunk.encode(),
-                    shrunk.deviation_count()
-                )?;
-            }
-            writeln!(out, "  reproduce: {}", json.replay_command)?;
-        }
-        if !failed {
+        } else if json.passed {
             if expected.is_empty() && tally.findings.is_empty() {
                 writeln!(out, "PASS: no report in {}", runs_text(tally.runs))?;
             } else if expected.is_empty() {
@@ -777,8 +932,8 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
                     }
                 )?;
             }
-        } else if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|k| k.name()).collect();
+        } else if !self.missing.is_empty() {
+            let names: Vec<&str> = self.missing.iter().map(|k| k.name()).collect();
             writeln!(
                 out,
                 "FAIL: the scenario expects a {} report and no run made one{}",
@@ -792,8 +947,15 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         } else {
             writeln!(out, "FAIL: runs made reports the scenario does not expect")?;
         }
+        Ok(())
     }
-    Ok(if failed { Exit::Failed } else { Exit::Clean })
+}
+
+/// The threads an exploration starts: what `--jobs` asked for (at most
+/// [`crate::cli::JOBS_MAX`], which the parser enforces), but never more than it has runs.
+pub fn worker_count(jobs: usize, runs: u64) -> usize {
+    let jobs = jobs.clamp(1, crate::cli::JOBS_MAX);
+    usize::try_from(runs).map_or(jobs, |runs| jobs.min(runs.max(1)))
 }
 
 fn runs_text(runs: u64) -> String {

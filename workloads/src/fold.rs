@@ -4,6 +4,7 @@
 //! masked (`epitem7` and `epitem8`, `pipe10->wait` and `pipe14->wait`). A block of `p`
 //! lines whose shape repeats at least `min_repeats` times in a row is shown once in
 //! full, then one line that says how often it repeats, then its last occurrence.
+//! [`fold_identical`] folds only blocks that repeat exactly, so that no value is hidden.
 
 /// A line's shape: every number masked, except a CPU's (`cpu1` stays `cpu1`: a block
 /// one CPU runs is not the same as one another CPU runs), and runs of spaces collapsed.
@@ -34,19 +35,57 @@ fn shape(line: &str) -> String {
     out
 }
 
-/// Folds `lines`. `period_max` bounds the block length searched; `min_repeats` (≥ 3)
-/// is how often a block must repeat to be folded. `summary(p, more, first, last)` makes
-/// the line that replaces the middle occurrences: the block has `p` lines, repeats
-/// `more` more times after its first occurrence (the last one included), and the folded
-/// stretch covers `lines[first..last]`.
+/// Folds `lines` where blocks repeat with the same shape. `period_max` bounds the block
+/// length searched; `min_repeats` (≥ 3) is how often a block must repeat to be folded.
+/// `summary(p, more, first, last)` makes the line that replaces the middle occurrences:
+/// the block has `p` lines, repeats `more` more times after its first occurrence (the
+/// last one included), and the folded stretch covers `lines[first..last]`.
 pub fn fold(
     lines: &[String],
     period_max: usize,
     min_repeats: usize,
     summary: &dyn Fn(usize, usize, usize, usize) -> String,
 ) -> Vec<String> {
+    fold_by(lines, &shape, period_max, min_repeats, summary)
+}
+
+/// [`fold`], but only blocks that repeat exactly, character for character: nothing
+/// the folded lines say is lost.
+pub fn fold_identical(
+    lines: &[String],
+    period_max: usize,
+    min_repeats: usize,
+    summary: &dyn Fn(usize, usize, usize, usize) -> String,
+) -> Vec<String> {
+    fold_by(
+        lines,
+        &|line| line.to_string(),
+        period_max,
+        min_repeats,
+        summary,
+    )
+}
+
+/// Whether the `p`-line block at `lines[first - p..first]` repeats exactly in
+/// `lines[first..last + p]` (a stretch that [`fold`] folded): then folding it hid no
+/// value.
+pub fn repeats_exactly(lines: &[String], p: usize, first: usize, last: usize) -> bool {
+    let block = &lines[first - p..first];
+    lines[first..last + p]
+        .chunks(p)
+        .all(|occurrence| occurrence == block)
+}
+
+/// [`fold`] with `key` saying which lines are the same.
+fn fold_by(
+    lines: &[String],
+    key: &dyn Fn(&str) -> String,
+    period_max: usize,
+    min_repeats: usize,
+    summary: &dyn Fn(usize, usize, usize, usize) -> String,
+) -> Vec<String> {
     let min_repeats = min_repeats.max(3);
-    let shapes: Vec<String> = lines.iter().map(|l| shape(l)).collect();
+    let shapes: Vec<String> = lines.iter().map(|l| key(l)).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -113,6 +152,36 @@ mod tests {
                 "end"
             ]
         );
+    }
+
+    #[test]
+    fn identical_folding_keeps_every_value() {
+        let mut lines = Vec::new();
+        for i in 0..6 {
+            lines.push(format!(
+                "evs = epoll_wait(ep, 10, 0) = 1 [EPOLLIN:{}]",
+                i / 5
+            ));
+        }
+        let folded = fold_identical(&lines, 8, 3, &|p, more, first, last| {
+            assert!(repeats_exactly(&lines, p, first, last));
+            format!("({p} x {more})")
+        });
+        assert_eq!(
+            folded,
+            [
+                "evs = epoll_wait(ep, 10, 0) = 1 [EPOLLIN:0]",
+                "(1 x 4)",
+                "evs = epoll_wait(ep, 10, 0) = 1 [EPOLLIN:0]",
+                "evs = epoll_wait(ep, 10, 0) = 1 [EPOLLIN:1]",
+            ]
+        );
+        // By shape the six lines are one stretch, and the summary can tell it hid values.
+        let folded = fold(&lines, 8, 3, &|p, more, first, last| {
+            assert!(!repeats_exactly(&lines, p, first, last));
+            format!("({p} x {more})")
+        });
+        assert_eq!(folded.len(), 3);
     }
 
     #[test]

@@ -2,22 +2,31 @@
 //!
 //! - `stress` — totalmess.c: T threads share one epoll set of P non-blocking pipes;
 //!   each waits with a timeout and, for every event, deletes and re-adds the fd, reads
-//!   its byte and writes one into a pseudo-random pipe, so A tokens circulate. At the
-//!   end the main task counts the tokens left in the pipes: a lost one shows as a count
-//!   below A (the original just went quiet). The scenario expects no reports.
+//!   its byte and writes one into a pseudo-random pipe, so A tokens circulate. When the
+//!   workers are done (each writes a byte into a pipe the main task reads: a join, so no
+//!   worker still holds a token under any strategy) the main task counts the tokens left
+//!   in the pipes: a lost one shows as a count below A (the original just went quiet).
+//!   The scenario expects no reports.
+//!
+//! Every generated program checks each result it depends on (`expect ok`, or in the hot
+//! loops `if errno != 0 { expect ok }` beside the errnos a racing worker explains), so a
+//! call that fails fails the run with its errno where it happened; and one that needs
+//! more descriptors than the default `RLIMIT_NOFILE` (1024) raises it first with
+//! `setrlimit`, as a real program must.
 //! - `bench` — epwbench.c: N always-readable level-triggered pipes and repeated
 //!   `epoll_wait(ep, N, 0)` (`--workload transfer`); or the write/wait/read mix over P
 //!   pipes with K single-byte writes per round (`--workload mix`).
 //!
 //! The output is scenario text (stdout or `-o FILE`); `--run` runs it at once.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::cli::{BenchGenArgs, BenchWorkload, CommonOpts, GenArgs, GenKind, StressArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::write_json;
-use crate::run_cmd::{self, RunJson};
+use crate::run_cmd::{self, Folding, Reproduce, RunJson};
 use crate::session::{self, Capture};
 
 /// The header lines every generated scenario shares: the machine options given on the
@@ -43,23 +52,10 @@ pub fn stress(args: &StressArgs) -> Result<String, CliError> {
     let p = args.pipes;
     let t = args.threads;
     let a = args.tokens;
-    if p == 0 || t == 0 {
-        return Err(CliError::usage("--pipes and --threads must be at least 1"));
-    }
-    if p > 10_000 || t > 256 || a > 100_000 {
-        return Err(CliError::usage(
-            "--pipes at most 10000, --threads at most 256, --tokens at most 100000",
-        ));
-    }
+    // The parser kept every number in its range (crate::cli: GEN_STRESS_PIPES_MAX, ...).
     let maxevents = args.maxevents.unwrap_or(p / 5 + 1);
-    if maxevents == 0 {
-        return Err(CliError::usage("--maxevents must be at least 1"));
-    }
     let duration = args.duration_ms;
     let timeout = args.timeout_ms;
-    if duration == 0 {
-        return Err(CliError::usage("--duration-ms must be at least 1"));
-    }
     let mask = if args.et {
         "EPOLLIN|EPOLLET"
     } else {
@@ -85,7 +81,9 @@ pub fn stress(args: &StressArgs) -> Result<String, CliError> {
         "# The seed's totalmess.c as a scenario: {t} threads share one epoll set of {p} non-blocking\n\
          # pipes ({trigger}); each waits (timeout {timeout}ms) and, for every event, deletes and re-adds the\n\
          # fd, reads its byte and writes one into a pseudo-random pipe, so {a} tokens circulate.\n\
-         # At the end the main task counts the tokens left in the pipes: none may be lost."
+         # When the workers are done (each writes a byte into a pipe the main task reads: a join),\n\
+         # the main task counts the tokens left in the pipes: none may be lost. Every result the\n\
+         # program depends on is checked: a failed call fails the run with its errno."
     );
     let _ = writeln!(
         s,
@@ -98,45 +96,67 @@ pub fn stress(args: &StressArgs) -> Result<String, CliError> {
     );
     header(&mut s, &args.common, 2, 1);
     let _ = writeln!(s, "expect no reports");
-    let settle = duration + 2 * timeout + 5;
+    // stdin/out/err, the epoll fd, the workers' exit pipe and the P pipes.
+    let nofile = setrlimit_line(3 + 1 + 2 + 2 * p);
     let _ = write!(
         s,
         "
 process app {{
-    task main on cpu 0 {{
+    task main on cpu 0 {{{nofile}
         ep = epoll_create(1)
+        expect ok
+        exits = pipe()                          # each worker writes a byte when it is done
+        expect ok
         pipes = array({p})
         repeat {p} as i {{
             pipes[i] = pipe()
+            expect ok
             fcntl(pipes[i].r, F_SETFL, O_NONBLOCK)
+            expect ok
             fcntl(pipes[i].w, F_SETFL, O_NONBLOCK)
+            expect ok
             epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i].r, {mask}, i)
+            expect ok
         }}
         repeat {a} as k {{                       # the tokens
             write(pipes[random({p})].w, \"t\")
+            expect ok
         }}
         repeat {t} as k {{
             thread worker[k] {{
                 until {duration}ms {{
                     evs = epoll_wait(ep, {maxevents}, {timeout})
+                    if errno != 0 {{ expect ok }}   # fail loudly, naming the errno
                     for e in evs {{
                         fd = pipes[e.data].r
                         epoll_ctl(ep, EPOLL_CTL_DEL, fd)
+                        if errno != 0 && errno != ENOENT {{ expect ok }}   # ENOENT: another worker got this event too
                         epoll_ctl(ep, EPOLL_CTL_ADD, fd, {mask}, e.data)
+                        if errno != 0 && errno != EEXIST {{ expect ok }}
                         n = read(fd, 1)
                         if n == 1 {{
                             write(pipes[random({p})].w, \"t\")
+                            if errno != 0 {{ expect ok }}
+                        }} else if errno != EAGAIN {{   # EAGAIN: another worker took the token
+                            expect ok
                         }}
                     }}
                 }}
+                write(exits.w, \"x\")
+                expect ok
             }}
         }}
-        sleep {settle}ms                        # the workers stop after {duration}ms
+        repeat {t} {{                            # join the workers: none holds a token now
+            n = read(exits.r, 1)
+            expect n == 1
+        }}
         tokens = 0
         repeat {p} as i {{
             n = read(pipes[i].r, {read})
             if n > 0 {{
                 tokens = tokens + n
+            }} else if errno != EAGAIN {{
+                expect ok
             }}
         }}
         expect tokens == {a}
@@ -148,19 +168,27 @@ process app {{
     Ok(s)
 }
 
+/// What a generated program that needs `descriptors` descriptors does first: nothing
+/// within the default limit ([`kernel_model::fdtable::NOFILE_DEFAULT`]), else raise it as
+/// a real program would (checking that it could).
+fn setrlimit_line(descriptors: u64) -> String {
+    if descriptors <= kernel_model::fdtable::NOFILE_DEFAULT as u64 {
+        return String::new();
+    }
+    format!(
+        "
+        setrlimit(RLIMIT_NOFILE, {descriptors})   # {descriptors} descriptors: more than the default 1024
+        expect ok"
+    )
+}
+
 /// The scenario text of `epsim gen bench`.
 pub fn bench(args: &BenchGenArgs) -> Result<String, CliError> {
     let mut s = String::new();
     let loops = args.loops;
-    if loops == 0 {
-        return Err(CliError::usage("--loops must be at least 1"));
-    }
     match args.workload {
         BenchWorkload::Transfer => {
             let n = args.pipes.unwrap_or(200);
-            if n == 0 || n > 100_000 {
-                return Err(CliError::usage("--pipes must be between 1 and 100000"));
-            }
             let _ = writeln!(
                 s,
                 "# Generated by `epsim gen bench --workload transfer --pipes {n} --loops {loops}`.\n\
@@ -174,16 +202,21 @@ pub fn bench(args: &BenchGenArgs) -> Result<String, CliError> {
             );
             header(&mut s, &args.common, 1, 0);
             let _ = writeln!(s, "expect no reports");
+            let nofile = setrlimit_line(3 + 1 + 2 * n);
             let _ = write!(
                 s,
                 "
 process app {{
-    task main on cpu 0 {{
+    task main on cpu 0 {{{nofile}
         ep = epoll_create(1)
+        expect ok
         repeat {n} as i {{
             p = pipe()
+            expect ok
             epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN, i)
+            expect ok
             write(p.w, \"x\")
+            expect ok
         }}
         repeat {loops} {{
             evs = epoll_wait(ep, {n}, 0)
@@ -197,11 +230,6 @@ process app {{
         BenchWorkload::Mix => {
             let p = args.pipes.unwrap_or(500);
             let k = args.writes;
-            if p == 0 || p > 100_000 || k == 0 {
-                return Err(CliError::usage(
-                    "--pipes must be between 1 and 100000 and --writes at least 1",
-                ));
-            }
             let _ = writeln!(
                 s,
                 "# Generated by `epsim gen bench --workload mix --pipes {p} --writes {k} --loops {loops}`.\n\
@@ -216,20 +244,25 @@ process app {{
             );
             header(&mut s, &args.common, 1, 0);
             let _ = writeln!(s, "expect no reports");
+            let nofile = setrlimit_line(3 + 1 + 2 * p);
             let _ = write!(
                 s,
                 "
 process app {{
-    task main on cpu 0 {{
+    task main on cpu 0 {{{nofile}
         ep = epoll_create(1)
+        expect ok
         pipes = array({p})
         repeat {p} as i {{
             pipes[i] = pipe()
+            expect ok
             epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i].r, EPOLLIN, i)
+            expect ok
         }}
         repeat {loops} {{
             repeat {k} {{
                 write(pipes[random({p})].w, \"x\")
+                if errno != 0 {{ expect ok }}
             }}
             evs = epoll_wait(ep, {k}, -1)
             expect len(evs) >= 1
@@ -247,13 +280,14 @@ process app {{
     Ok(s)
 }
 
-/// Writes or runs a generated scenario.
+/// Writes or runs a generated scenario. `argv` is the `epsim gen` command line as given.
 fn emit(
     text: &str,
     name: &str,
     output: Option<&std::path::Path>,
     run: bool,
     common: &CommonOpts,
+    argv: &[OsString],
     out: &mut dyn Write,
 ) -> Result<Exit, CliError> {
     let file = match output {
@@ -275,14 +309,48 @@ fn emit(
     let executed = session::execute_resolved(&scenario, &resolved, Capture::Results)?;
     if resolved.json {
         write_json(out, &RunJson::of(&scenario, &resolved, &executed))?;
-    } else {
+    } else if output.is_some() {
         run_cmd::write_report(out, &file, &scenario, &resolved, &executed)?;
+    } else {
+        // The scenario exists only in memory: the command that reproduces a failure
+        // first writes it to a file, with the same generator options.
+        let saved = format!("{name}.scn");
+        let regenerate = regenerate_command(argv, &saved);
+        let reproduce = Reproduce::Generated {
+            regenerate: &regenerate,
+            file: &saved,
+            whole: "--json prints it whole",
+        };
+        run_cmd::write_report_with(
+            out,
+            reproduce,
+            Folding::Repeats,
+            &scenario,
+            &resolved,
+            &executed,
+        )?;
     }
     Ok(run_cmd::exit_of(&executed))
 }
 
+/// `argv` (an `epsim gen … --run` command line) as a command that writes the same
+/// scenario to `file` instead of running it: `--run` and `--json` dropped, `-o file`
+/// added.
+fn regenerate_command(argv: &[OsString], file: &str) -> String {
+    let mut words = vec!["epsim".to_string()];
+    for word in argv.iter().skip(1) {
+        let word = word.to_string_lossy();
+        if word != "--run" && word != "--json" {
+            words.push(session::shell_quote(&word));
+        }
+    }
+    words.push("-o".to_string());
+    words.push(session::shell_quote(file));
+    words.join(" ")
+}
+
 /// `epsim gen`.
-pub fn run(args: &GenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+pub fn run(args: &GenArgs, argv: &[OsString], out: &mut dyn Write) -> Result<Exit, CliError> {
     match &args.kind {
         GenKind::Stress(stress_args) => {
             let text = stress(stress_args)?;
@@ -292,6 +360,7 @@ pub fn run(args: &GenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 stress_args.output.as_deref(),
                 stress_args.run,
                 &stress_args.common,
+                argv,
                 out,
             )
         }
@@ -303,6 +372,7 @@ pub fn run(args: &GenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 bench_args.output.as_deref(),
                 bench_args.run,
                 &bench_args.common,
+                argv,
                 out,
             )
         }

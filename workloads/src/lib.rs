@@ -21,7 +21,9 @@
 //! - [`mod@bench`] — `epsim bench`: the simulated kernel against the host's epoll
 //! - [`demo`] — what `epsim` with no arguments does
 //! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
+//! - [`logs`] — `RUST_LOG`: spans and the trace records on stderr through `tracing`
 //! - [`exit`] — exit statuses and the one-line error type
+//! - [`interrupt`] — Ctrl-C: stop and report, a second one ends the process
 //! - [`scenario`] — the scenario language, its interpreter and the built-in library
 
 // workloads talks to the outside world: wall-clock timing of runs, and (later) host
@@ -37,8 +39,10 @@ pub mod exit;
 pub mod explore_cmd;
 pub mod fold;
 pub mod gen_cmd;
+pub mod interrupt;
 pub mod list_cmd;
 pub mod litmus_cmd;
+pub mod logs;
 pub mod options;
 pub mod output;
 pub mod record;
@@ -63,7 +67,7 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 
         demo::run(out)
     } else {
         match cli::Cli::try_parse_from(&args) {
-            Ok(cli) => dispatch(cli, out, err),
+            Ok(cli) => dispatch(cli, &args, out, err),
             Err(error) => cli::clap_error(&error, out),
         }
     };
@@ -93,7 +97,14 @@ fn bench_cmd(args: &cli::BenchArgs, out: &mut dyn Write) -> Result<Exit, CliErro
     Ok(Exit::Clean)
 }
 
-fn dispatch(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, CliError> {
+/// `argv` is the command line as given: `gen --run` quotes it back in the command that
+/// reproduces a failed run.
+fn dispatch(
+    cli: cli::Cli,
+    argv: &[OsString],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit, CliError> {
     match cli.command {
         None => demo::run(out),
         Some(cli::Command::Litmus(args)) => litmus_cmd::run(&args, out, err),
@@ -106,6 +117,6 @@ fn dispatch(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
             Some(name) => list_cmd::show(name, out),
             None => list_cmd::run(&args, out),
         },
-        Some(cli::Command::Gen(args)) => gen_cmd::run(&args, out),
+        Some(cli::Command::Gen(args)) => gen_cmd::run(&args, argv, out),
     }
 }

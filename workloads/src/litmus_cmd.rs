@@ -121,9 +121,6 @@ pub fn run(args: &LitmusArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
 }
 
 fn strategy(args: &LitmusArgs) -> Result<LitmusStrategy, CliError> {
-    if args.runs == Some(0) {
-        return Err(CliError::usage("--runs must be at least 1"));
-    }
     match args.strategy {
         LitmusStrategyArg::Dfs => {
             if args.runs.is_some() || args.seed.is_some() {

@@ -7,32 +7,78 @@
 //! the replay did not reproduce it: it diverged from the schedule (the machine names the
 //! decision and step) or ended with another trace hash (the record's checkpoints name
 //! the steps where the traces first differ); 2 when the input cannot be used at all: a
-//! missing or malformed record or schedule, a scenario that does not parse, or a
-//! schedule recorded for another scenario, seed or options (its hash says so before
-//! anything runs).
+//! missing or malformed record or schedule, a record field with a bad value (the error
+//! names the field), a `--hash` that is not 16 hex digits, a scenario that does not
+//! parse, or a schedule recorded for another scenario, seed or options (its hash says so
+//! before anything runs).
+//!
+//! A failed run's `reproduce:` command is `epsim replay RECORD` for a record, else the
+//! scenario as the user named it with `--schedule`.
 
 use std::io::Write;
 use std::path::Path;
 
+use sim::machine::RunEnd;
 use sim::{Schedule, StrategyKind};
 
 use crate::cli::{CommonOpts, ReplayArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::write_json;
-use crate::record::{hash_hex, RunRecord};
-use crate::run_cmd::{self, RunJson};
+use crate::record::{hash_hex, parse_hash, RunRecord};
+use crate::run_cmd::{self, Folding, Reproduce, RunJson};
 use crate::scenario::Scenario;
-use crate::session::{self, Capture, Executed, Resolved};
+use crate::session::{self, Capture, Drive, Executed, Resolved};
 
 /// What to replay, and what it must reproduce.
 struct Input {
     scenario: Scenario,
     resolved: Resolved,
-    /// The scenario as the user named it (for printed commands).
+    /// The scenario as the user named it, or the record file (for printed commands).
     arg: String,
+    /// `arg` is a record file (a command that reproduces the run replays it).
+    from_record: bool,
     expected_hash: Option<u64>,
+    /// The steps the recorded run took.
+    steps: Option<u64>,
     /// `(interval, hashes)` from a record.
     checkpoints: Option<(u64, Vec<u64>)>,
+}
+
+/// Replays `input`. A record whose schedule does not belong to its scenario, seed and
+/// options cannot be used at all (status 2, naming the field); nor can one whose run,
+/// reproduced exactly, takes another number of steps than it says.
+fn execute(input: &Input) -> Result<Executed, CliError> {
+    if !input.from_record {
+        return session::execute_resolved(&input.scenario, &input.resolved, Capture::Trace);
+    }
+    let resolved = &input.resolved;
+    let schedule = resolved.schedule.as_ref().expect("a record has a schedule");
+    let run = session::execute(
+        &input.scenario,
+        &resolved.options,
+        resolved.seed,
+        Capture::Trace,
+        Drive::Replay(schedule),
+    )
+    .map_err(|error| {
+        CliError::usage(format!(
+            "{}: schedule: {error} (it does not belong to the record's scenario_text, seed and options)",
+            input.arg
+        ))
+    })?;
+    let result = &run.outcome.result;
+    let reproduced = !matches!(result.end, RunEnd::ReplayMismatch { .. })
+        && input.expected_hash == Some(result.trace_hash);
+    if let Some(steps) = input
+        .steps
+        .filter(|&steps| reproduced && steps != result.steps)
+    {
+        return Err(CliError::usage(format!(
+            "{}: steps: {steps}, but the run it records takes {} steps",
+            input.arg, result.steps
+        )));
+    }
+    Ok(run)
 }
 
 fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
@@ -51,14 +97,20 @@ fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
         ));
     }
     let record = RunRecord::read(path)?;
-    let scenario = session::parse(
-        &format!("{file} (scenario {})", record.scenario),
-        &record.scenario_text,
-    )?;
+    let mut scenario = session::parse(&format!("{file}: scenario_text"), &record.scenario_text)?;
+    match &scenario.header.name {
+        Some(name) if *name != record.scenario => {
+            return Err(CliError::usage(format!(
+                "{file}: scenario: {:?}, but scenario_text is the scenario {name:?}",
+                record.scenario
+            )))
+        }
+        Some(_) => {}
+        // A scenario without a `scenario` line is named after the file it was run from.
+        None => scenario.header.name = Some(record.scenario.clone()),
+    }
     let options = scenario.options(&record.overrides(&file)?);
-    scenario
-        .check_options(&options)
-        .map_err(|e| CliError::usage(format!("{file}: {e}")))?;
+    scenario.check_options(&options).map_err(CliError::usage)?;
     let schedule = Schedule::decode(&record.schedule)
         .map_err(|e| CliError::usage(format!("{file}: schedule: {e}")))?;
     let expected_hash = Some(record.hash(&file)?);
@@ -71,9 +123,11 @@ fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
             json: given.json,
             given: CommonOpts::default(),
         },
-        arg: scenario.name(),
+        arg: file,
+        from_record: true,
         scenario,
         expected_hash,
+        steps: Some(record.steps),
         checkpoints: record.checkpoint_hashes(),
     })
 }
@@ -81,8 +135,11 @@ fn from_record(args: &ReplayArgs, path: &Path) -> Result<Input, CliError> {
 fn input(args: &ReplayArgs) -> Result<Input, CliError> {
     let expected_hash = match &args.hash {
         Some(text) => Some(
-            u64::from_str_radix(text.trim(), 16)
-                .map_err(|_| CliError::usage(format!("--hash {text:?}: expected 16 hex digits")))?,
+            parse_hash(text.trim()).ok_or_else(|| {
+                CliError::usage(format!(
+                    "--hash {text:?}: expected a trace hash, 16 hex digits (as `trace hash:` prints it)"
+                ))
+            })?,
         ),
         None => None,
     };
@@ -93,7 +150,9 @@ fn input(args: &ReplayArgs) -> Result<Input, CliError> {
             scenario,
             resolved,
             arg: args.input.clone(),
+            from_record: false,
             expected_hash,
+            steps: None,
             checkpoints: None,
         });
     }
@@ -160,8 +219,11 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     if args.trace.is_some() && args.output.is_none() {
         return Err(CliError::usage("--trace needs -o FILE"));
     }
+    if let Some(path) = &args.output {
+        crate::output::check_output("-o", path, Some(Path::new(&args.input)), &[])?;
+    }
     let input = input(args)?;
-    let run = session::execute_resolved(&input.scenario, &input.resolved, Capture::Trace)?;
+    let run = execute(&input)?;
     if let (Some(format), Some(path)) = (args.trace, &args.output) {
         run_cmd::write_trace_file(path, format, &run, &input.scenario.name())?;
     }
@@ -169,7 +231,22 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     if input.resolved.json {
         write_json(out, &RunJson::of(&input.scenario, &input.resolved, &run))?;
     } else {
-        run_cmd::write_report(out, &input.arg, &input.scenario, &input.resolved, &run)?;
+        let reproduce = if input.from_record {
+            Reproduce::Record(&input.arg)
+        } else {
+            Reproduce::Schedule {
+                scenario_arg: &input.arg,
+                whole: "--json prints it whole",
+            }
+        };
+        run_cmd::write_report_with(
+            out,
+            reproduce,
+            Folding::unless(args.no_fold),
+            &input.scenario,
+            &input.resolved,
+            &run,
+        )?;
     }
     run_cmd::replay_mismatch(&run)?;
     if let Some(expected) = input.expected_hash {

@@ -13,7 +13,7 @@ use sim::Report;
 use crate::cli::RunArgs;
 use crate::exit::{CliError, Exit};
 use crate::fold::fold;
-use crate::output::write_json;
+use crate::output::{check_output, write_json};
 use crate::record::{hash_hex, RunRecord};
 use crate::scenario::Scenario;
 use crate::session::{self, Capture, Executed, Resolved};
@@ -21,6 +21,14 @@ use crate::trace_out::{self, TraceFormat};
 
 /// `epsim run`.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let input = Path::new(&args.scenario);
+    if let Some(path) = &args.output {
+        check_output("-o", path, Some(input), &[])?;
+    }
+    if let Some(path) = &args.record {
+        let others: Vec<(&str, &Path)> = args.output.iter().map(|o| ("-o", o.as_path())).collect();
+        check_output("--record", path, Some(input), &others)?;
+    }
     let scenario = session::load(&args.scenario)?;
     let resolved = session::resolve(&scenario, &args.common)?;
     let inline_text = match (args.trace, &args.output) {
@@ -57,7 +65,19 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             trace_out::write_text(out, executed.trace.as_ref().expect("kept"))?;
             writeln!(out)?;
         }
-        write_report(out, &args.scenario, &scenario, &resolved, &executed)?;
+        let whole = match &args.record {
+            Some(path) => format!(
+                "`epsim replay {}` replays the record of this run, and --json prints it whole",
+                session::shell_quote(&path.display().to_string())
+            ),
+            None => "--json prints it whole, and --record FILE writes a record that `epsim replay FILE` reproduces".to_string(),
+        };
+        let reproduce = Reproduce::Schedule {
+            scenario_arg: &args.scenario,
+            whole: &whole,
+        };
+        let folding = Folding::unless(args.no_fold);
+        write_report_with(out, reproduce, folding, &scenario, &resolved, &executed)?;
         if let Some(line) = determinism {
             writeln!(out, "{line}")?;
         }
@@ -92,10 +112,9 @@ pub fn write_trace_file(
     let file = std::fs::File::create(path)
         .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
     let mut writer = std::io::BufWriter::new(file);
-    trace_out::write(&mut writer, format, run, title)?;
-    writer
-        .flush()
-        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
+    trace_out::write(&mut writer, format, run, title)
+        .and_then(|()| writer.flush().map_err(CliError::from))
+        .map_err(|error| error.in_file(path))
 }
 
 /// Compares two runs of the same options step by step: a line to print if they agree,
@@ -221,10 +240,99 @@ fn write_violation(out: &mut dyn Write, run: &Executed, report: &Report) -> Resu
     Ok(())
 }
 
-/// The human report of a run (shared with `replay`).
+/// How the text report shows the results of calls that repeat.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Folding {
+    /// Blocks of calls that repeat exactly are folded; when the results are longer than
+    /// [`SCREEN_LINES`], so are blocks that repeat with other values, with a line that
+    /// says so and where every value is (the default).
+    #[default]
+    Repeats,
+    /// Every call on its own line (`--no-fold`).
+    Never,
+}
+
+impl Folding {
+    /// The folding of a command with `--no-fold` given or not.
+    pub fn unless(no_fold: bool) -> Folding {
+        if no_fold {
+            Folding::Never
+        } else {
+            Folding::Repeats
+        }
+    }
+}
+
+/// Results longer than this many lines are folded by shape as well as exactly: below
+/// it, no value is hidden behind "other values".
+pub const SCREEN_LINES: usize = 40;
+
+/// The rendered results (`  task: call = ret`), folded as `folding` says.
+pub fn fold_results(lines: &[String], folding: Folding) -> Vec<String> {
+    let summary = |p: usize, more: usize, first: usize, last: usize| {
+        let how = if crate::fold::repeats_exactly(lines, p, first, last) {
+            "exactly"
+        } else {
+            "with other values (--no-fold or --json lists every call)"
+        };
+        format!(
+            "  ⋮  the {p} line{} above repeat{} {more} more time{} {how}; the last:",
+            if p == 1 { "" } else { "s" },
+            if p == 1 { "s" } else { "" },
+            if more == 1 { "" } else { "s" },
+        )
+    };
+    match folding {
+        Folding::Never => lines.to_vec(),
+        Folding::Repeats if lines.len() <= SCREEN_LINES => {
+            crate::fold::fold_identical(lines, 8, 4, &summary)
+        }
+        Folding::Repeats => fold(lines, 8, 4, &summary),
+    }
+}
+
+/// How the human report says to reproduce a failed run.
+#[derive(Clone, Copy, Debug)]
+pub enum Reproduce<'a> {
+    /// `epsim replay SCENARIO --schedule ...` with the options the user gave; `whole`
+    /// says where the schedule is whole when the screen shows it abbreviated.
+    Schedule {
+        scenario_arg: &'a str,
+        whole: &'a str,
+    },
+    /// `epsim replay RECORD`: the record has the schedule, the seed and the options.
+    Record(&'a str),
+    /// A scenario that exists only in memory (`gen --run`): `regenerate` writes it to
+    /// `file`, and then `epsim replay file --schedule ...` replays the run.
+    Generated {
+        regenerate: &'a str,
+        file: &'a str,
+        whole: &'a str,
+    },
+}
+
+/// The human report of a run (shared with `replay` and `gen --run`), with the
+/// scenario as the user named it for the `reproduce:` command.
 pub fn write_report(
     out: &mut dyn Write,
     scenario_arg: &str,
+    scenario: &Scenario,
+    resolved: &Resolved,
+    run: &Executed,
+) -> Result<(), CliError> {
+    let reproduce = Reproduce::Schedule {
+        scenario_arg,
+        whole: "--json prints it whole",
+    };
+    write_report_with(out, reproduce, Folding::Repeats, scenario, resolved, run)
+}
+
+/// The human report of a run, saying how to reproduce it as `reproduce` says, its
+/// results folded as `folding` says.
+pub fn write_report_with(
+    out: &mut dyn Write,
+    reproduce: Reproduce<'_>,
+    folding: Folding,
     scenario: &Scenario,
     resolved: &Resolved,
     run: &Executed,
@@ -247,15 +355,7 @@ pub fn write_report(
         writeln!(out, "results: no system calls returned")?;
     } else {
         writeln!(out, "results:")?;
-        let folded = fold(&rendered, 8, 4, &|p, more, _, _| {
-            format!(
-                "  ⋮  the {p} line{} above repeat{} {more} more time{} with other values (--json lists every call); the last:",
-                if p == 1 { "" } else { "s" },
-                if p == 1 { "s" } else { "" },
-                if more == 1 { "" } else { "s" },
-            )
-        });
-        for line in folded {
+        for line in fold_results(&rendered, folding) {
             writeln!(out, "{line}")?;
         }
     }
@@ -300,7 +400,11 @@ pub fn write_report(
         hash_hex(run.outcome.result.trace_hash)
     )?;
     let schedule = run.outcome.result.schedule.encode();
-    writeln!(out, "schedule: {}", abbreviate(&schedule))?;
+    let whole = match reproduce {
+        Reproduce::Schedule { whole, .. } | Reproduce::Generated { whole, .. } => whole.to_string(),
+        Reproduce::Record(path) => format!("the record {path} has it whole"),
+    };
+    writeln!(out, "schedule: {}", abbreviate(&schedule, &whole))?;
     let verdict = &run.verdict;
     if verdict.passed() {
         if verdict.expected_reports_found.is_empty() {
@@ -319,28 +423,77 @@ pub fn write_report(
         }
     } else {
         writeln!(out, "FAIL")?;
-        writeln!(
-            out,
-            "reproduce: {}",
-            session::replay_command(scenario_arg, resolved, run.seed, &schedule)
-        )?;
+        match reproduce {
+            Reproduce::Schedule { scenario_arg, .. } => {
+                let command = session::replay_command(scenario_arg, resolved, run.seed, &schedule);
+                write_command(out, "reproduce: ", &command, &schedule, &whole)?;
+            }
+            Reproduce::Generated {
+                regenerate, file, ..
+            } => {
+                let replay = session::replay_command(file, resolved, run.seed, &schedule);
+                let command = format!("{regenerate} && {replay}");
+                write_command(out, "reproduce: ", &command, &schedule, &whole)?;
+            }
+            Reproduce::Record(path) => writeln!(
+                out,
+                "reproduce: epsim replay {}",
+                session::shell_quote(path)
+            )?,
+        }
     }
     Ok(())
 }
 
-/// A schedule as the human report shows it: whole up to 160 characters, else its start
-/// and its length (`--json` and `--record` have it whole).
-pub fn abbreviate(schedule: &str) -> String {
-    const SHOWN: usize = 160;
-    if schedule.len() <= SHOWN {
-        schedule.to_string()
-    } else {
-        format!(
-            "{}… ({} characters: --json or --record FILE has it whole)",
-            &schedule[..SHOWN],
-            schedule.len()
-        )
+/// Schedules longer than this many characters are abbreviated on screen (a long run's
+/// schedule can be hundreds of kilobytes); `--json` and records have them whole.
+pub const SCHEDULE_SHOWN_MAX: usize = 160;
+
+/// A schedule longer than [`SCHEDULE_SHOWN_MAX`] characters as the text outputs show
+/// it: its first and last characters around `…`; `None` for one shown whole.
+pub fn shortened(schedule: &str) -> Option<String> {
+    const HEAD: usize = 112;
+    const TAIL: usize = 32;
+    if schedule.len() <= SCHEDULE_SHOWN_MAX {
+        return None;
     }
+    let head = schedule.get(..HEAD)?;
+    let tail = schedule.get(schedule.len() - TAIL..)?;
+    Some(format!("{head}…{tail}"))
+}
+
+/// A schedule as the text outputs show it: whole, or [`shortened`] with its length and
+/// `whole`, where to find it whole.
+pub fn abbreviate(schedule: &str, whole: &str) -> String {
+    match shortened(schedule) {
+        None => schedule.to_string(),
+        Some(shown) => format!("{shown} ({} characters; {whole})", schedule.len()),
+    }
+}
+
+/// Writes `label` and `command`, a command line that contains `schedule`. A long
+/// schedule is abbreviated in it, and a second line says that the command as shown
+/// cannot be run and where `whole` it is.
+pub fn write_command(
+    out: &mut dyn Write,
+    label: &str,
+    command: &str,
+    schedule: &str,
+    whole: &str,
+) -> Result<(), CliError> {
+    if let Some(shown) = shortened(schedule) {
+        writeln!(out, "{label}{}", command.replacen(schedule, &shown, 1))?;
+        let indent = label.len() - label.trim_start().len();
+        writeln!(
+            out,
+            "{:indent$}  (the schedule is abbreviated: {} characters; {whole})",
+            "",
+            schedule.len()
+        )?;
+    } else {
+        writeln!(out, "{label}{command}")?;
+    }
+    Ok(())
 }
 
 /// `violations[]` of the JSON output.

@@ -28,6 +28,7 @@ use sim::{
 
 use crate::cli::CommonOpts;
 use crate::exit::CliError;
+use crate::logs::TARGET;
 use crate::options::RunDefaults;
 use crate::scenario::{builtin, Overrides, Recorder, Results, Scenario, Verdict};
 
@@ -46,6 +47,7 @@ pub fn load(arg: &str) -> Result<Scenario, CliError> {
             .map_err(|error| CliError::usage(error.to_string()));
     }
     if let Some(builtin) = builtin(arg) {
+        let _span = tracing::info_span!(target: TARGET, "parse", builtin = arg).entered();
         return builtin
             .parse()
             .map_err(|error| CliError::usage(error.to_string()));
@@ -63,6 +65,7 @@ pub fn load(arg: &str) -> Result<Scenario, CliError> {
 
 /// Parses scenario text; a syntax error is a usage error naming `file:line:col`.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, CliError> {
+    let _span = tracing::info_span!(target: TARGET, "parse", file, bytes = text.len()).entered();
     Scenario::parse(file, text).map_err(|error| CliError::usage(error.to_string()))
 }
 
@@ -373,7 +376,17 @@ fn execute_at<G: Granularity>(
     };
     let mut world = World::<G>::new(&options, scenario.world_hash(seed))
         .expect("options were validated by the caller");
-    scenario.build(&mut world, &recorder);
+    tracing::info_span!(target: TARGET, "build", scenario = %scenario.name())
+        .in_scope(|| scenario.build(&mut world, &recorder));
+    let span = tracing::info_span!(
+        target: TARGET,
+        "run",
+        scenario = %scenario.name(),
+        seed,
+        granularity = options.machine.granularity.name(),
+        steps = tracing::field::Empty,
+    )
+    .entered();
     let outcome = match drive {
         Drive::Strategy(strategy) => {
             strategy.begin_execution();
@@ -388,6 +401,8 @@ fn execute_at<G: Granularity>(
             world.run(&mut canonical)
         }
     };
+    span.record("steps", outcome.result.steps);
+    drop(span);
     let results = recorder.results();
     let verdict = scenario.verdict(&outcome, &results);
     let findings = classify_findings(&world, &options, &outcome);

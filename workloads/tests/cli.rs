@@ -5,8 +5,11 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
+/// The binary, without a `RUST_LOG` of the environment (logs would go to stderr).
 fn epsim() -> Command {
-    cargo_bin_cmd!("epsim")
+    let mut command = cargo_bin_cmd!("epsim");
+    command.env_remove("RUST_LOG");
+    command
 }
 
 /// Runs `epsim args`, expects status 2 and exactly one line on stderr starting with
@@ -371,4 +374,55 @@ fn every_subcommand_has_help_with_examples() {
         .assert()
         .success()
         .stdout(predicate::str::starts_with("epsim "));
+}
+
+/// Every numeric option of every subcommand, given a value outside its range (or no
+/// number at all), is a one-line usage error naming the option and saying the valid
+/// range — never a panic (`--time-limit 1e19` overflowed a Duration), an abort
+/// (`--jobs 99999999999` tried to start that many threads) or a silent wrap.
+#[test]
+fn every_numeric_option_is_range_checked() {
+    let huge = "99999999999999999999999"; // above u64::MAX
+    #[rustfmt::skip]
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (&["explore", "lt-basics"], "--runs", &["0", "1000000000001", "-3", "x", huge]),
+        (&["explore", "lt-basics"], "--jobs", &["0", "257", "99999999999", "-1", huge]),
+        (&["explore", "lt-basics"], "--time-limit", &["0", "-1", "1e19", "nan", "inf", "31536001"]),
+        (&["explore", "lt-basics"], "--preemption-bound", &["-1", "1001", huge]),
+        (&["explore", "lt-basics"], "--seed", &["-1", "18446744073709551616", "1.5"]),
+        (&["explore", "lt-basics"], "--cpus", &["0", "65", "-2", huge]),
+        (&["run", "lt-basics"], "--seed", &["-1", huge]),
+        (&["run", "lt-basics"], "--cpus", &["0", "65"]),
+        (&["replay", "lt-basics", "--schedule", "v1.0000000000000000.AA"], "--cpus", &["0", "65"]),
+        (&["config"], "--cpus", &["0", "65", huge]),
+        (&["config"], "--seed", &["-5", huge]),
+        (&["gen", "stress"], "--pipes", &["0", "10001", "-1"]),
+        (&["gen", "stress"], "--threads", &["0", "257"]),
+        (&["gen", "stress"], "--tokens", &["65537", "-1", huge]),
+        (&["gen", "stress"], "--maxevents", &["0", "100001"]),
+        (&["gen", "stress"], "--duration-ms", &["0", "60001", "99999999999999"]),
+        (&["gen", "stress"], "--timeout-ms", &["60001", "-1"]),
+        (&["gen", "stress"], "--cpus", &["0", "65"]),
+        (&["gen", "stress"], "--seed", &["-1"]),
+        (&["gen", "bench"], "--pipes", &["0", "100001"]),
+        (&["gen", "bench"], "--writes", &["0", "100001"]),
+        (&["gen", "bench"], "--loops", &["0", "1000001"]),
+        (&["litmus", "SB", "--model", "tso", "--strategy", "random"], "--runs", &["0", "1000000000001", "-1"]),
+        (&["litmus", "SB", "--model", "tso", "--strategy", "random"], "--seed", &["-1", huge]),
+    ];
+    for (command, option, values) in cases {
+        for value in *values {
+            let args = [*command, &[*option, *value]].concat();
+            let line = usage_error(&args);
+            assert!(line.contains(option), "epsim {args:?}: {line}");
+            assert!(
+                line.contains(" from ") || line.contains(" at most "),
+                "epsim {args:?}: the message does not say the range: {line}"
+            );
+        }
+    }
+    for shard in ["1/0", "2/2", "x/2", "0/99999999999999999999999", "1"] {
+        let line = usage_error(&["explore", "lt-basics", "--shard", shard]);
+        assert!(line.contains("--shard") && line.contains('N'), "{line}");
+    }
 }

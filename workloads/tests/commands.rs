@@ -9,8 +9,11 @@ use assert_cmd::Command;
 use serde_json::Value;
 use workloads::scenario::list;
 
+/// The binary, without a `RUST_LOG` of the environment (logs would go to stderr).
 fn epsim() -> Command {
-    cargo_bin_cmd!("epsim")
+    let mut command = cargo_bin_cmd!("epsim");
+    command.env_remove("RUST_LOG");
+    command
 }
 
 /// A fresh path in the test's temporary directory.
@@ -604,6 +607,515 @@ fn bad_input_exits_2_with_one_line() {
     std::fs::remove_file(not_json).ok();
 }
 
+// ---- outputs, records and what the screen shows --------------------------------------
+
+#[test]
+fn a_replay_hash_is_16_hex_digits_or_a_usage_error() {
+    let (_, ran) = json(&["run", "lt-basics", "--json"]);
+    let schedule = ran["schedule"].as_str().unwrap();
+    // `12` parsed as a number once, and the replay then failed with status 1.
+    for hash in ["12", "zz", "0123456789abcdef0", "", "0x23456789abcdef"] {
+        let line = usage_error(&[
+            "replay",
+            "lt-basics",
+            "--schedule",
+            schedule,
+            "--hash",
+            hash,
+        ]);
+        assert!(line.contains("16 hex digits"), "{line}");
+    }
+}
+
+/// Runs the binary with its standard output going to `/dev/full`.
+fn run_into_dev_full(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_epsim"))
+        .env_remove("RUST_LOG")
+        .args(args)
+        .stdout(full)
+        .output()
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn write_errors_are_one_line_and_status_2() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    for args in [
+        &["run", "lt-basics", "--json"][..],
+        &["run", "lt-basics"],
+        &["list"],
+        &["explore", "lt-basics", "--runs", "2"],
+    ] {
+        let output = run_into_dev_full(args);
+        assert_eq!(output.code, 2, "epsim {args:?}: {}", output.stderr);
+        assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+        assert!(
+            output.stderr.contains("cannot write standard output"),
+            "{}",
+            output.stderr
+        );
+    }
+    for args in [
+        &["run", "lt-basics", "--trace", "jsonl", "-o", "/dev/full"][..],
+        &["run", "lt-basics", "--record", "/dev/full"],
+    ] {
+        let line = usage_error(args);
+        assert!(line.contains("cannot write /dev/full"), "{line}");
+    }
+}
+
+#[test]
+fn outputs_never_overwrite_the_input_or_each_other() {
+    let scenario = temp("input.scn");
+    let text = run(&["list", "--show", "lt-basics"]).stdout;
+    std::fs::write(&scenario, &text).unwrap();
+    let file = scenario.to_str().unwrap();
+    // The same file however it is spelled.
+    let respelled = format!(
+        "{}/./{}",
+        scenario.parent().unwrap().display(),
+        scenario.file_name().unwrap().to_str().unwrap()
+    );
+    let line = usage_error(&["run", file, "--trace", "text", "-o", &respelled]);
+    assert!(line.contains("names the input"), "{line}");
+    let line = usage_error(&["run", file, "--record", file]);
+    assert!(line.contains("names the input"), "{line}");
+    assert_eq!(std::fs::read_to_string(&scenario).unwrap(), text);
+
+    let output = temp("both.json");
+    let out = output.to_str().unwrap();
+    let line = usage_error(&["run", file, "--trace", "jsonl", "-o", out, "--record", out]);
+    assert!(line.contains("name the same file"), "{line}");
+    assert!(!output.exists());
+
+    let record = temp("input-record.json");
+    let rec = record.to_str().unwrap();
+    assert_eq!(run(&["run", file, "--record", rec]).code, 0);
+    let saved = std::fs::read_to_string(&record).unwrap();
+    let line = usage_error(&["replay", rec, "--trace", "text", "-o", rec]);
+    assert!(line.contains("names the input"), "{line}");
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), saved);
+    for path in [scenario, record] {
+        std::fs::remove_file(path).ok();
+    }
+}
+
+/// The words of a printed command, without the leading `epsim`.
+fn command_words(command: &str) -> Vec<String> {
+    let words: Vec<String> = command.split_whitespace().map(String::from).collect();
+    assert_eq!(words[0], "epsim", "{command}");
+    words[1..].to_vec()
+}
+
+#[test]
+fn replaying_a_record_prints_a_command_that_replays_it() {
+    // A scenario file whose header name is not its file name.
+    let scenario = temp("renamed.scn");
+    let text = run(&["list", "--show", "seed-case-4-two-waiters"]).stdout;
+    std::fs::write(&scenario, &text).unwrap();
+    let record = temp("failing-record.json");
+    let rec = record.to_str().unwrap();
+    let file = scenario.to_str().unwrap();
+    let output = run(&[
+        "run",
+        file,
+        "--inject",
+        "no-reinject-wakeup",
+        "--record",
+        rec,
+    ]);
+    assert_eq!(output.code, 1, "{}{}", output.stdout, output.stderr);
+    let output = run(&["replay", rec]);
+    assert_eq!(output.code, 1, "{}{}", output.stdout, output.stderr);
+    let command = output
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce: "))
+        .expect("a reproduce line");
+    assert_eq!(command, format!("epsim replay {rec}"));
+    let words = command_words(command);
+    let again = run(&words.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("reproduced exactly"),
+        "{}",
+        again.stdout
+    );
+    for path in [scenario, record] {
+        std::fs::remove_file(path).ok();
+    }
+}
+
+#[test]
+fn long_schedules_are_abbreviated_on_screen_and_whole_in_json_and_records() {
+    let args = [
+        "run",
+        "seed-case-4-two-waiters",
+        "--granularity",
+        "access",
+        "--strategy",
+        "random",
+        "--inject",
+        "no-reinject-wakeup",
+    ];
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let (code, ran) = json(&with_json);
+    assert_eq!(code, 1);
+    let schedule = ran["schedule"].as_str().unwrap().to_string();
+    assert!(schedule.len() > 160, "{schedule}");
+    sim::Schedule::decode(&schedule).expect("whole in --json");
+
+    let record = temp("long.json");
+    let mut with_record = args.to_vec();
+    with_record.extend(["--record", record.to_str().unwrap()]);
+    let output = run(&with_record);
+    assert_eq!(output.code, 1);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(saved["schedule"], schedule.as_str(), "whole in the record");
+    std::fs::remove_file(record).ok();
+
+    let length = format!("{} characters", schedule.len());
+    let head = &schedule[..40];
+    let tail = &schedule[schedule.len() - 20..];
+    let output = run(&args);
+    let explored = run(&[
+        "explore",
+        "seed-case-4-two-waiters",
+        "--granularity",
+        "access",
+        "--inject",
+        "no-reinject-wakeup",
+        "--runs",
+        "1",
+        "--no-shrink",
+    ]);
+    for output in [&output, &explored] {
+        assert!(!output.stdout.contains(&schedule), "{}", output.stdout);
+        for label in ["schedule:", "reproduce:"] {
+            let line = output
+                .stdout
+                .lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .unwrap_or_else(|| panic!("no {label} line: {}", output.stdout));
+            assert!(line.contains(head) && line.contains(tail), "{line}");
+            assert!(line.contains('…'), "{line}");
+            assert!(line.len() < 400, "{line}");
+        }
+        assert!(output.stdout.contains(&length), "{}", output.stdout);
+        assert!(output.stdout.contains("--json"), "{}", output.stdout);
+    }
+    // Short schedules stay whole, and their reproduce command runs.
+    let output = run(&[
+        "run",
+        "seed-case-4-two-waiters",
+        "--inject",
+        "no-reinject-wakeup",
+    ]);
+    assert_eq!(output.code, 1);
+    assert!(!output.stdout.contains('…'), "{}", output.stdout);
+}
+
+#[test]
+fn pinned_cpus_are_checked_before_the_run() {
+    // `thread waiter1 on cpu 1` with --cpus 1 failed at run time, with status 1.
+    let line = usage_error(&["run", "seed-case-4-two-waiters", "--cpus", "1"]);
+    assert!(
+        line.contains("seed-case-4-two-waiters:27:9: thread `waiter1` is pinned to cpu 1"),
+        "{line}"
+    );
+    assert!(line.contains("1 CPU"), "{line}");
+    // The same mistake in the file's header.
+    let scenario = temp("one-cpu.scn");
+    let text = run(&["list", "--show", "seed-case-4-two-waiters"]).stdout;
+    std::fs::write(&scenario, text.replace("\ncpus 2\n", "\ncpus 1\n")).unwrap();
+    let file = scenario.to_str().unwrap();
+    for command in ["run", "explore"] {
+        let line = usage_error(&[command, file]);
+        assert!(line.contains("pinned to cpu 1"), "{line}");
+    }
+    std::fs::remove_file(scenario).ok();
+}
+
+#[test]
+fn every_field_of_a_record_is_checked_on_load() {
+    let record = temp("fields.json");
+    let rec = record.to_str().unwrap();
+    assert_eq!(
+        run(&["run", "seed-case-4-two-waiters", "--record", rec]).code,
+        0
+    );
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let tampered = temp("tampered-field.json");
+    let bad = tampered.to_str().unwrap();
+    // (field, value, what the one-line error says after `FILE: `)
+    let cases: &[(&str, Value, &str)] = &[
+        ("format", Value::from(2), "format: "),
+        ("epsim_version", Value::from(""), "epsim_version: "),
+        ("scenario", Value::from("other"), "scenario: "),
+        (
+            "scenario_text",
+            Value::from("process {"),
+            "scenario_text:1:9: ",
+        ),
+        ("seed", Value::from("x"), "seed: "),
+        ("seed", Value::from(1), "schedule: "),
+        ("schedule", Value::from("v1.zz"), "schedule: "),
+        ("trace_hash", Value::from("12"), "trace_hash: "),
+        ("steps", Value::from(1u64 << 40), "steps: "),
+        (
+            "steps",
+            Value::from(5),
+            "steps: 5, but the run it records takes",
+        ),
+        ("unknown", Value::from(1), "unknown: unknown field"),
+        ("options.cpus", Value::from(0), "options.cpus: "),
+        ("options.cpus", Value::from("2"), "options.cpus: "),
+        ("options.cpus", Value::from(1), "pinned to cpu 1"),
+        ("options.kernel", Value::from("2.6.23"), "options.kernel: "),
+        ("options.model", Value::from("tso"), "options.model: "),
+        (
+            "options.granularity",
+            Value::from("x"),
+            "options.granularity: ",
+        ),
+        (
+            "options.injections",
+            serde_json::json!(["nope"]),
+            "options.injections: ",
+        ),
+        (
+            "options.strategy",
+            Value::from("best"),
+            "options.strategy: ",
+        ),
+        (
+            "options.unknown",
+            Value::from(1),
+            "options.unknown: unknown field",
+        ),
+        (
+            "checkpoints.interval",
+            Value::from(0),
+            "checkpoints.interval: ",
+        ),
+        (
+            "checkpoints.hashes",
+            serde_json::json!(["zz"]),
+            "checkpoints.hashes[0]: ",
+        ),
+        ("checkpoints", Value::from(5), "checkpoints: "),
+    ];
+    for (field, value, says) in cases {
+        let mut edited = saved.clone();
+        let mut target = &mut edited;
+        let mut path: Vec<&str> = field.split('.').collect();
+        let last = path.pop().unwrap();
+        for part in path {
+            target = &mut target[part];
+        }
+        target[last] = value.clone();
+        std::fs::write(&tampered, serde_json::to_string(&edited).unwrap()).unwrap();
+        let line = usage_error(&["replay", bad]);
+        assert!(
+            line.starts_with(&format!("error: {bad}: ")) && line.contains(says),
+            "{field} = {value}: {line}"
+        );
+    }
+    let mut edited = saved.clone();
+    edited.as_object_mut().unwrap().remove("steps");
+    std::fs::write(&tampered, serde_json::to_string(&edited).unwrap()).unwrap();
+    let line = usage_error(&["replay", bad]);
+    assert!(line.contains("steps: missing field"), "{line}");
+    for path in [record, tampered] {
+        std::fs::remove_file(path).ok();
+    }
+}
+
+/// `pipes` edge-triggered pipes made ready, then 13 `epoll_wait(ep, 1, 0)`: the first
+/// `pipes` of them return one fd each, every one another, the rest nothing.
+fn thirteen_waits(pipes: u32) -> PathBuf {
+    let path = temp(&format!("waits-{pipes}.scn"));
+    std::fs::write(
+        &path,
+        format!(
+            "scenario thirteen-waits\nprocess app {{\n    task main {{\n        ep = epoll_create(1)\n        repeat {pipes} as i {{\n            p = pipe()\n            epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN | EPOLLET, i)\n            write(p.w, \"x\")\n        }}\n        repeat 13 {{\n            evs = epoll_wait(ep, 1, 0)\n        }}\n    }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn results_that_differ_are_not_folded_away() {
+    let path = thirteen_waits(6);
+    let file = path.to_str().unwrap();
+    let output = run(&["run", file]);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    // Fewer than a screenful: every value is shown (six fds, each once) ...
+    for fd in 0..6 {
+        let returned = format!("= 1 [EPOLLIN:{fd}]");
+        assert_eq!(
+            output.stdout.matches(&returned).count(),
+            1,
+            "{returned}: {}",
+            output.stdout
+        );
+    }
+    assert!(!output.stdout.contains("other values"), "{}", output.stdout);
+    // ... and only what repeats exactly is folded, saying so.
+    assert!(
+        output.stdout.contains("repeats 6 more times exactly"),
+        "{}",
+        output.stdout
+    );
+    let unfolded = run(&["run", file, "--no-fold"]);
+    assert!(!unfolded.stdout.contains('⋮'), "{}", unfolded.stdout);
+    assert_eq!(
+        unfolded.stdout.matches("epoll_wait(ep, 1, 0) =").count(),
+        13
+    );
+    let record = temp("waits.json");
+    let rec = record.to_str().unwrap();
+    assert_eq!(run(&["run", file, "--record", rec]).code, 0);
+    let replayed = run(&["replay", rec, "--no-fold"]);
+    assert_eq!(
+        replayed.stdout.matches("epoll_wait(ep, 1, 0) =").count(),
+        13
+    );
+    for path in [path, record] {
+        std::fs::remove_file(path).ok();
+    }
+
+    // Longer than a screen: blocks that repeat with other values fold, with a line that
+    // says where every value is; --no-fold and --json have each call.
+    let path = thirteen_waits(13);
+    let file = path.to_str().unwrap();
+    let output = run(&["run", file]);
+    assert!(
+        output
+            .stdout
+            .contains("with other values (--no-fold or --json lists every call)"),
+        "{}",
+        output.stdout
+    );
+    let unfolded = run(&["run", file, "--no-fold"]);
+    for fd in 0..13 {
+        assert!(
+            unfolded.stdout.contains(&format!("= 1 [EPOLLIN:{fd}]\n")),
+            "{}",
+            unfolded.stdout
+        );
+    }
+    let (_, value) = json(&["run", file, "--json"]);
+    let waits: Vec<&Value> = value["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["call"].as_str().unwrap().contains("epoll_wait"))
+        .collect();
+    assert_eq!(waits.len(), 13);
+    for (fd, wait) in waits.iter().enumerate() {
+        assert_eq!(wait["events"][0]["data"], fd as u64, "{wait}");
+    }
+    std::fs::remove_file(path).ok();
+}
+
+/// Runs the binary with `RUST_LOG` set to `filter` (or unset).
+fn run_logged(filter: Option<&str>, args: &[&str]) -> Output {
+    let mut command = epsim();
+    if let Some(filter) = filter {
+        command.env("RUST_LOG", filter);
+    }
+    let output = command.args(args).output().unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn rust_log_shows_spans_and_trace_records_on_stderr_and_leaves_stdout_alone() {
+    let quiet = run_logged(None, &["run", "lt-basics"]);
+    assert_eq!(quiet.code, 0);
+    assert_eq!(quiet.stderr, "", "logs are off by default");
+
+    let spans = run_logged(Some("epsim=info"), &["run", "lt-basics"]);
+    assert_eq!(spans.code, 0, "{}", spans.stderr);
+    assert_eq!(spans.stdout, quiet.stdout);
+    for span in ["parse{", "build{", "run{"] {
+        assert!(
+            spans
+                .stderr
+                .lines()
+                .any(|l| l.contains(span) && l.contains("close")),
+            "{span}: {}",
+            spans.stderr
+        );
+    }
+    assert!(!spans.stderr.contains("TRACE"), "{}", spans.stderr);
+
+    let traced = run_logged(Some("epsim=trace"), &["run", "lt-basics"]);
+    assert_eq!(traced.code, 0, "{}", traced.stderr);
+    assert_eq!(traced.stdout, quiet.stdout);
+    let records: Vec<&str> = traced
+        .stderr
+        .lines()
+        .filter(|l| l.contains("TRACE") && l.contains(" epsim: "))
+        .collect();
+    // Every step of the run (13) is at least one record, and the narration is there.
+    assert!(records.len() >= 13, "{}", traced.stderr);
+    assert!(
+        records.iter().any(|l| l.contains("epoll_create returns 3")),
+        "{}",
+        traced.stderr
+    );
+
+    // explore: its workers and the shrink are spans too; the JSON is unchanged.
+    let args = [
+        "explore",
+        "seed-case-4-two-waiters",
+        "--inject",
+        "no-reinject-wakeup",
+        "--runs",
+        "20",
+        "--jobs",
+        "2",
+        "--json",
+    ];
+    let quiet = run_logged(None, &args);
+    let logged = run_logged(Some("epsim=info"), &args);
+    assert_eq!(logged.code, quiet.code);
+    let value = |text: &str| without_rate(serde_json::from_str(text).unwrap());
+    assert_eq!(value(&logged.stdout), value(&quiet.stdout));
+    for span in ["explore{", "explore worker{", "shrink{"] {
+        assert!(logged.stderr.contains(span), "{span}: {}", logged.stderr);
+    }
+
+    let line = usage_error_logged("epsim=loud");
+    assert!(line.contains("RUST_LOG"), "{line}");
+}
+
+fn usage_error_logged(filter: &str) -> String {
+    let output = run_logged(Some(filter), &["run", "lt-basics"]);
+    assert_eq!(output.code, 2, "{}", output.stderr);
+    assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+    assert!(output.stdout.is_empty());
+    output.stderr.trim_end().to_string()
+}
+
 // ---- explore ---------------------------------------------------------------------------
 
 fn explore_json(args: &[&str]) -> (i32, Value) {
@@ -633,26 +1145,39 @@ fn explore_json_shape_and_the_first_report_replays() {
         sorted(&[
             "scenario",
             "runs",
+            "runs_planned",
             "distinct_traces",
             "reports",
+            "findings",
             "first_report",
+            "passed",
+            "interrupted",
+            "stopped_early",
+            "search_complete",
             "runs_per_sec"
         ])
     );
     assert_eq!(value["runs"], 12);
+    assert_eq!(value["runs_planned"], 12);
+    assert_eq!(value["passed"], false);
+    assert_eq!(value["interrupted"], false);
     assert!(value["reports"]["lost-wakeup"].as_u64().unwrap() >= 1);
     let first = &value["first_report"];
     assert_eq!(
         keys(first),
         sorted(&[
             "kind",
+            "run",
             "seed",
+            "message",
             "schedule",
             "shrunk_schedule",
             "replay_command"
         ])
     );
     assert_eq!(first["kind"], "lost-wakeup");
+    assert_eq!(first["seed"], first["run"]);
+    assert!(first["message"].as_str().is_some_and(|m| !m.is_empty()));
     let command = first["replay_command"].as_str().unwrap();
     assert!(command.starts_with("epsim replay seed-case-4-two-waiters --schedule v1."));
     let words: Vec<&str> = command.split_whitespace().skip(1).collect();
@@ -796,6 +1321,16 @@ fn documented_findings_are_named_and_counted_apart() {
     let output = run(&[&["explore"][..], &args, &["--runs", "1"]].concat());
     assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
     assert!(output.stdout.contains("reports: none"), "{}", output.stdout);
+    // The JSON carries what the text says: the finding, its first run and its command.
+    let (code, value) = explore_json(&[&args[..], &["--runs", "1"]].concat());
+    assert_eq!(code, 0, "{value}");
+    assert_eq!(value["reports"], serde_json::json!({}));
+    let finding = &value["findings"]["init-list-head-window"];
+    assert_eq!(keys(finding), sorted(&["runs", "first"]), "{value}");
+    assert_eq!(finding["runs"], 1);
+    assert_eq!(finding["first"]["kind"], "list-corruption");
+    assert_eq!(finding["first"]["seed"], 823);
+    let json_command = finding["first"]["replay_command"].as_str().unwrap();
     assert!(
         output
             .stdout
@@ -809,6 +1344,7 @@ fn documented_findings_are_named_and_counted_apart() {
         .lines()
         .find_map(|l| l.trim().strip_prefix("reproduce: "))
         .expect("a reproduce line");
+    assert_eq!(command, json_command);
     let words: Vec<&str> = command.split_whitespace().skip(1).collect();
     let replay = run(&words);
     assert_eq!(replay.code, 1, "{command}: {}", replay.stderr);
@@ -1028,4 +1564,321 @@ fn bench_smoke_runs_every_workload_with_proof_of_work() {
         assert!(transfer.iter().all(|t| positive(&t["native_us_per_call"])));
         assert!(positive(&mix["native_events_per_sec"]), "{mix}");
     }
+}
+
+#[test]
+fn explore_jobs_are_capped_at_the_runs() {
+    // Asking for 256 threads for 3 runs starts 3 (it used to start all 256; 20,000 were
+    // accepted, and 99999999999 aborted the process).
+    let output = run(&[
+        "explore",
+        "seed-case-2-ctl-del",
+        "--runs",
+        "3",
+        "--jobs",
+        "256",
+    ]);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("3 jobs)"), "{}", output.stdout);
+    let line = usage_error(&["explore", "seed-case-2-ctl-del", "--jobs", "20000"]);
+    assert!(line.contains("1 to 256"), "{line}");
+}
+
+#[test]
+fn explore_json_names_the_findings_the_text_names() {
+    // The issue's case: 300 runs of the F1 scenario show the finding once; the JSON used
+    // to say `"reports": {}` and `"first_report": null` and nothing else.
+    let args = ["finding-init-list-head-window", "--runs", "300"];
+    let (code, value) = explore_json(&args);
+    assert_eq!(code, 0, "{value}");
+    let findings = value["findings"].as_object().expect("findings");
+    assert_eq!(findings.len(), 1, "{value}");
+    let first = &findings["init-list-head-window"]["first"];
+    let text = run(&[&["explore"][..], &args].concat());
+    for field in ["replay_command", "message"] {
+        let said = first[field].as_str().unwrap();
+        assert!(
+            text.stdout.contains(said),
+            "{field}: {said}\n{}",
+            text.stdout
+        );
+    }
+    assert_eq!(value["passed"], true);
+}
+
+/// Starts `epsim args` with its output captured, lets it work for `after`, then sends
+/// it SIGINT once for each delay in `then` (each after that delay); returns its output.
+#[cfg(unix)]
+fn interrupted(
+    args: &[&str],
+    after: std::time::Duration,
+    then: &[std::time::Duration],
+) -> (i32, String) {
+    use std::process::Stdio;
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_epsim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    std::thread::sleep(after);
+    // SAFETY: signals our own child, which has not been waited for yet.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    for delay in then {
+        std::thread::sleep(*delay);
+        unsafe { libc::kill(pid, libc::SIGINT) };
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.lines().count() <= 1,
+        "epsim {args:?}: stderr: {stderr}"
+    );
+    (output.status.code().unwrap_or(-1), stdout)
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_an_exploration_and_reports_what_it_found() {
+    use std::time::Duration;
+    // A hundred million runs would take days; Ctrl-C after a second must end it with the
+    // tally of the runs made, the first report and its replay command, status 130.
+    let args = [
+        "explore",
+        "seed-case-4-two-waiters",
+        "--inject",
+        "no-reinject-wakeup",
+        "--runs",
+        "100000000",
+        "--jobs",
+        "2",
+    ];
+    let (code, stdout) = interrupted(&args, Duration::from_secs(1), &[]);
+    assert_eq!(code, 130, "{stdout}");
+    assert!(stdout.contains("interrupted by Ctrl-C: "), "{stdout}");
+    assert!(stdout.contains("runs completed"), "{stdout}");
+    assert!(stdout.contains("first report: lost-wakeup"), "{stdout}");
+    assert!(
+        stdout.contains("reproduce: epsim replay seed-case-4-two-waiters"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("INTERRUPTED after "), "{stdout}");
+    // The same as JSON.
+    let (code, stdout) = interrupted(
+        &[&args[..], &["--json"]].concat(),
+        Duration::from_secs(1),
+        &[],
+    );
+    assert_eq!(code, 130, "{stdout}");
+    let value: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(value["interrupted"], true);
+    let runs = value["runs"].as_u64().unwrap();
+    assert!((1..100_000_000).contains(&runs), "{value}");
+    assert_eq!(value["runs_planned"], 100_000_000);
+    assert_eq!(value["first_report"]["kind"], "lost-wakeup");
+    assert!(value["first_report"]["replay_command"].is_string());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_ends_an_exploration_at_once() {
+    use std::time::Duration;
+    // One run of this scenario takes seconds (two million system calls): the first
+    // SIGINT would wait for it to end, the second does not wait.
+    let path = temp("long-loop.scn");
+    std::fs::write(
+        &path,
+        "process app {\n    task main {\n        p = pipe()\n        repeat 1000000 {\n            write(p.w, \"x\")\n            n = read(p.r, 1)\n        }\n    }\n}\n",
+    )
+    .unwrap();
+    let (code, stdout) = interrupted(
+        &["explore", path.to_str().unwrap(), "--runs", "1"],
+        Duration::from_millis(300),
+        &[Duration::from_millis(200)],
+    );
+    assert_eq!(code, 130, "{stdout}");
+    // Killed in the middle of its one run: nothing was printed.
+    assert!(stdout.is_empty(), "{stdout}");
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn a_stress_program_past_1024_descriptors_raises_its_limit_and_passes() {
+    // The issue's command: 511 pipes need 1028 descriptors. The generated program used to
+    // ignore pipe()'s EMFILE and report a false "lost token"; now it raises RLIMIT_NOFILE
+    // as a real program would, and passes.
+    let args = [
+        "gen",
+        "stress",
+        "--threads",
+        "4",
+        "--pipes",
+        "511",
+        "--tokens",
+        "16",
+    ];
+    let output = run(&[&args[..], &["--run"]].concat());
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("PASS"), "{}", output.stdout);
+    let text = run(&args).stdout;
+    assert!(text.contains("setrlimit(RLIMIT_NOFILE, 1028)"), "{text}");
+    assert!(!run(&["gen", "stress"]).stdout.contains("setrlimit"));
+    // Without it, the program fails loudly at the first call that could not be made,
+    // naming the errno (not with a token count at the end).
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.contains("setrlimit")).unwrap();
+    let without = [&lines[..at], &lines[at + 2..]].concat().join("\n");
+    let path = temp("stress-511-no-setrlimit.scn");
+    std::fs::write(&path, without).unwrap();
+    let output = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.code, 1, "{}", output.stdout);
+    let first_failure = output
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("FAILED"))
+        .unwrap_or_default();
+    assert!(
+        first_failure.contains("expected `pipes[i] = pipe()` to succeed, it failed with EMFILE"),
+        "{}",
+        output.stdout
+    );
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn generated_stress_programs_join_their_workers_under_every_strategy() {
+    // Under random schedules a worker's clock may lag the main task's: counting the tokens
+    // after a sleep, as the generator did, raced with a worker holding one ("tokens is
+    // 1"). The workers now report their exit through a pipe that the main task reads.
+    let path = temp("stress-join.scn");
+    let output = run(&[
+        "gen",
+        "stress",
+        "--pipes",
+        "16",
+        "--duration-ms",
+        "3",
+        "--timeout-ms",
+        "1",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let output = run(&[
+        "explore",
+        path.to_str().unwrap(),
+        "--runs",
+        "30",
+        "--jobs",
+        "2",
+        "--no-shrink",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stdout);
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn setrlimit_in_a_scenario() {
+    let path = temp("setrlimit.scn");
+    std::fs::write(
+        &path,
+        "process app {
+    task main {
+        setrlimit(RLIMIT_NOFILE, 5, 100)
+        expect ok
+        p = pipe()                      # fds 3 and 4
+        expect ok
+        e = eventfd(0)
+        expect EMFILE
+        dup2(p.r, 5)
+        expect EBADF
+        setrlimit(RLIMIT_NOFILE, 6)     # soft and hard: 6
+        expect ok
+        setrlimit(RLIMIT_NOFILE, 6, 7)  # raising the hard limit needs CAP_SYS_RESOURCE
+        expect EPERM
+        setrlimit(RLIMIT_NOFILE, RLIM_INFINITY, 6)
+        expect EINVAL
+        e = eventfd(0)
+        expect ret == 5
+    }
+}
+",
+    )
+    .unwrap();
+    let output = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(output.code, 0, "{}", output.stdout);
+    assert!(
+        output
+            .stdout
+            .contains("main: setrlimit(RLIMIT_NOFILE, 6, 7) = -1 EPERM"),
+        "{}",
+        output.stdout
+    );
+    std::fs::remove_file(path).ok();
+}
+
+/// A failed `gen --run` without `-o` ran a scenario that exists only in memory: its
+/// `reproduce:` command first writes the scenario (same generator options, `-o FILE`)
+/// and then replays the schedule from that file, and that command reproduces the run.
+#[test]
+fn a_failed_generated_run_prints_a_command_that_reproduces_it() {
+    let gen = [
+        "gen",
+        "stress",
+        "--threads",
+        "3",
+        "--pipes",
+        "4",
+        "--tokens",
+        "2",
+        "--duration-ms",
+        "2",
+        "--run",
+        "--inject",
+        "no-linked-check",
+        "--strategy",
+        "random",
+        "--seed",
+        "1",
+        "--granularity",
+        "lock",
+    ];
+    let failed = run(&gen);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let line = failed
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce: "))
+        .unwrap_or_else(|| panic!("no reproduce line in\n{}", failed.stdout));
+    let (regenerate, replay) = line.split_once(" && ").expect("two commands");
+    assert!(regenerate.starts_with("epsim gen stress ") && regenerate.ends_with(" -o stress.scn"));
+    assert!(!regenerate.contains("--run"), "{regenerate}");
+    assert!(
+        replay.starts_with("epsim replay stress.scn --schedule "),
+        "{replay}"
+    );
+
+    let dir = temp("gen-reproduce");
+    std::fs::create_dir_all(&dir).unwrap();
+    let words =
+        |command: &str| -> Vec<String> { command.split(' ').skip(1).map(str::to_string).collect() };
+    let written = epsim()
+        .current_dir(&dir)
+        .args(words(regenerate))
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0));
+    let replayed = epsim()
+        .current_dir(&dir)
+        .args(words(replay))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(replayed.stdout).unwrap();
+    assert_eq!(replayed.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("every decision followed the schedule"),
+        "{stdout}"
+    );
 }

@@ -589,6 +589,39 @@ fn run_level_expectations_are_checked_after_the_run() {
 }
 
 #[test]
+fn literal_pins_of_threads_forks_and_interrupts_are_checked_before_the_run() {
+    let cases = [
+        (
+            "thread t on cpu 2 { }",
+            "t.scn:4:2: thread `t` is pinned to cpu 2, but the machine has 2 CPUs",
+        ),
+        (
+            "repeat 2 { if 1 { fork f on cpu 5 { } } }",
+            "t.scn:4:20: forked task `f` is pinned to cpu 5, but the machine has 2 CPUs",
+        ),
+        (
+            "thread t { at 1ms on cpu 9 { } }",
+            "t.scn:4:13: this `at` block is pinned to cpu 9, but the machine has 2 CPUs",
+        ),
+    ];
+    for (body, expected) in cases {
+        let text = format!("cpus 2\nprocess app {{\n task main {{\n {body}\n }}\n}}\n");
+        let scenario = Scenario::parse("t.scn", &text).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let options = scenario.options(&Overrides::default());
+        assert_eq!(
+            scenario.check_options(&options),
+            Err(expected.to_string()),
+            "{body}"
+        );
+        let wider = scenario.options(&Overrides {
+            cpus: Some(10),
+            ..Overrides::default()
+        });
+        assert_eq!(scenario.check_options(&wider), Ok(()), "{body}");
+    }
+}
+
+#[test]
 fn scenario_mistakes_at_run_time_become_reports_with_a_place() {
     let cases = [
         ("a = array(2)\n x = a[5]", "t.scn:7:8: scenario error in `main`: index 5 is out of range: the list has 2 elements"),
@@ -598,7 +631,8 @@ fn scenario_mistakes_at_run_time_become_reports_with_a_place() {
         ("if 0 { y = 1 }\n x = y", "t.scn:7:6: scenario error in `main`: `y` has no value here (it is assigned only on a path this run did not take)"),
         ("p = pipe()\n x = p.events", "t.scn:7:6: scenario error in `main`: `.events` needs an event (an element of what epoll_wait returned), found a pipe ({r: 3, w: 4})"),
         ("for e in 5 { }", "t.scn:6:11: scenario error in `main`: `for` goes over a list (such as the events of epoll_wait), found a number (5)"),
-        ("thread t on cpu 7 { }", "t.scn:6:18: scenario error in `main`: cpu 7 does not exist: the machine has 2 CPUs"),
+        // A pin computed at run time (a literal one is refused before the run).
+        ("thread t on cpu 3 + 4 { }", "t.scn:6:18: scenario error in `main`: cpu 7 does not exist: the machine has 2 CPUs"),
         ("write(1, 5)", "t.scn:6:11: scenario error in `main`: expected bytes (\"text\", `N bytes` or u64(n)), found a number (5)"),
         ("until 1ms { x = 1 }", "t.scn:6:2: scenario error in `main`: the run executed more than 40000 statements (4 per step of the step budget): a loop without a system call or sleep never lets virtual time advance"),
         ("expect EAGAIN", "t.scn:6:2: scenario error in `main`: `expect EAGAIN` needs a system call before it"),

@@ -189,11 +189,12 @@ pub enum SyscallName {
     Open,
     Kill,
     SocketExternal,
+    Setrlimit,
 }
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 17] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 18] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
@@ -211,6 +212,7 @@ impl SyscallName {
         (SyscallName::Open, "open", 1, 1),
         (SyscallName::Kill, "kill", 1, 1),
         (SyscallName::SocketExternal, "socket_external", 0, 0),
+        (SyscallName::Setrlimit, "setrlimit", 2, 3),
     ];
 
     pub fn parse(name: &str) -> Option<(SyscallName, usize, usize)> {

@@ -803,6 +803,10 @@ impl<G: Granularity> Interp<G> {
             }
             (SyscallName::Open, Args::Path(path)) => Out::fd(k.sys_open(&path).await),
             (SyscallName::Kill, Args::Task(task)) => Out::unit(k.sys_kill(task).await),
+            (SyscallName::Setrlimit, Args::Ints(v)) => {
+                // The limits are unsigned longs in C: -1 is RLIM_INFINITY.
+                Out::unit(k.sys_setrlimit(v[0] as u32, v[1] as u64, v[2] as u64).await)
+            }
             (SyscallName::SocketExternal, _) => {
                 let result = k.sys_socket_external().await;
                 let mut out = Out::fd(result);
@@ -947,6 +951,16 @@ impl<G: Granularity> Interp<G> {
                     );
                 }
                 Args::Ints(vec![count])
+            }
+            SyscallName::Setrlimit => {
+                // `setrlimit(RESOURCE, n)` sets both limits, as `ulimit -n n` does.
+                let resource = self.int32(env, &a[0])?;
+                let soft = self.int(env, &a[1])?;
+                let hard = match a.get(2) {
+                    Some(e) => self.int(env, e)?,
+                    None => soft,
+                };
+                Args::Ints(vec![resource as i64, soft, hard])
             }
             SyscallName::Fcntl => {
                 let fd = self.int32(env, &a[0])?;

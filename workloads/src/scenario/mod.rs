@@ -318,6 +318,59 @@ impl Scenario {
                 ));
             }
         }
+        let bodies = self
+            .processes
+            .iter()
+            .flat_map(|p| p.tasks.iter().map(|t| &t.body))
+            .chain(self.interrupts.iter().map(|a| &a.body));
+        for body in bodies {
+            self.check_nested_pins(body, cpus)?;
+        }
+        Ok(())
+    }
+
+    /// [`Scenario::check_options`] for the `thread`, `fork` and `at` statements of
+    /// `block` (and the blocks inside it) pinned to a CPU by a literal number: such a pin
+    /// is known before the run, so a machine without that CPU is refused up front, like
+    /// a pinned task. (A pin computed at run time is checked when it is reached.)
+    fn check_nested_pins(&self, block: &ast::Block, cpus: usize) -> Result<(), String> {
+        use ast::{ExprKind, StmtKind};
+        for stmt in block.iter() {
+            let (what, cpu) = match &stmt.kind {
+                StmtKind::Thread { name, cpu, .. } => (format!("thread `{}`", name.name), cpu),
+                StmtKind::Fork { name, cpu, .. } => (format!("forked task `{}`", name.name), cpu),
+                StmtKind::At { cpu, .. } => ("this `at` block".to_string(), cpu),
+                _ => (String::new(), &None),
+            };
+            if let Some(ExprKind::Int(pin)) = cpu.as_ref().map(|e| &e.kind) {
+                if *pin >= 0 && *pin as u64 >= cpus as u64 {
+                    return Err(format!(
+                        "{}:{}:{}: {what} is pinned to cpu {pin}, but the machine has {cpus} CPU{}",
+                        self.file,
+                        stmt.span.line,
+                        stmt.span.col,
+                        if cpus == 1 { "" } else { "s" }
+                    ));
+                }
+            }
+            match &stmt.kind {
+                StmtKind::Repeat { body, .. }
+                | StmtKind::Until { body, .. }
+                | StmtKind::For { body, .. }
+                | StmtKind::Thread { body, .. }
+                | StmtKind::Fork { body, .. }
+                | StmtKind::At { body, .. } => self.check_nested_pins(body, cpus)?,
+                StmtKind::If { arms, otherwise } => {
+                    for (_, then) in arms {
+                        self.check_nested_pins(then, cpus)?;
+                    }
+                    if let Some(otherwise) = otherwise {
+                        self.check_nested_pins(otherwise, cpus)?;
+                    }
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 

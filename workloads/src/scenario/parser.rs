@@ -74,6 +74,9 @@ pub fn constant(name: &str) -> Option<i64> {
         "SHUT_RD" => SHUT_RD as i64,
         "SHUT_WR" => SHUT_WR as i64,
         "SHUT_RDWR" => SHUT_RDWR as i64,
+        "RLIMIT_NOFILE" => kernel_model::syscalls::RLIMIT_NOFILE as i64,
+        // ~0UL: as a 64-bit number, -1.
+        "RLIM_INFINITY" => kernel_model::syscalls::RLIM_INFINITY as i64,
         _ => return None,
     })
 }
