@@ -316,6 +316,9 @@ const STATEMENTS: &[&str] = &[
     "process copy fork of app { task copy_main { close(0) } }",
     "at 2ms on cpu 1 { deliver(0, 10 bytes) }",
     "# a comment",
+    "setrlimit(RLIMIT_NOFILE, 4)\n p = pipe()\n q = pipe()",
+    "setrlimit(RLIMIT_NOFILE, RLIM_INFINITY, 0)",
+    "setrlimit(RLIMIT_NOFILE, 9223372036854775807)",
     "",
 ];
 
