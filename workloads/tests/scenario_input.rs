@@ -424,7 +424,7 @@ fn the_command_line_reports_these_input_errors_with_their_place() {
 #[test]
 fn fuzz_smoke() {
     let options = FuzzOptions {
-        inputs: 1500,
+        inputs: 2000,
         seed: 11,
         max_steps: 2_000,
         save_dir: std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz-smoke"),
@@ -433,7 +433,7 @@ fn fuzz_smoke() {
     let summary = fuzz::run(&options, &mut |_| {}).unwrap();
     eprintln!("{}", summary.describe());
     assert!(summary.findings.is_empty(), "{}", summary.describe());
-    assert_eq!(summary.inputs, 1500);
+    assert_eq!(summary.inputs, 2000);
     assert!(summary.input_errors > 100, "{}", summary.describe());
     assert!(summary.ran > 100, "{}", summary.describe());
     assert!(summary.passed > 50, "{}", summary.describe());
