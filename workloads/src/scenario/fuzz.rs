@@ -8,7 +8,8 @@
 //! What must hold for every input ([`Finding`] when it does not): no panic; an input
 //! error is one line that names `file:line:col`, what was found and what was expected;
 //! every report a run files about the scenario itself (a scenario error or a failed
-//! expectation) is one line that names `file:line:col`. An abort (a stack overflow) or a
+//! expectation) is one line that names `file:line:col`; a run replays from its own
+//! schedule to the same trace hash (one run in eight is replayed). An abort (a stack overflow) or a
 //! hang cannot be caught in-process, so the input about to run is written to
 //! `save_dir/current.scn` first, and a watchdog thread ends the process (status 3)
 //! naming that file when one input runs longer than `input_timeout`.
@@ -608,6 +609,24 @@ pub fn check_input(bytes: &[u8], seed: u64, max_steps: u64) -> Verdict {
         scenario_error |= report.message.contains(": scenario error in ");
         if let Err(broken) = check_message(&report.message) {
             return Verdict::Broken(broken);
+        }
+    }
+    // One run in eight is replayed from its own schedule: same trace hash, same results.
+    if seed % 8 == 1 {
+        let schedule = out.outcome.result.schedule.clone();
+        match execute(&scenario, &options, seed, Capture::Results, Drive::Replay(&schedule)) {
+            Ok(again) if again.outcome.result.trace_hash == out.outcome.result.trace_hash => {}
+            Ok(again) => {
+                return Verdict::Broken(format!(
+                    "the replay of the run's own schedule ended with trace hash {:016x}, the run with {:016x}",
+                    again.outcome.result.trace_hash, out.outcome.result.trace_hash
+                ))
+            }
+            Err(error) => {
+                return Verdict::Broken(format!(
+                    "the run's own schedule did not replay: {error}"
+                ))
+            }
         }
     }
     let step_budget = out
