@@ -435,8 +435,15 @@ impl State {
         id
     }
 
+    /// The name of a task, or of a thread `clone()` queued that the machine has not
+    /// created yet (a run can end first).
     pub fn task_name(&self, task: TaskId) -> String {
-        self.tasks.borrow()[task.index()].name.clone()
+        if let Some(created) = self.tasks.borrow().get(task.index()) {
+            return created.name.clone();
+        }
+        let queue = self.spawn_queue.borrow();
+        let queued = queue.iter().find(|spawn| spawn.id == task);
+        queued.map_or_else(|| format!("{task}"), |spawn| spawn.name.clone())
     }
 
     // ---- trace and reports ----------------------------------------------------------
