@@ -633,7 +633,7 @@ pub fn check_input(bytes: &[u8], seed: u64, max_steps: u64) -> Verdict {
         .outcome
         .reports()
         .iter()
-        .any(|r| r.kind == ReportKind::Livelock && r.message.contains("step"));
+        .any(|r| r.kind == ReportKind::StepBudget);
     Verdict::Ran {
         passed: out.verdict.passed(),
         scenario_error,
