@@ -102,6 +102,7 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Eventfd(ctx) => self.eventfd_release(ctx).await,
             // sock_close() → sock_release() → unix_release().
             FileKind::Socket(sock) => self.unix_release_sock(sock).await,
+            FileKind::Timerfd(ctx) => self.timerfd_release(ctx).await,
         }
         let step = self.cx.step();
         // file_free(): the arena slot goes; the f_count word stays (RCU, see fdtable).
@@ -142,6 +143,7 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Eventfd(ctx) => self.eventfd_poll(ctx, pt).await,
             // sock_poll() → unix_poll().
             FileKind::Socket(sock) => self.unix_poll(sock, pt).await,
+            FileKind::Timerfd(ctx) => self.timerfd_poll(ctx, pt).await,
         }
     }
 
@@ -164,6 +166,7 @@ impl<G: Granularity> Kernel<G> {
             }
             FileKind::Eventfd(ctx) => Some(self.eventfd_poll_peek(ctx)),
             FileKind::Socket(sock) => Some(self.unix_poll_peek(sock)),
+            FileKind::Timerfd(ctx) => Some(self.timerfd_poll_peek(ctx)),
         }
     }
 
@@ -178,6 +181,7 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Eventfd(ctx) => self.eventfd_read(ctx, len, nonblock).await,
             // sock_aio_read() → unix_stream_recvmsg(), MSG_DONTWAIT if O_NONBLOCK.
             FileKind::Socket(sock) => self.unix_stream_recvmsg(sock, len, nonblock).await,
+            FileKind::Timerfd(ctx) => self.timerfd_read(ctx, len, nonblock).await,
             FileKind::Regular => Ok(Vec::new()),
             FileKind::PipeWrite(_) => Err(Errno::EBADF),
             // Open for reading, but eventpoll_fops has no ->read: EINVAL.
@@ -198,6 +202,8 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Socket(sock) => self.unix_stream_sendmsg(sock, data, nonblock).await,
             FileKind::Regular => Ok(data.len()),
             FileKind::PipeRead(_) => Err(Errno::EBADF),
+            // timerfd_fops has no .write; the file is open for writing (O_RDWR).
+            FileKind::Timerfd(_) => Err(Errno::EINVAL),
             // No ->write: EINVAL if the file is open for writing (2.6.22's anon-inode
             // file is FMODE_READ|FMODE_WRITE); 2.6.21's eventpollfs file is FMODE_READ
             // only, so FMODE_WRITE is tested first: EBADF.

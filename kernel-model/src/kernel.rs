@@ -114,6 +114,9 @@ pub struct Kernel<G: Granularity> {
     pub counters: Counters,
     /// 6.18's file-scope state of eventpoll.c (loop and path checks, watch limits).
     pub modern: RefCell<crate::eventpoll_6_18::Globals>,
+    /// The kernel's own `Rc`, for code that must hand the machine a future that outlives
+    /// the call (a timer's handler).
+    self_ref: std::rc::Weak<Kernel<G>>,
 }
 
 impl<G: Granularity> Kernel<G> {
@@ -129,7 +132,8 @@ impl<G: Granularity> Kernel<G> {
             cx.new_lock(LockKind::Mutex, "epmutex", Name::global("epmutex"))
         };
         let psw_lock = cx.new_lock(LockKind::Spin, "psw.lock", Name::global("psw.lock"));
-        Rc::new(Kernel {
+        Rc::new_cyclic(|self_ref| Kernel {
+            self_ref: self_ref.clone(),
             cx,
             options,
             objects: RefCell::new(Objects::default()),
@@ -138,6 +142,11 @@ impl<G: Granularity> Kernel<G> {
             counters: Counters::default(),
             modern: RefCell::new(crate::eventpoll_6_18::Globals::default()),
         })
+    }
+
+    /// The `Rc` this kernel lives in.
+    pub fn self_rc(&self) -> Option<Rc<Kernel<G>>> {
+        self.self_ref.upgrade()
     }
 
     pub fn injected(&self, injection: Injection) -> bool {

@@ -27,6 +27,7 @@
 //! - [`socket`] — AF_UNIX stream socketpairs (net/unix/af_unix.c, net/core/sock.c) and
 //!   the externally fed stream socket (`net_deliver`/`net_shutdown`/`net_error` from
 //!   interrupt handlers, standing in for softirq receive processing)
+//! - [`timerfd`] — fs/timerfd.c of 6.18 on virtual time (`timerfd_create`/`settime`/`gettime`)
 //! - [`user`] — user buffers that fault
 //! - [`objects`] — the kernel objects and which lock protects each field
 //! - [`kernel`] — the kernel value, options, versions, wake-callback dispatch
@@ -56,6 +57,7 @@ pub mod pipe_6_18;
 pub mod poll;
 pub mod socket;
 pub mod syscalls;
+pub mod timerfd;
 pub mod user;
 pub mod world;
 

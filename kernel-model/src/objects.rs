@@ -17,6 +17,7 @@ pub type PwqId = Handle<EppollEntry>;
 pub type PipeId = Handle<crate::pipe::Pipe>;
 pub type EventfdId = Handle<crate::eventfd::EventfdCtx>;
 pub type SockId = Handle<crate::socket::Sock>;
+pub type TimerfdId = Handle<crate::timerfd::TimerfdCtx>;
 
 /// Which end or kind of object a `struct file` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub enum FileKind {
     Eventfd(EventfdId),
     /// A socket file (`socket_file_ops`); the `struct socket` and its `sock` are one object.
     Socket(SockId),
+    /// A timerfd (6.18; `timerfd_fops`), `private_data` = the `timerfd_ctx`.
+    Timerfd(TimerfdId),
 }
 
 impl FileKind {
@@ -42,6 +45,7 @@ impl FileKind {
             FileKind::Epoll(_) => "epoll",
             FileKind::Eventfd(_) => "eventfd",
             FileKind::Socket(_) => "socket",
+            FileKind::Timerfd(_) => "timerfd",
         }
     }
 }
@@ -307,6 +311,7 @@ pub struct Objects {
     pub pipes: Arena<crate::pipe::Pipe>,
     pub eventfds: Arena<crate::eventfd::EventfdCtx>,
     pub socks: Arena<crate::socket::Sock>,
+    pub timerfds: Arena<crate::timerfd::TimerfdCtx>,
     /// Sockets made by `sys_socket_external`, in creation order (their "network" handles).
     pub external_socks: Vec<SockId>,
     pub processes: Vec<Process>,
@@ -335,6 +340,7 @@ impl Default for Objects {
             pipes: Arena::new("struct pipe_inode_info"),
             eventfds: Arena::new("struct eventfd_ctx"),
             socks: Arena::new("struct unix_sock"),
+            timerfds: Arena::new("struct timerfd_ctx"),
             external_socks: Vec::new(),
             processes: Vec::new(),
             tasks: TaskTable::default(),

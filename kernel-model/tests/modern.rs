@@ -397,3 +397,88 @@ fn eventfd2_flags_semaphore_reads_and_keyed_wakes() {
         assert_eq!(datas(&poll_now(&k, ep).await), vec![1]);
     });
 }
+
+/// timerfd on virtual time (6.18; ENOSYS on the 2007 versions): creation errors, a
+/// one-shot timer that wakes an `epoll_wait` at its expiry, an interval timer whose
+/// missed expiries a late read counts, `timerfd_gettime`, and the old setting that
+/// `timerfd_settime` returns.
+#[test]
+fn timerfd_expires_on_virtual_time_and_wakes_epoll() {
+    use kernel_model::timerfd::{
+        Itimerspec, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, TFD_NONBLOCK, TFD_TIMER_ABSTIME,
+    };
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        if !modern(&k) {
+            assert_eq!(
+                k.sys_timerfd_create(CLOCK_MONOTONIC, 0).await,
+                Err(Errno::ENOSYS)
+            );
+            return;
+        }
+        assert_eq!(
+            k.sys_timerfd_create(CLOCK_MONOTONIC, 4).await,
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(k.sys_timerfd_create(42, 0).await, Err(Errno::EINVAL));
+        assert_eq!(
+            k.sys_timerfd_create(CLOCK_BOOTTIME_ALARM, 0).await,
+            Err(Errno::EPERM)
+        );
+        let tfd = k
+            .sys_timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK)
+            .await
+            .unwrap();
+        assert_eq!(k.sys_read(tfd, 8).await, Err(Errno::EAGAIN));
+        let ep = k.sys_epoll_create1(0).await.unwrap();
+        add(&k, ep, tfd, EPOLLIN, 9).await;
+        // One shot, 5 ms from now: the wait sleeps until the expiry.
+        let start = k.cx.now_ns();
+        let none = Itimerspec::default();
+        let old = k
+            .sys_timerfd_settime(
+                tfd,
+                0,
+                Itimerspec {
+                    interval_ns: 0,
+                    value_ns: 5 * MS,
+                },
+            )
+            .await;
+        assert_eq!(old, Ok(none));
+        let left = k.sys_timerfd_gettime(tfd).await.unwrap();
+        assert!(
+            left.value_ns > 4 * MS && left.value_ns <= 5 * MS,
+            "{left:?}"
+        );
+        assert_eq!(
+            datas(&k.sys_epoll_wait(ep, buf(), 4, -1).await.unwrap()),
+            vec![9]
+        );
+        let waited = k.cx.now_ns() - start;
+        assert!((5 * MS..6 * MS).contains(&waited), "{waited} ns");
+        assert_eq!(k.sys_read(tfd, 8).await, Ok(1u64.to_le_bytes().to_vec()));
+        assert_eq!(poll_now(&k, ep).await, vec![]);
+        assert_eq!(k.sys_timerfd_gettime(tfd).await, Ok(none));
+        // Every 2 ms from an absolute time 2 ms ahead; read 7 ms later: 3 expiries.
+        let now = k.cx.now_ns();
+        let every = Itimerspec {
+            interval_ns: 2 * MS,
+            value_ns: now + 2 * MS,
+        };
+        assert_eq!(
+            k.sys_timerfd_settime(tfd, TFD_TIMER_ABSTIME, every).await,
+            Ok(none)
+        );
+        sleep_ns(&k, 7 * MS).await;
+        assert_eq!(k.sys_read(tfd, 8).await, Ok(3u64.to_le_bytes().to_vec()));
+        // Re-armed at the next interval boundary (9 ms after setting).
+        let left = k.sys_timerfd_gettime(tfd).await.unwrap();
+        assert_eq!(left.interval_ns, 2 * MS);
+        assert!(left.value_ns > 0 && left.value_ns <= 2 * MS, "{left:?}");
+        // Disarm: the old setting comes back; nothing fires any more.
+        let old = k.sys_timerfd_settime(tfd, 0, none).await.unwrap();
+        assert_eq!(old.interval_ns, 2 * MS);
+        sleep_ns(&k, 10 * MS).await;
+        assert_eq!(k.sys_read(tfd, 8).await, Err(Errno::EAGAIN));
+    });
+}

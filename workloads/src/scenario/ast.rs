@@ -180,6 +180,9 @@ pub enum SyscallName {
     EpollPwait2,
     SysctlMaxUserWatches,
     Eventfd2,
+    TimerfdCreate,
+    TimerfdSettime,
+    TimerfdGettime,
     Pipe,
     Socketpair,
     Eventfd,
@@ -198,7 +201,7 @@ pub enum SyscallName {
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 22] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 25] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
@@ -215,6 +218,9 @@ impl SyscallName {
         (SyscallName::Socketpair, "socketpair", 0, 0),
         (SyscallName::Eventfd, "eventfd", 1, 1),
         (SyscallName::Eventfd2, "eventfd2", 2, 2),
+        (SyscallName::TimerfdCreate, "timerfd_create", 2, 2),
+        (SyscallName::TimerfdSettime, "timerfd_settime", 4, 4),
+        (SyscallName::TimerfdGettime, "timerfd_gettime", 1, 1),
         (SyscallName::Read, "read", 2, 2),
         (SyscallName::Write, "write", 2, 2),
         (SyscallName::Close, "close", 1, 1),

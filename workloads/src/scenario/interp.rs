@@ -804,6 +804,25 @@ impl<G: Granularity> Interp<G> {
             (SyscallName::Eventfd2, Args::Ints(v)) => {
                 Out::fd(k.sys_eventfd2(v[0] as u32, v[1] as u32).await)
             }
+            (SyscallName::TimerfdCreate, Args::Ints(v)) => {
+                Out::fd(k.sys_timerfd_create(v[0] as i32, v[1] as u32).await)
+            }
+            (SyscallName::TimerfdSettime, Args::Ints(v)) => {
+                let new = kernel_model::timerfd::Itimerspec {
+                    interval_ns: v[2] as u64,
+                    value_ns: v[3] as u64,
+                };
+                Out::unit(
+                    k.sys_timerfd_settime(v[0] as i32, v[1] as u32, new)
+                        .await
+                        .map(|_| ()),
+                )
+            }
+            (SyscallName::TimerfdGettime, Args::Ints(v)) => Out::count(
+                k.sys_timerfd_gettime(v[0] as i32)
+                    .await
+                    .map(|t| t.value_ns as i64),
+            ),
             (SyscallName::Read, Args::Ints(v)) => {
                 Out::read(k.sys_read(v[0] as i32, v[1] as usize).await)
             }
@@ -952,6 +971,25 @@ impl<G: Granularity> Interp<G> {
                 }
             }
             SyscallName::SysctlMaxUserWatches => Args::Ints(vec![self.int(env, &a[0])?]),
+            SyscallName::TimerfdSettime => {
+                // timerfd_settime(fd, flags, interval_ns, value_ns): times are
+                // nanoseconds of virtual time, 0 or more.
+                let mut v = vec![
+                    self.int32(env, &a[0])? as i64,
+                    self.int32(env, &a[1])? as i64,
+                ];
+                for e in &a[2..] {
+                    let ns = self.int(env, e)?;
+                    if ns < 0 {
+                        return rt(
+                            e.span,
+                            format!("found time {ns}, expected 0 or more nanoseconds"),
+                        );
+                    }
+                    v.push(ns);
+                }
+                Args::Ints(v)
+            }
             SyscallName::Write => {
                 let fd = self.int32(env, &a[0])?;
                 let data = self.bytes(env, &a[1])?;
