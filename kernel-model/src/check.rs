@@ -373,6 +373,9 @@ pub fn leaks<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
     for (_, s, step) in objects.socks.live() {
         details.push(format!("sock {} allocated at step {step}", s.label));
     }
+    for (_, t, step) in objects.timerfds.live() {
+        details.push(format!("timerfd_ctx {} allocated at step {step}", t.id));
+    }
     if details.is_empty() {
         return Vec::new();
     }
