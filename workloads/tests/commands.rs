@@ -834,7 +834,7 @@ fn pinned_cpus_are_checked_before_the_run() {
     // `thread waiter1 on cpu 1` with --cpus 1 failed at run time, with status 1.
     let line = usage_error(&["run", "seed-case-4-two-waiters", "--cpus", "1"]);
     assert!(
-        line.contains("seed-case-4-two-waiters:27:9: thread `waiter1` is pinned to cpu 1"),
+        line.contains("seed-case-4-two-waiters:30:9: thread `waiter1` is pinned to cpu 1"),
         "{line}"
     );
     assert!(line.contains("1 CPU"), "{line}");
@@ -1517,9 +1517,11 @@ fn bench_smoke_runs_every_workload_with_proof_of_work() {
             "granularity",
             "explore",
             "litmus",
-            "notes"
+            "notes",
+            "kernel"
         ])
     );
+    assert_eq!(value["kernel"], "2.6.22");
     let positive = |v: &Value| v.as_f64().is_some_and(|x| x > 0.0 && x.is_finite());
     let transfer = value["transfer"].as_array().unwrap();
     assert_eq!(transfer.len(), 2);
