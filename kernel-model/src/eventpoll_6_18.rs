@@ -4,14 +4,14 @@
 //! §3.1). The port follows `gregkh/linux` `fs/eventpoll.c` @ 0229c2f26289 (a few fixes
 //! after v6.18) with every post-6.18 change the history doc lists undone:
 //! - 07712db80857 (RCU-deferred `ep_free`, the `rcu` member): v6.18 frees the eventpoll
-//!   at once — here [`Kernel::ep_free_6_18`] frees it when the last reference goes;
+//!   at once — here `ep_free_6_18` frees it when the last reference goes;
 //! - fdcfce93073d (loop marker `EP_MAX_NESTS + 1`): v6.18 marks a loop with `INT_MAX`
 //!   and adds one to what the recursion returns, wrapping (the kernel builds with
 //!   `-fno-strict-overflow`), and truncates the cached depth to a `u8` — ported as such
-//!   in [`Kernel::ep_loop_check_proc`];
+//!   in `ep_loop_check_proc`;
 //! - the 6.19 `FD_PREPARE` conversion of `do_epoll_create`: v6.18 reserves the
 //!   descriptor with `get_unused_fd_flags`, then makes the file — see
-//!   [`Kernel::do_epoll_create`];
+//!   `do_epoll_create`;
 //! - `hlist_is_singular_node` / `kzalloc_obj`: spelling only.
 //!
 //! v6.18's `ep->lock` is a **spinlock** (0c43094f8cc9, "eventpoll: Replace rwlock with
@@ -1347,6 +1347,8 @@ impl<G: Granularity> Kernel<G> {
 
     /// `ep_get_upwards_depth_proc(ep, depth)`: how far up the sets holding `ep` reach
     /// (an RCU walk over `ep->refs`; no steps), memoised like the downward walk.
+    // The kernel's function carries `depth` and, like this port, only passes it on.
+    #[allow(clippy::only_used_in_recursion)]
     fn ep_get_upwards_depth_proc(&self, ep: EventPollId, depth: i32) -> i32 {
         let loop_check_gen = self.modern.borrow().loop_check_gen;
         let Some((gen, cached)) = self.with_ep(ep, |e| (e.gen, e.loop_check_depth)) else {
