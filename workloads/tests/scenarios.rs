@@ -1218,7 +1218,7 @@ process app {
 /// --strategy dfs --preemption-bound 1`) replays it strictly. On 2.6.22 and 2.6.21 the
 /// global `epmutex` serialises the two closes and the file is freed after an RCU grace
 /// period: the same bounded search is complete and clean.
-const F4_CLOSE_RACE_6_18: &str = "v1.2685d36c5087c14f.mgECewIJAQNOlm8cXKo";
+const F4_CLOSE_RACE_6_18: &str = "v1.cc6a83a24dd5f10b.mgECewIJAQNOlm8cXKo";
 
 #[test]
 fn close_race_shows_f4_on_6_18_and_nothing_on_2007_versions() {
