@@ -411,6 +411,10 @@ pub mod finding {
     /// same moment, even though the other task's wake has already passed the pollers
     /// that needed this one: a parent set sleeps while its nested set is ready.
     pub const SAFEWAKE_DROPS_WAKE: &str = "safewake-drops-wake";
+    /// 6.18: `__ep_remove` unlinks a file's last epitem under `file->f_lock`; the file's
+    /// last close then no longer waits in `eventpoll_release` and frees the file before
+    /// the remover's `spin_unlock(&file->f_lock)` (F4; CVE-2026-46242, fixed after 6.18).
+    pub const CLOSE_RACE: &str = "close-race";
 }
 
 /// An epitem whose `rdllink.prev` points at itself while its `next` does not: the
@@ -494,6 +498,29 @@ pub fn classify_finding<G: Granularity>(
         {
             Some(finding::SAFEWAKE_DROPS_WAKE)
         }
+        ReportKind::UseAfterFree
+            if kernel.version() == crate::kernel::KernelVersion::V6_18
+                && report.message.starts_with("struct file:")
+                && an_ep_mtx_is_held(kernel) =>
+        {
+            Some(finding::CLOSE_RACE)
+        }
         _ => None,
     }
+}
+
+/// Whether some eventpoll's `ep->mtx` is held: a 6.18 `struct file` touched after its
+/// free while a set's mutex is held is `__ep_remove`'s unlock (F4).
+fn an_ep_mtx_is_held<G: Granularity>(kernel: &Kernel<G>) -> bool {
+    let mutexes: Vec<sim::LockId> = kernel
+        .objects
+        .borrow()
+        .eventpolls
+        .live()
+        .map(|(_, e, _)| e.sem)
+        .collect();
+    let locks = kernel.cx.state().locks.borrow();
+    mutexes
+        .into_iter()
+        .any(|m| locks.get(m).holders().next().is_some())
 }

@@ -844,7 +844,7 @@ impl Text<'_> {
             let first = &finding.first;
             writeln!(
                 out,
-                "known finding {name} in {} (a documented behaviour of the 2007 code, not counted as a report); first in run {} (seed {}): {}",
+                "known finding {name} in {} (a documented behaviour of the kernel code, not counted as a report); first in run {} (seed {}): {}",
                 runs_text(finding.runs),
                 first.run,
                 first.seed,

@@ -403,7 +403,7 @@ pub fn write_report_with(
         for name in names {
             writeln!(
                 out,
-                "  this is the known finding {name}: a documented behaviour of the 2007 code (kernel_model::check::finding), not a bug of the simulator"
+                "  this is the known finding {name}: a documented behaviour of the kernel code (kernel_model::check::finding, docs/findings.md), not a bug of the simulator"
             )?;
         }
     }
