@@ -1,7 +1,7 @@
 //! fs/eventpoll.c, ported function by function.
 //!
 //! Primary target: the tree right after 6192bd536f96 ("epoll: optimizations and
-//! cleanups", May 2007), which the project calls 2.6.22: a single pass over a stolen
+//! cleanups", May 2007), named `6192bd536f96` (alias `seed`): a single pass over a stolen
 //! ready list, with delivered level-triggered items re-injected through the private
 //! `injlist`. Selectable per run: 2.6.21, three passes with `txlink` (see
 //! [`crate::eventpoll_2_6_21`]). Lock order, from the LOCKING comment: `epmutex` →
@@ -542,7 +542,7 @@ impl<G: Granularity> Kernel<G> {
         let mut objects = self.objects.borrow_mut();
         let epi = objects.epitems.alloc(item, step);
         objects.rdllink_owner.insert(words, epi);
-        // Only 2.6.21's transfer looks a txlink's owner up: 2.6.22 items need no entry.
+        // Only 2.6.21's transfer looks a txlink's owner up: seed items need no entry.
         if self.version() == KernelVersion::V2_6_21 {
             objects.txlink_owner.insert(words.offset(5), epi);
         }
@@ -788,9 +788,9 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    // ---- the transfer (2.6.22: the seed commit's single pass) ---------------------------------------------
+    // ---- the transfer (6192bd536f96: the seed commit's single pass) ---------------------------------------------
 
-    /// `ep_send_events(ep, txlist, events, maxevents)` — 2.6.22. Runs with `ep->sem` held
+    /// `ep_send_events(ep, txlist, events, maxevents)` — 6192bd536f96. Runs with `ep->sem` held
     /// for read and no spinlock: `__put_user` may fault and sleep, and `f_op->poll` may
     /// re-enable interrupts. Delivered level-triggered items that are still ready go to
     /// `injlist`; everything else is `list_del`'d (leaving `next` poisoned, so the
@@ -903,7 +903,7 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// `ep_events_transfer(ep, events, maxevents)` — 2.6.22: with `ep->sem` held for read,
+    /// `ep_events_transfer(ep, events, maxevents)` — 6192bd536f96: with `ep->sem` held for read,
     /// steal the whole ready list under `ep->lock` ("steal the ready list") and send.
     async fn ep_events_transfer(
         &self,

@@ -192,7 +192,7 @@ impl<G: Granularity> Kernel<G> {
             // file is FMODE_READ|FMODE_WRITE); 2.6.21's eventpollfs file is FMODE_READ
             // only, so FMODE_WRITE is tested first: EBADF.
             FileKind::Epoll(_) => match self.version() {
-                crate::kernel::KernelVersion::V2_6_22 => Err(Errno::EINVAL),
+                crate::kernel::KernelVersion::Seed => Err(Errno::EINVAL),
                 crate::kernel::KernelVersion::V2_6_21 => Err(Errno::EBADF),
             },
         }

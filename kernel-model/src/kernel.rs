@@ -15,32 +15,79 @@ use crate::objects::{
     STACK_FIELDS,
 };
 
-/// Which eventpoll.c to run.
+/// Which eventpoll.c to run, named after exactly what its text is (docs/eventpoll-history.md
+/// §1.2): a release tag, or the tree at a commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelVersion {
-    /// Right after 6192bd536f96 "epoll: optimizations and cleanups": single-pass transfer.
-    V2_6_22,
-    /// Right before it: collect / send / reinject with `txlink`.
+    /// The tree right after 6192bd536f96 "epoll: optimizations and cleanups" (single-pass
+    /// transfer with `injlist`; rwlock `ep->lock`, rw_semaphore `ep->sem`, `usecnt`; the
+    /// epoll file still from eventpollfs). Named `6192bd536f96`, alias `seed`; a state of
+    /// git between v2.6.21 and v2.6.22-rc1, never a release. The default.
+    Seed,
+    /// The v2.6.21 tag: collect / send / reinject with `txlink`.
     V2_6_21,
 }
 
 impl KernelVersion {
+    /// The name every output uses.
     pub fn name(self) -> &'static str {
         match self {
-            KernelVersion::V2_6_22 => "2.6.22",
+            KernelVersion::Seed => "6192bd536f96",
             KernelVersion::V2_6_21 => "2.6.21",
         }
     }
 
+    /// Other names accepted on input (never printed).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            KernelVersion::Seed => &["seed"],
+            KernelVersion::V2_6_21 => &[],
+        }
+    }
+
+    /// What the name means, one line (for `--help` and errors).
+    pub fn description(self) -> &'static str {
+        match self {
+            KernelVersion::Seed => {
+                "the tree right after 6192bd536f96 \"epoll: optimizations and cleanups\" (alias seed; the default)"
+            }
+            KernelVersion::V2_6_21 => "the v2.6.21 tag (three-pass transfer with txlink)",
+        }
+    }
+
+    /// A version by its name or one of its aliases.
     pub fn parse(text: &str) -> Option<KernelVersion> {
-        match text {
-            "2.6.22" => Some(KernelVersion::V2_6_22),
-            "2.6.21" => Some(KernelVersion::V2_6_21),
+        KernelVersion::ALL
+            .into_iter()
+            .find(|version| version.name() == text || version.aliases().contains(&text))
+    }
+
+    /// The accepted names, for error messages: `6192bd536f96 (seed), 2.6.21`.
+    pub fn names_for_humans() -> String {
+        KernelVersion::ALL
+            .iter()
+            .map(|version| match version.aliases() {
+                [] => version.name().to_string(),
+                aliases => format!("{} ({})", version.name(), aliases.join(", ")),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Why the system call `name` does not exist in this version's tree (the call then
+    /// fails with ENOSYS, as an unknown syscall number does), or `None` when it exists.
+    /// `sys_ni_syscall` is what the real kernel runs for a number it does not implement.
+    pub fn missing_syscall(self, name: &str) -> Option<&'static str> {
+        match (self, name) {
+            (KernelVersion::V2_6_21, "eventfd") => {
+                Some("eventfd is not in 2.6.21 (added by e1ad7468c77d for v2.6.22-rc1): ENOSYS")
+            }
             _ => None,
         }
     }
 
-    pub const ALL: [KernelVersion; 2] = [KernelVersion::V2_6_22, KernelVersion::V2_6_21];
+    /// Every version, in the order snapshots show them side by side.
+    pub const ALL: [KernelVersion; 2] = [KernelVersion::Seed, KernelVersion::V2_6_21];
 }
 
 /// Options of the simulated kernel.
@@ -56,7 +103,7 @@ pub struct KernelOptions {
 impl Default for KernelOptions {
     fn default() -> KernelOptions {
         KernelOptions {
-            version: KernelVersion::V2_6_22,
+            version: KernelVersion::Seed,
             injections: Vec::new(),
             fault_service_ns: 20_000,
         }

@@ -179,7 +179,7 @@ pub const EPITEM_FIELDS: &[&str] = &[
 pub struct Epitem {
     pub id: u64,
     /// Base of the shared words, laid out as [`EPITEM_FIELDS`]:
-    /// - `rdllink` — under `ep->lock`, but the 2.6.22 transfer loop deletes, re-queues and
+    /// - `rdllink` — under `ep->lock`, but the 6192bd536f96 transfer loop deletes, re-queues and
     ///   re-initialises it without the lock;
     /// - `event.events` — written without `ep->lock` by `ep_modify` and the ONESHOT disarm;
     /// - `nwait` — xchg'ed without locks by `ep_unregister_pollwait`;

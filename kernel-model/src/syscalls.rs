@@ -166,7 +166,7 @@ impl<G: Granularity> Kernel<G> {
         let ep = self.ep_alloc(&label)?;
         // anon_inode_getfd() in 2.6.22; 2.6.21's ep_getfd() opened it read-only.
         let access = match self.version() {
-            crate::kernel::KernelVersion::V2_6_22 => O_RDWR,
+            crate::kernel::KernelVersion::Seed => O_RDWR,
             crate::kernel::KernelVersion::V2_6_21 => O_RDONLY,
         };
         let file = self.alloc_file(FileKind::Epoll(ep), label.into(), access);
@@ -587,13 +587,17 @@ impl<G: Granularity> Kernel<G> {
 // ---- eventfd and sockets -------------------------------------------------------------------
 
 impl<G: Granularity> Kernel<G> {
-    /// `sys_eventfd(count)` (2.6.22: no flags): allocate the context (ENOMEM), then
-    /// `anon_inode_getfd("[eventfd]")`. If installing the descriptor fails, the file's
-    /// last `fput` releases the context (the original's `put_filp` + `kfree(ctx)` free it
-    /// once as well).
+    /// `sys_eventfd(count)` (e1ad7468c77d's first version: no flags): allocate the
+    /// context (ENOMEM), then `anon_inode_getfd("[eventfd]")`. If installing the
+    /// descriptor fails, the file's last `fput` releases the context (the original's
+    /// `put_filp` + `kfree(ctx)` free it once as well). In a tree without eventfd the
+    /// number runs `sys_ni_syscall`: ENOSYS ([`crate::kernel::KernelVersion::missing_syscall`]).
     pub async fn sys_eventfd(&self, count: u32) -> SysResult<i32> {
         self.cx.syscall("eventfd").await;
-        let result = self.eventfd(count).await;
+        let result = match self.version().missing_syscall("eventfd") {
+            Some(_) => Err(Errno::ENOSYS),
+            None => self.eventfd(count).await,
+        };
         self.finish("eventfd", &result, |fd| *fd as i64);
         result
     }

@@ -29,6 +29,13 @@ fn options(version: KernelVersion) -> Options {
     options
 }
 
+/// The versions whose tree has eventfd (e1ad7468c77d): every one but 2.6.21.
+fn versions_with_eventfd() -> impl Iterator<Item = KernelVersion> {
+    KernelVersion::ALL
+        .into_iter()
+        .filter(|version| version.missing_syscall("eventfd").is_none())
+}
+
 /// Runs to the end and asserts a clean finish (the leak checker ran).
 fn run_clean<G: Granularity>(world: &mut World<G>) -> Outcome {
     let outcome = world.run(&mut Canonical::default());
@@ -85,9 +92,35 @@ const IN: u32 = POLLIN | POLLRDNORM;
 
 // ---- eventfd -----------------------------------------------------------------------------
 
+/// 2.6.21 has no eventfd: the number runs `sys_ni_syscall`, ENOSYS, and no descriptor is
+/// made. Every other version has it.
+#[test]
+fn eventfd_is_enosys_on_2_6_21_only() {
+    for version in KernelVersion::ALL {
+        let mut world = World::<SyscallSteps>::new(&options(version), 100).unwrap();
+        let p = world.process("app");
+        world.spawn(p, "main", None, move |k| async move {
+            let result = k.sys_eventfd(0).await;
+            match version {
+                KernelVersion::V2_6_21 => assert_eq!(result, Err(Errno::ENOSYS)),
+                _ => assert_eq!(result, Ok(3), "{version:?}"),
+            }
+            assert_eq!(
+                k.sys_epoll_create(1).await,
+                Ok(if version == KernelVersion::V2_6_21 {
+                    3
+                } else {
+                    4
+                })
+            );
+        });
+        run_clean(&mut world);
+    }
+}
+
 #[test]
 fn eventfd_masks_counter_and_error_paths() {
-    for version in KernelVersion::ALL {
+    for version in versions_with_eventfd() {
         let mut world = World::<SyscallSteps>::new(&options(version), 101).unwrap();
         let p = world.process("app");
         let done = Rc::new(Cell::new(false));
@@ -146,7 +179,7 @@ fn eventfd_masks_counter_and_error_paths() {
 
 #[test]
 fn eventfd_allocation_failure_is_enomem_without_leaks() {
-    let mut options = options(KernelVersion::V2_6_22);
+    let mut options = options(KernelVersion::Seed);
     options.machine.alloc_failures = vec![AllocFailure {
         class: "eventfd_ctx".into(),
         nth: 2,
@@ -169,7 +202,7 @@ fn eventfd_allocation_failure_is_enomem_without_leaks() {
 
 #[test]
 fn eventfd_blocking_read_and_write_are_woken() {
-    for version in KernelVersion::ALL {
+    for version in versions_with_eventfd() {
         let mut world = World::<SyscallSteps>::new(&options(version), 103).unwrap();
         let p = world.process("app");
         let log: Log = Rc::new(RefCell::new(Vec::new()));
@@ -223,7 +256,7 @@ fn eventfd_blocking_read_and_write_are_woken() {
 /// A task asleep in `epoll_wait(-1)` on CPU 1 is woken by a write on CPU 0.
 #[test]
 fn eventfd_write_wakes_an_epoll_waiter_on_another_cpu() {
-    for version in KernelVersion::ALL {
+    for version in versions_with_eventfd() {
         let mut world = World::<SyscallSteps>::new(&options(version), 104).unwrap();
         let p = world.process("app");
         let log: Log = Rc::new(RefCell::new(Vec::new()));
@@ -254,7 +287,7 @@ fn eventfd_write_wakes_an_epoll_waiter_on_another_cpu() {
 /// an edge for an EPOLLET watcher. Level-triggered, the item is reported every time.
 #[test]
 fn eventfd_write_of_zero_is_an_edge_and_lt_repeats() {
-    for version in KernelVersion::ALL {
+    for version in versions_with_eventfd() {
         let mut world = World::<SyscallSteps>::new(&options(version), 105).unwrap();
         let p = world.process("app");
         let log: Log = Rc::new(RefCell::new(Vec::new()));
@@ -293,7 +326,7 @@ fn eventfd_write_of_zero_is_an_edge_and_lt_repeats() {
 /// context and wakes the sleeper; saturation shows as EPOLLERR.
 #[test]
 fn eventfd_signal_from_an_interrupt_wakes_epoll_and_can_reach_pollerr() {
-    for version in KernelVersion::ALL {
+    for version in versions_with_eventfd() {
         let mut options = options(version);
         options.machine.keep_trace = true;
         let mut world = World::<SyscallSteps>::new(&options, 106).unwrap();
@@ -613,7 +646,7 @@ fn sndbuf_accounting_pollout_and_eagain() {
         writable_after as u64 * truesize,
         SYSCTL_WMEM_DEFAULT
     ));
-    let mut world = World::<SyscallSteps>::new(&options(KernelVersion::V2_6_22), 206).unwrap();
+    let mut world = World::<SyscallSteps>::new(&options(KernelVersion::Seed), 206).unwrap();
     let p = world.process("app");
     let log: Log = Rc::new(RefCell::new(Vec::new()));
     let out = log.clone();
@@ -734,7 +767,7 @@ fn blocking_reader_and_writer_move_every_byte_in_order() {
 /// A signal ends a blocking socket read with EINTR.
 #[test]
 fn a_signal_interrupts_a_blocking_socket_read() {
-    let mut world = World::<SyscallSteps>::new(&options(KernelVersion::V2_6_22), 209).unwrap();
+    let mut world = World::<SyscallSteps>::new(&options(KernelVersion::Seed), 209).unwrap();
     let p = world.process("app");
     let log: Log = Rc::new(RefCell::new(Vec::new()));
     let out = log.clone();
@@ -762,7 +795,7 @@ fn socket_allocation_failures_are_enfile_enomem_and_enobufs() {
         ("UNIX", 1, "Err(ENOMEM)"),
         ("UNIX", 2, "Err(ENOMEM)"),
     ] {
-        let mut options = options(KernelVersion::V2_6_22);
+        let mut options = options(KernelVersion::Seed);
         options.machine.alloc_failures = vec![AllocFailure {
             class: class.into(),
             nth,
@@ -780,7 +813,7 @@ fn socket_allocation_failures_are_enfile_enomem_and_enobufs() {
         run_clean(&mut world);
         assert_eq!(*log.borrow(), vec![expected, "true"], "{class} {nth}");
     }
-    let mut options = options(KernelVersion::V2_6_22);
+    let mut options = options(KernelVersion::Seed);
     options.machine.alloc_failures = vec![AllocFailure {
         class: "skbuff_head_cache".into(),
         nth: 2,
@@ -812,7 +845,7 @@ fn socket_and_eventfd_wakeups_survive_random_schedules_at_access_granularity() {
     use kernel_model::explore::{explore, ExploreOptions};
     use sim::strategy::StrategyKind;
     use sim::{AccessSteps, GranularityKind};
-    for version in KernelVersion::ALL {
+    for version in versions_with_eventfd() {
         let mut options = options(version);
         options.machine.granularity = GranularityKind::Access;
         let build = |world: &mut World<AccessSteps>| {

@@ -2,7 +2,7 @@
 //! kernel versions side by side. They differ because the seed commit changed where a
 //! transfer puts items back:
 //!
-//! - 2.6.22 (seed, §3.24 of the digest): `ep_events_transfer` steals the *whole* ready
+//! - 6192bd536f96 (seed, §3.24 of the digest): `ep_events_transfer` steals the *whole* ready
 //!   list; `ep_send_events` delivers in ready-list order up to maxevents, moves delivered
 //!   level-triggered items to `injlist`, and at the end `list_splice`s first the unreached
 //!   rest of `txlist`, then `injlist`, to the *head* of the ready list. The next ready
@@ -65,7 +65,7 @@ async fn four_ready_level_triggered_items_and_maxevents_2_scenario<G: Granularit
         // txlist = [2 3]. Splice txlist to the head: [2 3]; then injlist: [0 1 2 3].
         // The ready list is exactly as before, so every wait returns 0 and 1 while
         // they stay readable, and 2 and 3 starve.
-        KernelVersion::V2_6_22 => vec![(vec![0, 1], vec![0, 1, 2, 3]); 5],
+        KernelVersion::Seed => vec![(vec![0, 1], vec![0, 1, 2, 3]); 5],
         // Collect 0 then 1 with list_add: txlist [1 0]; rdllist [2 3]. Deliver 1, 0.
         // Reinject 1 then 0 at the tail: [2 3 1 0]. Next: collect 2, 3 → deliver
         // 3, 2 → [1 0 3 2]. Next: 0, 1 → [3 2 0 1]. Next: 2, 3 → [0 1 2 3], which is
@@ -98,7 +98,7 @@ async fn the_ready_list_is_fifo_in_callback_order_scenario<G: Granularity>(k: Rc
     }
     // ep_poll_callback appends (list_add_tail): callback order, on both versions.
     assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
-    // One at a time, the order shows on both: 2.6.22 steals all, delivers the first
+    // One at a time, the order shows on both: 6192bd536f96 steals all, delivers the first
     // and splices [0 3 1] back to the head; 2.6.21 collects only the first.
     let seen = rounds(&k, ep, 1, 5).await;
     assert_eq!(
@@ -117,7 +117,7 @@ async fn the_ready_list_is_fifo_in_callback_order_scenario<G: Granularity>(k: Rc
     }
     assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
     let expected = match k.version() {
-        KernelVersion::V2_6_22 => vec![2, 0, 3, 1],
+        KernelVersion::Seed => vec![2, 0, 3, 1],
         // One batch of four, collected with list_add: delivered in reverse.
         KernelVersion::V2_6_21 => vec![1, 3, 0, 2],
     };
@@ -144,7 +144,7 @@ async fn a_whole_batch_of_level_triggered_items_scenario<G: Granularity>(k: Rc<K
     let expected: Vec<(Vec<u64>, Vec<u64>)> = match k.version() {
         // Delivered in order, all re-injected in delivery order at the head: the
         // order never changes.
-        KernelVersion::V2_6_22 => vec![(vec![3, 1, 0, 2], vec![3, 1, 0, 2]); 3],
+        KernelVersion::Seed => vec![(vec![3, 1, 0, 2], vec![3, 1, 0, 2]); 3],
         // Delivered reversed, re-injected at the tail in txlist (= delivery) order:
         // the list flips at every wait, and so does the delivery.
         KernelVersion::V2_6_21 => vec![
@@ -183,7 +183,7 @@ async fn delivered_edge_triggered_items_leave_and_unreached_items_keep_their_pla
     assert_eq!(ready_list(&k, ep), vec![0, 1, 2, 3]);
     let (got, after) = match k.version() {
         // injlist gets the LT items 0 and 2, in delivery order.
-        KernelVersion::V2_6_22 => (vec![0, 1, 2, 3], vec![0, 2]),
+        KernelVersion::Seed => (vec![0, 1, 2, 3], vec![0, 2]),
         // txlist [3 2 1 0]; reinject walks it and appends the LT ones: 2, then 0.
         KernelVersion::V2_6_21 => (vec![3, 2, 1, 0], vec![2, 0]),
     };
@@ -202,7 +202,7 @@ async fn delivered_edge_triggered_items_leave_and_unreached_items_keep_their_pla
     let (first, after) = match k.version() {
         // Steal all; deliver 0 (injlist [0]); the unreached [2 9 1] is spliced back
         // in its order, then [0] in front of it.
-        KernelVersion::V2_6_22 => (vec![0], vec![0, 2, 9, 1]),
+        KernelVersion::Seed => (vec![0], vec![0, 2, 9, 1]),
         // Collect only 2; [0 9 1] stay in place; reinject 2 at the tail.
         KernelVersion::V2_6_21 => (vec![2], vec![0, 9, 1, 2]),
     };
@@ -258,7 +258,7 @@ fn items_queued_during_a_transfer_go_after_the_reinjected_ones_on_2_6_22_only() 
                 // ep_is_linked test). After the transfer: injlist [0 1] spliced in
                 // front of the unreached [2], in front of [3] — delivered LT items
                 // first, items that fired during the transfer last.
-                KernelVersion::V2_6_22 => (vec![3], vec![0, 1], vec![0, 1, 2, 3]),
+                KernelVersion::Seed => (vec![3], vec![0, 1], vec![0, 1, 2, 3]),
                 // Only 0 and 1 were collected (txlist [1 0]); 2 stayed. Collect
                 // re-initialised their rdllinks, so the callback appends 0 again at
                 // once: [2 3 0]. Reinject appends 1 at the tail and skips 0 (already
