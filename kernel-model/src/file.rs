@@ -188,12 +188,12 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Socket(sock) => self.unix_stream_sendmsg(sock, data, nonblock).await,
             FileKind::Regular => Ok(data.len()),
             FileKind::PipeRead(_) => Err(Errno::EBADF),
-            // No ->write: EINVAL if the file is open for writing (2.6.22's anon-inode
-            // file is FMODE_READ|FMODE_WRITE); 2.6.21's eventpollfs file is FMODE_READ
-            // only, so FMODE_WRITE is tested first: EBADF.
-            FileKind::Epoll(_) => match self.version() {
-                crate::kernel::KernelVersion::Seed => Err(Errno::EINVAL),
-                crate::kernel::KernelVersion::V2_6_21 => Err(Errno::EBADF),
+            // vfs_write tests FMODE_WRITE before the missing ->write: the eventpollfs file
+            // (2.6.21, 6192bd536f96) is FMODE_READ only: EBADF; the anon-inode file
+            // (from da66f7cb0f69) is FMODE_READ|FMODE_WRITE without ->write: EINVAL.
+            FileKind::Epoll(_) => match self.version().epoll_file_source() {
+                crate::kernel::EpollFileSource::AnonInode => Err(Errno::EINVAL),
+                crate::kernel::EpollFileSource::Eventpollfs => Err(Errno::EBADF),
             },
         }
     }

@@ -77,6 +77,7 @@ impl KernelVersion {
     /// Why the system call `name` does not exist in this version's tree (the call then
     /// fails with ENOSYS, as an unknown syscall number does), or `None` when it exists.
     /// `sys_ni_syscall` is what the real kernel runs for a number it does not implement.
+    ///
     pub fn missing_syscall(self, name: &str) -> Option<&'static str> {
         match (self, name) {
             (KernelVersion::V2_6_21, "eventfd") => {
@@ -86,8 +87,29 @@ impl KernelVersion {
         }
     }
 
+    /// How this version's `sys_epoll_create` makes the epoll file.
+    pub fn epoll_file_source(self) -> EpollFileSource {
+        match self {
+            KernelVersion::Seed | KernelVersion::V2_6_21 => EpollFileSource::Eventpollfs,
+        }
+    }
+
     /// Every version, in the order snapshots show them side by side.
     pub const ALL: [KernelVersion; 2] = [KernelVersion::Seed, KernelVersion::V2_6_21];
+}
+
+/// Where an epoll file comes from (docs/eventpoll-history.md §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpollFileSource {
+    /// `ep_getfd()` on eventpollfs (2.6.21 and the 6192bd536f96 tree): a pseudo
+    /// superblock, one inode per epoll fd, the file opened read-only (`O_RDONLY`,
+    /// `FMODE_READ`), so `write()` on it is EBADF. Failure order: `get_empty_filp` ENFILE,
+    /// the inode ENOMEM, `get_unused_fd` EMFILE, the dentry ENOMEM.
+    Eventpollfs,
+    /// `anon_inode_getfd("[eventpoll]")` (from da66f7cb0f69): the shared anonymous inode,
+    /// the file `O_RDWR` (`FMODE_READ|FMODE_WRITE`) with no `write` method, so `write()` is
+    /// EINVAL. Failure order: ENODEV (no anon fs), ENFILE, EMFILE, the dentry ENOMEM.
+    AnonInode,
 }
 
 /// Options of the simulated kernel.

@@ -164,17 +164,19 @@ impl<G: Granularity> Kernel<G> {
         }
         let label = format!("ep{}", self.objects.borrow().next_id);
         let ep = self.ep_alloc(&label)?;
-        // anon_inode_getfd() in 2.6.22; 2.6.21's ep_getfd() opened it read-only.
-        let access = match self.version() {
-            crate::kernel::KernelVersion::Seed => O_RDWR,
-            crate::kernel::KernelVersion::V2_6_21 => O_RDONLY,
+        // ep_getfd() (eventpollfs) opens it read-only; anon_inode_getfd() read-write.
+        let access = match self.version().epoll_file_source() {
+            crate::kernel::EpollFileSource::AnonInode => O_RDWR,
+            crate::kernel::EpollFileSource::Eventpollfs => O_RDONLY,
         };
         let file = self.alloc_file(FileKind::Epoll(ep), label.into(), access);
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
-            // Simplified: anon_inode_getfd() (ep_getfd() in 2.6.21) takes the descriptor
-            // before it makes the file, and on failure sys_epoll_create calls
+            // Simplified: ep_getfd() / anon_inode_getfd() take the descriptor before they
+            // make the file (their ENFILE, inode and dentry failures are not modelled: the
+            // only failures here are ep_alloc's ENOMEM, then EMFILE, in that order in
+            // every version — see EpollFileSource for the full orders), and on failure sys_epoll_create calls
             // ep_free(ep) + kfree(ep) itself; here the file comes first, so the failure
             // path drops it, which runs the same ep_eventpoll_close -> ep_free + kfree
             // through __fput (the new set has no items: the only extra steps are __fput's).

@@ -1091,14 +1091,14 @@ fn descriptors_are_emfile_at_the_limit_and_nothing_leaks() {
 #[test]
 fn reading_or_writing_an_epoll_fd_is_einval() {
     // vfs_read: the file is open for reading but epoll has no ->read: EINVAL. vfs_write:
-    // 2.6.22's anon-inode file is FMODE_READ|FMODE_WRITE, so EINVAL; 2.6.21's
-    // eventpollfs file is FMODE_READ only, so EBADF (§3.29, §3.30).
+    // an anon-inode file (from da66f7cb0f69) is FMODE_READ|FMODE_WRITE, so EINVAL; the
+    // eventpollfs file of 2.6.21 and of the 6192bd536f96 tree is FMODE_READ only, so
+    // EBADF (§3.29, §3.30).
     single_task_on_both::<SyscallSteps, _, _>(&opts(), |k: K| async move {
         let ep = k.sys_epoll_create(1).await.unwrap();
         assert_eq!(k.sys_read(ep, 8).await, Err(Errno::EINVAL));
         let expected = match k.version() {
-            KernelVersion::Seed => Errno::EINVAL,
-            KernelVersion::V2_6_21 => Errno::EBADF,
+            KernelVersion::Seed | KernelVersion::V2_6_21 => Errno::EBADF,
         };
         assert_eq!(k.sys_write(ep, b"x").await, Err(expected));
     });
@@ -1957,7 +1957,8 @@ fn transfer_and_nesting_scenarios_give_the_same_results_at_lock_and_access_granu
 }
 
 /// F_GETFL reports each file's access mode as its creator set it in the version run
-/// (2.6.22's anonymous-inode epoll fd is O_RDWR, 2.6.21's eventpollfs file O_RDONLY),
+/// (an anonymous-inode epoll fd is O_RDWR, the eventpollfs file of 2.6.21 and of the
+/// 6192bd536f96 tree O_RDONLY),
 /// and F_SETFL leaves it alone.
 #[test]
 fn fcntl_getfl_reports_the_access_mode_each_file_was_made_with() {
@@ -1969,8 +1970,7 @@ fn fcntl_getfl_reports_the_access_mode_each_file_was_made_with() {
         assert_eq!(mode(k.sys_fcntl(w, F_GETFL, 0).await), Ok(O_WRONLY));
         let ep = k.sys_epoll_create(1).await.unwrap();
         let epoll_mode = match k.version() {
-            KernelVersion::Seed => O_RDWR,
-            KernelVersion::V2_6_21 => O_RDONLY,
+            KernelVersion::Seed | KernelVersion::V2_6_21 => O_RDONLY,
         };
         assert_eq!(mode(k.sys_fcntl(ep, F_GETFL, 0).await), Ok(epoll_mode));
         let [a, b] = k.sys_socketpair().await.unwrap();
