@@ -6,7 +6,7 @@ use sim::{Granularity, LockKind, Name};
 
 use crate::errno::{Errno, SysResult};
 use crate::fdtable::FdEntry;
-use crate::kernel::{Counters, Kernel};
+use crate::kernel::{Counters, Kernel, KernelVersion};
 use crate::objects::{File, FileId, FileKind, FileLabel, ProcessId};
 use crate::poll::PollTable;
 
@@ -85,13 +85,21 @@ impl<G: Granularity> Kernel<G> {
             .note(|| format!("__fput: last reference to {}", self.file_label(file)));
         // eventpoll_release(): the lockless fast check, then the slow path.
         if linked {
-            self.eventpoll_release_file(file).await;
+            match self.version() {
+                KernelVersion::V2_6_22 => self.eventpoll_release_file_2_6_22(file).await,
+                KernelVersion::Seed | KernelVersion::V2_6_21 => {
+                    self.eventpoll_release_file(file).await
+                }
+            }
         }
         match kind {
             FileKind::Regular => {}
             FileKind::PipeRead(pipe) => self.pipe_release(pipe, 1, 0).await,
             FileKind::PipeWrite(pipe) => self.pipe_release(pipe, 0, 1).await,
-            FileKind::Epoll(ep) => self.ep_eventpoll_close(ep).await,
+            FileKind::Epoll(ep) => match self.version() {
+                KernelVersion::V2_6_22 => self.ep_free_2_6_22(ep).await,
+                KernelVersion::Seed | KernelVersion::V2_6_21 => self.ep_eventpoll_close(ep).await,
+            },
             FileKind::Eventfd(ctx) => self.eventfd_release(ctx).await,
             // sock_close() → sock_release() → unix_release().
             FileKind::Socket(sock) => self.unix_release_sock(sock).await,
@@ -128,7 +136,12 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Regular => 0,
             FileKind::PipeRead(pipe) => self.pipe_poll(pipe, true, pt).await,
             FileKind::PipeWrite(pipe) => self.pipe_poll(pipe, false, pt).await,
-            FileKind::Epoll(ep) => self.ep_eventpoll_poll(ep, pt).await,
+            FileKind::Epoll(ep) => match self.version() {
+                KernelVersion::V2_6_22 => self.ep_eventpoll_poll_2_6_22(ep, pt).await,
+                KernelVersion::Seed | KernelVersion::V2_6_21 => {
+                    self.ep_eventpoll_poll(ep, pt).await
+                }
+            },
             FileKind::Eventfd(ctx) => self.eventfd_poll(ctx, pt).await,
             // sock_poll() → unix_poll().
             FileKind::Socket(sock) => self.unix_poll(sock, pt).await,

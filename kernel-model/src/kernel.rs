@@ -26,6 +26,10 @@ pub enum KernelVersion {
     Seed,
     /// The v2.6.21 tag: collect / send / reinject with `txlink`.
     V2_6_21,
+    /// The v2.6.22 tag: the single pass fixed by d47de16c7221 and c7ea76302547
+    /// (`ep->mtx`, spinlock `ep->lock`, `ovflist`, exclusive `ep_poll` waiters), the
+    /// epoll file from an anonymous inode, eventfd present.
+    V2_6_22,
 }
 
 impl KernelVersion {
@@ -34,6 +38,7 @@ impl KernelVersion {
         match self {
             KernelVersion::Seed => "6192bd536f96",
             KernelVersion::V2_6_21 => "2.6.21",
+            KernelVersion::V2_6_22 => "2.6.22",
         }
     }
 
@@ -41,7 +46,7 @@ impl KernelVersion {
     pub fn aliases(self) -> &'static [&'static str] {
         match self {
             KernelVersion::Seed => &["seed"],
-            KernelVersion::V2_6_21 => &[],
+            KernelVersion::V2_6_21 | KernelVersion::V2_6_22 => &[],
         }
     }
 
@@ -52,6 +57,9 @@ impl KernelVersion {
                 "the tree right after 6192bd536f96 \"epoll: optimizations and cleanups\" (alias seed; the default)"
             }
             KernelVersion::V2_6_21 => "the v2.6.21 tag (three-pass transfer with txlink)",
+            KernelVersion::V2_6_22 => {
+                "the v2.6.22 tag (ep->mtx, spinlock ep->lock, ovflist, exclusive waiters)"
+            }
         }
     }
 
@@ -78,11 +86,20 @@ impl KernelVersion {
     /// fails with ENOSYS, as an unknown syscall number does), or `None` when it exists.
     /// `sys_ni_syscall` is what the real kernel runs for a number it does not implement.
     ///
+    /// eventfd came with e1ad7468c77d (v2.6.22-rc1), in the signal/timer/event-fd series
+    /// that also brought the anonymous inodes the epoll file moved to in da66f7cb0f69.
+    /// The seed tree still made its epoll file on eventpollfs, so it precedes
+    /// da66f7cb0f69; that it precedes the whole series is a decision, argued in
+    /// docs/eventpoll-port-digest.md §0.3: no eventfd in the seed tree.
+    ///
     pub fn missing_syscall(self, name: &str) -> Option<&'static str> {
         match (self, name) {
             (KernelVersion::V2_6_21, "eventfd") => {
                 Some("eventfd is not in 2.6.21 (added by e1ad7468c77d for v2.6.22-rc1): ENOSYS")
             }
+            (KernelVersion::Seed, "eventfd") => Some(
+                "eventfd is not in the 6192bd536f96 tree (e1ad7468c77d came after it; digest §0.3): ENOSYS",
+            ),
             _ => None,
         }
     }
@@ -91,11 +108,16 @@ impl KernelVersion {
     pub fn epoll_file_source(self) -> EpollFileSource {
         match self {
             KernelVersion::Seed | KernelVersion::V2_6_21 => EpollFileSource::Eventpollfs,
+            KernelVersion::V2_6_22 => EpollFileSource::AnonInode,
         }
     }
 
     /// Every version, in the order snapshots show them side by side.
-    pub const ALL: [KernelVersion; 2] = [KernelVersion::Seed, KernelVersion::V2_6_21];
+    pub const ALL: [KernelVersion; 3] = [
+        KernelVersion::Seed,
+        KernelVersion::V2_6_21,
+        KernelVersion::V2_6_22,
+    ];
 }
 
 /// Where an epoll file comes from (docs/eventpoll-history.md §4.1).
@@ -369,7 +391,18 @@ impl<G: Granularity> WakeCallbacks<G> for Kernel<G> {
         match kind {
             CALLBACK_EP_POLL => {
                 let pwq = decode_handle(data);
-                self.ep_poll_callback(pwq).await
+                match self.version() {
+                    KernelVersion::V2_6_22 => {
+                        Counters::bump(&self.counters.callbacks, 1);
+                        match self.pwq_base(pwq) {
+                            Some(epi) => self.ep_poll_callback_2_6_22(epi).await,
+                            None => false,
+                        }
+                    }
+                    KernelVersion::Seed | KernelVersion::V2_6_21 => {
+                        self.ep_poll_callback(pwq).await
+                    }
+                }
             }
             _ => false,
         }

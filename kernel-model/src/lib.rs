@@ -15,6 +15,8 @@
 //! - [`eventpoll`] — the 6192bd536f96 (seed) port: `ep_insert`, `ep_remove`, `ep_poll_callback`,
 //!   `ep_send_events`, `ep_poll`, `ep_poll_safewake`, …
 //! - [`eventpoll_2_6_21`] — the three-pass transfer the seed commit replaced
+//! - [`eventpoll_2_6_22`] — the v2.6.22 tag: `ep->mtx`, spinlock `ep->lock`, `ovflist`,
+//!   exclusive `ep_poll` waiters
 //! - [`syscalls`] — `epoll_create`, `epoll_ctl`, `epoll_wait`, `epoll_pwait`, `pipe`,
 //!   `read`, `write`, `close`, `dup`, `dup2`, `fcntl`, `open`, `kill`, `eventfd`,
 //!   `socketpair`, `shutdown`, and `socket_external`
@@ -42,6 +44,7 @@ pub mod errno;
 pub mod eventfd;
 pub mod eventpoll;
 pub mod eventpoll_2_6_21;
+pub mod eventpoll_2_6_22;
 pub mod explore;
 pub mod fdtable;
 pub mod file;

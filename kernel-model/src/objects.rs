@@ -116,9 +116,14 @@ pub struct File {
 #[derive(Clone, Debug)]
 pub struct EventPoll {
     pub id: u64,
-    /// `ep->lock` (rwlock): protects `rdllist`, `rbr`, `wq`.
+    /// `ep->lock`: protects `rdllist`, `wq` (and `rbr` before 2.6.22). An rwlock in
+    /// 2.6.21 and the seed tree; a spinlock in 2.6.22 (c7ea76302547), where it also
+    /// protects `ovflist` and every item's `next`.
     pub lock: LockId,
-    /// `ep->sem` (rw_semaphore): read during transfers, write in epoll_ctl and release.
+    /// `ep->sem` (rw_semaphore: read during transfers, write in epoll_ctl and release)
+    /// in 2.6.21 and the seed tree; in 2.6.22 this slot holds `ep->mtx` (a mutex,
+    /// d47de16c7221: held across a whole transfer, every ctl operation and
+    /// `eventpoll_release_file`, and protecting `rbr`). The lock's kind tells them apart.
     pub sem: LockId,
     /// `ep->wq`: tasks in `epoll_wait`; manipulated only under `ep->lock`.
     pub wq: WaitQueueId,
@@ -126,6 +131,10 @@ pub struct EventPoll {
     pub poll_wait: WaitQueueId,
     /// `ep->rdllist` (shared words; under `ep->lock`).
     pub rdllist: ListHead,
+    /// `ep->ovflist` (2.6.22 only; a shared word under `ep->lock`): EP_UNACTIVE_PTR when
+    /// no transfer runs, else the head of the chain (through `epi->next`) of the items
+    /// whose callback fired during the transfer, NULL-terminated.
+    pub ovflist: Option<Word>,
     /// `ep->rbr`: the items keyed by (file id, fd), `ep_cmp_ffd` order. Under `ep->lock`
     /// (write for insert/erase, read for `ep_find`). The rb-tree itself is an ordered map
     /// here: only ever touched under the lock, it has no lockless reader to model.
@@ -174,6 +183,16 @@ pub const EPITEM_FIELDS: &[&str] = &[
     "revents",
 ];
 
+/// Field offsets of a 2.6.22 epitem's shared words: `next` (the `ovflist` chain link,
+/// under `ep->lock`) where the seed's `usecnt` was; no `txlink`, no `revents`.
+pub const EPITEM_FIELDS_2_6_22: &[&str] = &[
+    "rdllink.next",
+    "rdllink.prev",
+    "event.events",
+    "nwait",
+    "next",
+];
+
 /// `struct epitem`.
 #[derive(Clone, Debug)]
 pub struct Epitem {
@@ -214,6 +233,11 @@ impl Epitem {
     pub fn nwait_word(&self) -> Word {
         self.words.offset(3)
     }
+    /// `epi->next` — 2.6.22 items only ([`EPITEM_FIELDS_2_6_22`]).
+    pub fn next_word(&self) -> Word {
+        self.words.offset(4)
+    }
+    /// `usecnt` — 2.6.21 and seed items only ([`EPITEM_FIELDS`]).
     pub fn usecnt_word(&self) -> Word {
         self.words.offset(4)
     }

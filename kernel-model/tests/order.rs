@@ -1,6 +1,6 @@
-//! Ready-list order facts (design note, "Event-order facts worth a snapshot"), on both
-//! kernel versions side by side. They differ because the seed commit changed where a
-//! transfer puts items back:
+//! Ready-list order facts (design note, "Event-order facts worth a snapshot"), on every
+//! kernel version side by side. They differ because each version puts items back
+//! elsewhere after a transfer:
 //!
 //! - 6192bd536f96 (seed, §3.24 of the digest): `ep_events_transfer` steals the *whole* ready
 //!   list; `ep_send_events` delivers in ready-list order up to maxevents, moves delivered
@@ -12,6 +12,12 @@
 //!   order; the unreached items stay where they were; `ep_reinject_items` appends the
 //!   delivered LT items to the *tail*, in txlist order, after anything callbacks queued
 //!   meanwhile.
+//! - 2.6.22 (digest Appendix A): `ep_send_events` steals the whole ready list, puts each
+//!   delivered LT item straight back on the *tail* of `rdllist`, chains items whose
+//!   callback fires meanwhile on `ovflist` (newest first), and at the end appends that
+//!   chain's unlinked items, then splices the unreached rest at the *head*. The next
+//!   ready list is [unreached][delivered LT][fired during the transfer, newest first]:
+//!   round robin.
 //!
 //! Every expected sequence below is derived from those rules (the derivation is in the
 //! comments), not recorded from a run. Items are pipes whose `data` is their index.
@@ -77,6 +83,16 @@ async fn four_ready_level_triggered_items_and_maxevents_2_scenario<G: Granularit
             (vec![2, 3], vec![0, 1, 2, 3]),
             (vec![1, 0], vec![2, 3, 1, 0]),
         ],
+        // Steal [0 1 2 3]; deliver 0, 1, each put back on the tail: rdllist [0 1];
+        // splice the unreached [2 3] at the head: [2 3 0 1]. Next wait: 2, 3 →
+        // [0 1 2 3]. Round robin, in order.
+        KernelVersion::V2_6_22 => vec![
+            (vec![0, 1], vec![2, 3, 0, 1]),
+            (vec![2, 3], vec![0, 1, 2, 3]),
+            (vec![0, 1], vec![2, 3, 0, 1]),
+            (vec![2, 3], vec![0, 1, 2, 3]),
+            (vec![0, 1], vec![2, 3, 0, 1]),
+        ],
     };
     assert_eq!(seen, expected, "{}", k.version().name());
 }
@@ -117,7 +133,7 @@ async fn the_ready_list_is_fifo_in_callback_order_scenario<G: Granularity>(k: Rc
     }
     assert_eq!(ready_list(&k, ep), vec![2, 0, 3, 1]);
     let expected = match k.version() {
-        KernelVersion::Seed => vec![2, 0, 3, 1],
+        KernelVersion::Seed | KernelVersion::V2_6_22 => vec![2, 0, 3, 1],
         // One batch of four, collected with list_add: delivered in reverse.
         KernelVersion::V2_6_21 => vec![1, 3, 0, 2],
     };
@@ -145,6 +161,8 @@ async fn a_whole_batch_of_level_triggered_items_scenario<G: Granularity>(k: Rc<K
         // Delivered in order, all re-injected in delivery order at the head: the
         // order never changes.
         KernelVersion::Seed => vec![(vec![3, 1, 0, 2], vec![3, 1, 0, 2]); 3],
+        // Delivered in order, each put back on the tail in delivery order: the same.
+        KernelVersion::V2_6_22 => vec![(vec![3, 1, 0, 2], vec![3, 1, 0, 2]); 3],
         // Delivered reversed, re-injected at the tail in txlist (= delivery) order:
         // the list flips at every wait, and so does the delivery.
         KernelVersion::V2_6_21 => vec![
@@ -184,6 +202,8 @@ async fn delivered_edge_triggered_items_leave_and_unreached_items_keep_their_pla
     let (got, after) = match k.version() {
         // injlist gets the LT items 0 and 2, in delivery order.
         KernelVersion::Seed => (vec![0, 1, 2, 3], vec![0, 2]),
+        // The LT items 0 and 2 are put back on the tail as they are delivered.
+        KernelVersion::V2_6_22 => (vec![0, 1, 2, 3], vec![0, 2]),
         // txlist [3 2 1 0]; reinject walks it and appends the LT ones: 2, then 0.
         KernelVersion::V2_6_21 => (vec![3, 2, 1, 0], vec![2, 0]),
     };
@@ -203,6 +223,9 @@ async fn delivered_edge_triggered_items_leave_and_unreached_items_keep_their_pla
         // Steal all; deliver 0 (injlist [0]); the unreached [2 9 1] is spliced back
         // in its order, then [0] in front of it.
         KernelVersion::Seed => (vec![0], vec![0, 2, 9, 1]),
+        // Steal all; deliver 0, back on the (empty) list: [0]; the unreached [2 9 1]
+        // is spliced at the head: [2 9 1 0].
+        KernelVersion::V2_6_22 => (vec![0], vec![2, 9, 1, 0]),
         // Collect only 2; [0 9 1] stay in place; reinject 2 at the tail.
         KernelVersion::V2_6_21 => (vec![2], vec![0, 9, 1, 2]),
     };
@@ -219,7 +242,7 @@ fn delivered_edge_triggered_items_leave_and_unreached_items_keep_their_place() {
 }
 
 #[test]
-fn items_queued_during_a_transfer_go_after_the_reinjected_ones_on_2_6_22_only() {
+fn items_queued_during_a_transfer_go_after_the_reinjected_ones_except_on_2_6_21() {
     // The waiter's event buffer is not resident: its first __put_user sleeps for
     // `fault_service_ns` (1 ms here) inside the transfer, with ep->sem held for read and
     // no spinlock. Meanwhile main, on the other CPU, writes to pipe 3 (not ready before)
@@ -264,6 +287,12 @@ fn items_queued_during_a_transfer_go_after_the_reinjected_ones_on_2_6_22_only() 
                 // once: [2 3 0]. Reinject appends 1 at the tail and skips 0 (already
                 // linked): re-injected items land *after* those that fired meanwhile.
                 KernelVersion::V2_6_21 => (vec![2, 3, 0], vec![1, 0], vec![2, 3, 0, 1]),
+                // The whole list was stolen and ovflist set to NULL: both callbacks
+                // chain their item on ovflist (0 → 3) and the ready list stays empty.
+                // The waiter puts 0 and 1 back on the tail as it delivers them; the
+                // chain's 0 is linked (skipped), 3 is appended; the unreached [2] goes
+                // to the head: [unreached][delivered LT][fired during the transfer].
+                KernelVersion::V2_6_22 => (vec![], vec![0, 1], vec![2, 0, 1, 3]),
             };
             assert_eq!(ready_list(&k, ep), during, "during the transfer");
             sleep_ns(&k, 2_000_000).await;
@@ -272,7 +301,7 @@ fn items_queued_during_a_transfer_go_after_the_reinjected_ones_on_2_6_22_only() 
             out.borrow_mut().push(("main".into(), "done".into()));
         });
     });
-    assert_eq!(log.borrow().len(), 2);
+    assert_eq!(log.borrow().len(), KernelVersion::ALL.len());
 }
 
 /// Options at a finer granularity (the list operations take their stepping path at
