@@ -346,3 +346,98 @@ fn the_single_task_order_facts_hold_at_lock_and_access_granularity() {
         delivered_edge_triggered_items_leave_and_unreached_items_keep_their_place_scenario,
     );
 }
+
+/// How many `epoll_wait` sleepers one callback wakes: all of them in 2.6.21 and the seed
+/// tree (non-exclusive entries), one in 2.6.22 — the one that went to sleep last
+/// (WQ_FLAG_EXCLUSIVE, yet head-added by `__add_wait_queue`, and `__wake_up_locked` stops
+/// after one exclusive wake). Observed right after the write returns, before any woken
+/// task has run. The item is edge-triggered, so the one transfer leaves nothing to
+/// wake the other sleeper with.
+#[test]
+fn one_callback_wakes_every_sleeper_before_2_6_22_and_the_latest_one_on_2_6_22() {
+    let mut options = Options::default();
+    options.machine.cpus = 3;
+    let log = common::log();
+    on_both::<SyscallSteps>(&options, |world, version| {
+        let p = world.process("app");
+        let out = log.clone();
+        world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+            let ep = k.sys_epoll_create(1).await.unwrap();
+            let pipes = add_pipes(&k, ep, 1, EPOLLIN | EPOLLET).await;
+            let mut waiters = Vec::new();
+            for (cpu, delay_ns) in [(1, 0), (2, 100_000)] {
+                waiters.push(
+                    k.spawn_thread("waiter", Some(CpuId(cpu)), move |k| async move {
+                        sleep_ns(&k, delay_ns).await;
+                        let _ = k.sys_epoll_wait(ep, UserBufferSpec::default(), 4, 5).await;
+                    }),
+                );
+            }
+            sleep_ns(&k, 1_000_000).await;
+            let asleep = |k: &Kernel<SyscallSteps>| -> Vec<bool> {
+                let tasks = k.cx.state().tasks.borrow();
+                waiters
+                    .iter()
+                    .map(|t| tasks[t.index()].status == sim::cpu::TaskStatus::Sleeping)
+                    .collect()
+            };
+            assert_eq!(asleep(&k), vec![true, true], "{}", version.name());
+            k.sys_write(pipes[0].1, b"x").await.unwrap();
+            let expected = match version {
+                KernelVersion::Seed | KernelVersion::V2_6_21 => vec![false, false],
+                // The second waiter slept last: it sits at the head of ep->wq.
+                KernelVersion::V2_6_22 => vec![true, false],
+            };
+            assert_eq!(asleep(&k), expected, "{}", version.name());
+            out.borrow_mut().push(("main".into(), "done".into()));
+        });
+    });
+    assert_eq!(log.borrow().len(), KernelVersion::ALL.len());
+}
+
+/// After a transfer on 2.6.22, items whose callback fired while it ran come last and in
+/// reverse order of firing (`ovflist` is a LIFO chain walked from its head); on the seed
+/// tree they also come last, in firing order (plain `list_add_tail` onto the emptied
+/// ready list); on 2.6.21 they sit before the re-injected items.
+#[test]
+fn items_that_fire_during_a_transfer_come_back_newest_first_on_2_6_22() {
+    let mut options = Options::default();
+    options.kernel.fault_service_ns = 1_000_000;
+    let log = common::log();
+    on_both::<SyscallSteps>(&options, |world, version| {
+        let p = world.process("app");
+        let out = log.clone();
+        world.spawn(p, "main", Some(CpuId(0)), move |k| async move {
+            let ep = k.sys_epoll_create(1).await.unwrap();
+            let pipes = add_pipes(&k, ep, 4, EPOLLIN).await;
+            for &(_, w) in &pipes[..2] {
+                k.sys_write(w, b"x").await.unwrap();
+            }
+            k.spawn_thread("waiter", Some(CpuId(1)), move |k| async move {
+                let buffer = UserBufferSpec {
+                    not_resident: true,
+                    ..UserBufferSpec::default()
+                };
+                k.sys_epoll_wait(ep, buffer, 1, -1).await.unwrap();
+            });
+            sleep_ns(&k, 500_000).await;
+            // The waiter sleeps in its first __put_user; 2 fires, then 3.
+            k.sys_write(pipes[2].1, b"x").await.unwrap();
+            k.sys_write(pipes[3].1, b"x").await.unwrap();
+            sleep_ns(&k, 2_000_000).await;
+            let expected = match version {
+                // Stolen [0 1]; 2 and 3 appended to the empty list as they fire; 0
+                // delivered to injlist; splice [1], then [0], at the head.
+                KernelVersion::Seed => vec![0, 1, 2, 3],
+                // Collected only 0; 2 and 3 appended behind 1; 0 re-injected last.
+                KernelVersion::V2_6_21 => vec![1, 2, 3, 0],
+                // Stolen [0 1], ovflist chain 3 → 2; 0 back on the tail; the chain
+                // appended newest first; the unreached 1 spliced at the head.
+                KernelVersion::V2_6_22 => vec![1, 0, 3, 2],
+            };
+            assert_eq!(ready_list(&k, ep), expected, "{}", version.name());
+            out.borrow_mut().push(("main".into(), "done".into()));
+        });
+    });
+    assert_eq!(log.borrow().len(), KernelVersion::ALL.len());
+}

@@ -557,6 +557,25 @@ fn bad_input_exits_2_with_one_line() {
     assert!(line.contains("no-linked-check"), "{line}");
     let line = usage_error(&["explore", "lt-basics", "--inject", "nope"]);
     assert!(line.contains("unknown injection"), "{line}");
+    // An injection whose line the version does not have: refused, with the reason.
+    let line = usage_error(&[
+        "run",
+        "lt-basics",
+        "--kernel",
+        "2.6.22",
+        "--inject",
+        "no-smp-mb",
+    ]);
+    assert!(line.contains("does not apply to 2.6.22"), "{line}");
+    let line = usage_error(&[
+        "run",
+        "lt-basics",
+        "--kernel",
+        "2.6.21",
+        "--inject",
+        "steal-without-lock",
+    ]);
+    assert!(line.contains("does not apply to 2.6.21"), "{line}");
 
     let path = temp("bad.scn");
     std::fs::write(

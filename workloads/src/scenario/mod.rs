@@ -243,6 +243,11 @@ impl Scenario {
     /// pinned task and interrupt names a CPU the machine has. One line on error.
     pub fn check_options(&self, options: &Options) -> Result<(), String> {
         options.machine.validate().map_err(|e| e.to_string())?;
+        for injection in &options.kernel.injections {
+            injection
+                .applies_to(options.kernel.version)
+                .map_err(str::to_string)?;
+        }
         let cpus = options.machine.cpus;
         for process in &self.processes {
             for task in &process.tasks {
