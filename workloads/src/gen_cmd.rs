@@ -19,13 +19,14 @@
 //!
 //! The output is scenario text (stdout or `-o FILE`); `--run` runs it at once.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::cli::{BenchGenArgs, BenchWorkload, CommonOpts, GenArgs, GenKind, StressArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::write_json;
-use crate::run_cmd::{self, RunJson};
+use crate::run_cmd::{self, Folding, Reproduce, RunJson};
 use crate::session::{self, Capture};
 
 /// The header lines every generated scenario shares: the machine options given on the
@@ -279,13 +280,14 @@ process app {{
     Ok(s)
 }
 
-/// Writes or runs a generated scenario.
+/// Writes or runs a generated scenario. `argv` is the `epsim gen` command line as given.
 fn emit(
     text: &str,
     name: &str,
     output: Option<&std::path::Path>,
     run: bool,
     common: &CommonOpts,
+    argv: &[OsString],
     out: &mut dyn Write,
 ) -> Result<Exit, CliError> {
     let file = match output {
@@ -307,14 +309,48 @@ fn emit(
     let executed = session::execute_resolved(&scenario, &resolved, Capture::Results)?;
     if resolved.json {
         write_json(out, &RunJson::of(&scenario, &resolved, &executed))?;
-    } else {
+    } else if output.is_some() {
         run_cmd::write_report(out, &file, &scenario, &resolved, &executed)?;
+    } else {
+        // The scenario exists only in memory: the command that reproduces a failure
+        // first writes it to a file, with the same generator options.
+        let saved = format!("{name}.scn");
+        let regenerate = regenerate_command(argv, &saved);
+        let reproduce = Reproduce::Generated {
+            regenerate: &regenerate,
+            file: &saved,
+            whole: "--json prints it whole",
+        };
+        run_cmd::write_report_with(
+            out,
+            reproduce,
+            Folding::Repeats,
+            &scenario,
+            &resolved,
+            &executed,
+        )?;
     }
     Ok(run_cmd::exit_of(&executed))
 }
 
+/// `argv` (an `epsim gen … --run` command line) as a command that writes the same
+/// scenario to `file` instead of running it: `--run` and `--json` dropped, `-o file`
+/// added.
+fn regenerate_command(argv: &[OsString], file: &str) -> String {
+    let mut words = vec!["epsim".to_string()];
+    for word in argv.iter().skip(1) {
+        let word = word.to_string_lossy();
+        if word != "--run" && word != "--json" {
+            words.push(session::shell_quote(&word));
+        }
+    }
+    words.push("-o".to_string());
+    words.push(session::shell_quote(file));
+    words.join(" ")
+}
+
 /// `epsim gen`.
-pub fn run(args: &GenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+pub fn run(args: &GenArgs, argv: &[OsString], out: &mut dyn Write) -> Result<Exit, CliError> {
     match &args.kind {
         GenKind::Stress(stress_args) => {
             let text = stress(stress_args)?;
@@ -324,6 +360,7 @@ pub fn run(args: &GenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 stress_args.output.as_deref(),
                 stress_args.run,
                 &stress_args.common,
+                argv,
                 out,
             )
         }
@@ -335,6 +372,7 @@ pub fn run(args: &GenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 bench_args.output.as_deref(),
                 bench_args.run,
                 &bench_args.common,
+                argv,
                 out,
             )
         }

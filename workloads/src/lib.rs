@@ -67,7 +67,7 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 
         demo::run(out)
     } else {
         match cli::Cli::try_parse_from(&args) {
-            Ok(cli) => dispatch(cli, out, err),
+            Ok(cli) => dispatch(cli, &args, out, err),
             Err(error) => cli::clap_error(&error, out),
         }
     };
@@ -97,7 +97,14 @@ fn bench_cmd(args: &cli::BenchArgs, out: &mut dyn Write) -> Result<Exit, CliErro
     Ok(Exit::Clean)
 }
 
-fn dispatch(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, CliError> {
+/// `argv` is the command line as given: `gen --run` quotes it back in the command that
+/// reproduces a failed run.
+fn dispatch(
+    cli: cli::Cli,
+    argv: &[OsString],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit, CliError> {
     match cli.command {
         None => demo::run(out),
         Some(cli::Command::Litmus(args)) => litmus_cmd::run(&args, out, err),
@@ -110,6 +117,6 @@ fn dispatch(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
             Some(name) => list_cmd::show(name, out),
             None => list_cmd::run(&args, out),
         },
-        Some(cli::Command::Gen(args)) => gen_cmd::run(&args, out),
+        Some(cli::Command::Gen(args)) => gen_cmd::run(&args, argv, out),
     }
 }

@@ -302,6 +302,13 @@ pub enum Reproduce<'a> {
     },
     /// `epsim replay RECORD`: the record has the schedule, the seed and the options.
     Record(&'a str),
+    /// A scenario that exists only in memory (`gen --run`): `regenerate` writes it to
+    /// `file`, and then `epsim replay file --schedule ...` replays the run.
+    Generated {
+        regenerate: &'a str,
+        file: &'a str,
+        whole: &'a str,
+    },
 }
 
 /// The human report of a run (shared with `replay` and `gen --run`), with the
@@ -394,7 +401,7 @@ pub fn write_report_with(
     )?;
     let schedule = run.outcome.result.schedule.encode();
     let whole = match reproduce {
-        Reproduce::Schedule { whole, .. } => whole.to_string(),
+        Reproduce::Schedule { whole, .. } | Reproduce::Generated { whole, .. } => whole.to_string(),
         Reproduce::Record(path) => format!("the record {path} has it whole"),
     };
     writeln!(out, "schedule: {}", abbreviate(&schedule, &whole))?;
@@ -419,6 +426,13 @@ pub fn write_report_with(
         match reproduce {
             Reproduce::Schedule { scenario_arg, .. } => {
                 let command = session::replay_command(scenario_arg, resolved, run.seed, &schedule);
+                write_command(out, "reproduce: ", &command, &schedule, &whole)?;
+            }
+            Reproduce::Generated {
+                regenerate, file, ..
+            } => {
+                let replay = session::replay_command(file, resolved, run.seed, &schedule);
+                let command = format!("{regenerate} && {replay}");
                 write_command(out, "reproduce: ", &command, &schedule, &whole)?;
             }
             Reproduce::Record(path) => writeln!(

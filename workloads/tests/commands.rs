@@ -1837,3 +1837,67 @@ fn setrlimit_in_a_scenario() {
     );
     std::fs::remove_file(path).ok();
 }
+
+/// A failed `gen --run` without `-o` ran a scenario that exists only in memory: its
+/// `reproduce:` command first writes the scenario (same generator options, `-o FILE`)
+/// and then replays the schedule from that file, and that command reproduces the run.
+#[test]
+fn a_failed_generated_run_prints_a_command_that_reproduces_it() {
+    let gen = [
+        "gen",
+        "stress",
+        "--threads",
+        "3",
+        "--pipes",
+        "4",
+        "--tokens",
+        "2",
+        "--duration-ms",
+        "2",
+        "--run",
+        "--inject",
+        "no-linked-check",
+        "--strategy",
+        "random",
+        "--seed",
+        "1",
+        "--granularity",
+        "lock",
+    ];
+    let failed = run(&gen);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let line = failed
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce: "))
+        .unwrap_or_else(|| panic!("no reproduce line in\n{}", failed.stdout));
+    let (regenerate, replay) = line.split_once(" && ").expect("two commands");
+    assert!(regenerate.starts_with("epsim gen stress ") && regenerate.ends_with(" -o stress.scn"));
+    assert!(!regenerate.contains("--run"), "{regenerate}");
+    assert!(
+        replay.starts_with("epsim replay stress.scn --schedule "),
+        "{replay}"
+    );
+
+    let dir = temp("gen-reproduce");
+    std::fs::create_dir_all(&dir).unwrap();
+    let words =
+        |command: &str| -> Vec<String> { command.split(' ').skip(1).map(str::to_string).collect() };
+    let written = epsim()
+        .current_dir(&dir)
+        .args(words(regenerate))
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0));
+    let replayed = epsim()
+        .current_dir(&dir)
+        .args(words(replay))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(replayed.stdout).unwrap();
+    assert_eq!(replayed.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("every decision followed the schedule"),
+        "{stdout}"
+    );
+}
