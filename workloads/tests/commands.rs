@@ -851,7 +851,7 @@ fn pinned_cpus_are_checked_before_the_run() {
     // `thread waiter1 on cpu 1` with --cpus 1 failed at run time, with status 1.
     let line = usage_error(&["run", "seed-case-4-two-waiters", "--cpus", "1"]);
     assert!(
-        line.contains("seed-case-4-two-waiters:27:9: thread `waiter1` is pinned to cpu 1"),
+        line.contains("seed-case-4-two-waiters:30:9: thread `waiter1` is pinned to cpu 1"),
         "{line}"
     );
     assert!(line.contains("1 CPU"), "{line}");
