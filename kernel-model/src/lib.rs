@@ -3,8 +3,9 @@
 //! A faithful port of eventpoll.c as it stood right after Davide Libenzi's May 2007
 //! commit 6192bd536f96 ("epoll: optimizations and cleanups", the single-pass transfer),
 //! named `6192bd536f96` (alias `seed`), and — selectable per run — as the v2.6.21 tag has
-//! it (`2.6.21`, three passes with `txlink`). See [`kernel::KernelVersion`] for the names. Kernel names, structures, lock order and the
-//! comments' reasoning are kept; every simplification is named in the doc comment of the
+//! it (`2.6.21`, three passes with `txlink`) and as the v2.6.22 tag has it (`2.6.22`:
+//! `ep->mtx`, `ovflist`, exclusive waiters). See [`kernel::KernelVersion`] for the names.
+//! Kernel names, structures, lock order and the comments' reasoning are kept; every simplification is named in the doc comment of the
 //! function that makes it. See `docs/eventpoll-port-digest.md` for the function-by-function
 //! reading of the originals that the port follows.
 //!

@@ -1,7 +1,7 @@
 //! eventfd, AF_UNIX stream socketpairs and the externally fed socket, through `World`
 //! runs: poll masks in each state, blocking and non-blocking reads and writes, wake-ups
 //! reaching epoll waiters on another CPU, ET versus LT, shutdown and close masks, and
-//! interrupt-context delivery — on both kernel versions.
+//! interrupt-context delivery — on every kernel version.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -222,13 +222,13 @@ one line on stderr and exit status 2: --cpus outside 1..=64, --model tso or pso 
 --granularity access, --strategy replay without --schedule, a malformed schedule, an
 unknown --inject name (the error lists the known ones).";
 
-/// epsim — a deterministic simulator of Linux epoll (fs/eventpoll.c of 2007: the tree at 6192bd536f96, and v2.6.21) on a
+/// epsim — a deterministic simulator of Linux epoll (fs/eventpoll.c of 2007: the tree at 6192bd536f96, v2.6.21 and v2.6.22) on a
 /// simulated SMP machine with weak memory.
 #[derive(Parser, Debug)]
 #[command(
     name = "epsim",
     version,
-    about = "A deterministic simulator of Linux epoll (fs/eventpoll.c of 2007: 6192bd536f96, 2.6.21) on a simulated SMP machine",
+    about = "A deterministic simulator of Linux epoll (fs/eventpoll.c of 2007: 6192bd536f96, 2.6.21, 2.6.22) on a simulated SMP machine",
     after_help = TOP_EXAMPLES
 )]
 pub struct Cli {
