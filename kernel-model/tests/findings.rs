@@ -446,7 +446,7 @@ fn build_busy(world: &mut World<LockSteps>) {
 }
 
 #[test]
-fn busy_loop_2_6_21_replays_to_a_livelock() {
+fn busy_loop_2_6_21_replays_to_the_step_budget() {
     let options = busy_options(kernel_model::KernelVersion::V2_6_21);
     let schedule = Schedule::decode(BUSY_LOOP_2_6_21).unwrap();
     assert!(schedule.deviations.is_empty());
@@ -454,7 +454,7 @@ fn busy_loop_2_6_21_replays_to_a_livelock() {
     assert_eq!(outcome.result.end, RunEnd::StepLimit);
     assert_eq!(
         outcome.reports().iter().map(|r| r.kind).collect::<Vec<_>>(),
-        vec![ReportKind::Livelock]
+        vec![ReportKind::StepBudget]
     );
 }
 

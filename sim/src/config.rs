@@ -97,7 +97,7 @@ pub struct Config {
     pub granularity: GranularityKind,
     pub hz: u32,
     pub costs: CostTable,
-    /// Step budget; past it the run ends with a `livelock` report.
+    /// Step budget; past it the run ends with a `step-budget` report.
     pub max_steps: u64,
     /// Keep trace records (for output and narration), not only their hash.
     pub keep_trace: bool,

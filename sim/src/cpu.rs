@@ -64,7 +64,9 @@ pub struct Task {
     /// Every signal is blocked (`sigprocmask`): it stays pending without waking the task
     /// or counting for `signal_pending()`. Masks are all-or-nothing in the model.
     pub signals_blocked: bool,
-    /// When the task last became runnable (a CPU that picks it up catches up to this).
+    /// The earliest the task may run again, while it is off its CPU: when it left it,
+    /// or a later wake-up or signal that reached it (`State::carry_time_to`); a CPU that
+    /// picks it up catches up to this.
     pub ready_at_ns: u64,
     /// The `schedule_timeout` / sleep timer, and when it expires.
     pub timer: Option<(EventId, u64)>,

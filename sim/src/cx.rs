@@ -447,11 +447,7 @@ impl<G: Granularity> Cx<G> {
     /// Delivers a signal to `task` (`kill()`): marks it pending and wakes the task if it
     /// sleeps interruptibly.
     pub async fn send_signal(&self, task: TaskId) {
-        let blocked = {
-            let mut tasks = self.state.tasks.borrow_mut();
-            tasks[task.index()].signal_pending = true;
-            tasks[task.index()].signals_blocked
-        };
+        let blocked = self.state.mark_signal_pending(self.cpu(), task);
         if !blocked {
             self.try_to_wake_up(task, WakeMode::Interruptible).await;
         }

@@ -5,7 +5,8 @@
 pub const CPUS_MAX: usize = 64;
 /// Tasks per machine over its whole life (exited tasks count).
 pub const TASKS_MAX: usize = 4096;
-/// Default step budget: a run that takes more steps is reported as a livelock.
+/// Default step budget: a run that takes more steps is stopped with a `step-budget`
+/// report (not a livelock: a long run and an endless one look the same at the budget).
 pub const STEPS_DEFAULT_MAX: u64 = 5_000_000;
 /// Operations one step may perform inline (locks and accesses that the granularity does
 /// not make steps of) before the run is reported as a livelock: a loop in kernel code

@@ -55,7 +55,7 @@ pub enum RunEnd {
     Quiescent { sleepers: Vec<TaskId> },
     /// A fatal report stopped the run.
     Halted,
-    /// The step budget ran out (a `livelock` report was made).
+    /// The step budget ran out (a `step-budget` report was made).
     StepLimit,
     /// The schedule being replayed does not fit this run.
     ReplayMismatch {
@@ -323,11 +323,21 @@ impl Machine {
                     reason,
                 });
             }
-            self.start_queued_spawns();
-            self.dispatch_idle_cpus(state);
-            if state.halted.get() {
-                // A task that just started may have run into a fatal report.
-                return Err(RunEnd::Halted);
+            // Starting a task runs its code up to its first op (`start_if_new`), and that
+            // code may create threads or finish at once, leaving its CPU idle again with
+            // work queued: until every CPU that can have a task has one that waits at an
+            // op, start and dispatch again (each round starts a task or ends the loop,
+            // and tasks are bounded by `TASKS_MAX`).
+            loop {
+                self.start_queued_spawns();
+                self.dispatch_idle_cpus(state);
+                if state.halted.get() {
+                    // A task that just started may have run into a fatal report.
+                    return Err(RunEnd::Halted);
+                }
+                if state.spawn_queue.borrow().is_empty() && !dispatch_would_act(state) {
+                    break;
+                }
             }
             if let Err(SelfDeadlock {
                 cpu,
@@ -343,13 +353,7 @@ impl Machine {
                 return Err(self.quiesce());
             }
             if state.step.get() >= state.config.max_steps {
-                state.report_at(
-                    ReportKind::Livelock,
-                    None,
-                    None,
-                    format!("no end after {} steps", state.config.max_steps),
-                    vec![],
-                );
+                self.report_step_budget();
                 return Err(RunEnd::StepLimit);
             }
             decide(state)
@@ -884,6 +888,24 @@ fn hand_over(state: &State, exit: InPlaceExit) -> Poll<u64> {
 }
 
 impl Machine {
+    /// The step budget ran out: a report of its own, not a livelock — the machine cannot
+    /// tell a run that needs more steps from one that would never end.
+    #[cold]
+    fn report_step_budget(&self) {
+        let budget = self.state.config.max_steps;
+        self.state.report_at(
+            ReportKind::StepBudget,
+            None,
+            None,
+            format!("the step budget of {budget} steps ran out before the run ended"),
+            vec![format!(
+                "a run is stopped at its step budget, not judged (this is not a livelock \
+                 report): to let it go on, raise the budget above {budget} with a \
+                 `max steps N` line in the scenario's header"
+            )],
+        );
+    }
+
     fn report_self_deadlock(
         &self,
         cpu: CpuId,
@@ -1224,7 +1246,19 @@ impl Machine {
 
     fn result(&mut self, end: RunEnd) -> RunResult {
         let state = &self.state;
-        let schedule = state.decisions.borrow().schedule.clone();
+        // The run is over (a machine runs once until reset, which clears the log): move
+        // the decisions out rather than copy them — a long run's deviations are most of
+        // what it keeps.
+        let schedule = {
+            let mut log = state.decisions.borrow_mut();
+            let kept = &mut log.schedule;
+            Schedule {
+                config_hash: kept.config_hash,
+                decisions: kept.decisions,
+                deviations: std::mem::take(&mut kept.deviations),
+                fingerprints: std::mem::take(&mut kept.fingerprints),
+            }
+        };
         let mut reports = state.reports.borrow().clone();
         if !reports.is_empty() {
             let encoded = schedule.encode();

@@ -17,7 +17,13 @@ pub enum ReportKind {
     SleepInAtomic,
     IrqUnsafeLock,
     Deadlock,
+    /// Code that never reaches a scheduling point: the soft-lockup watchdog
+    /// (`limits::INLINE_OPERATIONS_PER_STEP_MAX` operations within one step).
     Livelock,
+    /// The run's step budget (`Config::max_steps`) ran out before the run ended. Not a
+    /// verdict on the code — a long run and a loop that never ends look the same from
+    /// here — so it is kept apart from `Livelock`; raising the budget tells them apart.
+    StepBudget,
     LostWakeup,
     Leak,
     Expectation,
@@ -27,7 +33,7 @@ pub enum ReportKind {
 }
 
 impl ReportKind {
-    pub const ALL: [ReportKind; 13] = [
+    pub const ALL: [ReportKind; 14] = [
         ReportKind::ListCorruption,
         ReportKind::OrphanedItem,
         ReportKind::UseAfterFree,
@@ -37,6 +43,7 @@ impl ReportKind {
         ReportKind::IrqUnsafeLock,
         ReportKind::Deadlock,
         ReportKind::Livelock,
+        ReportKind::StepBudget,
         ReportKind::LostWakeup,
         ReportKind::Leak,
         ReportKind::Expectation,
@@ -54,6 +61,7 @@ impl ReportKind {
             ReportKind::IrqUnsafeLock => "irq-unsafe-lock",
             ReportKind::Deadlock => "deadlock",
             ReportKind::Livelock => "livelock",
+            ReportKind::StepBudget => "step-budget",
             ReportKind::LostWakeup => "lost-wakeup",
             ReportKind::Leak => "leak",
             ReportKind::Expectation => "expectation",
@@ -74,6 +82,7 @@ impl ReportKind {
                 | ReportKind::DoubleFree
                 | ReportKind::Deadlock
                 | ReportKind::Livelock
+                | ReportKind::StepBudget
         )
     }
 }

@@ -435,8 +435,15 @@ impl State {
         id
     }
 
+    /// The name of a task, or of a thread `clone()` queued that the machine has not
+    /// created yet (a run can end first).
     pub fn task_name(&self, task: TaskId) -> String {
-        self.tasks.borrow()[task.index()].name.clone()
+        if let Some(created) = self.tasks.borrow().get(task.index()) {
+            return created.name.clone();
+        }
+        let queue = self.spawn_queue.borrow();
+        let queued = queue.iter().find(|spawn| spawn.id == task);
+        queued.map_or_else(|| format!("{task}"), |spawn| spawn.name.clone())
     }
 
     // ---- trace and reports ----------------------------------------------------------
@@ -1553,8 +1560,10 @@ impl State {
         Performed::Value(value)
     }
 
-    /// Takes `task` off `cpu` (it sleeps until woken).
+    /// Takes `task` off `cpu` (it sleeps until woken). It cannot run again earlier than
+    /// now, whoever wakes it and whichever CPU then picks it up.
     fn deschedule(&self, cpu: CpuId, task: TaskId) {
+        let now = self.clock_ns(cpu);
         let mut cpus = self.cpus.borrow_mut();
         let irqs = cpus[cpu.index()].irqs_enabled;
         debug_assert_eq!(cpus[cpu.index()].task, Some(task));
@@ -1563,6 +1572,7 @@ impl State {
         let mut tasks = self.tasks.borrow_mut();
         tasks[task.index()].status = TaskStatus::Sleeping;
         tasks[task.index()].irqs_enabled = irqs;
+        tasks[task.index()].ready_at_ns = now;
         drop(tasks);
         drop(cpus);
         let context = self.tasks.borrow()[task.index()].context;
@@ -1581,12 +1591,43 @@ impl State {
                 return;
             }
             t.status = TaskStatus::Queued;
-            t.ready_at_ns = now;
+            // Not before it went to sleep either: under a strategy that lets CPUs' clocks
+            // drift apart the waker's may be behind the sleeper's.
+            t.ready_at_ns = t.ready_at_ns.max(now);
             t.cpu
         };
         self.cpus.borrow_mut()[target.index()]
             .runqueue
             .push_back(task);
+    }
+
+    /// Causality: the current context just did something to `task` that the task will
+    /// see — woke it (set it `TASK_RUNNING`) or made a signal pending — so the task must
+    /// not run, from now on, at a virtual time earlier than that. A sleeping or queued
+    /// task carries the time to whichever CPU picks it up (`ready_at_ns`). A task on a
+    /// CPU — woken between `set_current_state()` and `schedule()`, or signalled while it
+    /// runs — makes that CPU catch up: its next step (the `schedule()` that now returns
+    /// at once, the `signal_pending()` that sees the signal) comes after the event in
+    /// the execution, and without this its clock, which a strategy other than `timed`
+    /// may have left far behind the waker's, would show the task reacting before the
+    /// cause. (The real machine has one time; the simulator's per-CPU clocks only have
+    /// to agree with every causal edge, as Lamport clocks do.)
+    pub fn carry_time_to(&self, task: TaskId, time_ns: u64) {
+        let on_cpu = {
+            let mut tasks = self.tasks.borrow_mut();
+            let t = &mut tasks[task.index()];
+            match t.status {
+                TaskStatus::OnCpu => Some(t.cpu),
+                TaskStatus::Queued | TaskStatus::Sleeping => {
+                    t.ready_at_ns = t.ready_at_ns.max(time_ns);
+                    None
+                }
+                TaskStatus::Exited => None,
+            }
+        };
+        if let Some(cpu) = on_cpu {
+            self.catch_up(cpu, time_ns);
+        }
     }
 
     /// `try_to_wake_up()`: if the task's state is one this wake-up may end, set it
@@ -1620,6 +1661,7 @@ impl State {
         }
         self.mem.store_sc(word, TaskState::Running as u64);
         self.make_runnable(cpu, task);
+        self.carry_time_to(task, self.clock_ns(cpu));
         true
     }
 
@@ -1633,12 +1675,21 @@ impl State {
     /// Delivers a signal: marks it pending and wakes the task if it sleeps interruptibly
     /// (`signal_wake_up`).
     pub fn send_signal(&self, cpu: CpuId, task: TaskId) -> bool {
+        let blocked = self.mark_signal_pending(cpu, task);
+        !blocked && self.try_to_wake_up(cpu, task, true)
+    }
+
+    /// The first half of `signal_wake_up`: marks a signal pending for `task`, sent from
+    /// `cpu` at its clock (the task sees it no earlier: [`State::carry_time_to`]), and
+    /// returns whether the task blocks signals (then it is not woken).
+    pub fn mark_signal_pending(&self, cpu: CpuId, task: TaskId) -> bool {
         let blocked = {
             let mut tasks = self.tasks.borrow_mut();
             tasks[task.index()].signal_pending = true;
             tasks[task.index()].signals_blocked
         };
-        !blocked && self.try_to_wake_up(cpu, task, true)
+        self.carry_time_to(task, self.clock_ns(cpu));
+        blocked
     }
 
     /// A signal is pending and not blocked (`signal_pending()` after `recalc_sigpending`).

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{config, lock_config, run, Log};
+use common::{config, kinds, lock_config, run, Log};
 use sim::strategy::{Canonical, Random, Timed};
 use sim::{
     Config, CpuId, GranularityKind, LockSteps, Machine, MemoryModel, ReportKind, RunEnd,
@@ -191,8 +191,50 @@ fn tasks_created_by_running_code_start_after_their_creator() {
     );
 }
 
+/// A task runs its code up to its first op as soon as a CPU picks it up, without a step.
+/// Code that creates a thread and finishes there — or just finishes — makes no op at
+/// all: the thread it created, and the tasks queued behind it on its CPU, must still run
+/// (they were left queued while the run "completed" before any step).
 #[test]
-fn a_run_that_never_ends_is_a_livelock_at_the_step_budget() {
+fn code_that_finishes_before_its_first_op_leaves_no_task_behind() {
+    for cpus in [1, 2] {
+        let mut machine = Machine::new(lock_config(cpus), 1).unwrap();
+        let cx = machine.cx::<LockSteps>();
+        let log: Log<&str> = Log::default();
+        let (parent_log, quiet_log) = (log.clone(), log.clone());
+        let parent_cx = cx.clone();
+        machine.spawn("parent", Some(CpuId(0)), async move {
+            let (child_cx, child_log) = (parent_cx.clone(), parent_log.clone());
+            parent_cx.spawn_task("child".into(), None, async move {
+                child_log.push("child");
+                let (grandchild_cx, grandchild_log) = (child_cx.clone(), child_log.clone());
+                child_cx.spawn_task("grandchild".into(), None, async move {
+                    grandchild_log.push("grandchild");
+                    grandchild_cx.syscall("write").await;
+                });
+            });
+            parent_log.push("parent");
+        });
+        machine.spawn("quiet", Some(CpuId(0)), async move {
+            quiet_log.push("quiet");
+        });
+        let result = run(&mut machine, &mut Canonical::default());
+        assert_eq!(result.end, RunEnd::Completed, "{cpus} CPUs");
+        let mut items = log.items();
+        items.sort();
+        assert_eq!(
+            items,
+            ["child", "grandchild", "parent", "quiet"],
+            "{cpus} CPUs"
+        );
+        assert_eq!(result.steps, 1, "the grandchild's write, {cpus} CPUs");
+    }
+}
+
+/// The budget stops a run with a report of its own, saying how to raise it: running
+/// out of steps is not a livelock (the inline-operation limit below is).
+#[test]
+fn a_run_that_never_ends_stops_at_the_step_budget() {
     let mut config = lock_config(1);
     config.max_steps = 500;
     let mut machine = Machine::new(config, 1).unwrap();
@@ -205,7 +247,16 @@ fn a_run_that_never_ends_is_a_livelock_at_the_step_budget() {
     let result = run(&mut machine, &mut Canonical::default());
     assert_eq!(result.end, RunEnd::StepLimit);
     assert_eq!(result.steps, 500);
-    assert_eq!(result.reports[0].kind, ReportKind::Livelock);
+    assert_eq!(kinds(&result), [ReportKind::StepBudget]);
+    let report = &result.reports[0];
+    assert_eq!(
+        report.message,
+        "the step budget of 500 steps ran out before the run ended"
+    );
+    assert!(
+        report.details[0].contains("`max steps N`") && report.details[0].contains("above 500"),
+        "{report}"
+    );
 }
 
 /// A loop whose every operation runs inline (syscall granularity: its lock and its

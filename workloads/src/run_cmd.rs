@@ -345,13 +345,27 @@ pub fn write_report_with(
     }
     writeln!(out, "options: {}", resolved.describe())?;
     writeln!(out)?;
-    let rendered: Vec<String> = run
-        .results
-        .render()
-        .lines()
-        .map(|l| format!("  {l}"))
-        .collect();
-    if rendered.is_empty() {
+    // A run of identical calls is kept once with a count (so that a long run's memory
+    // does not grow with it): it is folded here as `fold` folds a line repeated that
+    // often, without writing it out that often first; `--no-fold` writes it out.
+    let mut rendered: Vec<String> = Vec::new();
+    let mut calls = 0usize;
+    for (line, repeats) in run.results.render_runs() {
+        let line = format!("  {line}");
+        let repeats = repeats as usize;
+        calls += repeats + 1;
+        if repeats >= 3 && folding != Folding::Never {
+            rendered.push(line.clone());
+            rendered.push(format!(
+                "  ⋮  the line above repeats {repeats} more time{} exactly; the last:",
+                if repeats == 1 { "" } else { "s" }
+            ));
+            rendered.push(line);
+        } else {
+            rendered.extend(std::iter::repeat_n(line, repeats + 1));
+        }
+    }
+    if calls == 0 {
         writeln!(out, "results: no system calls returned")?;
     } else {
         writeln!(out, "results:")?;
@@ -547,6 +561,14 @@ pub struct RunJson {
     pub violations: Vec<ViolationJson>,
     pub expectations: ExpectationsJson,
     pub results: Vec<ResultJson>,
+    /// Calls made after `results` had kept `CALL_RUNS_MAX` runs of identical calls
+    /// (present only when some were not kept).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub results_not_kept: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl RunJson {
@@ -580,8 +602,7 @@ impl RunJson {
             expectations: ExpectationsJson { passed, failed },
             results: run
                 .results
-                .calls
-                .iter()
+                .calls()
                 .map(|c| ResultJson {
                     task: c.task.clone(),
                     call: c.call.clone(),
@@ -597,6 +618,7 @@ impl RunJson {
                         .collect(),
                 })
                 .collect(),
+            results_not_kept: run.results.calls_not_kept(),
         }
     }
 }

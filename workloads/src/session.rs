@@ -41,9 +41,10 @@ pub const PCT_DEPTH: u32 = 3;
 pub fn load(arg: &str) -> Result<Scenario, CliError> {
     let path = Path::new(arg);
     if path.is_file() {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .map_err(|error| CliError::usage(format!("cannot read {arg}: {error}")))?;
-        return parse(arg, &text);
+        return Scenario::parse_bytes(arg, &bytes)
+            .map_err(|error| CliError::usage(error.to_string()));
     }
     if let Some(builtin) = builtin(arg) {
         let _span = tracing::info_span!(target: TARGET, "parse", builtin = arg).entered();
@@ -124,6 +125,12 @@ pub fn resolve(scenario: &Scenario, common: &CommonOpts) -> Result<Resolved, Cli
         granularity: header.granularity.unwrap_or(machine.granularity),
         strategy: scenario.strategy(),
     };
+    scenario
+        .check_header(
+            common.model.map(|m| m.model()),
+            common.granularity.map(|g| g.granularity()),
+        )
+        .map_err(|error| CliError::usage(error.to_string()))?;
     let run = common.resolve(&defaults)?;
     let overrides = Overrides {
         cpus: Some(run.machine.cpus),

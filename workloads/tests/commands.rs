@@ -370,7 +370,7 @@ fn every_shipped_scenario_round_trips_at_syscall_granularity() {
         if scenario.name == "finding-2621-busy-loop" {
             // 2.6.21's busy loop (finding F3) takes no step at syscall granularity (its
             // locks are free and taken inline), so the step budget cannot end the run;
-            // at its own granularity (lock) the budget ends it with a livelock report.
+            // at its own granularity (lock) the budget ends it with a step-budget report.
             round_trip(scenario.name, &[]);
             continue;
         }
@@ -411,26 +411,28 @@ fn round_trips_for_every_strategy() {
 /// Finding F3 at syscall granularity: the spinning waiter's locks and loads are not
 /// steps there, so no step budget can stop it; the inline-operation limit does — a
 /// livelock report ("soft lockup") with the schedule, not a simulator that never
-/// returns. The schedule is one `explore --granularity syscall` found (seed 9).
+/// returns. The schedule is one `explore --granularity syscall` found (seed 9). The
+/// scenario expects what its own granularity (lock) shows, the step budget running out,
+/// so here the run fails: a livelock where a step-budget report was expected.
 #[test]
 fn a_busy_loop_that_reaches_no_step_is_reported_not_hung() {
     let output = run(&[
         "replay",
         "finding-2621-busy-loop",
         "--schedule",
-        "v1.052e088144b358bd.EQABmVE",
+        "v1.92d12bdd707dac5c.EQABmVE",
         "--seed",
         "9",
         "--granularity",
         "syscall",
     ]);
-    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert_eq!(output.code, 1, "{}{}", output.stdout, output.stderr);
     assert!(
         output.stdout.contains("livelock at step 16")
             && output.stdout.contains("soft lockup")
-            && output
-                .stdout
-                .contains("the expected livelock report was made"),
+            && output.stdout.contains(
+                "expected a `step-budget` report, the run made none (its reports: livelock)"
+            ),
         "{}",
         output.stdout
     );

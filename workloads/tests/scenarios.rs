@@ -157,7 +157,7 @@ fn every_scenario_meets_its_expectations_at_syscall_granularity() {
                 describe(&out)
             );
             assert!(out.results.passed() > 0, "{} checks nothing", b.name);
-            assert!(!out.results.calls.is_empty());
+            assert!(out.results.calls().next().is_some());
         }
     }
 }
@@ -260,6 +260,40 @@ fn concurrent_scenarios_hold_on_explored_schedules() {
     }
 }
 
+/// The `signals` scenario's timeline (`expect now() >= 1ms` after the EINTR that a
+/// `kill` sent at 1 ms causes) holds under every strategy, not only `timed`: a signal
+/// carries its virtual time to the task it interrupts (sim's `causality.rs` checks
+/// every kind of wake-up).
+#[test]
+fn signals_keep_their_timeline_under_every_strategy() {
+    let scenario = parse("signals");
+    let options = scenario.options(&Overrides::default());
+    for strategy in [
+        StrategyKind::Random,
+        StrategyKind::Pct,
+        StrategyKind::RoundRobin,
+        StrategyKind::Timed,
+    ] {
+        let summary = explore_at(
+            &scenario,
+            &options,
+            &ExploreOptions {
+                strategy,
+                runs: 50,
+                shrink: false,
+                ..ExploreOptions::default()
+            },
+        );
+        assert!(
+            summary.reports.is_empty(),
+            "{}: {:?} {:?}",
+            strategy.name(),
+            summary.reports,
+            summary.first_report
+        );
+    }
+}
+
 /// Each injection scenario's `expect report KIND` is found by exploring it at its own
 /// granularity and model; the same exploration without the injection does not find it.
 #[test]
@@ -322,7 +356,7 @@ fn every_injection_is_caught_by_its_scenario() {
 /// explored with its own options, strategy and seed (and no report of another kind);
 /// the schedule that shows it replays to a run that passes the scenario, and the report
 /// is the documented finding the scenario is named after when `check::classify_finding`
-/// recognises it (F1 and F2; F3's livelock is pinned by kernel-model's findings.rs).
+/// recognises it (F1 and F2; F3's exhausted step budget is pinned by kernel-model's findings.rs).
 #[test]
 fn every_finding_is_shown_by_its_scenario() {
     let mut findings = Vec::new();
@@ -370,7 +404,7 @@ fn every_finding_is_shown_by_its_scenario() {
         assert!(run.verdict.passed(), "{}: {:?}", b.name, run.verdict);
         let named: Vec<&str> = run.findings.iter().flatten().copied().collect();
         let finding = b.name.trim_start_matches("finding-");
-        if first.kind == ReportKind::Livelock {
+        if first.kind == ReportKind::StepBudget {
             assert!(named.is_empty(), "{}: {named:?}", b.name);
         } else {
             assert!(named.contains(&finding), "{}: {named:?}", b.name);
@@ -475,8 +509,7 @@ fn results_are_recorded_in_order_as_written() {
     let out = run_canonical(&scenario, &options);
     let calls: Vec<(&str, &str, i64)> = out
         .results
-        .calls
-        .iter()
+        .calls()
         .map(|c| (c.task.as_str(), c.call.as_str(), c.ret))
         .collect();
     assert_eq!(
@@ -491,7 +524,8 @@ fn results_are_recorded_in_order_as_written() {
             ("main", "n = read(99, 1)", -1),
         ]
     );
-    let wait = &out.results.calls[4];
+    let all: Vec<_> = out.results.calls().collect();
+    let wait = all[4];
     assert_eq!(
         wait.events,
         [kernel_model::EpollEvent {
@@ -499,8 +533,8 @@ fn results_are_recorded_in_order_as_written() {
             data: 7
         }]
     );
-    assert_eq!(out.results.calls[6].errno, Some(kernel_model::Errno::EBADF));
-    assert_eq!(out.results.calls[1].fds, Some([4, 5]));
+    assert_eq!(all[6].errno, Some(kernel_model::Errno::EBADF));
+    assert_eq!(all[1].fds, Some([4, 5]));
     assert_eq!(
         out.results.render(),
         "main: ep = epoll_create(1) = 3\n\
@@ -590,6 +624,86 @@ fn run_level_expectations_are_checked_after_the_run() {
         out.expectation_reports[0].message,
         "noreports.scn:3:1: expected no reports, the run made lock-order"
     );
+}
+
+/// A run keeps a run of identical calls once, with a count, and lists it as every call;
+/// past `CALL_RUNS_MAX` runs it counts calls without keeping them, so that a long run's
+/// memory does not grow with its length (`memory.rs` measures it).
+#[test]
+fn identical_calls_are_kept_once_and_calls_past_the_limit_are_counted() {
+    use workloads::scenario::results::CALL_RUNS_MAX;
+    let text = "cpus 1\nprocess app {\n task main {\n  ep = epoll_create(1)\n  repeat 5 {\n   n = fcntl(ep, F_GETFL)\n  }\n  close(ep)\n  n = fcntl(ep, F_GETFL)\n }\n}\n";
+    let scenario = Scenario::parse("repeats.scn", text).unwrap();
+    let out = run_canonical(&scenario, &scenario.options(&Overrides::default()));
+    let runs: Vec<(&str, u64)> = out
+        .results
+        .call_runs()
+        .iter()
+        .map(|r| (r.call.call.as_str(), r.repeats))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("ep = epoll_create(1)", 0),
+            ("n = fcntl(ep, F_GETFL)", 4),
+            ("close(ep)", 0),
+            ("n = fcntl(ep, F_GETFL)", 0),
+        ]
+    );
+    assert_eq!(out.results.calls().count(), 8);
+    assert_eq!(out.results.render().lines().count(), 8);
+    // The default version's epoll file comes from eventpollfs: O_RDONLY.
+    assert!(out.results.render().ends_with(
+        "main: n = fcntl(ep, F_GETFL) = 0\nmain: close(ep) = 0\nmain: n = fcntl(ep, F_GETFL) = -1 EBADF\n"
+    ));
+
+    let alternating = (CALL_RUNS_MAX / 2 + 10).to_string();
+    let text = format!(
+        "cpus 1\nprocess app {{\n task main {{\n  ep = epoll_create(1)\n  repeat {alternating} {{\n   n = fcntl(ep, F_GETFL)\n   close(99)\n  }}\n }}\n}}\n"
+    );
+    let scenario = Scenario::parse("many.scn", &text).unwrap();
+    let out = run_canonical(&scenario, &scenario.options(&Overrides::default()));
+    assert!(out.verdict.passed(), "{}", describe(&out));
+    assert_eq!(out.results.call_runs().len(), CALL_RUNS_MAX);
+    assert_eq!(out.results.calls_not_kept(), 1 + 2 * 10);
+    assert!(out
+        .results
+        .render()
+        .ends_with("… and 21 more calls, not kept (a run keeps 100000 runs of identical calls)\n"));
+}
+
+/// A task or thread whose first system call comes after `thread` (or never comes):
+/// the thread runs, the process exits and frees its files — no panic, no false `leak`.
+#[test]
+fn threads_created_before_any_system_call_run() {
+    let texts = [
+        "process app { task main { thread w { x = 1 } } }\n",
+        "process app {\n task main {\n  thread w {\n   p = pipe()\n   write(p.w, \"a\")\n   expect ok\n  }\n }\n}\n",
+        "cpus 1\nprocess app {\n task a { x = 1 }\n task b {\n  p = pipe()\n  expect ok\n }\n}\n",
+    ];
+    for text in texts {
+        let scenario = Scenario::parse("threads.scn", text).unwrap();
+        let options = scenario.options(&Overrides::default());
+        let out = run_canonical(&scenario, &options);
+        assert!(out.verdict.passed(), "{text}{}", describe(&out));
+        assert_eq!(out.outcome.result.end, sim::RunEnd::Completed, "{text}");
+        let summary = explore_at(
+            &scenario,
+            &options,
+            &ExploreOptions {
+                strategy: StrategyKind::Random,
+                runs: 50,
+                shrink: false,
+                ..ExploreOptions::default()
+            },
+        );
+        assert!(
+            summary.reports.is_empty() && summary.findings.is_empty(),
+            "{text}: {:?} {:?}",
+            summary.reports,
+            summary.first_report
+        );
+    }
 }
 
 #[test]
@@ -1045,8 +1159,7 @@ fn eventfd_scenario_is_skipped_before_2_6_22_and_the_call_is_enosys() {
     let out = run_canonical(&scenario, &options);
     let eventfd = out
         .results
-        .calls
-        .iter()
+        .calls()
         .find(|c| c.call.contains("eventfd("))
         .expect("the scenario calls eventfd");
     assert_eq!(

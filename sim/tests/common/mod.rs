@@ -51,8 +51,15 @@ pub fn reports_of(result: &RunResult, kind: ReportKind) -> Vec<&sim::Report> {
 }
 
 /// A log that tasks append to and the test reads afterwards.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Log<T>(Rc<RefCell<Vec<T>>>);
+
+// Not derived: a log of any `T` starts empty, `T: Default` or not.
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Log(Rc::default())
+    }
+}
 
 impl<T: Clone> Log<T> {
     pub fn push(&self, value: T) {

@@ -4,6 +4,7 @@
 //! Blocks are reference-counted so that a running task can hand a thread, a forked child
 //! or an interrupt handler its body without copying it.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use kernel_model::{Injection, KernelVersion};
@@ -45,6 +46,9 @@ pub struct Header {
     pub expect_no_reports: Option<Span>,
     /// `expect blocked TASK`: the task must still be blocked when the run ends.
     pub expect_blocked: Vec<(String, Span)>,
+    /// Where each header line that may appear once is (`"model"`, `"max steps"`, ...):
+    /// line and column, for errors about a header value found after the parse.
+    pub lines: BTreeMap<&'static str, (u32, u32)>,
 }
 
 /// `process NAME { task ... }` or `process NAME fork of PARENT { ... }`.
@@ -128,9 +132,10 @@ pub enum StmtKind {
         list: Expr,
         body: Block,
     },
+    /// `if C1 { ... } else if C2 { ... } else { ... }`: the arms in order (a chain of
+    /// `else if` is flat, however long), then the final `else`.
     If {
-        cond: Expr,
-        then: Block,
+        arms: Vec<(Expr, Block)>,
         otherwise: Option<Block>,
     },
     /// `sleep DURATION`
@@ -176,10 +181,10 @@ pub fn walk(block: &Block, visit: &mut impl FnMut(&Stmt)) {
             | StmtKind::Thread { body, .. }
             | StmtKind::Fork { body, .. }
             | StmtKind::At { body, .. } => walk(body, visit),
-            StmtKind::If {
-                then, otherwise, ..
-            } => {
-                walk(then, visit);
+            StmtKind::If { arms, otherwise } => {
+                for (_, then) in arms {
+                    walk(then, visit);
+                }
                 if let Some(otherwise) = otherwise {
                     walk(otherwise, visit);
                 }
@@ -374,6 +379,15 @@ pub enum UnOp {
     BitNot,
 }
 
+/// One operator and its right-hand operand in a [`ExprKind::Chain`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub op: BinOp,
+    /// Where the operator is (errors such as an overflow point at it).
+    pub at: Span,
+    pub operand: Expr,
+}
+
 /// Pure built-in functions (they take no step and can appear in any expression).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
@@ -457,7 +471,12 @@ pub enum ExprKind {
     Field(Box<Expr>, String),
     Index(Box<Expr>, Box<Expr>),
     Unary(UnOp, Box<Expr>),
-    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// A comparison: `a == b`, `a < b`, ... (comparisons do not chain).
+    Compare(BinOp, Box<Expr>, Box<Expr>),
+    /// Operators of one precedence level, applied left to right: `a + b - c` is
+    /// `Chain(a, [+ b, - c])`. Flat, so that a chain of a million terms is a list to walk
+    /// rather than a tree a million deep to recurse into (or to drop).
+    Chain(Box<Expr>, Vec<Link>),
     /// `x in {a, b, c}`
     In(Box<Expr>, Vec<Expr>),
     Call(Builtin, Vec<Expr>),

@@ -47,6 +47,13 @@ pub const BYTES_MAX: i64 = 1 << 20;
 pub const ARRAY_MAX: i64 = 1 << 20;
 /// The most numbers, events and bytes (counting 8 bytes as one) one value may hold.
 pub const WEIGHT_MAX: usize = 1 << 22;
+/// How deeply lists may nest in a value. `a = [a]` in a loop would otherwise build a
+/// value a million lists deep, which printing, comparing, copying or dropping it would
+/// recurse into; with this bound they recurse at most this deep.
+pub const VALUE_NESTING_MAX: usize = 64;
+/// How many numbers (see [`weight`]) copying or making a value may move for one statement
+/// of the run's budget ([`STATEMENTS_PER_STEP`]).
+pub const WEIGHT_PER_STATEMENT: usize = 256;
 /// Tasks a run may create (threads and forked children included); the machine's own
 /// limit is [`sim::limits::TASKS_MAX`].
 pub const TASKS_MAX: usize = sim::limits::TASKS_MAX - 1;
@@ -117,11 +124,42 @@ impl Value {
     }
 }
 
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The most characters a message shows of one value (then `...`): a list of a million
+/// numbers, quoted by an `expect` that fails in a loop, is not a message.
+pub const SHOWN_MAX: usize = 1024;
+
+/// A [`fmt::Write`] that keeps the first [`SHOWN_MAX`] bytes (on a character boundary)
+/// and then refuses more, which stops the formatting early.
+struct Bounded {
+    out: String,
+    clipped: bool,
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = SHOWN_MAX.saturating_sub(self.out.len());
+        if s.len() <= room {
+            self.out.push_str(s);
+            return Ok(());
+        }
+        let mut cut = room;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.out.push_str(&s[..cut]);
+        self.clipped = true;
+        Err(fmt::Error)
+    }
+}
+
+impl Value {
+    /// The whole value as the language writes it (recursing at most
+    /// [`VALUE_NESTING_MAX`] deep).
+    fn write_to(&self, f: &mut dyn fmt::Write) -> fmt::Result {
         match self {
             Value::Int(v) => write!(f, "{v}"),
-            Value::Bytes(b) => f.write_str(&format_bytes(b)),
+            // The first bytes are enough to fill a message.
+            Value::Bytes(b) => f.write_str(&format_bytes(&b[..b.len().min(SHOWN_MAX + 1)])),
             Value::Pair {
                 kind: PairKind::Pipe,
                 fds,
@@ -137,7 +175,7 @@ impl fmt::Display for Value {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{item}")?;
+                    item.write_to(f)?;
                 }
                 f.write_str("]")
             }
@@ -164,6 +202,23 @@ impl fmt::Display for Value {
     }
 }
 
+/// A value as messages show it: as the language writes it, clipped after [`SHOWN_MAX`]
+/// characters with `...`.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bounded = Bounded {
+            out: String::new(),
+            clipped: false,
+        };
+        let _ = self.write_to(&mut bounded);
+        f.write_str(&bounded.out)?;
+        if bounded.clipped {
+            f.write_str("...")?;
+        }
+        Ok(())
+    }
+}
+
 /// How much a value holds (numbers and events count 1, bytes 1 per 8), for
 /// [`WEIGHT_MAX`]. Stops counting past the limit.
 pub fn weight(value: &Value) -> usize {
@@ -180,6 +235,49 @@ pub fn weight(value: &Value) -> usize {
             total
         }
         _ => 1,
+    }
+}
+
+/// How deeply lists nest in `value`: 0 for a number, 1 for a list of numbers. (Recurses
+/// at most [`VALUE_NESTING_MAX`] deep: no value nests deeper.)
+pub fn nesting(value: &Value) -> usize {
+    match value {
+        Value::List(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// `x op y` for the arithmetic, bitwise and shift operators on 64-bit signed numbers.
+/// An overflow (`+ - *`, `/` of the most negative number by -1, a `<<` whose result is
+/// not `x * 2^y`), a shift count outside 0 to 63 and a division by zero are errors (the
+/// message says which), never a silently wrapped result. `>>` shifts the sign in.
+pub fn arithmetic(op: BinOp, x: i64, y: i64) -> Result<i64, String> {
+    let symbol = op.symbol();
+    let overflow = || format!("integer overflow: {x} {symbol} {y} does not fit in 64 bits");
+    match op {
+        BinOp::Div | BinOp::Rem if y == 0 => Err(format!("division by zero: {x} {symbol} 0")),
+        BinOp::Shl | BinOp::Shr if !(0..64).contains(&y) => Err(format!(
+            "shift count out of range: {x} {symbol} {y} (a shift count is 0 to 63)"
+        )),
+        BinOp::Add => x.checked_add(y).ok_or_else(overflow),
+        BinOp::Sub => x.checked_sub(y).ok_or_else(overflow),
+        BinOp::Mul => x.checked_mul(y).ok_or_else(overflow),
+        BinOp::Div => x.checked_div(y).ok_or_else(overflow),
+        // i64::MIN % -1 is 0, though the machine instruction traps.
+        BinOp::Rem => Ok(x.checked_rem(y).unwrap_or(0)),
+        BinOp::And => Ok(x & y),
+        BinOp::Or => Ok(x | y),
+        BinOp::Xor => Ok(x ^ y),
+        BinOp::Shl => {
+            let shifted = x << y;
+            if shifted >> y == x {
+                Ok(shifted)
+            } else {
+                Err(overflow())
+            }
+        }
+        BinOp::Shr => Ok(x >> y),
+        _ => Err(format!("`{symbol}` is not an arithmetic operator")),
     }
 }
 
@@ -421,12 +519,15 @@ impl<G: Granularity> Interp<G> {
         format!("{}:{}:{}", self.shared.file, span.line, span.col)
     }
 
-    fn source(&self, span: Span) -> &str {
-        self.shared
-            .text
-            .get(span.start..span.end)
-            .unwrap_or("?")
-            .trim()
+    /// An expression as written, on one line (it may span several: messages may not).
+    fn source(&self, span: Span) -> String {
+        let text = self.shared.text.get(span.start..span.end).unwrap_or("?");
+        let lines: Vec<&str> = text
+            .split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines.join(" ")
     }
 
     fn runtime_error(&self, env: &Env, error: RtError) {
@@ -461,7 +562,15 @@ impl<G: Granularity> Interp<G> {
     }
 
     fn tick(&self, span: Span) -> Result<(), RtError> {
-        let n = self.shared.statements.get() + 1;
+        self.charge(span, 1)
+    }
+
+    /// Counts `statements` against the run's budget. Copying or making a large value
+    /// counts too (one statement per [`WEIGHT_PER_STATEMENT`] numbers), so a loop that
+    /// copies a list of a million numbers ends on the budget like any loop that never
+    /// lets time advance, instead of running for hours.
+    fn charge(&self, span: Span, statements: u64) -> Result<(), RtError> {
+        let n = self.shared.statements.get().saturating_add(statements);
         self.shared.statements.set(n);
         if n > self.shared.statements_max {
             return rt(span, format!(
@@ -540,14 +649,13 @@ impl<G: Granularity> Interp<G> {
                     }
                 }
             }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                if self.truthy(env, cond)? {
-                    return self.exec_block(env, then).await;
-                } else if let Some(otherwise) = otherwise {
+            StmtKind::If { arms, otherwise } => {
+                for (cond, then) in arms {
+                    if self.truthy(env, cond)? {
+                        return self.exec_block(env, then).await;
+                    }
+                }
+                if let Some(otherwise) = otherwise {
                     return self.exec_block(env, otherwise).await;
                 }
             }
@@ -564,7 +672,7 @@ impl<G: Granularity> Interp<G> {
             StmtKind::Thread { name, cpu, body } => {
                 let name = self.task_name(env, name)?;
                 let pin = self.pin(env, cpu.as_ref())?;
-                self.new_task(stmt.span)?;
+                self.new_task(&name, stmt.span)?;
                 let child = env.child(&name, self.shared.seed);
                 let interp = self.clone();
                 let body = body.clone();
@@ -578,7 +686,7 @@ impl<G: Granularity> Interp<G> {
             StmtKind::Fork { name, cpu, body } => {
                 let name = self.task_name(env, name)?;
                 let pin = self.pin(env, cpu.as_ref())?;
-                self.new_task(stmt.span)?;
+                self.new_task(&name, stmt.span)?;
                 let child = env.child(&name, self.shared.seed);
                 let interp = self.clone();
                 let body = body.clone();
@@ -887,8 +995,15 @@ impl<G: Granularity> Interp<G> {
             .map(|(i, _)| i)
     }
 
-    /// Counts a new task against [`TASKS_MAX`].
-    fn new_task(&self, span: Span) -> Result<(), RtError> {
+    /// Counts a new task against [`TASKS_MAX`]; its name must be new (`thread w` in a
+    /// loop, or `worker[i]` with an index made twice, would make a second one).
+    fn new_task(&self, name: &str, span: Span) -> Result<(), RtError> {
+        if self.shared.tasks.borrow().contains_key(name) {
+            return rt(
+                span,
+                format!("there is already a task `{name}`: task names are unique"),
+            );
+        }
         let made = self.shared.tasks_made.get() + 1;
         if made > TASKS_MAX {
             return rt(span, format!("a run may create at most {TASKS_MAX} tasks"));
@@ -1075,12 +1190,7 @@ impl<G: Granularity> Interp<G> {
     /// Evaluates an expectation's condition; on failure, says what the sides were.
     fn condition(&self, env: &mut Env, expr: &Expr) -> Result<(bool, String), RtError> {
         match &expr.kind {
-            ExprKind::Binary(op, a, b)
-                if matches!(
-                    op,
-                    BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
-                ) =>
-            {
+            ExprKind::Compare(op, a, b) => {
                 let va = self.eval(env, a)?;
                 let vb = self.eval(env, b)?;
                 let passed = self.compare(*op, &va, &vb, expr.span)?;
@@ -1205,48 +1315,32 @@ impl<G: Granularity> Interp<G> {
                 Special::Errno => Value::Int(env.errno),
             },
             ExprKind::Var(_) | ExprKind::Field(..) | ExprKind::Index(..) => {
-                self.path(env, e)?.into_owned()
+                let value = self.path(env, e)?.into_owned();
+                self.charge_for(&value, e.span)?;
+                value
             }
             ExprKind::Unary(op, x) => {
                 let n = self.int(env, x)?;
                 Value::Int(match op {
-                    UnOp::Neg => n.wrapping_neg(),
+                    UnOp::Neg => match n.checked_neg() {
+                        Some(negated) => negated,
+                        None => {
+                            return rt(
+                                e.span,
+                                format!("integer overflow: -({n}) does not fit in 64 bits"),
+                            )
+                        }
+                    },
                     UnOp::Not => (n == 0) as i64,
                     UnOp::BitNot => !n,
                 })
             }
-            ExprKind::Binary(op, a, b) => match op {
-                BinOp::LogAnd => Value::Int((self.truthy(env, a)? && self.truthy(env, b)?) as i64),
-                BinOp::LogOr => Value::Int((self.truthy(env, a)? || self.truthy(env, b)?) as i64),
-                BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                    let va = self.eval(env, a)?;
-                    let vb = self.eval(env, b)?;
-                    Value::Int(self.compare(*op, &va, &vb, e.span)? as i64)
-                }
-                _ => {
-                    let x = self.int(env, a)?;
-                    let y = self.int(env, b)?;
-                    Value::Int(match op {
-                        BinOp::Add => x.wrapping_add(y),
-                        BinOp::Sub => x.wrapping_sub(y),
-                        BinOp::Mul => x.wrapping_mul(y),
-                        BinOp::Div | BinOp::Rem if y == 0 => {
-                            return rt(
-                                b.span,
-                                format!("division by zero: `{}` is 0", self.source(b.span)),
-                            )
-                        }
-                        BinOp::Div => x.wrapping_div(y),
-                        BinOp::Rem => x.wrapping_rem(y),
-                        BinOp::And => x & y,
-                        BinOp::Or => x | y,
-                        BinOp::Xor => x ^ y,
-                        BinOp::Shl => x.wrapping_shl(y as u32),
-                        BinOp::Shr => x.wrapping_shr(y as u32),
-                        _ => unreachable!("handled above"),
-                    })
-                }
-            },
+            ExprKind::Compare(op, a, b) => {
+                let va = self.eval(env, a)?;
+                let vb = self.eval(env, b)?;
+                Value::Int(self.compare(*op, &va, &vb, e.span)? as i64)
+            }
+            ExprKind::Chain(first, links) => self.chain(env, first, links)?,
             ExprKind::In(a, items) => {
                 let va = self.eval(env, a)?;
                 let mut found = false;
@@ -1262,9 +1356,13 @@ impl<G: Granularity> Interp<G> {
             ExprKind::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(self.eval(env, item)?);
+                    let value = self.eval(env, item)?;
+                    check_nesting(1 + nesting(&value), item.span)?;
+                    out.push(value);
                 }
-                Value::List(out)
+                let list = Value::List(out);
+                self.charge_for(&list, e.span)?;
+                list
             }
             ExprKind::Event(mask, data) => {
                 let m = self.eval(env, mask)?;
@@ -1283,6 +1381,49 @@ impl<G: Granularity> Interp<G> {
                 Value::Bytes(vec![b'x'; count as usize])
             }
         })
+    }
+
+    /// [`Interp::charge`] for making or copying `value`.
+    fn charge_for(&self, value: &Value, span: Span) -> Result<(), RtError> {
+        match value {
+            Value::List(_) | Value::Bytes(_) => {
+                self.charge(span, (weight(value) / WEIGHT_PER_STATEMENT) as u64)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A chain of operators of one level, left to right (a loop, however long).
+    fn chain(&self, env: &mut Env, first: &Expr, links: &[Link]) -> Result<Value, RtError> {
+        if let Some(op @ (BinOp::LogAnd | BinOp::LogOr)) = links.first().map(|l| l.op) {
+            // One level holds one of them; `a && b && c` stops at the first false.
+            let mut value = self.truthy(env, first)?;
+            for link in links {
+                if value == (op == BinOp::LogOr) {
+                    break;
+                }
+                value = self.truthy(env, &link.operand)?;
+            }
+            return Ok(Value::Int(value as i64));
+        }
+        let mut value = self.int(env, first)?;
+        for link in links {
+            let operand = self.int(env, &link.operand)?;
+            if operand == 0 && matches!(link.op, BinOp::Div | BinOp::Rem) {
+                return rt(
+                    link.operand.span,
+                    format!(
+                        "division by zero: `{}` is 0",
+                        self.source(link.operand.span)
+                    ),
+                );
+            }
+            value = match arithmetic(link.op, value, operand) {
+                Ok(v) => v,
+                Err(message) => return rt(link.at, message),
+            };
+        }
+        Ok(Value::Int(value))
     }
 
     /// A variable, field or element, without copying the whole variable.
@@ -1384,6 +1525,9 @@ impl<G: Granularity> Interp<G> {
                     Some(e) => self.eval(env, e)?,
                     None => Value::Int(0),
                 };
+                check_nesting(1 + nesting(&fill), span)?;
+                let statements = weight(&fill).saturating_mul(n as usize) / WEIGHT_PER_STATEMENT;
+                self.charge(span, statements as u64)?;
                 if weight(&fill).saturating_mul(n as usize) > WEIGHT_MAX {
                     return rt(
                         span,
@@ -1458,6 +1602,7 @@ impl<G: Granularity> Interp<G> {
             env.vars.insert(place.name.clone(), value);
             return Ok(());
         }
+        check_nesting(place.indices.len() + nesting(&value), place.indices[0].span)?;
         let mut indices = Vec::with_capacity(place.indices.len());
         for e in &place.indices {
             indices.push((self.int(env, e)?, e.span));
@@ -1504,6 +1649,19 @@ impl<G: Granularity> Interp<G> {
         *slot = value;
         Ok(())
     }
+}
+
+/// A value `depth` lists deep may be made: at most [`VALUE_NESTING_MAX`].
+fn check_nesting(depth: usize, span: Span) -> Result<(), RtError> {
+    if depth > VALUE_NESTING_MAX {
+        return rt(
+            span,
+            format!(
+                "lists may nest at most {VALUE_NESTING_MAX} deep; this one would be {depth} deep"
+            ),
+        );
+    }
+    Ok(())
 }
 
 fn field_of(value: &Value, field: &str, span: Span) -> Result<Value, RtError> {
@@ -1560,7 +1718,10 @@ fn is_literal(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Const(..) => true,
         ExprKind::Unary(_, x) | ExprKind::Bytes(x) => is_literal(x),
-        ExprKind::Binary(_, a, b) | ExprKind::Event(a, b) => is_literal(a) && is_literal(b),
+        ExprKind::Compare(_, a, b) | ExprKind::Event(a, b) => is_literal(a) && is_literal(b),
+        ExprKind::Chain(first, links) => {
+            is_literal(first) && links.iter().all(|l| is_literal(&l.operand))
+        }
         ExprKind::List(items) => items.iter().all(is_literal),
         _ => false,
     }

@@ -8,6 +8,7 @@
 //! - [`parser`] — tokens to the parsed form, with `file:line:col` errors
 //! - [`interp`] — runs a parsed scenario as tasks on a [`kernel_model::World`]
 //! - [`results`] — what each task's calls returned, expectations, and the verdict
+//! - [`fuzz`] — a fuzz harness for the parser and the interpreter (mutated scenarios)
 //!
 //! The API the command line and the snapshot tests use:
 //!
@@ -37,11 +38,12 @@
 //! strategy.begin_execution();
 //! let outcome = world.run(&mut strategy);
 //! let results = recorder.results();
-//! assert_eq!(results.calls[4].call, "evs = epoll_wait(ep, 10, 0)");
+//! assert_eq!(results.calls().nth(4).unwrap().call, "evs = epoll_wait(ep, 10, 0)");
 //! assert!(scenario.verdict(&outcome, &results).passed());
 //! ```
 
 pub mod ast;
+pub mod fuzz;
 pub mod interp;
 pub mod lexer;
 pub mod parser;
@@ -143,6 +145,81 @@ impl Scenario {
             interrupts: parsed.interrupts,
             hash: h.finish(),
         })
+    }
+
+    /// Parses a file's bytes: UTF-8 text (a leading byte-order mark is fine); a byte that
+    /// is not UTF-8 is an error at its line and column.
+    pub fn parse_bytes(file: &str, bytes: &[u8]) -> Result<Scenario, ParseError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Scenario::parse(file, text),
+            Err(error) => {
+                let at = error.valid_up_to();
+                let valid = String::from_utf8_lossy(&bytes[..at]);
+                let valid = valid.strip_prefix(lexer::BYTE_ORDER_MARK).unwrap_or(&valid);
+                let line = 1 + valid.matches('\n').count();
+                let col = 1 + valid.rsplit('\n').next().map_or(0, |l| l.chars().count());
+                Err(ParseError::new(
+                    file,
+                    u32::try_from(line).unwrap_or(u32::MAX),
+                    u32::try_from(col).unwrap_or(u32::MAX),
+                    format!(
+                        "found the byte 0x{:02x}, which is not UTF-8, expected text in UTF-8",
+                        bytes[at]
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Whether the header's memory model and granularity go together once the command
+    /// line's (`model`, `granularity`: `None` where not given) are on top: `model tso`
+    /// needs `granularity access`. When a header line is to blame, the error names its
+    /// place; a conflict of the command line's own options is left to its own check.
+    pub fn check_header(
+        &self,
+        model: Option<MemoryModel>,
+        granularity: Option<GranularityKind>,
+    ) -> Result<(), ParseError> {
+        let h = &self.header;
+        let defaults = Config::default();
+        let effective_model = model.or(h.model).unwrap_or(defaults.model);
+        let effective_granularity = granularity
+            .or(h.granularity)
+            .unwrap_or(defaults.granularity);
+        if effective_model == MemoryModel::Sc || effective_granularity == GranularityKind::Access {
+            return Ok(());
+        }
+        let (line, found) = if model.is_none() && h.model.is_some() {
+            let with = match granularity {
+                Some(g) => format!("--granularity {}", g.name()),
+                None => format!("granularity {}", effective_granularity.name()),
+            };
+            (
+                "model",
+                format!("`model {}` with {with}", effective_model.name()),
+            )
+        } else if granularity.is_none() && h.granularity.is_some() {
+            (
+                "granularity",
+                format!(
+                    "`granularity {}` with --model {}",
+                    effective_granularity.name(),
+                    effective_model.name()
+                ),
+            )
+        } else {
+            return Ok(());
+        };
+        let (line_number, col) = h.lines.get(line).copied().unwrap_or((1, 1));
+        Err(ParseError::new(
+            &self.file,
+            line_number,
+            col,
+            format!(
+                "found {found}, expected granularity access (at {} granularity memory is sequentially consistent; tso and pso need access)",
+                effective_granularity.name()
+            ),
+        ))
     }
 
     /// `scenario NAME`, else the file's name without directories and `.scn`.
@@ -309,10 +386,10 @@ impl Scenario {
                 | StmtKind::Thread { body, .. }
                 | StmtKind::Fork { body, .. }
                 | StmtKind::At { body, .. } => self.check_nested_pins(body, cpus)?,
-                StmtKind::If {
-                    then, otherwise, ..
-                } => {
-                    self.check_nested_pins(then, cpus)?;
+                StmtKind::If { arms, otherwise } => {
+                    for (_, then) in arms {
+                        self.check_nested_pins(then, cpus)?;
+                    }
                     if let Some(otherwise) = otherwise {
                         self.check_nested_pins(otherwise, cpus)?;
                     }

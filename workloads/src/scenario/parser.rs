@@ -18,6 +18,7 @@ use sim::config::AllocFailure;
 use sim::{GranularityKind, MemoryModel, ReportKind, StrategyKind};
 
 use super::ast::*;
+use super::interp::arithmetic;
 use super::lexer::{lex, Tok, Token};
 use super::ParseError;
 
@@ -45,6 +46,9 @@ const KEYWORDS: &[&str] = &[
 
 const STATEMENTS: &str =
     "a statement (a system call, `name = ...`, expect, repeat, until, for, if, sleep, thread, fork, at, note)";
+
+/// The precedence level of the comparison operators (0 is `||`, the loosest).
+const COMPARISONS: usize = 2;
 
 const FIELDS: &[&str] = &["r", "w", "a", "b", "events", "data"];
 
@@ -111,10 +115,13 @@ pub fn parse(file: &str, text: &str) -> Result<Parsed, ParseError> {
         scope: BTreeSet::new(),
         ctx: Ctx::default(),
         task_names: Vec::new(),
+        declared: BTreeMap::new(),
         task_refs: Vec::new(),
     };
     parser.file_items()?;
     parser.finish()?;
+    parser.something_to_run()?;
+    parser.parsed.header.lines = parser.seen;
     Ok(parser.parsed)
 }
 
@@ -140,6 +147,9 @@ struct Parser<'a> {
     ctx: Ctx,
     /// Tasks, threads and forked children declared anywhere.
     task_names: Vec<String>,
+    /// The names declared without an index (tasks, `thread NAME`, `fork NAME`), with
+    /// where: each names one task, so each is declared once.
+    declared: BTreeMap<String, (u32, u32)>,
     /// Task names used by kill/signal, checked at the end.
     task_refs: Vec<(String, Span)>,
 }
@@ -257,7 +267,7 @@ impl Parser<'_> {
         self.depth += 1;
         if self.depth > NESTING_MAX {
             return Err(self.expected(&format!(
-                "at most {NESTING_MAX} levels of nesting (blocks, parentheses, lists)"
+                "at most {NESTING_MAX} levels of nesting (blocks, parentheses, lists, indices, fields)"
             )));
         }
         Ok(())
@@ -285,7 +295,7 @@ impl Parser<'_> {
     fn word(&mut self, what: &str) -> R<(String, Span)> {
         let first = self.peek().clone();
         match &first.tok {
-            Tok::Ident(_) | Tok::Int(_) => {}
+            Tok::Ident(_) | Tok::Int(_) | Tok::DigitWord(_) => {}
             Tok::Str(bytes) => {
                 self.next();
                 return Ok((
@@ -302,7 +312,11 @@ impl Parser<'_> {
             let joins = t.start == end
                 && matches!(
                     &t.tok,
-                    Tok::Ident(_) | Tok::Int(_) | Tok::Punct("-") | Tok::Punct(".")
+                    Tok::Ident(_)
+                        | Tok::Int(_)
+                        | Tok::DigitWord(_)
+                        | Tok::Punct("-")
+                        | Tok::Punct(".")
                 );
             if !joins {
                 break;
@@ -325,8 +339,22 @@ impl Parser<'_> {
                 let token = self.next();
                 Ok((v, Self::span_of(&token)))
             }
+            Tok::DigitWord(_) => Err(self.not_a_number()),
             _ => Err(self.expected(what)),
         }
+    }
+
+    /// At a [`Tok::DigitWord`] where a value is expected: what a number must look like.
+    fn not_a_number(&self) -> ParseError {
+        let token = self.peek();
+        let expected = match &token.tok {
+            Tok::DigitWord(expected) => expected.as_str(),
+            _ => "a number",
+        };
+        self.error_at(
+            token,
+            format!("found {}, expected {expected}", token.describe(self.text)),
+        )
     }
 
     fn end_of_line(&mut self) -> R<()> {
@@ -586,14 +614,8 @@ impl Parser<'_> {
             }
             let task_start = Self::span_of(&self.next());
             let (task, task_span) = self.ident("the task's name")?;
-            if self.task_names.contains(&task) {
-                return Err(self.error_span(
-                    task_span,
-                    format!("found `{task}` again, expected a new task name"),
-                ));
-            }
+            self.declare(&task, task_span, false)?;
             self.check_new_name(&task, task_span)?;
-            self.task_names.push(task.clone());
             let cpu = self.top_level_pin()?;
             self.scope = BTreeSet::new();
             self.ctx = Ctx::default();
@@ -636,7 +658,7 @@ impl Parser<'_> {
             ));
         }
         let expr = self.expr()?;
-        match const_eval(&expr) {
+        match self.constant_value(&expr, "a constant CPU number")? {
             Some(n) if (0..sim::limits::CPUS_MAX as i64).contains(&n) => Ok(Some(n as u16)),
             Some(n) => Err(self.error_span(
                 start,
@@ -652,6 +674,14 @@ impl Parser<'_> {
         }
     }
 
+    /// [`const_eval`], with an overflow as a parse error: "found integer overflow: ...,
+    /// expected {what}".
+    fn constant_value(&self, expr: &Expr, what: &str) -> R<Option<i64>> {
+        const_eval(expr).map_err(|(span, message)| {
+            self.error_span(span, format!("found {message}, expected {what}"))
+        })
+    }
+
     fn top_level_at(&mut self) -> R<()> {
         let start = Self::span_of(&self.next());
         let time_span = Self::span_of(self.peek());
@@ -662,7 +692,7 @@ impl Parser<'_> {
         }
         self.scope = BTreeSet::new();
         let time = self.expr()?;
-        let time_ns = match const_eval(&time) {
+        let time_ns = match self.constant_value(&time, "a constant time (e.g. `5ms`)")? {
             Some(t) if t >= 0 => t as u64,
             Some(t) => {
                 return Err(self.error_span(
@@ -937,12 +967,12 @@ impl Parser<'_> {
         let end = self.previous_end().max(start.start);
         let raw = &self.text[start.start..end];
         let mut out = String::with_capacity(raw.len());
-        let mut lines = raw.lines();
+        // A lone `\r` breaks a line on a terminal too.
+        let mut lines = raw.split(['\n', '\r']);
         if let Some(first) = lines.next() {
             out.push_str(first.trim_end());
         }
-        for line in lines {
-            let line = line.trim();
+        for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
             if !(out.ends_with('(')
                 || out.ends_with('[')
                 || line.starts_with(')')
@@ -1046,42 +1076,37 @@ impl Parser<'_> {
         Ok(StmtKind::Expect(Expectation::Cond { expr, text }))
     }
 
+    /// `if C { ... } else if C { ... } else { ... }`: the `else if` arms in one flat list,
+    /// however many there are.
     fn if_statement(&mut self) -> R<StmtKind> {
-        self.next();
-        let cond = self.expr()?;
-        let then = self.block()?;
-        // `else` may follow on the same line or the next.
-        let mut look = 0;
-        while self.peek_at(look).tok == Tok::Newline {
-            look += 1;
-        }
-        if !self.peek_at(look).is_ident("else") {
-            return Ok(StmtKind::If {
-                cond,
-                then,
-                otherwise: None,
-            });
-        }
-        for _ in 0..=look {
+        let mut arms = Vec::new();
+        loop {
             self.next();
+            let cond = self.expr()?;
+            let then = self.block()?;
+            arms.push((cond, then));
+            // `else` may follow on the same line or the next.
+            let mut look = 0;
+            while self.peek_at(look).tok == Tok::Newline {
+                look += 1;
+            }
+            if !self.peek_at(look).is_ident("else") {
+                return Ok(StmtKind::If {
+                    arms,
+                    otherwise: None,
+                });
+            }
+            for _ in 0..=look {
+                self.next();
+            }
+            if !self.peek().is_ident("if") {
+                let otherwise = self.block()?;
+                return Ok(StmtKind::If {
+                    arms,
+                    otherwise: Some(otherwise),
+                });
+            }
         }
-        self.enter()?;
-        let otherwise = if self.peek().is_ident("if") {
-            let start = Self::span_of(self.peek());
-            let kind = self.if_statement()?;
-            Rc::new(vec![Stmt {
-                kind,
-                span: self.span_from(start),
-            }])
-        } else {
-            self.block()?
-        };
-        self.leave();
-        Ok(StmtKind::If {
-            cond,
-            then,
-            otherwise: Some(otherwise),
-        })
     }
 
     /// `on cpu EXPR` or nothing.
@@ -1110,13 +1135,52 @@ impl Parser<'_> {
                     format!("found `{name}`, which is a keyword, expected a task name"),
                 ));
             }
-            if !self.task_names.contains(&name) {
-                self.task_names.push(name.clone());
-            }
+            self.declare(&name, span, index.is_some())?;
         } else {
             self.task_refs.push((name.clone(), span));
         }
         Ok(TaskName { name, index })
+    }
+
+    /// Declares a task name: a task's, or a thread's or forked child's. Names are unique:
+    /// a name without an index may be declared once; `worker[i]` may be declared again
+    /// (`worker[0]`, `worker[1]`, ...: the run checks that each index is new), but not
+    /// beside a plain `worker`.
+    fn declare(&mut self, name: &str, span: Span, indexed: bool) -> R<()> {
+        let known = self.task_names.iter().any(|n| n == name);
+        let first = match self.declared.get(name) {
+            Some((line, col)) => Some(format!("the first is at {line}:{col}")),
+            None if known && !indexed => Some("it names threads made with an index".into()),
+            None => None,
+        };
+        if let Some(first) = first {
+            return Err(self.error_span(
+                span,
+                format!("found `{name}` again, expected a new task name ({first})"),
+            ));
+        }
+        if !indexed {
+            self.declared
+                .insert(name.to_string(), (span.line, span.col));
+        }
+        if !known {
+            self.task_names.push(name.to_string());
+        }
+        Ok(())
+    }
+
+    /// A scenario with no task and no interrupt (empty, only comments, only header
+    /// lines) has nothing to run: an error, not a run that trivially passes.
+    fn something_to_run(&self) -> R<()> {
+        let tasks: usize = self.parsed.processes.iter().map(|p| p.tasks.len()).sum();
+        if tasks > 0 || !self.parsed.interrupts.is_empty() {
+            return Ok(());
+        }
+        let end = &self.tokens[self.tokens.len() - 1];
+        Err(self.error_at(
+            end,
+            "found end of file, expected `process NAME { task NAME { ... } }`: the scenario has no task, so nothing to run".into(),
+        ))
     }
 
     fn call_args(&mut self, allow_bytes: bool) -> R<Vec<Expr>> {
@@ -1258,38 +1322,51 @@ impl Parser<'_> {
             return self.unary();
         }
         let start = Self::span_of(self.peek());
-        let mut lhs = self.binary(level + 1)?;
-        loop {
-            if level == 2 && self.peek().is_ident("in") {
-                self.next();
-                let items = self.set()?;
-                lhs = Expr {
-                    kind: ExprKind::In(Box::new(lhs), items),
-                    span: self.span_from(start),
-                };
-                break;
-            }
-            let Some(&(_, op)) = LEVELS[level].iter().find(|(p, _)| self.peek().is_punct(p)) else {
-                break;
-            };
-            self.next();
-            self.skip_newlines();
-            let rhs = self.binary(level + 1)?;
-            lhs = Expr {
-                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-                span: self.span_from(start),
-            };
-            if level == 2 {
-                // Comparisons do not chain: `a < b < c` is an error below.
-                if LEVELS[2].iter().any(|(p, _)| self.peek().is_punct(p)) {
-                    return Err(
-                        self.expected("end of the comparison (comparisons do not chain; use `&&`)")
-                    );
-                }
-                break;
-            }
+        let first = self.binary(level + 1)?;
+        if level == COMPARISONS {
+            return self.comparison(first, start, LEVELS[level]);
         }
-        Ok(lhs)
+        // Left to right in a flat list, however long the chain.
+        let mut links = Vec::new();
+        while let Some(&(_, op)) = LEVELS[level].iter().find(|(p, _)| self.peek().is_punct(p)) {
+            let at = Self::span_of(&self.next());
+            self.skip_newlines();
+            let operand = self.binary(level + 1)?;
+            links.push(Link { op, at, operand });
+        }
+        if links.is_empty() {
+            return Ok(first);
+        }
+        Ok(Expr {
+            kind: ExprKind::Chain(Box::new(first), links),
+            span: self.span_from(start),
+        })
+    }
+
+    /// What may follow the left side of a comparison: one comparison, `in { ... }`, or
+    /// nothing. Comparisons do not chain: `a < b < c` is an error.
+    fn comparison(&mut self, lhs: Expr, start: Span, operators: &[(&str, BinOp)]) -> R<Expr> {
+        if self.peek().is_ident("in") {
+            self.next();
+            let items = self.set()?;
+            return Ok(Expr {
+                kind: ExprKind::In(Box::new(lhs), items),
+                span: self.span_from(start),
+            });
+        }
+        let Some(&(_, op)) = operators.iter().find(|(p, _)| self.peek().is_punct(p)) else {
+            return Ok(lhs);
+        };
+        self.next();
+        self.skip_newlines();
+        let rhs = self.binary(COMPARISONS + 1)?;
+        if operators.iter().any(|(p, _)| self.peek().is_punct(p)) {
+            return Err(self.expected("end of the comparison (comparisons do not chain; use `&&`)"));
+        }
+        Ok(Expr {
+            kind: ExprKind::Compare(op, Box::new(lhs), Box::new(rhs)),
+            span: self.span_from(start),
+        })
     }
 
     /// `{ a, b, ... }` after `in`.
@@ -1338,9 +1415,20 @@ impl Parser<'_> {
             let operand = operand?;
             // Fold `-5` so that negative literals stay literals.
             if let (UnOp::Neg, ExprKind::Int(v)) = (op, &operand.kind) {
+                let span = self.span_from(start);
+                let Some(negated) = v.checked_neg() else {
+                    return Err(self.error_span(
+                        span,
+                        format!(
+                            "found `{}`, expected a number that fits in 64 bits (at most {})",
+                            self.text.get(span.start..span.end).unwrap_or("?"),
+                            i64::MAX
+                        ),
+                    ));
+                };
                 return Ok(Expr {
-                    kind: ExprKind::Int(v.wrapping_neg()),
-                    span: self.span_from(start),
+                    kind: ExprKind::Int(negated),
+                    span,
                 });
             }
             return Ok(Expr {
@@ -1351,10 +1439,25 @@ impl Parser<'_> {
         self.postfix()
     }
 
+    /// A primary and its fields and indices. Each `.f` or `[i]` counts as a level of
+    /// nesting: the tree they make is as deep as the chain is long.
     fn postfix(&mut self) -> R<Expr> {
         let start = Self::span_of(self.peek());
-        let mut e = self.primary()?;
+        let e = self.primary()?;
+        let mut links = 0;
+        let e = self.postfix_links(e, start, &mut links);
+        for _ in 0..links {
+            self.leave();
+        }
+        e
+    }
+
+    fn postfix_links(&mut self, mut e: Expr, start: Span, links: &mut usize) -> R<Expr> {
         loop {
+            if self.peek().is_punct(".") || self.peek().is_punct("[") {
+                self.enter()?;
+                *links += 1;
+            }
             if self.eat_punct(".") {
                 let what =
                     "a field: .r or .w (pipe), .a or .b (socketpair), .events or .data (event)";
@@ -1371,14 +1474,11 @@ impl Parser<'_> {
                     kind: ExprKind::Field(Box::new(e), field),
                     span: self.span_from(start),
                 };
-            } else if self.peek().is_punct("[") {
-                self.next();
-                self.enter()?;
+            } else if self.eat_punct("[") {
                 self.skip_newlines();
                 let index = self.expr()?;
                 self.skip_newlines();
                 self.expect_punct("]", "`]` to close the index")?;
-                self.leave();
                 e = Expr {
                     kind: ExprKind::Index(Box::new(e), Box::new(index)),
                     span: self.span_from(start),
@@ -1401,6 +1501,7 @@ impl Parser<'_> {
                 self.next();
                 ExprKind::Str(bytes.clone())
             }
+            Tok::DigitWord(_) => return Err(self.not_a_number()),
             Tok::Punct("(") => {
                 self.next();
                 self.skip_newlines();
@@ -1509,29 +1610,44 @@ impl Parser<'_> {
     }
 }
 
-/// Evaluates an expression made of numbers and constants only.
-pub fn const_eval(expr: &Expr) -> Option<i64> {
-    Some(match &expr.kind {
+/// Evaluates an expression made of numbers and constants only: `Ok(None)` if it has
+/// anything else (a variable, a call, a comparison), an error (where, and what went
+/// wrong) if its arithmetic overflows or divides by zero.
+pub fn const_eval(expr: &Expr) -> Result<Option<i64>, (Span, String)> {
+    Ok(Some(match &expr.kind {
         ExprKind::Int(v) | ExprKind::Const(_, v) => *v,
-        ExprKind::Unary(UnOp::Neg, e) => const_eval(e)?.wrapping_neg(),
-        ExprKind::Unary(UnOp::BitNot, e) => !const_eval(e)?,
-        ExprKind::Unary(UnOp::Not, e) => (const_eval(e)? == 0) as i64,
-        ExprKind::Binary(op, a, b) => {
-            let (a, b) = (const_eval(a)?, const_eval(b)?);
+        ExprKind::Unary(op, e) => {
+            let Some(v) = const_eval(e)? else {
+                return Ok(None);
+            };
             match op {
-                BinOp::Add => a.wrapping_add(b),
-                BinOp::Sub => a.wrapping_sub(b),
-                BinOp::Mul => a.wrapping_mul(b),
-                BinOp::Div => a.checked_div(b)?,
-                BinOp::Rem => a.checked_rem(b)?,
-                BinOp::And => a & b,
-                BinOp::Or => a | b,
-                BinOp::Xor => a ^ b,
-                _ => return None,
+                UnOp::Neg => v.checked_neg().ok_or_else(|| {
+                    (
+                        expr.span,
+                        format!("integer overflow: -({v}) does not fit in 64 bits"),
+                    )
+                })?,
+                UnOp::BitNot => !v,
+                UnOp::Not => (v == 0) as i64,
             }
         }
-        _ => return None,
-    })
+        ExprKind::Chain(first, links) => {
+            let Some(mut value) = const_eval(first)? else {
+                return Ok(None);
+            };
+            for link in links {
+                if matches!(link.op, BinOp::LogAnd | BinOp::LogOr) {
+                    return Ok(None);
+                }
+                let Some(operand) = const_eval(&link.operand)? else {
+                    return Ok(None);
+                };
+                value = arithmetic(link.op, value, operand).map_err(|e| (link.at, e))?;
+            }
+            value
+        }
+        _ => return Ok(None),
+    }))
 }
 
 #[cfg(test)]
@@ -1558,7 +1674,7 @@ mod tests {
         ("fail alloc epitem nth 0", "t.scn:1:23: found 0, expected which allocation fails, counting from 1"),
         ("fail epitem", "t.scn:1:6: found `epitem`, expected `alloc` (as in `fail alloc epitem nth 2`)"),
         ("inject no-such-thing", "t.scn:1:8: found `no-such-thing`, expected an injection: no-linked-check, no-smp-mb, no-reinject-wakeup, lock-without-irqsave, ctl-without-sem, steal-without-lock, no-pwake-deferral, unhook-under-lock"),
-        ("expect report nothing", "t.scn:1:15: found `nothing`, expected a report kind: list-corruption, orphaned-item, use-after-free, double-free, lock-order, sleep-in-atomic, irq-unsafe-lock, deadlock, livelock, lost-wakeup, leak, expectation, bad-unlock"),
+        ("expect report nothing", "t.scn:1:15: found `nothing`, expected a report kind: list-corruption, orphaned-item, use-after-free, double-free, lock-order, sleep-in-atomic, irq-unsafe-lock, deadlock, livelock, step-budget, lost-wakeup, leak, expectation, bad-unlock"),
         ("expect something", "t.scn:1:8: found `something`, expected `report KIND`, `no reports` or `blocked TASK` (task expectations go inside a task)"),
         ("expect no report", "t.scn:1:11: found `report`, expected `reports` (as in `expect no reports`)"),
         ("expect blocked ghost\nprocess a { task main { } }", "t.scn:1:16: found `ghost`, expected the name of a task or thread (main)"),
@@ -1606,10 +1722,35 @@ mod tests {
         ("at n { }", "t.scn:1:4: found `n`, expected a virtual time such as `5ms` (a top-level `at` has no variables)"),
         ("at -1 { }", "t.scn:1:4: found time -1, expected a virtual time of 0 or more (e.g. `5ms`)"),
         ("process app { task main { thread repeat { } } }", "t.scn:1:34: found `repeat`, which is a keyword, expected a task name"),
-        ("process app { task main { x = ((((((((((((((((((((((((((((((((((((((((((((((((((1)))))))))))))))))))))))))))))))))))))))))))))))))) } }", "t.scn:1:78: found `(`, expected at most 48 levels of nesting (blocks, parentheses, lists)"),
+        ("process app { task main { x = ((((((((((((((((((((((((((((((((((((((((((((((((((1)))))))))))))))))))))))))))))))))))))))))))))))))) } }", "t.scn:1:78: found `(`, expected at most 48 levels of nesting (blocks, parentheses, lists, indices, fields)"),
         ("process app { task main { x = 1 +\n } }", "t.scn:2:2: found `}`, expected an expression"),
         ("process app { task main { x = 1 }", "t.scn:1:34: found end of file, expected `}` to close the process opened at 1:13"),
-        ("process app {\n  task main { }\n  task main { }\n}", "t.scn:3:8: found `main` again, expected a new task name"),
+        ("process app {\n  task main { }\n  task main { }\n}", "t.scn:3:8: found `main` again, expected a new task name (the first is at 2:8)"),
+        // Nothing to run.
+        ("", "t.scn:1:1: found end of file, expected `process NAME { task NAME { ... } }`: the scenario has no task, so nothing to run"),
+        (" \t\n\n  ", "t.scn:3:3: found end of file, expected `process NAME { task NAME { ... } }`: the scenario has no task, so nothing to run"),
+        ("# only\n# comments", "t.scn:2:11: found end of file, expected `process NAME { task NAME { ... } }`: the scenario has no task, so nothing to run"),
+        ("cpus 2\nseed 3\n", "t.scn:3:1: found end of file, expected `process NAME { task NAME { ... } }`: the scenario has no task, so nothing to run"),
+        // Numbers: literals that do not fit are errors where they are written.
+        ("process app { task main { x = 9223372036854775808 } }", "t.scn:1:31: found `9223372036854775808`, expected a number that fits in 64 bits (at most 9223372036854775807)"),
+        ("process app { task main { x = 18446744073709551615 } }", "t.scn:1:31: found `18446744073709551615`, expected a number that fits in 64 bits (at most 9223372036854775807)"),
+        ("cpus 18446744073709551615", "t.scn:1:6: found `18446744073709551615`, expected a number that fits in 64 bits (at most 9223372036854775807)"),
+        ("seed 99999999999999999999", "t.scn:1:6: found `99999999999999999999`, expected a number that fits in 64 bits (at most 9223372036854775807)"),
+        ("process app { task main { x = -0x8000000000000000 } }", "t.scn:1:31: found `-0x8000000000000000`, expected a number that fits in 64 bits (at most 9223372036854775807)"),
+        ("process app { task main { x = 5q } }", "t.scn:1:31: found `5q`, expected a number, or a duration with a unit: ns, us, ms or s (e.g. `5ms`)"),
+        ("process app { task main { sleep 99999999999s } }", "t.scn:1:33: found `99999999999s`, expected a duration that fits in 64 bits of nanoseconds"),
+        ("process app { task main { x = 0x } }", "t.scn:1:31: found `0x`, expected hex digits after `0x`"),
+        ("at 9223372036854775807 + 1 { }", "t.scn:1:24: found integer overflow: 9223372036854775807 + 1 does not fit in 64 bits, expected a constant time (e.g. `5ms`)"),
+        ("at 1 << 64 { }", "t.scn:1:6: found shift count out of range: 1 << 64 (a shift count is 0 to 63), expected a constant time (e.g. `5ms`)"),
+        ("at 1 / 0 { }", "t.scn:1:6: found division by zero: 1 / 0, expected a constant time (e.g. `5ms`)"),
+        ("process app { task main on cpu 3 * 0x4000000000000000 { } }", "t.scn:1:34: found integer overflow: 3 * 4611686018427387904 does not fit in 64 bits, expected a constant CPU number"),
+        // Task names are unique.
+        ("process app { task main { thread w { }\n thread w { } } }", "t.scn:2:9: found `w` again, expected a new task name (the first is at 1:34)"),
+        ("process app { task main { fork main { } } }", "t.scn:1:32: found `main` again, expected a new task name (the first is at 1:20)"),
+        ("process app { task main { thread w[1] { }\n fork w { } } }", "t.scn:2:7: found `w` again, expected a new task name (it names threads made with an index)"),
+        ("process app { task main { thread w { }\n thread w[1] { } } }", "t.scn:2:9: found `w` again, expected a new task name (the first is at 1:34)"),
+        ("process a { task main { } }\nprocess b { task main { } }", "t.scn:2:18: found `main` again, expected a new task name (the first is at 1:18)"),
+        ("process app { task main { p = pipe()\n x = p.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r } }", "t.scn:2:99: found `.`, expected at most 48 levels of nesting (blocks, parentheses, lists, indices, fields)"),
         ];
         let mut wrong = Vec::new();
         for (text, expected) in cases {
@@ -1710,6 +1851,36 @@ mod tests {
         assert_eq!(parsed.processes.len(), 2);
         assert_eq!(parsed.processes[1].fork_of.as_deref(), Some("app"));
         assert_eq!(parsed.interrupts[0].time_ns, 2_000_000);
+    }
+
+    /// Name segments may start with a digit; `worker[i]` may be declared in a loop and
+    /// again; an `else if` chain is flat however long; a byte-order mark is skipped.
+    #[test]
+    fn names_indexed_threads_and_long_else_if_chains_parse() {
+        let parsed = parse("t.scn", "\u{feff}scenario check-2cpu-4x\nprocess app { task main {\n repeat 2 as i { thread w[i] { } }\n thread w[2] { } } }").unwrap();
+        assert_eq!(parsed.header.name.as_deref(), Some("check-2cpu-4x"));
+        let mut text = String::from("process app { task main {\n x = 3\n if x == 0 { y = 0 }");
+        for i in 1..5000 {
+            text.push_str(&format!(" else if x == {i} {{ y = {i} }}"));
+        }
+        text.push_str(" else { y = -1 }\n} }");
+        let parsed = parse("t.scn", &text).unwrap();
+        let StmtKind::If { arms, otherwise } = &parsed.processes[0].tasks[0].body[1].kind else {
+            panic!("not an if");
+        };
+        assert_eq!((arms.len(), otherwise.is_some()), (5000, true));
+    }
+
+    /// Constant expressions (pins, top-level times) fold with checked arithmetic.
+    #[test]
+    fn constants_fold_without_wrapping() {
+        let parsed = parse(
+            "t.scn",
+            "at 1 << 62 { }\nat 3 * 2 - 1 { }\nat 0x7fffffffffffffff { }",
+        )
+        .unwrap();
+        let times: Vec<u64> = parsed.interrupts.iter().map(|a| a.time_ns).collect();
+        assert_eq!(times, [1 << 62, 5, i64::MAX as u64]);
     }
 
     #[test]

@@ -42,6 +42,19 @@ pub struct CallResult {
 }
 
 impl CallResult {
+    /// The same statement of the same task, with the same result (whenever it
+    /// returned).
+    fn same_as(&self, other: &CallResult) -> bool {
+        self.task == other.task
+            && self.call == other.call
+            && self.line == other.line
+            && self.ret == other.ret
+            && self.errno == other.errno
+            && self.events == other.events
+            && self.data == other.data
+            && self.fds == other.fds
+    }
+
     /// `3`, `-1 EAGAIN`, `2 [EPOLLIN:3, EPOLLOUT:4]`, `1 "x"`.
     pub fn outcome(&self) -> String {
         let mut out = self.ret.to_string();
@@ -127,10 +140,29 @@ pub struct TaskRecord {
     pub blocked_in: Option<String>,
 }
 
+/// Call results a run keeps, counting runs of identical calls as one
+/// ([`CallRun`]): past it, calls are counted, not kept, so that a run's memory does not
+/// grow with its length (about 25 MB at the limit).
+pub const CALL_RUNS_MAX: usize = 100_000;
+
+/// A call and how many times it was made again, right after itself, by the same task
+/// with the same result: a loop of identical calls is kept once, with a count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRun {
+    /// The first of the calls (its `time_ns` is the first one's).
+    pub call: CallResult,
+    /// Identical calls that followed it.
+    pub repeats: u64,
+}
+
 /// Everything recorded in one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Results {
-    pub calls: Vec<CallResult>,
+    /// The calls in the order they returned, as runs of identical ones ([`Results::calls`]
+    /// lists every call).
+    runs: Vec<CallRun>,
+    /// Calls made after [`CALL_RUNS_MAX`] runs were kept: counted only.
+    calls_not_kept: u64,
     pub expectations: Vec<ExpectationResult>,
     pub tasks: Vec<TaskRecord>,
 }
@@ -144,24 +176,88 @@ impl Results {
         self.expectations.iter().filter(|e| !e.passed).count()
     }
 
+    /// Every call kept, in the order they returned (a repeated call once per time).
+    pub fn calls(&self) -> impl Iterator<Item = &CallResult> + '_ {
+        self.runs
+            .iter()
+            .flat_map(|run| std::iter::repeat_n(&run.call, run.repeats as usize + 1))
+    }
+
+    /// The calls kept, as runs of identical ones.
+    pub fn call_runs(&self) -> &[CallRun] {
+        &self.runs
+    }
+
+    /// Calls made after [`CALL_RUNS_MAX`] runs of them were kept.
+    pub fn calls_not_kept(&self) -> u64 {
+        self.calls_not_kept
+    }
+
     /// The calls of one task, in order.
     pub fn calls_of<'a>(&'a self, task: &'a str) -> impl Iterator<Item = &'a CallResult> + 'a {
-        self.calls.iter().filter(move |c| c.task == task)
+        self.calls().filter(move |c| c.task == task)
+    }
+
+    /// Records a call: as one more of the last one if it is the same call by the same
+    /// task with the same result.
+    /// Once calls are no longer kept, none is (not even as one more of the last kept
+    /// run: the calls in between are missing).
+    fn push(&mut self, call: CallResult) {
+        if self.calls_not_kept > 0 {
+            self.calls_not_kept += 1;
+            return;
+        }
+        if let Some(last) = self.runs.last_mut() {
+            if last.call.same_as(&call) {
+                last.repeats += 1;
+                return;
+            }
+        }
+        if self.runs.len() < CALL_RUNS_MAX {
+            self.runs.push(CallRun { call, repeats: 0 });
+        } else {
+            self.calls_not_kept += 1;
+        }
+    }
+
+    /// One line per kept run of calls, grouped by task in order of first appearance,
+    /// with the number of further identical calls: (`main: ep = epoll_create(1) = 3`, 0).
+    /// Then, if calls were not kept, a line that says how many.
+    pub fn render_runs(&self) -> Vec<(String, u64)> {
+        let mut tasks: Vec<&str> = Vec::new();
+        for run in &self.runs {
+            if !tasks.contains(&run.call.task.as_str()) {
+                tasks.push(&run.call.task);
+            }
+        }
+        let mut out = Vec::new();
+        for task in tasks {
+            for run in self.runs.iter().filter(|r| r.call.task == task) {
+                let call = &run.call;
+                let line = format!("{task}: {} = {}", call.call, call.outcome());
+                out.push((line, run.repeats));
+            }
+        }
+        if self.calls_not_kept > 0 {
+            out.push((
+                format!(
+                    "… and {} more calls, not kept (a run keeps {CALL_RUNS_MAX} runs of identical calls)",
+                    self.calls_not_kept
+                ),
+                0,
+            ));
+        }
+        out
     }
 
     /// One line per call, grouped by task in order of first appearance:
     /// `main: ep = epoll_create(1) = 3`. Deterministic: what snapshots pin.
     pub fn render(&self) -> String {
-        let mut tasks: Vec<&str> = Vec::new();
-        for call in &self.calls {
-            if !tasks.contains(&call.task.as_str()) {
-                tasks.push(&call.task);
-            }
-        }
         let mut out = String::new();
-        for task in tasks {
-            for call in self.calls_of(task) {
-                let _ = writeln!(out, "{task}: {} = {}", call.call, call.outcome());
+        for (line, repeats) in self.render_runs() {
+            for _ in 0..=repeats {
+                out.push_str(&line);
+                out.push('\n');
             }
         }
         out
@@ -217,7 +313,7 @@ impl Recorder {
 
     pub fn push_call(&self, call: CallResult) {
         if !self.quiet {
-            self.inner.borrow_mut().calls.push(call);
+            self.inner.borrow_mut().push(call);
         }
     }
 
