@@ -27,7 +27,7 @@
 //! Shared with the seed port because the text is the same: `ep_poll_safewake` (the psw
 //! walker), `ep_unregister_pollwait` (the `xchg` of `nwait`), `ep_ptable_queue_proc`,
 //! `ep_rbtree_insert` (a map here), the epitem's slab free, and `ep_poll`'s timeout
-//! arithmetic ([`Kernel::ep_jtimeout`]).
+//! arithmetic (`Kernel::ep_jtimeout`).
 //!
 //! Simplifications, each named where it happens, as in the seed port: the rb-tree is an
 //! ordered map; the anonymous inode and dentry are not modelled (only the file).
