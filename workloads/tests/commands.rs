@@ -116,6 +116,50 @@ fn list_names_every_builtin_with_its_description() {
     usage_error(&["list", "--show", "no-such-scenario"]);
 }
 
+/// `epsim list --kernel K` says which scenarios run on K and why the others cannot; the
+/// alias `seed` names the seed tree; an unknown version is a usage error listing the names.
+#[test]
+fn list_with_a_kernel_says_which_scenarios_run_on_it() {
+    let all = list().len();
+    for (kernel, skipped) in [("2.6.21", 1), ("seed", 1), ("2.6.22", 0)] {
+        let output = run(&["list", "--kernel", kernel]);
+        assert_eq!(output.code, 0, "{}", output.stderr);
+        let runs = all - skipped;
+        assert!(
+            output
+                .stdout
+                .contains(&format!("{runs} of {all} scenarios run on")),
+            "{}",
+            output.stdout
+        );
+        let eventfd_line = output
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("eventfd-basics"))
+            .unwrap();
+        assert_eq!(
+            eventfd_line.contains("skipped: eventfd is not in"),
+            skipped == 1
+        );
+    }
+    let (code, value) = json(&["list", "--kernel", "2.6.21", "--json"]);
+    assert_eq!(code, 0);
+    let eventfd = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "eventfd-basics")
+        .unwrap();
+    assert_eq!(eventfd["kernel"], "2.6.21");
+    assert_eq!(eventfd["runs"], false);
+    assert!(eventfd["reason"].as_str().unwrap().contains("ENOSYS"));
+    let line = usage_error(&["list", "--kernel", "2.6.23"]);
+    assert!(
+        line.contains("6192bd536f96") && line.contains("2.6.22"),
+        "{line}"
+    );
+}
+
 // ---- run -------------------------------------------------------------------------------
 
 #[test]
