@@ -204,8 +204,13 @@ pub struct Epitem {
     /// - `nwait` — xchg'ed without locks by `ep_unregister_pollwait`;
     /// - `usecnt` — atomic;
     /// - `txlink`, `revents` — 2.6.21 only (under `ep->lock`, and by the transferring task).
+    ///
+    /// A 2.6.22 item is laid out as [`EPITEM_FIELDS_2_6_22`]: the same first four, then
+    /// `next` (the `ovflist` link, under `ep->lock`); its `rdllink` is written without
+    /// `ep->lock` only by the transfer holding `ep->mtx`, while callbacks divert to
+    /// `ovflist`; there is no `usecnt`.
     pub words: Word,
-    /// `ep_rb_linked(&epi->rbn)`: under `ep->lock`.
+    /// `ep_rb_linked(&epi->rbn)`: under `ep->lock` (2.6.22: under `ep->mtx`).
     pub rb_linked: bool,
     /// `ffd`: immutable.
     pub file: FileId,
@@ -217,7 +222,7 @@ pub struct Epitem {
     /// `ep`: immutable.
     pub ep: EventPollId,
     /// `event.data`: written under `ep->lock` (and `ep->sem` write) in `ep_modify`, read by
-    /// the transfer under `ep->sem` read.
+    /// the transfer under `ep->sem` read (2.6.22: both under `ep->mtx`).
     pub data: u64,
     /// `fllink` is linked (on `file.f_ep_links`).
     pub fllink_linked: bool,
