@@ -683,9 +683,9 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// The `ovflist` walk at the end of `ep_send_events` (under `ep->lock`): for each
-    /// chained item, newest first, reset `next` to EP_UNACTIVE_PTR, and append it to
-    /// `rdllist` unless it is linked (still unreached on `txlist`, or re-queued as
-    /// level-triggered) or disabled.
+    /// chained item, newest first, append it to `rdllist` unless it is linked (still
+    /// unreached on `txlist`, or re-queued as level-triggered) or disabled; then, as the
+    /// loop's increment, follow `next` and reset it to EP_UNACTIVE_PTR.
     async fn ep_requeue_ovflist(&self, ovflist: Word, rdllist: ListHead) {
         let cx = &self.cx;
         let mut nepi = cx.load(ovflist).await;
@@ -698,8 +698,6 @@ impl<G: Granularity> Kernel<G> {
             else {
                 return;
             };
-            nepi = cx.load(next_word).await;
-            cx.store(next_word, EP_UNACTIVE_PTR).await;
             let linked = self.ep_is_linked(link).await;
             let events = cx.load(events_word).await as u32;
             if !linked && events & !EP_PRIVATE_BITS != 0 {
@@ -711,6 +709,9 @@ impl<G: Granularity> Kernel<G> {
                     )
                 });
             }
+            // The loop's increment: nepi = epi->next, epi->next = EP_UNACTIVE_PTR.
+            nepi = cx.load(next_word).await;
+            cx.store(next_word, EP_UNACTIVE_PTR).await;
         }
     }
 
