@@ -18,6 +18,7 @@ pub enum Errno {
     EMFILE = 24,
     ENOSPC = 28,
     EPIPE = 32,
+    /// The syscall number is not implemented in this version (`sys_ni_syscall`).
     ENOSYS = 38,
     ELOOP = 40,
     ENOTSOCK = 88,

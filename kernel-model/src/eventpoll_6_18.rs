@@ -616,7 +616,7 @@ impl<G: Granularity> Kernel<G> {
 
     /// `ep_alloc()`: `ep->mtx`, the `ep->lock` spinlock, both wait queues, the empty
     /// ready list, `ovflist = EP_UNACTIVE_PTR`, one reference.
-    fn ep_alloc_6_18(&self, file_label: &str) -> SysResult<EventPollId> {
+    pub(crate) fn ep_alloc_6_18(&self, file_label: &str) -> SysResult<EventPollId> {
         if self.cx.alloc_fails("eventpoll") {
             return Err(Errno::ENOMEM);
         }
@@ -642,6 +642,7 @@ impl<G: Granularity> Kernel<G> {
                 wq,
                 poll_wait,
                 rdllist,
+                ovflist: Some(ovflist_word(rdllist)),
                 rbr: Default::default(),
                 file_label: file_label.to_string(),
                 file: None,
