@@ -132,8 +132,8 @@ impl<G: Granularity> Kernel<G> {
     /// under `ep->lock`, and frees it at once: there is no `usecnt` any more.
     pub(crate) async fn ep_remove_2_6_22(&self, ep: EventPollId, epi: EpitemId) -> SysResult<()> {
         let (lock, ..) = self.ep_fields(ep).ok_or(Errno::ENOENT)?;
-        let (file, fd, link) = self
-            .with_epi(epi, |e| (e.file, e.fd, e.rdllink()))
+        let (file, file_id, fd, link) = self
+            .with_epi(epi, |e| (e.file, e.file_id, e.fd, e.rdllink()))
             .ok_or(Errno::ENOENT)?;
         self.cx.note(|| format!("ep_remove: epitem{}", epi.index));
         let unhook_under_lock = self.injected(Injection::UnhookUnderLock);
@@ -150,13 +150,9 @@ impl<G: Granularity> Kernel<G> {
         }
 
         // ep_rb_erase if ep_rb_linked: a tree operation, under ep->mtx.
+        // The key is the item's own copy of `ffd`: the file may already be gone.
         if self.with_epi(epi, |e| e.rb_linked).unwrap_or(false) {
-            let file_id = self.with_file(file, |f| f.id);
-            self.with_ep_mut(ep, |e| {
-                if let Some(file_id) = file_id {
-                    e.rbr.remove(&RbKey::new(file_id, fd));
-                }
-            });
+            self.with_ep_mut(ep, |e| e.rbr.remove(&RbKey::new(file_id, fd)));
             self.with_epi_mut(epi, |e| e.rb_linked = false);
         }
 

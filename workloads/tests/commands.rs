@@ -1584,7 +1584,7 @@ fn bench_smoke_runs_every_workload_with_proof_of_work() {
             "kernel"
         ])
     );
-    assert_eq!(value["kernel"], "2.6.22");
+    assert_eq!(value["kernel"], "6192bd536f96");
     let positive = |v: &Value| v.as_f64().is_some_and(|x| x > 0.0 && x.is_finite());
     let transfer = value["transfer"].as_array().unwrap();
     assert_eq!(transfer.len(), 2);
