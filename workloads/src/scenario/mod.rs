@@ -282,11 +282,21 @@ impl Scenario {
         Options { machine, kernel }
     }
 
-    /// Why this scenario cannot run on `kernel`: the first system call it makes that the
-    /// version's tree does not have (the reason [`KernelVersion::missing_syscall`] gives),
-    /// or `None` when every call exists. Scenarios that cannot run are skipped for that
+    /// Why this scenario cannot run on `kernel`: an injection of its header that has no
+    /// line to mutate there (the reason [`kernel_model::Injection::applies_to`] gives), or
+    /// the first system call it makes that the version's tree does not have (the reason
+    /// [`KernelVersion::missing_syscall`] gives); `None` when it can run. Scenarios that cannot run are skipped for that
     /// version by `epsim list --kernel`, the snapshots and the library tests.
     pub fn unsupported_on(&self, kernel: KernelVersion) -> Option<&'static str> {
+        // An injection of the header that has no line to mutate in this version.
+        if let Some(why) = self
+            .header
+            .injections
+            .iter()
+            .find_map(|injection| injection.applies_to(kernel).err())
+        {
+            return Some(why);
+        }
         let mut reason = None;
         let mut visit = |stmt: &ast::Stmt| {
             if let ast::StmtKind::Syscall { call, .. } = &stmt.kind {
