@@ -6,18 +6,17 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use slab::Slab;
 
 use crate::clock::{jiffies_at, tick_ns};
 use crate::config::Config;
 use crate::cpu::{Context, ContextKind, Cpu, Task, TaskStatus};
-use crate::ids::{ContextId, CpuId, EventId, LockId, TaskId};
-use crate::lock::{LockKind, LockTable, LockWaiter};
-use crate::lockdep::{HeldLock, Lockdep};
+use crate::ids::{ContextId, CpuId, EventId, TaskId};
+use crate::lock::LockTable;
+use crate::lockdep::Lockdep;
 use crate::mem::{AccessError, Memory, Word};
-use crate::op::{Fence, IrqMode, LockMode, Op, TaskState};
+use crate::op::{Fence, Op, TaskState};
 use crate::report::{Report, ReportKind};
 use crate::schedule::Schedule;
 use crate::strategy::ActionView;
@@ -178,18 +177,18 @@ pub struct State {
     pub(crate) halted: Cell<bool>,
     /// Time charged to the current CPU by inline primitives and not yet added to its
     /// clock (see [`State::charge_current`]); always 0 while no code runs.
-    unsettled_ns: Cell<u64>,
+    pub(crate) unsettled_ns: Cell<u64>,
     /// Inline operations left before [`State::may_run_inline`] looks at whether the
     /// run still takes steps, and the step at which it last looked (`u64::MAX`: never).
-    inline_budget: Cell<u32>,
-    inline_budget_step: Cell<u64>,
+    pub(crate) inline_budget: Cell<u32>,
+    pub(crate) inline_budget_step: Cell<u64>,
     /// Tasks created by running code (`clone()`), started by the executor before its
     /// next decision.
     pub spawn_queue: RefCell<Vec<QueuedSpawn>>,
-    tick_ns: u64,
+    pub(crate) tick_ns: u64,
     /// Whether trace records are kept or mirrored ([`Trace::keeps_records`], fixed for
     /// the machine's life): narration is built only then.
-    narrating: bool,
+    pub(crate) narrating: bool,
     pub(crate) exec: RefCell<Exec>,
     pub(crate) in_place: InPlace,
     /// The strategy of the run in progress (set by [`crate::Machine::run`] for its
@@ -569,30 +568,6 @@ impl State {
         }
     }
 
-    /// Lines describing who holds every lock that is held, for reports.
-    pub fn lock_holders(&self) -> Vec<String> {
-        let locks = self.locks.borrow();
-        let contexts = self.contexts.borrow();
-        let mut lines = Vec::new();
-        for (index, lock) in locks.locks.iter().enumerate() {
-            let name = locks.name(LockId(index as u32));
-            for holder in lock.holders() {
-                let who = contexts
-                    .get(holder.index())
-                    .map(describe_context)
-                    .unwrap_or_else(|| "a finished context".into());
-                lines.push(format!(
-                    "{name} held by {who} since step {}",
-                    lock.acquired_at_step
-                ));
-            }
-            for waiter in locks.waiters(LockId(index as u32)) {
-                lines.push(format!("{name} waited for by {}", waiter.task));
-            }
-        }
-        lines
-    }
-
     // ---- memory ---------------------------------------------------------------------
 
     /// Checks a word access, reporting `use-after-free` (or a wild access as
@@ -886,550 +861,9 @@ impl State {
         }
     }
 
-    // ---- locks --------------------------------------------------------------------------
-
-    /// Whether the context on `cpu` could take `lock` now. A spinning context whose lock
-    /// is held by another context of the same CPU can never get it: that is a
-    /// self-deadlock (an interrupt handler wanting a lock its CPU's task holds).
-    pub fn lock_available(
-        &self,
-        cpu: CpuId,
-        lock: LockId,
-        mode: LockMode,
-    ) -> Result<bool, ContextId> {
-        let locks = self.locks.borrow();
-        let lock = locks.get(lock);
-        if lock.is_free_for(mode) || !lock.kind.spins() {
-            return Ok(true);
-        }
-        let contexts = self.contexts.borrow();
-        let cpus = self.cpus.borrow();
-        for holder in lock.holders() {
-            let same_cpu = match contexts.get(holder.index()).map(|c| c.kind) {
-                Some(ContextKind::Task(task)) => cpus[cpu.index()].task == Some(task),
-                Some(ContextKind::Interrupt { cpu: c, .. }) => c == cpu,
-                None => false,
-            };
-            if same_cpu {
-                return Err(holder);
-            }
-        }
-        Ok(false)
-    }
-
-    fn lock(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        id: LockId,
-        mode: LockMode,
-        irq: IrqMode,
-    ) -> Performed {
-        match self.lock_quiet(cpu, context, id, mode, irq) {
-            Some(flags) => Performed::Value(flags),
-            None => self.lock_checked(cpu, context, id, mode, irq),
-        }
-    }
-
-    /// The acquisition of a free lock that no check has anything to say about — the
-    /// usual case — with every borrow taken once: the same effects as
-    /// [`State::lock_checked`] in that case. `None` (having changed nothing) when the
-    /// lock is taken, or when some check would report or learn something (a recursive
-    /// or sleeping-in-atomic acquisition, a new lock order, a first use of a class in or
-    /// outside interrupts): then the full path runs.
-    #[inline]
-    fn lock_quiet(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        id: LockId,
-        mode: LockMode,
-        irq: IrqMode,
-    ) -> Option<u64> {
-        let mut locks = self.locks.borrow_mut();
-        let mut contexts = self.contexts.borrow_mut();
-        let mut cpus = self.cpus.borrow_mut();
-        let c = &mut contexts[context.index()];
-        let lock = &locks.locks[id.index()];
-        if !lock.is_free_for(mode)
-            || c.held.len() >= crate::limits::HELD_LOCKS_MAX
-            || c.held.iter().any(|h| h.lock == id)
-        {
-            return None;
-        }
-        let (kind, class, released_at) = (lock.kind, lock.class, lock.released_at_ns);
-        let in_irq = c.in_interrupt();
-        let irqs_on = cpus[cpu.index()].irqs_enabled;
-        let disables = kind.spins() && !matches!(irq, IrqMode::Keep);
-        if kind.spins() {
-            // lockdep_irq_state sees the flag as it is after the acquisition disabled
-            // interrupts.
-            let entry = &locks.classes[class.index()];
-            let seen = if in_irq {
-                entry.used_in_irq.is_some()
-            } else {
-                !irqs_on || disables || entry.used_with_irqs_enabled.is_some()
-            };
-            if !seen {
-                return None;
-            }
-        } else if in_irq || !irqs_on || c.held.iter().any(|h| h.spins) {
-            // might_sleep() has something to say.
-            return None;
-        }
-        {
-            let lockdep = self.lockdep.borrow();
-            if !c.held.iter().all(|h| lockdep.knows(h.class, class)) {
-                return None;
-            }
-        }
-        // Commit: as lock_checked does, in one go.
-        let step = self.step.get();
-        let mut flags = 0;
-        if disables {
-            flags = irqs_on as u64;
-            cpus[cpu.index()].irqs_enabled = false;
-        }
-        locks.locks[id.index()].take(context, mode, step);
-        // catch_up(cpu, released_at): what inline primitives charged first.
-        debug_assert_eq!(self.current.get().cpu, cpu);
-        let clock = &mut cpus[cpu.index()].clock_ns;
-        *clock += self.unsettled_ns.replace(0);
-        *clock = (*clock).max(released_at);
-        c.held.push(HeldLock {
-            lock: id,
-            class,
-            mode,
-            step,
-            spins: kind.spins(),
-        });
-        drop((locks, contexts, cpus));
-        self.mem.drain_all(cpu);
-        self.charge_current(self.config.costs.lock_ns);
-        Some(flags)
-    }
-
-    /// `lock` with every check (lockdep, recursion, sleeping in atomic context), and the
-    /// sleeping path of a sleeping lock that is taken.
-    fn lock_checked(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        id: LockId,
-        mode: LockMode,
-        irq: IrqMode,
-    ) -> Performed {
-        let costs = &self.config.costs;
-        let (kind, class) = {
-            let locks = self.locks.borrow();
-            let lock = locks.get(id);
-            (lock.kind, lock.class)
-        };
-        let mut flags = 0;
-        if kind.spins() {
-            match irq {
-                IrqMode::Keep => {}
-                IrqMode::DisableEnable | IrqMode::SaveRestore { .. } => {
-                    let mut cpus = self.cpus.borrow_mut();
-                    flags = cpus[cpu.index()].irqs_enabled as u64;
-                    cpus[cpu.index()].irqs_enabled = false;
-                }
-            }
-        } else if !self.might_sleep(cpu, context, "down/mutex_lock") {
-            return Performed::Halt;
-        }
-        // A reader may take an rwlock it already reads (rwlock_t readers are recursive,
-        // which is what lets an interrupt read-lock what its CPU's task read-holds);
-        // any other re-acquisition by the same context never succeeds.
-        let (held, write_held) = self.held_as(context, id);
-        let may_recurse = kind == LockKind::RwLock && mode == LockMode::Shared && !write_held;
-        if !may_recurse && held {
-            let name = self.locks.borrow().name(id);
-            self.report(
-                ReportKind::Deadlock,
-                format!("recursive acquisition of {name}: this context already holds it"),
-                self.lock_holders(),
-            );
-            return Performed::Halt;
-        }
-        self.lockdep_acquire(cpu, context, id, class, kind);
-        let step = self.step.get();
-        let available = self.locks.borrow().get(id).is_free_for(mode);
-        if !available {
-            // Only sleeping locks get here (the executor does not run a spinner early).
-            debug_assert!(!kind.spins());
-            let task = self.contexts.borrow()[context.index()]
-                .task()
-                .expect("a sleeping lock in interrupt context was reported above");
-            self.locks.borrow_mut().queue_waiter(
-                id,
-                LockWaiter {
-                    context,
-                    task,
-                    mode,
-                },
-            );
-            self.set_state_word(task, TaskState::Uninterruptible);
-            self.deschedule(cpu, task);
-            self.charge(cpu, costs.lock_ns);
-            return Performed::Sleep;
-        }
-        let released_at = {
-            let mut locks = self.locks.borrow_mut();
-            let lock = locks.get_mut(id);
-            lock.take(context, mode, step);
-            lock.released_at_ns
-        };
-        self.catch_up(cpu, released_at);
-        self.mem.drain_all(cpu);
-        self.charge_current(costs.lock_ns);
-        self.push_held(context, id, class, mode, kind.spins());
-        Performed::Value(flags)
-    }
-
-    /// Whether `context` holds `id` at all, and whether exclusively.
-    fn held_as(&self, context: ContextId, id: LockId) -> (bool, bool) {
-        let contexts = self.contexts.borrow();
-        let mut held = false;
-        let mut exclusive = false;
-        for h in contexts[context.index()]
-            .held
-            .iter()
-            .filter(|h| h.lock == id)
-        {
-            held = true;
-            exclusive |= h.mode == LockMode::Exclusive;
-        }
-        (held, exclusive)
-    }
-
-    fn push_held(
-        &self,
-        context: ContextId,
-        lock: LockId,
-        class: crate::ids::LockClassId,
-        mode: LockMode,
-        spins: bool,
-    ) {
-        let step = self.step.get();
-        let mut contexts = self.contexts.borrow_mut();
-        let held = &mut contexts[context.index()].held;
-        assert!(
-            held.len() < crate::limits::HELD_LOCKS_MAX,
-            "a context holds more than {} locks",
-            crate::limits::HELD_LOCKS_MAX
-        );
-        held.push(HeldLock {
-            lock,
-            class,
-            mode,
-            step,
-            spins,
-        });
-    }
-
-    fn lockdep_acquire(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        id: LockId,
-        class: crate::ids::LockClassId,
-        kind: LockKind,
-    ) {
-        self.lockdep_order_class(cpu, context, id, class);
-        if kind.spins() {
-            self.lockdep_irq_state(cpu, context, id, class);
-        }
-    }
-
-    /// lockdep's order validation of `context` acquiring `id` while holding what it
-    /// holds: records the class edges, and reports an inversion (with both chains) the
-    /// first time one is seen. Called when an acquisition happens, and by the executor
-    /// for the acquisitions that spin forever in a deadlock (lockdep checks before
-    /// spinning, so it sees those too).
-    pub fn lockdep_order(&self, cpu: CpuId, context: ContextId, id: LockId) {
-        let class = self.locks.borrow().get(id).class;
-        self.lockdep_order_class(cpu, context, id, class);
-    }
-
-    /// [`State::lockdep_order`] with the lock's class known.
-    fn lockdep_order_class(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        id: LockId,
-        class: crate::ids::LockClassId,
-    ) {
-        {
-            // Nothing new to learn (the usual case): every held class is already known
-            // to come before this one, or is this one.
-            let contexts = self.contexts.borrow();
-            let held = &contexts[context.index()].held;
-            let lockdep = self.lockdep.borrow();
-            if held.iter().all(|h| lockdep.knows(h.class, class)) {
-                return;
-            }
-        }
-        self.lockdep_order_slow(cpu, context, id);
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn lockdep_order_slow(&self, cpu: CpuId, context: ContextId, id: LockId) {
-        let held: crate::lockdep::HeldLocks = self.contexts.borrow()[context.index()].held.clone();
-        if held.is_empty() {
-            return;
-        }
-        let step = self.step.get();
-        let who = || describe_context(&self.contexts.borrow()[context.index()]);
-        let (lock_name, class) = {
-            let locks = self.locks.borrow();
-            (locks.name(id), locks.get(id).class)
-        };
-        for h in &held {
-            let held_name = self.locks.borrow().name(h.lock);
-            let inversion = self.lockdep.borrow_mut().add_edge(h.class, class, || {
-                format!(
-                    "step {step}, {cpu} {}: {held_name} (held since step {}) then {lock_name}",
-                    who(),
-                    h.step
-                )
-            });
-            if let Some(inversion) = inversion {
-                let locks = self.locks.borrow();
-                let mut details = vec![format!(
-                    "new order: {} -> {} (step {step}, {cpu} {}: {held_name} then {lock_name})",
-                    locks.classes[h.class.index()].name,
-                    locks.classes[class.index()].name,
-                    who()
-                )];
-                for ((a, b), origin) in &inversion.existing_path {
-                    details.push(format!(
-                        "earlier order: {} -> {} ({})",
-                        locks.classes[a.index()].name,
-                        locks.classes[b.index()].name,
-                        origin.description
-                    ));
-                }
-                drop(locks);
-                self.report(
-                    ReportKind::LockOrder,
-                    format!("lock order inversion: {lock_name} taken while holding {held_name}, the opposite of an order seen before"),
-                    details,
-                );
-            }
-        }
-    }
-
-    /// lockdep's irq-safety rule: a lock taken in interrupt context must never be taken
-    /// with interrupts enabled elsewhere, or an interrupt on that CPU can deadlock on it.
-    fn lockdep_irq_state(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        id: LockId,
-        class: crate::ids::LockClassId,
-    ) {
-        let in_irq = self.contexts.borrow()[context.index()].in_interrupt();
-        let irqs_on = self.cpus.borrow()[cpu.index()].irqs_enabled;
-        let step = self.step.get();
-        let mut locks = self.locks.borrow_mut();
-        let name = locks.name(id);
-        let entry = &mut locks.classes[class.index()];
-        let unseen = (in_irq && entry.used_in_irq.is_none())
-            || (!in_irq && irqs_on && entry.used_with_irqs_enabled.is_none());
-        if !unseen {
-            return;
-        }
-        let who = describe_context(&self.contexts.borrow()[context.index()]);
-        if in_irq && entry.used_in_irq.is_none() {
-            entry.used_in_irq = Some(format!(
-                "{name} taken in interrupt context at step {step} on {cpu}"
-            ));
-        }
-        if !in_irq && irqs_on && entry.used_with_irqs_enabled.is_none() {
-            entry.used_with_irqs_enabled = Some(format!(
-                "{name} taken with interrupts enabled at step {step} on {cpu} by {who}"
-            ));
-        }
-        if let (Some(a), Some(b), false) = (
-            &entry.used_in_irq,
-            &entry.used_with_irqs_enabled,
-            entry.irq_report_made,
-        ) {
-            let details = vec![a.clone(), b.clone()];
-            let class_name = entry.name;
-            entry.irq_report_made = true;
-            drop(locks);
-            self.report(
-                ReportKind::IrqUnsafeLock,
-                format!("lock class {class_name} is taken in interrupt context and also with interrupts enabled"),
-                details,
-            );
-        }
-    }
-
-    fn unlock(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        id: LockId,
-        mode: LockMode,
-        irq: IrqMode,
-    ) -> Performed {
-        if self.unlock_quiet(cpu, context, id, mode, irq) {
-            return Performed::Value(0);
-        }
-        let costs = &self.config.costs;
-        let step = self.step.get();
-        let now = self.clock_ns(cpu);
-        let (released, kind) = {
-            let mut locks = self.locks.borrow_mut();
-            let lock = locks.get_mut(id);
-            let released = lock.release(context, mode);
-            if released {
-                lock.released_at_ns = now;
-            }
-            (released, lock.kind)
-        };
-        if !released {
-            let name = self.locks.borrow().name(id);
-            self.report(
-                ReportKind::BadUnlock,
-                format!("release of {name}, which this context does not hold"),
-                self.lock_holders(),
-            );
-            return Performed::Value(0);
-        }
-        {
-            let mut contexts = self.contexts.borrow_mut();
-            let held = &mut contexts[context.index()].held;
-            if let Some(position) = held.iter().rposition(|h| h.lock == id) {
-                held.remove(position);
-            }
-        }
-        self.mem.drain_all(cpu);
-        self.charge_current(costs.unlock_ns);
-        if !kind.spins() && self.locks.borrow().get(id).has_waiters() {
-            let granted = self.locks.borrow_mut().grant_waiters(id, step);
-            for waiter in granted {
-                let class = self.locks.borrow().get(id).class;
-                self.push_held(waiter.context, id, class, waiter.mode, false);
-                self.set_state_word(waiter.task, TaskState::Running);
-                self.make_runnable(cpu, waiter.task);
-            }
-        }
-        if kind.spins() {
-            restore_irqs(&mut self.cpus.borrow_mut()[cpu.index()], irq);
-        }
-        Performed::Value(0)
-    }
-
-    /// The release of a lock this context holds with nobody waiting for it — the usual
-    /// case — with every borrow taken once: the same effects as the full path of
-    /// [`State::unlock`] then. False (having changed nothing) otherwise.
-    #[inline]
-    fn unlock_quiet(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        id: LockId,
-        mode: LockMode,
-        irq: IrqMode,
-    ) -> bool {
-        let mut locks = self.locks.borrow_mut();
-        let lock = &mut locks.locks[id.index()];
-        let holds = match mode {
-            LockMode::Exclusive => lock.writer == Some(context),
-            LockMode::Shared => lock.readers.contains(&context),
-        };
-        if !holds || lock.has_waiters() {
-            return false;
-        }
-        let mut cpus = self.cpus.borrow_mut();
-        // now = clock_ns(cpu): what inline primitives charged first.
-        debug_assert_eq!(self.current.get().cpu, cpu);
-        let clock = &mut cpus[cpu.index()].clock_ns;
-        *clock += self.unsettled_ns.replace(0);
-        let now = *clock;
-        let released = lock.release(context, mode);
-        debug_assert!(released);
-        lock.released_at_ns = now;
-        let kind = lock.kind;
-        {
-            let mut contexts = self.contexts.borrow_mut();
-            let held = &mut contexts[context.index()].held;
-            if held.last().is_some_and(|h| h.lock == id) {
-                held.pop();
-            } else if let Some(position) = held.iter().rposition(|h| h.lock == id) {
-                held.remove(position);
-            }
-        }
-        if kind.spins() {
-            restore_irqs(&mut cpus[cpu.index()], irq);
-        }
-        drop((locks, cpus));
-        self.mem.drain_all(cpu);
-        self.charge_current(self.config.costs.unlock_ns);
-        true
-    }
-
     // ---- tasks --------------------------------------------------------------------------
 
-    /// `might_sleep()`: reports sleeping in atomic context. Returns false if the context
-    /// cannot sleep at all (an interrupt handler: the kernel BUG()s), and halts the run.
-    pub fn might_sleep(&self, cpu: CpuId, context: ContextId, what: &str) -> bool {
-        let (in_irq, holds_spinlock) = {
-            let contexts = self.contexts.borrow();
-            let c = &contexts[context.index()];
-            (c.in_interrupt(), c.held.iter().any(|h| h.spins))
-        };
-        if !in_irq && !holds_spinlock && self.cpus.borrow()[cpu.index()].irqs_enabled {
-            return true;
-        }
-        self.might_sleep_slow(cpu, context, what)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn might_sleep_slow(&self, cpu: CpuId, context: ContextId, what: &str) -> bool {
-        let (in_irq, spinlocks) = {
-            let contexts = self.contexts.borrow();
-            let c = &contexts[context.index()];
-            let spinlocks: Vec<LockId> =
-                c.held.iter().filter(|h| h.spins).map(|h| h.lock).collect();
-            (c.in_interrupt(), spinlocks)
-        };
-        let irqs_off = !self.cpus.borrow()[cpu.index()].irqs_enabled;
-        if !in_irq && spinlocks.is_empty() && !irqs_off {
-            return true;
-        }
-        let mut why = String::new();
-        if in_irq {
-            why.push_str("in interrupt context");
-        } else if !spinlocks.is_empty() {
-            let locks = self.locks.borrow();
-            let names: Vec<String> = spinlocks
-                .iter()
-                .map(|l| locks.name(*l).to_string())
-                .collect();
-            let _ = write!(why, "holding {}", names.join(", "));
-        } else {
-            why.push_str("with interrupts disabled");
-        }
-        self.report(
-            ReportKind::SleepInAtomic,
-            format!("{what} may sleep, called {why}"),
-            self.lock_holders(),
-        );
-        if in_irq {
-            // There is no task to put to sleep: the run cannot go on.
-            self.halt();
-        }
-        !in_irq
-    }
-
-    fn set_state_word(&self, task: TaskId, state: TaskState) {
+    pub(crate) fn set_state_word(&self, task: TaskId, state: TaskState) {
         let word = self.tasks.borrow()[task.index()].state_word;
         self.mem.store_sc(word, state as u64);
     }
@@ -1562,7 +996,7 @@ impl State {
 
     /// Takes `task` off `cpu` (it sleeps until woken). It cannot run again earlier than
     /// now, whoever wakes it and whichever CPU then picks it up.
-    fn deschedule(&self, cpu: CpuId, task: TaskId) {
+    pub(crate) fn deschedule(&self, cpu: CpuId, task: TaskId) {
         let now = self.clock_ns(cpu);
         let mut cpus = self.cpus.borrow_mut();
         let irqs = cpus[cpu.index()].irqs_enabled;
@@ -1665,13 +1099,6 @@ impl State {
         true
     }
 
-    fn waits_for_lock(&self, task: TaskId) -> bool {
-        self.locks
-            .borrow()
-            .waiting_queues()
-            .any(|(_, queue)| queue.iter().any(|w| w.task == task))
-    }
-
     /// Delivers a signal: marks it pending and wakes the task if it sleeps interruptibly
     /// (`signal_wake_up`).
     pub fn send_signal(&self, cpu: CpuId, task: TaskId) -> bool {
@@ -1749,17 +1176,5 @@ pub fn describe_context(context: &Context) -> String {
             Some(task) => format!("interrupt `{label}` on {cpu} over {task}"),
             None => format!("interrupt `{label}` on idle {cpu}"),
         },
-    }
-}
-
-/// What a spinlock's release does to the CPU's interrupt flag: `spin_unlock_irq`
-/// enables interrupts, `spin_unlock_irqrestore` puts back the saved flag, a plain
-/// unlock leaves it alone.
-#[inline(always)]
-fn restore_irqs(cpu: &mut Cpu, irq: IrqMode) {
-    match irq {
-        IrqMode::Keep => {}
-        IrqMode::DisableEnable => cpu.irqs_enabled = true,
-        IrqMode::SaveRestore { flags } => cpu.irqs_enabled = flags != 0,
     }
 }
