@@ -51,11 +51,15 @@ pub mod narrate;
 pub mod op;
 pub mod report;
 pub mod rng;
+pub mod sched;
 pub mod schedule;
+pub mod signal;
 pub mod state;
 pub mod strategy;
+pub mod timer;
 pub mod trace;
 pub mod waitq;
+pub mod wake;
 
 pub use config::{
     AccessSteps, Config, ConfigError, Granularity, GranularityKind, LockSteps, SyscallSteps,

@@ -11,41 +11,22 @@ use slab::Slab;
 
 use crate::clock::{jiffies_at, tick_ns};
 use crate::config::Config;
-use crate::cpu::{Context, ContextKind, Cpu, Task, TaskStatus};
-use crate::ids::{ContextId, CpuId, EventId, TaskId};
+use crate::cpu::{Context, ContextKind, Cpu, Task};
+use crate::ids::{ContextId, CpuId, TaskId};
 use crate::lock::LockTable;
 use crate::lockdep::Lockdep;
 use crate::mem::{AccessError, Memory, Word};
-use crate::op::{Fence, Op, TaskState};
+use crate::op::{Fence, Op};
 use crate::report::{Report, ReportKind};
 use crate::schedule::Schedule;
 use crate::strategy::ActionView;
 use crate::trace::{Record, Trace, TraceEvent, TraceHasher};
 use crate::waitq::WaitQueues;
 
+pub use crate::timer::{Handler, HandlerFactory, PendingEvent};
+
 /// A boxed, single-threaded future: a context's code.
 pub type LocalFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
-/// Builds the future of an external interrupt handler when it is delivered.
-pub type HandlerFactory = Box<dyn FnOnce() -> LocalFuture>;
-
-/// What an interrupt does.
-pub enum Handler {
-    /// `process_timeout`: wake the task whose timer expired.
-    Timeout(TaskId),
-    /// Code from the layer above (data arriving on a socket, a signal).
-    External(Option<HandlerFactory>),
-}
-
-/// A timer or external event waiting to be delivered as an interrupt.
-pub struct PendingEvent {
-    pub id: EventId,
-    pub time_ns: u64,
-    /// The CPU it must run on, or any CPU with interrupts enabled.
-    pub cpu: Option<CpuId>,
-    pub label: &'static str,
-    pub handler: Handler,
-}
 
 /// The outcome of performing an op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -739,10 +720,7 @@ impl State {
             Op::Wake {
                 task,
                 interruptible_only,
-            } => {
-                self.charge(cpu, costs.wake_ns);
-                Performed::Value(self.try_to_wake_up(cpu, task, interruptible_only) as u64)
-            }
+            } => self.wake(cpu, task, interruptible_only),
             Op::MayFault => {
                 self.might_sleep(cpu, context, "a fault point (__put_user)");
                 Performed::Value(0)
@@ -859,307 +837,6 @@ impl State {
             // was seen free), but a report may have halted the run.
             Performed::Sleep | Performed::Yielded | Performed::Halt => None,
         }
-    }
-
-    // ---- tasks --------------------------------------------------------------------------
-
-    pub(crate) fn set_state_word(&self, task: TaskId, state: TaskState) {
-        let word = self.tasks.borrow()[task.index()].state_word;
-        self.mem.store_sc(word, state as u64);
-    }
-
-    fn set_state(
-        &self,
-        cpu: CpuId,
-        context: ContextId,
-        state: TaskState,
-        with_barrier: bool,
-    ) -> Performed {
-        let Some(task) = self.contexts.borrow()[context.index()].task() else {
-            return Performed::Value(0);
-        };
-        let word = self.tasks.borrow()[task.index()].state_word;
-        if with_barrier {
-            // set_mb(): an xchg on x86, a store followed by a full barrier elsewhere.
-            self.mem.store(cpu, word, state as u64);
-            self.mem.drain_all(cpu);
-            self.charge(cpu, self.config.costs.atomic_ns);
-        } else {
-            self.mem.store(cpu, word, state as u64);
-            self.charge(cpu, self.config.costs.store_ns);
-        }
-        Performed::Value(0)
-    }
-
-    /// `schedule()` / `schedule_timeout()`.
-    fn schedule(&self, cpu: CpuId, context: ContextId, timeout_jiffies: Option<u64>) -> Performed {
-        if !self.might_sleep(cpu, context, "schedule()") {
-            return Performed::Halt;
-        }
-        let task = self.contexts.borrow()[context.index()]
-            .task()
-            .expect("interrupt contexts were refused by might_sleep");
-        let word = self.tasks.borrow()[task.index()].state_word;
-        let state = TaskState::from_word(self.mem.load(cpu, word));
-        let signal = self.signal_pending(task);
-        let remaining = timeout_jiffies.unwrap_or(0);
-        if state == TaskState::Running {
-            return Performed::Value(remaining);
-        }
-        if state == TaskState::Interruptible && signal {
-            self.mem.store(cpu, word, TaskState::Running as u64);
-            return Performed::Value(remaining);
-        }
-        if let Some(jiffies) = timeout_jiffies {
-            // expire = jiffies + timeout: the timer fires at that tick's boundary.
-            let expire_jiffies = (self.clock_ns(cpu) / self.tick_ns).saturating_add(jiffies);
-            let expiry = expire_jiffies.saturating_mul(self.tick_ns);
-            self.arm_timer(cpu, task, expiry, "process_timeout");
-            self.contexts.borrow_mut()[context.index()].resume_timeout = true;
-        }
-        self.charge(cpu, self.config.costs.context_switch_ns);
-        self.deschedule(cpu, task);
-        Performed::Sleep
-    }
-
-    fn sleep_for(&self, cpu: CpuId, context: ContextId, duration_ns: u64) -> Performed {
-        if !self.might_sleep(cpu, context, "a sleeping fault") {
-            return Performed::Halt;
-        }
-        let task = self.contexts.borrow()[context.index()]
-            .task()
-            .expect("interrupt contexts were refused by might_sleep");
-        let expiry = self.clock_ns(cpu).saturating_add(duration_ns);
-        self.set_state_word(task, TaskState::Uninterruptible);
-        self.arm_timer(cpu, task, expiry, "sleep timer");
-        self.deschedule(cpu, task);
-        Performed::Sleep
-    }
-
-    fn arm_timer(&self, cpu: CpuId, task: TaskId, expiry_ns: u64, label: &'static str) {
-        let id = self.add_event(expiry_ns, Some(cpu), label, Handler::Timeout(task));
-        self.tasks.borrow_mut()[task.index()].timer = Some((id, expiry_ns));
-    }
-
-    pub fn add_event(
-        &self,
-        time_ns: u64,
-        cpu: Option<CpuId>,
-        label: &'static str,
-        handler: Handler,
-    ) -> EventId {
-        let id = EventId(self.next_event.get());
-        self.next_event.set(id.0 + 1);
-        let mut events = self.events.borrow_mut();
-        let position = events
-            .iter()
-            .position(|e| (e.time_ns, e.id) > (time_ns, id))
-            .unwrap_or(events.len());
-        events.insert(
-            position,
-            PendingEvent {
-                id,
-                time_ns,
-                cpu,
-                label,
-                handler,
-            },
-        );
-        id
-    }
-
-    pub fn cancel_event(&self, id: EventId) {
-        self.events.borrow_mut().retain(|e| e.id != id);
-    }
-
-    fn resume(&self, cpu: CpuId, context: ContextId) -> Performed {
-        let (value, from_timeout, task) = {
-            let mut contexts = self.contexts.borrow_mut();
-            let c = &mut contexts[context.index()];
-            let from_timeout = std::mem::replace(&mut c.resume_timeout, false);
-            (c.resume_value, from_timeout, c.task())
-        };
-        let Some(task) = task else {
-            return Performed::Value(value);
-        };
-        let timer = self.tasks.borrow_mut()[task.index()].timer.take();
-        if let Some((event, expiry_ns)) = timer {
-            self.cancel_event(event);
-            if from_timeout {
-                // `expire - jiffies`, never negative.
-                let now_jiffies = self.clock_ns(cpu) / self.tick_ns;
-                return Performed::Value((expiry_ns / self.tick_ns).saturating_sub(now_jiffies));
-            }
-        }
-        Performed::Value(value)
-    }
-
-    /// Takes `task` off `cpu` (it sleeps until woken). It cannot run again earlier than
-    /// now, whoever wakes it and whichever CPU then picks it up.
-    pub(crate) fn deschedule(&self, cpu: CpuId, task: TaskId) {
-        let now = self.clock_ns(cpu);
-        let mut cpus = self.cpus.borrow_mut();
-        let irqs = cpus[cpu.index()].irqs_enabled;
-        debug_assert_eq!(cpus[cpu.index()].task, Some(task));
-        cpus[cpu.index()].task = None;
-        cpus[cpu.index()].irqs_enabled = true;
-        let mut tasks = self.tasks.borrow_mut();
-        tasks[task.index()].status = TaskStatus::Sleeping;
-        tasks[task.index()].irqs_enabled = irqs;
-        tasks[task.index()].ready_at_ns = now;
-        drop(tasks);
-        drop(cpus);
-        let context = self.tasks.borrow()[task.index()].context;
-        let mut contexts = self.contexts.borrow_mut();
-        contexts[context.index()].pending = Op::Resume;
-        contexts[context.index()].resume_value = 0;
-    }
-
-    /// Puts a sleeping task on a runqueue; the waker's clock is the earliest it can run.
-    pub fn make_runnable(&self, waker_cpu: CpuId, task: TaskId) {
-        let now = self.clock_ns(waker_cpu);
-        let target = {
-            let mut tasks = self.tasks.borrow_mut();
-            let t = &mut tasks[task.index()];
-            if t.status != TaskStatus::Sleeping {
-                return;
-            }
-            t.status = TaskStatus::Queued;
-            // Not before it went to sleep either: under a strategy that lets CPUs' clocks
-            // drift apart the waker's may be behind the sleeper's.
-            t.ready_at_ns = t.ready_at_ns.max(now);
-            t.cpu
-        };
-        self.cpus.borrow_mut()[target.index()]
-            .runqueue
-            .push_back(task);
-    }
-
-    /// Causality: the current context just did something to `task` that the task will
-    /// see — woke it (set it `TASK_RUNNING`) or made a signal pending — so the task must
-    /// not run, from now on, at a virtual time earlier than that. A sleeping or queued
-    /// task carries the time to whichever CPU picks it up (`ready_at_ns`). A task on a
-    /// CPU — woken between `set_current_state()` and `schedule()`, or signalled while it
-    /// runs — makes that CPU catch up: its next step (the `schedule()` that now returns
-    /// at once, the `signal_pending()` that sees the signal) comes after the event in
-    /// the execution, and without this its clock, which a strategy other than `timed`
-    /// may have left far behind the waker's, would show the task reacting before the
-    /// cause. (The real machine has one time; the simulator's per-CPU clocks only have
-    /// to agree with every causal edge, as Lamport clocks do.)
-    pub fn carry_time_to(&self, task: TaskId, time_ns: u64) {
-        let on_cpu = {
-            let mut tasks = self.tasks.borrow_mut();
-            let t = &mut tasks[task.index()];
-            match t.status {
-                TaskStatus::OnCpu => Some(t.cpu),
-                TaskStatus::Queued | TaskStatus::Sleeping => {
-                    t.ready_at_ns = t.ready_at_ns.max(time_ns);
-                    None
-                }
-                TaskStatus::Exited => None,
-            }
-        };
-        if let Some(cpu) = on_cpu {
-            self.catch_up(cpu, time_ns);
-        }
-    }
-
-    /// `try_to_wake_up()`: if the task's state is one this wake-up may end, set it
-    /// RUNNING and, if it is off its CPU, queue it. Returns whether it was woken.
-    ///
-    /// The real function takes the task's runqueue lock, which orders it after the
-    /// waker's earlier stores; here the waker's buffer drains first for the same reason.
-    /// The state is read from memory, so a sleeper's state store still sitting in its
-    /// own store buffer (`__set_current_state` without a barrier) is not seen.
-    pub fn try_to_wake_up(&self, cpu: CpuId, task: TaskId, interruptible_only: bool) -> bool {
-        self.mem.drain_all(cpu);
-        let (word, status) = {
-            let tasks = self.tasks.borrow();
-            (tasks[task.index()].state_word, tasks[task.index()].status)
-        };
-        if status == TaskStatus::Exited {
-            return false;
-        }
-        let state = TaskState::from_word(self.mem.load_sc(word));
-        let wakeable = match state {
-            TaskState::Interruptible => true,
-            TaskState::Uninterruptible => !interruptible_only,
-            TaskState::Running | TaskState::Dead => false,
-        };
-        if !wakeable {
-            return false;
-        }
-        // A task sleeping on a lock is woken only by the lock's hand-off.
-        if self.waits_for_lock(task) {
-            return false;
-        }
-        self.mem.store_sc(word, TaskState::Running as u64);
-        self.make_runnable(cpu, task);
-        self.carry_time_to(task, self.clock_ns(cpu));
-        true
-    }
-
-    /// Delivers a signal: marks it pending and wakes the task if it sleeps interruptibly
-    /// (`signal_wake_up`).
-    pub fn send_signal(&self, cpu: CpuId, task: TaskId) -> bool {
-        let blocked = self.mark_signal_pending(cpu, task);
-        !blocked && self.try_to_wake_up(cpu, task, true)
-    }
-
-    /// The first half of `signal_wake_up`: marks a signal pending for `task`, sent from
-    /// `cpu` at its clock (the task sees it no earlier: [`State::carry_time_to`]), and
-    /// returns whether the task blocks signals (then it is not woken).
-    pub fn mark_signal_pending(&self, cpu: CpuId, task: TaskId) -> bool {
-        let blocked = {
-            let mut tasks = self.tasks.borrow_mut();
-            tasks[task.index()].signal_pending = true;
-            tasks[task.index()].signals_blocked
-        };
-        self.carry_time_to(task, self.clock_ns(cpu));
-        blocked
-    }
-
-    /// A signal is pending and not blocked (`signal_pending()` after `recalc_sigpending`).
-    pub fn signal_pending(&self, task: TaskId) -> bool {
-        let tasks = self.tasks.borrow();
-        tasks[task.index()].signal_pending && !tasks[task.index()].signals_blocked
-    }
-
-    /// `sigprocmask()`: blocks or unblocks every signal; returns the previous setting.
-    pub fn set_signals_blocked(&self, task: TaskId, blocked: bool) -> bool {
-        std::mem::replace(
-            &mut self.tasks.borrow_mut()[task.index()].signals_blocked,
-            blocked,
-        )
-    }
-
-    pub fn clear_signal(&self, task: TaskId) {
-        self.tasks.borrow_mut()[task.index()].signal_pending = false;
-    }
-
-    /// At a syscall boundary a task yields its CPU if others wait for it (a crude time
-    /// slice: 2.6.22 without CONFIG_PREEMPT switches only at such points or when sleeping).
-    fn maybe_yield_cpu(&self, cpu: CpuId, context: ContextId) -> Performed {
-        let Some(task) = self.contexts.borrow()[context.index()].task() else {
-            return Performed::Value(0);
-        };
-        let mut cpus = self.cpus.borrow_mut();
-        let c = &mut cpus[cpu.index()];
-        if c.runqueue.is_empty() || c.interrupt.is_some() {
-            return Performed::Value(0);
-        }
-        c.task = None;
-        c.runqueue.push_back(task);
-        let now = c.clock_ns;
-        drop(cpus);
-        let mut tasks = self.tasks.borrow_mut();
-        tasks[task.index()].status = TaskStatus::Queued;
-        tasks[task.index()].ready_at_ns = now;
-        drop(tasks);
-        let mut contexts = self.contexts.borrow_mut();
-        contexts[context.index()].pending = Op::Resume;
-        contexts[context.index()].resume_value = 0;
-        Performed::Yielded
     }
 }
 
