@@ -6,6 +6,7 @@ use crate::ids::{ContextId, CpuId, EventId, TaskId};
 use crate::lockdep::HeldLocks;
 use crate::mem::Word;
 use crate::op::Op;
+use crate::state::{Performed, State};
 
 /// One virtual CPU.
 #[derive(Clone, Debug)]
@@ -111,5 +112,44 @@ impl Context {
 
     pub fn in_interrupt(&self) -> bool {
         matches!(self.kind, ContextKind::Interrupt { .. })
+    }
+}
+
+// ---- interrupt flags and descriptions ---------------------------------------------------
+
+/// `local_irq_save()` and `local_irq_restore()` as the machine performs them.
+impl State {
+    /// `local_irq_save()`: disables the CPU's interrupts; the value is the saved flag.
+    #[inline]
+    pub(crate) fn irq_save(&self, cpu: CpuId) -> Performed {
+        self.charge_current(self.config.costs.irq_flags_ns);
+        let mut cpus = self.cpus.borrow_mut();
+        let flags = cpus[cpu.index()].irqs_enabled as u64;
+        cpus[cpu.index()].irqs_enabled = false;
+        Performed::Value(flags)
+    }
+
+    /// `local_irq_restore(flags)`.
+    #[inline]
+    pub(crate) fn irq_restore(&self, cpu: CpuId, flags: u64) -> Performed {
+        self.charge_current(self.config.costs.irq_flags_ns);
+        self.cpus.borrow_mut()[cpu.index()].irqs_enabled = flags != 0;
+        Performed::Value(0)
+    }
+}
+
+/// "task0 (reader)" or "irq on cpu1 (data arrives), hit task2".
+pub fn describe_context(context: &Context) -> String {
+    match context.kind {
+        ContextKind::Task(task) => format!("{task}"),
+        ContextKind::Interrupt {
+            cpu,
+            interrupted,
+            label,
+            ..
+        } => match interrupted {
+            Some(task) => format!("interrupt `{label}` on {cpu} over {task}"),
+            None => format!("interrupt `{label}` on idle {cpu}"),
+        },
     }
 }

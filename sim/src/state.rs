@@ -9,19 +9,21 @@ use std::collections::BTreeMap;
 
 use slab::Slab;
 
-use crate::clock::{jiffies_at, tick_ns};
+use crate::clock::tick_ns;
 use crate::config::Config;
-use crate::cpu::{Context, ContextKind, Cpu, Task};
+use crate::cpu::{Context, Cpu, Task};
 use crate::ids::{ContextId, CpuId, TaskId};
 use crate::lock::LockTable;
 use crate::lockdep::Lockdep;
-use crate::mem::{AccessError, Memory, Word};
-use crate::op::{Fence, Op};
+use crate::mem::{Memory, Word};
+use crate::op::Op;
 use crate::report::{Report, ReportKind};
 use crate::schedule::Schedule;
 use crate::strategy::ActionView;
-use crate::trace::{Record, Trace, TraceEvent, TraceHasher};
+use crate::trace::{Trace, TraceEvent, TraceHasher};
 use crate::waitq::WaitQueues;
+
+pub use crate::cpu::describe_context;
 
 pub use crate::timer::{Handler, HandlerFactory, PendingEvent};
 
@@ -336,57 +338,6 @@ impl State {
         false
     }
 
-    // ---- time -------------------------------------------------------------------
-
-    #[inline(always)]
-    pub fn charge(&self, cpu: CpuId, cost_ns: u64) {
-        self.settle();
-        let mut cpus = self.cpus.borrow_mut();
-        cpus[cpu.index()].clock_ns += cost_ns;
-    }
-
-    /// Charges the CPU running the current code, lazily: the cost is added to its clock
-    /// when anything next reads or moves a clock, or when the code stops running
-    /// ([`State::settle`]). This is what the inline primitives of the coarse
-    /// granularities use, so that a shared-word access costs an addition.
-    #[inline(always)]
-    pub fn charge_current(&self, cost_ns: u64) {
-        self.unsettled_ns.set(self.unsettled_ns.get() + cost_ns);
-    }
-
-    /// Adds what [`State::charge_current`] charged to the current CPU's clock.
-    #[inline]
-    pub fn settle(&self) {
-        let pending = self.unsettled_ns.replace(0);
-        if pending != 0 {
-            let cpu = self.current.get().cpu;
-            self.cpus.borrow_mut()[cpu.index()].clock_ns += pending;
-        }
-    }
-
-    /// `cpu`'s clock (exact: what inline primitives charged is settled first).
-    #[inline]
-    pub fn clock_ns(&self, cpu: CpuId) -> u64 {
-        self.settle();
-        self.cpus.borrow()[cpu.index()].clock_ns
-    }
-
-    /// Moves `cpu`'s clock forward to at least `time_ns` (causality).
-    pub fn catch_up(&self, cpu: CpuId, time_ns: u64) {
-        self.settle();
-        let mut cpus = self.cpus.borrow_mut();
-        let clock = &mut cpus[cpu.index()].clock_ns;
-        *clock = (*clock).max(time_ns);
-    }
-
-    pub fn jiffies(&self, cpu: CpuId) -> u64 {
-        jiffies_at(self.clock_ns(cpu), self.config.hz)
-    }
-
-    pub fn tick_ns(&self) -> u64 {
-        self.tick_ns
-    }
-
     // ---- identity -----------------------------------------------------------------
 
     pub fn current_task(&self) -> Option<TaskId> {
@@ -424,164 +375,6 @@ impl State {
         let queue = self.spawn_queue.borrow();
         let queued = queue.iter().find(|spawn| spawn.id == task);
         queued.map_or_else(|| format!("{task}"), |spawn| spawn.name.clone())
-    }
-
-    // ---- trace and reports ----------------------------------------------------------
-
-    /// Whether narration is being kept (trace records kept or mirrored to `tracing`).
-    #[inline(always)]
-    pub fn narrating(&self) -> bool {
-        self.narrating
-    }
-
-    pub fn record(&self, cpu: CpuId, context: Option<ContextId>, event: TraceEvent) {
-        let (task, in_interrupt) = self.record_identity(cpu, context);
-        self.record_as(cpu, task, in_interrupt, event);
-    }
-
-    /// The task and interrupt flag a record of `context` (or of `cpu`, without one)
-    /// carries (see [`Record`]).
-    #[inline]
-    pub(crate) fn record_identity(
-        &self,
-        cpu: CpuId,
-        context: Option<ContextId>,
-    ) -> (Option<TaskId>, bool) {
-        match context {
-            Some(c) => {
-                let contexts = self.contexts.borrow();
-                (
-                    contexts[c.index()].task(),
-                    contexts[c.index()].in_interrupt(),
-                )
-            }
-            None => (self.cpus.borrow()[cpu.index()].task, false),
-        }
-    }
-
-    /// [`State::record`] with the record's identity already looked up (the executor
-    /// records every step and knows it): inlined, so that a step that only hashes
-    /// neither looks the context up again nor moves the event around.
-    #[inline(always)]
-    pub(crate) fn record_as(
-        &self,
-        cpu: CpuId,
-        task: Option<TaskId>,
-        in_interrupt: bool,
-        event: TraceEvent,
-    ) {
-        if !self.narrating {
-            // Neither kept nor mirrored: only the hash needs the record's fields.
-            let time_ns = self.clock_ns(cpu);
-            self.trace.borrow_mut().hash_only(
-                self.step.get(),
-                time_ns,
-                cpu,
-                task,
-                in_interrupt,
-                &event,
-            );
-            return;
-        }
-        self.push_record(cpu, task, in_interrupt, event);
-    }
-
-    /// Builds and keeps (or mirrors) a record: narration only.
-    #[cold]
-    #[inline(never)]
-    fn push_record(&self, cpu: CpuId, task: Option<TaskId>, in_interrupt: bool, event: TraceEvent) {
-        let record = Record {
-            step: self.step.get(),
-            time_ns: self.clock_ns(cpu),
-            cpu,
-            task,
-            in_interrupt,
-            event,
-        };
-        self.trace.borrow_mut().push(record);
-    }
-
-    /// Adds narration to the trace if records are kept (the text is built only then).
-    #[inline(always)]
-    pub fn note(&self, text: impl FnOnce() -> String) {
-        if !self.narrating {
-            return;
-        }
-        let current = self.current.get();
-        self.record(
-            current.cpu,
-            Some(current.context),
-            TraceEvent::Note { text: text() },
-        );
-    }
-
-    /// Files a report from the current context. Fatal kinds halt the run.
-    pub fn report(&self, kind: ReportKind, message: String, details: Vec<String>) {
-        let current = self.current.get();
-        let task = self
-            .contexts
-            .borrow()
-            .get(current.context.index())
-            .and_then(|c| c.task());
-        self.report_at(kind, Some(current.cpu), task, message, details);
-    }
-
-    pub fn report_at(
-        &self,
-        kind: ReportKind,
-        cpu: Option<CpuId>,
-        task: Option<TaskId>,
-        message: String,
-        details: Vec<String>,
-    ) {
-        tracing::debug!(target: "epsim", step = self.step.get(), "report {kind}: {message}");
-        self.reports.borrow_mut().push(Report {
-            kind,
-            step: self.step.get(),
-            cpu,
-            task,
-            message,
-            details,
-            schedule: String::new(),
-        });
-        if kind.is_fatal() {
-            self.halt();
-        }
-    }
-
-    // ---- memory ---------------------------------------------------------------------
-
-    /// Checks a word access, reporting `use-after-free` (or a wild access as
-    /// `list-corruption`: in kernel code it is a poisoned or garbage pointer).
-    pub fn check_word(&self, word: Word) -> bool {
-        match self.mem.check(word) {
-            Ok(()) => true,
-            Err(AccessError::UseAfterFree { block }) => {
-                let field = block.fields[(word.0 - block.start.0) as usize];
-                self.report(
-                    ReportKind::UseAfterFree,
-                    format!(
-                        "access to {}{}.{} after it was freed",
-                        block.kind, block.id, field
-                    ),
-                    vec![
-                        format!("allocated at step {}", block.allocated_at_step),
-                        format!("freed at step {}", block.freed_at_step.unwrap_or(0)),
-                    ],
-                );
-                false
-            }
-            Err(AccessError::Wild { address }) => {
-                self.report(
-                    ReportKind::ListCorruption,
-                    format!(
-                        "dereference of {address:#x}, which is no object (NULL, poison or garbage)"
-                    ),
-                    vec![],
-                );
-                false
-            }
-        }
     }
 
     // ---- decisions made inline --------------------------------------------------------
@@ -655,21 +448,8 @@ impl State {
         match op {
             Op::Start => Performed::Value(0),
             Op::Resume => self.resume(cpu, context),
-            Op::Load { word, .. } => {
-                if !self.check_word(word) {
-                    return Performed::Halt;
-                }
-                self.charge_current(costs.load_ns);
-                Performed::Value(self.mem.load(cpu, word))
-            }
-            Op::Store { word, value, .. } => {
-                if !self.check_word(word) {
-                    return Performed::Halt;
-                }
-                self.charge_current(costs.store_ns);
-                self.mem.store(cpu, word, value);
-                Performed::Value(0)
-            }
+            Op::Load { word, .. } => self.perform_load(cpu, word),
+            Op::Store { word, value, .. } => self.perform_store(cpu, word, value),
             Op::Xchg { word, value } => self.atomic(cpu, word, |_| value, |old, _| old),
             Op::CmpXchg {
                 word,
@@ -684,34 +464,11 @@ impl State {
             Op::AddReturn { word, delta } => {
                 self.atomic(cpu, word, |old| old.wrapping_add(delta), |_, new| new)
             }
-            Op::Fence(fence) => {
-                match fence {
-                    Fence::Full => {
-                        self.mem.drain_all(cpu);
-                        self.charge_current(costs.full_fence_ns);
-                    }
-                    Fence::Write => {
-                        self.mem.write_barrier(cpu);
-                        self.charge_current(costs.light_fence_ns);
-                    }
-                    Fence::Read => self.charge_current(costs.light_fence_ns),
-                }
-                Performed::Value(0)
-            }
+            Op::Fence(fence) => self.perform_fence(cpu, fence),
             Op::Lock { lock, mode, irq } => self.lock(cpu, context, lock, mode, irq),
             Op::Unlock { lock, mode, irq } => self.unlock(cpu, context, lock, mode, irq),
-            Op::IrqSave => {
-                self.charge_current(costs.irq_flags_ns);
-                let mut cpus = self.cpus.borrow_mut();
-                let flags = cpus[cpu.index()].irqs_enabled as u64;
-                cpus[cpu.index()].irqs_enabled = false;
-                Performed::Value(flags)
-            }
-            Op::IrqRestore { flags } => {
-                self.charge_current(costs.irq_flags_ns);
-                self.cpus.borrow_mut()[cpu.index()].irqs_enabled = flags != 0;
-                Performed::Value(0)
-            }
+            Op::IrqSave => self.irq_save(cpu),
+            Op::IrqRestore { flags } => self.irq_restore(cpu, flags),
             Op::SetState {
                 state,
                 with_barrier,
@@ -735,37 +492,6 @@ impl State {
                 Performed::Value(0)
             }
         }
-    }
-
-    #[inline(always)]
-    fn atomic(
-        &self,
-        cpu: CpuId,
-        word: Word,
-        update: impl FnOnce(u64) -> u64,
-        result: impl FnOnce(u64, u64) -> u64,
-    ) -> Performed {
-        if !self.check_word(word) {
-            return Performed::Halt;
-        }
-        self.atomic_live(cpu, word, update, result)
-    }
-
-    /// [`State::atomic`] on a word already known to be live.
-    #[inline(always)]
-    fn atomic_live(
-        &self,
-        cpu: CpuId,
-        word: Word,
-        update: impl FnOnce(u64) -> u64,
-        result: impl FnOnce(u64, u64) -> u64,
-    ) -> Performed {
-        self.mem.drain_all(cpu);
-        self.charge_current(self.config.costs.atomic_ns);
-        let old = self.mem.load_sc(word);
-        let new = update(old);
-        self.mem.store_sc(word, new);
-        Performed::Value(result(old, new))
     }
 
     /// Ops that a coarse granularity performs without a step. `None` means "post it":
@@ -837,21 +563,5 @@ impl State {
             // was seen free), but a report may have halted the run.
             Performed::Sleep | Performed::Yielded | Performed::Halt => None,
         }
-    }
-}
-
-/// "task0 (reader)" or "irq on cpu1 (data arrives), hit task2".
-pub fn describe_context(context: &Context) -> String {
-    match context.kind {
-        ContextKind::Task(task) => format!("{task}"),
-        ContextKind::Interrupt {
-            cpu,
-            interrupted,
-            label,
-            ..
-        } => match interrupted {
-            Some(task) => format!("interrupt `{label}` on {cpu} over {task}"),
-            None => format!("interrupt `{label}` on idle {cpu}"),
-        },
     }
 }
