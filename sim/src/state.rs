@@ -1,8 +1,17 @@
-//! The machine's shared state and the semantics of every op.
+//! The machine's shared state, and the dispatcher of ops.
 //!
 //! `State` sits behind an `Rc` that the executor and every context's [`crate::Cx`]
 //! share. It is only ever borrowed for the duration of one method call, never across an
 //! `.await`, so the futures that kernel code compiles to can hold a `Cx` freely.
+//!
+//! Here are the data, the inline-operation budget (the soft-lockup watchdog), the
+//! decisions made inline (allocation failures) and the two dispatchers,
+//! [`State::perform`] and [`State::perform_inline`]. What each op does is an `impl
+//! State` block beside its concept: memory ops in [`crate::mem`], lock operations in
+//! [`crate::lock`] and their checks in [`crate::lockdep`], scheduling in
+//! [`crate::sched`], wake-ups in [`crate::wake`], signals in [`crate::signal`], timers
+//! in [`crate::timer`], interrupt flags in [`crate::cpu`], time charging in
+//! [`crate::clock`], recording in [`crate::trace`] and reports in [`crate::report`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
