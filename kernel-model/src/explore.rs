@@ -94,7 +94,7 @@ pub struct ExploreSummary {
     /// The first run of each known finding (not shrunk).
     pub first_findings: BTreeMap<&'static str, FirstReport>,
     /// True when DFS ran out of executions before `runs`: the search is complete
-    /// *within its bounds*. (The name is historical: it tried every execution only if,
+    /// *within its bounds*. (The name is historical: it was exhaustive only if,
     /// besides, `cut_branches` is zero.)
     pub exhaustive: bool,
     /// DFS: the branches its bounds cut ([`sim::strategy::Dfs::cut`]).

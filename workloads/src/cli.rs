@@ -167,7 +167,7 @@ Examples:
   epsim explore inject-no-linked-check --runs 500 --jobs 2     expects its report
   epsim explore seed-case-4-two-waiters --strategy pct --granularity access --runs 200
   epsim explore seed-case-2-ctl-del --strategy dfs --preemption-bound 2 --runs 100000
-  epsim explore finding-init-list-head-window --model tso --strategy dfs --preemption-bound 0 --delay-bound none
+  epsim explore finding-init-list-head-window --model tso --strategy dfs --preemption-bound 0 --delay-bound 1
   epsim explore totalmess --runs 100000 --time-limit 60 --json
   epsim explore my.scn --runs 1000000 --shard 3/8                machine 3 of 8
 

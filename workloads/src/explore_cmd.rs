@@ -150,7 +150,9 @@ impl Tally {
         self
     }
 
-    /// DFS tried every execution: it finished, and no bound cut a branch.
+    /// DFS was exhaustive: it finished, and no bound cut a branch (every reachable
+    /// outcome was reached; sleep sets try interleavings that only reorder independent
+    /// steps once).
     pub fn exhaustive(&self) -> bool {
         self.search_complete && self.cut.total() == 0
     }
@@ -581,7 +583,7 @@ pub struct ExploreJson {
     pub stopped_early: bool,
     /// dfs: every execution within the bounds was tried.
     pub search_complete: bool,
-    /// dfs: every execution was tried — the search is complete and no bound cut a
+    /// dfs: exhaustive — the search is complete and no bound cut a
     /// branch (`cut_branches` is 0). Always false for the seeded strategies.
     pub exhaustive: bool,
     /// dfs: the bounds per execution (`null`: none; the seeded strategies have none).
@@ -951,7 +953,11 @@ impl Text<'_> {
     fn search_text(&self) -> String {
         let (json, cut) = (self.json, &self.tally.cut);
         if json.exhaustive {
-            return "exhaustive: every execution was tried (no bound cut a branch)".into();
+            // Sleep sets skip executions that only reorder independent steps, and
+            // focus takes solo decisions canonically: every outcome, not every order.
+            return "exhaustive: no bound cut a branch, every reachable outcome was reached \
+                    (interleavings that only reorder independent steps are tried once)"
+                .into();
         }
         if json.search_complete {
             return format!(

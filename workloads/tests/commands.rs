@@ -1410,9 +1410,10 @@ fn an_unbounded_dfs_that_finishes_says_exhaustive() {
         assert_eq!(value["exhaustive"], true, "{value}");
         assert_eq!(value["cut_branches"], 0, "{value}");
         let output = run(&[&["explore"][..], &args].concat());
-        assert_eq!(
-            search_line(&output.stdout),
-            "search: exhaustive: every execution was tried (no bound cut a branch)"
+        let line = search_line(&output.stdout);
+        assert!(
+            line.starts_with("search: exhaustive: no bound cut a branch"),
+            "{line}"
         );
     }
     let (_, value) = explore_json(&[

@@ -15,8 +15,8 @@
 //! the bounds cut ([`Dfs::cut`]): every alternative at a decision of the tree that was
 //! never taken because taking it would have exceeded a bound. Each decision of the tree
 //! is counted once, when the search first reaches it. A finished search that cut no
-//! branch tried every execution (it is exhaustive, whatever its bounds say); one that
-//! cut some did not.
+//! branch is exhaustive, whatever its bounds say (every execution tried, or with sleep
+//! sets every reachable final state reached); one that cut some is not.
 //!
 //! # Sleep sets
 //!
