@@ -117,8 +117,30 @@ impl Context {
 
 // ---- interrupt flags and descriptions ---------------------------------------------------
 
-/// `local_irq_save()` and `local_irq_restore()` as the machine performs them.
+/// Who is running, and task names; `local_irq_save()` and `local_irq_restore()` as the
+/// machine performs them.
 impl State {
+    pub fn current_task(&self) -> Option<TaskId> {
+        let current = self.current.get();
+        self.contexts.borrow()[current.context.index()].task()
+    }
+
+    pub fn in_interrupt(&self) -> bool {
+        let current = self.current.get();
+        self.contexts.borrow()[current.context.index()].in_interrupt()
+    }
+
+    /// The name of a task, or of a thread `clone()` queued that the machine has not
+    /// created yet (a run can end first).
+    pub fn task_name(&self, task: TaskId) -> String {
+        if let Some(created) = self.tasks.borrow().get(task.index()) {
+            return created.name.clone();
+        }
+        let queue = self.spawn_queue.borrow();
+        let queued = queue.iter().find(|spawn| spawn.id == task);
+        queued.map_or_else(|| format!("{task}"), |spawn| spawn.name.clone())
+    }
+
     /// `local_irq_save()`: disables the CPU's interrupts; the value is the saved flag.
     #[inline]
     pub(crate) fn irq_save(&self, cpu: CpuId) -> Performed {

@@ -1,4 +1,4 @@
-//! Scheduling: what `set_current_state()`, `schedule()`, `schedule_timeout()`, a
+//! Scheduling: creating a task (`clone()`), what `set_current_state()`, `schedule()`, `schedule_timeout()`, a
 //! sleeping fault and a syscall boundary do to a task and its CPU — the task's state
 //! word, taking a task off its CPU and putting it on a runqueue, the value a sleeper
 //! resumes with, and causality (whatever reaches a task carries its time to it).
@@ -11,9 +11,25 @@
 use crate::cpu::TaskStatus;
 use crate::ids::{ContextId, CpuId, TaskId};
 use crate::op::{Op, TaskState};
-use crate::state::{Performed, State};
+use crate::state::{LocalFuture, Performed, QueuedSpawn, State};
 
 impl State {
+    /// `clone()` of a thread: the new task's id now, the task itself at the executor's
+    /// next decision (it becomes runnable like any freshly created task).
+    pub fn queue_spawn(&self, name: String, pin: Option<CpuId>, future: LocalFuture) -> TaskId {
+        let mut queue = self.spawn_queue.borrow_mut();
+        let id = TaskId((self.tasks.borrow().len() + queue.len()) as u32);
+        let ready_at_ns = self.clock_ns(self.current.get().cpu);
+        queue.push(QueuedSpawn {
+            id,
+            ready_at_ns,
+            name,
+            pin,
+            future,
+        });
+        id
+    }
+
     pub(crate) fn set_state_word(&self, task: TaskId, state: TaskState) {
         let word = self.tasks.borrow()[task.index()].state_word;
         self.mem.store_sc(word, state as u64);

@@ -10,7 +10,7 @@
 //! State` block beside its concept: memory ops in [`crate::mem`], lock operations in
 //! [`crate::lock`] and their checks in [`crate::lockdep`], scheduling in
 //! [`crate::sched`], wake-ups in [`crate::wake`], signals in [`crate::signal`], timers
-//! in [`crate::timer`], interrupt flags in [`crate::cpu`], time charging in
+//! in [`crate::timer`], interrupt flags and who is running in [`crate::cpu`], time charging in
 //! [`crate::clock`], recording in [`crate::trace`] and reports in [`crate::report`].
 
 use std::cell::{Cell, RefCell};
@@ -345,45 +345,6 @@ impl State {
             ],
         );
         false
-    }
-
-    // ---- identity -----------------------------------------------------------------
-
-    pub fn current_task(&self) -> Option<TaskId> {
-        let current = self.current.get();
-        self.contexts.borrow()[current.context.index()].task()
-    }
-
-    pub fn in_interrupt(&self) -> bool {
-        let current = self.current.get();
-        self.contexts.borrow()[current.context.index()].in_interrupt()
-    }
-
-    /// `clone()` of a thread: the new task's id now, the task itself at the executor's
-    /// next decision (it becomes runnable like any freshly created task).
-    pub fn queue_spawn(&self, name: String, pin: Option<CpuId>, future: LocalFuture) -> TaskId {
-        let mut queue = self.spawn_queue.borrow_mut();
-        let id = TaskId((self.tasks.borrow().len() + queue.len()) as u32);
-        let ready_at_ns = self.clock_ns(self.current.get().cpu);
-        queue.push(QueuedSpawn {
-            id,
-            ready_at_ns,
-            name,
-            pin,
-            future,
-        });
-        id
-    }
-
-    /// The name of a task, or of a thread `clone()` queued that the machine has not
-    /// created yet (a run can end first).
-    pub fn task_name(&self, task: TaskId) -> String {
-        if let Some(created) = self.tasks.borrow().get(task.index()) {
-            return created.name.clone();
-        }
-        let queue = self.spawn_queue.borrow();
-        let queued = queue.iter().find(|spawn| spawn.id == task);
-        queued.map_or_else(|| format!("{task}"), |spawn| spawn.name.clone())
     }
 
     // ---- decisions made inline --------------------------------------------------------
