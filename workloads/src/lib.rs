@@ -13,6 +13,7 @@
 //! - [`explore_cmd`] — `epsim explore`: many schedules, on threads or shards
 //! - [`list_cmd`] — `epsim list`
 //! - [`gen_cmd`] — `epsim gen`: totalmess.c and epwbench.c as scenarios
+//! - [`event_order`] — a scenario's event order as the stable text snapshots pin
 //! - [`fold`] — folding repetitive stretches of narration
 //! - [`trace_out`] — the trace as text, JSON lines or Chrome trace events
 //! - [`record`] — self-contained records of runs
@@ -35,6 +36,7 @@ pub mod bench;
 pub mod cli;
 pub mod config_cmd;
 pub mod demo;
+pub mod event_order;
 pub mod exit;
 pub mod explore_cmd;
 pub mod fold;
