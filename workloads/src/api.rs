@@ -32,8 +32,8 @@
 //! ## What is stable
 //!
 //! Stable (kept across releases; a change is announced as a breaking one): the
-//! functions [`parse`], [`load`], [`run`], [`event_order`], [`kernel_version`],
-//! [`kernel_versions`]; [`RunOptions`] and its builder methods; the fields of [`Run`]
+//! functions [`parse`], [`load`], [`run`], [`event_order`], [`snapshot_text`],
+//! [`unsupported_on`], [`kernel_version`], [`kernel_versions`]; [`RunOptions`] and its builder methods; the fields of [`Run`]
 //! `event_order`, `passed`, `steps` and `trace_hash`; [`Error`] as a `Display`able
 //! error. The event-order text itself keeps the guarantees of
 //! `docs/snapshot-testing.md`: one line per call (`TASK: CALL = RESULT`, each task's
@@ -227,6 +227,38 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Run, Error> {
         event_order: order.text,
         details: order.output,
     })
+}
+
+/// What `epsim snapshot` keeps for `scenario` run with `options`: a first line
+/// `NAME: DESCRIPTION`, then [`event_order`]'s text. A test that pins this text with
+/// `insta::assert_snapshot!` under the name `STEM@VERSION`, in the `snapshots/` folder
+/// beside the scenario, shares its `.snap` files with `epsim snapshot --check`
+/// (`examples/event-order` does).
+///
+/// ```
+/// use workloads::api;
+/// let scenario = api::parse("quiet.scn", r#"
+///     description "nothing is ready"
+///     process app { task main { ep = epoll_create(1) } }
+/// "#)?;
+/// let text = api::snapshot_text(&scenario, &api::RunOptions::new())?;
+/// assert!(text.starts_with("quiet: nothing is ready\nkernel "));
+/// # Ok::<(), api::Error>(())
+/// ```
+pub fn snapshot_text(scenario: &Scenario, options: &RunOptions) -> Result<String, Error> {
+    let text = event_order(scenario, options)?;
+    Ok(format!(
+        "{}: {}\n{text}",
+        scenario.name(),
+        scenario.description()
+    ))
+}
+
+/// Why `scenario` cannot run on `kernel` — a system call it makes that the version's
+/// tree does not have — or `None`. `epsim snapshot` skips such a version (and says
+/// why); a test should too.
+pub fn unsupported_on(scenario: &Scenario, kernel: KernelVersion) -> Option<String> {
+    event_order::unsupported_on(scenario, kernel)
 }
 
 /// The event order of one run of `scenario` with `options`, as stable text: the

@@ -237,14 +237,17 @@ fn pending_path(snapshot: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The body of a snapshot: the scenario's name and description, then its event order.
+/// The body of a snapshot: the scenario's name and description, then its event order
+/// on `kernel` ([`crate::api::snapshot_text`]).
 pub fn snapshot_body(scenario: &Scenario, kernel: KernelVersion) -> String {
-    format!(
-        "{}: {}\n{}",
-        scenario.name(),
-        scenario.description(),
-        event_order::render(scenario, kernel)
-    )
+    let options = crate::api::RunOptions::new().kernel(kernel);
+    crate::api::snapshot_text(scenario, &options).unwrap_or_else(|error| {
+        format!(
+            "{}: {}\noptions refused: {error}\n",
+            scenario.name(),
+            scenario.description()
+        )
+    })
 }
 
 fn snapshot_one(
