@@ -178,7 +178,12 @@ fn search(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> Result<(), CliE
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
-        entries.push(entry.path());
+        // `epsim snapshot` (the current directory) shows `a.scn`, not `./a.scn`.
+        entries.push(if dir == Path::new(".") {
+            PathBuf::from(entry.file_name())
+        } else {
+            entry.path()
+        });
     }
     entries.sort();
     for path in entries {
