@@ -4,7 +4,7 @@
 //! snapshots of the event order its event loop depends on: parse a scenario from text
 //! ([`parse`]) or a file ([`load`]), run it with [`RunOptions`] (kernel version, CPUs,
 //! memory model, granularity, strategy, seed) and get the results and the rendered
-//! event order as a `String` ([`run`], [`event_order`]), which
+//! event order as a `String` ([`run`], [`event_order()`]), which
 //! `insta::assert_snapshot!` then pins:
 //!
 //! ```
@@ -32,7 +32,7 @@
 //! ## What is stable
 //!
 //! Stable (kept across releases; a change is announced as a breaking one): the
-//! functions [`parse`], [`load`], [`run`], [`event_order`], [`snapshot_text`],
+//! functions [`parse`], [`load`], [`run`], [`event_order()`], [`snapshot_text`],
 //! [`unsupported_on`], [`kernel_version`], [`kernel_versions`]; [`RunOptions`] and its builder methods; the fields of [`Run`]
 //! `event_order`, `passed`, `steps` and `trace_hash`; [`Error`] as a `Display`able
 //! error. The event-order text itself keeps the guarantees of
@@ -188,7 +188,7 @@ impl RunOptions {
 /// One run of a scenario.
 #[derive(Clone, Debug)]
 pub struct Run {
-    /// The event order as stable text (what [`event_order`] returns).
+    /// The event order as stable text (what [`event_order()`] returns).
     pub event_order: String,
     /// Every expectation held and the run made no report the scenario did not expect
     /// (`expect report KIND`).
@@ -208,8 +208,9 @@ pub struct Run {
 /// let scenario = api::parse("eagain.scn", r#"
 ///     process app { task main {
 ///         p = pipe()
+///         fcntl(p.r, F_SETFL, O_NONBLOCK)
 ///         n = read(p.r, 1)
-///         expect n == -1
+///         expect EAGAIN
 ///     } }
 /// "#)?;
 /// let run = api::run(&scenario, &api::RunOptions::new())?;
@@ -230,7 +231,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Run, Error> {
 }
 
 /// What `epsim snapshot` keeps for `scenario` run with `options`: a first line
-/// `NAME: DESCRIPTION`, then [`event_order`]'s text. A test that pins this text with
+/// `NAME: DESCRIPTION`, then [`event_order()`]'s text. A test that pins this text with
 /// `insta::assert_snapshot!` under the name `STEM@VERSION`, in the `snapshots/` folder
 /// beside the scenario, shares its `.snap` files with `epsim snapshot --check`
 /// (`examples/event-order` does).
