@@ -227,8 +227,8 @@ text keeps stable.
 
 Exit status: 0 when every snapshot matches (or was accepted); 1 when one is missing or
 differs (the diff is printed; without --check a .snap.new is written for review); 2 on a
-usage or input error (a missing path, a scenario that does not parse, an unknown
-version).";
+usage or input error (a missing path, no .scn file under the paths, a scenario that
+does not parse, an unknown version, a snapshot file not in insta's format).";
 
 const CONFIG_EXAMPLES: &str = "\
 Examples:

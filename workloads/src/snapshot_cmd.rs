@@ -155,6 +155,14 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
             files.push(path.clone());
         }
     }
+    if files.is_empty() {
+        // A CI step pointed at the wrong directory must not pass on nothing.
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(CliError::usage(format!(
+            "no .scn scenario files under {}",
+            shown.join(" ")
+        )));
+    }
     let mut seen = BTreeSet::new();
     files.retain(|file| seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())));
     if files.len() > SCENARIO_FILES_MAX {
@@ -410,16 +418,7 @@ fn write_text(entries: &[SnapshotEntry], mode: Mode, out: &mut dyn Write) -> Res
         .filter(|status| count(status) > 0)
         .map(|status| format!("{} {status}", count(status)))
         .collect();
-    writeln!(
-        out,
-        "{} snapshot(s): {}",
-        entries.len(),
-        if parts.is_empty() {
-            "no scenario files found".to_string()
-        } else {
-            parts.join(", ")
-        }
-    )?;
+    writeln!(out, "{} snapshot(s): {}", entries.len(), parts.join(", "))?;
     let pending = count("new") + count("changed");
     if mode == Mode::Review && pending > 0 {
         writeln!(

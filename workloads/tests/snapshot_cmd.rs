@@ -315,6 +315,17 @@ fn input_errors_are_one_line_and_write_nothing() {
         "{error}"
     );
     assert!(error.contains(KernelVersion::ALL[0].name()), "{error}");
+    let error = input_error(&dir, &["snapshots-of-nothing", "--check"]);
+    assert!(
+        error.contains("cannot read snapshots-of-nothing"),
+        "{error}"
+    );
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    let error = input_error(&dir, &["empty", "--check"]);
+    assert!(
+        error.contains("no .scn scenario files under empty"),
+        "{error}"
+    );
     let error = input_error(&dir, &["no-such-dir"]);
     assert!(error.contains("cannot read no-such-dir"), "{error}");
     // A scenario that does not parse stops everything before any run or write.
