@@ -219,8 +219,8 @@ Examples:
   epsim snapshot tests/scenarios --across-kernels   which versions agree, and where they part
 
 Each .scn file under the paths (recursively, in sorted order; hidden directories and
-`target` are not searched) is run once per kernel version — every version whose system
-calls the scenario's calls exist in, unless --kernel says which — and its event order is
+`target` are not searched) is run once per kernel version — every version that has all
+the system calls the scenario makes, unless --kernel says which — and its event order is
 kept in an insta snapshot beside it: DIR/snapshots/NAME@VERSION.snap, which `cargo insta
 review` and `cargo insta accept` also work on. docs/snapshot-testing.md says what the
 text keeps stable.
@@ -398,8 +398,8 @@ pub struct SnapshotArgs {
     /// Scenario files, or directories searched for `.scn` files [default: .]
     #[arg(value_name = "PATH")]
     pub paths: Vec<std::path::PathBuf>,
-    /// A kernel version to snapshot (repeatable) [default: every version the scenario's
-    /// calls exist in]
+    /// A kernel version to snapshot, named as `epsim run --kernel` takes it (repeatable)
+    /// [default: every version that has the scenario's system calls]
     #[arg(long = "kernel", value_name = "K")]
     pub kernels: Vec<String>,
     /// Compare only (for CI): write nothing; exit 1 on a missing or different snapshot
