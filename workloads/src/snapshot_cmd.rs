@@ -94,10 +94,14 @@ pub fn run(args: &SnapshotArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         Mode::Review
     };
     let mut entries = Vec::new();
+    let mut changes = Vec::new();
     for input in &inputs {
         for kernel in kernels_for(kernels.as_deref()) {
-            entries.push(snapshot_one(input, kernel, mode)?);
+            entries.push(snapshot_one(input, kernel, mode, &mut changes)?);
         }
+    }
+    for change in &changes {
+        change.apply()?;
     }
     let passed = entries
         .iter()
@@ -263,10 +267,31 @@ pub fn snapshot_body(scenario: &Scenario, kernel: KernelVersion) -> String {
     })
 }
 
+/// A change to the files, made once every snapshot has been compared.
+enum FileChange {
+    /// Write `text` to the path.
+    Write(PathBuf, String),
+    /// Remove a stale `.snap.new` if there is one.
+    RemoveStale(PathBuf),
+}
+
+impl FileChange {
+    fn apply(&self) -> Result<(), CliError> {
+        match self {
+            FileChange::Write(path, text) => write_file(path, text),
+            FileChange::RemoveStale(path) => remove_stale(path),
+        }
+    }
+}
+
+/// Compares one scenario's snapshot on one version, saying what to change on disk
+/// (nothing is changed here, so a bad snapshot file found later leaves every file as
+/// it was).
 fn snapshot_one(
     input: &Input,
     kernel: KernelVersion,
     mode: Mode,
+    changes: &mut Vec<FileChange>,
 ) -> Result<SnapshotEntry, CliError> {
     let scenario = &input.scenario;
     let mut entry = SnapshotEntry {
@@ -291,7 +316,7 @@ fn snapshot_one(
     if before.as_deref() == Some(now.as_str()) {
         entry.status = "match";
         if mode != Mode::Check {
-            remove_stale(&pending)?;
+            changes.push(FileChange::RemoveStale(pending));
         }
         return Ok(entry);
     }
@@ -311,7 +336,7 @@ fn snapshot_one(
         (Mode::Check, true) => "changed",
         (Mode::Check, false) => "missing",
         (Mode::Review, changed) => {
-            write_file(&pending, &file)?;
+            changes.push(FileChange::Write(pending, file));
             if changed {
                 "changed"
             } else {
@@ -319,8 +344,8 @@ fn snapshot_one(
             }
         }
         (Mode::Accept, _) => {
-            write_file(&path, &file)?;
-            remove_stale(&pending)?;
+            changes.push(FileChange::Write(path, file));
+            changes.push(FileChange::RemoveStale(pending));
             "accepted"
         }
     };

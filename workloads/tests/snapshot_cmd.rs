@@ -337,15 +337,21 @@ fn input_errors_are_one_line_and_write_nothing() {
     let error = input_error(&dir, &[]);
     assert!(error.starts_with("error: nested/broken.scn:1:"), "{error}");
     std::fs::remove_file(dir.join("nested/broken.scn")).unwrap();
-    // A snapshot file that is not insta's format is named.
-    std::fs::create_dir_all(dir.join("snapshots")).unwrap();
+    // A snapshot file that is not insta's format is named — the last scenario's, so that
+    // the others' snapshots would be written first if the command wrote as it went.
+    std::fs::create_dir_all(dir.join("nested/snapshots")).unwrap();
     std::fs::write(
-        dir.join(snap("edge-triggered-drain", KernelVersion::ALL[0])),
+        dir.join(format!(
+            "nested/{}",
+            snap("two-workers", KernelVersion::ALL[0])
+        )),
         "hello\n",
     )
     .unwrap();
-    let error = input_error(&dir, &["--check"]);
-    assert!(error.contains("not an insta snapshot"), "{error}");
+    for mode in ["--check", "--accept"] {
+        let error = input_error(&dir, &[mode]);
+        assert!(error.contains("not an insta snapshot"), "{error}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
