@@ -59,7 +59,9 @@ pub struct SnapshotEntry {
     /// The `.snap` file (`null` when skipped).
     pub snapshot: Option<String>,
     /// `match`, `new` (a `.snap.new` written), `changed` (a `.snap.new` written, or with
-    /// `--check` nothing), `missing` (`--check`), `accepted` (`.snap` written), `skipped`.
+    /// `--check` nothing), `missing` (`--check`), `accepted` (`.snap` written), `skipped`,
+    /// `unreferenced` (a snapshot of this scenario for a version the simulator no longer
+    /// has, by that name: left alone, and no failure).
     pub status: &'static str,
     /// Why a version was skipped.
     pub reason: Option<String>,
@@ -99,13 +101,14 @@ pub fn run(args: &SnapshotArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         for kernel in kernels_for(kernels.as_deref()) {
             entries.push(snapshot_one(input, kernel, mode, &mut changes)?);
         }
+        entries.extend(unreferenced(input));
     }
     for change in &changes {
         change.apply()?;
     }
     let passed = entries
         .iter()
-        .all(|e| matches!(e.status, "match" | "accepted" | "skipped"));
+        .all(|e| matches!(e.status, "match" | "accepted" | "skipped" | "unreferenced"));
     if args.json {
         write_json(
             out,
@@ -352,6 +355,51 @@ fn snapshot_one(
     Ok(entry)
 }
 
+/// The snapshots of `input`'s scenario for versions the simulator does not have (by
+/// name): what is left of a version renamed or removed. Reported, never removed.
+fn unreferenced(input: &Input) -> Vec<SnapshotEntry> {
+    let Some(stem) = input
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+    else {
+        return Vec::new();
+    };
+    let folder = input
+        .path
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(SNAPSHOT_FOLDER);
+    let Ok(entries) = std::fs::read_dir(&folder) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let version = name
+                .strip_prefix(&stem)?
+                .strip_prefix('@')?
+                .strip_suffix(".snap")?;
+            let known = KernelVersion::ALL.iter().any(|k| k.name() == version);
+            (!known && !version.contains('@')).then(|| (version.to_string(), folder.join(&name)))
+        })
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .map(|(version, path)| SnapshotEntry {
+            scenario: input.path.display().to_string(),
+            name: input.scenario.name(),
+            kernel: version,
+            snapshot: Some(path.display().to_string()),
+            status: "unreferenced",
+            reason: Some("no kernel version has this name now; delete it once its successor's snapshot is accepted".to_string()),
+            diff: None,
+        })
+        .collect()
+}
+
 /// The normalized body of the snapshot at `path`, or `None` when there is none.
 fn read_snapshot(path: &Path) -> Result<Option<String>, CliError> {
     let bad = |reason: String| CliError::usage(format!("{}: {reason}", path.display()));
@@ -424,6 +472,7 @@ fn write_text(entries: &[SnapshotEntry], mode: Mode, out: &mut dyn Write) -> Res
         }
         let what = match (entry.status, &entry.snapshot, &entry.reason) {
             ("skipped", _, reason) => reason.clone().unwrap_or_default(),
+            ("unreferenced", Some(path), Some(reason)) => format!("{path}: {reason}"),
             ("new" | "changed", Some(path), _) if mode == Mode::Review => {
                 format!("{path}.new written")
             }
@@ -438,11 +487,19 @@ fn write_text(entries: &[SnapshotEntry], mode: Mode, out: &mut dyn Write) -> Res
         }
     }
     let count = |status: &str| entries.iter().filter(|e| e.status == status).count();
-    let parts: Vec<String> = ["match", "changed", "new", "missing", "accepted", "skipped"]
-        .iter()
-        .filter(|status| count(status) > 0)
-        .map(|status| format!("{} {status}", count(status)))
-        .collect();
+    let parts: Vec<String> = [
+        "match",
+        "changed",
+        "new",
+        "missing",
+        "accepted",
+        "skipped",
+        "unreferenced",
+    ]
+    .iter()
+    .filter(|status| count(status) > 0)
+    .map(|status| format!("{} {status}", count(status)))
+    .collect();
     writeln!(out, "{} snapshot(s): {}", entries.len(), parts.join(", "))?;
     let pending = count("new") + count("changed");
     if mode == Mode::Review && pending > 0 {
