@@ -17,6 +17,8 @@ pub enum Errno {
     ENFILE = 23,
     EMFILE = 24,
     EPIPE = 32,
+    /// The syscall number is not implemented in this version (`sys_ni_syscall`).
+    ENOSYS = 38,
     ENOTSOCK = 88,
     ECONNRESET = 104,
     ENOBUFS = 105,
@@ -24,7 +26,7 @@ pub enum Errno {
 }
 
 impl Errno {
-    pub const ALL: [Errno; 16] = [
+    pub const ALL: [Errno; 17] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::EINTR,
@@ -37,6 +39,7 @@ impl Errno {
         Errno::ENFILE,
         Errno::EMFILE,
         Errno::EPIPE,
+        Errno::ENOSYS,
         Errno::ENOTSOCK,
         Errno::ECONNRESET,
         Errno::ENOBUFS,
@@ -57,6 +60,7 @@ impl Errno {
             Errno::ENFILE => "ENFILE",
             Errno::EMFILE => "EMFILE",
             Errno::EPIPE => "EPIPE",
+            Errno::ENOSYS => "ENOSYS",
             Errno::ENOTSOCK => "ENOTSOCK",
             Errno::ECONNRESET => "ECONNRESET",
             Errno::ENOBUFS => "ENOBUFS",

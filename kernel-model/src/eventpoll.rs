@@ -1,7 +1,7 @@
 //! fs/eventpoll.c, ported function by function.
 //!
 //! Primary target: the tree right after 6192bd536f96 ("epoll: optimizations and
-//! cleanups", May 2007), which the project calls 2.6.22: a single pass over a stolen
+//! cleanups", May 2007), named `6192bd536f96` (alias `seed`): a single pass over a stolen
 //! ready list, with delivered level-triggered items re-injected through the private
 //! `injlist`. Selectable per run: 2.6.21, three passes with `txlink` (see
 //! [`crate::eventpoll_2_6_21`]). Lock order, from the LOCKING comment: `epmutex` →
@@ -106,7 +106,7 @@ impl<G: Granularity> Kernel<G> {
 
     /// `list_del_init(&epi->fllink)`: off its file's `f_ep_links` (the caller holds
     /// `f_ep_lock`, or is `eventpoll_release_file`, the file's last user).
-    fn fllink_del_init(&self, file: FileId, epi: EpitemId) {
+    pub(crate) fn fllink_del_init(&self, file: FileId, epi: EpitemId) {
         self.with_file_mut(file, |f| f.f_ep_links.retain(|e| *e != epi));
         self.with_epi_mut(epi, |e| e.fllink_linked = false);
     }
@@ -291,6 +291,7 @@ impl<G: Granularity> Kernel<G> {
                 wq,
                 poll_wait,
                 rdllist,
+                ovflist: None,
                 rbr: Default::default(),
                 file_label: file_label.to_string(),
             },
@@ -389,7 +390,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `kmem_cache_free(epi_cache, epi)`.
-    fn free_epitem(&self, epi: EpitemId) {
+    pub(crate) fn free_epitem(&self, epi: EpitemId) {
         let step = self.cx.step();
         let freed = {
             let mut objects = self.objects.borrow_mut();
@@ -542,7 +543,7 @@ impl<G: Granularity> Kernel<G> {
         let mut objects = self.objects.borrow_mut();
         let epi = objects.epitems.alloc(item, step);
         objects.rdllink_owner.insert(words, epi);
-        // Only 2.6.21's transfer looks a txlink's owner up: 2.6.22 items need no entry.
+        // Only 2.6.21's transfer looks a txlink's owner up: seed items need no entry.
         if self.version() == KernelVersion::V2_6_21 {
             objects.txlink_owner.insert(words.offset(5), epi);
         }
@@ -550,7 +551,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `ep_rbtree_insert()` — caller holds `ep->lock` for write.
-    fn ep_rbtree_insert(&self, ep: EventPollId, epi: EpitemId) {
+    pub(crate) fn ep_rbtree_insert(&self, ep: EventPollId, epi: EpitemId) {
         let Some((file, fd)) = self.with_epi_mut(epi, |e| {
             e.rb_linked = true;
             (e.file, e.fd)
@@ -788,9 +789,9 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    // ---- the transfer (2.6.22: the seed commit's single pass) ---------------------------------------------
+    // ---- the transfer (6192bd536f96: the seed commit's single pass) ---------------------------------------------
 
-    /// `ep_send_events(ep, txlist, events, maxevents)` — 2.6.22. Runs with `ep->sem` held
+    /// `ep_send_events(ep, txlist, events, maxevents)` — 6192bd536f96. Runs with `ep->sem` held
     /// for read and no spinlock: `__put_user` may fault and sleep, and `f_op->poll` may
     /// re-enable interrupts. Delivered level-triggered items that are still ready go to
     /// `injlist`; everything else is `list_del`'d (leaving `next` poisoned, so the
@@ -903,7 +904,7 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// `ep_events_transfer(ep, events, maxevents)` — 2.6.22: with `ep->sem` held for read,
+    /// `ep_events_transfer(ep, events, maxevents)` — 6192bd536f96: with `ep->sem` held for read,
     /// steal the whole ready list under `ep->lock` ("steal the ready list") and send.
     async fn ep_events_transfer(
         &self,
@@ -959,16 +960,7 @@ impl<G: Granularity> Kernel<G> {
             return Err(Errno::EBADF);
         };
         let cx = &self.cx;
-        let hz = cx.hz() as i64;
-        // EP_MAX_MSTIMEO is min(1000ULL * MAX_SCHEDULE_TIMEOUT / HZ, (LONG_MAX - 999ULL) /
-        // HZ); on a 64-bit kernel the first product wraps, so the second is the one that
-        // counts, and it alone is kept.
-        let max_mstimeo = (i64::MAX - 999) / hz;
-        let mut jtimeout = if timeout_ms < 0 || timeout_ms as i64 >= max_mstimeo {
-            MAX_SCHEDULE_TIMEOUT
-        } else {
-            ((timeout_ms as i64 * hz + 999) / 1000) as u64
-        };
+        let mut jtimeout = self.ep_jtimeout(timeout_ms);
         let task = cx.current().expect("epoll_wait runs in task context");
         loop {
             let flags = self.ep_write_lock(lock).await;
@@ -1024,6 +1016,21 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
+    /// `ep_poll`'s timeout in jiffies: MAX_SCHEDULE_TIMEOUT for "infinite" (-1) and on
+    /// overflow, else (t * HZ + 999) / 1000. The same text in every 2007 version.
+    pub(crate) fn ep_jtimeout(&self, timeout_ms: i32) -> u64 {
+        let hz = self.cx.hz() as i64;
+        // EP_MAX_MSTIMEO is min(1000ULL * MAX_SCHEDULE_TIMEOUT / HZ, (LONG_MAX - 999ULL) /
+        // HZ); on a 64-bit kernel the first product wraps, so the second is the one that
+        // counts, and it alone is kept.
+        let max_mstimeo = (i64::MAX - 999) / hz;
+        if timeout_ms < 0 || timeout_ms as i64 >= max_mstimeo {
+            MAX_SCHEDULE_TIMEOUT
+        } else {
+            ((timeout_ms as i64 * hz + 999) / 1000) as u64
+        }
+    }
+
     /// The tail of `ep_poll`: transfer if worth it; `None` means `goto retry`.
     async fn after_wait(
         &self,
@@ -1044,7 +1051,7 @@ impl<G: Granularity> Kernel<G> {
         Some(res)
     }
 
-    fn set_in_ep_poll(&self, task: sim::TaskId, ep: Option<EventPollId>) {
+    pub(crate) fn set_in_ep_poll(&self, task: sim::TaskId, ep: Option<EventPollId>) {
         if let Some(info) = self.objects.borrow_mut().tasks.get_mut(&task) {
             info.in_ep_poll = ep;
         }

@@ -10,7 +10,7 @@
 //!    linked, waking waiters if it re-queued any.
 //!
 //! Everything else (`ep_poll`, `ep_poll_callback`, ctl, release) is shared with the
-//! 2.6.22 port; the differences the seed commit made there are cosmetic.
+//! 6192bd536f96 port; the differences the seed commit made there are cosmetic.
 
 use sim::list::{self, ListHead};
 use sim::{Granularity, ReportKind};

@@ -15,32 +15,123 @@ use crate::objects::{
     STACK_FIELDS,
 };
 
-/// Which eventpoll.c to run.
+/// Which eventpoll.c to run, named after exactly what its text is (docs/eventpoll-history.md
+/// §1.2): a release tag, or the tree at a commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelVersion {
-    /// Right after 6192bd536f96 "epoll: optimizations and cleanups": single-pass transfer.
-    V2_6_22,
-    /// Right before it: collect / send / reinject with `txlink`.
+    /// The tree right after 6192bd536f96 "epoll: optimizations and cleanups" (single-pass
+    /// transfer with `injlist`; rwlock `ep->lock`, rw_semaphore `ep->sem`, `usecnt`; the
+    /// epoll file still from eventpollfs). Named `6192bd536f96`, alias `seed`; a state of
+    /// git between v2.6.21 and v2.6.22-rc1, never a release. The default.
+    Seed,
+    /// The v2.6.21 tag: collect / send / reinject with `txlink`.
     V2_6_21,
+    /// The v2.6.22 tag: the single pass fixed by d47de16c7221 and c7ea76302547
+    /// (`ep->mtx`, spinlock `ep->lock`, `ovflist`, exclusive `ep_poll` waiters), the
+    /// epoll file from an anonymous inode, eventfd present.
+    V2_6_22,
 }
 
 impl KernelVersion {
+    /// The name every output uses.
     pub fn name(self) -> &'static str {
         match self {
-            KernelVersion::V2_6_22 => "2.6.22",
+            KernelVersion::Seed => "6192bd536f96",
             KernelVersion::V2_6_21 => "2.6.21",
+            KernelVersion::V2_6_22 => "2.6.22",
         }
     }
 
+    /// Other names accepted on input (never printed).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            KernelVersion::Seed => &["seed"],
+            KernelVersion::V2_6_21 | KernelVersion::V2_6_22 => &[],
+        }
+    }
+
+    /// What the name means, one line (for `--help` and errors).
+    pub fn description(self) -> &'static str {
+        match self {
+            KernelVersion::Seed => {
+                "the tree right after 6192bd536f96 \"epoll: optimizations and cleanups\" (alias seed; the default)"
+            }
+            KernelVersion::V2_6_21 => "the v2.6.21 tag (three-pass transfer with txlink)",
+            KernelVersion::V2_6_22 => {
+                "the v2.6.22 tag (ep->mtx, spinlock ep->lock, ovflist, exclusive waiters)"
+            }
+        }
+    }
+
+    /// A version by its name or one of its aliases.
     pub fn parse(text: &str) -> Option<KernelVersion> {
-        match text {
-            "2.6.22" => Some(KernelVersion::V2_6_22),
-            "2.6.21" => Some(KernelVersion::V2_6_21),
+        KernelVersion::ALL
+            .into_iter()
+            .find(|version| version.name() == text || version.aliases().contains(&text))
+    }
+
+    /// The accepted names, for error messages: `6192bd536f96 (seed), 2.6.21`.
+    pub fn names_for_humans() -> String {
+        KernelVersion::ALL
+            .iter()
+            .map(|version| match version.aliases() {
+                [] => version.name().to_string(),
+                aliases => format!("{} ({})", version.name(), aliases.join(", ")),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Why the system call `name` does not exist in this version's tree (the call then
+    /// fails with ENOSYS, as an unknown syscall number does), or `None` when it exists.
+    /// `sys_ni_syscall` is what the real kernel runs for a number it does not implement.
+    ///
+    /// eventfd came with e1ad7468c77d (v2.6.22-rc1), in the signal/timer/event-fd series
+    /// that also brought the anonymous inodes the epoll file moved to in da66f7cb0f69.
+    /// The seed tree still made its epoll file on eventpollfs, so it precedes
+    /// da66f7cb0f69; that it precedes the whole series is a decision, argued in
+    /// docs/eventpoll-port-digest.md §0.3: no eventfd in the seed tree.
+    ///
+    pub fn missing_syscall(self, name: &str) -> Option<&'static str> {
+        match (self, name) {
+            (KernelVersion::V2_6_21, "eventfd") => {
+                Some("eventfd is not in 2.6.21 (added by e1ad7468c77d for v2.6.22-rc1): ENOSYS")
+            }
+            (KernelVersion::Seed, "eventfd") => Some(
+                "eventfd is not in the 6192bd536f96 tree (e1ad7468c77d came after it; digest §0.3): ENOSYS",
+            ),
             _ => None,
         }
     }
 
-    pub const ALL: [KernelVersion; 2] = [KernelVersion::V2_6_22, KernelVersion::V2_6_21];
+    /// How this version's `sys_epoll_create` makes the epoll file.
+    pub fn epoll_file_source(self) -> EpollFileSource {
+        match self {
+            KernelVersion::Seed | KernelVersion::V2_6_21 => EpollFileSource::Eventpollfs,
+            KernelVersion::V2_6_22 => EpollFileSource::AnonInode,
+        }
+    }
+
+    /// Every version, in the order snapshots show them side by side.
+    pub const ALL: [KernelVersion; 3] = [
+        KernelVersion::Seed,
+        KernelVersion::V2_6_21,
+        KernelVersion::V2_6_22,
+    ];
+}
+
+/// Where an epoll file comes from (docs/eventpoll-history.md §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpollFileSource {
+    /// `ep_getfd()` on eventpollfs (2.6.21 and the 6192bd536f96 tree): a pseudo
+    /// superblock, one inode per epoll fd, the file opened read-only (`O_RDONLY`,
+    /// `FMODE_READ`), so `write()` on it is EBADF. Failure order: `get_empty_filp` ENFILE,
+    /// the inode ENOMEM, `get_unused_fd` EMFILE, the dentry ENOMEM.
+    Eventpollfs,
+    /// `anon_inode_getfd("[eventpoll]")` (from da66f7cb0f69): the shared anonymous inode,
+    /// the file `O_RDWR` (`FMODE_READ|FMODE_WRITE`) with no `write` method, so `write()` is
+    /// EINVAL. Failure order: ENODEV (no anon fs), ENFILE, EMFILE, the dentry ENOMEM.
+    AnonInode,
 }
 
 /// Options of the simulated kernel.
@@ -56,7 +147,7 @@ pub struct KernelOptions {
 impl Default for KernelOptions {
     fn default() -> KernelOptions {
         KernelOptions {
-            version: KernelVersion::V2_6_22,
+            version: KernelVersion::Seed,
             injections: Vec::new(),
             fault_service_ns: 20_000,
         }
@@ -300,7 +391,18 @@ impl<G: Granularity> WakeCallbacks<G> for Kernel<G> {
         match kind {
             CALLBACK_EP_POLL => {
                 let pwq = decode_handle(data);
-                self.ep_poll_callback(pwq).await
+                match self.version() {
+                    KernelVersion::V2_6_22 => {
+                        Counters::bump(&self.counters.callbacks, 1);
+                        match self.pwq_base(pwq) {
+                            Some(epi) => self.ep_poll_callback_2_6_22(epi).await,
+                            None => false,
+                        }
+                    }
+                    KernelVersion::Seed | KernelVersion::V2_6_21 => {
+                        self.ep_poll_callback(pwq).await
+                    }
+                }
             }
             _ => false,
         }

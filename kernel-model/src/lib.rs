@@ -2,9 +2,10 @@
 //!
 //! A faithful port of eventpoll.c as it stood right after Davide Libenzi's May 2007
 //! commit 6192bd536f96 ("epoll: optimizations and cleanups", the single-pass transfer),
-//! which the project calls 2.6.22, and — selectable per run — as it stood right before
-//! it (2.6.21, three passes with `txlink`). Kernel names, structures, lock order and the
-//! comments' reasoning are kept; every simplification is named in the doc comment of the
+//! named `6192bd536f96` (alias `seed`), and — selectable per run — as the v2.6.21 tag has
+//! it (`2.6.21`, three passes with `txlink`) and as the v2.6.22 tag has it (`2.6.22`:
+//! `ep->mtx`, `ovflist`, exclusive waiters). See [`kernel::KernelVersion`] for the names.
+//! Kernel names, structures, lock order and the comments' reasoning are kept; every simplification is named in the doc comment of the
 //! function that makes it. See `docs/eventpoll-port-digest.md` for the function-by-function
 //! reading of the originals that the port follows.
 //!
@@ -12,9 +13,11 @@
 //! library driven through [`world::World`] (and, from `workloads`, through scenarios).
 //!
 //! Table of contents:
-//! - [`eventpoll`] — the 2.6.22 port: `ep_insert`, `ep_remove`, `ep_poll_callback`,
+//! - [`eventpoll`] — the 6192bd536f96 (seed) port: `ep_insert`, `ep_remove`, `ep_poll_callback`,
 //!   `ep_send_events`, `ep_poll`, `ep_poll_safewake`, …
 //! - [`eventpoll_2_6_21`] — the three-pass transfer the seed commit replaced
+//! - [`eventpoll_2_6_22`] — the v2.6.22 tag: `ep->mtx`, spinlock `ep->lock`, `ovflist`,
+//!   exclusive `ep_poll` waiters
 //! - [`syscalls`] — `epoll_create`, `epoll_ctl`, `epoll_wait`, `epoll_pwait`, `pipe`,
 //!   `read`, `write`, `close`, `dup`, `dup2`, `fcntl`, `open`, `kill`, `eventfd`,
 //!   `socketpair`, `shutdown`, and `socket_external`
@@ -42,6 +45,7 @@ pub mod errno;
 pub mod eventfd;
 pub mod eventpoll;
 pub mod eventpoll_2_6_21;
+pub mod eventpoll_2_6_22;
 pub mod explore;
 pub mod fdtable;
 pub mod file;

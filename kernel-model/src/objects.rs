@@ -116,9 +116,14 @@ pub struct File {
 #[derive(Clone, Debug)]
 pub struct EventPoll {
     pub id: u64,
-    /// `ep->lock` (rwlock): protects `rdllist`, `rbr`, `wq`.
+    /// `ep->lock`: protects `rdllist`, `wq` (and `rbr` before 2.6.22). An rwlock in
+    /// 2.6.21 and the seed tree; a spinlock in 2.6.22 (c7ea76302547), where it also
+    /// protects `ovflist` and every item's `next`.
     pub lock: LockId,
-    /// `ep->sem` (rw_semaphore): read during transfers, write in epoll_ctl and release.
+    /// `ep->sem` (rw_semaphore: read during transfers, write in epoll_ctl and release)
+    /// in 2.6.21 and the seed tree; in 2.6.22 this slot holds `ep->mtx` (a mutex,
+    /// d47de16c7221: held across a whole transfer, every ctl operation and
+    /// `eventpoll_release_file`, and protecting `rbr`). The lock's kind tells them apart.
     pub sem: LockId,
     /// `ep->wq`: tasks in `epoll_wait`; manipulated only under `ep->lock`.
     pub wq: WaitQueueId,
@@ -126,6 +131,10 @@ pub struct EventPoll {
     pub poll_wait: WaitQueueId,
     /// `ep->rdllist` (shared words; under `ep->lock`).
     pub rdllist: ListHead,
+    /// `ep->ovflist` (2.6.22 only; a shared word under `ep->lock`): EP_UNACTIVE_PTR when
+    /// no transfer runs, else the head of the chain (through `epi->next`) of the items
+    /// whose callback fired during the transfer, NULL-terminated.
+    pub ovflist: Option<Word>,
     /// `ep->rbr`: the items keyed by (file id, fd), `ep_cmp_ffd` order. Under `ep->lock`
     /// (write for insert/erase, read for `ep_find`). The rb-tree itself is an ordered map
     /// here: only ever touched under the lock, it has no lockless reader to model.
@@ -174,19 +183,34 @@ pub const EPITEM_FIELDS: &[&str] = &[
     "revents",
 ];
 
+/// Field offsets of a 2.6.22 epitem's shared words: `next` (the `ovflist` chain link,
+/// under `ep->lock`) where the seed's `usecnt` was; no `txlink`, no `revents`.
+pub const EPITEM_FIELDS_2_6_22: &[&str] = &[
+    "rdllink.next",
+    "rdllink.prev",
+    "event.events",
+    "nwait",
+    "next",
+];
+
 /// `struct epitem`.
 #[derive(Clone, Debug)]
 pub struct Epitem {
     pub id: u64,
     /// Base of the shared words, laid out as [`EPITEM_FIELDS`]:
-    /// - `rdllink` — under `ep->lock`, but the 2.6.22 transfer loop deletes, re-queues and
+    /// - `rdllink` — under `ep->lock`, but the 6192bd536f96 transfer loop deletes, re-queues and
     ///   re-initialises it without the lock;
     /// - `event.events` — written without `ep->lock` by `ep_modify` and the ONESHOT disarm;
     /// - `nwait` — xchg'ed without locks by `ep_unregister_pollwait`;
     /// - `usecnt` — atomic;
     /// - `txlink`, `revents` — 2.6.21 only (under `ep->lock`, and by the transferring task).
+    ///
+    /// A 2.6.22 item is laid out as [`EPITEM_FIELDS_2_6_22`]: the same first four, then
+    /// `next` (the `ovflist` link, under `ep->lock`); its `rdllink` is written without
+    /// `ep->lock` only by the transfer holding `ep->mtx`, while callbacks divert to
+    /// `ovflist`; there is no `usecnt`.
     pub words: Word,
-    /// `ep_rb_linked(&epi->rbn)`: under `ep->lock`.
+    /// `ep_rb_linked(&epi->rbn)`: under `ep->lock` (2.6.22: under `ep->mtx`).
     pub rb_linked: bool,
     /// `ffd`: immutable.
     pub file: FileId,
@@ -198,7 +222,7 @@ pub struct Epitem {
     /// `ep`: immutable.
     pub ep: EventPollId,
     /// `event.data`: written under `ep->lock` (and `ep->sem` write) in `ep_modify`, read by
-    /// the transfer under `ep->sem` read.
+    /// the transfer under `ep->sem` read (2.6.22: both under `ep->mtx`).
     pub data: u64,
     /// `fllink` is linked (on `file.f_ep_links`).
     pub fllink_linked: bool,
@@ -214,6 +238,11 @@ impl Epitem {
     pub fn nwait_word(&self) -> Word {
         self.words.offset(3)
     }
+    /// `epi->next` — 2.6.22 items only ([`EPITEM_FIELDS_2_6_22`]).
+    pub fn next_word(&self) -> Word {
+        self.words.offset(4)
+    }
+    /// `usecnt` — 2.6.21 and seed items only ([`EPITEM_FIELDS`]).
     pub fn usecnt_word(&self) -> Word {
         self.words.offset(4)
     }

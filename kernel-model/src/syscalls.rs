@@ -8,7 +8,7 @@ use crate::errno::{Errno, SysResult};
 use crate::eventpoll::EP_MAX_EVENTS;
 use crate::fdtable::FdTable;
 use crate::inject::Injection;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, KernelVersion};
 use crate::objects::{
     FileKind, FileLabel, Process, ProcessId, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
 };
@@ -163,18 +163,23 @@ impl<G: Granularity> Kernel<G> {
             return Err(Errno::EINVAL);
         }
         let label = format!("ep{}", self.objects.borrow().next_id);
-        let ep = self.ep_alloc(&label)?;
-        // anon_inode_getfd() in 2.6.22; 2.6.21's ep_getfd() opened it read-only.
-        let access = match self.version() {
-            crate::kernel::KernelVersion::V2_6_22 => O_RDWR,
-            crate::kernel::KernelVersion::V2_6_21 => O_RDONLY,
+        let ep = match self.version() {
+            KernelVersion::V2_6_22 => self.ep_alloc_2_6_22(&label)?,
+            KernelVersion::Seed | KernelVersion::V2_6_21 => self.ep_alloc(&label)?,
+        };
+        // ep_getfd() (eventpollfs) opens it read-only; anon_inode_getfd() read-write.
+        let access = match self.version().epoll_file_source() {
+            crate::kernel::EpollFileSource::AnonInode => O_RDWR,
+            crate::kernel::EpollFileSource::Eventpollfs => O_RDONLY,
         };
         let file = self.alloc_file(FileKind::Epoll(ep), label.into(), access);
         let process = self.current_process();
         match self.install_fd(process, file).await {
             Ok(fd) => Ok(fd),
-            // Simplified: anon_inode_getfd() (ep_getfd() in 2.6.21) takes the descriptor
-            // before it makes the file, and on failure sys_epoll_create calls
+            // Simplified: ep_getfd() / anon_inode_getfd() take the descriptor before they
+            // make the file (their ENFILE, inode and dentry failures are not modelled: the
+            // only failures here are ep_alloc's ENOMEM, then EMFILE, in that order in
+            // every version — see EpollFileSource for the full orders), and on failure sys_epoll_create calls
             // ep_free(ep) + kfree(ep) itself; here the file comes first, so the failure
             // path drops it, which runs the same ep_eventpoll_close -> ep_free + kfree
             // through __fput (the new set has no items: the only extra steps are __fput's).
@@ -237,6 +242,9 @@ impl<G: Granularity> Kernel<G> {
             Some(ep) if file != tfile => ep,
             _ => return Err(Errno::EINVAL),
         };
+        if self.version() == KernelVersion::V2_6_22 {
+            return self.epoll_ctl_2_6_22(ep, tfile, op, fd, epds).await;
+        }
         let sem = self.with_ep(ep, |e| e.sem).ok_or(Errno::EBADF)?;
         let take_sem = !self.injected(Injection::CtlWithoutSem);
         if take_sem {
@@ -269,6 +277,58 @@ impl<G: Granularity> Kernel<G> {
         }
         if take_sem {
             self.cx.up_write(sem).await;
+        }
+        result
+    }
+
+    /// `ep_poll` of the version run.
+    async fn ep_poll_of_version(
+        &self,
+        ep: crate::objects::EventPollId,
+        events: &mut UserEvents,
+        maxevents: usize,
+        timeout_ms: i32,
+    ) -> SysResult<usize> {
+        match self.version() {
+            KernelVersion::V2_6_22 => self.ep_poll_2_6_22(ep, events, maxevents, timeout_ms).await,
+            KernelVersion::Seed | KernelVersion::V2_6_21 => {
+                self.ep_poll(ep, events, maxevents, timeout_ms).await
+            }
+        }
+    }
+
+    /// The locked part of `sys_epoll_ctl` in 2.6.22: under `ep->mtx` (not taken with
+    /// `ctl-without-sem`), `ep_find` without a reference, then ADD / DEL / MOD.
+    async fn epoll_ctl_2_6_22(
+        &self,
+        ep: crate::objects::EventPollId,
+        tfile: crate::objects::FileId,
+        op: i32,
+        fd: i32,
+        mut epds: EpollEvent,
+    ) -> SysResult<()> {
+        let mtx = self.with_ep(ep, |e| e.sem).ok_or(Errno::EBADF)?;
+        let take_mtx = !self.injected(Injection::CtlWithoutSem);
+        if take_mtx {
+            self.cx.mutex_lock(mtx).await;
+        }
+        let epi = self.ep_find_2_6_22(ep, tfile, fd);
+        let result = match (op, epi) {
+            (EPOLL_CTL_ADD, None) => {
+                epds.events |= EPOLLERR | EPOLLHUP;
+                self.ep_insert_2_6_22(ep, epds, tfile, fd).await
+            }
+            (EPOLL_CTL_ADD, Some(_)) => Err(Errno::EEXIST),
+            (EPOLL_CTL_DEL, Some(epi)) => self.ep_remove_2_6_22(ep, epi).await,
+            (EPOLL_CTL_MOD, Some(epi)) => {
+                epds.events |= EPOLLERR | EPOLLHUP;
+                self.ep_modify_2_6_22(ep, epi, epds).await
+            }
+            (EPOLL_CTL_DEL | EPOLL_CTL_MOD, None) => Err(Errno::ENOENT),
+            _ => Err(Errno::EINVAL),
+        };
+        if take_mtx {
+            self.cx.mutex_unlock(mtx).await;
         }
         result
     }
@@ -308,7 +368,7 @@ impl<G: Granularity> Kernel<G> {
         };
         let mut events = UserEvents::new(buffer, self.options.fault_service_ns);
         let result = self
-            .ep_poll(ep, &mut events, maxevents as usize, timeout_ms)
+            .ep_poll_of_version(ep, &mut events, maxevents as usize, timeout_ms)
             .await;
         self.fput(file).await;
         let count = result?;
@@ -587,13 +647,17 @@ impl<G: Granularity> Kernel<G> {
 // ---- eventfd and sockets -------------------------------------------------------------------
 
 impl<G: Granularity> Kernel<G> {
-    /// `sys_eventfd(count)` (2.6.22: no flags): allocate the context (ENOMEM), then
-    /// `anon_inode_getfd("[eventfd]")`. If installing the descriptor fails, the file's
-    /// last `fput` releases the context (the original's `put_filp` + `kfree(ctx)` free it
-    /// once as well).
+    /// `sys_eventfd(count)` (e1ad7468c77d's first version: no flags): allocate the
+    /// context (ENOMEM), then `anon_inode_getfd("[eventfd]")`. If installing the
+    /// descriptor fails, the file's last `fput` releases the context (the original's
+    /// `put_filp` + `kfree(ctx)` free it once as well). In a tree without eventfd the
+    /// number runs `sys_ni_syscall`: ENOSYS ([`crate::kernel::KernelVersion::missing_syscall`]).
     pub async fn sys_eventfd(&self, count: u32) -> SysResult<i32> {
         self.cx.syscall("eventfd").await;
-        let result = self.eventfd(count).await;
+        let result = match self.version().missing_syscall("eventfd") {
+            Some(_) => Err(Errno::ENOSYS),
+            None => self.eventfd(count).await,
+        };
         self.finish("eventfd", &result, |fd| *fd as i64);
         result
     }

@@ -476,7 +476,7 @@ fn step_budget_ends_the_2_6_21_busy_loop() {
 #[test]
 fn livelock_stays_quiet_on_2_6_22() {
     let outcome = run::<LockSteps>(
-        &busy_options(KernelVersion::V2_6_22),
+        &busy_options(KernelVersion::Seed),
         common::two_waiters_one_cpu_fault,
         &mut Timed::new(0),
     );

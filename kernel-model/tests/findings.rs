@@ -25,11 +25,11 @@ const INIT_WINDOW_HASH: u64 = 0x5eed_0005;
 
 /// The shrunk schedule of the first DFS execution (one preemption) that shows the
 /// window on `common::case5_small`, `access` granularity, `sc`.
-const INIT_WINDOW_SC: &str = "v1.8670fe9389cbfa6b.pQEBdwEDTpbOkUeQ";
+const INIT_WINDOW_SC: &str = "v1.03643cdf780da865.pQEBdwEDTpbOkUeQ";
 
 /// The same under `tso`, with the window opened by the store buffer instead of a
 /// preemption between the two stores: see [`TsoWindow`].
-const INIT_WINDOW_TSO: &str = "v1.f2f48896514c82e6.xQEzjAEBAgIBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQQ-MN6oT6YR7w";
+const INIT_WINDOW_TSO: &str = "v1.223d1d15f48462c5.xQEzjAEBAgIBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQQ-MN6oT6YR7w";
 
 fn access(model: MemoryModel) -> Options {
     let mut options = Options::default();
@@ -241,12 +241,20 @@ fn derive_tso_window() -> Schedule {
 const SAFEWAKE_HASH: u64 = 0x5eed_0a0e;
 
 /// The directed schedule of [`derive_safewake`] (`lock` granularity, three CPUs).
-const SAFEWAKE_LOCK: &str = "v1.3e7c5a0d786f00b8.cANCAgICHwEC6L-B-w";
+const SAFEWAKE_LOCK: &str = "v1.5df2ec56c81e41e0.cANCAgICHwEC6L-B-w";
+
+/// The same directed schedule on 2.6.22, whose `ep_poll_safewake` is the seed tree's.
+const SAFEWAKE_LOCK_2_6_22: &str = "v1.3e7c5a0d786f00b8.bgM8AgICIwECXRViOA";
 
 fn lock3() -> Options {
+    lock3_on(kernel_model::KernelVersion::Seed)
+}
+
+fn lock3_on(version: kernel_model::KernelVersion) -> Options {
     let mut options = Options::default();
     options.machine.granularity = GranularityKind::Lock;
     options.machine.cpus = 3;
+    options.kernel.version = version;
     options
 }
 
@@ -261,7 +269,11 @@ fn w_results(log: &Log) -> usize {
 /// makes `C` ready again, and its `ep_poll_safewake(&psw, &C->poll_wait)` finds `w1`'s
 /// node for the same head and returns without waking anybody; then everything runs out.
 fn derive_safewake() -> (Schedule, Log) {
-    let options = lock3();
+    derive_safewake_on(kernel_model::KernelVersion::Seed)
+}
+
+fn derive_safewake_on(version: kernel_model::KernelVersion) -> (Schedule, Log) {
+    let options = lock3_on(version);
     let log = common::log();
     let mut world = World::<LockSteps>::new(&options, SAFEWAKE_HASH).unwrap();
     common::nested_two_writers(&mut world, &log);
@@ -335,6 +347,41 @@ fn safewake_drop_is_derived_again() {
     // Same scenario, same schedule strictly replayed: same report.
     let outcome = replay::<LockSteps>(&lock3(), SAFEWAKE_HASH, &build_nested, &schedule).unwrap();
     assert!(outcome.has_report(ReportKind::LostWakeup));
+}
+
+/// F2 on 2.6.22: d47de16c7221 and c7ea76302547 left `ep_poll_safewake` as it was, so
+/// the same directed schedule drops the same wake and `W` sleeps for ever (found again
+/// by `epsim explore finding-safewake-drops-wake --kernel 2.6.22`, 9 of 2 000 PCT runs).
+#[test]
+fn safewake_drop_on_2_6_22_is_derived_again_and_replays() {
+    let version = kernel_model::KernelVersion::V2_6_22;
+    let (schedule, log) = derive_safewake_on(version);
+    assert_eq!(
+        schedule.encode(),
+        SAFEWAKE_LOCK_2_6_22,
+        "re-pin SAFEWAKE_LOCK_2_6_22"
+    );
+    assert_eq!(w_results(&log), 2);
+    let pinned = Schedule::decode(SAFEWAKE_LOCK_2_6_22).expect("a well-formed schedule");
+    let options = lock3_on(version);
+    let mut world = World::<LockSteps>::new(&options, SAFEWAKE_HASH).unwrap();
+    build_nested(&mut world);
+    world.machine_mut().set_replay(pinned).unwrap();
+    let mut canonical = sim::strategy::Canonical::default();
+    canonical.begin_execution();
+    let outcome = world.run(&mut canonical);
+    let kernel = world.kernel();
+    let w = common::task_named(&kernel, "W");
+    assert_eq!(outcome.result.end, RunEnd::Quiescent { sleepers: vec![w] });
+    let report = outcome
+        .reports()
+        .iter()
+        .find(|r| r.kind == ReportKind::LostWakeup)
+        .unwrap_or_else(|| panic!("no lost-wakeup: {:?}", outcome.reports()));
+    assert_eq!(
+        classify_finding(&kernel, report),
+        Some(finding::SAFEWAKE_DROPS_WAKE)
+    );
 }
 
 /// Without the concurrent wake — `w1` allowed to finish its write before `w2` writes —
@@ -412,7 +459,7 @@ fn busy_loop_2_6_21_replays_to_the_step_budget() {
 }
 
 #[test]
-fn busy_loop_is_derived_again_and_absent_from_2_6_22() {
+fn busy_loop_is_derived_again_and_absent_from_the_later_versions() {
     for version in kernel_model::KernelVersion::ALL {
         let options = busy_options(version);
         let mut world = World::<LockSteps>::new(&options, BUSY_LOOP_HASH).unwrap();
@@ -426,7 +473,9 @@ fn busy_loop_is_derived_again_and_absent_from_2_6_22() {
                 BUSY_LOOP_2_6_21,
                 "re-pin BUSY_LOOP_2_6_21"
             ),
-            kernel_model::KernelVersion::V2_6_22 => {
+            // The later versions steal the whole ready list: the second waiter finds it
+            // empty and sleeps.
+            kernel_model::KernelVersion::Seed | kernel_model::KernelVersion::V2_6_22 => {
                 assert_eq!(outcome.result.end, RunEnd::Completed);
                 assert!(outcome.reports().is_empty(), "{:?}", outcome.reports());
             }

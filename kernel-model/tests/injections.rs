@@ -146,13 +146,13 @@ fn detect<G: Granularity>(d: &Detection<G>) {
     );
 }
 
-const V22: KernelVersion = KernelVersion::V2_6_22;
+const SEED: KernelVersion = KernelVersion::Seed;
 
 #[test]
 fn no_linked_check_is_caught_as_list_corruption() {
     detect::<LockSteps>(&Detection {
         injection: Injection::NoLinkedCheck,
-        version: V22,
+        version: SEED,
         granularity: GranularityKind::Lock,
         model: MemoryModel::Sc,
         scenario: ("case5_callback", common::case5_callback),
@@ -166,7 +166,7 @@ fn no_linked_check_is_caught_as_list_corruption() {
 fn no_reinject_wakeup_is_caught_as_lost_wakeup() {
     detect::<LockSteps>(&Detection {
         injection: Injection::NoReinjectWakeup,
-        version: V22,
+        version: SEED,
         granularity: GranularityKind::Lock,
         model: MemoryModel::Sc,
         scenario: ("case4_two_waiters", common::case4_two_waiters),
@@ -197,7 +197,7 @@ fn no_reinject_wakeup_2_6_21_is_caught_as_lost_wakeup() {
 fn lock_without_irqsave_is_caught_as_irq_unsafe_lock() {
     detect::<LockSteps>(&Detection {
         injection: Injection::LockWithoutIrqsave,
-        version: V22,
+        version: SEED,
         granularity: GranularityKind::Lock,
         model: MemoryModel::Sc,
         scenario: ("irq_socket", common::irq_socket),
@@ -211,7 +211,7 @@ fn lock_without_irqsave_is_caught_as_irq_unsafe_lock() {
 fn ctl_without_sem_is_caught_as_use_after_free() {
     detect::<LockSteps>(&Detection {
         injection: Injection::CtlWithoutSem,
-        version: V22,
+        version: SEED,
         granularity: GranularityKind::Lock,
         model: MemoryModel::Sc,
         scenario: ("case2_del", common::case2_del),
@@ -225,7 +225,7 @@ fn ctl_without_sem_is_caught_as_use_after_free() {
 fn steal_without_lock_is_caught_as_list_corruption() {
     detect::<AccessSteps>(&Detection {
         injection: Injection::StealWithoutLock,
-        version: V22,
+        version: SEED,
         granularity: GranularityKind::Access,
         model: MemoryModel::Sc,
         scenario: ("case5_callback", common::case5_callback),
@@ -239,7 +239,7 @@ fn steal_without_lock_is_caught_as_list_corruption() {
 fn no_pwake_deferral_is_caught_as_lock_order() {
     detect::<LockSteps>(&Detection {
         injection: Injection::NoPwakeDeferral,
-        version: V22,
+        version: SEED,
         granularity: GranularityKind::Lock,
         model: MemoryModel::Sc,
         scenario: ("nested_one_writer", common::nested_one_writer),
@@ -253,7 +253,7 @@ fn no_pwake_deferral_is_caught_as_lock_order() {
 fn unhook_under_lock_is_caught_as_lock_order() {
     detect::<LockSteps>(&Detection {
         injection: Injection::UnhookUnderLock,
-        version: V22,
+        version: SEED,
         granularity: GranularityKind::Lock,
         model: MemoryModel::Sc,
         scenario: ("del_while_writing", common::del_while_writing),
@@ -287,7 +287,7 @@ fn exhaustive(
     scenario: fn(&mut World<AccessSteps>, &Log),
     bounds: (u32, u32),
 ) -> Exhaustive {
-    let options = options(injection, V22, GranularityKind::Access, model);
+    let options = options(injection, SEED, GranularityKind::Access, model);
     let hash = hash_of("no-smp-mb");
     let logs: RefCell<Vec<Log>> = RefCell::new(Vec::new());
     let build = |world: &mut World<AccessSteps>| {

@@ -1,7 +1,7 @@
 //! # snapshots — epsim's memory of what the simulated kernel does
 //!
 //! A test-only crate: the tests in `tests/` pin, in insta snapshots a reviewer can read,
-//! the event order of every shipped scenario on both kernel versions, the seed commit's
+//! the event order of every shipped scenario on every kernel version side by side, the seed commit's
 //! five cases (narrated, and their bounded explorations), every bug injection's
 //! counter-example, the litmus table, and the findings about the 2007 code. A change
 //! that alters any of them shows up as a snapshot diff.
@@ -30,24 +30,48 @@ pub fn check(scenario: &Scenario, kernel: KernelVersion) -> String {
     workloads::event_order::render(scenario, kernel)
 }
 
-/// `check` on both kernel versions, one after the other, with a line saying whether
-/// the versions agree on every result.
-pub fn check_both(scenario: &Scenario) -> String {
-    let new = check(scenario, KernelVersion::V2_6_22);
-    let old = check(scenario, KernelVersion::V2_6_21);
+/// `check` on every kernel version of [`KernelVersion::ALL`], side by side in that
+/// order, after a line saying which versions give the same results. A version on which
+/// the scenario makes a call its tree does not have is shown as skipped, with the reason.
+pub fn check_all(scenario: &Scenario) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", scenario.name(), scenario.description());
-    let same = strip_header(&new) == strip_header(&old);
+    let mut sections = Vec::new();
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for kernel in KernelVersion::ALL {
+        let body = match scenario.unsupported_on(kernel) {
+            Some(reason) => format!("skipped: {reason}\n"),
+            None => {
+                let body = check(scenario, kernel);
+                let results = strip_header(&body);
+                match groups.iter_mut().find(|(r, _)| *r == results) {
+                    Some((_, names)) => names.push(kernel.name()),
+                    None => groups.push((results, vec![kernel.name()])),
+                }
+                body
+            }
+        };
+        sections.push(format!("== {} ==\n{body}", kernel.name()));
+    }
+    let agreement: Vec<String> = groups
+        .iter()
+        .map(|(_, names)| format!("[{}]", names.join(", ")))
+        .collect();
     let _ = writeln!(
         out,
         "{}",
-        if same {
-            "2.6.22 and 2.6.21 give the same results."
-        } else {
-            "2.6.22 and 2.6.21 give different results (the seed commit changed the transfer: see the description)."
+        match groups.len() {
+            0 => "no version runs it.".to_string(),
+            1 => format!("same results on {}.", agreement[0]),
+            _ => format!(
+                "results differ; alike: {} (the scenario's comment says why).",
+                agreement.join(" ")
+            ),
         }
     );
-    let _ = writeln!(out, "\n== 2.6.22 ==\n{new}\n== 2.6.21 ==\n{old}");
+    for section in sections {
+        let _ = write!(out, "\n{section}");
+    }
     out
 }
 

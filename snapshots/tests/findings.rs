@@ -115,7 +115,7 @@ fn finding(name: &str, why: &str) -> String {
 
 /// F1, what the 2007 code does and why the port keeps it.
 const WHY_F1: &str = "
-ep_send_events (2.6.22, the seed commit's single pass) re-initialises the link of an
+ep_send_events (6192bd536f96, the seed commit's single pass) re-initialises the link of an
 item that leaves the loop with `smp_mb(); INIT_LIST_HEAD(&epi->rdllink)`, holding only
 ep->sem for read. INIT_LIST_HEAD is two plain stores, in C as in the port, and
 ep_poll_callback on another CPU tests `next` alone: between the two stores it sees an
@@ -134,7 +134,7 @@ fn finding_init_list_head_window() {
 
 /// F2, what the 2007 code does and why the port keeps it.
 const WHY_F2: &str = "
-ep_poll_safewake (2.6.22 and 2.6.21) returns without waking when *any* wake in progress
+ep_poll_safewake (6192bd536f96 and 2.6.21) returns without waking when *any* wake in progress
 has the same wait queue head, whatever task is making it (`tncur->wq == wq || ...`),
 although its comment says that wakes from other tasks are let through. When one writer's
 wake of the child set's poll_wait is still listed while another writer makes the child
@@ -158,23 +158,23 @@ retries at once, without sleeping and without cond_resched. On one CPU without k
 preemption (CONFIG_PREEMPT off) the first waiter, runnable again after its page fault,
 never gets the CPU back: a livelock; on SMP the loop only burns a CPU until the first
 waiter re-injects the item. It is 2.6.21's code, kept by the port; the seed commit
-removed it by stealing the whole ready list (2.6.22, below).
+removed it by stealing the whole ready list (6192bd536f96, below).
 ";
 
 #[test]
 fn finding_2621_busy_loop() {
     let mut out = finding("finding-2621-busy-loop", WHY_F3);
-    // The seed commit's answer: the same scenario on 2.6.22 completes.
+    // The seed commit's answer: the same scenario on 6192bd536f96 completes.
     let scenario = snapshots::library_scenario("finding-2621-busy-loop");
     let options = scenario.options(&Overrides {
-        kernel: Some(KernelVersion::V2_6_22),
+        kernel: Some(KernelVersion::Seed),
         ..Overrides::default()
     });
     let mut canonical = sim::strategy::Canonical::default();
     let run = scenario.run(&options, scenario.seed(), &mut canonical);
     let _ = writeln!(
         out,
-        "\n== the canonical schedule on 2.6.22: the seed commit steals the whole list =="
+        "\n== the canonical schedule on 6192bd536f96: the seed commit steals the whole list =="
     );
     out.push_str(&run.results.render());
     let reports: Vec<&sim::Report> = run.outcome.reports().iter().collect();

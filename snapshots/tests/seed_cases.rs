@@ -2,7 +2,9 @@
 //! For each: the narrated trace of one schedule at lock granularity — the argument in
 //! action — and a bounded exploration at the scenario's own granularity: how many
 //! schedules, which distinct outcomes, and which reports (none expected but documented
-//! findings, which are named).
+//! findings, which are named). The same five on 2.6.22, where d47de16c7221 changed the
+//! argument: `ep->mtx` across the transfer, callbacks chained on `ovflist`, one sleeper
+//! woken per wake.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,6 +19,10 @@ use workloads::session::{self, Capture, Drive};
 const RUNS: u64 = 60;
 
 fn case(name: &str) -> String {
+    case_on(name, None)
+}
+
+fn case_on(name: &str, kernel: Option<kernel_model::KernelVersion>) -> String {
     let scenario = snapshots::library_scenario(name);
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", scenario.name(), scenario.description());
@@ -25,6 +31,7 @@ fn case(name: &str) -> String {
     let overrides = Overrides {
         granularity: Some(GranularityKind::Lock),
         model: Some(sim::MemoryModel::Sc),
+        kernel,
         ..Overrides::default()
     };
     let options = scenario.options(&overrides);
@@ -57,7 +64,10 @@ fn case(name: &str) -> String {
     let _ = writeln!(out, "schedule: {}", run.outcome.result.schedule.encode());
 
     // A bounded exploration at the scenario's own options.
-    let options = scenario.options(&Overrides::default());
+    let options = scenario.options(&Overrides {
+        kernel,
+        ..Overrides::default()
+    });
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     let mut reports: BTreeMap<String, u64> = BTreeMap::new();
     let mut hashes = std::collections::BTreeSet::new();
@@ -128,4 +138,31 @@ fn seed_case_4_two_waiters() {
 #[test]
 fn seed_case_5_callback_race() {
     insta::assert_snapshot!(case("seed-case-5-callback-race"));
+}
+
+const V2_6_22: Option<kernel_model::KernelVersion> = Some(kernel_model::KernelVersion::V2_6_22);
+
+#[test]
+fn seed_case_1_epfd_close_on_2_6_22() {
+    insta::assert_snapshot!(case_on("seed-case-1-epfd-close", V2_6_22));
+}
+
+#[test]
+fn seed_case_2_ctl_del_on_2_6_22() {
+    insta::assert_snapshot!(case_on("seed-case-2-ctl-del", V2_6_22));
+}
+
+#[test]
+fn seed_case_3_file_close_on_2_6_22() {
+    insta::assert_snapshot!(case_on("seed-case-3-file-close", V2_6_22));
+}
+
+#[test]
+fn seed_case_4_two_waiters_on_2_6_22() {
+    insta::assert_snapshot!(case_on("seed-case-4-two-waiters", V2_6_22));
+}
+
+#[test]
+fn seed_case_5_callback_race_on_2_6_22() {
+    insta::assert_snapshot!(case_on("seed-case-5-callback-race", V2_6_22));
 }

@@ -243,13 +243,13 @@ one line on stderr and exit status 2: --cpus outside 1..=64, --model tso or pso 
 --granularity access, --strategy replay without --schedule, a malformed schedule, an
 unknown --inject name (the error lists the known ones).";
 
-/// epsim — a deterministic simulator of Linux epoll (2.6.22 fs/eventpoll.c) on a
+/// epsim — a deterministic simulator of Linux epoll (fs/eventpoll.c of 2007: the tree at 6192bd536f96, v2.6.21 and v2.6.22) on a
 /// simulated SMP machine with weak memory.
 #[derive(Parser, Debug)]
 #[command(
     name = "epsim",
     version,
-    about = "A deterministic simulator of Linux epoll (fs/eventpoll.c, 2.6.22) on a simulated SMP machine",
+    about = "A deterministic simulator of Linux epoll (fs/eventpoll.c of 2007: 6192bd536f96, 2.6.21, 2.6.22) on a simulated SMP machine",
     after_help = TOP_EXAMPLES
 )]
 pub struct Cli {
@@ -384,12 +384,15 @@ pub struct ExploreArgs {
 /// `epsim list`.
 #[derive(Args, Debug, Clone)]
 pub struct ListArgs {
-    /// Print JSON: [{"name", "description"}]
+    /// Print JSON: [{"name", "description"}] (with --kernel also "kernel", "runs", "reason")
     #[arg(long)]
     pub json: bool,
     /// Print the text of one built-in scenario
     #[arg(long, value_name = "NAME", conflicts_with = "json")]
     pub show: Option<String>,
+    /// Say which scenarios run on this kernel version (and why the others cannot)
+    #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "show")]
+    pub kernel: Option<KernelArg>,
 }
 
 /// `epsim snapshot`.
@@ -556,7 +559,7 @@ pub struct CommonOpts {
     /// Number of virtual CPUs, 1 to 64 [default: the scenario's, else 2]
     #[arg(long, value_name = "N", value_parser = whole::<usize>(1, sim::limits::CPUS_MAX as u64), allow_negative_numbers = true)]
     pub cpus: Option<usize>,
-    /// Kernel version of fs/eventpoll.c [default: 2.6.22]
+    /// Kernel version of fs/eventpoll.c [default: the scenario's, else 6192bd536f96]
     #[arg(long, value_enum, value_name = "VERSION")]
     pub kernel: Option<KernelArg>,
     /// Memory model; tso and pso need --granularity access [default: sc]
@@ -579,22 +582,38 @@ pub struct CommonOpts {
     pub json: bool,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelArg {
-    /// Linux 2.6.22: right after 6192bd536f96 "epoll: optimizations and cleanups"
-    #[value(name = "2.6.22")]
-    V2_6_22,
-    /// Linux 2.6.21: before it
-    #[value(name = "2.6.21")]
-    V2_6_21,
-}
+/// `--kernel`: one of [`kernel_model::KernelVersion::ALL`] by its name or an alias, so a
+/// version added to `ALL` is accepted (and listed by `--help`) with no change here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelArg(pub kernel_model::KernelVersion);
 
 impl KernelArg {
     pub fn version(self) -> kernel_model::KernelVersion {
-        match self {
-            KernelArg::V2_6_22 => kernel_model::KernelVersion::V2_6_22,
-            KernelArg::V2_6_21 => kernel_model::KernelVersion::V2_6_21,
-        }
+        self.0
+    }
+}
+
+impl ValueEnum for KernelArg {
+    fn value_variants<'a>() -> &'a [KernelArg] {
+        const VARIANTS: [KernelArg; kernel_model::KernelVersion::ALL.len()] = {
+            let mut variants = [KernelArg(kernel_model::KernelVersion::ALL[0]);
+                kernel_model::KernelVersion::ALL.len()];
+            let mut index = 0;
+            while index < variants.len() {
+                variants[index] = KernelArg(kernel_model::KernelVersion::ALL[index]);
+                index += 1;
+            }
+            variants
+        };
+        &VARIANTS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(
+            clap::builder::PossibleValue::new(self.0.name())
+                .aliases(self.0.aliases().iter().copied())
+                .help(self.0.description()),
+        )
     }
 }
 

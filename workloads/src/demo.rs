@@ -22,7 +22,7 @@ pub const DEMO_SCENARIO: &str = "seed-case-4-two-waiters";
 
 const ABOUT: &str = "\
 epsim is a deterministic simulator of Linux epoll: a faithful port of fs/eventpoll.c
-(2.6.22, with 2.6.21 selectable) running on a simulated SMP machine with virtual CPUs,
+(the tree at 6192bd536f96, with v2.6.21 and v2.6.22 selectable) running on a simulated SMP machine with virtual CPUs,
 virtual time, locks, wait queues and weak memory (sc, tso, pso). The same inputs and seed
 give the same execution, bit for bit, and every run can be replayed from its schedule.";
 

@@ -1,5 +1,6 @@
 //! `epsim list`: the built-in scenarios (the library in `workloads/scenarios/`) with
-//! their description lines.
+//! their description lines; with `--kernel K`, whether each runs on K (a scenario that
+//! makes a call K's tree does not have cannot, and the reason is shown).
 
 use std::io::Write;
 
@@ -14,31 +15,71 @@ use crate::scenario::list;
 struct Entry {
     name: &'static str,
     description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kernel: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<bool>,
+    /// Why it does not run on `kernel` (absent when it does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
 /// `epsim list`.
 pub fn run(args: &ListArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    let entries: Vec<Entry> = list()
-        .iter()
-        .map(|s| Entry {
-            name: s.name,
-            description: s.description(),
-        })
-        .collect();
+    let kernel = args.kernel.map(|k| k.version());
+    let mut entries = Vec::new();
+    for builtin in list() {
+        let scenario = builtin
+            .parse()
+            .map_err(|e| CliError::usage(format!("built-in scenario: {e}")))?;
+        let reason = kernel.and_then(|k| scenario.unsupported_on(k));
+        entries.push(Entry {
+            name: builtin.name,
+            description: scenario.description().to_string(),
+            kernel: kernel.map(|k| k.name()),
+            runs: kernel.map(|_| reason.is_none()),
+            reason,
+        });
+    }
     if args.json {
         write_json(out, &entries)?;
         return Ok(Exit::Clean);
     }
-    let mut table = Table::new(["NAME", "DESCRIPTION"]);
-    for entry in &entries {
-        table.row([entry.name.to_string(), entry.description.clone()]);
+    match kernel {
+        None => {
+            let mut table = Table::new(["NAME", "DESCRIPTION"]);
+            for entry in &entries {
+                table.row([entry.name.to_string(), entry.description.clone()]);
+            }
+            table.write(out, "")?;
+            writeln!(
+                out,
+                "\n{} scenarios. Run one with `epsim run NAME`; see its text with `epsim list --show NAME`.",
+                entries.len()
+            )?;
+        }
+        Some(kernel) => {
+            let mut table = Table::new(["NAME", &format!("ON {}", kernel.name()), "DESCRIPTION"]);
+            for entry in &entries {
+                table.row([
+                    entry.name.to_string(),
+                    entry
+                        .reason
+                        .map_or("runs".to_string(), |r| format!("skipped: {r}")),
+                    entry.description.clone(),
+                ]);
+            }
+            table.write(out, "")?;
+            let runs = entries.iter().filter(|e| e.reason.is_none()).count();
+            writeln!(
+                out,
+                "\n{runs} of {} scenarios run on {}. Run one with `epsim run NAME --kernel {}`.",
+                entries.len(),
+                kernel.name(),
+                kernel.name()
+            )?;
+        }
     }
-    table.write(out, "")?;
-    writeln!(
-        out,
-        "\n{} scenarios. Run one with `epsim run NAME`; see its text with `epsim list --show NAME`.",
-        entries.len()
-    )?;
     Ok(Exit::Clean)
 }
 

@@ -31,7 +31,7 @@ impl Default for RunDefaults {
         let machine = Config::default();
         RunDefaults {
             cpus: machine.cpus,
-            kernel: KernelVersion::V2_6_22,
+            kernel: KernelVersion::Seed,
             model: machine.model,
             granularity: machine.granularity,
             // Earliest virtual clock first: the realistic timeline.
@@ -142,7 +142,7 @@ mod tests {
             .unwrap();
         assert_eq!(options.machine, Config::default());
         assert_eq!(options.strategy, StrategyKind::Timed);
-        assert_eq!(options.kernel, KernelVersion::V2_6_22);
+        assert_eq!(options.kernel, KernelVersion::Seed);
         assert_eq!(options.seed, 0);
     }
 

@@ -14,7 +14,7 @@
 //!   "epsim_version": "0.1.0",
 //!   "scenario": "seed-case-4-two-waiters",
 //!   "scenario_text": "scenario seed-case-4-two-waiters\n...",
-//!   "options": {"cpus": 2, "kernel": "2.6.22", "model": "sc", "granularity": "lock",
+//!   "options": {"cpus": 2, "kernel": "6192bd536f96", "model": "sc", "granularity": "lock",
 //!               "injections": [], "strategy": "random"},
 //!   "seed": 0,
 //!   "schedule": "v1.0123456789abcdef.AQID...",

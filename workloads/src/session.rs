@@ -85,7 +85,7 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// A one-line summary: `kernel 2.6.22, 2 CPUs, model sc, granularity lock, strategy
+    /// A one-line summary: `kernel 6192bd536f96, 2 CPUs, model sc, granularity lock, strategy
     /// random, seed 0`.
     pub fn describe(&self) -> String {
         let machine = &self.options.machine;
@@ -120,9 +120,7 @@ pub fn resolve(scenario: &Scenario, common: &CommonOpts) -> Result<Resolved, Cli
     let machine = Config::default();
     let defaults = RunDefaults {
         cpus: header.cpus.unwrap_or(machine.cpus),
-        kernel: header
-            .kernel
-            .unwrap_or(kernel_model::KernelVersion::V2_6_22),
+        kernel: header.kernel.unwrap_or(kernel_model::KernelVersion::Seed),
         model: header.model.unwrap_or(machine.model),
         granularity: header.granularity.unwrap_or(machine.granularity),
         strategy: scenario.strategy(),

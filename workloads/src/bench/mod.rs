@@ -72,7 +72,7 @@ pub struct MixResult {
     pub sim_events_per_sec: f64,
     pub ratio: f64,
     /// Proof of work, per round of K writes, one wait and K reads: `ep_poll_callback`
-    /// runs (2.6.22's `pipe_read` wakes `pipe->wait` whenever it frees a buffer, so the
+    /// runs (the 2007 trees' `pipe_read` wakes `pipe->wait` whenever it frees a buffer, so the
     /// reads run callbacks too: 2K; a current host kernel wakes only the writers of a
     /// pipe that was full, so it runs K) and `f_op->poll` calls (the K new items and
     /// the K level-triggered ones re-injected by the previous wait: 2K).
@@ -328,7 +328,7 @@ pub fn render(report: &BenchReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  sim per round: ep_poll_callback {:.1} (2.6.22's pipe_read wakes pipe->wait too; a current host runs K={}) | f_op->poll {:.1}",
+        "  sim per round: ep_poll_callback {:.1} (the 2007 trees' pipe_read wakes pipe->wait too; a current host runs K={}) | f_op->poll {:.1}",
         m.sim_callbacks_per_round, 10, m.sim_polls_per_round
     );
     let _ = writeln!(out, "\nscale (10 ready among N watched pipes, epoll_wait(10, 0)); targets: ≤ 1.3× growth 10→100k, ≤ 400 bytes/watch");

@@ -169,6 +169,31 @@ pub enum StmtKind {
     Continue,
 }
 
+/// Calls `visit` on every statement of `block` and of the blocks nested in it, in text
+/// order.
+pub fn walk(block: &Block, visit: &mut impl FnMut(&Stmt)) {
+    for stmt in block.iter() {
+        visit(stmt);
+        match &stmt.kind {
+            StmtKind::Repeat { body, .. }
+            | StmtKind::Until { body, .. }
+            | StmtKind::For { body, .. }
+            | StmtKind::Thread { body, .. }
+            | StmtKind::Fork { body, .. }
+            | StmtKind::At { body, .. } => walk(body, visit),
+            StmtKind::If { arms, otherwise } => {
+                for (_, then) in arms {
+                    walk(then, visit);
+                }
+                if let Some(otherwise) = otherwise {
+                    walk(otherwise, visit);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The system calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyscallName {

@@ -272,10 +272,7 @@ impl Scenario {
             ..defaults
         };
         let kernel = KernelOptions {
-            version: overrides
-                .kernel
-                .or(h.kernel)
-                .unwrap_or(KernelVersion::V2_6_22),
+            version: overrides.kernel.or(h.kernel).unwrap_or(KernelVersion::Seed),
             injections: overrides
                 .injections
                 .clone()
@@ -283,6 +280,30 @@ impl Scenario {
             ..KernelOptions::default()
         };
         Options { machine, kernel }
+    }
+
+    /// Why this scenario cannot run on `kernel`: the first system call it makes that the
+    /// version's tree does not have (the reason [`KernelVersion::missing_syscall`] gives),
+    /// or `None` when every call exists. Scenarios that cannot run are skipped for that
+    /// version by `epsim list --kernel`, the snapshots and the library tests.
+    pub fn unsupported_on(&self, kernel: KernelVersion) -> Option<&'static str> {
+        let mut reason = None;
+        let mut visit = |stmt: &ast::Stmt| {
+            if let ast::StmtKind::Syscall { call, .. } = &stmt.kind {
+                if reason.is_none() {
+                    reason = kernel.missing_syscall(call.name.name());
+                }
+            }
+        };
+        for process in &self.processes {
+            for task in &process.tasks {
+                ast::walk(&task.body, &mut visit);
+            }
+        }
+        for at in &self.interrupts {
+            ast::walk(&at.body, &mut visit);
+        }
+        reason
     }
 
     /// The header's strategy, else `timed` (earliest virtual clock first).
@@ -299,6 +320,11 @@ impl Scenario {
     /// pinned task and interrupt names a CPU the machine has. One line on error.
     pub fn check_options(&self, options: &Options) -> Result<(), String> {
         options.machine.validate().map_err(|e| e.to_string())?;
+        for injection in &options.kernel.injections {
+            injection
+                .applies_to(options.kernel.version)
+                .map_err(str::to_string)?;
+        }
         let cpus = options.machine.cpus;
         for process in &self.processes {
             for task in &process.tasks {

@@ -277,7 +277,7 @@ impl Parser<'_> {
         self.depth -= 1;
     }
 
-    /// A header value written as one word: `2.6.22`, `no-linked-check`, `seed-case-1`.
+    /// A header value written as one word: `2.6.21`, `no-linked-check`, `seed-case-1`.
     /// Tokens that touch each other (no space between) are joined.
     /// A [`Parser::word`] that `parse` must accept: "found `x`, expected {what}" if not.
     fn parsed_word<T>(
@@ -458,8 +458,11 @@ impl Parser<'_> {
             "kernel" => {
                 self.once("kernel", &token)?;
                 self.next();
-                let (version, _) =
-                    self.parsed_word("a kernel version: 2.6.22 or 2.6.21", KernelVersion::parse)?;
+                let expected = format!(
+                    "a kernel version: {}",
+                    KernelVersion::names_for_humans()
+                );
+                let (version, _) = self.parsed_word(&expected, KernelVersion::parse)?;
                 self.parsed.header.kernel = Some(version);
             }
             "model" => {
@@ -1660,7 +1663,7 @@ mod tests {
         ("cpus 2\ncpus 3", "t.scn:2:1: found a second `cpus` line, expected each header line once (the first is at 1:1)"),
         ("cpus 0", "t.scn:1:6: found 0, expected a number of CPUs from 1 to 64"),
         ("cpus x", "t.scn:1:6: found `x`, expected the number of CPUs"),
-        ("kernel 2.6.23", "t.scn:1:8: found `2.6.23`, expected a kernel version: 2.6.22 or 2.6.21"),
+        ("kernel 2.6.23", "t.scn:1:8: found `2.6.23`, expected a kernel version: 6192bd536f96 (seed), 2.6.21, 2.6.22"),
         ("model weak", "t.scn:1:7: found `weak`, expected a memory model: sc, tso or pso"),
         ("granularity step", "t.scn:1:13: found `step`, expected a granularity: syscall, lock or access"),
         ("strategy replay", "t.scn:1:10: found `replay`, expected a strategy: timed, random, pct, round-robin or dfs"),
