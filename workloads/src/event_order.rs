@@ -148,10 +148,8 @@ pub fn results_lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Why `scenario` cannot run on `kernel` (a system call that version's tree does not
-/// have), or `None`. Every version of this tree has every call the scenario language
-/// knows, so today it is always `None`; the versions to come name theirs here.
+/// Why `scenario` cannot run on `kernel` — the first system call it makes that the
+/// version's tree does not have ([`Scenario::unsupported_on`]) — or `None`.
 pub fn unsupported_on(scenario: &Scenario, kernel: KernelVersion) -> Option<String> {
-    let _ = (scenario, kernel);
-    None
+    scenario.unsupported_on(kernel).map(str::to_string)
 }
