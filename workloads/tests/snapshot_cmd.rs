@@ -372,3 +372,43 @@ fn the_example_crates_snapshots_match_through_the_binary_and_its_script() {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
 }
+
+#[test]
+fn a_version_without_a_scenarios_call_is_skipped_with_the_reason() {
+    let dir = scratch("skipped");
+    let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/eventfd-basics.scn");
+    std::fs::copy(&library, dir.join("eventfd-basics.scn")).unwrap();
+    let scenario = workloads::api::load(&library).unwrap();
+    let output = epsim()
+        .current_dir(&dir)
+        .args(["snapshot", "--accept", "--json", "eventfd-basics.scn"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entries = json["snapshots"].as_array().unwrap();
+    assert_eq!(entries.len(), KernelVersion::ALL.len());
+    for (entry, kernel) in entries.iter().zip(KernelVersion::ALL) {
+        let written = dir.join(snap("eventfd-basics", kernel)).exists();
+        match workloads::api::unsupported_on(&scenario, kernel) {
+            Some(reason) => {
+                assert_eq!(entry["status"], "skipped", "{entry}");
+                assert_eq!(entry["reason"], reason.as_str());
+                assert!(!written, "{}", kernel.name());
+            }
+            None => {
+                assert_eq!(entry["status"], "accepted", "{entry}");
+                assert!(written, "{}", kernel.name());
+            }
+        }
+    }
+    // The text says why, and a skipped version does not fail --check.
+    let (status, out, _) = snapshot(&dir, &["--check", "eventfd-basics.scn"]);
+    assert_eq!(status, 0, "{out}");
+    for kernel in KernelVersion::ALL {
+        if let Some(reason) = workloads::api::unsupported_on(&scenario, kernel) {
+            assert!(out.contains(&format!(" skipped   {reason}")), "{out}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
