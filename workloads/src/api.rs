@@ -34,7 +34,7 @@
 //! Stable (kept across releases; a change is announced as a breaking one): the
 //! functions [`parse`], [`load`], [`run`], [`event_order()`], [`snapshot_text`],
 //! [`unsupported_on`], [`kernel_version`], [`kernel_versions`]; [`RunOptions`] and its builder methods; the fields of [`Run`]
-//! `event_order`, `passed`, `steps` and `trace_hash`; [`Error`] as a `Display`able
+//! `event_order`, `calls`, `passed`, `steps` and `trace_hash`; [`Call`] and [`Event`]; [`Error`] as a `Display`able
 //! error. The event-order text itself keeps the guarantees of
 //! `docs/snapshot-testing.md`: one line per call (`TASK: CALL = RESULT`, each task's
 //! calls in order), the options line first, then expectations, reports and how the
@@ -185,11 +185,38 @@ impl RunOptions {
     }
 }
 
+/// One system call of a run, as `epsim run --json` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// The task's name (`at 5ms` for an interrupt's action).
+    pub task: String,
+    /// The statement as written, e.g. `evs = epoll_wait(ep, 10, -1)`.
+    pub call: String,
+    /// The return value: a descriptor, a count, 0, or -1 on error.
+    pub ret: i64,
+    /// The errno's name on error (`EAGAIN`).
+    pub errno: Option<String>,
+    /// What an `epoll_wait` returned, in order.
+    pub events: Vec<Event>,
+}
+
+/// One `struct epoll_event` an `epoll_wait` returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The mask by name, `EPOLLIN|EPOLLOUT`, as the scenario language writes it.
+    pub events: String,
+    pub data: u64,
+}
+
 /// One run of a scenario.
 #[derive(Clone, Debug)]
 pub struct Run {
     /// The event order as stable text (what [`event_order()`] returns).
     pub event_order: String,
+    /// Every call in the order the calls returned, across tasks — as `epsim run --json`
+    /// lists them: up to 100 000 runs of identical calls are kept, and the calls after
+    /// those are only counted (in `details`).
+    pub calls: Vec<Call>,
     /// Every expectation held and the run made no report the scenario did not expect
     /// (`expect report KIND`).
     pub passed: bool,
@@ -216,12 +243,34 @@ pub struct Run {
 /// let run = api::run(&scenario, &api::RunOptions::new())?;
 /// assert!(run.passed);
 /// assert!(run.event_order.contains("main: n = read(p.r, 1) = -1 EAGAIN\n"));
+/// let read = &run.calls[2];
+/// assert_eq!((read.call.as_str(), read.ret, read.errno.as_deref()), ("n = read(p.r, 1)", -1, Some("EAGAIN")));
 /// # Ok::<(), api::Error>(())
 /// ```
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Run, Error> {
     let order = event_order::run(scenario, &options.choices).map_err(Error::new)?;
     let result = &order.output.outcome.result;
+    let calls = order
+        .output
+        .results
+        .calls()
+        .map(|c| Call {
+            task: c.task.clone(),
+            call: c.call.clone(),
+            ret: c.ret,
+            errno: c.errno.map(|e| e.name().to_string()),
+            events: c
+                .events
+                .iter()
+                .map(|e| Event {
+                    events: kernel_model::poll::mask_to_string(e.events),
+                    data: e.data,
+                })
+                .collect(),
+        })
+        .collect();
     Ok(Run {
+        calls,
         passed: order.output.verdict.passed(),
         steps: result.steps,
         trace_hash: result.trace_hash,
