@@ -20,7 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sim::machine::Action;
 use sim::schedule::{Deviation, Schedule};
-use sim::strategy::{DecisionView, Dfs, Pct, Random, RoundRobin, Scheduler, StrategyKind, Timed};
+use sim::strategy::{
+    CutBranches, DecisionView, Dfs, Pct, Random, RoundRobin, Scheduler, StrategyKind, Timed,
+};
 use sim::{Granularity, Report, ReportKind};
 
 use crate::kernel::Kernel;
@@ -91,8 +93,12 @@ pub struct ExploreSummary {
     pub findings: BTreeMap<&'static str, u64>,
     /// The first run of each known finding (not shrunk).
     pub first_findings: BTreeMap<&'static str, FirstReport>,
-    /// True when DFS ran out of executions before `runs` (the search is complete).
+    /// True when DFS ran out of executions before `runs`: the search is complete
+    /// *within its bounds*. (The name is historical: it was exhaustive only if,
+    /// besides, `cut_branches` is zero.)
     pub exhaustive: bool,
+    /// DFS: the branches its bounds cut ([`sim::strategy::Dfs::cut`]).
+    pub cut_branches: CutBranches,
 }
 
 impl ExploreSummary {
@@ -297,6 +303,9 @@ pub fn explore_classified<G: Granularity>(
     }
     if let (Some(dfs), false) = (dfs.as_mut(), summary.exhaustive) {
         summary.exhaustive = !dfs.begin_execution();
+    }
+    if let Some(dfs) = &dfs {
+        summary.cut_branches = dfs.cut();
     }
     summary.distinct_traces = hashes.len() as u64;
     if explore.shrink {

@@ -4,6 +4,9 @@
 //! run is explored. A CPU that receives work from another (a wake-up, a lock hand-off)
 //! first catches up to the time at which the work was handed over (causality).
 
+use crate::ids::CpuId;
+use crate::state::State;
+
 /// What each primitive costs, in nanoseconds of the performing CPU's clock.
 ///
 /// The defaults are round figures for a 2007-era x86 SMP machine at roughly 2 GHz: cached
@@ -80,6 +83,62 @@ pub fn tick_ns(hz: u32) -> u64 {
 /// The jiffies counter at virtual time `now_ns`. The machine boots at jiffies 0.
 pub fn jiffies_at(now_ns: u64, hz: u32) -> u64 {
     now_ns / tick_ns(hz)
+}
+
+// ---- charging time to the CPUs -------------------------------------------------------
+
+/// Time as the machine keeps it: charging a primitive's cost to the performing CPU
+/// (lazily, for the inline primitives of the coarse granularities), reading a clock,
+/// and catching a clock up to a causal predecessor.
+impl State {
+    #[inline(always)]
+    pub fn charge(&self, cpu: CpuId, cost_ns: u64) {
+        self.settle();
+        let mut cpus = self.cpus.borrow_mut();
+        cpus[cpu.index()].clock_ns += cost_ns;
+    }
+
+    /// Charges the CPU running the current code, lazily: the cost is added to its clock
+    /// when anything next reads or moves a clock, or when the code stops running
+    /// ([`State::settle`]). This is what the inline primitives of the coarse
+    /// granularities use, so that a shared-word access costs an addition.
+    #[inline(always)]
+    pub fn charge_current(&self, cost_ns: u64) {
+        self.unsettled_ns.set(self.unsettled_ns.get() + cost_ns);
+    }
+
+    /// Adds what [`State::charge_current`] charged to the current CPU's clock.
+    #[inline]
+    pub fn settle(&self) {
+        let pending = self.unsettled_ns.replace(0);
+        if pending != 0 {
+            let cpu = self.current.get().cpu;
+            self.cpus.borrow_mut()[cpu.index()].clock_ns += pending;
+        }
+    }
+
+    /// `cpu`'s clock (exact: what inline primitives charged is settled first).
+    #[inline]
+    pub fn clock_ns(&self, cpu: CpuId) -> u64 {
+        self.settle();
+        self.cpus.borrow()[cpu.index()].clock_ns
+    }
+
+    /// Moves `cpu`'s clock forward to at least `time_ns` (causality).
+    pub fn catch_up(&self, cpu: CpuId, time_ns: u64) {
+        self.settle();
+        let mut cpus = self.cpus.borrow_mut();
+        let clock = &mut cpus[cpu.index()].clock_ns;
+        *clock = (*clock).max(time_ns);
+    }
+
+    pub fn jiffies(&self, cpu: CpuId) -> u64 {
+        jiffies_at(self.clock_ns(cpu), self.config.hz)
+    }
+
+    pub fn tick_ns(&self) -> u64 {
+        self.tick_ns
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::ids::{ContextId, CpuId, EventId, TaskId};
 use crate::lockdep::HeldLocks;
 use crate::mem::Word;
 use crate::op::Op;
+use crate::state::{Performed, State};
 
 /// One virtual CPU.
 #[derive(Clone, Debug)]
@@ -111,5 +112,66 @@ impl Context {
 
     pub fn in_interrupt(&self) -> bool {
         matches!(self.kind, ContextKind::Interrupt { .. })
+    }
+}
+
+// ---- interrupt flags and descriptions ---------------------------------------------------
+
+/// Who is running, and task names; `local_irq_save()` and `local_irq_restore()` as the
+/// machine performs them.
+impl State {
+    pub fn current_task(&self) -> Option<TaskId> {
+        let current = self.current.get();
+        self.contexts.borrow()[current.context.index()].task()
+    }
+
+    pub fn in_interrupt(&self) -> bool {
+        let current = self.current.get();
+        self.contexts.borrow()[current.context.index()].in_interrupt()
+    }
+
+    /// The name of a task, or of a thread `clone()` queued that the machine has not
+    /// created yet (a run can end first).
+    pub fn task_name(&self, task: TaskId) -> String {
+        if let Some(created) = self.tasks.borrow().get(task.index()) {
+            return created.name.clone();
+        }
+        let queue = self.spawn_queue.borrow();
+        let queued = queue.iter().find(|spawn| spawn.id == task);
+        queued.map_or_else(|| format!("{task}"), |spawn| spawn.name.clone())
+    }
+
+    /// `local_irq_save()`: disables the CPU's interrupts; the value is the saved flag.
+    #[inline]
+    pub(crate) fn irq_save(&self, cpu: CpuId) -> Performed {
+        self.charge_current(self.config.costs.irq_flags_ns);
+        let mut cpus = self.cpus.borrow_mut();
+        let flags = cpus[cpu.index()].irqs_enabled as u64;
+        cpus[cpu.index()].irqs_enabled = false;
+        Performed::Value(flags)
+    }
+
+    /// `local_irq_restore(flags)`.
+    #[inline]
+    pub(crate) fn irq_restore(&self, cpu: CpuId, flags: u64) -> Performed {
+        self.charge_current(self.config.costs.irq_flags_ns);
+        self.cpus.borrow_mut()[cpu.index()].irqs_enabled = flags != 0;
+        Performed::Value(0)
+    }
+}
+
+/// "task0 (reader)" or "irq on cpu1 (data arrives), hit task2".
+pub fn describe_context(context: &Context) -> String {
+    match context.kind {
+        ContextKind::Task(task) => format!("{task}"),
+        ContextKind::Interrupt {
+            cpu,
+            interrupted,
+            label,
+            ..
+        } => match interrupted {
+            Some(task) => format!("interrupt `{label}` on {cpu} over {task}"),
+            None => format!("interrupt `{label}` on idle {cpu}"),
+        },
     }
 }

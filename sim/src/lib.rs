@@ -13,21 +13,27 @@
 //! - [`config`] — run options, granularities (compile-time markers and names)
 //! - [`machine`] — the [`Machine`] and its executor loop, actions, run results
 //! - [`cx`] — [`Cx`], the primitives kernel code awaits; wait-queue walks
-//! - [`state`] — the shared state and what each op does
+//! - [`state`] — the shared state and the dispatcher of ops (each op's semantics is in
+//!   its concept's module below, as an `impl State` block)
 //! - [`op`] — the ops (steps) kernel code posts
-//! - [`cpu`] — CPUs, tasks, execution contexts
-//! - [`clock`] — virtual time, cost table, jiffies
-//! - [`mem`] — shared words and the sc / tso / pso memory models
+//! - [`cpu`] — CPUs, tasks, execution contexts; interrupt flags
+//! - [`clock`] — virtual time, cost table, jiffies; charging time
+//! - [`mem`] — shared words and the sc / tso / pso memory models; loads, stores,
+//!   fences, atomics
 //! - [`list`] — `list.h` over shared words, with CONFIG_DEBUG_LIST checks
-//! - [`lock`] — spinlocks, rwlocks, rw_semaphores, mutexes
-//! - [`lockdep`] — lock-order and irq-safety validation
+//! - [`lock`] — spinlocks, rwlocks, rw_semaphores, mutexes; acquisition and release
+//! - [`lockdep`] — lock-order, irq-safety and sleep-in-atomic validation
+//! - [`sched`] — `set_current_state`, `schedule()`, runqueues, causality
+//! - [`wake`] — `try_to_wake_up()`
+//! - [`signal`] — pending and blocked signals
+//! - [`timer`] — timers and external events waiting for their time
 //! - [`waitq`] — wait queue heads and entries
 //! - [`arena`] — generation-checked arenas for kernel objects
 //! - [`strategy`] — the [`Scheduler`] contract and the strategies
 //! - [`schedule`] — recorded schedules and their text encoding
-//! - [`trace`] — trace records and the trace hash
+//! - [`trace`] — trace records and the trace hash; recording
 //! - [`narrate`] — trace records rendered in kernel terms
-//! - [`report`] — violation reports and their stable kind names
+//! - [`report`] — violation reports and their stable kind names; filing them
 //! - [`rng`] — the machine's own PRNG
 //! - [`litmus`] — memory-model litmus tests run on the machine
 //! - [`limits`] — bounds on everything
@@ -51,11 +57,15 @@ pub mod narrate;
 pub mod op;
 pub mod report;
 pub mod rng;
+pub mod sched;
 pub mod schedule;
+pub mod signal;
 pub mod state;
 pub mod strategy;
+pub mod timer;
 pub mod trace;
 pub mod waitq;
+pub mod wake;
 
 pub use config::{
     AccessSteps, Config, ConfigError, Granularity, GranularityKind, LockSteps, SyscallSteps,

@@ -14,14 +14,23 @@
 //! behind a waiting writer; a release wakes either the first writer or every reader at
 //! the head of the queue). 2.6.22 mutexes let a woken waiter race for the lock again;
 //! here they hand it over, which loses no interleaving of interest to epoll.
+//!
+//! The lock table is data; what each lock op does — acquisition (a fast path for the
+//! free, already-validated case and the fully checked one), release and hand-off, the
+//! interrupt flag of the `_irq`/`_irqsave` variants — is the `impl State` block at the
+//! end, which [`State::perform`] dispatches to.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
 use smallvec::SmallVec;
 
-use crate::ids::{ContextId, LockClassId, LockId, TaskId};
-use crate::op::LockMode;
+use crate::cpu::{ContextKind, Cpu};
+use crate::ids::{ContextId, CpuId, LockClassId, LockId, TaskId};
+use crate::lockdep::HeldLock;
+use crate::op::{IrqMode, LockMode, TaskState};
+use crate::report::ReportKind;
+use crate::state::{describe_context, Performed, State};
 
 /// What kind of lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -333,6 +342,402 @@ impl LockTable {
             self.waiters.remove(&id);
         }
         granted
+    }
+}
+
+// ---- the semantics of lock operations ---------------------------------------------------
+
+/// Lock acquisition and release as ops of the machine: the lock table above, the holding
+/// context's held-lock stack, lockdep's checks ([`crate::lockdep`]), the CPU's interrupt
+/// flag for the `_irq`/`_irqsave` variants, the store-buffer drain that stands for the
+/// ordering of each, and the time each costs. [`State::perform`] dispatches here.
+impl State {
+    /// Whether the context on `cpu` could take `lock` now. A spinning context whose lock
+    /// is held by another context of the same CPU can never get it: that is a
+    /// self-deadlock (an interrupt handler wanting a lock its CPU's task holds).
+    pub fn lock_available(
+        &self,
+        cpu: CpuId,
+        lock: LockId,
+        mode: LockMode,
+    ) -> Result<bool, ContextId> {
+        let locks = self.locks.borrow();
+        let lock = locks.get(lock);
+        if lock.is_free_for(mode) || !lock.kind.spins() {
+            return Ok(true);
+        }
+        let contexts = self.contexts.borrow();
+        let cpus = self.cpus.borrow();
+        for holder in lock.holders() {
+            let same_cpu = match contexts.get(holder.index()).map(|c| c.kind) {
+                Some(ContextKind::Task(task)) => cpus[cpu.index()].task == Some(task),
+                Some(ContextKind::Interrupt { cpu: c, .. }) => c == cpu,
+                None => false,
+            };
+            if same_cpu {
+                return Err(holder);
+            }
+        }
+        Ok(false)
+    }
+
+    pub(crate) fn lock(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> Performed {
+        match self.lock_quiet(cpu, context, id, mode, irq) {
+            Some(flags) => Performed::Value(flags),
+            None => self.lock_checked(cpu, context, id, mode, irq),
+        }
+    }
+
+    /// The acquisition of a free lock that no check has anything to say about — the
+    /// usual case — with every borrow taken once: the same effects as
+    /// [`State::lock_checked`] in that case. `None` (having changed nothing) when the
+    /// lock is taken, or when some check would report or learn something (a recursive
+    /// or sleeping-in-atomic acquisition, a new lock order, a first use of a class in or
+    /// outside interrupts): then the full path runs.
+    #[inline]
+    pub(crate) fn lock_quiet(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> Option<u64> {
+        let mut locks = self.locks.borrow_mut();
+        let mut contexts = self.contexts.borrow_mut();
+        let mut cpus = self.cpus.borrow_mut();
+        let c = &mut contexts[context.index()];
+        let lock = &locks.locks[id.index()];
+        if !lock.is_free_for(mode)
+            || c.held.len() >= crate::limits::HELD_LOCKS_MAX
+            || c.held.iter().any(|h| h.lock == id)
+        {
+            return None;
+        }
+        let (kind, class, released_at) = (lock.kind, lock.class, lock.released_at_ns);
+        let in_irq = c.in_interrupt();
+        let irqs_on = cpus[cpu.index()].irqs_enabled;
+        let disables = kind.spins() && !matches!(irq, IrqMode::Keep);
+        if kind.spins() {
+            // lockdep_irq_state sees the flag as it is after the acquisition disabled
+            // interrupts.
+            let entry = &locks.classes[class.index()];
+            let seen = if in_irq {
+                entry.used_in_irq.is_some()
+            } else {
+                !irqs_on || disables || entry.used_with_irqs_enabled.is_some()
+            };
+            if !seen {
+                return None;
+            }
+        } else if in_irq || !irqs_on || c.held.iter().any(|h| h.spins) {
+            // might_sleep() has something to say.
+            return None;
+        }
+        {
+            let lockdep = self.lockdep.borrow();
+            if !c.held.iter().all(|h| lockdep.knows(h.class, class)) {
+                return None;
+            }
+        }
+        // Commit: as lock_checked does, in one go.
+        let step = self.step.get();
+        let mut flags = 0;
+        if disables {
+            flags = irqs_on as u64;
+            cpus[cpu.index()].irqs_enabled = false;
+        }
+        locks.locks[id.index()].take(context, mode, step);
+        // catch_up(cpu, released_at): what inline primitives charged first.
+        debug_assert_eq!(self.current.get().cpu, cpu);
+        let clock = &mut cpus[cpu.index()].clock_ns;
+        *clock += self.unsettled_ns.replace(0);
+        *clock = (*clock).max(released_at);
+        c.held.push(HeldLock {
+            lock: id,
+            class,
+            mode,
+            step,
+            spins: kind.spins(),
+        });
+        drop((locks, contexts, cpus));
+        self.mem.drain_all(cpu);
+        self.charge_current(self.config.costs.lock_ns);
+        Some(flags)
+    }
+
+    /// `lock` with every check (lockdep, recursion, sleeping in atomic context), and the
+    /// sleeping path of a sleeping lock that is taken.
+    pub(crate) fn lock_checked(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> Performed {
+        let costs = &self.config.costs;
+        let (kind, class) = {
+            let locks = self.locks.borrow();
+            let lock = locks.get(id);
+            (lock.kind, lock.class)
+        };
+        let mut flags = 0;
+        if kind.spins() {
+            match irq {
+                IrqMode::Keep => {}
+                IrqMode::DisableEnable | IrqMode::SaveRestore { .. } => {
+                    let mut cpus = self.cpus.borrow_mut();
+                    flags = cpus[cpu.index()].irqs_enabled as u64;
+                    cpus[cpu.index()].irqs_enabled = false;
+                }
+            }
+        } else if !self.might_sleep(cpu, context, "down/mutex_lock") {
+            return Performed::Halt;
+        }
+        // A reader may take an rwlock it already reads (rwlock_t readers are recursive,
+        // which is what lets an interrupt read-lock what its CPU's task read-holds);
+        // any other re-acquisition by the same context never succeeds.
+        let (held, write_held) = self.held_as(context, id);
+        let may_recurse = kind == LockKind::RwLock && mode == LockMode::Shared && !write_held;
+        if !may_recurse && held {
+            let name = self.locks.borrow().name(id);
+            self.report(
+                ReportKind::Deadlock,
+                format!("recursive acquisition of {name}: this context already holds it"),
+                self.lock_holders(),
+            );
+            return Performed::Halt;
+        }
+        self.lockdep_acquire(cpu, context, id, class, kind);
+        let step = self.step.get();
+        let available = self.locks.borrow().get(id).is_free_for(mode);
+        if !available {
+            // Only sleeping locks get here (the executor does not run a spinner early).
+            debug_assert!(!kind.spins());
+            let task = self.contexts.borrow()[context.index()]
+                .task()
+                .expect("a sleeping lock in interrupt context was reported above");
+            self.locks.borrow_mut().queue_waiter(
+                id,
+                LockWaiter {
+                    context,
+                    task,
+                    mode,
+                },
+            );
+            self.set_state_word(task, TaskState::Uninterruptible);
+            self.deschedule(cpu, task);
+            self.charge(cpu, costs.lock_ns);
+            return Performed::Sleep;
+        }
+        let released_at = {
+            let mut locks = self.locks.borrow_mut();
+            let lock = locks.get_mut(id);
+            lock.take(context, mode, step);
+            lock.released_at_ns
+        };
+        self.catch_up(cpu, released_at);
+        self.mem.drain_all(cpu);
+        self.charge_current(costs.lock_ns);
+        self.push_held(context, id, class, mode, kind.spins());
+        Performed::Value(flags)
+    }
+
+    /// Whether `context` holds `id` at all, and whether exclusively.
+    pub(crate) fn held_as(&self, context: ContextId, id: LockId) -> (bool, bool) {
+        let contexts = self.contexts.borrow();
+        let mut held = false;
+        let mut exclusive = false;
+        for h in contexts[context.index()]
+            .held
+            .iter()
+            .filter(|h| h.lock == id)
+        {
+            held = true;
+            exclusive |= h.mode == LockMode::Exclusive;
+        }
+        (held, exclusive)
+    }
+
+    pub(crate) fn push_held(
+        &self,
+        context: ContextId,
+        lock: LockId,
+        class: crate::ids::LockClassId,
+        mode: LockMode,
+        spins: bool,
+    ) {
+        let step = self.step.get();
+        let mut contexts = self.contexts.borrow_mut();
+        let held = &mut contexts[context.index()].held;
+        assert!(
+            held.len() < crate::limits::HELD_LOCKS_MAX,
+            "a context holds more than {} locks",
+            crate::limits::HELD_LOCKS_MAX
+        );
+        held.push(HeldLock {
+            lock,
+            class,
+            mode,
+            step,
+            spins,
+        });
+    }
+
+    pub(crate) fn unlock(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> Performed {
+        if self.unlock_quiet(cpu, context, id, mode, irq) {
+            return Performed::Value(0);
+        }
+        let costs = &self.config.costs;
+        let step = self.step.get();
+        let now = self.clock_ns(cpu);
+        let (released, kind) = {
+            let mut locks = self.locks.borrow_mut();
+            let lock = locks.get_mut(id);
+            let released = lock.release(context, mode);
+            if released {
+                lock.released_at_ns = now;
+            }
+            (released, lock.kind)
+        };
+        if !released {
+            let name = self.locks.borrow().name(id);
+            self.report(
+                ReportKind::BadUnlock,
+                format!("release of {name}, which this context does not hold"),
+                self.lock_holders(),
+            );
+            return Performed::Value(0);
+        }
+        {
+            let mut contexts = self.contexts.borrow_mut();
+            let held = &mut contexts[context.index()].held;
+            if let Some(position) = held.iter().rposition(|h| h.lock == id) {
+                held.remove(position);
+            }
+        }
+        self.mem.drain_all(cpu);
+        self.charge_current(costs.unlock_ns);
+        if !kind.spins() && self.locks.borrow().get(id).has_waiters() {
+            let granted = self.locks.borrow_mut().grant_waiters(id, step);
+            for waiter in granted {
+                let class = self.locks.borrow().get(id).class;
+                self.push_held(waiter.context, id, class, waiter.mode, false);
+                self.set_state_word(waiter.task, TaskState::Running);
+                self.make_runnable(cpu, waiter.task);
+            }
+        }
+        if kind.spins() {
+            restore_irqs(&mut self.cpus.borrow_mut()[cpu.index()], irq);
+        }
+        Performed::Value(0)
+    }
+
+    /// The release of a lock this context holds with nobody waiting for it — the usual
+    /// case — with every borrow taken once: the same effects as the full path of
+    /// [`State::unlock`] then. False (having changed nothing) otherwise.
+    #[inline]
+    pub(crate) fn unlock_quiet(
+        &self,
+        cpu: CpuId,
+        context: ContextId,
+        id: LockId,
+        mode: LockMode,
+        irq: IrqMode,
+    ) -> bool {
+        let mut locks = self.locks.borrow_mut();
+        let lock = &mut locks.locks[id.index()];
+        let holds = match mode {
+            LockMode::Exclusive => lock.writer == Some(context),
+            LockMode::Shared => lock.readers.contains(&context),
+        };
+        if !holds || lock.has_waiters() {
+            return false;
+        }
+        let mut cpus = self.cpus.borrow_mut();
+        // now = clock_ns(cpu): what inline primitives charged first.
+        debug_assert_eq!(self.current.get().cpu, cpu);
+        let clock = &mut cpus[cpu.index()].clock_ns;
+        *clock += self.unsettled_ns.replace(0);
+        let now = *clock;
+        let released = lock.release(context, mode);
+        debug_assert!(released);
+        lock.released_at_ns = now;
+        let kind = lock.kind;
+        {
+            let mut contexts = self.contexts.borrow_mut();
+            let held = &mut contexts[context.index()].held;
+            if held.last().is_some_and(|h| h.lock == id) {
+                held.pop();
+            } else if let Some(position) = held.iter().rposition(|h| h.lock == id) {
+                held.remove(position);
+            }
+        }
+        if kind.spins() {
+            restore_irqs(&mut cpus[cpu.index()], irq);
+        }
+        drop((locks, cpus));
+        self.mem.drain_all(cpu);
+        self.charge_current(self.config.costs.unlock_ns);
+        true
+    }
+
+    pub(crate) fn waits_for_lock(&self, task: TaskId) -> bool {
+        self.locks
+            .borrow()
+            .waiting_queues()
+            .any(|(_, queue)| queue.iter().any(|w| w.task == task))
+    }
+
+    /// Lines describing who holds every lock that is held, for reports.
+    pub fn lock_holders(&self) -> Vec<String> {
+        let locks = self.locks.borrow();
+        let contexts = self.contexts.borrow();
+        let mut lines = Vec::new();
+        for (index, lock) in locks.locks.iter().enumerate() {
+            let name = locks.name(LockId(index as u32));
+            for holder in lock.holders() {
+                let who = contexts
+                    .get(holder.index())
+                    .map(describe_context)
+                    .unwrap_or_else(|| "a finished context".into());
+                lines.push(format!(
+                    "{name} held by {who} since step {}",
+                    lock.acquired_at_step
+                ));
+            }
+            for waiter in locks.waiters(LockId(index as u32)) {
+                lines.push(format!("{name} waited for by {}", waiter.task));
+            }
+        }
+        lines
+    }
+}
+
+/// What a spinlock's release does to the CPU's interrupt flag: `spin_unlock_irq`
+/// enables interrupts, `spin_unlock_irqrestore` puts back the saved flag, a plain
+/// unlock leaves it alone.
+#[inline(always)]
+fn restore_irqs(cpu: &mut Cpu, irq: IrqMode) {
+    match irq {
+        IrqMode::Keep => {}
+        IrqMode::DisableEnable => cpu.irqs_enabled = true,
+        IrqMode::SaveRestore { flags } => cpu.irqs_enabled = flags != 0,
     }
 }
 

@@ -25,6 +25,9 @@ use std::fmt;
 
 use crate::ids::CpuId;
 use crate::limits::{STORE_BUFFER_MAX, WORDS_MAX};
+use crate::op::Fence;
+use crate::report::ReportKind;
+use crate::state::{Performed, State};
 
 /// Where word 0 lives. Addresses are what list heads store in each other, so they look
 /// like a kernel's direct map and can never be mistaken for `LIST_POISON1`/`2` or NULL.
@@ -618,6 +621,119 @@ impl Memory {
             buffer.epoch = 0;
         }
         Some(entry.value)
+    }
+}
+
+// ---- the semantics of memory ops -------------------------------------------------------
+
+/// The memory ops as the machine performs them: the liveness check of the accessed word
+/// (use-after-free, wild pointers), loads and stores through the model, fences, and
+/// atomic read-modify-writes (full barriers), each charged its cost. [`State::perform`]
+/// dispatches here.
+impl State {
+    /// A plain or ONCE load.
+    #[inline(always)]
+    pub(crate) fn perform_load(&self, cpu: CpuId, word: Word) -> Performed {
+        if !self.check_word(word) {
+            return Performed::Halt;
+        }
+        self.charge_current(self.config.costs.load_ns);
+        Performed::Value(self.mem.load(cpu, word))
+    }
+
+    /// A plain or ONCE store: into the CPU's store buffer under `tso`/`pso`.
+    #[inline(always)]
+    pub(crate) fn perform_store(&self, cpu: CpuId, word: Word, value: u64) -> Performed {
+        if !self.check_word(word) {
+            return Performed::Halt;
+        }
+        self.charge_current(self.config.costs.store_ns);
+        self.mem.store(cpu, word, value);
+        Performed::Value(0)
+    }
+
+    /// `smp_mb()` drains the store buffer; `smp_wmb()` orders earlier stores before later
+    /// ones; `smp_rmb()` has nothing to order in these models (loads are performed in
+    /// program order) and only costs its time.
+    #[inline(always)]
+    pub(crate) fn perform_fence(&self, cpu: CpuId, fence: Fence) -> Performed {
+        let costs = &self.config.costs;
+        match fence {
+            Fence::Full => {
+                self.mem.drain_all(cpu);
+                self.charge_current(costs.full_fence_ns);
+            }
+            Fence::Write => {
+                self.mem.write_barrier(cpu);
+                self.charge_current(costs.light_fence_ns);
+            }
+            Fence::Read => self.charge_current(costs.light_fence_ns),
+        }
+        Performed::Value(0)
+    }
+
+    /// Checks a word access, reporting `use-after-free` (or a wild access as
+    /// `list-corruption`: in kernel code it is a poisoned or garbage pointer).
+    pub fn check_word(&self, word: Word) -> bool {
+        match self.mem.check(word) {
+            Ok(()) => true,
+            Err(AccessError::UseAfterFree { block }) => {
+                let field = block.fields[(word.0 - block.start.0) as usize];
+                self.report(
+                    ReportKind::UseAfterFree,
+                    format!(
+                        "access to {}{}.{} after it was freed",
+                        block.kind, block.id, field
+                    ),
+                    vec![
+                        format!("allocated at step {}", block.allocated_at_step),
+                        format!("freed at step {}", block.freed_at_step.unwrap_or(0)),
+                    ],
+                );
+                false
+            }
+            Err(AccessError::Wild { address }) => {
+                self.report(
+                    ReportKind::ListCorruption,
+                    format!(
+                        "dereference of {address:#x}, which is no object (NULL, poison or garbage)"
+                    ),
+                    vec![],
+                );
+                false
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn atomic(
+        &self,
+        cpu: CpuId,
+        word: Word,
+        update: impl FnOnce(u64) -> u64,
+        result: impl FnOnce(u64, u64) -> u64,
+    ) -> Performed {
+        if !self.check_word(word) {
+            return Performed::Halt;
+        }
+        self.atomic_live(cpu, word, update, result)
+    }
+
+    /// [`State::atomic`] on a word already known to be live.
+    #[inline(always)]
+    pub(crate) fn atomic_live(
+        &self,
+        cpu: CpuId,
+        word: Word,
+        update: impl FnOnce(u64) -> u64,
+        result: impl FnOnce(u64, u64) -> u64,
+    ) -> Performed {
+        self.mem.drain_all(cpu);
+        self.charge_current(self.config.costs.atomic_ns);
+        let old = self.mem.load_sc(word);
+        let new = update(old);
+        self.mem.store_sc(word, new);
+        Performed::Value(result(old, new))
     }
 }
 

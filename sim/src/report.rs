@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::ids::{CpuId, TaskId};
+use crate::state::State;
 
 /// The kind of a violation. Names are stable: scenarios say `expect report lost-wakeup`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -121,5 +122,44 @@ impl fmt::Display for Report {
             write!(f, "\n    {line}")?;
         }
         Ok(())
+    }
+}
+
+// ---- filing reports -------------------------------------------------------------------
+
+/// Filing a report from running code; a fatal kind halts the run.
+impl State {
+    /// Files a report from the current context. Fatal kinds halt the run.
+    pub fn report(&self, kind: ReportKind, message: String, details: Vec<String>) {
+        let current = self.current.get();
+        let task = self
+            .contexts
+            .borrow()
+            .get(current.context.index())
+            .and_then(|c| c.task());
+        self.report_at(kind, Some(current.cpu), task, message, details);
+    }
+
+    pub fn report_at(
+        &self,
+        kind: ReportKind,
+        cpu: Option<CpuId>,
+        task: Option<TaskId>,
+        message: String,
+        details: Vec<String>,
+    ) {
+        tracing::debug!(target: "epsim", step = self.step.get(), "report {kind}: {message}");
+        self.reports.borrow_mut().push(Report {
+            kind,
+            step: self.step.get(),
+            cpu,
+            task,
+            message,
+            details,
+            schedule: String::new(),
+        });
+        if kind.is_fatal() {
+            self.halt();
+        }
     }
 }

@@ -8,9 +8,11 @@
 
 use std::fmt;
 
+use crate::ids::ContextId;
 use crate::ids::{CpuId, EventId, TaskId};
 use crate::mem::Word;
 use crate::op::Op;
+use crate::state::State;
 
 /// What happened in one step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -251,6 +253,105 @@ impl Trace {
 
     pub fn step_hashes(&self) -> &[u64] {
         &self.step_hashes
+    }
+}
+
+// ---- recording ------------------------------------------------------------------------
+
+/// Recording as the machine does it: every step's record is hashed; it is built and kept
+/// (or mirrored to `tracing`) only when narrating.
+impl State {
+    /// Whether narration is being kept (trace records kept or mirrored to `tracing`).
+    #[inline(always)]
+    pub fn narrating(&self) -> bool {
+        self.narrating
+    }
+
+    pub fn record(&self, cpu: CpuId, context: Option<ContextId>, event: TraceEvent) {
+        let (task, in_interrupt) = self.record_identity(cpu, context);
+        self.record_as(cpu, task, in_interrupt, event);
+    }
+
+    /// The task and interrupt flag a record of `context` (or of `cpu`, without one)
+    /// carries (see [`Record`]).
+    #[inline]
+    pub(crate) fn record_identity(
+        &self,
+        cpu: CpuId,
+        context: Option<ContextId>,
+    ) -> (Option<TaskId>, bool) {
+        match context {
+            Some(c) => {
+                let contexts = self.contexts.borrow();
+                (
+                    contexts[c.index()].task(),
+                    contexts[c.index()].in_interrupt(),
+                )
+            }
+            None => (self.cpus.borrow()[cpu.index()].task, false),
+        }
+    }
+
+    /// [`State::record`] with the record's identity already looked up (the executor
+    /// records every step and knows it): inlined, so that a step that only hashes
+    /// neither looks the context up again nor moves the event around.
+    #[inline(always)]
+    pub(crate) fn record_as(
+        &self,
+        cpu: CpuId,
+        task: Option<TaskId>,
+        in_interrupt: bool,
+        event: TraceEvent,
+    ) {
+        if !self.narrating {
+            // Neither kept nor mirrored: only the hash needs the record's fields.
+            let time_ns = self.clock_ns(cpu);
+            self.trace.borrow_mut().hash_only(
+                self.step.get(),
+                time_ns,
+                cpu,
+                task,
+                in_interrupt,
+                &event,
+            );
+            return;
+        }
+        self.push_record(cpu, task, in_interrupt, event);
+    }
+
+    /// Builds and keeps (or mirrors) a record: narration only.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn push_record(
+        &self,
+        cpu: CpuId,
+        task: Option<TaskId>,
+        in_interrupt: bool,
+        event: TraceEvent,
+    ) {
+        let record = Record {
+            step: self.step.get(),
+            time_ns: self.clock_ns(cpu),
+            cpu,
+            task,
+            in_interrupt,
+            event,
+        };
+        self.trace.borrow_mut().push(record);
+    }
+
+    /// Adds narration to the trace if records are kept (the text is built only then).
+    #[inline(always)]
+    pub fn note(&self, text: impl FnOnce() -> String) {
+        if !self.narrating {
+            return;
+        }
+        let current = self.current.get();
+        self.record(
+            current.cpu,
+            Some(current.context),
+            TraceEvent::Note { text: text() },
+        );
     }
 }
 

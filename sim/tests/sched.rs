@@ -419,6 +419,11 @@ fn small_locked_program() -> Machine {
 }
 
 fn count_dfs(preemption_bound: Option<u32>) -> u64 {
+    finish_dfs(preemption_bound).0
+}
+
+/// Runs a DFS over `small_locked_program` to its end: (executions, branches cut).
+fn finish_dfs(preemption_bound: Option<u32>) -> (u64, sim::strategy::CutBranches) {
     let mut dfs = Dfs::new(preemption_bound, None);
     let mut executions = 0;
     while dfs.begin_execution() {
@@ -429,7 +434,30 @@ fn count_dfs(preemption_bound: Option<u32>) -> u64 {
         executions += 1;
     }
     assert_eq!(executions, dfs.executions());
-    executions
+    (executions, dfs.cut())
+}
+
+/// A bounded search says what its bound cut, so that "complete" is never mistaken for
+/// "exhaustive": bound 0 cuts every preemption, a larger bound cuts fewer, no bound
+/// cuts none — and a bound no execution reaches cuts none either (then the search is
+/// exhaustive whatever it was asked).
+#[test]
+fn dfs_counts_the_branches_its_bound_cut() {
+    let (_, zero) = finish_dfs(Some(0));
+    let (_, one) = finish_dfs(Some(1));
+    let (all, none) = finish_dfs(None);
+    assert!(zero.by_preemption_bound > 0, "{zero:?}");
+    assert_eq!(zero.by_delay_bound, 0, "sc: no drains to delay");
+    assert!(one.total() > 0, "{one:?}");
+    assert_eq!(none.total(), 0, "{none:?}");
+    let roomy = u32::try_from(all).expect("a small tree");
+    let (executions, cut) = finish_dfs(Some(roomy));
+    assert_eq!(
+        cut.total(),
+        0,
+        "a bound above every path cuts nothing: {cut:?}"
+    );
+    assert_eq!(executions, all);
 }
 
 #[test]

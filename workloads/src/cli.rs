@@ -21,8 +21,18 @@ pub const JOBS_MAX: usize = 256;
 /// The longest `--time-limit`: a year, in seconds.
 pub const TIME_LIMIT_MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 
-/// The largest dfs `--preemption-bound`.
+/// The largest dfs `--preemption-bound` (other than `none`).
 pub const PREEMPTION_BOUND_MAX: u32 = 1000;
+
+/// The largest dfs `--delay-bound` (other than `none`): each step another CPU takes
+/// while a store waits in a buffer counts one, so a useful bound can be in the tens.
+pub const DELAY_BOUND_MAX: u32 = 100_000;
+
+/// dfs `--preemption-bound` when none is given.
+pub const PREEMPTION_BOUND_DEFAULT: u32 = 2;
+
+/// dfs `--delay-bound` when none is given.
+pub const DELAY_BOUND_DEFAULT: u32 = 2;
 
 /// `gen stress --pipes` at most (and `gen bench --pipes`, [`GEN_BENCH_PIPES_MAX`]).
 pub const GEN_STRESS_PIPES_MAX: u64 = 10_000;
@@ -57,6 +67,22 @@ where
             return Err(out_of_range());
         }
         T::try_from(value).map_err(|_| out_of_range())
+    }
+}
+
+/// A dfs bound as given: a whole number, or `none` (`Bound(None)`: no bound).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bound(pub Option<u32>);
+
+/// A value parser for a dfs bound: a whole number in `0..=high`, or `none`.
+fn bound(high: u32) -> impl Fn(&str) -> Result<Bound, String> + Clone + Send + Sync + 'static {
+    move |text: &str| {
+        if text.trim() == "none" {
+            return Ok(Bound(None));
+        }
+        whole::<u32>(0, u64::from(high))(text)
+            .map(|value| Bound(Some(value)))
+            .map_err(|_| format!("expected a whole number from 0 to {high}, or none"))
     }
 }
 
@@ -142,6 +168,7 @@ Examples:
   epsim explore inject-no-linked-check --runs 500 --jobs 2     expects its report
   epsim explore seed-case-4-two-waiters --strategy pct --granularity access --runs 200
   epsim explore seed-case-2-ctl-del --strategy dfs --preemption-bound 2 --runs 100000
+  epsim explore finding-init-list-head-window --model tso --strategy dfs --preemption-bound 0 --delay-bound 1
   epsim explore totalmess --runs 100000 --time-limit 60 --json
   epsim explore my.scn --runs 1000000 --shard 3/8                machine 3 of 8
 
@@ -151,8 +178,13 @@ SCENARIO --strategy K --seed S+i`. So --jobs J (J threads) gives the same counts
 --jobs 1, and --shard I/N (the runs i with i mod N = I) splits one exploration across
 machines: the shards' counts add up and their first reports compare by run index.
 dfs is one depth-first search: it runs on one thread whatever --jobs says, cannot be
-sharded, and stops early when the search is complete. A progress bar is drawn on stderr
-when stderr is a terminal.
+sharded, and stops early when the search is complete. It is bounded by default: at most
+2 preemptions (--preemption-bound) and 2 delayed store-buffer drains (--delay-bound) per
+execution; `none` lifts a bound. The output says \"exhaustive\" only when the search
+finished and no bound cut a branch; otherwise \"complete within bounds (preemptions ≤ P,
+delays ≤ D), B branches cut\", or how far it got. The bounds apply to dfs only: giving
+one with another strategy is a usage error. A progress bar is drawn on stderr when
+stderr is a terminal.
 
 The first run with a report has its schedule shrunk (fewer preemptions, fewer steps)
 and printed with the `epsim replay` command that reproduces it. Reports of the
@@ -362,10 +394,16 @@ pub struct ExploreArgs {
     /// Runs to make (dfs: the most executions to try)
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = whole::<u64>(1, RUNS_MAX), allow_negative_numbers = true)]
     pub runs: u64,
-    /// dfs: the most preemptions per execution (also bounds delayed store drains)
-    #[arg(long, value_name = "K", default_value = "2",
-          value_parser = whole::<u32>(0, PREEMPTION_BOUND_MAX as u64), allow_negative_numbers = true)]
-    pub preemption_bound: Option<u32>,
+    /// dfs only: the most preemptions per execution, 0 to 1000, or none [default: 2]
+    #[arg(long, value_name = "N|none",
+          value_parser = bound(PREEMPTION_BOUND_MAX), allow_negative_numbers = true)]
+    pub preemption_bound: Option<Bound>,
+    /// dfs only: the most delayed store-buffer drains per execution (tso, pso: each step
+    /// taken while a store the default would drain waits in its buffer), 0 to 100000, or
+    /// none [default: 2]
+    #[arg(long, value_name = "N|none",
+          value_parser = bound(DELAY_BOUND_MAX), allow_negative_numbers = true)]
+    pub delay_bound: Option<Bound>,
     /// Threads to run seeds on, 1 to 256, at most one per run (results are identical to
     /// --jobs 1; dfs uses one)
     #[arg(long, value_name = "J", default_value_t = 1, value_parser = whole::<usize>(1, JOBS_MAX as u64), allow_negative_numbers = true)]

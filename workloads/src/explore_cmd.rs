@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use kernel_model::explore::{run_world, shrink_by, Focus};
 use kernel_model::{Options, Outcome, World};
 use serde::Serialize;
-use sim::strategy::{Dfs, Scheduler, StrategyKind};
+use sim::strategy::{CutBranches, Dfs, Scheduler, StrategyKind};
 use sim::{
     AccessSteps, Granularity, GranularityKind, LockSteps, ReportKind, Schedule, SyscallSteps,
 };
@@ -111,8 +111,11 @@ pub struct Tally {
     pub findings: BTreeMap<&'static str, u64>,
     /// The lowest-index run of each finding.
     pub first_findings: BTreeMap<&'static str, Found>,
-    /// DFS ran out of executions: the search is complete.
-    pub exhaustive: bool,
+    /// DFS ran out of executions: every execution within its bounds was tried. It was
+    /// exhaustive only if, besides, `cut` is zero.
+    pub search_complete: bool,
+    /// DFS: the branches its bounds cut.
+    pub cut: CutBranches,
 }
 
 fn earlier(a: Option<Found>, b: Option<Found>) -> Option<Found> {
@@ -141,8 +144,17 @@ impl Tally {
                 self.first_findings.insert(name, first);
             }
         }
-        self.exhaustive |= other.exhaustive;
+        self.search_complete |= other.search_complete;
+        self.cut.by_preemption_bound += other.cut.by_preemption_bound;
+        self.cut.by_delay_bound += other.cut.by_delay_bound;
         self
+    }
+
+    /// DFS was exhaustive: it finished, and no bound cut a branch (every reachable
+    /// outcome was reached; sleep sets try interleavings that only reorder independent
+    /// steps once).
+    pub fn exhaustive(&self) -> bool {
+        self.search_complete && self.cut.total() == 0
     }
 
     /// The report to show: the first unexpected one, else the first of any kind.
@@ -425,7 +437,7 @@ fn dfs_runs<G: Granularity>(scenario: &Scenario, job: &Job, progress: &Progress)
             break;
         }
         if !strategy.begin_execution() {
-            tally.exhaustive = true;
+            tally.search_complete = true;
             break;
         }
         let (outcome, results, known) = one_run::<G>(scenario, &job.options, job.seed, strategy);
@@ -435,9 +447,10 @@ fn dfs_runs<G: Granularity>(scenario: &Scenario, job: &Job, progress: &Progress)
         );
         progress.done.fetch_add(1, Ordering::Relaxed);
     }
-    if !tally.exhaustive && tally.runs == job.runs && !progress.stopping() {
-        tally.exhaustive = !strategy.begin_execution();
+    if !tally.search_complete && tally.runs == job.runs && !progress.stopping() {
+        tally.search_complete = !strategy.begin_execution();
     }
+    tally.cut = dfs.cut();
     tally
 }
 
@@ -570,7 +583,109 @@ pub struct ExploreJson {
     pub stopped_early: bool,
     /// dfs: every execution within the bounds was tried.
     pub search_complete: bool,
+    /// dfs: exhaustive — the search is complete and no bound cut a
+    /// branch (`cut_branches` is 0). Always false for the seeded strategies.
+    pub exhaustive: bool,
+    /// dfs: the bounds per execution (`null`: none; the seeded strategies have none).
+    pub bounds: BoundsJson,
+    /// dfs: the branches of the decision tree the bounds cut, in the part explored.
+    pub cut_branches: u64,
+    /// `cut_branches` by the bound that cut them.
+    pub cut_branches_by: CutBranchesJson,
     pub runs_per_sec: f64,
+}
+
+/// `bounds` of the JSON output.
+#[derive(Serialize)]
+pub struct BoundsJson {
+    /// The most preemptions per execution, or `null`.
+    pub preemptions: Option<u32>,
+    /// The most delayed store-buffer drains per execution, or `null`.
+    pub delays: Option<u32>,
+}
+
+impl BoundsJson {
+    fn of(plan: &Plan) -> BoundsJson {
+        if plan.kind == StrategyKind::Dfs {
+            BoundsJson {
+                preemptions: plan.preemption_bound,
+                delays: plan.delay_bound,
+            }
+        } else {
+            BoundsJson {
+                preemptions: None,
+                delays: None,
+            }
+        }
+    }
+}
+
+/// `cut_branches_by` of the JSON output: an alternative over both bounds counts as cut
+/// by the preemption bound.
+#[derive(Serialize)]
+pub struct CutBranchesJson {
+    pub preemptions: u64,
+    pub delays: u64,
+}
+
+/// Sets the dfs bounds of `plan` from `--preemption-bound` and `--delay-bound` (their
+/// defaults when not given). They bound dfs only: given with another strategy, they
+/// would seem to apply and do not, so that is a usage error.
+fn set_bounds(plan: &mut Plan, args: &ExploreArgs) -> Result<(), CliError> {
+    if plan.kind != StrategyKind::Dfs {
+        for (given, option) in [
+            (args.preemption_bound.is_some(), "--preemption-bound"),
+            (args.delay_bound.is_some(), "--delay-bound"),
+        ] {
+            if given {
+                return Err(CliError::usage(format!(
+                    "{option} bounds the dfs search only; this exploration uses --strategy {} (add --strategy dfs)",
+                    plan.kind.name()
+                )));
+            }
+        }
+    }
+    plan.preemption_bound = args
+        .preemption_bound
+        .map_or(Some(crate::cli::PREEMPTION_BOUND_DEFAULT), |b| b.0);
+    plan.delay_bound = args
+        .delay_bound
+        .map_or(Some(crate::cli::DELAY_BOUND_DEFAULT), |b| b.0);
+    Ok(())
+}
+
+/// `preemptions ≤ 2, delays ≤ 0` (`unbounded` for no bound).
+fn bounds_text(plan: &Plan) -> String {
+    let one = |name: &str, bound: Option<u32>| match bound {
+        Some(b) => format!("{name} ≤ {b}"),
+        None => format!("{name} unbounded"),
+    };
+    format!(
+        "{}, {}",
+        one("preemptions", plan.preemption_bound),
+        one("delays", plan.delay_bound)
+    )
+}
+
+/// `14 branches cut (14 by the delay bound)`.
+fn cut_text(cut: &CutBranches) -> String {
+    let mut by = Vec::new();
+    if cut.by_preemption_bound > 0 {
+        by.push(format!(
+            "{} by the preemption bound",
+            cut.by_preemption_bound
+        ));
+    }
+    if cut.by_delay_bound > 0 {
+        by.push(format!("{} by the delay bound", cut.by_delay_bound));
+    }
+    let total = cut.total();
+    let branches = if total == 1 { "branch" } else { "branches" };
+    if by.is_empty() {
+        format!("{total} {branches} cut")
+    } else {
+        format!("{total} {branches} cut ({})", by.join(", "))
+    }
 }
 
 /// Draws the progress bar until the runs are done (only on a terminal).
@@ -677,7 +792,7 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     let planned = shard.len(args.runs);
     let jobs = worker_count(args.jobs, planned);
     let mut plan = Plan::new(kind);
-    plan.preemption_bound = args.preemption_bound;
+    set_bounds(&mut plan, args)?;
     if kind == StrategyKind::Pct {
         plan.pct_estimate = session::pct_estimate(&scenario, &resolved.options);
     }
@@ -733,8 +848,15 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         first_report: first_json,
         passed: !failed,
         interrupted,
-        stopped_early: !interrupted && !tally.exhaustive && tally.runs < planned,
-        search_complete: tally.exhaustive,
+        stopped_early: !interrupted && !tally.search_complete && tally.runs < planned,
+        search_complete: tally.search_complete,
+        exhaustive: tally.exhaustive(),
+        bounds: BoundsJson::of(&job.plan),
+        cut_branches: tally.cut.total(),
+        cut_branches_by: CutBranchesJson {
+            preemptions: tally.cut.by_preemption_bound,
+            delays: tally.cut.by_delay_bound,
+        },
         runs_per_sec: per_second(tally.runs, seconds),
     };
     if resolved.json {
@@ -791,13 +913,8 @@ impl Text<'_> {
         writeln!(out, "options: {}", self.resolved.describe())?;
         let mut how = format!("runs: {} ({:.0} runs/s", json.runs, json.runs_per_sec);
         if self.plan.kind == StrategyKind::Dfs {
-            how.push_str(", depth-first on one thread");
-            if let Some(k) = plan_bound(self.plan) {
-                how.push_str(&format!(", preemption bound {k}"));
-            }
-            if json.search_complete {
-                how.push_str(", the search is complete");
-            }
+            how.push_str(", depth-first on one thread, ");
+            how.push_str(&bounds_text(self.plan));
         } else {
             let jobs = self.jobs;
             how.push_str(&format!(
@@ -824,8 +941,40 @@ impl Text<'_> {
         } else if json.stopped_early && self.plan.kind != StrategyKind::Dfs {
             writeln!(out, "  (the time limit stopped the exploration early)")?;
         }
+        if self.plan.kind == StrategyKind::Dfs {
+            writeln!(out, "search: {}", self.search_text())?;
+        }
         writeln!(out, "distinct traces: {}", json.distinct_traces)?;
         Ok(())
+    }
+
+    /// What the dfs search covered: exhaustive only when it finished and no bound cut
+    /// a branch.
+    fn search_text(&self) -> String {
+        let (json, cut) = (self.json, &self.tally.cut);
+        if json.exhaustive {
+            // Sleep sets skip executions that only reorder independent steps, and
+            // focus takes solo decisions canonically: every outcome, not every order.
+            return "exhaustive: no bound cut a branch, every reachable outcome was reached \
+                    (interleavings that only reorder independent steps are tried once)"
+                .into();
+        }
+        if json.search_complete {
+            return format!(
+                "complete within bounds ({}), {}: not exhaustive",
+                bounds_text(self.plan),
+                cut_text(cut)
+            );
+        }
+        let runs = runs_text(json.runs);
+        let why = if json.interrupted {
+            format!("interrupted after {runs}")
+        } else if json.stopped_early {
+            format!("the time limit stopped it after {runs}")
+        } else {
+            format!("stopped after {runs}, the --runs limit")
+        };
+        format!("not complete: {why}; {} so far", cut_text(cut))
     }
 
     fn write_reports(&self, out: &mut dyn Write) -> Result<(), CliError> {
@@ -960,10 +1109,6 @@ pub fn worker_count(jobs: usize, runs: u64) -> usize {
 
 fn runs_text(runs: u64) -> String {
     format!("{runs} run{}", if runs == 1 { "" } else { "s" })
-}
-
-fn plan_bound(plan: &Plan) -> Option<u32> {
-    plan.preemption_bound
 }
 
 /// Runs per second exploring `seed-case-4-two-waiters` at access granularity with the

@@ -157,7 +157,11 @@ pub fn resolve(scenario: &Scenario, common: &CommonOpts) -> Result<Resolved, Cli
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub kind: StrategyKind,
+    /// dfs: the most preemptions per execution (`None`: no bound); `explore
+    /// --preemption-bound`, by default [`crate::cli::PREEMPTION_BOUND_DEFAULT`].
     pub preemption_bound: Option<u32>,
+    /// dfs: the most delayed store-buffer drains per execution (`None`: no bound);
+    /// `explore --delay-bound`, by default [`crate::cli::DELAY_BOUND_DEFAULT`].
     pub delay_bound: Option<u32>,
     /// Take decisions at which only one CPU can step canonically
     /// ([`kernel_model::explore::Focus`]). On for random, pct and dfs.
@@ -171,8 +175,8 @@ impl Plan {
     pub fn new(kind: StrategyKind) -> Plan {
         Plan {
             kind,
-            preemption_bound: Some(2),
-            delay_bound: Some(2),
+            preemption_bound: Some(crate::cli::PREEMPTION_BOUND_DEFAULT),
+            delay_bound: Some(crate::cli::DELAY_BOUND_DEFAULT),
             focus: matches!(
                 kind,
                 StrategyKind::Random | StrategyKind::Pct | StrategyKind::Dfs

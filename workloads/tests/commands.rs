@@ -1219,6 +1219,10 @@ fn explore_json_shape_and_the_first_report_replays() {
             "interrupted",
             "stopped_early",
             "search_complete",
+            "exhaustive",
+            "bounds",
+            "cut_branches",
+            "cut_branches_by",
             "runs_per_sec"
         ])
     );
@@ -1324,6 +1328,166 @@ fn explore_human_output_and_dfs() {
         "{}",
         output.stdout
     );
+}
+
+/// The `search:` line of a dfs exploration's text output.
+fn search_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find(|line| line.starts_with("search: "))
+        .unwrap_or_else(|| panic!("no search line: {stdout}"))
+}
+
+/// A bounded search that finished is complete within its bounds, not exhaustive: the
+/// text and the JSON say which bounds, and how many branches they cut.
+#[test]
+fn a_bounded_dfs_that_cut_branches_does_not_say_exhaustive() {
+    let args = [
+        "explore",
+        "seed-case-2-ctl-del",
+        "--granularity",
+        "lock",
+        "--strategy",
+        "dfs",
+        "--preemption-bound",
+        "1",
+        "--runs",
+        "100000",
+    ];
+    let output = run(&args);
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(!output.stdout.contains("exhaustive:"), "{}", output.stdout);
+    assert!(!output.stdout.contains("is complete"), "{}", output.stdout);
+    let line = search_line(&output.stdout);
+    assert!(
+        line.starts_with("search: complete within bounds (preemptions ≤ 1, delays ≤ 2), "),
+        "{line}"
+    );
+    assert!(line.contains("by the preemption bound"), "{line}");
+    assert!(line.ends_with("not exhaustive"), "{line}");
+
+    let (code, value) = explore_json(&args[1..]);
+    assert_eq!(code, 0, "{value}");
+    assert_eq!(value["search_complete"], true, "{value}");
+    assert_eq!(value["exhaustive"], false, "{value}");
+    assert_eq!(value["bounds"]["preemptions"], 1, "{value}");
+    assert_eq!(value["bounds"]["delays"], 2, "{value}");
+    let cut = value["cut_branches"].as_u64().unwrap();
+    assert!(cut > 0, "{value}");
+    assert_eq!(value["cut_branches_by"]["preemptions"], cut, "{value}");
+    assert!(
+        line.contains(&format!("{cut} branches cut")),
+        "the text and the JSON count alike: {line} vs {cut}"
+    );
+}
+
+/// A search that runs out of executions with no bound, or with bounds that cut
+/// nothing, is exhaustive, and says so.
+#[test]
+fn an_unbounded_dfs_that_finishes_says_exhaustive() {
+    for bounds in [
+        &["--preemption-bound", "none", "--delay-bound", "none"][..],
+        &[],
+    ] {
+        let args = [
+            &[
+                "seed-case-2-ctl-del",
+                "--granularity",
+                "syscall",
+                "--strategy",
+                "dfs",
+            ][..],
+            bounds,
+        ]
+        .concat();
+        let (code, value) = explore_json(&args);
+        assert_eq!(code, 0, "{value}");
+        assert!(
+            value["runs"].as_u64().unwrap() > 1,
+            "two tasks race: {value}"
+        );
+        assert_eq!(value["search_complete"], true, "{value}");
+        assert_eq!(value["exhaustive"], true, "{value}");
+        assert_eq!(value["cut_branches"], 0, "{value}");
+        let output = run(&[&["explore"][..], &args].concat());
+        let line = search_line(&output.stdout);
+        assert!(
+            line.starts_with("search: exhaustive: no bound cut a branch"),
+            "{line}"
+        );
+    }
+    let (_, value) = explore_json(&[
+        "seed-case-2-ctl-del",
+        "--strategy",
+        "dfs",
+        "--preemption-bound",
+        "none",
+        "--delay-bound",
+        "none",
+    ]);
+    assert_eq!(value["bounds"]["preemptions"], Value::Null, "{value}");
+    assert_eq!(value["bounds"]["delays"], Value::Null, "{value}");
+}
+
+/// `--delay-bound` reaches the search: under tso, finding F1's window opens when the
+/// transfer's `INIT_LIST_HEAD` stores wait in CPU 0's store buffer while CPU 1 runs the
+/// callback — with no preemption at all. With no delayed drain allowed the search
+/// finishes without it, and says that the delay bound cut branches; with one it finds it.
+#[test]
+fn the_delay_bound_is_honoured() {
+    let explore = |delays: &str| {
+        let args = [
+            "explore",
+            "finding-init-list-head-window",
+            "--model",
+            "tso",
+            "--strategy",
+            "dfs",
+            "--preemption-bound",
+            "0",
+            "--delay-bound",
+            delays,
+            "--runs",
+            "10000",
+            "--no-shrink",
+        ];
+        (run(&args), explore_json(&args[1..]).1)
+    };
+    let (output, value) = explore("0");
+    assert_eq!(output.code, 1, "{}{}", output.stdout, output.stderr);
+    assert_eq!(value["findings"], serde_json::json!({}), "{value}");
+    assert_eq!(value["search_complete"], true, "{value}");
+    assert_eq!(value["exhaustive"], false, "{value}");
+    assert_eq!(value["bounds"]["delays"], 0, "{value}");
+    assert!(
+        value["cut_branches_by"]["delays"].as_u64().unwrap() > 0,
+        "{value}"
+    );
+    let line = search_line(&output.stdout);
+    assert!(line.contains("delays ≤ 0"), "{line}");
+    assert!(line.contains("by the delay bound"), "{line}");
+
+    let (output, value) = explore("1");
+    assert_eq!(output.code, 0, "{}{}", output.stdout, output.stderr);
+    assert!(
+        value["findings"]["init-list-head-window"]["runs"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{value}"
+    );
+    assert_eq!(value["bounds"]["delays"], 1, "{value}");
+}
+
+/// The bounds are dfs's: with another strategy they would seem to apply and would not.
+#[test]
+fn bounds_with_another_strategy_are_a_usage_error() {
+    for option in ["--preemption-bound", "--delay-bound"] {
+        let line = usage_error(&["explore", "lt-basics", option, "1"]);
+        assert!(line.contains(option) && line.contains("dfs"), "{line}");
+        let line = usage_error(&["explore", "lt-basics", "--strategy", "pct", option, "none"]);
+        assert!(line.contains("pct"), "{line}");
+    }
 }
 
 #[test]

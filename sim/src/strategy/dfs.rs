@@ -8,6 +8,16 @@
 //! untried alternative at the deepest point that still fits the bounds. With no bounds
 //! the set of executions is complete: every reachable final state is seen.
 //!
+//! # What a bound cut
+//!
+//! A bounded search that runs out of executions is complete *within its bounds* only.
+//! So that no one mistakes it for an exhaustive one, the search counts the branches
+//! the bounds cut ([`Dfs::cut`]): every alternative at a decision of the tree that was
+//! never taken because taking it would have exceeded a bound. Each decision of the tree
+//! is counted once, when the search first reaches it. A finished search that cut no
+//! branch is exhaustive, whatever its bounds say (every execution tried, or with sleep
+//! sets every reachable final state reached); one that cut some is not.
+//!
 //! # Sleep sets
 //!
 //! With [`Dfs::with_sleep_sets`] (and no bounds) the search skips alternatives that
@@ -127,12 +137,32 @@ impl SleepNode {
     }
 }
 
+/// Branches of the decision tree a bounded search did not take ([`Dfs::cut`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CutBranches {
+    /// Alternatives that would have exceeded the preemption bound (whatever they do to
+    /// the delay bound).
+    pub by_preemption_bound: u64,
+    /// Alternatives within the preemption bound that would have exceeded the bound on
+    /// delayed store-buffer drains.
+    pub by_delay_bound: u64,
+}
+
+impl CutBranches {
+    /// Every branch cut, by either bound (an alternative over both counts once).
+    pub fn total(&self) -> u64 {
+        self.by_preemption_bound + self.by_delay_bound
+    }
+}
+
 /// Exhaustive DFS with optional bounds and optional sleep sets.
 #[derive(Clone, Debug)]
 pub struct Dfs {
     preemption_bound: Option<u32>,
     delay_bound: Option<u32>,
     sleep_sets: bool,
+    /// Branches the bounds cut so far (see the module documentation).
+    cut: CutBranches,
     path: Vec<Node>,
     /// With sleep sets, one entry per node of `path`.
     sleeping: Vec<SleepNode>,
@@ -149,6 +179,7 @@ impl Dfs {
             preemption_bound,
             delay_bound,
             sleep_sets: false,
+            cut: CutBranches::default(),
             path: Vec::new(),
             sleeping: Vec::new(),
             depth: 0,
@@ -170,12 +201,45 @@ impl Dfs {
         self.executions
     }
 
-    fn fits(&self, node: &Node, alternative: usize) -> bool {
+    /// The bounds: (preemptions, delayed drains) per execution, `None` for no bound.
+    pub fn bounds(&self) -> (Option<u32>, Option<u32>) {
+        (self.preemption_bound, self.delay_bound)
+    }
+
+    /// The branches the bounds cut in the part of the tree explored so far. When the
+    /// search has run out of executions and this is zero, the search was exhaustive.
+    pub fn cut(&self) -> CutBranches {
+        self.cut
+    }
+
+    /// Which bounds taking `alternative` at `node` would exceed: (preemption, delay).
+    fn exceeds(&self, node: &Node, alternative: usize) -> (bool, bool) {
         let (p, d) = node.costs[alternative];
         let preemptions = node.preemptions_before + p as u32;
         let delays = node.delays_before + d as u32;
-        self.preemption_bound.is_none_or(|b| preemptions <= b)
-            && self.delay_bound.is_none_or(|b| delays <= b)
+        (
+            self.preemption_bound.is_some_and(|b| preemptions > b),
+            self.delay_bound.is_some_and(|b| delays > b),
+        )
+    }
+
+    fn fits(&self, node: &Node, alternative: usize) -> bool {
+        self.exceeds(node, alternative) == (false, false)
+    }
+
+    /// Counts the alternatives of a node the search has just reached that the bounds
+    /// rule out (each node is reached for the first time once).
+    fn count_cut(&mut self, node: &Node) {
+        if self.preemption_bound.is_none() && self.delay_bound.is_none() {
+            return;
+        }
+        for alternative in 0..node.costs.len() {
+            match self.exceeds(node, alternative) {
+                (true, _) => self.cut.by_preemption_bound += 1,
+                (false, true) => self.cut.by_delay_bound += 1,
+                (false, false) => {}
+            }
+        }
     }
 
     fn advance(&mut self) -> bool {
@@ -251,6 +315,7 @@ impl Scheduler for Dfs {
             preemptions_before,
             delays_before,
         };
+        self.count_cut(&node);
         if self.sleep_sets {
             let mut sleeping = match (self.path.last(), self.sleeping.last()) {
                 (Some(parent), Some(parent_sleep)) => parent_sleep.child(parent.chosen),

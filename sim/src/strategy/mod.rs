@@ -23,7 +23,7 @@
 mod dfs;
 mod pct;
 
-pub use dfs::Dfs;
+pub use dfs::{CutBranches, Dfs};
 pub use pct::Pct;
 
 use crate::ids::CpuId;
