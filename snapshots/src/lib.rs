@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 
 use kernel_model::KernelVersion;
-use workloads::scenario::{Overrides, Scenario};
+use workloads::scenario::Scenario;
 
 /// The scenario file `name` of the library (`workloads/scenarios/NAME.scn`).
 pub fn library_scenario(name: &str) -> Scenario {
@@ -24,61 +24,10 @@ pub fn library_scenario(name: &str) -> Scenario {
 
 /// One run of `scenario` under its own header's options (with `kernel` forced), with the
 /// scenario's strategy and seed: every task's results in order, the expectations, the
-/// reports and how the run ended.
+/// reports and how the run ended ([`workloads::event_order::render`], which `epsim
+/// snapshot` and `workloads::api` share).
 pub fn check(scenario: &Scenario, kernel: KernelVersion) -> String {
-    let overrides = Overrides {
-        kernel: Some(kernel),
-        ..Overrides::default()
-    };
-    let options = scenario.options(&overrides);
-    if let Err(error) = scenario.check_options(&options) {
-        return format!("options refused: {error}\n");
-    }
-    let seed = scenario.seed();
-    let mut strategy = kernel_model::explore::strategy_for(
-        &kernel_model::explore::ExploreOptions {
-            strategy: scenario.strategy(),
-            seed,
-            ..Default::default()
-        },
-        0,
-    );
-    let output = scenario.run(&options, seed, strategy.as_mut());
-    let mut out = String::new();
-    let m = &options.machine;
-    let _ = writeln!(
-        out,
-        "kernel {}, cpus {}, granularity {}, model {}, strategy {}, seed {}",
-        kernel.name(),
-        m.cpus,
-        m.granularity.name(),
-        m.model.name(),
-        scenario.strategy().name(),
-        seed
-    );
-    out.push_str(&output.results.render());
-    let _ = writeln!(
-        out,
-        "expectations: {} passed, {} failed",
-        output.results.passed(),
-        output.results.failed()
-    );
-    for failure in output.results.expectations.iter().filter(|e| !e.passed) {
-        let _ = writeln!(out, "  failed: {}", failure.message);
-    }
-    let reports = output.outcome.reports();
-    if reports.is_empty() {
-        let _ = writeln!(out, "reports: none");
-    }
-    for report in reports {
-        let _ = writeln!(out, "report {}: {}", report.kind, report.message);
-    }
-    let _ = writeln!(
-        out,
-        "end: {:?}, {} steps",
-        output.outcome.result.end, output.outcome.result.steps
-    );
-    out
+    workloads::event_order::render(scenario, kernel)
 }
 
 /// `check` on every kernel version of [`KernelVersion::ALL`], side by side in that

@@ -107,6 +107,7 @@ Examples:
   epsim run seed-case-4-two-waiters --record r.json && epsim replay r.json
   epsim explore inject-no-linked-check --runs 1000 --jobs 2
   epsim gen stress --threads 4 --pipes 16 --tokens 4 --run
+  epsim snapshot tests/scenarios --check  event-order snapshots of your scenarios, for CI
   epsim litmus SB --model tso             store buffering under x86-TSO
   epsim config --cpus 4 --model tso --granularity access
 
@@ -241,6 +242,26 @@ tools/memory-model litmus tests. A state marked *> satisfies it; :> does not.
 Exit status: 0 if the verdict agrees with the expected table (sim::litmus), 1 if not,
 2 on a usage error (unknown test, unknown model, --runs 0, ...).";
 
+const SNAPSHOT_EXAMPLES: &str = "\
+Examples:
+  epsim snapshot tests/scenarios              write .snap.new where a snapshot is missing or differs
+  epsim snapshot tests/scenarios --accept     write (accept) them as .snap files
+  epsim snapshot tests/scenarios --check      CI: compare only, write nothing
+  epsim snapshot my.scn --kernel K --check    only kernel version K (repeatable)
+  epsim snapshot tests/scenarios --across-kernels   which versions agree, and where they part
+
+Each .scn file under the paths (recursively, in sorted order; hidden directories and
+`target` are not searched) is run once per kernel version — every version that has all
+the system calls the scenario makes, unless --kernel says which — and its event order is
+kept in an insta snapshot beside it: DIR/snapshots/NAME@VERSION.snap, which `cargo insta
+review` and `cargo insta accept` also work on. docs/snapshot-testing.md says what the
+text keeps stable.
+
+Exit status: 0 when every snapshot matches (or was accepted); 1 when one is missing or
+differs (the diff is printed; without --check a .snap.new is written for review); 2 on a
+usage or input error (a missing path, no .scn file under the paths, a scenario that
+does not parse, an unknown version, a snapshot file not in insta's format).";
+
 const CONFIG_EXAMPLES: &str = "\
 Examples:
   epsim config                                        the defaults
@@ -282,6 +303,9 @@ pub enum Command {
     /// List the built-in scenarios
     #[command(after_help = LIST_EXAMPLES)]
     List(ListArgs),
+    /// Keep, check and accept snapshots of the event order of a directory of scenarios
+    #[command(after_help = SNAPSHOT_EXAMPLES)]
+    Snapshot(SnapshotArgs),
     /// Generate a scenario: the seed's totalmess.c (stress) or epwbench.c (bench)
     #[command(after_help = GEN_EXAMPLES)]
     Gen(GenArgs),
@@ -407,6 +431,31 @@ pub struct ListArgs {
     /// Say which scenarios run on this kernel version (and why the others cannot)
     #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "show")]
     pub kernel: Option<KernelArg>,
+}
+
+/// `epsim snapshot`.
+#[derive(Args, Debug, Clone)]
+pub struct SnapshotArgs {
+    /// Scenario files, or directories searched for `.scn` files [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+    /// A kernel version to snapshot, named as `epsim run --kernel` takes it (repeatable)
+    /// [default: every version that has the scenario's system calls]
+    #[arg(long = "kernel", value_name = "K")]
+    pub kernels: Vec<String>,
+    /// Compare only (for CI): write nothing; exit 1 on a missing or different snapshot
+    #[arg(long, conflicts_with = "accept")]
+    pub check: bool,
+    /// Write every snapshot as .snap (accept what the scenarios do now)
+    #[arg(long)]
+    pub accept: bool,
+    /// Print JSON (the shape is in README.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Report which kernel versions agree on each scenario's event order, and the first
+    /// call where they part (writes and checks nothing)
+    #[arg(long, conflicts_with_all = ["check", "accept"])]
+    pub across_kernels: bool,
 }
 
 /// `epsim gen`.

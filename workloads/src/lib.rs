@@ -4,7 +4,11 @@
 //! crate is the only one that reads files, prints, measures wall-clock time or decides a
 //! process exit status. The binary (`src/main.rs`) is a thin shell around [`run`].
 //!
+//! Rust code outside this repository starts at [`api`]: parse and run a scenario, get its
+//! event order as text to keep in a snapshot (the stable part of this crate).
+//!
 //! One file per concept:
+//! - [`api`] — the library API for users' own tests (stable)
 //! - [`cli`] — the clap command tree, the shared run options, clap errors made one line
 //! - [`options`] — the shared run options resolved and validated into a [`sim::Config`]
 //! - [`session`] — what the scenario commands share: loading, options, one run
@@ -12,7 +16,10 @@
 //! - [`replay_cmd`] — `epsim replay`: a record or schedule reproduced and verified
 //! - [`explore_cmd`] — `epsim explore`: many schedules, on threads or shards
 //! - [`list_cmd`] — `epsim list`
+//! - [`snapshot_cmd`] — `epsim snapshot`: event-order snapshots of a directory of scenarios
+//! - [`snapshot_file`] — insta's `.snap` file format, read and written
 //! - [`gen_cmd`] — `epsim gen`: totalmess.c and epwbench.c as scenarios
+//! - [`event_order`] — a scenario's event order as the stable text snapshots pin
 //! - [`fold`] — folding repetitive stretches of narration
 //! - [`trace_out`] — the trace as text, JSON lines or Chrome trace events
 //! - [`record`] — self-contained records of runs
@@ -31,10 +38,12 @@
 // kernel-model (see clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod config_cmd;
 pub mod demo;
+pub mod event_order;
 pub mod exit;
 pub mod explore_cmd;
 pub mod fold;
@@ -50,6 +59,8 @@ pub mod replay_cmd;
 pub mod run_cmd;
 pub mod scenario;
 pub mod session;
+pub mod snapshot_cmd;
+pub mod snapshot_file;
 pub mod trace_out;
 
 use std::ffi::OsString;
@@ -121,5 +132,6 @@ fn dispatch(
             None => list_cmd::run(&args, out),
         },
         Some(cli::Command::Gen(args)) => gen_cmd::run(&args, argv, out),
+        Some(cli::Command::Snapshot(args)) => snapshot_cmd::run(&args, out),
     }
 }
