@@ -520,12 +520,22 @@ impl<G: Granularity> Kernel<G> {
         Ok(())
     }
 
-    /// Allocates and initialises an epitem (the item is private until inserted).
-    fn alloc_epitem(&self, ep: EventPollId, event: EpollEvent, tfile: FileId, fd: i32) -> EpitemId {
+    /// The part of `kmem_cache_alloc(epi_cache)` and `ep_insert`'s initialisation that
+    /// every version does alike: a fresh object with the shared words of `layout`, the
+    /// item's own tree key (`ffd`: the file is not looked up again later, when it may be
+    /// gone), not yet linked anywhere. Each version then initialises the words it has.
+    pub(crate) fn new_epitem(
+        &self,
+        layout: &'static [&'static str],
+        ep: EventPollId,
+        event: EpollEvent,
+        tfile: FileId,
+        fd: i32,
+    ) -> Epitem {
         let id = self.objects.borrow_mut().next_id();
-        let words = self.cx.alloc_words("epitem", id, EPITEM_FIELDS);
+        let words = self.cx.alloc_words("epitem", id, layout);
         let file_id = self.with_file(tfile, |f| f.id).unwrap_or(0);
-        let item = Epitem {
+        Epitem {
             id,
             words,
             rb_linked: false,
@@ -538,7 +548,13 @@ impl<G: Granularity> Kernel<G> {
             fllink_linked: false,
             dying: false,
             pqueue_failed: false,
-        };
+        }
+    }
+
+    /// Allocates and initialises an epitem (the item is private until inserted).
+    fn alloc_epitem(&self, ep: EventPollId, event: EpollEvent, tfile: FileId, fd: i32) -> EpitemId {
+        let item = self.new_epitem(EPITEM_FIELDS, ep, event, tfile, fd);
+        let words = item.words;
         let cx = &self.cx;
         list::init_list_head_private(cx, item.rdllink());
         list::init_list_head_private(cx, item.txlink());

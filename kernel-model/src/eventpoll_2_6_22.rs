@@ -40,9 +40,7 @@ use crate::errno::{Errno, SysResult};
 use crate::eventpoll::MAX_SCHEDULE_TIMEOUT;
 use crate::inject::Injection;
 use crate::kernel::{Counters, Kernel};
-use crate::objects::{
-    Epitem, EpitemId, EventPoll, EventPollId, FileId, RbKey, EPITEM_FIELDS_2_6_22,
-};
+use crate::objects::{EpitemId, EventPoll, EventPollId, FileId, RbKey, EPITEM_FIELDS_2_6_22};
 use crate::poll::{
     EpollEvent, PollTable, EPOLLET, EPOLLONESHOT, EP_PRIVATE_BITS, POLLIN, POLLRDNORM,
 };
@@ -471,23 +469,8 @@ impl<G: Granularity> Kernel<G> {
         tfile: FileId,
         fd: i32,
     ) -> EpitemId {
-        let id = self.objects.borrow_mut().next_id();
-        let words = self.cx.alloc_words("epitem", id, EPITEM_FIELDS_2_6_22);
-        let file_id = self.with_file(tfile, |f| f.id).unwrap_or(0);
-        let item = Epitem {
-            id,
-            words,
-            rb_linked: false,
-            file: tfile,
-            file_id,
-            fd,
-            pwqlist: smallvec::SmallVec::new(),
-            ep,
-            data: event.data,
-            fllink_linked: false,
-            dying: false,
-            pqueue_failed: false,
-        };
+        let item = self.new_epitem(EPITEM_FIELDS_2_6_22, ep, event, tfile, fd);
+        let words = item.words;
         let cx = &self.cx;
         list::init_list_head_private(cx, item.rdllink());
         let mem = &cx.state().mem;

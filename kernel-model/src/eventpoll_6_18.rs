@@ -972,23 +972,8 @@ impl<G: Granularity> Kernel<G> {
         tfile: FileId,
         fd: i32,
     ) -> EpitemId {
-        let id = self.objects.borrow_mut().next_id();
-        let words = self.cx.alloc_words("epitem", id, EPITEM_FIELDS);
-        let file_id = self.with_file(tfile, |f| f.id).unwrap_or(0);
-        let item = Epitem {
-            id,
-            words,
-            rb_linked: false,
-            file: tfile,
-            file_id,
-            fd,
-            pwqlist: smallvec::SmallVec::new(),
-            ep,
-            data: event.data,
-            fllink_linked: false,
-            dying: false,
-            pqueue_failed: false,
-        };
+        let item = self.new_epitem(EPITEM_FIELDS, ep, event, tfile, fd);
+        let words = item.words;
         let cx = &self.cx;
         list::init_list_head_private(cx, item.rdllink());
         let mem = &cx.state().mem;
