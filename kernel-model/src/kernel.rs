@@ -127,6 +127,7 @@ impl<G: Granularity> Kernel<G> {
                 stack,
                 in_ep_poll: None,
                 in_transfer: None,
+                in_eventfd: false,
             },
         );
     }
