@@ -35,6 +35,7 @@
 //! - [`fdtable`] — per-process descriptor tables
 //! - [`file`](mod@file) — `struct file`, `fget`/`fput`/`__fput`
 //! - [`check`] — the checkers (ready-list reachability, lost wake-ups, leaks)
+//! - [`wait`] — the wait loop eventfd and timerfd share
 //!
 //! File kinds:
 //! - [`pipe`] — fs/pipe.c of 2.6.22
@@ -92,6 +93,7 @@ pub mod task;
 pub mod timerfd;
 pub mod user;
 pub mod version;
+pub mod wait;
 pub mod world;
 
 pub use errno::{Errno, SysResult};

@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["errno", "version", "inject", "objects", "poll", "user"],
     ),
     ("the kernel value", &["kernel"]),
-    ("files", &["fdtable", "file", "check"]),
+    ("files", &["fdtable", "file", "check", "wait"]),
     (
         "file kinds",
         &["pipe", "pipe_6_18", "eventfd", "timerfd", "socket"],
