@@ -1075,14 +1075,19 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// `poll_wait(file, whead, pt)`: with epoll's table, `ep_ptable_queue_proc`.
+    /// `poll_wait(file, whead, pt)`: with epoll's table, `ep_ptable_queue_proc`; with
+    /// poll(2)'s, `__pollwait`.
     pub async fn poll_wait(&self, whead: WaitQueueId, pt: PollTable) {
-        if let PollTable::Epoll(epi) = pt {
-            if self.version() == KernelVersion::V6_18 {
-                self.ep_ptable_queue_proc_6_18(whead, epi).await;
-            } else {
-                self.ep_ptable_queue_proc(whead, epi).await;
+        match pt {
+            PollTable::Null => {}
+            PollTable::Epoll(epi) => {
+                if self.version() == KernelVersion::V6_18 {
+                    self.ep_ptable_queue_proc_6_18(whead, epi).await;
+                } else {
+                    self.ep_ptable_queue_proc(whead, epi).await;
+                }
             }
+            PollTable::Poll { task, key } => self.pollwait(whead, task, key).await,
         }
     }
 

@@ -37,6 +37,7 @@
 //! - [`inject`] — named bug injections
 //! - [`check`] — the checkers (ready-list reachability, lost wake-ups, leaks)
 //! - [`poll`] — event bits and the poll table
+//! - [`select`] — `poll(2)` on one descriptor (fs/select.c)
 //! - [`errno`] — error numbers
 //! - [`world`] — running programs: processes, tasks, interrupts, one run
 //! - [`explore`] — many runs, distinct traces, reports, shrinking, strict replay
@@ -59,6 +60,7 @@ pub mod objects;
 pub mod pipe;
 pub mod pipe_6_18;
 pub mod poll;
+pub mod select;
 pub mod socket;
 pub mod syscalls;
 pub mod timerfd;
