@@ -616,6 +616,16 @@ pub const CONFORMANCE: &[BuiltinScenario] = library![
     "selftests/epoll62",
     "selftests/epoll63",
     "selftests/epoll64",
+    "ltp/epoll_create02",
+    "ltp/epoll_create1_02",
+    "ltp/epoll_ctl01",
+    "ltp/epoll_ctl02",
+    "ltp/epoll_ctl03",
+    "ltp/epoll_ctl04",
+    "ltp/epoll_ctl05",
+    "ltp/epoll_ctl07",
+    "ltp/epoll_wait01",
+    "ltp/epoll_wait03",
 ];
 
 /// The built-in scenarios of the library, sorted by name.
