@@ -318,6 +318,12 @@ pub struct TaskInfo {
     pub in_ep_poll: Option<EventPollId>,
     /// The eventpoll this task is transferring from (its txlist/injlist are live).
     pub in_transfer: Option<EventPollId>,
+    /// The wait entries of the task's `poll(2)` in progress and the heads they are on
+    /// (`struct poll_wqueues`; only the task itself touches them, the wake-up callback
+    /// only [`TaskInfo::poll_triggered`]).
+    pub poll_entries: Vec<(sim::WaitQueueId, sim::waitq::WaitEntryId)>,
+    /// `pwq->triggered` (6.18's `pollwake` sets it; the sleeping poller clears it).
+    pub poll_triggered: bool,
 }
 
 impl TaskInfo {
