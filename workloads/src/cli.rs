@@ -176,7 +176,8 @@ Examples:
 Run i uses seed S+i (S = --seed, else the scenario's): it is exactly `epsim run
 SCENARIO --strategy K --seed S+i`. So --jobs J (J threads) gives the same counts as
 --jobs 1, and --shard I/N (the runs i with i mod N = I) splits one exploration across
-machines: the shards' counts add up and their first reports compare by run index.
+machines: `epsim merge` of every shard's --json gives the unsharded JSON (counts add up,
+distinct traces are a union, the first report is the lowest run index; docs/scaling.md).
 dfs is one depth-first search: it runs on one thread whatever --jobs says, cannot be
 sharded, and stops early when the search is complete. It is bounded by default: at most
 2 preemptions (--preemption-bound) and 2 delayed store-buffer drains (--delay-bound) per
