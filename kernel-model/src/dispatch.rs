@@ -16,6 +16,7 @@ use sim::{Cx, Granularity, WaitQueueId, WakeCallbacks};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::{
     decode_handle, Counters, EpollFileSource, Kernel, KernelVersion, CALLBACK_EP_POLL,
+    CALLBACK_POLLWAKE,
 };
 use crate::objects::{EventPollId, FileId, FileKind, PipeId, O_NONBLOCK};
 use crate::poll::{PollTable, POLLIN, POLLRDNORM};
@@ -177,14 +178,19 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// `poll_wait(file, whead, pt)`: with epoll's table, `ep_ptable_queue_proc`.
+    /// `poll_wait(file, whead, pt)`: with epoll's table, `ep_ptable_queue_proc`; with
+    /// poll(2)'s, `__pollwait`.
     pub async fn poll_wait(&self, whead: WaitQueueId, pt: PollTable) {
-        if let PollTable::Epoll(epi) = pt {
-            if self.version() == KernelVersion::V6_18 {
-                self.ep_ptable_queue_proc_6_18(whead, epi).await;
-            } else {
-                self.ep_ptable_queue_proc(whead, epi).await;
+        match pt {
+            PollTable::Null => {}
+            PollTable::Epoll(epi) => {
+                if self.version() == KernelVersion::V6_18 {
+                    self.ep_ptable_queue_proc_6_18(whead, epi).await;
+                } else {
+                    self.ep_ptable_queue_proc(whead, epi).await;
+                }
             }
+            PollTable::Poll { task, key } => self.pollwait(whead, task, key).await,
         }
     }
 }
@@ -217,6 +223,7 @@ impl<G: Granularity> WakeCallbacks<G> for Kernel<G> {
                     KernelVersion::V6_18 => self.ep_poll_callback_6_18(pwq, _key as u32).await,
                 }
             }
+            CALLBACK_POLLWAKE => self.pollwake(data, _mode, _key).await,
             _ => false,
         }
     }

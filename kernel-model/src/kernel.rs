@@ -59,6 +59,9 @@ pub const CALLBACK_EP_POLL: u32 = 1;
 /// word standing for `wait.entry`); only `ep->wq` holds such entries, and only
 /// [`crate::eventpoll_6_18`] wakes it, with its own callback table.
 pub const CALLBACK_EP_AUTOREMOVE: u32 = 2;
+/// 6.18's `pollwake` on a `poll(2)` waiter (data: the events it waits for, high 32 bits,
+/// and the task); see [`crate::select`].
+pub const CALLBACK_POLLWAKE: u32 = 3;
 
 /// The kernel.
 pub struct Kernel<G: Granularity> {
@@ -128,6 +131,8 @@ impl<G: Granularity> Kernel<G> {
                 in_ep_poll: None,
                 in_transfer: None,
                 in_eventfd: false,
+                poll_entries: Vec::new(),
+                poll_triggered: false,
             },
         );
     }

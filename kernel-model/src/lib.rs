@@ -54,6 +54,9 @@
 //!   exclusive `ep_poll` waiters
 //! - [`eventpoll_6_18`] — fs/eventpoll.c of v6.18, top to bottom in that file's order
 //!
+//! poll(2):
+//! - [`select`] — `poll(2)` on one descriptor (fs/select.c): `__pollwait`, `pollwake`
+//!
 //! Function pointers:
 //! - [`dispatch`] — `f_op->poll/read/write/release`, `poll_wait`'s `_qproc`, wait
 //!   entries' `func`, each switched on the file's kind and the version
@@ -87,6 +90,7 @@ pub mod objects;
 pub mod pipe;
 pub mod pipe_6_18;
 pub mod poll;
+pub mod select;
 pub mod socket;
 pub mod syscalls;
 pub mod task;

@@ -322,6 +322,12 @@ pub struct TaskInfo {
     /// around their wake-ups (with `wqh.lock` held, interrupts off), so that a wake-up
     /// handler that signals an eventfd again is refused. Only the task writes it.
     pub in_eventfd: bool,
+    /// The wait entries of the task's `poll(2)` in progress and the heads they are on
+    /// (`struct poll_wqueues`; only the task itself touches them, the wake-up callback
+    /// only [`TaskInfo::poll_triggered`]).
+    pub poll_entries: Vec<(sim::WaitQueueId, sim::waitq::WaitEntryId)>,
+    /// `pwq->triggered` (6.18's `pollwake` sets it; the sleeping poller clears it).
+    pub poll_triggered: bool,
 }
 
 impl TaskInfo {
