@@ -317,7 +317,7 @@ impl<G: Granularity> Kernel<G> {
         data: &[u8],
         nonblock: bool,
     ) -> SysResult<usize> {
-        // 2.6.22: `count < sizeof(ucnt)`; 6.18 (since 6.6) `count != sizeof(ucnt)`.
+        // 2.6.22: `count < sizeof(ucnt)`; 6.18: `count != sizeof(ucnt)` (docs/eventpoll-6.18.md).
         let wrong_length = if self.version().is_modern() {
             data.len() != 8
         } else {
