@@ -937,8 +937,12 @@ impl<G: Granularity> Kernel<G> {
     /// values, they fold into 0..3, and 0 does nothing). Under the own lock set the bits
     /// and take a reference on the peer; `sk_state_change` wakes **all** on the own
     /// head; then under the peer's lock set the mirrored bits (RCV ⇄ SEND) and wake all
-    /// on the peer's head. Always returns 0.
+    /// on the peer's head. Returns 0 — on 2.6.22; 6.18's `unix_shutdown` first refuses a
+    /// `how` outside `SHUT_RD..=SHUT_RDWR` with EINVAL (found by `epsim difftest`).
     pub async fn unix_shutdown(&self, sock: SockId, how: i32) -> SysResult<()> {
+        if self.version() == crate::kernel::KernelVersion::V6_18 && !(0..=2).contains(&how) {
+            return Err(Errno::EINVAL);
+        }
         let mode = (how.wrapping_add(1) & 3) as u64;
         if mode == 0 {
             return Ok(());
