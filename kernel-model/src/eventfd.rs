@@ -265,7 +265,7 @@ impl<G: Granularity> Kernel<G> {
         res.map(|ucnt| ucnt.to_le_bytes().to_vec())
     }
 
-    /// `eventfd_write()`: `len < 8` is EINVAL; the value is the first 8 bytes (host
+    /// `eventfd_write()`: `len < 8` (6.18: `len != 8`) is EINVAL; the value is the first 8 bytes (host
     /// order); `ULLONG_MAX` is EINVAL. Under `wqh.lock`: the add must leave the count
     /// below `ULLONG_MAX` (`ULLONG_MAX - count > value`), else EAGAIN when non-blocking
     /// or a wait until a read makes room. Then `count += value` and, if anyone waits,
@@ -278,7 +278,14 @@ impl<G: Granularity> Kernel<G> {
         data: &[u8],
         nonblock: bool,
     ) -> SysResult<usize> {
-        if data.len() < 8 {
+        // 2.6.22 refuses fewer than 8 bytes; 6.18 anything but exactly 8 (`count !=
+        // sizeof(ucnt)`, found by `epsim difftest`).
+        let wrong_size = if self.version().is_modern() {
+            data.len() != 8
+        } else {
+            data.len() < 8
+        };
+        if wrong_size {
             return Err(Errno::EINVAL);
         }
         let mut bytes = [0u8; 8];
