@@ -284,7 +284,7 @@ impl Generator {
             None
         } else {
             let mask = self.mask();
-            Some((mask, fd as u64 + 100 * self.below(3)))
+            Some((mask, fd.max(0) as u64 + 100 * self.below(3)))
         };
         self.out.push(Call::EpollCtl {
             epfd,

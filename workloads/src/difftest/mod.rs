@@ -348,15 +348,26 @@ pub fn command(
         perturb: None,
         progress: !args.json && std::io::stderr().is_terminal(),
     };
-    let report = run(&config, err)?;
-    if args.json {
+    execute(&config, args.json, out, err)
+}
+
+/// Runs `config`, writes the report (JSON or text) and says how it went: clean when no
+/// program diverged.
+pub fn execute(
+    config: &Config,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit, CliError> {
+    let report = run(config, err)?;
+    if json {
         writeln!(
             out,
             "{}",
             serde_json::to_string(&report).map_err(|e| CliError::usage(e.to_string()))?
         )?;
     } else {
-        write!(out, "{}", render(&report, &config))?;
+        write!(out, "{}", render(&report, config))?;
     }
     Ok(if report.divergences == 0 {
         Exit::Clean
