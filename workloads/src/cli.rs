@@ -325,6 +325,9 @@ pub enum Command {
     /// Merge the JSON of the shards of one exploration or campaign (--shard I/N)
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// Differential test of the 6.18 port against the host kernel: random programs, both sides compared
+    #[command(after_help = DIFFTEST_EXAMPLES)]
+    Difftest(DifftestArgs),
 }
 
 const CAMPAIGN_EXAMPLES: &str = "\
@@ -365,6 +368,18 @@ every shard's runs in turn. See docs/scaling.md.
 
 Exit status: as the unsharded command's (0 passed, 1 failed, 130 a shard was
 interrupted); 2 when the files are not every shard of one run.";
+
+const DIFFTEST_EXAMPLES: &str = "\
+Examples:
+  epsim difftest                              10 000 programs, seed 0, on every core
+  epsim difftest --programs 1000000 --jobs 2  the figure in docs/difftest.md
+  epsim difftest --seed 7 --json              {\"programs\", \"divergences\", \"first_divergence\", ...}
+
+Each program runs natively in a forked child and on the simulated 6.18 kernel; every
+return value, errno and event list is compared in order. The first divergence is shrunk
+and written as a scenario (in --out DIR, default .) whose expectations are the host's
+results. Exit status: 0 no divergence, 1 a divergence, 2 a usage error.
+";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
@@ -642,6 +657,26 @@ pub struct BenchArgs {
     #[arg(long, value_enum)]
     pub kernel: Option<KernelArg>,
     /// Print JSON instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `epsim difftest`.
+#[derive(Args, Debug, Clone)]
+pub struct DifftestArgs {
+    /// Programs to generate and run (1 to 100000000)
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub programs: u64,
+    /// Seed of the generator: program i of seed S is the same on every machine
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (1 to 256) [default: the machine's cores]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+    /// Directory the shrunk divergence's scenario is written to
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
 }
