@@ -13,6 +13,7 @@ use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::config::Granularity;
+use crate::footprint::{access, Object};
 use crate::ids::{CpuId, LockId, TaskId, WaitQueueId};
 use crate::lock::{LockKind, Name};
 use crate::mem::Word;
@@ -149,6 +150,12 @@ impl<G: Granularity> Cx<G> {
     }
 
     // ---- memory -------------------------------------------------------------------------
+
+    /// Records an access to `object` in the step's footprint ([`crate::footprint`]).
+    #[inline(always)]
+    fn note_access(&self, object: Object, bits: u8) {
+        self.state.mem.footprint.access(object, bits);
+    }
 
     /// Allocates a block of shared words named `kind<id>.<field>`.
     pub fn alloc_words(
@@ -296,6 +303,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Creates a lock of class `class` (lockdep's unit: same class, same rules).
     pub fn new_lock(&self, kind: LockKind, class: &'static str, name: Name) -> LockId {
+        self.note_access(Object::Allocator, access::WRITE);
         self.state.locks.borrow_mut().create(kind, class, name)
     }
 
@@ -541,6 +549,7 @@ impl<G: Granularity> Cx<G> {
     /// `init_waitqueue_head()`; its lock gets class `class`.
     pub fn init_waitqueue_head(&self, class: &'static str, name: Name) -> WaitQueueId {
         let lock = self.new_lock(LockKind::Spin, class, name);
+        self.note_access(Object::Allocator, access::WRITE);
         let mut queues = self.state.waitqueues.borrow_mut();
         let id = WaitQueueId(queues.heads.len() as u32);
         queues.heads.push(WaitQueueHead {
@@ -556,6 +565,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Allocates an unlinked entry (`init_waitqueue_entry` / `init_waitqueue_func_entry`).
     pub fn new_wait_entry(&self, func: WakeFunction, exclusive: bool) -> WaitEntryId {
+        self.note_access(Object::Allocator, access::WRITE);
         let step = self.state.step.get();
         self.state
             .waitqueues
@@ -566,6 +576,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Frees an entry; a stale one is reported as use-after-free or double free.
     pub fn free_wait_entry(&self, entry: WaitEntryId) {
+        self.note_access(Object::Allocator, access::WRITE);
         let step = self.state.step.get();
         let result = self.state.waitqueues.borrow_mut().entries.free(entry, step);
         if let Err(error) = result {
@@ -585,6 +596,7 @@ impl<G: Granularity> Cx<G> {
     }
 
     fn link_entry(&self, head: WaitQueueId, entry: WaitEntryId, tail: bool) {
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         if !self.state.waitqueues.borrow_mut().link(head, entry, tail) {
             self.state.report(
                 ReportKind::UseAfterFree,
@@ -596,6 +608,7 @@ impl<G: Granularity> Cx<G> {
 
     /// `__remove_wait_queue` — the caller holds the head's lock.
     pub fn remove_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         self.state.waitqueues.borrow_mut().unlink(head, entry);
     }
 
@@ -611,6 +624,7 @@ impl<G: Granularity> Cx<G> {
     pub async fn add_wait_queue_exclusive(&self, head: WaitQueueId, entry: WaitEntryId) {
         let lock = self.waitqueue_lock(head);
         let flags = self.spin_lock_irqsave(lock).await;
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         if let Ok(e) = self.state.waitqueues.borrow_mut().entries.get_mut(entry) {
             e.exclusive = true;
         }
@@ -628,6 +642,7 @@ impl<G: Granularity> Cx<G> {
 
     /// `waitqueue_active()`: a lockless peek at whether anyone waits.
     pub fn waitqueue_active(&self, head: WaitQueueId) -> bool {
+        self.note_access(Object::WaitQueue(head), access::READ);
         !self.state.waitqueues.borrow().head(head).entries.is_empty()
     }
 
@@ -643,8 +658,10 @@ impl<G: Granularity> Cx<G> {
         key: u64,
     ) {
         let mut remaining = nr_exclusive;
+        self.note_access(Object::WaitQueue(head), access::READ);
         let entries = self.state.waitqueues.borrow().snapshot(head);
         for entry in entries {
+            self.note_access(Object::WaitQueue(head), access::READ);
             let Some(e) = self.state.waitqueues.borrow().entry_on(head, entry) else {
                 continue;
             };

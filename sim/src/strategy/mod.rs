@@ -21,9 +21,11 @@
 //! follow a recorded schedule and check it at every step, whatever strategy is passed.
 
 mod dfs;
+mod dpor;
 mod pct;
 
 pub use dfs::{CutBranches, Dfs};
+pub use dpor::Dpor;
 pub use pct::Pct;
 
 use crate::ids::CpuId;
@@ -73,6 +75,15 @@ pub trait Scheduler {
     fn begin_execution(&mut self) -> bool;
     fn choose(&mut self, view: &DecisionView<'_>) -> usize;
     fn end_execution(&mut self) {}
+    /// Whether the strategy wants [`Scheduler::observe`] calls (asked once per run; it
+    /// costs the machine a test per access when not, some recording when so).
+    fn wants_footprints(&self) -> bool {
+        false
+    }
+    /// The footprint of the step the last [`Scheduler::choose`] chose: every shared
+    /// object it touched ([`crate::footprint`]). Called before the next `choose`, and
+    /// once at the end of the run for the last step.
+    fn observe(&mut self, _footprint: &crate::footprint::Footprint) {}
 }
 
 /// Strategy names as the command line spells them.
@@ -84,16 +95,18 @@ pub enum StrategyKind {
     Timed,
     Replay,
     Dfs,
+    Dpor,
 }
 
 impl StrategyKind {
-    pub const ALL: [StrategyKind; 6] = [
+    pub const ALL: [StrategyKind; 7] = [
         StrategyKind::Random,
         StrategyKind::Pct,
         StrategyKind::RoundRobin,
         StrategyKind::Timed,
         StrategyKind::Replay,
         StrategyKind::Dfs,
+        StrategyKind::Dpor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -104,6 +117,7 @@ impl StrategyKind {
             StrategyKind::Timed => "timed",
             StrategyKind::Replay => "replay",
             StrategyKind::Dfs => "dfs",
+            StrategyKind::Dpor => "dpor",
         }
     }
 

@@ -1,0 +1,463 @@
+//! Dynamic partial-order reduction: one execution per equivalence class of
+//! interleavings, where two interleavings are equivalent when they order every pair of
+//! dependent steps alike (Mazurkiewicz traces).
+//!
+//! The algorithm is source-DPOR with sleep sets (Abdulla, Aronis, Jonsson, Sagonas,
+//! "Optimal dynamic partial order reduction", POPL 2014, Algorithm 1), stateless: every
+//! execution re-runs the machine from the start, replaying the path to the node where
+//! it branches. After each step the machine reports the step's [`Footprint`] (every
+//! shared object it touched, [`crate::footprint`]); the search keeps the executed
+//! sequence with a vector clock per step (happens-before), and for each new step `e`
+//! finds the earlier steps of other threads it races with: dependent, and not already
+//! ordered before `e` by something else. For each race `(e', e)` it adds to the
+//! backtrack set of the node before `e'` an *initial* of `v = notdep(e').e` — a thread
+//! whose first step in `v` nothing else in `v` happens before — unless one is there.
+//! A node's sleep set holds the threads whose subtrees from an equivalent state have
+//! been explored; a new node inherits those independent of the step taken.
+//!
+//! # Threads
+//!
+//! Each CPU is a thread (its steps, whichever task or interrupt handler it runs, are in
+//! program order). Store buffers are handled as in Abdulla, Atig, Jonsson, Leonardsson,
+//! "Stateless model checking for TSO and PSO" (TACAS 2015): each buffer is an auxiliary
+//! thread whose steps are the drains of its stores — one per CPU under tso (drains in
+//! FIFO order), one per CPU and word under pso — and each drain happens after the step
+//! that buffered its store. Each pending interrupt delivery is a thread of one step.
+//!
+//! # Blocking
+//!
+//! A CPU waiting for a lock is not enabled. A race between a release and a later
+//! acquisition of the same lock cannot be reversed (the acquisition was not enabled
+//! before the release); the race that matters is with the earlier acquisition, so a
+//! release orders a later acquisition without hiding that acquisition's own races (see
+//! [`crate::footprint::Dependence::release_acquire`]). When the initial a race asks for
+//! is not enabled at its node, every enabled thread there is added instead (the
+//! conservative fallback of classic DPOR).
+//!
+//! # Executions that add nothing
+//!
+//! When every enabled thread at a node sleeps, the execution is redundant (sleep-set
+//! blocked). The machine cannot abandon a run, so it runs to its end with the default
+//! choice; its steps add no races and no nodes. [`Dpor::redundant`] counts them.
+//!
+//! # When the search is exhaustive
+//!
+//! When [`Scheduler::begin_execution`] returns false, every equivalence class under the
+//! dependence relation of [`crate::footprint`] has been executed at least once: every
+//! reachable final state was reached — provided the runs were not cut by their step
+//! budget and the replay never diverged ([`Dpor::diverged`]).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use smallvec::SmallVec;
+
+use super::{DecisionView, Scheduler};
+use crate::footprint::{BufferOp, Footprint};
+use crate::ids::{CpuId, EventId};
+use crate::machine::Action;
+use crate::mem::{MemoryModel, Word};
+
+/// Who takes a step, as DPOR sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Thread {
+    Cpu(CpuId),
+    /// A store buffer's drains: the CPU's whole buffer (tso) or its stores to one word
+    /// (pso).
+    Buffer(CpuId, Option<Word>),
+    Interrupt(EventId, CpuId),
+}
+
+/// A thread's index in [`Dpor::thread_ids`] order of first appearance.
+type ThreadIndex = u32;
+
+/// Happens-before as a vector clock: entry `t` is how many of thread `t`'s steps
+/// happen before or are the step (missing entries are 0).
+type Clock = SmallVec<[u32; 8]>;
+
+fn clock_get(clock: &Clock, thread: ThreadIndex) -> u32 {
+    clock.get(thread as usize).copied().unwrap_or(0)
+}
+
+fn clock_join(into: &mut Clock, other: &Clock) {
+    if into.len() < other.len() {
+        into.resize(other.len(), 0);
+    }
+    for (a, b) in into.iter_mut().zip(other.iter()) {
+        *a = (*a).max(*b);
+    }
+}
+
+/// One executed step.
+#[derive(Clone, Debug)]
+struct Event {
+    thread: ThreadIndex,
+    /// Its position among its thread's steps, from 1 (= `clock[thread]`).
+    seq: u32,
+    clock: Clock,
+    footprint: Footprint,
+}
+
+/// A decision on the current path.
+#[derive(Clone, Debug)]
+struct Node {
+    /// The enabled threads, in the view's (canonical) order.
+    threads: SmallVec<[ThreadIndex; 8]>,
+    /// Index into `threads` of the thread taken.
+    chosen: usize,
+    /// Threads to explore from here.
+    backtrack: SmallVec<[ThreadIndex; 4]>,
+    /// Threads explored from here, with the footprint of the step they took.
+    done: Vec<(ThreadIndex, Footprint)>,
+    /// Threads asleep on entry, with the footprint of their next step.
+    sleep: Vec<(ThreadIndex, Footprint)>,
+}
+
+impl Node {
+    fn asleep(&self, thread: ThreadIndex) -> bool {
+        self.sleep.iter().any(|(t, _)| *t == thread) || self.done.iter().any(|(t, _)| *t == thread)
+    }
+}
+
+/// Source-DPOR with sleep sets. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Dpor {
+    model: MemoryModel,
+    thread_ids: BTreeMap<Thread, ThreadIndex>,
+    path: Vec<Node>,
+    /// `events[i]` is the step taken at `path[i]`.
+    events: Vec<Event>,
+    /// Decisions made in the current execution.
+    depth: usize,
+    /// The current execution reached a node where every enabled thread sleeps.
+    blocked: bool,
+    started: bool,
+    executions: u64,
+    redundant: u64,
+    /// Per execution: each thread's last step, and each buffer's stores not yet drained
+    /// (the step that buffered each).
+    last_of_thread: Vec<Option<usize>>,
+    buffered: BTreeMap<(CpuId, Word), VecDeque<usize>>,
+    /// Set when a run did not follow the path it was replaying (nondeterministic code):
+    /// the search can then no longer claim to be exhaustive.
+    pub diverged: bool,
+}
+
+impl Dpor {
+    pub fn new(model: MemoryModel) -> Dpor {
+        Dpor {
+            model,
+            thread_ids: BTreeMap::new(),
+            path: Vec::new(),
+            events: Vec::new(),
+            depth: 0,
+            blocked: false,
+            started: false,
+            executions: 0,
+            redundant: 0,
+            last_of_thread: Vec::new(),
+            buffered: BTreeMap::new(),
+            diverged: false,
+        }
+    }
+
+    /// Executions begun so far.
+    pub fn executions(&self) -> u64 {
+        self.executions
+    }
+
+    /// Executions that turned out to be redundant (sleep-set blocked): they ran, but
+    /// every state they reached had been reached before.
+    pub fn redundant(&self) -> u64 {
+        self.redundant
+    }
+
+    fn thread_of(&mut self, action: Action) -> ThreadIndex {
+        let thread = match action {
+            Action::Run { cpu } => Thread::Cpu(cpu),
+            Action::Drain { cpu, word } => {
+                Thread::Buffer(cpu, (self.model == MemoryModel::Pso).then_some(word))
+            }
+            Action::Interrupt { event, cpu } => Thread::Interrupt(event, cpu),
+        };
+        let next = self.thread_ids.len() as ThreadIndex;
+        *self.thread_ids.entry(thread).or_insert(next)
+    }
+
+    /// The per-execution bookkeeping for the steps kept from the last execution.
+    fn rebuild(&mut self) {
+        self.last_of_thread.clear();
+        self.buffered.clear();
+        for i in 0..self.events.len() {
+            let thread = self.events[i].thread as usize;
+            if self.last_of_thread.len() <= thread {
+                self.last_of_thread.resize(thread + 1, None);
+            }
+            self.last_of_thread[thread] = Some(i);
+            for op in self.events[i].footprint.buffer_ops.clone() {
+                self.apply_buffer_op(op, i);
+            }
+        }
+    }
+
+    /// Follows a buffer op of step `i`: the step that buffered a drained store.
+    fn apply_buffer_op(&mut self, op: BufferOp, i: usize) -> Option<usize> {
+        match op {
+            BufferOp::Push { cpu, word } => {
+                self.buffered.entry((cpu, word)).or_default().push_back(i);
+                None
+            }
+            BufferOp::Pop { cpu, word } => self
+                .buffered
+                .get_mut(&(cpu, word))
+                .and_then(|queue| queue.pop_front()),
+        }
+    }
+
+    /// Records step `i` (the one `path[i]` chose), and the races it completes.
+    fn add_event(&mut self, footprint: Footprint) {
+        let i = self.events.len();
+        let node = &self.path[i];
+        let thread = node.threads[node.chosen];
+        let mut clock = match self.last_of_thread.get(thread as usize).copied().flatten() {
+            Some(k) => self.events[k].clock.clone(),
+            None => Clock::new(),
+        };
+        // A drain happens after the step that buffered its store.
+        for op in footprint.buffer_ops.clone() {
+            if let Some(k) = self.apply_buffer_op(op, i) {
+                if k != i {
+                    clock_join(&mut clock, &self.events[k].clock);
+                }
+            }
+        }
+        if clock.len() <= thread as usize {
+            clock.resize(thread as usize + 1, 0);
+        }
+        let seq = clock[thread as usize] + 1;
+        clock[thread as usize] = seq;
+        // What is known to happen before the step without the races found below, and
+        // the races: latest first.
+        let mut covered = clock.clone();
+        let mut races: SmallVec<[usize; 4]> = SmallVec::new();
+        for j in (0..i).rev() {
+            let earlier = &self.events[j];
+            if earlier.thread == thread {
+                continue;
+            }
+            let dependence = earlier.footprint.dependence(&footprint);
+            if !dependence.orders() {
+                continue;
+            }
+            clock_join(&mut clock, &earlier.clock);
+            if clock_get(&covered, earlier.thread) >= earlier.seq {
+                if earlier.footprint.global {
+                    // Everything before a global step happens before it.
+                    break;
+                }
+                continue;
+            }
+            if dependence.conflict {
+                races.push(j);
+            }
+            if !dependence.release_acquire {
+                clock_join(&mut covered, &earlier.clock);
+                if earlier.footprint.global {
+                    break;
+                }
+            }
+        }
+        let event = Event {
+            thread,
+            seq,
+            clock,
+            footprint,
+        };
+        for j in races {
+            self.reverse(j, &event);
+        }
+        if self.last_of_thread.len() <= thread as usize {
+            self.last_of_thread.resize(thread as usize + 1, None);
+        }
+        self.last_of_thread[thread as usize] = Some(i);
+        self.events.push(event);
+    }
+
+    /// The race of step `j` with `event` (the step about to be recorded, index
+    /// `events.len()`): makes sure the backtrack set of `path[j]` holds an initial of
+    /// `notdep(j).event`.
+    fn reverse(&mut self, j: usize, event: &Event) {
+        let (racer_thread, racer_seq) = (self.events[j].thread, self.events[j].seq);
+        // Threads seen in v so far, with their first step's position.
+        let mut first: SmallVec<[(ThreadIndex, u32); 8]> = SmallVec::new();
+        let mut initials: SmallVec<[ThreadIndex; 4]> = SmallVec::new();
+        let mut consider = |thread: ThreadIndex, seq: u32, clock: &Clock| {
+            let initial = first.iter().all(|&(t, s)| clock_get(clock, t) < s);
+            if !first.iter().any(|&(t, _)| t == thread) {
+                first.push((thread, seq));
+            }
+            if initial && !initials.contains(&thread) {
+                initials.push(thread);
+            }
+        };
+        for x in &self.events[j + 1..] {
+            if clock_get(&x.clock, racer_thread) >= racer_seq {
+                continue; // happens after the racer: not in v
+            }
+            consider(x.thread, x.seq, &x.clock);
+        }
+        consider(event.thread, event.seq, &event.clock);
+        let node = &mut self.path[j];
+        if initials.iter().any(|t| node.backtrack.contains(t)) {
+            return;
+        }
+        let enabled = |t: &ThreadIndex| node.threads.contains(t);
+        let pick = initials
+            .iter()
+            .copied()
+            .filter(enabled)
+            .find(|&t| !node.asleep(t))
+            .or_else(|| initials.iter().copied().find(enabled));
+        match pick {
+            Some(t) => node.backtrack.push(t),
+            None => {
+                // The reversal's first step is not enabled there (a lock held): explore
+                // every thread that is.
+                for t in node.threads.clone() {
+                    if !node.backtrack.contains(&t) {
+                        node.backtrack.push(t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The sleep set of a new node after `path[d - 1]`: what slept or was done there
+    /// and is independent of the step taken.
+    fn child_sleep(&self, d: usize) -> Vec<(ThreadIndex, Footprint)> {
+        let Some(parent) = d.checked_sub(1).map(|p| &self.path[p]) else {
+            return Vec::new();
+        };
+        let Some(taken) = self.events.get(d - 1) else {
+            return Vec::new();
+        };
+        parent
+            .sleep
+            .iter()
+            .chain(parent.done.iter())
+            .filter(|(t, f)| {
+                *t != taken.thread
+                    && !f.dependence(&taken.footprint).orders()
+                    && !taken.footprint.dependence(f).orders()
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+impl Scheduler for Dpor {
+    fn begin_execution(&mut self) -> bool {
+        self.depth = 0;
+        self.blocked = false;
+        if !self.started {
+            self.started = true;
+            self.executions = 1;
+            self.rebuild();
+            return true;
+        }
+        while let Some(last) = self.path.len().checked_sub(1) {
+            let node = &mut self.path[last];
+            let taken = node.threads[node.chosen];
+            if !node.done.iter().any(|(t, _)| *t == taken) {
+                let footprint = self
+                    .events
+                    .get(last)
+                    .map(|e| e.footprint.clone())
+                    .unwrap_or_else(|| Footprint {
+                        global: true,
+                        ..Footprint::default()
+                    });
+                node.done.push((taken, footprint));
+            }
+            let next = node
+                .backtrack
+                .iter()
+                .copied()
+                .find(|&t| !node.asleep(t) && node.threads.contains(&t));
+            match next {
+                Some(t) => {
+                    node.chosen = node
+                        .threads
+                        .iter()
+                        .position(|&x| x == t)
+                        .expect("enabled");
+                    self.events.truncate(last);
+                    self.executions += 1;
+                    self.rebuild();
+                    return true;
+                }
+                None => {
+                    self.path.pop();
+                    self.events.truncate(last);
+                }
+            }
+        }
+        false
+    }
+
+    fn wants_footprints(&self) -> bool {
+        true
+    }
+
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize {
+        let d = self.depth;
+        self.depth += 1;
+        if self.blocked {
+            return 0;
+        }
+        let threads: SmallVec<[ThreadIndex; 8]> = view
+            .actions
+            .iter()
+            .map(|a| self.thread_of(a.action))
+            .collect();
+        if d < self.path.len() {
+            let node = &self.path[d];
+            if node.threads == threads {
+                return node.chosen;
+            }
+            // The run does not follow the recorded path: cut the path here.
+            self.diverged = true;
+            self.path.truncate(d);
+            self.events.truncate(d);
+            self.rebuild();
+        }
+        let sleep = self.child_sleep(d);
+        let asleep = |t: &ThreadIndex| sleep.iter().any(|(s, _)| s == t);
+        let Some(chosen) = threads.iter().position(|t| !asleep(t)) else {
+            // Every enabled thread was explored from an equivalent state.
+            self.blocked = true;
+            self.redundant += 1;
+            return 0;
+        };
+        self.path.push(Node {
+            backtrack: SmallVec::from_slice(&[threads[chosen]]),
+            threads,
+            chosen,
+            done: Vec::new(),
+            sleep,
+        });
+        chosen
+    }
+
+    fn observe(&mut self, footprint: &Footprint) {
+        if self.blocked {
+            return;
+        }
+        let i = self.depth.wrapping_sub(1);
+        // Steps of the replayed prefix are known already; a step is recorded once, when
+        // its node is the last on the path.
+        if i < self.events.len() || i >= self.path.len() || i != self.events.len() {
+            return;
+        }
+        self.add_event(footprint.clone());
+    }
+}
