@@ -69,6 +69,11 @@ pub mod access {
     pub const PUSH: u8 = 32;
     /// A buffered store left its buffer.
     pub const POP: u8 = 64;
+    /// A load through the memory model by the stepping CPU, which sees its own buffered
+    /// store to the word if there is one ([`crate::mem::Memory::load`]): like `READ`,
+    /// except that it commutes with the drain of the same CPU's store to the word (the
+    /// value is the newest buffered one before the drain, and the same in memory after).
+    pub const FORWARDING_READ: u8 = 128;
 }
 
 /// How two steps' footprints relate.
@@ -115,6 +120,12 @@ impl Dependence {
 pub struct Footprint {
     pub accesses: Vec<(Object, u8)>,
     pub global: bool,
+    /// Set by the strategy for a store-buffer drain: a step whose effect depends only on
+    /// its buffer and its word, whatever else the machine does — so even a global step
+    /// commutes with it unless they touch a common object.
+    pub drain: bool,
+    /// Set by the strategy: the CPU that took the step, or whose buffer drained.
+    pub cpu: Option<CpuId>,
     /// The stores this step put into store buffers and took out of them, in order.
     /// DPOR orders each store's drain after the step that buffered it.
     pub buffer_ops: Vec<BufferOp>,
@@ -151,7 +162,7 @@ impl Footprint {
     /// be normalized.
     pub fn dependence(&self, later: &Footprint) -> Dependence {
         let mut result = Dependence {
-            conflict: self.global || later.global,
+            conflict: (self.global && !later.drain) || (later.global && !self.drain),
             release_acquire: false,
         };
         let (mut i, mut j) = (0, 0);
@@ -161,7 +172,15 @@ impl Footprint {
                 std::cmp::Ordering::Less => i += 1,
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
-                    result = result.join(conflict(a.0, a.1, b.1));
+                    // A drain and a load of the drained word by the drain's own CPU
+                    // commute (see `access::FORWARDING_READ`).
+                    let own_drain = self.drain != later.drain && self.cpu == later.cpu;
+                    let step_bits = if self.drain { b.1 } else { a.1 };
+                    let forwarding_only = matches!(a.0, Object::Word(_))
+                        && step_bits & (access::READ | access::WRITE) == 0;
+                    if !(own_drain && forwarding_only) {
+                        result = result.join(conflict(a.0, a.1, b.1));
+                    }
                     i += 1;
                     j += 1;
                 }
@@ -182,17 +201,17 @@ fn conflict(object: Object, earlier: u8, later: u8) -> Dependence {
         Object::Word(_)
         | Object::BufferOrder(_)
         | Object::WaitQueue(_)
-        | Object::Allocator => dependent(
-            (earlier & WRITE != 0 && later & (READ | WRITE) != 0)
-                || (earlier & READ != 0 && later & WRITE != 0),
-        ),
+        | Object::Allocator => {
+            let reads = READ | FORWARDING_READ;
+            dependent(
+                (earlier & WRITE != 0 && later & (reads | WRITE) != 0)
+                    || (earlier & reads != 0 && later & WRITE != 0),
+            )
+        }
         // A push commutes with everything but the pop of its own entry, which DPOR
-        // orders after it by an edge of its own; a pop changes what a load of the word
-        // by the buffer's CPU sees, and which entry the next pop takes.
-        Object::Buffer(..) => dependent(
-            (earlier & POP != 0 && later & (READ | POP) != 0)
-                || (earlier & READ != 0 && later & POP != 0),
-        ),
+        // orders after it by an edge of its own; two pops (a drain, a fence of the
+        // buffer's CPU) take entries in turn.
+        Object::Buffer(..) => dependent(earlier & POP != 0 && later & POP != 0),
         Object::Lock(_) => {
             let exclusive = |bits: u8| bits & ACQUIRE_EXCLUSIVE != 0;
             let acquires = |bits: u8| bits & (ACQUIRE_EXCLUSIVE | ACQUIRE_SHARED) != 0;
@@ -302,6 +321,8 @@ impl FootprintRecorder {
         let mut footprint = Footprint {
             accesses: std::mem::take(&mut log.accesses),
             global: log.global,
+            drain: false,
+            cpu: None,
             buffer_ops: std::mem::take(&mut log.buffer_ops),
         };
         log.global = false;
@@ -363,13 +384,26 @@ mod tests {
     }
 
     #[test]
-    fn a_push_commutes_with_a_pop_of_an_older_entry_but_a_load_does_not() {
-        let b = Object::Buffer(CpuId(0), Word(1));
-        let push = footprint(&[(b, access::PUSH)]);
-        let pop = footprint(&[(b, access::POP)]);
-        let load = footprint(&[(b, access::READ)]);
-        assert_eq!(push.dependence(&pop), Dependence::INDEPENDENT);
-        assert_eq!(pop.dependence(&load), Dependence::CONFLICT);
-        assert_eq!(load.dependence(&pop), Dependence::CONFLICT);
+    fn a_drain_commutes_with_a_push_and_its_own_cpus_load_but_not_anothers() {
+        let (cpu0, cpu1) = (CpuId(0), CpuId(1));
+        let w = Word(1);
+        let buffer = Object::Buffer(cpu0, w);
+        let mut drain = footprint(&[(buffer, access::POP), (Object::Word(w), access::WRITE)]);
+        drain.drain = true;
+        drain.cpu = Some(cpu0);
+        let push = footprint(&[(buffer, access::PUSH)]);
+        let mut own_load = footprint(&[(Object::Word(w), access::FORWARDING_READ)]);
+        own_load.cpu = Some(cpu0);
+        let mut other_load = own_load.clone();
+        other_load.cpu = Some(cpu1);
+        let mut own_sc_load = footprint(&[(Object::Word(w), access::READ)]);
+        own_sc_load.cpu = Some(cpu0);
+        assert_eq!(push.dependence(&drain), Dependence::INDEPENDENT);
+        assert_eq!(drain.dependence(&own_load), Dependence::INDEPENDENT);
+        assert_eq!(own_load.dependence(&drain), Dependence::INDEPENDENT);
+        assert_eq!(drain.dependence(&other_load), Dependence::CONFLICT);
+        assert_eq!(drain.dependence(&own_sc_load), Dependence::CONFLICT);
+        let fence = footprint(&[(buffer, access::POP), (Object::Word(w), access::WRITE)]);
+        assert_eq!(drain.dependence(&fence), Dependence::CONFLICT);
     }
 }

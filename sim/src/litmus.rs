@@ -380,7 +380,7 @@ pub fn run(
             }
         }
         LitmusStrategy::Dpor => {
-            let mut dpor = Dpor::new(model);
+            let mut dpor = Dpor::new();
             while dpor.begin_execution() {
                 let state = execute(test, &mut machine, &registers, &mut dpor);
                 dpor.end_execution();

@@ -395,6 +395,7 @@ fn decide(state: &State) -> Result<usize, RunEnd> {
         step: state.step.get(),
         actions: &exec.views,
         last_cpu: exec.last_cpu,
+        model: state.config.model,
     };
     let mut strategy = state
         .strategy

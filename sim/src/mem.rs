@@ -512,7 +512,7 @@ impl Memory {
     pub fn load(&self, cpu: CpuId, word: Word) -> u64 {
         if self.model != MemoryModel::Sc {
             self.footprint
-                .access(Object::Buffer(cpu, word), access::READ);
+                .access(Object::Word(word), access::FORWARDING_READ);
             let buffers = self.buffers.borrow();
             if let Some(entry) = buffers[cpu.index()]
                 .entries
@@ -522,6 +522,7 @@ impl Memory {
             {
                 return entry.value;
             }
+            return self.values.get(word.0 as usize);
         }
         self.load_sc(word)
     }

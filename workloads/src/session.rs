@@ -224,6 +224,7 @@ pub fn warmed_pct(seed: u64, depth: u32, estimate: u64) -> Pct {
             step: decision,
             actions: &actions,
             last_cpu: CpuId(0),
+            model: sim::MemoryModel::Sc,
         });
     }
     pct.end_execution();

@@ -97,11 +97,49 @@ struct Event {
     footprint: Footprint,
 }
 
+/// The backward scan of the steps before a new one: its clock, what is known to happen
+/// before it without the races found so far, and the races (latest first).
+struct Scan {
+    clock: Clock,
+    covered: Clock,
+    races: SmallVec<[usize; 4]>,
+}
+
+impl Scan {
+    /// Looks at step `j` (`earlier`); true when the scan can stop there (a global step
+    /// ordered before the new one: every earlier step but the drains happens before it).
+    fn visit(&mut self, earlier: &Event, j: usize, thread: ThreadIndex, later: &Footprint) -> bool {
+        if earlier.thread == thread {
+            return false;
+        }
+        let dependence = earlier.footprint.dependence(later);
+        if !dependence.orders() {
+            return false;
+        }
+        clock_join(&mut self.clock, &earlier.clock);
+        if clock_get(&self.covered, earlier.thread) >= earlier.seq {
+            return earlier.footprint.global;
+        }
+        if dependence.conflict {
+            self.races.push(j);
+        }
+        if dependence.release_acquire {
+            // Not covered: the release's own acquisition may race with the new step.
+            return false;
+        }
+        clock_join(&mut self.covered, &earlier.clock);
+        earlier.footprint.global
+    }
+}
+
 /// A decision on the current path.
 #[derive(Clone, Debug)]
 struct Node {
     /// The enabled threads, in the view's (canonical) order.
     threads: SmallVec<[ThreadIndex; 8]>,
+    /// Which of them are store-buffer drains, and the CPU of each.
+    drains: SmallVec<[bool; 8]>,
+    cpus: SmallVec<[CpuId; 8]>,
     /// Index into `threads` of the thread taken.
     chosen: usize,
     /// Threads to explore from here.
@@ -118,9 +156,16 @@ impl Node {
     }
 }
 
+impl Default for Dpor {
+    fn default() -> Dpor {
+        Dpor::new()
+    }
+}
+
 /// Source-DPOR with sleep sets. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct Dpor {
+    /// The machine's, as the first decision shows it.
     model: MemoryModel,
     thread_ids: BTreeMap<Thread, ThreadIndex>,
     path: Vec<Node>,
@@ -137,15 +182,17 @@ pub struct Dpor {
     /// (the step that buffered each).
     last_of_thread: Vec<Option<usize>>,
     buffered: BTreeMap<(CpuId, Word), VecDeque<usize>>,
+    /// The drains among the steps, in order.
+    drains: Vec<usize>,
     /// Set when a run did not follow the path it was replaying (nondeterministic code):
     /// the search can then no longer claim to be exhaustive.
     pub diverged: bool,
 }
 
 impl Dpor {
-    pub fn new(model: MemoryModel) -> Dpor {
+    pub fn new() -> Dpor {
         Dpor {
-            model,
+            model: MemoryModel::Sc,
             thread_ids: BTreeMap::new(),
             path: Vec::new(),
             events: Vec::new(),
@@ -156,6 +203,7 @@ impl Dpor {
             redundant: 0,
             last_of_thread: Vec::new(),
             buffered: BTreeMap::new(),
+            drains: Vec::new(),
             diverged: false,
         }
     }
@@ -187,12 +235,16 @@ impl Dpor {
     fn rebuild(&mut self) {
         self.last_of_thread.clear();
         self.buffered.clear();
+        self.drains.clear();
         for i in 0..self.events.len() {
             let thread = self.events[i].thread as usize;
             if self.last_of_thread.len() <= thread {
                 self.last_of_thread.resize(thread + 1, None);
             }
             self.last_of_thread[thread] = Some(i);
+            if self.events[i].footprint.drain {
+                self.drains.push(i);
+            }
             for op in self.events[i].footprint.buffer_ops.clone() {
                 self.apply_buffer_op(op, i);
             }
@@ -214,10 +266,12 @@ impl Dpor {
     }
 
     /// Records step `i` (the one `path[i]` chose), and the races it completes.
-    fn add_event(&mut self, footprint: Footprint) {
+    fn add_event(&mut self, mut footprint: Footprint) {
         let i = self.events.len();
         let node = &self.path[i];
         let thread = node.threads[node.chosen];
+        footprint.drain = node.drains[node.chosen];
+        footprint.cpu = Some(node.cpus[node.chosen]);
         let mut clock = match self.last_of_thread.get(thread as usize).copied().flatten() {
             Some(k) => self.events[k].clock.clone(),
             None => Clock::new(),
@@ -237,35 +291,26 @@ impl Dpor {
         clock[thread as usize] = seq;
         // What is known to happen before the step without the races found below, and
         // the races: latest first.
-        let mut covered = clock.clone();
-        let mut races: SmallVec<[usize; 4]> = SmallVec::new();
+        let mut scan = Scan {
+            covered: clock.clone(),
+            clock,
+            races: SmallVec::new(),
+        };
+        let mut stopped_at = None;
         for j in (0..i).rev() {
-            let earlier = &self.events[j];
-            if earlier.thread == thread {
-                continue;
-            }
-            let dependence = earlier.footprint.dependence(&footprint);
-            if !dependence.orders() {
-                continue;
-            }
-            clock_join(&mut clock, &earlier.clock);
-            if clock_get(&covered, earlier.thread) >= earlier.seq {
-                if earlier.footprint.global {
-                    // Everything before a global step happens before it.
-                    break;
-                }
-                continue;
-            }
-            if dependence.conflict {
-                races.push(j);
-            }
-            if !dependence.release_acquire {
-                clock_join(&mut covered, &earlier.clock);
-                if earlier.footprint.global {
-                    break;
-                }
+            if scan.visit(&self.events[j], j, thread, &footprint) {
+                // Every step before a global one that is not a drain happens before it:
+                // only the drains before it remain to be looked at.
+                stopped_at = Some(j);
+                break;
             }
         }
+        if let Some(stop) = stopped_at {
+            for &j in self.drains.iter().rev().filter(|&&j| j < stop) {
+                scan.visit(&self.events[j], j, thread, &footprint);
+            }
+        }
+        let Scan { clock, races, .. } = scan;
         let event = Event {
             thread,
             seq,
@@ -279,6 +324,9 @@ impl Dpor {
             self.last_of_thread.resize(thread as usize + 1, None);
         }
         self.last_of_thread[thread as usize] = Some(i);
+        if event.footprint.drain {
+            self.drains.push(i);
+        }
         self.events.push(event);
     }
 
@@ -411,6 +459,7 @@ impl Scheduler for Dpor {
     fn choose(&mut self, view: &DecisionView<'_>) -> usize {
         let d = self.depth;
         self.depth += 1;
+        self.model = view.model;
         if self.blocked {
             return 0;
         }
@@ -438,8 +487,16 @@ impl Scheduler for Dpor {
             self.redundant += 1;
             return 0;
         };
+        let drains = view
+            .actions
+            .iter()
+            .map(|a| matches!(a.action, Action::Drain { .. }))
+            .collect();
+        let cpus = view.actions.iter().map(|a| a.action.cpu()).collect();
         self.path.push(Node {
             backtrack: SmallVec::from_slice(&[threads[chosen]]),
+            drains,
+            cpus,
             threads,
             chosen,
             done: Vec::new(),

@@ -53,6 +53,8 @@ pub struct DecisionView<'a> {
     pub actions: &'a [ActionView],
     /// The CPU that performed the last `Run`.
     pub last_cpu: CpuId,
+    /// The machine's memory model (which drains may be enabled at once).
+    pub model: crate::mem::MemoryModel,
 }
 
 impl DecisionView<'_> {
