@@ -203,6 +203,7 @@ impl Plan {
             StrategyKind::RoundRobin => Box::new(RoundRobin),
             StrategyKind::Timed | StrategyKind::Replay => Box::new(Timed::new(seed)),
             StrategyKind::Dfs => Box::new(Dfs::new(self.preemption_bound, self.delay_bound)),
+            StrategyKind::Dpor => Box::new(sim::strategy::Dpor::new()),
         }
     }
 }
