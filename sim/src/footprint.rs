@@ -40,6 +40,8 @@
 
 use std::cell::{Cell, RefCell};
 
+use smallvec::SmallVec;
+
 use crate::ids::{CpuId, LockId, WaitQueueId};
 use crate::mem::Word;
 
@@ -118,7 +120,8 @@ impl Dependence {
 /// [`Footprint::normalize`]d), and whether the step was global.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Footprint {
-    pub accesses: Vec<(Object, u8)>,
+    /// Inline for the few objects a step at `access` granularity touches.
+    pub accesses: SmallVec<[(Object, u8); 4]>,
     pub global: bool,
     /// Set by the strategy for a store-buffer drain: a step whose effect depends only on
     /// its buffer and its word, whatever else the machine does — so even a global step
@@ -128,7 +131,7 @@ pub struct Footprint {
     pub cpu: Option<CpuId>,
     /// The stores this step put into store buffers and took out of them, in order.
     /// DPOR orders each store's drain after the step that buffered it.
-    pub buffer_ops: Vec<BufferOp>,
+    pub buffer_ops: SmallVec<[BufferOp; 2]>,
 }
 
 /// A store entering or leaving CPU `cpu`'s buffer of stores to `word`.
@@ -342,7 +345,7 @@ mod tests {
 
     fn footprint(accesses: &[(Object, u8)]) -> Footprint {
         let mut f = Footprint {
-            accesses: accesses.to_vec(),
+            accesses: accesses.iter().copied().collect(),
             ..Footprint::default()
         };
         f.normalize();
