@@ -148,6 +148,10 @@ struct Node {
     done: Vec<(ThreadIndex, Footprint)>,
     /// Threads asleep on entry, with the footprint of their next step.
     sleep: Vec<(ThreadIndex, Footprint)>,
+    /// For each thread a race added to `backtrack`: the rest of the reversing sequence
+    /// (`v` of the race with that thread taken first), which the execution that takes
+    /// it follows while it can (see [`Dpor::guide`]).
+    guides: Vec<(ThreadIndex, Vec<ThreadIndex>)>,
 }
 
 impl Node {
@@ -167,7 +171,8 @@ impl Default for Dpor {
 pub struct Dpor {
     /// The machine's, as the first decision shows it.
     model: MemoryModel,
-    thread_ids: BTreeMap<Thread, ThreadIndex>,
+    /// Every thread seen, indexed by [`ThreadIndex`] (a handful: a linear search).
+    thread_ids: Vec<Thread>,
     path: Vec<Node>,
     /// `events[i]` is the step taken at `path[i]`.
     events: Vec<Event>,
@@ -184,6 +189,12 @@ pub struct Dpor {
     buffered: BTreeMap<(CpuId, Word), VecDeque<usize>>,
     /// The drains among the steps, in order.
     drains: Vec<usize>,
+    /// The threads the current execution takes first at its new nodes, while each is
+    /// enabled and awake: the rest of the sequence whose race made it branch. Any
+    /// choice at a new node keeps the search complete (source-DPOR may take any enabled
+    /// thread that does not sleep); this one reaches the reversed race directly instead
+    /// of wandering into states where every thread sleeps.
+    guide: std::collections::VecDeque<ThreadIndex>,
     /// Set when a run did not follow the path it was replaying (nondeterministic code):
     /// the search can then no longer claim to be exhaustive.
     pub diverged: bool,
@@ -193,7 +204,7 @@ impl Dpor {
     pub fn new() -> Dpor {
         Dpor {
             model: MemoryModel::Sc,
-            thread_ids: BTreeMap::new(),
+            thread_ids: Vec::new(),
             path: Vec::new(),
             events: Vec::new(),
             depth: 0,
@@ -204,6 +215,7 @@ impl Dpor {
             last_of_thread: Vec::new(),
             buffered: BTreeMap::new(),
             drains: Vec::new(),
+            guide: std::collections::VecDeque::new(),
             diverged: false,
         }
     }
@@ -227,8 +239,13 @@ impl Dpor {
             }
             Action::Interrupt { event, cpu } => Thread::Interrupt(event, cpu),
         };
-        let next = self.thread_ids.len() as ThreadIndex;
-        *self.thread_ids.entry(thread).or_insert(next)
+        match self.thread_ids.iter().position(|&t| t == thread) {
+            Some(index) => index as ThreadIndex,
+            None => {
+                self.thread_ids.push(thread);
+                (self.thread_ids.len() - 1) as ThreadIndex
+            }
+        }
     }
 
     /// The per-execution bookkeeping for the steps kept from the last execution.
@@ -338,7 +355,9 @@ impl Dpor {
         // Threads seen in v so far, with their first step's position.
         let mut first: SmallVec<[(ThreadIndex, u32); 8]> = SmallVec::new();
         let mut initials: SmallVec<[ThreadIndex; 4]> = SmallVec::new();
+        let mut sequence: Vec<ThreadIndex> = Vec::new();
         let mut consider = |thread: ThreadIndex, seq: u32, clock: &Clock| {
+            sequence.push(thread);
             let initial = first.iter().all(|&(t, s)| clock_get(clock, t) < s);
             if !first.iter().any(|&(t, _)| t == thread) {
                 first.push((thread, seq));
@@ -355,7 +374,13 @@ impl Dpor {
         }
         consider(event.thread, event.seq, &event.clock);
         let node = &mut self.path[j];
-        if initials.iter().any(|t| node.backtrack.contains(t)) {
+        // Already explored or to be: an initial that will be taken from here, or one
+        // that sleeps here — every execution from here that starts with a sleeping
+        // thread is equivalent to one explored before (what a sleep set means).
+        if initials
+            .iter()
+            .any(|t| node.backtrack.contains(t) || node.asleep(*t))
+        {
             return;
         }
         let enabled = |t: &ThreadIndex| node.threads.contains(t);
@@ -366,7 +391,15 @@ impl Dpor {
             .find(|&t| !node.asleep(t))
             .or_else(|| initials.iter().copied().find(enabled));
         match pick {
-            Some(t) => node.backtrack.push(t),
+            Some(t) => {
+                node.backtrack.push(t);
+                // v with t's first step first: t is an initial, so nothing in v before
+                // that step happens before it.
+                if let Some(at) = sequence.iter().position(|&s| s == t) {
+                    sequence.remove(at);
+                }
+                node.guides.push((t, sequence));
+            }
             None => {
                 // The reversal's first step is not enabled there (a lock held): explore
                 // every thread that is.
@@ -406,6 +439,7 @@ impl Scheduler for Dpor {
     fn begin_execution(&mut self) -> bool {
         self.depth = 0;
         self.blocked = false;
+        self.guide.clear();
         if !self.started {
             self.started = true;
             self.executions = 1;
@@ -438,6 +472,12 @@ impl Scheduler for Dpor {
                         .iter()
                         .position(|&x| x == t)
                         .expect("enabled");
+                    self.guide = node
+                        .guides
+                        .iter()
+                        .find(|(g, _)| *g == t)
+                        .map(|(_, rest)| rest.iter().copied().collect())
+                        .unwrap_or_default();
                     self.events.truncate(last);
                     self.executions += 1;
                     self.rebuild();
@@ -481,7 +521,14 @@ impl Scheduler for Dpor {
         }
         let sleep = self.child_sleep(d);
         let asleep = |t: &ThreadIndex| sleep.iter().any(|(s, _)| s == t);
-        let Some(chosen) = threads.iter().position(|t| !asleep(t)) else {
+        let guided = self
+            .guide
+            .pop_front()
+            .and_then(|g| threads.iter().position(|t| *t == g && !asleep(t)));
+        if guided.is_none() {
+            self.guide.clear();
+        }
+        let Some(chosen) = guided.or_else(|| threads.iter().position(|t| !asleep(t))) else {
             // Every enabled thread was explored from an equivalent state.
             self.blocked = true;
             self.redundant += 1;
@@ -501,6 +548,7 @@ impl Scheduler for Dpor {
             chosen,
             done: Vec::new(),
             sleep,
+            guides: Vec::new(),
         });
         chosen
     }
