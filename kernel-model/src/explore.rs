@@ -182,7 +182,7 @@ impl Scheduler for Focus<'_> {
         self.inner.wants_footprints()
     }
 
-    fn observe(&mut self, footprint: &Footprint) {
+    fn observe(&mut self, footprint: Footprint) {
         self.inner.observe(footprint)
     }
 }

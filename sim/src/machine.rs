@@ -431,7 +431,7 @@ fn observe_step(state: &State) {
         .get()
         .expect("decisions are made while `Machine::run` runs");
     // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs.
-    unsafe { strategy.as_mut() }.observe(&footprint);
+    unsafe { strategy.as_mut() }.observe(footprint);
 }
 
 /// [`decide`] while a schedule is replayed: its choice, checked.

@@ -47,8 +47,6 @@
 //! reachable final state was reached — provided the runs were not cut by their step
 //! budget and the replay never diverged ([`Dpor::diverged`]).
 
-use std::collections::{BTreeMap, VecDeque};
-
 use smallvec::SmallVec;
 
 use super::{DecisionView, Scheduler};
@@ -69,6 +67,9 @@ enum Thread {
 
 /// A thread's index in [`Dpor::thread_ids`] order of first appearance.
 type ThreadIndex = u32;
+
+/// A sequence of threads' steps (the steps of a race's reversal).
+type Sequence = SmallVec<[ThreadIndex; 16]>;
 
 /// Happens-before as a vector clock: entry `t` is how many of thread `t`'s steps
 /// happen before or are the step (missing entries are 0).
@@ -145,13 +146,13 @@ struct Node {
     /// Threads to explore from here.
     backtrack: SmallVec<[ThreadIndex; 4]>,
     /// Threads explored from here, with the footprint of the step they took.
-    done: Vec<(ThreadIndex, Footprint)>,
+    done: SmallVec<[(ThreadIndex, Footprint); 2]>,
     /// Threads asleep on entry, with the footprint of their next step.
-    sleep: Vec<(ThreadIndex, Footprint)>,
+    sleep: SmallVec<[(ThreadIndex, Footprint); 2]>,
     /// For each thread a race added to `backtrack`: the rest of the reversing sequence
     /// (`v` of the race with that thread taken first), which the execution that takes
     /// it follows while it can (see [`Dpor::guide`]).
-    guides: Vec<(ThreadIndex, Vec<ThreadIndex>)>,
+    guides: Vec<(ThreadIndex, Sequence)>,
 }
 
 impl Node {
@@ -186,7 +187,8 @@ pub struct Dpor {
     /// Per execution: each thread's last step, and each buffer's stores not yet drained
     /// (the step that buffered each).
     last_of_thread: Vec<Option<usize>>,
-    buffered: BTreeMap<(CpuId, Word), VecDeque<usize>>,
+    /// (buffer, step) in the order the stores were buffered (a handful at a time).
+    buffered: Vec<((CpuId, Word), usize)>,
     /// The drains among the steps, in order.
     drains: Vec<usize>,
     /// The threads the current execution takes first at its new nodes, while each is
@@ -213,7 +215,7 @@ impl Dpor {
             executions: 0,
             redundant: 0,
             last_of_thread: Vec::new(),
-            buffered: BTreeMap::new(),
+            buffered: Vec::new(),
             drains: Vec::new(),
             guide: std::collections::VecDeque::new(),
             diverged: false,
@@ -272,13 +274,13 @@ impl Dpor {
     fn apply_buffer_op(&mut self, op: BufferOp, i: usize) -> Option<usize> {
         match op {
             BufferOp::Push { cpu, word } => {
-                self.buffered.entry((cpu, word)).or_default().push_back(i);
+                self.buffered.push(((cpu, word), i));
                 None
             }
-            BufferOp::Pop { cpu, word } => self
-                .buffered
-                .get_mut(&(cpu, word))
-                .and_then(|queue| queue.pop_front()),
+            BufferOp::Pop { cpu, word } => {
+                let at = self.buffered.iter().position(|(b, _)| *b == (cpu, word))?;
+                Some(self.buffered.remove(at).1)
+            }
         }
     }
 
@@ -355,7 +357,7 @@ impl Dpor {
         // Threads seen in v so far, with their first step's position.
         let mut first: SmallVec<[(ThreadIndex, u32); 8]> = SmallVec::new();
         let mut initials: SmallVec<[ThreadIndex; 4]> = SmallVec::new();
-        let mut sequence: Vec<ThreadIndex> = Vec::new();
+        let mut sequence = Sequence::new();
         let mut consider = |thread: ThreadIndex, seq: u32, clock: &Clock| {
             sequence.push(thread);
             let initial = first.iter().all(|&(t, s)| clock_get(clock, t) < s);
@@ -414,12 +416,12 @@ impl Dpor {
 
     /// The sleep set of a new node after `path[d - 1]`: what slept or was done there
     /// and is independent of the step taken.
-    fn child_sleep(&self, d: usize) -> Vec<(ThreadIndex, Footprint)> {
+    fn child_sleep(&self, d: usize) -> SmallVec<[(ThreadIndex, Footprint); 2]> {
         let Some(parent) = d.checked_sub(1).map(|p| &self.path[p]) else {
-            return Vec::new();
+            return SmallVec::new();
         };
         let Some(taken) = self.events.get(d - 1) else {
-            return Vec::new();
+            return SmallVec::new();
         };
         parent
             .sleep
@@ -546,14 +548,14 @@ impl Scheduler for Dpor {
             cpus,
             threads,
             chosen,
-            done: Vec::new(),
+            done: SmallVec::new(),
             sleep,
             guides: Vec::new(),
         });
         chosen
     }
 
-    fn observe(&mut self, footprint: &Footprint) {
+    fn observe(&mut self, footprint: Footprint) {
         if self.blocked {
             return;
         }
@@ -563,6 +565,6 @@ impl Scheduler for Dpor {
         if i < self.events.len() || i >= self.path.len() || i != self.events.len() {
             return;
         }
-        self.add_event(footprint.clone());
+        self.add_event(footprint);
     }
 }

@@ -85,7 +85,7 @@ pub trait Scheduler {
     /// The footprint of the step the last [`Scheduler::choose`] chose: every shared
     /// object it touched ([`crate::footprint`]). Called before the next `choose`, and
     /// once at the end of the run for the last step.
-    fn observe(&mut self, _footprint: &crate::footprint::Footprint) {}
+    fn observe(&mut self, _footprint: crate::footprint::Footprint) {}
 }
 
 /// Strategy names as the command line spells them.
