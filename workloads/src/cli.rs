@@ -837,6 +837,8 @@ pub enum StrategyArg {
     Replay,
     /// Exhaustive depth-first search
     Dfs,
+    /// Dynamic partial-order reduction: one execution per class of equivalent interleavings
+    Dpor,
 }
 
 impl StrategyArg {
@@ -848,6 +850,7 @@ impl StrategyArg {
             StrategyArg::Timed => sim::StrategyKind::Timed,
             StrategyArg::Replay => sim::StrategyKind::Replay,
             StrategyArg::Dfs => sim::StrategyKind::Dfs,
+            StrategyArg::Dpor => sim::StrategyKind::Dpor,
         }
     }
 }
@@ -856,6 +859,8 @@ impl StrategyArg {
 pub enum LitmusStrategyArg {
     /// Every execution once: the set of final states is complete
     Dfs,
+    /// One execution per class of equivalent interleavings: the set of final states is complete
+    Dpor,
     /// --runs seeded random executions
     Random,
 }
