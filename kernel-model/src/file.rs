@@ -106,6 +106,7 @@ impl<G: Granularity> Kernel<G> {
             // sock_close() → sock_release() → unix_release().
             FileKind::Socket(sock) => self.unix_release_sock(sock).await,
             FileKind::Timerfd(ctx) => self.timerfd_release(ctx).await,
+            FileKind::Opaque(id) => self.opaque_release(id).await,
         }
         let step = self.cx.step();
         // file_free(): the arena slot goes; the f_count word stays (RCU, see fdtable).
@@ -150,6 +151,7 @@ impl<G: Granularity> Kernel<G> {
             // sock_poll() → unix_poll().
             FileKind::Socket(sock) => self.unix_poll(sock, pt).await,
             FileKind::Timerfd(ctx) => self.timerfd_poll(ctx, pt).await,
+            FileKind::Opaque(id) => self.opaque_poll(id, pt).await,
         }
     }
 
@@ -173,6 +175,7 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Eventfd(ctx) => Some(self.eventfd_poll_peek(ctx)),
             FileKind::Socket(sock) => Some(self.unix_poll_peek(sock)),
             FileKind::Timerfd(ctx) => Some(self.timerfd_poll_peek(ctx)),
+            FileKind::Opaque(id) => Some(self.opaque_poll_peek(id)),
         }
     }
 
@@ -188,6 +191,7 @@ impl<G: Granularity> Kernel<G> {
             // sock_aio_read() → unix_stream_recvmsg(), MSG_DONTWAIT if O_NONBLOCK.
             FileKind::Socket(sock) => self.unix_stream_recvmsg(sock, len, nonblock).await,
             FileKind::Timerfd(ctx) => self.timerfd_read(ctx, len, nonblock).await,
+            FileKind::Opaque(id) => self.opaque_read(id, len).await,
             FileKind::Regular => Ok(Vec::new()),
             FileKind::PipeWrite(_) => Err(Errno::EBADF),
             // Open for reading, but eventpoll_fops has no ->read: EINVAL.
@@ -206,7 +210,7 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Eventfd(ctx) => self.eventfd_write(ctx, data, nonblock).await,
             // sock_aio_write() → unix_stream_sendmsg(), MSG_DONTWAIT if O_NONBLOCK.
             FileKind::Socket(sock) => self.unix_stream_sendmsg(sock, data, nonblock).await,
-            FileKind::Regular => Ok(data.len()),
+            FileKind::Regular | FileKind::Opaque(_) => Ok(data.len()),
             FileKind::PipeRead(_) => Err(Errno::EBADF),
             // timerfd_fops has no .write; the file is open for writing (O_RDWR).
             FileKind::Timerfd(_) => Err(Errno::EINVAL),

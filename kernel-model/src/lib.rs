@@ -31,6 +31,8 @@
 //!   the externally fed stream socket (`net_deliver`/`net_shutdown`/`net_error` from
 //!   interrupt handlers, standing in for softirq receive processing)
 //! - [`timerfd`] — fs/timerfd.c of 6.18 on virtual time (`timerfd_create`/`settime`/`gettime`)
+//! - [`opaque`] — the opaque file of replayed recordings: readiness driven from outside,
+//!   `accept` of outside connections
 //! - [`user`] — user buffers that fault
 //! - [`objects`] — the kernel objects and which lock protects each field
 //! - [`kernel`] — the kernel value, options, versions, wake-callback dispatch
@@ -56,6 +58,7 @@ pub mod file;
 pub mod inject;
 pub mod kernel;
 pub mod objects;
+pub mod opaque;
 pub mod pipe;
 pub mod pipe_6_18;
 pub mod poll;
