@@ -174,6 +174,9 @@ struct Builder<'a> {
     /// Line → offset (ns) from timeouts, as (from line, cumulative offset).
     offsets: Vec<(usize, u64)>,
     multi_task: bool,
+    /// Whether the last [`Builder::arrival`] made a new one (else it extended the open
+    /// one, already placed before an earlier call).
+    fresh: bool,
 }
 
 pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, ImportError> {
@@ -192,6 +195,7 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
         listeners: Vec::new(),
         offsets: Vec::new(),
         multi_task: false,
+        fresh: false,
     };
     b.pass_tasks(&calls);
     b.offsets = timeout_offsets(&calls);
@@ -567,6 +571,29 @@ impl Builder<'_> {
         }
     }
 
+    /// Before a call the recording shows making descriptor `fd`: every lower number the
+    /// model has free was open in the real process (inherited, or made by a call the
+    /// recording does not show), so it is made open here as an opaque file.
+    fn fill_below(&mut self, pid: u32, fd: i64) {
+        if !(0..1024).contains(&fd) {
+            return;
+        }
+        loop {
+            let free = self.lowest_free(pid);
+            if free >= fd {
+                return;
+            }
+            let object = self.new_object(Kind::Opaque, "inherited");
+            self.push(
+                pid,
+                Stmt::Helper(format!(
+                    "opaque(\"open before\")   # descriptor {free} was open, made by no call the recording shows"
+                )),
+            );
+            self.install(pid, free, object, false);
+        }
+    }
+
     fn lowest_free(&mut self, pid: u32) -> i64 {
         let table = self.table(pid);
         (0..).find(|fd| !table.contains_key(fd)).unwrap_or(0)
@@ -593,7 +620,13 @@ impl Builder<'_> {
     /// a call the recording left out): an opaque file, moved to its number.
     fn materialize(&mut self, pid: u32, fd: i64, decoration: Option<&str>) -> Option<(u64, Kind)> {
         if let Some(found) = self.lookup(pid, fd) {
-            return Some(found);
+            // 0, 1 and 2 start on a terminal; the recording may show them otherwise.
+            let other = decoration.is_some_and(|d| !d.starts_with('/'));
+            if found.1 != Kind::Terminal || !other {
+                return Some(found);
+            }
+            self.push(pid, Stmt::Helper(format!("close({fd})   # not a terminal: the recording shows it")));
+            self.drop_fd(pid, fd);
         }
         if !(0..1024).contains(&fd) {
             return None;
@@ -677,9 +710,11 @@ impl Builder<'_> {
     /// An outside event for `object` (at descriptor `fd` of the caller), placed before
     /// the call that saw it; an open one takes more.
     fn arrival(&mut self, call: &Call, object: u64, fd: i64, why: &str) -> usize {
+        self.fresh = false;
         if let Some(open) = self.objects.get(&object).and_then(|o| o.open_arrival) {
             return open;
         }
+        self.fresh = true;
         let time = self.time(call.end_line).saturating_sub(OUTSIDE_LEAD_NS);
         let kind = self.objects.get(&object).map(|o| o.kind);
         self.arrivals.push(Arrival {
@@ -901,6 +936,9 @@ impl Builder<'_> {
     fn create(&mut self, call: &Call, text: String, kind: Kind, cloexec: bool, epoll: bool) -> Option<i64> {
         let ok = call.errno.is_none() && call.value.is_some_and(|v| v >= 0);
         let fd = call.value.unwrap_or(-1);
+        if ok {
+            self.fill_below(call.pid, fd);
+        }
         let predicted = self.lowest_free(call.pid);
         self.replay(call, text, epoll, None, None, Vec::new(), "");
         if !ok {
@@ -928,6 +966,7 @@ impl Builder<'_> {
             return;
         };
         let fds = [pair[0].0, pair[1].0];
+        self.fill_below(call.pid, fds[0].min(fds[1]));
         self.replay(call, format!("p = {text}"), false, None, Some(fds), Vec::new(), "p");
         let shared = kinds[0] == Kind::Unix;
         let first = self.new_object(kinds[0], pair[0].1.unwrap_or(""));
@@ -1027,8 +1066,10 @@ impl Builder<'_> {
                     .and_then(|items| items.iter().find(|i| i.3 == data).copied());
                 if let Some((fd, object, _, _)) = item {
                     if let Some(i) = self.observe(call, object, fd, mask) {
-                        if !arrivals.contains(&i) {
+                        if self.fresh && !arrivals.contains(&i) {
+                            if self.fresh {
                             arrivals.push(i);
+                        }
                         }
                     }
                 }
@@ -1110,6 +1151,7 @@ impl Builder<'_> {
                 }
             }
         }
+        self.fresh = o.open_arrival.is_none() && arrival.is_some();
         arrival
     }
 
@@ -1132,7 +1174,9 @@ impl Builder<'_> {
                     }
                 } else {
                     let i = self.arrival(call, object, fd, "a connection arrives");
-                    arrivals.push(i);
+                    if self.fresh {
+                            arrivals.push(i);
+                        }
                 }
                 if let Some(i) = self.objects.get(&object).and_then(|o| o.open_arrival) {
                     if pending == 0 {
@@ -1144,6 +1188,9 @@ impl Builder<'_> {
             }
         }
         let new_fd = call.value.unwrap_or(-1);
+        if ok {
+            self.fill_below(pid, new_fd);
+        }
         let predicted = self.lowest_free(pid);
         self.replay(call, format!("accept({fd})"), false, None, None, arrivals, "");
         if ok && new_fd >= 0 {
@@ -1199,7 +1246,14 @@ impl Builder<'_> {
                         if let Some(o) = self.objects.get_mut(&object) {
                             o.buffered = 0;
                         }
-                        arrivals.push(i);
+                        if self.fresh {
+                            arrivals.push(i);
+                        }
+                    }
+                    // Fewer bytes than asked for: the queue was empty after this read,
+                    // so what comes next arrived later.
+                    if (got as i64) < count {
+                        self.close_arrival(object);
                     }
                 } else if got == 0 {
                     if !o.fin {
@@ -1208,7 +1262,9 @@ impl Builder<'_> {
                         if let Some(o) = self.objects.get_mut(&object) {
                             o.fin = true;
                         }
-                        arrivals.push(i);
+                        if self.fresh {
+                            arrivals.push(i);
+                        }
                     }
                     self.close_arrival(object);
                 } else {
@@ -1216,7 +1272,9 @@ impl Builder<'_> {
                         Some("ECONNRESET") => {
                             let i = self.arrival(call, object, fd, "the peer resets the connection");
                             self.arrivals[i].reset = true;
+                            if self.fresh {
                             arrivals.push(i);
+                        }
                             self.close_arrival(object);
                         }
                         Some("EAGAIN") => self.close_arrival(object),
@@ -1317,6 +1375,10 @@ impl Builder<'_> {
         if cmd.contains("F_DUPFD") || cmd_number == 0 || cmd_number == 1030 {
             let source = self.materialize(pid, fd, deco);
             let new = call.value.unwrap_or(-1);
+            let minimum = a.get(2).and_then(|t| super::line::parse_int(t)).unwrap_or(0);
+            if ok && minimum == 0 {
+                self.fill_below(pid, new);
+            }
             let predicted = self.lowest_free(pid);
             self.replay(call, format!("dup({fd})"), false, None, None, Vec::new(), "");
             if let (true, Some((object, _))) = (ok && new >= 0, source) {
@@ -1398,7 +1460,7 @@ impl Builder<'_> {
             return;
         };
         let pad = "    ".repeat(depth);
-        let mut emit = |out: &mut String, line: &mut u32, text: &str| {
+        let emit = |out: &mut String, line: &mut u32, text: &str| {
             out.push_str(&pad);
             out.push_str(text);
             out.push('\n');
@@ -1420,10 +1482,20 @@ impl Builder<'_> {
                     emit(out, line, "}");
                 }
                 Stmt::Call { text, expect, recorded: index, start_ns, arrivals } => {
+                    // One handler for all, in the order the call saw them: the ready
+                    // list keeps that order.
+                    let mut actions = Vec::new();
+                    let mut whys: Vec<&str> = Vec::new();
                     for &a in arrivals {
-                        if let Some(block) = self.arrival_text(&self.arrivals[a]) {
-                            emit(out, line, &block);
+                        let arrival = &self.arrivals[a];
+                        actions.extend(self.arrival_actions(arrival));
+                        if !whys.contains(&arrival.why.as_str()) {
+                            whys.push(&arrival.why);
                         }
+                    }
+                    if let (false, Some(&first)) = (actions.is_empty(), arrivals.first()) {
+                        let at = duration(self.arrivals[first].time_ns);
+                        emit(out, line, &format!("at {at} {{ {} }}   # outside: {}", actions.join("; "), whys.join(", ")));
                     }
                     if self.multi_task || !arrivals.is_empty() {
                         emit(out, line, &format!("sleep until {}", duration(*start_ns)));
@@ -1444,8 +1516,7 @@ impl Builder<'_> {
         }
     }
 
-    fn arrival_text(&self, a: &Arrival) -> Option<String> {
-        let at = duration(a.time_ns);
+    fn arrival_actions(&self, a: &Arrival) -> Vec<String> {
         let file = format!("file({})", a.fd);
         let mut actions = Vec::new();
         if let Some(task) = &a.signal {
@@ -1480,10 +1551,7 @@ impl Builder<'_> {
             }
             _ => {}
         }
-        if actions.is_empty() {
-            return None;
-        }
-        Some(format!("at {at} {{ {} }}   # outside: {}", actions.join("; "), a.why))
+        actions
     }
 }
 
