@@ -36,11 +36,12 @@ gcc -O2 -pthread -o "$work/et_threads" et_threads.c
 strace -f -yy -r -o "$work/et.strace" "$work/et_threads"
 scrub "$work/et.strace" et-threads.strace
 
-# 5. redis-server under redis-benchmark (8,000 requests, 4 clients): the server only.
+# 5. redis-server under redis-benchmark (8,000 requests of each of GET and SET, one client: see
+#    docs/recordings.md for four), the server only.
 strace -f -yy -o "$work/redis.strace" -e trace='!mmap,munmap,mprotect,madvise,brk' \
     redis-server --port 18083 --save '' --appendonly no --daemonize no &
 sleep 3
-redis-benchmark -p 18083 -n 8000 -c 4 -t get,set -q > /dev/null
+redis-benchmark -p 18083 -n 8000 -c 1 -t get,set -q > /dev/null
 redis-cli -p 18083 shutdown nosave > /dev/null 2>&1 || true
 wait || true
 scrub "$work/redis.strace" redis-benchmark.strace

@@ -264,7 +264,7 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
     let mut chosen = run;
     let mut chosen_seed = None;
     let mut searched = 0;
-    if comparison.mismatched > 0 && import.tasks > 1 && args.common.strategy.is_none() {
+    if comparison.mismatched > 0 && import.replaying_tasks > 1 && args.common.strategy.is_none() {
         let (seed, run, c, runs) = search(&scenario, &resolved, &import, comparison)?;
         searched = runs;
         comparison = c;

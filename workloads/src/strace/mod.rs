@@ -71,6 +71,8 @@ pub struct Import {
     pub first_malformed: Option<String>,
     /// Tasks (processes and threads) the recording has.
     pub tasks: usize,
+    /// Tasks with at least one replayed call (more than one: the schedule matters).
+    pub replaying_tasks: usize,
     /// Outside events (`at` blocks) the scenario has.
     pub outside_events: usize,
 }

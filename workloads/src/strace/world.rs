@@ -205,6 +205,11 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
     let _ = exits;
     let scenario = b.render(lines);
     let tasks = b.tasks.len();
+    let replaying_tasks = b
+        .tasks
+        .values()
+        .filter(|t| t.body.iter().any(|s| matches!(s, Stmt::Call { .. })))
+        .count();
     let outside_events = b.arrivals.len();
     Ok(Import {
         scenario: scenario.0,
@@ -214,6 +219,7 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
         malformed,
         first_malformed,
         tasks,
+        replaying_tasks,
         outside_events,
     })
 }
@@ -1434,6 +1440,14 @@ impl Builder<'_> {
             .copied()
             .filter(|pid| !self.is_spawned(*pid))
             .collect();
+        // Tasks with no replayed call (threads that only wait on futexes) need no
+        // ordering against the others.
+        self.multi_task = self
+            .tasks
+            .values()
+            .filter(|t| t.body.iter().any(|s| matches!(s, Stmt::Call { .. })))
+            .count()
+            > 1;
         let mut recorded = std::mem::take(&mut self.recorded);
         let mut line = out.lines().count() as u32;
         for root in roots {
