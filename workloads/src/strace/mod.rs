@@ -9,6 +9,7 @@
 //! what is covered and what is approximated.
 
 pub mod args;
+pub mod fuzz;
 pub mod line;
 pub mod world;
 

@@ -174,6 +174,8 @@ struct Builder<'a> {
     /// Line → offset (ns) from timeouts, as (from line, cumulative offset).
     offsets: Vec<(usize, u64)>,
     multi_task: bool,
+    /// Who made each task (a task is made once, never by itself or a descendant).
+    spawned_by: BTreeMap<u32, u32>,
     /// Whether the last [`Builder::arrival`] made a new one (else it extended the open
     /// one, already placed before an earlier call).
     fresh: bool,
@@ -195,6 +197,7 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
         listeners: Vec::new(),
         offsets: Vec::new(),
         multi_task: false,
+        spawned_by: BTreeMap::new(),
         fresh: false,
     };
     b.pass_tasks(&calls);
@@ -880,6 +883,10 @@ impl Builder<'_> {
                 self.comment(call);
                 if let (true, Some(child)) = (ok, call.value) {
                     let child = child as u32;
+                    if !self.may_spawn(pid, child) {
+                        return;
+                    }
+                    self.spawned_by.insert(child, pid);
                     if let Some(task) = self.tasks.get(&child) {
                         if !task.thread {
                             // A process: a copy of the parent's table.
@@ -925,6 +932,25 @@ impl Builder<'_> {
             }
             _ => self.comment(call),
         }
+    }
+
+    /// Whether `parent` may make `child` here: not twice, not the recording's first task,
+    /// not itself or one of its makers (a garbled recording could say so).
+    fn may_spawn(&self, parent: u32, child: u32) -> bool {
+        if self.spawned_by.contains_key(&child) || self.task_order.first() == Some(&child) {
+            return false;
+        }
+        let mut up = parent;
+        for _ in 0..=self.spawned_by.len() {
+            if up == child {
+                return false;
+            }
+            match self.spawned_by.get(&up) {
+                Some(&p) => up = p,
+                None => return true,
+            }
+        }
+        false
     }
 
     fn will_listen(&self, call: &Call, fd: i64) -> bool {
@@ -1464,9 +1490,7 @@ impl Builder<'_> {
     }
 
     fn is_spawned(&self, pid: u32) -> bool {
-        self.tasks
-            .values()
-            .any(|t| t.body.iter().any(|s| matches!(s, Stmt::Spawn(c) if *c == pid)))
+        self.spawned_by.contains_key(&pid)
     }
 
     fn render_body(&self, pid: u32, depth: usize, out: &mut String, line: &mut u32, recorded: &mut [Recorded]) {
