@@ -19,29 +19,18 @@
 //! `read`/`write` take lengths and byte slices, so the `put_user`/`copy_from_user`
 //! EFAULT paths have no trigger); the anonymous inode is not modelled.
 
-use sim::waitq::{WakeFunction, WakeMode};
-use sim::{Granularity, Name, TaskState, WaitQueueId, Word};
+use sim::waitq::WakeMode;
+use sim::{Granularity, Name, WaitQueueId};
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
 use crate::objects::{EventfdId, FileId, FileKind};
 use crate::poll::{PollTable, POLLERR, POLLHUP, POLLIN, POLLOUT};
 
+pub use crate::objects::EventfdCtx;
+
 /// `ULLONG_MAX`.
 pub const ULLONG_MAX: u64 = u64::MAX;
-
-/// `struct eventfd_ctx`.
-#[derive(Clone, Copy, Debug)]
-pub struct EventfdCtx {
-    /// Stable id (labels and word names).
-    pub id: u64,
-    /// `ctx->wqh`; its lock protects `count`.
-    pub wqh: WaitQueueId,
-    /// `ctx->count` (a shared word; always accessed under `wqh.lock` by the port).
-    pub count: Word,
-    /// 6.18 `EFD_SEMAPHORE` (in `ctx->flags`): a read takes 1, not the whole count.
-    pub semaphore: bool,
-}
 
 /// `EFD_SEMAPHORE` (2.6.30), `EFD_CLOEXEC` (= `O_CLOEXEC`), `EFD_NONBLOCK` (= `O_NONBLOCK`).
 pub const EFD_SEMAPHORE: u32 = 1;
@@ -187,41 +176,6 @@ impl<G: Granularity> Kernel<G> {
         eventfd_mask(self.cx.peek(word))
     }
 
-    /// The wait loop of `eventfd_read`/`eventfd_write`, entered with `wqh.lock` held
-    /// (`spin_lock_irq`): a `DECLARE_WAITQUEUE` entry added with `__add_wait_queue`
-    /// (head of the queue, non-exclusive); loop { `set_current_state(TASK_INTERRUPTIBLE)`;
-    /// done if `ready(count)`; `-ERESTARTSYS` (EINTR here) on a pending signal; drop the
-    /// lock; `schedule()`; retake it }; `__remove_wait_queue`; `__set_current_state(
-    /// TASK_RUNNING)`. Returns the count that satisfied `ready`, with the lock held.
-    async fn eventfd_wait_locked(
-        &self,
-        c: &EventfdCtx,
-        ready: impl Fn(u64) -> bool,
-    ) -> SysResult<u64> {
-        let cx = &self.cx;
-        let lock = cx.waitqueue_lock(c.wqh);
-        let task = cx.current().expect("eventfd read/write in task context");
-        let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-        cx.add_wait_queue_locked(c.wqh, wait);
-        let result = loop {
-            cx.set_current_state(TaskState::Interruptible).await;
-            let count = cx.load(c.count).await;
-            if ready(count) {
-                break Ok(count);
-            }
-            if cx.signal_pending() {
-                break Err(Errno::EINTR);
-            }
-            cx.spin_unlock_irq(lock).await;
-            cx.schedule().await;
-            cx.spin_lock_irq(lock).await;
-        };
-        cx.remove_wait_queue_locked(c.wqh, wait);
-        cx.set_current_state_plain(TaskState::Running).await;
-        cx.free_wait_entry(wait);
-        result
-    }
-
     /// `eventfd_read()`: `len < 8` is EINVAL. Under `wqh.lock` (taken with
     /// `spin_lock_irq`, not irqsave — read and write run in process context only): if
     /// the count is 0, EAGAIN for a non-blocking file, else wait for it to become
@@ -246,7 +200,9 @@ impl<G: Granularity> Kernel<G> {
         if count > 0 {
             res = Ok(count);
         } else if !nonblock {
-            res = self.eventfd_wait_locked(&c, |count| count > 0).await;
+            res = self
+                .wait_locked_irq(c.wqh, c.count, |count| count > 0)
+                .await;
         }
         // eventfd_ctx_do_read: with EFD_SEMAPHORE (6.18) one unit, else the whole count.
         let res = res.map(|count| if c.semaphore { 1.min(count) } else { count });
@@ -297,7 +253,7 @@ impl<G: Granularity> Kernel<G> {
             res = Ok(count);
         } else if !nonblock {
             res = self
-                .eventfd_wait_locked(&c, |count| ULLONG_MAX - count > ucnt)
+                .wait_locked_irq(c.wqh, c.count, |count| ULLONG_MAX - count > ucnt)
                 .await;
         }
         if let Ok(count) = res {

@@ -227,11 +227,13 @@ pub enum SyscallName {
     Setrlimit,
     Opaque,
     Accept,
+    Poll,
+    Join,
 }
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 27] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 29] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
@@ -264,6 +266,8 @@ impl SyscallName {
         (SyscallName::Setrlimit, "setrlimit", 2, 3),
         (SyscallName::Opaque, "opaque", 1, 1),
         (SyscallName::Accept, "accept", 1, 1),
+        (SyscallName::Poll, "poll", 3, 3),
+        (SyscallName::Join, "join", 1, 1),
     ];
 
     pub fn parse(name: &str) -> Option<(SyscallName, usize, usize)> {
@@ -285,7 +289,7 @@ impl SyscallName {
 pub struct Syscall {
     pub name: SyscallName,
     pub args: Vec<Expr>,
-    /// `kill(NAME)` names a task, not a value.
+    /// `kill(NAME)` and `join(NAME)` name a task, not a value.
     pub task: Option<TaskName>,
     pub span: Span,
 }

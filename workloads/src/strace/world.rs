@@ -726,11 +726,17 @@ impl Builder<'_> {
         self.fresh = true;
         let time = self.time(call.end_line).saturating_sub(OUTSIDE_LEAD_NS);
         let kind = self.objects.get(&object).map(|o| o.kind);
+        let label = self.objects.get(&object).map_or("", |o| o.label.as_str());
+        let why = if label.is_empty() || label == "inherited" {
+            format!("{why} (fd {fd})")
+        } else {
+            format!("{why} (fd {fd}, {label})")
+        };
         self.arrivals.push(Arrival {
             fd,
             kind,
             time_ns: time,
-            why: why.to_string(),
+            why,
             ..Arrival::default()
         });
         let index = self.arrivals.len() - 1;
