@@ -395,7 +395,8 @@ Examples:
 Workloads: transfer (the seed's epwbench, N = 200 and 2000), mix (P = 500 pipes, K = 10
 writes per round), scale (10 ready among 10 .. 100k watched pipes; with the resident
 memory per watch, the epoll_ctl ADDs alone, and per watched pipe, the pipe as well),
-granularity (transfer at lock and access/tso granularity), explore (seed-case-4-two-waiters, --jobs 1 and 2),
+granularity (transfer at lock and access/tso granularity), explore (seed-case-5-callback-race at
+access/tso, --jobs 1 and 2),
 litmus (exhaustive SB under tso). Native runs use the host kernel's epoll through libc;
 ratios are sim time over native time (below 1 means the simulator is faster).
 

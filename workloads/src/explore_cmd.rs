@@ -1255,10 +1255,10 @@ fn runs_text(runs: u64) -> String {
     format!("{runs} run{}", if runs == 1 { "" } else { "s" })
 }
 
-/// Runs per second exploring `seed-case-4-two-waiters` at access granularity with the
-/// random strategy on `jobs` threads (for `epsim bench`).
+/// Runs per second exploring `seed-case-5-callback-race` at access granularity under
+/// tso with the random strategy on `jobs` threads (for `epsim bench`).
 pub fn bench_runs_per_sec(jobs: usize, runs: u64) -> f64 {
-    let Some(builtin) = crate::scenario::builtin("seed-case-4-two-waiters") else {
+    let Some(builtin) = crate::scenario::builtin("seed-case-5-callback-race") else {
         return 0.0;
     };
     let Ok(scenario) = builtin.parse() else {
@@ -1266,6 +1266,7 @@ pub fn bench_runs_per_sec(jobs: usize, runs: u64) -> f64 {
     };
     let common = CommonOpts {
         granularity: Some(crate::cli::GranularityArg::Access),
+        model: Some(crate::cli::ModelArg::Tso),
         ..CommonOpts::default()
     };
     let Ok(resolved) = session::resolve(&scenario, &common) else {
