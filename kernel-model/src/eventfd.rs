@@ -20,28 +20,17 @@
 //! EFAULT paths have no trigger); the anonymous inode is not modelled.
 
 use sim::waitq::{WakeFunction, WakeMode};
-use sim::{Granularity, Name, TaskState, WaitQueueId, Word};
+use sim::{Granularity, Name, TaskState, WaitQueueId};
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
 use crate::objects::{EventfdId, FileId, FileKind};
 use crate::poll::{PollTable, POLLERR, POLLHUP, POLLIN, POLLOUT};
 
+pub use crate::objects::EventfdCtx;
+
 /// `ULLONG_MAX`.
 pub const ULLONG_MAX: u64 = u64::MAX;
-
-/// `struct eventfd_ctx`.
-#[derive(Clone, Copy, Debug)]
-pub struct EventfdCtx {
-    /// Stable id (labels and word names).
-    pub id: u64,
-    /// `ctx->wqh`; its lock protects `count`.
-    pub wqh: WaitQueueId,
-    /// `ctx->count` (a shared word; always accessed under `wqh.lock` by the port).
-    pub count: Word,
-    /// 6.18 `EFD_SEMAPHORE` (in `ctx->flags`): a read takes 1, not the whole count.
-    pub semaphore: bool,
-}
 
 /// `EFD_SEMAPHORE` (2.6.30), `EFD_CLOEXEC` (= `O_CLOEXEC`), `EFD_NONBLOCK` (= `O_NONBLOCK`).
 pub const EFD_SEMAPHORE: u32 = 1;

@@ -706,19 +706,6 @@ impl<G: Granularity> Kernel<G> {
     pub fn handle_signal(&self) {
         self.cx.clear_signal();
     }
-
-    /// `exit_files()`: closes every descriptor of `process` (its last task exits).
-    pub async fn exit_files(&self, process: ProcessId) {
-        let fds: Vec<i32> = self.objects.borrow().processes[process.0 as usize]
-            .fdtable
-            .open_fds()
-            .into_iter()
-            .map(|(fd, _)| fd)
-            .collect();
-        for fd in fds {
-            let _ = self.close_fd_of(process, fd).await;
-        }
-    }
 }
 
 // ---- eventfd and sockets -------------------------------------------------------------------

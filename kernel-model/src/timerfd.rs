@@ -18,12 +18,14 @@
 
 use sim::state::Handler;
 use sim::waitq::{WakeFunction, WakeMode};
-use sim::{EventId, Granularity, Name, TaskState, WaitQueueId, Word};
+use sim::{Granularity, Name, TaskState};
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
 use crate::objects::{FileId, FileKind, FileLabel, TimerfdId, O_NONBLOCK, O_RDWR};
 use crate::poll::{PollTable, POLLIN};
+
+pub use crate::objects::{Itimerspec, TimerfdCtx};
 
 pub const CLOCK_REALTIME: i32 = 0;
 pub const CLOCK_MONOTONIC: i32 = 1;
@@ -36,32 +38,6 @@ pub const TFD_NONBLOCK: u32 = O_NONBLOCK;
 /// `timerfd_settime` flags.
 pub const TFD_TIMER_ABSTIME: u32 = 1;
 pub const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
-
-/// `struct itimerspec` in nanoseconds: `interval` 0 is a one-shot timer, `value` 0
-/// disarms.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Itimerspec {
-    pub interval_ns: u64,
-    pub value_ns: u64,
-}
-
-/// `struct timerfd_ctx`.
-#[derive(Clone, Copy, Debug)]
-pub struct TimerfdCtx {
-    pub id: u64,
-    /// `ctx->wqh`; its lock protects everything below.
-    pub wqh: WaitQueueId,
-    /// `ctx->ticks` (a word, for checkers' lockless reads).
-    pub ticks: Word,
-    /// `ctx->expired`.
-    pub expired: bool,
-    /// `ctx->tintv`.
-    pub interval_ns: u64,
-    /// The timer's expiry (absolute virtual time), when armed.
-    pub expires_ns: Option<u64>,
-    /// The machine event that will deliver the expiry.
-    pub event: Option<EventId>,
-}
 
 impl<G: Granularity> Kernel<G> {
     fn timerfd_ctx(&self, ctx: TimerfdId) -> Option<TimerfdCtx> {
