@@ -176,7 +176,8 @@ Examples:
 Run i uses seed S+i (S = --seed, else the scenario's): it is exactly `epsim run
 SCENARIO --strategy K --seed S+i`. So --jobs J (J threads) gives the same counts as
 --jobs 1, and --shard I/N (the runs i with i mod N = I) splits one exploration across
-machines: the shards' counts add up and their first reports compare by run index.
+machines: `epsim merge` of every shard's --json gives the unsharded JSON (counts add up,
+distinct traces are a union, the first report is the lowest run index; docs/scaling.md).
 dfs is one depth-first search: it runs on one thread whatever --jobs says, cannot be
 sharded, and stops early when the search is complete. It is bounded by default: at most
 2 preemptions (--preemption-bound) and 2 delayed store-buffer drains (--delay-bound) per
@@ -318,10 +319,55 @@ pub enum Command {
     /// Benchmark the simulated kernel against the host's epoll, side by side
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
+    /// Explore every scenario and generated program on every version and model
+    #[command(after_help = CAMPAIGN_EXAMPLES)]
+    Campaign(CampaignArgs),
+    /// Merge the JSON of the shards of one exploration or campaign (--shard I/N)
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
     /// Differential test of the 6.18 port against the host kernel: random programs, both sides compared
     #[command(after_help = DIFFTEST_EXAMPLES)]
     Difftest(DifftestArgs),
 }
+
+const CAMPAIGN_EXAMPLES: &str = "\
+Examples:
+  epsim campaign --budget-s 1800 --resume progress.jsonl        half an hour, resumable
+  epsim campaign --kernel 6.18 --model tso --runs 50 --json
+  epsim campaign --shard 3/8 --json > shard-3.json               machine 3 of 8; then epsim merge
+  epsim campaign --show pair-del_wait-1                           a generated program's text
+
+Units: every library scenario (epsim list) and every generated program — every pair and
+every triple of the operations epoll_ctl ADD (LT, ET, ONESHOT, EXCLUSIVE on 6.18), MOD,
+DEL, epoll_wait (maxevents 1, or 2 with a 1 ms timeout), close and dup+close of a watched
+fd, close of the epoll fd, read and write on a pipe, an eventfd and a socket, epoll_wait
+on and EPOLL_CTL_DEL from an outer set — on each --kernel (default every version) under
+each --model (default sc, tso, pso), at access granularity. A unit that needs what a
+version lacks (eventfd before 2.6.22, EPOLLEXCLUSIVE before 6.18) is skipped there.
+
+Each unit: dfs (preemptions ≤ 2, delays ≤ 2) for up to --runs executions; if that
+search does not finish, --runs PCT runs as well. A unit's result depends only on the
+unit and --runs: --jobs, --shard and --resume give the same units. --budget-s stops
+starting new units (the output says how many it did not reach). --resume FILE writes
+each finished unit to FILE as it goes and skips those already there.
+
+Exit status: 0 no unit made a report it does not expect; 1 one did; 2 usage error; 130
+Ctrl-C.";
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  epsim merge shard-0.json shard-1.json shard-2.json      explore or campaign shards
+  epsim merge shards/*.json > merged.json
+
+The inputs are the JSON of `epsim explore ... --shard I/N --json` (or `epsim campaign
+... --shard I/N --json`) for every I of one N, from one command line otherwise. The
+output is the JSON the unsharded command prints: counts are sums, distinct traces the
+union of the shards' trace hashes, the first report the one with the lowest run index
+(an unexpected one first). Only runs_per_sec differs: the rate of one machine making
+every shard's runs in turn. See docs/scaling.md.
+
+Exit status: as the unsharded command's (0 passed, 1 failed, 130 a shard was
+interrupted); 2 when the files are not every shard of one run.";
 
 const DIFFTEST_EXAMPLES: &str = "\
 Examples:
@@ -556,6 +602,50 @@ pub struct BenchGenArgs {
     pub run: bool,
     #[command(flatten)]
     pub common: CommonOpts,
+}
+
+/// `epsim campaign`.
+#[derive(Args, Debug, Clone)]
+pub struct CampaignArgs {
+    /// A kernel version to run (repeatable) [default: every version]
+    #[arg(long = "kernel", value_enum, value_name = "VERSION")]
+    pub kernels: Vec<KernelArg>,
+    /// A memory model to run (repeatable) [default: sc, tso, pso]
+    #[arg(long = "model", value_enum, value_name = "MODEL")]
+    pub models: Vec<ModelArg>,
+    /// Per unit: the most dfs executions, and the PCT runs when dfs does not finish
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = whole::<u64>(1, RUNS_MAX), allow_negative_numbers = true)]
+    pub runs: u64,
+    /// Start no new unit after this many seconds
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    pub budget_s: Option<f64>,
+    /// Units run at once, 1 to 256
+    #[arg(long, value_name = "J", default_value_t = 1, value_parser = whole::<usize>(1, JOBS_MAX as u64), allow_negative_numbers = true)]
+    pub jobs: usize,
+    /// Write each finished unit to FILE as it goes; skip the units FILE has already
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<std::path::PathBuf>,
+    /// Only the units i with i mod N = I (shards are numbered from 0)
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Print JSON (every unit, and the table)
+    #[arg(long)]
+    pub json: bool,
+    /// Only the programs whose name starts with PREFIX (repeatable); units keep their
+    /// index in the whole campaign
+    #[arg(long, value_name = "PREFIX")]
+    pub only: Vec<String>,
+    /// Print the scenario text of a generated program and exit
+    #[arg(long, value_name = "PROGRAM")]
+    pub show: Option<String>,
+}
+
+/// `epsim merge`.
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// The JSON files of every shard
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// `epsim bench`.

@@ -15,6 +15,10 @@
 //! - [`run_cmd`] — `epsim run`: one run, its report, trace, record, determinism check
 //! - [`replay_cmd`] — `epsim replay`: a record or schedule reproduced and verified
 //! - [`explore_cmd`] — `epsim explore`: many schedules, on threads or shards
+//! - [`campaign_cmd`] — `epsim campaign`: every scenario and generated program, every
+//!   version and model
+//! - [`campaign_programs`] — the small concurrent programs the campaign generates
+//! - [`merge_cmd`] — `epsim merge`: shards' JSON made into the unsharded JSON
 //! - [`list_cmd`] — `epsim list`
 //! - [`snapshot_cmd`] — `epsim snapshot`: event-order snapshots of a directory of scenarios
 //! - [`snapshot_file`] — insta's `.snap` file format, read and written
@@ -41,6 +45,8 @@
 
 pub mod api;
 pub mod bench;
+pub mod campaign_cmd;
+pub mod campaign_programs;
 pub mod cli;
 pub mod config_cmd;
 pub mod demo;
@@ -54,6 +60,7 @@ pub mod interrupt;
 pub mod list_cmd;
 pub mod litmus_cmd;
 pub mod logs;
+pub mod merge_cmd;
 pub mod options;
 pub mod output;
 pub mod record;
@@ -130,6 +137,8 @@ fn dispatch(
         Some(cli::Command::Run(args)) => run_cmd::run(&args, out),
         Some(cli::Command::Replay(args)) => replay_cmd::run(&args, out),
         Some(cli::Command::Explore(args)) => explore_cmd::run(&args, out, err),
+        Some(cli::Command::Campaign(args)) => campaign_cmd::run(&args, out, err),
+        Some(cli::Command::Merge(args)) => merge_cmd::run(&args, out),
         Some(cli::Command::List(args)) => match &args.show {
             Some(name) => list_cmd::show(name, out),
             None => list_cmd::run(&args, out),

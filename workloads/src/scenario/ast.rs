@@ -222,11 +222,13 @@ pub enum SyscallName {
     Kill,
     SocketExternal,
     Setrlimit,
+    Poll,
+    Join,
 }
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 25] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 27] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
@@ -257,6 +259,8 @@ impl SyscallName {
         (SyscallName::Kill, "kill", 1, 1),
         (SyscallName::SocketExternal, "socket_external", 0, 0),
         (SyscallName::Setrlimit, "setrlimit", 2, 3),
+        (SyscallName::Poll, "poll", 3, 3),
+        (SyscallName::Join, "join", 1, 1),
     ];
 
     pub fn parse(name: &str) -> Option<(SyscallName, usize, usize)> {
@@ -278,7 +282,7 @@ impl SyscallName {
 pub struct Syscall {
     pub name: SyscallName,
     pub args: Vec<Expr>,
-    /// `kill(NAME)` names a task, not a value.
+    /// `kill(NAME)` and `join(NAME)` name a task, not a value.
     pub task: Option<TaskName>,
     pub span: Span,
 }

@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -32,7 +32,8 @@ use kernel_model::{EpollEvent, Errno, Kernel, SysResult, World};
 use sim::rng::Rng;
 use sim::state::Handler;
 use sim::trace::TraceHasher;
-use sim::{CpuId, Granularity, ReportKind, TaskId};
+use sim::waitq::{WakeFunction, WakeMode};
+use sim::{CpuId, Granularity, Name, NoCallbacks, ReportKind, TaskId, TaskState, WaitQueueId};
 
 use super::ast::*;
 use super::results::{format_bytes, format_event, CallResult, ExpectationResult, Recorder};
@@ -333,6 +334,11 @@ struct Shared {
     tasks_made: Cell<usize>,
     seed: u64,
     cpus: usize,
+    /// Tasks whose body has finished (for `join`).
+    exited: RefCell<BTreeSet<TaskId>>,
+    /// The wait queue each joined task wakes its joiners on when it finishes, made by
+    /// the first `join` of it.
+    exit_queues: RefCell<BTreeMap<TaskId, WaitQueueId>>,
 }
 
 /// One task's (or interrupt handler's) state.
@@ -427,6 +433,8 @@ pub fn build<G: Granularity>(scenario: &Scenario, world: &mut World<G>, recorder
         tasks_made: Cell::new(0),
         seed,
         cpus,
+        exited: RefCell::new(BTreeSet::new()),
+        exit_queues: RefCell::new(BTreeMap::new()),
     });
     let interp = Interp {
         kernel: world.kernel(),
@@ -507,7 +515,51 @@ impl<G: Granularity> Interp<G> {
         if let Err(error) = self.exec_block(&mut env, &body).await {
             self.runtime_error(&env, error);
         }
+        self.exit_joiners().await;
         self.shared.recorder.task_finished(&env.task);
+    }
+
+    /// The thread library's exit: the kernel clears the thread id word and wakes the
+    /// futex `pthread_join` sleeps on (`CLONE_CHILD_CLEARTID`), modelled as a wait queue.
+    async fn exit_joiners(&self) {
+        let cx = &self.kernel.cx;
+        let Some(me) = cx.current() else { return };
+        self.shared.exited.borrow_mut().insert(me);
+        let head = self.shared.exit_queues.borrow().get(&me).copied();
+        if let Some(head) = head {
+            cx.wake_up_with(&NoCallbacks, head, WakeMode::All, 0, 0)
+                .await;
+        }
+    }
+
+    /// `pthread_join(task)`: sleeps (uninterruptibly: a signal runs its handler and the
+    /// wait goes on) until the task has finished.
+    async fn join(&self, task: TaskId) -> SysResult<()> {
+        let cx = &self.kernel.cx;
+        cx.syscall("futex").await;
+        let me = cx.current().expect("join runs in task context");
+        while !self.shared.exited.borrow().contains(&task) {
+            let existing = self.shared.exit_queues.borrow().get(&task).copied();
+            let head = match existing {
+                Some(head) => head,
+                None => {
+                    let head =
+                        cx.init_waitqueue_head("join", Name::new("task", task.0 as u64, "->exit"));
+                    self.shared.exit_queues.borrow_mut().insert(task, head);
+                    head
+                }
+            };
+            let entry = cx.new_wait_entry(WakeFunction::Default(me), false);
+            cx.add_wait_queue(head, entry).await;
+            cx.set_current_state(TaskState::Uninterruptible).await;
+            if !self.shared.exited.borrow().contains(&task) {
+                cx.schedule().await;
+            }
+            cx.set_current_state_plain(TaskState::Running).await;
+            cx.remove_wait_queue(head, entry).await;
+            cx.free_wait_entry(entry);
+        }
+        Ok(())
     }
 
     async fn run_irq(self, mut env: Env, body: Block) {
@@ -844,6 +896,10 @@ impl<G: Granularity> Interp<G> {
             }
             (SyscallName::Open, Args::Path(path)) => Out::fd(k.sys_open(&path).await),
             (SyscallName::Kill, Args::Task(task)) => Out::unit(k.sys_kill(task).await),
+            (SyscallName::Join, Args::Task(task)) => Out::unit(self.join(task).await),
+            (SyscallName::Poll, Args::Ints(v)) => {
+                Out::poll(k.sys_poll(v[0] as i32, v[1] as u32, v[2] as i32).await)
+            }
             (SyscallName::Setrlimit, Args::Ints(v)) => {
                 // The limits are unsigned longs in C: -1 is RLIM_INFINITY.
                 Out::unit(k.sys_setrlimit(v[0] as u32, v[1] as u64, v[2] as u64).await)
@@ -999,11 +1055,18 @@ impl<G: Granularity> Interp<G> {
                 let path = self.bytes(env, &a[0])?;
                 Args::Path(String::from_utf8_lossy(&path).into_owned())
             }
-            SyscallName::Kill => {
+            SyscallName::Kill | SyscallName::Join => {
                 let Some(task) = &call.task else {
-                    return rt(call.span, "kill needs a task name");
+                    return rt(call.span, format!("{} needs a task name", call.name.name()));
                 };
-                Args::Task(self.task_id(env, task, call.span)?)
+                let id = self.task_id(env, task, call.span)?;
+                if call.name == SyscallName::Join && Some(id) == self.kernel.cx.current() {
+                    return rt(
+                        call.span,
+                        "a task cannot join itself (pthread_join: EDEADLK)",
+                    );
+                }
+                Args::Task(id)
             }
             SyscallName::Read => {
                 let fd = self.int32(env, &a[0])?;
@@ -1927,6 +1990,20 @@ impl Out {
                 data: None,
             },
             Err(errno) => Out::failed(errno, Value::List(Vec::new())),
+        }
+    }
+
+    /// `poll` on one descriptor: the value is its `revents`, `ret` how many were ready.
+    fn poll(result: SysResult<u32>) -> Out {
+        match result {
+            Ok(revents) => Out {
+                ret: i64::from(revents != 0),
+                errno: None,
+                value: Value::Int(i64::from(revents)),
+                events: Vec::new(),
+                data: None,
+            },
+            Err(errno) => Out::failed(errno, Value::Int(-1)),
         }
     }
 
