@@ -79,7 +79,10 @@ fn the_generated_programs_reach_errors_events_and_the_nesting_limits() {
     ] {
         assert!(seen.contains(&wanted), "never seen on the host: {wanted:?}");
     }
-    assert!(waits_with_events > 100, "{waits_with_events} waits returned events");
+    assert!(
+        waits_with_events > 100,
+        "{waits_with_events} waits returned events"
+    );
 }
 
 /// Drops the last event of every wait that returned some: the simulator "loses" one.
@@ -116,15 +119,24 @@ fn a_wrong_simulated_result_is_caught_shrunk_and_written_with_the_hosts_results(
     let sim = first["sim"].as_str().expect("sim");
     assert_ne!(sim, host);
     if let Some(open) = sim.find('[') {
-        assert!(!text.contains(&format!("expect evs == {}", &sim[open..])), "{text}");
+        assert!(
+            !text.contains(&format!("expect evs == {}", &sim[open..])),
+            "{text}"
+        );
     }
     // Shrunk: fewer calls than the generated program had ("shrunk from A to B calls").
     let words: Vec<&str> = text.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "shrunk").expect("the description says");
+    let at = words
+        .iter()
+        .position(|w| *w == "shrunk")
+        .expect("the description says");
     let from: usize = words[at + 2].parse().expect("A");
     let to: usize = words[at + 4].parse().expect("B");
     assert!(to < from, "not shrunk: {from} -> {to}\n{text}");
-    let expects = text.lines().filter(|l| l.trim_start().starts_with("expect")).count();
+    let expects = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("expect"))
+        .count();
     assert_eq!(expects, to, "one expectation per call");
     // The scenario holds the host's results, and the real port agrees with the host, so
     // it passes on the simulator; the perturbed "simulator" is what failed.
@@ -143,7 +155,16 @@ fn json_has_exactly_the_documented_fields_and_a_clean_run_exits_0() {
     let dir = temp_dir("json");
     let output = Command::cargo_bin("epsim")
         .expect("binary")
-        .args(["difftest", "--programs", "30", "--seed", "5", "--jobs", "1", "--json"])
+        .args([
+            "difftest",
+            "--programs",
+            "30",
+            "--seed",
+            "5",
+            "--jobs",
+            "1",
+            "--json",
+        ])
         .arg("--out")
         .arg(&dir)
         .output()
@@ -170,7 +191,10 @@ fn json_has_exactly_the_documented_fields_and_a_clean_run_exits_0() {
     assert_eq!(report["divergences"], 0);
     assert!(report["first_divergence"].is_null());
     assert!(report["programs_per_sec"].as_f64().expect("a rate") > 0.0);
-    assert!(!report["host_release"].as_str().expect("a release").is_empty());
+    assert!(!report["host_release"]
+        .as_str()
+        .expect("a release")
+        .is_empty());
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -208,7 +232,10 @@ fn threaded_host_outcomes_are_reached_by_the_simulator() {
     let report = &reports[0];
     assert!(!report.host_outcomes.is_empty());
     for outcome in &report.host_outcomes {
-        assert!(outcome.contains("main: 1"), "the write went through: {outcome}");
+        assert!(
+            outcome.contains("main: 1"),
+            "the write went through: {outcome}"
+        );
     }
     assert!(report.unreached.is_empty(), "{report:?}");
 }

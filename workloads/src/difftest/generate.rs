@@ -226,7 +226,11 @@ impl Generator {
     /// does not depend on time (expiries are time-dependent on the host).
     fn timerfd_settime(&mut self) {
         let fd = self.fd_of(&[Kind::Timerfd]);
-        let value_ns = if self.chance(1, 2) { 0 } else { 3_600_000_000_000 };
+        let value_ns = if self.chance(1, 2) {
+            0
+        } else {
+            3_600_000_000_000
+        };
         let flags = if self.chance(1, 10) { 4 } else { 0 };
         self.out.push(Call::TimerfdSettime {
             fd,
@@ -337,12 +341,7 @@ impl Generator {
     }
 
     fn write(&mut self) {
-        let fd = self.fd_of(&[
-            Kind::PipeWrite,
-            Kind::Socket,
-            Kind::Eventfd,
-            Kind::PipeRead,
-        ]);
+        let fd = self.fd_of(&[Kind::PipeWrite, Kind::Socket, Kind::Eventfd, Kind::PipeRead]);
         if self.open.get(&fd) == Some(&Kind::Eventfd) && self.chance(4, 5) {
             let value = [
                 1,
@@ -366,12 +365,7 @@ impl Generator {
     }
 
     fn read(&mut self) {
-        let fd = self.fd_of(&[
-            Kind::PipeRead,
-            Kind::Socket,
-            Kind::Eventfd,
-            Kind::Timerfd,
-        ]);
+        let fd = self.fd_of(&[Kind::PipeRead, Kind::Socket, Kind::Eventfd, Kind::Timerfd]);
         let len = match self.below(6) {
             0 => 0,
             1 => 1,
@@ -440,7 +434,11 @@ impl Generator {
         let r = self.next_fd();
         self.pipe();
         let w = r + 1;
-        let pipe_mask = if self.chance(1, 2) { EPOLLIN } else { EPOLLIN | EPOLLET };
+        let pipe_mask = if self.chance(1, 2) {
+            EPOLLIN
+        } else {
+            EPOLLIN | EPOLLET
+        };
         self.out.push(Call::EpollCtl {
             epfd: sets[0],
             op: EPOLL_CTL_ADD,
@@ -455,7 +453,11 @@ impl Generator {
             links.reverse();
         }
         for (outer, inner) in links {
-            let mask = if self.chance(1, 3) { EPOLLIN | EPOLLET } else { EPOLLIN };
+            let mask = if self.chance(1, 3) {
+                EPOLLIN | EPOLLET
+            } else {
+                EPOLLIN
+            };
             self.out.push(Call::EpollCtl {
                 epfd: outer,
                 op: EPOLL_CTL_ADD,
@@ -544,7 +546,12 @@ impl Generator {
         for _ in 0..times {
             self.out.push(Call::Write { fd, len });
         }
-        if let Some(epfd) = self.open.iter().find(|(_, k)| **k == Kind::Epoll).map(|(fd, _)| *fd) {
+        if let Some(epfd) = self
+            .open
+            .iter()
+            .find(|(_, k)| **k == Kind::Epoll)
+            .map(|(fd, _)| *fd)
+        {
             let mask = self.mask() | EPOLLOUT;
             self.out.push(Call::EpollCtl {
                 epfd,

@@ -407,7 +407,11 @@ pub fn render(report: &Report, config: &Config) -> String {
             .iter()
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
-        let _ = writeln!(text, "first divergent call, by system call: {}", parts.join(", "));
+        let _ = writeln!(
+            text,
+            "first divergent call, by system call: {}",
+            parts.join(", ")
+        );
     }
     if let Some(d) = &report.first_divergence {
         let _ = writeln!(text, "first divergence: program {}", d.program);

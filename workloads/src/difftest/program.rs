@@ -306,7 +306,10 @@ fn expectation(call: &Call, outcome: &CallOutcome) -> (Option<&'static str>, Str
         };
     }
     match call {
-        Call::EpollWait { .. } => (Some("evs"), format!("evs == {}", events_text(&outcome.events))),
+        Call::EpollWait { .. } => (
+            Some("evs"),
+            format!("evs == {}", events_text(&outcome.events)),
+        ),
         Call::Read { .. } => (
             Some("v"),
             format!(

@@ -10,9 +10,9 @@ use kernel_model::eventpoll_6_18::Timespec;
 use kernel_model::timerfd::Itimerspec;
 use kernel_model::user::UserBufferSpec;
 use kernel_model::{EpollEvent, Errno, Kernel, KernelVersion, Options, SysResult, World};
-use sim::SyscallSteps;
-use sim::RunEnd;
 use sim::strategy::Canonical;
+use sim::RunEnd;
+use sim::SyscallSteps;
 use sim::{CpuId, Scheduler};
 
 use super::native::BYTES_KEPT_MAX;
@@ -57,9 +57,7 @@ fn failed(errno: Errno) -> CallOutcome {
 pub async fn call(k: &Kernel<SyscallSteps>, call: &Call) -> CallOutcome {
     match *call {
         Call::EpollCreate { size } => outcome(&k.sys_epoll_create(size).await, |fd| *fd as i64),
-        Call::EpollCreate1 { flags } => {
-            outcome(&k.sys_epoll_create1(flags).await, |fd| *fd as i64)
-        }
+        Call::EpollCreate1 { flags } => outcome(&k.sys_epoll_create1(flags).await, |fd| *fd as i64),
         Call::EpollCtl {
             epfd,
             op,
@@ -119,15 +117,14 @@ pub async fn call(k: &Kernel<SyscallSteps>, call: &Call) -> CallOutcome {
             outcome(&k.sys_timerfd_settime(fd, flags, new).await, |_| 0)
         }
         Call::Dup { fd } => outcome(&k.sys_dup(fd).await, |fd| *fd as i64),
-        Call::Dup2 { oldfd, newfd } => {
-            outcome(&k.sys_dup2(oldfd, newfd).await, |fd| *fd as i64)
-        }
+        Call::Dup2 { oldfd, newfd } => outcome(&k.sys_dup2(oldfd, newfd).await, |fd| *fd as i64),
         Call::FcntlGetfl { fd } => outcome(
             &k.sys_fcntl(fd, kernel_model::syscalls::F_GETFL, 0).await,
             |v| *v as i64,
         ),
         Call::FcntlSetfl { fd, flags } => outcome(
-            &k.sys_fcntl(fd, kernel_model::syscalls::F_SETFL, flags).await,
+            &k.sys_fcntl(fd, kernel_model::syscalls::F_SETFL, flags)
+                .await,
             |v| *v as i64,
         ),
         Call::Close { fd } => outcome(&k.sys_close(fd).await, |_| 0),
@@ -143,9 +140,7 @@ pub async fn call(k: &Kernel<SyscallSteps>, call: &Call) -> CallOutcome {
             },
             Err(errno) => failed(errno),
         },
-        Call::Write { fd, len } => {
-            outcome(&k.sys_write(fd, &vec![b'x'; len]).await, |n| *n as i64)
-        }
+        Call::Write { fd, len } => outcome(&k.sys_write(fd, &vec![b'x'; len]).await, |n| *n as i64),
         Call::WriteU64 { fd, value } => {
             outcome(&k.sys_write(fd, &value.to_le_bytes()).await, |n| *n as i64)
         }
@@ -184,10 +179,9 @@ pub fn run(options: &Options, calls: &[Call]) -> (Vec<CallOutcome>, SimEnd) {
     let results = std::mem::take(&mut *results.borrow_mut());
     let end = match outcome.result.end {
         RunEnd::Completed if results.len() == calls.len() => SimEnd::Completed,
-        RunEnd::Quiescent { .. } => SimEnd::Stopped(format!(
-            "call {} blocked for good",
-            results.len() + 1
-        )),
+        RunEnd::Quiescent { .. } => {
+            SimEnd::Stopped(format!("call {} blocked for good", results.len() + 1))
+        }
         other => SimEnd::Stopped(format!("the run ended {other:?}")),
     };
     (results, end)

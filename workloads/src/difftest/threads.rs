@@ -227,8 +227,11 @@ fn sim_outcome(program: &ThreadProgram, run: &api::Run) -> Outcome {
         let texts: Vec<String> = calls
             .iter()
             .map(|c| {
-                let events: Vec<(String, u64)> =
-                    c.events.iter().map(|e| (e.events.clone(), e.data)).collect();
+                let events: Vec<(String, u64)> = c
+                    .events
+                    .iter()
+                    .map(|e| (e.events.clone(), e.data))
+                    .collect();
                 result_text(c.ret, c.errno.as_deref(), &events)
             })
             .collect();
@@ -320,16 +323,31 @@ pub fn command(
                 r.sim_outcomes.len()
             )?;
             for o in &r.host_outcomes {
-                let mark = if r.unreached.contains(o) { "NOT REACHED" } else { "reached" };
+                let mark = if r.unreached.contains(o) {
+                    "NOT REACHED"
+                } else {
+                    "reached"
+                };
                 writeln!(out, "  host  {o}   ({mark})")?;
             }
-            for o in r.sim_outcomes.iter().filter(|o| !r.host_outcomes.contains(o)) {
+            for o in r
+                .sim_outcomes
+                .iter()
+                .filter(|o| !r.host_outcomes.contains(o))
+            {
                 writeln!(out, "  sim   {o}   (not seen on the host)")?;
             }
         }
-        writeln!(out, "{unreached} host outcome(s) the simulator did not reach")?;
+        writeln!(
+            out,
+            "{unreached} host outcome(s) the simulator did not reach"
+        )?;
     }
-    Ok(if unreached == 0 { Exit::Clean } else { Exit::Failed })
+    Ok(if unreached == 0 {
+        Exit::Clean
+    } else {
+        Exit::Failed
+    })
 }
 
 /// The host side of a threaded program.
@@ -476,8 +494,10 @@ mod native {
                         })
                     })
                     .collect();
-                let mut parts: Vec<(&str, String)> =
-                    handles.into_iter().map(|h| h.join().expect("a thread")).collect();
+                let mut parts: Vec<(&str, String)> = handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a thread"))
+                    .collect();
                 parts.sort();
                 parts
                     .into_iter()
