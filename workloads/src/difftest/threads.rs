@@ -44,7 +44,7 @@ pub struct ThreadProgram {
     pub threads: Vec<(&'static str, Vec<Step>)>,
 }
 
-/// One task's results in a run: "a: 1 [EPOLLIN:4]" per observed call, joined.
+/// Every thread's results in a run, threads by name: `a: 1 [EPOLLIN:4]; b: 0; main: 1`.
 pub type Outcome = String;
 
 fn add(epfd: i32, fd: i32, mask: u32, data: u64) -> Call {
