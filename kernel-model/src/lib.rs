@@ -42,6 +42,8 @@
 //! - [`pipe_6_18`] — fs/pipe.c of 6.18: reader and writer heads, keyed wake-ups
 //! - [`eventfd`] — fs/eventfd.c (2.6.22's first version; 6.18's flags; `eventfd_signal`)
 //! - [`timerfd`] — fs/timerfd.c of 6.18 on virtual time (`timerfd_create`/`settime`/`gettime`)
+//! - [`opaque`] — the opaque file of replayed recordings: readiness driven from outside,
+//!   `accept` of outside connections
 //! - [`socket`] — AF_UNIX stream socketpairs (net/unix/af_unix.c, net/core/sock.c) and
 //!   the externally fed stream socket (`net_deliver`/`net_shutdown`/`net_error` from
 //!   interrupt handlers, standing in for softirq receive processing)
@@ -62,6 +64,7 @@
 //!   entries' `func`, each switched on the file's kind and the version
 //!
 //! System calls:
+//! - [`select`] — `poll(2)` on one descriptor (fs/select.c)
 //! - [`syscalls`] — `epoll_create`, `epoll_ctl`, `epoll_wait`, `epoll_pwait`, `pipe`,
 //!   `read`, `write`, `close`, `dup`, `dup2`, `fcntl`, `open`, `kill`, `eventfd`,
 //!   `socketpair`, `shutdown`, and `socket_external`
@@ -87,6 +90,7 @@ pub mod file;
 pub mod inject;
 pub mod kernel;
 pub mod objects;
+pub mod opaque;
 pub mod pipe;
 pub mod pipe_6_18;
 pub mod poll;

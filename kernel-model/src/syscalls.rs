@@ -870,7 +870,7 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
-    async fn socket_external(&self) -> SysResult<i32> {
+    pub(crate) async fn socket_external(&self) -> SysResult<i32> {
         let sock = self.sock_create(true)?;
         let state = self
             .with_sock_mut(sock, |s| {

@@ -149,6 +149,8 @@ Examples:
   epsim replay seed-case-4-two-waiters --schedule v1.0123456789abcdef.AQID... --seed 17
   epsim replay run.json --trace chrome -o trace.json
   epsim replay my.scn --schedule STRING --hash 89abcdef01234567   also check the hash
+  epsim replay server.strace --kernel 6.18    an strace recording: imported, run, compared
+  epsim replay server.strace --kernel 2.6.22 --json   which results another version changes
 
 A replay follows every decision of the schedule and checks the run against it (the
 schedule carries fingerprints of what could run at every point), then compares the
@@ -298,6 +300,9 @@ pub enum Command {
     /// Replay a recorded run exactly and verify its trace hash
     #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ReplayArgs),
+    /// Import an strace recording as a scenario (replay it with `epsim replay FILE`)
+    #[command(after_help = IMPORT_EXAMPLES)]
+    Import(ImportArgs),
     /// Run a scenario under many schedules; shrink the first report
     #[command(after_help = EXPLORE_EXAMPLES)]
     Explore(ExploreArgs),
@@ -391,7 +396,8 @@ Examples:
 Workloads: transfer (the seed's epwbench, N = 200 and 2000), mix (P = 500 pipes, K = 10
 writes per round), scale (10 ready among 10 .. 100k watched pipes; with the resident
 memory per watch, the epoll_ctl ADDs alone, and per watched pipe, the pipe as well),
-granularity (transfer at lock and access/tso granularity), explore (seed-case-4-two-waiters, --jobs 1 and 2),
+granularity (transfer at lock and access/tso granularity), explore (seed-case-5-callback-race at
+access/tso, --jobs 1 and 2),
 litmus (exhaustive SB under tso). Native runs use the host kernel's epoll through libc;
 ratios are sim time over native time (below 1 means the simulator is faster).
 
@@ -423,6 +429,36 @@ pub struct RunArgs {
     pub no_fold: bool,
 }
 
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  strace -f -yy -o server.strace ./server      make a recording (any strace 5.x/6.x style)
+  epsim import server.strace -o server.scn     the recording as a scenario to read and edit
+  epsim replay server.strace                   import and run it: every result compared
+  epsim replay server.strace --kernel 2.6.22 --json   which results another version changes
+
+The scenario rebuilds the world the recording implies (processes, threads, descriptors,
+epoll sets, pipes, eventfds, sockets, opaque files) and follows each replayed call with an
+expectation of its recorded result; what came from outside (bytes, connections, a peer's
+close, signals) becomes `at` blocks. Calls it does not replay are kept as `# L<n>`
+comments. See docs/recordings.md.
+
+Exit status: 0; 2 on a usage error or a malformed line (file:line:col; --keep-going skips
+and counts them).";
+
+/// `epsim import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// An strace log (`strace -f -yy -o FILE ...`)
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Write the scenario here (else to standard output) and print a summary
+    #[arg(short = 'o', long = "output", value_name = "FILE.scn")]
+    pub output: Option<std::path::PathBuf>,
+    /// Skip malformed lines (and count them) instead of stopping at the first
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
 /// `epsim replay`.
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
@@ -443,6 +479,12 @@ pub struct ReplayArgs {
     /// List every call's result on its own line (by default calls that repeat are folded)
     #[arg(long)]
     pub no_fold: bool,
+    /// The input is an strace recording (else told by its content)
+    #[arg(long)]
+    pub strace: bool,
+    /// An strace recording: skip malformed lines (and count them)
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// `epsim explore`.
@@ -848,6 +890,8 @@ pub enum StrategyArg {
     Replay,
     /// Exhaustive depth-first search
     Dfs,
+    /// Dynamic partial-order reduction: one execution per class of equivalent interleavings
+    Dpor,
 }
 
 impl StrategyArg {
@@ -859,6 +903,7 @@ impl StrategyArg {
             StrategyArg::Timed => sim::StrategyKind::Timed,
             StrategyArg::Replay => sim::StrategyKind::Replay,
             StrategyArg::Dfs => sim::StrategyKind::Dfs,
+            StrategyArg::Dpor => sim::StrategyKind::Dpor,
         }
     }
 }
@@ -867,6 +912,8 @@ impl StrategyArg {
 pub enum LitmusStrategyArg {
     /// Every execution once: the set of final states is complete
     Dfs,
+    /// One execution per class of equivalent interleavings: the set of final states is complete
+    Dpor,
     /// --runs seeded random executions
     Random,
 }
