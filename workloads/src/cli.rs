@@ -379,6 +379,7 @@ Examples:
   epsim difftest                              10 000 programs, seed 0, on every core
   epsim difftest --programs 1000000 --jobs 2  the figure in docs/difftest.md
   epsim difftest --seed 7 --json              {\"programs\", \"divergences\", \"first_divergence\", ...}
+  epsim difftest --threads --native-runs 200  threaded programs: host outcomes the simulator must reach
 
 Each program runs natively in a forked child and on the simulated 6.18 kernel; every
 return value, errno and event list is compared in order. The first divergence is shrunk
@@ -721,6 +722,16 @@ pub struct DifftestArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
+    /// The multi-threaded programs instead: each run natively --native-runs times, then
+    /// explored on the simulator until every host outcome is seen (or --sim-runs)
+    #[arg(long)]
+    pub threads: bool,
+    /// With --threads: native runs of each program (1 to 100000)
+    #[arg(long, default_value_t = 200, requires = "threads", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub native_runs: u64,
+    /// With --threads: at most this many simulated schedules per program (1 to 1000000)
+    #[arg(long, default_value_t = 2000, requires = "threads", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub sim_runs: u64,
 }
 
 /// `epsim litmus`.

@@ -218,3 +218,34 @@ fn bad_options_are_usage_errors() {
         );
     }
 }
+
+/// The threaded programs: the host's outcomes of an edge-triggered pair of waiters
+/// (exactly one of them gets the event) are all reached by the simulator's schedules.
+#[test]
+fn threaded_host_outcomes_are_reached_by_the_simulator() {
+    use workloads::difftest::threads;
+    let programs: Vec<_> = threads::programs()
+        .into_iter()
+        .filter(|p| p.name == "et-two-waiters")
+        .collect();
+    let reports = threads::run(10, 400, &programs).expect("runs");
+    let report = &reports[0];
+    assert!(!report.host_outcomes.is_empty());
+    for outcome in &report.host_outcomes {
+        assert!(
+            outcome.contains("main: 1"),
+            "the write went through: {outcome}"
+        );
+    }
+    assert!(report.unreached.is_empty(), "{report:?}");
+}
+
+#[test]
+fn threaded_options_need_threads() {
+    let output = Command::cargo_bin("epsim")
+        .expect("binary")
+        .args(["difftest", "--native-runs", "5"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}

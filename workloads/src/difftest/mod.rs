@@ -10,6 +10,7 @@ pub mod native;
 pub mod program;
 pub mod shrink;
 pub mod simulated;
+pub mod threads;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -337,6 +338,9 @@ pub fn command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Exit, CliError> {
+    if args.threads {
+        return threads::command(args.native_runs, args.sim_runs, args.json, out);
+    }
     let config = Config {
         programs: args.programs,
         seed: args.seed,
