@@ -93,7 +93,9 @@ impl<G: Granularity> Kernel<G> {
                     return false;
                 }
                 let jiffy_ns = 1_000_000_000 / u64::from(cx.hz());
-                cx.schedule_timeout((deadline - now).div_ceil(jiffy_ns)).await != 0
+                cx.schedule_timeout((deadline - now).div_ceil(jiffy_ns))
+                    .await
+                    != 0
             }
         }
     }

@@ -136,7 +136,12 @@ impl<G: Granularity> Kernel<G> {
         Ok(())
     }
 
-    pub(crate) fn finish<T>(&self, name: &'static str, result: &SysResult<T>, value: impl Fn(&T) -> i64) {
+    pub(crate) fn finish<T>(
+        &self,
+        name: &'static str,
+        result: &SysResult<T>,
+        value: impl Fn(&T) -> i64,
+    ) {
         let code = match result {
             Ok(v) => value(v),
             Err(errno) => -errno.number(),

@@ -527,7 +527,8 @@ impl<G: Granularity> Interp<G> {
         self.shared.exited.borrow_mut().insert(me);
         let head = self.shared.exit_queues.borrow().get(&me).copied();
         if let Some(head) = head {
-            cx.wake_up_with(&NoCallbacks, head, WakeMode::All, 0, 0).await;
+            cx.wake_up_with(&NoCallbacks, head, WakeMode::All, 0, 0)
+                .await;
         }
     }
 
@@ -542,7 +543,8 @@ impl<G: Granularity> Interp<G> {
             let head = match existing {
                 Some(head) => head,
                 None => {
-                    let head = cx.init_waitqueue_head("join", Name::new("task", task.0 as u64, "->exit"));
+                    let head =
+                        cx.init_waitqueue_head("join", Name::new("task", task.0 as u64, "->exit"));
                     self.shared.exit_queues.borrow_mut().insert(task, head);
                     head
                 }
@@ -1059,7 +1061,10 @@ impl<G: Granularity> Interp<G> {
                 };
                 let id = self.task_id(env, task, call.span)?;
                 if call.name == SyscallName::Join && Some(id) == self.kernel.cx.current() {
-                    return rt(call.span, "a task cannot join itself (pthread_join: EDEADLK)");
+                    return rt(
+                        call.span,
+                        "a task cannot join itself (pthread_join: EDEADLK)",
+                    );
                 }
                 Args::Task(id)
             }
