@@ -48,6 +48,7 @@ impl<G: Granularity> Kernel<G> {
             // sock_close() → sock_release() → unix_release().
             FileKind::Socket(sock) => self.unix_release_sock(sock).await,
             FileKind::Timerfd(ctx) => self.timerfd_release(ctx).await,
+            FileKind::Opaque(id) => self.opaque_release(id).await,
         }
     }
 
@@ -72,6 +73,7 @@ impl<G: Granularity> Kernel<G> {
             // sock_poll() → unix_poll().
             FileKind::Socket(sock) => self.unix_poll(sock, pt).await,
             FileKind::Timerfd(ctx) => self.timerfd_poll(ctx, pt).await,
+            FileKind::Opaque(id) => self.opaque_poll(id, pt).await,
         }
     }
 
@@ -95,6 +97,7 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Eventfd(ctx) => Some(self.eventfd_poll_peek(ctx)),
             FileKind::Socket(sock) => Some(self.unix_poll_peek(sock)),
             FileKind::Timerfd(ctx) => Some(self.timerfd_poll_peek(ctx)),
+            FileKind::Opaque(id) => Some(self.opaque_poll_peek(id)),
         }
     }
 
@@ -113,6 +116,7 @@ impl<G: Granularity> Kernel<G> {
             // sock_aio_read() → unix_stream_recvmsg(), MSG_DONTWAIT if O_NONBLOCK.
             FileKind::Socket(sock) => self.unix_stream_recvmsg(sock, len, nonblock).await,
             FileKind::Timerfd(ctx) => self.timerfd_read(ctx, len, nonblock).await,
+            FileKind::Opaque(id) => self.opaque_read(id, len).await,
             FileKind::Regular => Ok(Vec::new()),
             FileKind::PipeWrite(_) => Err(Errno::EBADF),
             // Open for reading, but eventpoll_fops has no ->read: EINVAL.
@@ -134,7 +138,7 @@ impl<G: Granularity> Kernel<G> {
             FileKind::Eventfd(ctx) => self.eventfd_write(ctx, data, nonblock).await,
             // sock_aio_write() → unix_stream_sendmsg(), MSG_DONTWAIT if O_NONBLOCK.
             FileKind::Socket(sock) => self.unix_stream_sendmsg(sock, data, nonblock).await,
-            FileKind::Regular => Ok(data.len()),
+            FileKind::Regular | FileKind::Opaque(_) => Ok(data.len()),
             FileKind::PipeRead(_) => Err(Errno::EBADF),
             // timerfd_fops has no .write; the file is open for writing (O_RDWR).
             FileKind::Timerfd(_) => Err(Errno::EINVAL),

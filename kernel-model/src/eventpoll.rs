@@ -416,6 +416,37 @@ impl<G: Granularity> Kernel<G> {
 
     // ---- insertion ------------------------------------------------------------------------------
 
+    /// The `eppoll_entry` every version's `ep_ptable_queue_proc` makes alike, once its
+    /// `kmem_cache_alloc(pwq_cache)` succeeded: `init_waitqueue_func_entry(&pwq->wait,
+    /// ep_poll_callback)`, `pwq->whead = whead`, `pwq->base = epi` (the same lines in the
+    /// 6192bd536f96, v2.6.22 and v6.18 texts). Queueing it on `whead` is each version's own.
+    pub(crate) fn new_eppoll_entry(
+        &self,
+        epi: EpitemId,
+        whead: WaitQueueId,
+    ) -> (crate::objects::PwqId, sim::waitq::WaitEntryId) {
+        let step = self.cx.step();
+        let pwq = self.objects.borrow_mut().pwqs.alloc(
+            EppollEntry {
+                base: epi,
+                wait: sim::arena::Handle::DANGLING,
+                whead,
+            },
+            step,
+        );
+        let wait = self.cx.new_wait_entry(
+            WakeFunction::Callback {
+                kind: CALLBACK_EP_POLL,
+                data: encode_handle(pwq),
+            },
+            false,
+        );
+        if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
+            entry.wait = wait;
+        }
+        (pwq, wait)
+    }
+
     /// `ep_ptable_queue_proc(file, whead, pt)`: hooks an eppoll_entry whose callback is
     /// `ep_poll_callback` on `whead`, or marks the item with `nwait = -1` when the entry
     /// cannot be allocated.
@@ -425,28 +456,7 @@ impl<G: Granularity> Kernel<G> {
         };
         let nwait = self.cx.load(nwait_word).await as i64;
         if nwait >= 0 && !self.cx.alloc_fails("eppoll_entry") {
-            let step = self.cx.step();
-            let pwq = {
-                let mut objects = self.objects.borrow_mut();
-                objects.pwqs.alloc(
-                    EppollEntry {
-                        base: epi,
-                        wait: sim::arena::Handle::DANGLING,
-                        whead,
-                    },
-                    step,
-                )
-            };
-            let wait = self.cx.new_wait_entry(
-                WakeFunction::Callback {
-                    kind: CALLBACK_EP_POLL,
-                    data: encode_handle(pwq),
-                },
-                false,
-            );
-            if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
-                entry.wait = wait;
-            }
+            let (pwq, wait) = self.new_eppoll_entry(epi, whead);
             self.cx.add_wait_queue(whead, wait).await;
             self.with_epi_mut(epi, |e| e.pwqlist.push(pwq));
             self.cx.store(nwait_word, (nwait + 1) as u64).await;

@@ -57,7 +57,7 @@ use sim::waitq::{WaitEntryId, WakeFunction, WakeMode};
 use sim::{Granularity, LockKind, Name, TaskState, WaitQueueId, Word};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::{encode_handle, Counters, Kernel, CALLBACK_EP_AUTOREMOVE, CALLBACK_EP_POLL};
+use crate::kernel::{Counters, Kernel, CALLBACK_EP_AUTOREMOVE};
 use crate::objects::{
     EpFields, Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, RbKey,
 };
@@ -725,25 +725,7 @@ impl<G: Granularity> Kernel<G> {
             self.with_epi_mut(epi, |e| e.pqueue_failed = true);
             return;
         }
-        let step = self.cx.step();
-        let pwq = self.objects.borrow_mut().pwqs.alloc(
-            EppollEntry {
-                base: epi,
-                wait: sim::arena::Handle::DANGLING,
-                whead,
-            },
-            step,
-        );
-        let wait = self.cx.new_wait_entry(
-            WakeFunction::Callback {
-                kind: CALLBACK_EP_POLL,
-                data: encode_handle(pwq),
-            },
-            false,
-        );
-        if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
-            entry.wait = wait;
-        }
+        let (pwq, wait) = self.new_eppoll_entry(epi, whead);
         let events = self.cx.load(events_word).await as u32;
         if events & EPOLLEXCLUSIVE != 0 {
             self.cx.add_wait_queue_exclusive(whead, wait).await;

@@ -35,12 +35,15 @@
 //! - [`fdtable`] — per-process descriptor tables
 //! - [`file`](mod@file) — `struct file`, `fget`/`fput`/`__fput`
 //! - [`check`] — the checkers (ready-list reachability, lost wake-ups, leaks)
+//! - [`wait`] — the wait loop eventfd and timerfd share
 //!
 //! File kinds:
 //! - [`pipe`] — fs/pipe.c of 2.6.22
 //! - [`pipe_6_18`] — fs/pipe.c of 6.18: reader and writer heads, keyed wake-ups
 //! - [`eventfd`] — fs/eventfd.c (2.6.22's first version; 6.18's flags; `eventfd_signal`)
 //! - [`timerfd`] — fs/timerfd.c of 6.18 on virtual time (`timerfd_create`/`settime`/`gettime`)
+//! - [`opaque`] — the opaque file of replayed recordings: readiness driven from outside,
+//!   `accept` of outside connections
 //! - [`socket`] — AF_UNIX stream socketpairs (net/unix/af_unix.c, net/core/sock.c) and
 //!   the externally fed stream socket (`net_deliver`/`net_shutdown`/`net_error` from
 //!   interrupt handlers, standing in for softirq receive processing)
@@ -52,6 +55,9 @@
 //! - [`eventpoll_2_6_22`] — the v2.6.22 tag: `ep->mtx`, spinlock `ep->lock`, `ovflist`,
 //!   exclusive `ep_poll` waiters
 //! - [`eventpoll_6_18`] — fs/eventpoll.c of v6.18, top to bottom in that file's order
+//!
+//! poll(2):
+//! - [`select`] — `poll(2)` on one descriptor (fs/select.c): `__pollwait`, `pollwake`
 //!
 //! Function pointers:
 //! - [`dispatch`] — `f_op->poll/read/write/release`, `poll_wait`'s `_qproc`, wait
@@ -84,6 +90,7 @@ pub mod file;
 pub mod inject;
 pub mod kernel;
 pub mod objects;
+pub mod opaque;
 pub mod pipe;
 pub mod pipe_6_18;
 pub mod poll;
@@ -94,6 +101,7 @@ pub mod task;
 pub mod timerfd;
 pub mod user;
 pub mod version;
+pub mod wait;
 pub mod world;
 
 pub use errno::{Errno, SysResult};

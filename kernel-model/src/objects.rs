@@ -18,6 +18,7 @@ pub type PipeId = Handle<Pipe>;
 pub type EventfdId = Handle<EventfdCtx>;
 pub type SockId = Handle<Sock>;
 pub type TimerfdId = Handle<TimerfdCtx>;
+pub type OpaqueId = Handle<crate::opaque::OpaqueFile>;
 
 /// Which end or kind of object a `struct file` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub enum FileKind {
     Socket(SockId),
     /// A timerfd (6.18; `timerfd_fops`), `private_data` = the `timerfd_ctx`.
     Timerfd(TimerfdId),
+    /// An opaque file (a recording's file the model does not have), `private_data` = its
+    /// context; readiness driven from outside (`opaque.rs`).
+    Opaque(OpaqueId),
 }
 
 impl FileKind {
@@ -46,6 +50,7 @@ impl FileKind {
             FileKind::Eventfd(_) => "eventfd",
             FileKind::Socket(_) => "socket",
             FileKind::Timerfd(_) => "timerfd",
+            FileKind::Opaque(_) => "opaque",
         }
     }
 }
@@ -318,6 +323,10 @@ pub struct TaskInfo {
     pub in_ep_poll: Option<EventPollId>,
     /// The eventpoll this task is transferring from (its txlist/injlist are live).
     pub in_transfer: Option<EventPollId>,
+    /// 6.18 `current->in_eventfd`: set by eventfd's read, write and `eventfd_signal_mask`
+    /// around their wake-ups (with `wqh.lock` held, interrupts off), so that a wake-up
+    /// handler that signals an eventfd again is refused. Only the task writes it.
+    pub in_eventfd: bool,
     /// The wait entries of the task's `poll(2)` in progress and the heads they are on
     /// (`struct poll_wqueues`; only the task itself touches them, the wake-up callback
     /// only [`TaskInfo::poll_triggered`]).
@@ -347,6 +356,7 @@ pub struct Objects {
     pub eventfds: Arena<EventfdCtx>,
     pub socks: Arena<Sock>,
     pub timerfds: Arena<TimerfdCtx>,
+    pub opaques: Arena<crate::opaque::OpaqueFile>,
     /// Sockets made by `sys_socket_external`, in creation order (their "network" handles).
     pub external_socks: Vec<SockId>,
     pub processes: Vec<Process>,
@@ -376,6 +386,7 @@ impl Default for Objects {
             eventfds: Arena::new("struct eventfd_ctx"),
             socks: Arena::new("struct unix_sock"),
             timerfds: Arena::new("struct timerfd_ctx"),
+            opaques: Arena::new("opaque file"),
             external_socks: Vec::new(),
             processes: Vec::new(),
             tasks: TaskTable::default(),

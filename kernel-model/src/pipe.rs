@@ -308,15 +308,7 @@ impl<G: Granularity> Kernel<G> {
             if nrbufs < PIPE_BUFFERS {
                 do_wakeup = true;
                 let chunk = (data.len() - written).min(PAGE_SIZE);
-                {
-                    let mut objects = self.objects.borrow_mut();
-                    let objects = &mut *objects;
-                    if let Ok(p) = objects.pipes.get_mut(pipe) {
-                        let mut page = objects.spare_pages.take();
-                        page.extend_from_slice(&data[written..written + chunk]);
-                        p.bufs.push_back(page);
-                    }
-                }
+                self.pipe_push_page(pipe, &data[written..written + chunk]);
                 cx.store(p.nrbufs(), nrbufs + 1).await;
                 written += chunk;
                 continue;
@@ -347,6 +339,20 @@ impl<G: Granularity> Kernel<G> {
         match error {
             Some(errno) if written == 0 => Err(errno),
             _ => Ok(written),
+        }
+    }
+
+    /// A new buffer holding `bytes` (at most a page) after the others: a page from the
+    /// spare pool, filled. The buffers' contents are the model's own bookkeeping (the
+    /// kernel copies into a fresh page in both versions; 2.6.22 with
+    /// `pipe_iov_copy_from_user`, 6.18 with `copy_page_from_iter`), shared by both pipes.
+    pub(crate) fn pipe_push_page(&self, pipe: PipeId, bytes: &[u8]) {
+        let mut objects = self.objects.borrow_mut();
+        let objects = &mut *objects;
+        if let Ok(p) = objects.pipes.get_mut(pipe) {
+            let mut page = objects.spare_pages.take();
+            page.extend_from_slice(bytes);
+            p.bufs.push_back(page);
         }
     }
 

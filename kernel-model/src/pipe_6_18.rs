@@ -266,15 +266,7 @@ impl<G: Granularity> Kernel<G> {
             let occupancy = cx.load(p.occupancy()).await;
             if occupancy < PIPE_BUFFERS {
                 let chunk = (data.len() - written).min(PAGE_SIZE);
-                {
-                    let mut objects = self.objects.borrow_mut();
-                    let objects = &mut *objects;
-                    if let Ok(p) = objects.pipes.get_mut(pipe) {
-                        let mut page = objects.spare_pages.take();
-                        page.extend_from_slice(&data[written..written + chunk]);
-                        p.bufs.push_back(page);
-                    }
-                }
+                self.pipe_push_page(pipe, &data[written..written + chunk]);
                 cx.store(p.occupancy(), occupancy + 1).await;
                 written += chunk;
                 continue;

@@ -22,18 +22,9 @@ use crate::kernel::{Kernel, CALLBACK_POLLWAKE};
 use crate::poll::{PollTable, POLLERR, POLLHUP, POLLNVAL};
 
 impl<G: Granularity> Kernel<G> {
-    /// `poll(&pfd, 1, timeout_ms)`: the `revents` of the one descriptor (0 when it
-    /// timed out). A negative `timeout_ms` waits for ever. `POLLNVAL` for a descriptor
-    /// that is not open (poll reports it rather than failing); EINTR when a signal
-    /// arrives before anything is ready.
-    pub async fn sys_poll(&self, fd: i32, events: u32, timeout_ms: i32) -> SysResult<u32> {
-        self.cx.syscall("poll").await;
-        let result = self.do_poll(fd, events, timeout_ms).await;
-        self.finish("poll", &result, |revents| i64::from(*revents != 0));
-        result
-    }
-
-    async fn do_poll(&self, fd: i32, events: u32, timeout_ms: i32) -> SysResult<u32> {
+    /// fs/select.c's `do_sys_poll` for one descriptor; `sys_poll` in [`crate::syscalls`]
+    /// is the entry.
+    pub(crate) async fn do_poll(&self, fd: i32, events: u32, timeout_ms: i32) -> SysResult<u32> {
         let cx = &self.cx;
         let task = cx.current().expect("poll runs in task context");
         let deadline = (timeout_ms >= 0).then(|| cx.now_ns() + timeout_ms as u64 * 1_000_000);

@@ -136,6 +136,17 @@ impl<G: Granularity> Kernel<G> {
         Ok(())
     }
 
+    /// `poll(&pfd, 1, timeout_ms)`: the `revents` of the one descriptor (0 when it
+    /// timed out). A negative `timeout_ms` waits for ever. `POLLNVAL` for a descriptor
+    /// that is not open (poll reports it rather than failing); EINTR when a signal
+    /// arrives before anything is ready.
+    pub async fn sys_poll(&self, fd: i32, events: u32, timeout_ms: i32) -> SysResult<u32> {
+        self.cx.syscall("poll").await;
+        let result = self.do_poll(fd, events, timeout_ms).await;
+        self.finish("poll", &result, |revents| i64::from(*revents != 0));
+        result
+    }
+
     pub(crate) fn finish<T>(
         &self,
         name: &'static str,
@@ -859,7 +870,7 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
-    async fn socket_external(&self) -> SysResult<i32> {
+    pub(crate) async fn socket_external(&self) -> SysResult<i32> {
         let sock = self.sock_create(true)?;
         let state = self
             .with_sock_mut(sock, |s| {

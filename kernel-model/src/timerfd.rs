@@ -17,8 +17,8 @@
 //! has not started).
 
 use sim::state::Handler;
-use sim::waitq::{WakeFunction, WakeMode};
-use sim::{Granularity, Name, TaskState};
+use sim::waitq::WakeMode;
+use sim::{Granularity, Name};
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
@@ -366,7 +366,9 @@ impl<G: Granularity> Kernel<G> {
             result = if nonblock {
                 Err(Errno::EAGAIN)
             } else {
-                self.timerfd_wait_locked(&c).await
+                self.wait_locked_irq(c.wqh, c.ticks, |ticks| ticks != 0)
+                    .await
+                    .map(|_| ())
             };
         }
         let result = match result {
@@ -383,31 +385,6 @@ impl<G: Granularity> Kernel<G> {
             Err(errno) => Err(errno),
         };
         cx.spin_unlock_irq(lock).await;
-        result
-    }
-
-    /// `wait_event_interruptible_locked_irq(ctx->wqh, ctx->ticks)`.
-    async fn timerfd_wait_locked(&self, c: &TimerfdCtx) -> SysResult<()> {
-        let cx = &self.cx;
-        let lock = cx.waitqueue_lock(c.wqh);
-        let task = cx.current().expect("timerfd read in task context");
-        let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-        cx.add_wait_queue_locked(c.wqh, wait);
-        let result = loop {
-            cx.set_current_state(TaskState::Interruptible).await;
-            if cx.load(c.ticks).await != 0 {
-                break Ok(());
-            }
-            if cx.signal_pending() {
-                break Err(Errno::EINTR);
-            }
-            cx.spin_unlock_irq(lock).await;
-            cx.schedule().await;
-            cx.spin_lock_irq(lock).await;
-        };
-        cx.remove_wait_queue_locked(c.wqh, wait);
-        cx.set_current_state_plain(TaskState::Running).await;
-        cx.free_wait_entry(wait);
         result
     }
 

@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["errno", "version", "inject", "objects", "poll", "user"],
     ),
     ("the kernel value", &["kernel"]),
-    ("files", &["fdtable", "file", "check"]),
+    ("files", &["fdtable", "file", "check", "wait"]),
     (
         "file kinds",
         &["pipe", "pipe_6_18", "eventfd", "timerfd", "socket"],
@@ -36,6 +36,9 @@ const LAYERS: &[(&str, &[&str])] = &[
             "eventpoll_6_18",
         ],
     ),
+    // fs/select.c's `__pollwait`/`pollwake` are a poll table's queue function and a wait
+    // entry's wake function, reached through dispatch like epoll's.
+    ("poll(2)", &["select"]),
     ("function-pointer calls", &["dispatch"]),
     ("system calls", &["syscalls", "task"]),
     ("the library API", &["world", "explore"]),

@@ -883,7 +883,12 @@ impl Parser<'_> {
                     );
                 }
                 self.next();
-                StmtKind::Sleep(self.expr()?)
+                if matches!(&self.peek().tok, Tok::Ident(w) if w == "until") {
+                    self.next();
+                    StmtKind::SleepUntil(self.expr()?)
+                } else {
+                    StmtKind::Sleep(self.expr()?)
+                }
             }
             "thread" | "fork" => {
                 if self.ctx.irq {
