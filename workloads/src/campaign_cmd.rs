@@ -96,6 +96,7 @@ pub struct SettingsJson {
     /// Units in the whole campaign (every shard).
     pub units: u64,
     /// `--only`: the program name prefixes run (empty: every program).
+    #[serde(default)]
     pub only: Vec<String>,
 }
 
