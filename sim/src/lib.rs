@@ -12,7 +12,7 @@
 //! Table of contents:
 //! - [`config`] — run options, granularities (compile-time markers and names)
 //! - [`machine`] — the [`Machine`] and its executor loop, actions, run results
-//! - [`cx`] — [`Cx`], the primitives kernel code awaits; wait-queue walks
+//! - [`cx`] — [`Cx`], the primitives kernel code awaits
 //! - [`state`] — the shared state and the dispatcher of ops (each op's semantics is in
 //!   its concept's module below, as an `impl State` block)
 //! - [`op`] — the ops (steps) kernel code posts
@@ -20,6 +20,7 @@
 //! - [`clock`] — virtual time, cost table, jiffies; charging time
 //! - [`mem`] — shared words and the sc / tso / pso memory models; loads, stores,
 //!   fences, atomics
+//! - [`footprint`] — the shared objects each step touched, for partial-order reduction
 //! - [`list`] — `list.h` over shared words, with CONFIG_DEBUG_LIST checks
 //! - [`lock`] — spinlocks, rwlocks, rw_semaphores, mutexes; acquisition and release
 //! - [`lockdep`] — lock-order, irq-safety and sleep-in-atomic validation
@@ -27,7 +28,7 @@
 //! - [`wake`] — `try_to_wake_up()`
 //! - [`signal`] — pending and blocked signals
 //! - [`timer`] — timers and external events waiting for their time
-//! - [`waitq`] — wait queue heads and entries
+//! - [`waitq`] — wait queue heads and entries; adding, removing, waking (`__wake_up_common`)
 //! - [`arena`] — generation-checked arenas for kernel objects
 //! - [`strategy`] — the [`Scheduler`] contract and the strategies
 //! - [`schedule`] — recorded schedules and their text encoding
@@ -45,6 +46,7 @@ pub mod clock;
 pub mod config;
 pub mod cpu;
 pub mod cx;
+pub mod footprint;
 pub mod ids;
 pub mod limits;
 pub mod list;
@@ -70,7 +72,7 @@ pub mod wake;
 pub use config::{
     AccessSteps, Config, ConfigError, Granularity, GranularityKind, LockSteps, SyscallSteps,
 };
-pub use cx::{Cx, NoCallbacks, WakeCallbacks};
+pub use cx::Cx;
 pub use ids::{ContextId, CpuId, EventId, LockId, TaskId, WaitQueueId};
 pub use lock::{LockKind, Name};
 pub use machine::{Action, Machine, RunEnd, RunResult};
@@ -79,3 +81,4 @@ pub use op::TaskState;
 pub use report::{Report, ReportKind};
 pub use schedule::{Schedule, ScheduleError};
 pub use strategy::{Scheduler, StrategyKind};
+pub use waitq::{NoCallbacks, WakeCallbacks};

@@ -149,6 +149,8 @@ Examples:
   epsim replay seed-case-4-two-waiters --schedule v1.0123456789abcdef.AQID... --seed 17
   epsim replay run.json --trace chrome -o trace.json
   epsim replay my.scn --schedule STRING --hash 89abcdef01234567   also check the hash
+  epsim replay server.strace --kernel 6.18    an strace recording: imported, run, compared
+  epsim replay server.strace --kernel 2.6.22 --json   which results another version changes
 
 A replay follows every decision of the schedule and checks the run against it (the
 schedule carries fingerprints of what could run at every point), then compares the
@@ -298,6 +300,9 @@ pub enum Command {
     /// Replay a recorded run exactly and verify its trace hash
     #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ReplayArgs),
+    /// Import an strace recording as a scenario (replay it with `epsim replay FILE`)
+    #[command(after_help = IMPORT_EXAMPLES)]
+    Import(ImportArgs),
     /// Run a scenario under many schedules; shrink the first report
     #[command(after_help = EXPLORE_EXAMPLES)]
     Explore(ExploreArgs),
@@ -325,6 +330,9 @@ pub enum Command {
     /// Merge the JSON of the shards of one exploration or campaign (--shard I/N)
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// Differential test of the 6.18 port against the host kernel: random programs, both sides compared
+    #[command(after_help = DIFFTEST_EXAMPLES)]
+    Difftest(DifftestArgs),
 }
 
 const CAMPAIGN_EXAMPLES: &str = "\
@@ -365,6 +373,18 @@ every shard's runs in turn. See docs/scaling.md.
 
 Exit status: as the unsharded command's (0 passed, 1 failed, 130 a shard was
 interrupted); 2 when the files are not every shard of one run.";
+
+const DIFFTEST_EXAMPLES: &str = "\
+Examples:
+  epsim difftest                              10 000 programs, seed 0, on every core
+  epsim difftest --programs 1000000 --jobs 2  the figure in docs/difftest.md
+  epsim difftest --seed 7 --json              {\"programs\", \"divergences\", \"first_divergence\", ...}
+
+Each program runs natively in a forked child and on the simulated 6.18 kernel; every
+return value, errno and event list is compared in order. The first divergence is shrunk
+and written as a scenario (in --out DIR, default .) whose expectations are the host's
+results. Exit status: 0 no divergence, 1 a divergence, 2 a usage error.
+";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
@@ -408,6 +428,36 @@ pub struct RunArgs {
     pub no_fold: bool,
 }
 
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  strace -f -yy -o server.strace ./server      make a recording (any strace 5.x/6.x style)
+  epsim import server.strace -o server.scn     the recording as a scenario to read and edit
+  epsim replay server.strace                   import and run it: every result compared
+  epsim replay server.strace --kernel 2.6.22 --json   which results another version changes
+
+The scenario rebuilds the world the recording implies (processes, threads, descriptors,
+epoll sets, pipes, eventfds, sockets, opaque files) and follows each replayed call with an
+expectation of its recorded result; what came from outside (bytes, connections, a peer's
+close, signals) becomes `at` blocks. Calls it does not replay are kept as `# L<n>`
+comments. See docs/recordings.md.
+
+Exit status: 0; 2 on a usage error or a malformed line (file:line:col; --keep-going skips
+and counts them).";
+
+/// `epsim import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// An strace log (`strace -f -yy -o FILE ...`)
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Write the scenario here (else to standard output) and print a summary
+    #[arg(short = 'o', long = "output", value_name = "FILE.scn")]
+    pub output: Option<std::path::PathBuf>,
+    /// Skip malformed lines (and count them) instead of stopping at the first
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
 /// `epsim replay`.
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
@@ -428,6 +478,12 @@ pub struct ReplayArgs {
     /// List every call's result on its own line (by default calls that repeat are folded)
     #[arg(long)]
     pub no_fold: bool,
+    /// The input is an strace recording (else told by its content)
+    #[arg(long)]
+    pub strace: bool,
+    /// An strace recording: skip malformed lines (and count them)
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// `epsim explore`.
@@ -647,6 +703,26 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+/// `epsim difftest`.
+#[derive(Args, Debug, Clone)]
+pub struct DifftestArgs {
+    /// Programs to generate and run (1 to 100000000)
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub programs: u64,
+    /// Seed of the generator: program i of seed S is the same on every machine
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (1 to 256) [default: the machine's cores]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+    /// Directory the shrunk divergence's scenario is written to
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `epsim litmus`.
 #[derive(Args, Debug, Clone)]
 pub struct LitmusArgs {
@@ -803,6 +879,8 @@ pub enum StrategyArg {
     Replay,
     /// Exhaustive depth-first search
     Dfs,
+    /// Dynamic partial-order reduction: one execution per class of equivalent interleavings
+    Dpor,
 }
 
 impl StrategyArg {
@@ -814,6 +892,7 @@ impl StrategyArg {
             StrategyArg::Timed => sim::StrategyKind::Timed,
             StrategyArg::Replay => sim::StrategyKind::Replay,
             StrategyArg::Dfs => sim::StrategyKind::Dfs,
+            StrategyArg::Dpor => sim::StrategyKind::Dpor,
         }
     }
 }
@@ -822,6 +901,8 @@ impl StrategyArg {
 pub enum LitmusStrategyArg {
     /// Every execution once: the set of final states is complete
     Dfs,
+    /// One execution per class of equivalent interleavings: the set of final states is complete
+    Dpor,
     /// --runs seeded random executions
     Random,
 }
