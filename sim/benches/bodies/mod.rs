@@ -91,7 +91,11 @@ pub fn primitive_machine(primitive: Primitive, count: u64) -> Machine {
     let mut machine = Machine::new(config, 0x7072_696d).expect("valid config");
     let cx = machine.cx::<SyscallSteps>();
     let lock = cx.new_lock(LockKind::Spin, "bench_lock", Name::new("bench_lock", 0, ""));
-    let inner = cx.new_lock(LockKind::Spin, "bench_inner", Name::new("bench_inner", 0, ""));
+    let inner = cx.new_lock(
+        LockKind::Spin,
+        "bench_inner",
+        Name::new("bench_inner", 0, ""),
+    );
     machine.spawn("primitive", None, async move {
         for _ in 0..count {
             match primitive {
