@@ -97,7 +97,7 @@ impl std::ops::Deref for HeldLocks {
 /// miss runs the full check, so the cache changes no report. Like the kernel's cache, a
 /// hit trusts the 64-bit key; debug builds check every hit against the full check
 /// (the kernel's `check_no_collision`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ChainCache {
     /// `entries[i]` holds a validated chain whose combined key maps to `i`; 0 is empty.
     entries: Vec<u64>,
@@ -135,14 +135,6 @@ impl ChainCache {
 
     pub fn clear(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = 0);
-    }
-}
-
-impl Default for ChainCache {
-    fn default() -> ChainCache {
-        ChainCache {
-            entries: Vec::new(),
-        }
     }
 }
 
