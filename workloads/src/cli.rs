@@ -350,9 +350,10 @@ on and EPOLL_CTL_DEL from an outer set — on each --kernel (default every versi
 each --model (default sc, tso, pso), at access granularity. A unit that needs what a
 version lacks (eventfd before 2.6.22, EPOLLEXCLUSIVE before 6.18) is skipped there.
 
-Each unit: dfs (preemptions ≤ 2, delays ≤ 2) for up to --runs executions; if that
-search does not finish, --runs PCT runs as well. A unit's result depends only on the
-unit and --runs: --jobs, --shard and --resume give the same units. --budget-s stops
+Each unit: DPOR (--unit-strategy dpor, the default; or dfs: preemptions ≤ 2, delays ≤ 2)
+for up to --runs executions; if that search does not finish, --runs PCT runs as well. A
+unit's result depends only on the unit and the settings: --jobs, --shard and --resume
+give the same units. --budget-s stops
 starting new units (the output says how many it did not reach). --resume FILE writes
 each finished unit to FILE as it goes and skips those already there.
 
@@ -661,6 +662,9 @@ pub struct CampaignArgs {
     /// Start no new unit after this many seconds
     #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
     pub budget_s: Option<f64>,
+    /// The systematic search each unit starts with (PCT follows where it does not finish)
+    #[arg(long, value_enum, default_value_t = UnitStrategyArg::Dpor)]
+    pub unit_strategy: UnitStrategyArg,
     /// Units run at once, 1 to 256
     #[arg(long, value_name = "J", default_value_t = 1, value_parser = whole::<usize>(1, JOBS_MAX as u64), allow_negative_numbers = true)]
     pub jobs: usize,
@@ -680,6 +684,24 @@ pub struct CampaignArgs {
     /// Print the scenario text of a generated program and exit
     #[arg(long, value_name = "PROGRAM")]
     pub show: Option<String>,
+}
+
+/// `epsim campaign --unit-strategy`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitStrategyArg {
+    /// DPOR: one execution per equivalence class of interleavings
+    Dpor,
+    /// Bounded dfs: at most 2 preemptions and 2 delayed drains per execution
+    Dfs,
+}
+
+impl UnitStrategyArg {
+    pub fn strategy(self) -> crate::campaign_cmd::UnitStrategy {
+        match self {
+            UnitStrategyArg::Dpor => crate::campaign_cmd::UnitStrategy::DporThenPct,
+            UnitStrategyArg::Dfs => crate::campaign_cmd::UnitStrategy::DfsThenPct,
+        }
+    }
 }
 
 /// `epsim merge`.
