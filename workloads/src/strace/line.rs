@@ -187,15 +187,13 @@ fn check_balanced(text: &str, offset: usize, want_close: bool) -> Result<usize, 
                 }
             }
             b'(' | b'[' | b'{' => stack.push(b[i]),
-            b'<' => {
-                // A descriptor decoration after a number: skip it as a unit.
-                if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'>') {
-                    i = decoration_end(b, i).ok_or((
-                        offset + i + 1,
-                        "`>` closing the descriptor decoration".to_string(),
-                    ))?;
-                    continue;
-                }
+            // A descriptor decoration after a number: skip it as a unit.
+            b'<' if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'>') => {
+                i = decoration_end(b, i).ok_or((
+                    offset + i + 1,
+                    "`>` closing the descriptor decoration".to_string(),
+                ))?;
+                continue;
             }
             b')' | b']' | b'}' => {
                 let open = match b[i] {

@@ -1,6 +1,6 @@
 //! `epsim import`: strace recordings of real programs, as scenarios.
 //!
-//! [`line`] splits a line into prefix, timestamp and call; [`args`] reads the arguments
+//! [`line`](mod@line) splits a line into prefix, timestamp and call; [`args`] reads the arguments
 //! strace prints; [`world`] rebuilds the world the recording implies (processes and
 //! threads, descriptor tables, epoll sets, pipes, eventfds, sockets, opaque files) and
 //! writes it as a scenario whose every replayed call is followed by an expectation of

@@ -1152,13 +1152,8 @@ impl Builder<'_> {
             Vec::new(),
             "p",
         );
-        let shared = kinds[0] == Kind::Unix;
         let first = self.new_object(kinds[0], pair[0].1.unwrap_or(""));
-        let second = if shared {
-            self.new_object(kinds[1], pair[1].1.unwrap_or(""))
-        } else {
-            self.new_object(kinds[1], pair[1].1.unwrap_or(""))
-        };
+        let second = self.new_object(kinds[1], pair[1].1.unwrap_or(""));
         self.install(call.pid, fds[0], first, flags & O_CLOEXEC != 0);
         self.install(call.pid, fds[1], second, flags & O_CLOEXEC != 0);
         if flags & O_NONBLOCK != 0 {
@@ -1258,9 +1253,7 @@ impl Builder<'_> {
                 if let Some((fd, object, _, _)) = item {
                     if let Some(i) = self.observe(call, object, fd, mask) {
                         if self.fresh && !arrivals.contains(&i) {
-                            if self.fresh {
-                                arrivals.push(i);
-                            }
+                            arrivals.push(i);
                         }
                     }
                 }
@@ -1450,7 +1443,9 @@ impl Builder<'_> {
                 if got > 0 {
                     let got = got as u64;
                     if o.buffered >= got {
-                        self.objects.get_mut(&object).map(|o| o.buffered -= got);
+                        if let Some(o) = self.objects.get_mut(&object) {
+                            o.buffered -= got;
+                        }
                     } else {
                         let need = got - o.buffered;
                         let i = self.arrival(call, object, fd, "bytes arrive");
@@ -1909,9 +1904,9 @@ fn quote_plain(text: &str) -> String {
 
 /// What a `-yy` decoration says a descriptor is.
 fn decoration_kind(decoration: &str) -> Kind {
-    if decoration.starts_with("pipe:") {
-        Kind::Opaque
-    } else if decoration.contains("[eventpoll]") {
+    // A pipe or an epoll set made before the recording: its other end, or its items,
+    // are not in the recording, so it is opaque.
+    if decoration.starts_with("pipe:") || decoration.contains("[eventpoll]") {
         Kind::Opaque
     } else if decoration.starts_with("TCP")
         || decoration.starts_with("UDP")
