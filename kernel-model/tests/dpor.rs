@@ -62,6 +62,7 @@ fn explore(
 
 #[test]
 #[ignore]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // prints how long each took
 fn experiment() {
     let cases: [(&str, Build); 6] = [
         ("case1", common::case1_close_epfd),
