@@ -34,10 +34,22 @@ fn main() {
         }
     }
     let recordings = [
-        ("selectors-mix.strace", include_str!("../recordings/selectors-mix.strace")),
-        ("et-threads.strace", include_str!("../recordings/et-threads.strace")),
-        ("node-echo.strace", include_str!("../recordings/node-echo.strace")),
-        ("asyncio-echo.strace", include_str!("../recordings/asyncio-echo.strace")),
+        (
+            "selectors-mix.strace",
+            include_str!("../recordings/selectors-mix.strace"),
+        ),
+        (
+            "et-threads.strace",
+            include_str!("../recordings/et-threads.strace"),
+        ),
+        (
+            "node-echo.strace",
+            include_str!("../recordings/node-echo.strace"),
+        ),
+        (
+            "asyncio-echo.strace",
+            include_str!("../recordings/asyncio-echo.strace"),
+        ),
     ];
     std::panic::set_hook(Box::new(|_| {}));
     let started = Instant::now();

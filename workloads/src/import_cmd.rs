@@ -45,13 +45,15 @@ pub fn import(args: &ImportArgs, out: &mut dyn Write) -> Result<Exit, CliError> 
     .map_err(|e| CliError::usage(e.message))?;
     // What the importer wrote must parse: a failure here is the importer's bug, said so.
     session::parse(&args.file, &import.scenario).map_err(|e| {
-        CliError::usage(format!("{}: the imported scenario does not parse (an importer bug): {e}", args.file))
+        CliError::usage(format!(
+            "{}: the imported scenario does not parse (an importer bug): {e}",
+            args.file
+        ))
     })?;
     match &args.output {
         Some(output) => {
-            std::fs::write(output, &import.scenario).map_err(|e| {
-                CliError::usage(format!("cannot write {}: {e}", output.display()))
-            })?;
+            std::fs::write(output, &import.scenario)
+                .map_err(|e| CliError::usage(format!("cannot write {}: {e}", output.display())))?;
             write_summary(out, &args.file, &import)?;
         }
         None => {
@@ -63,7 +65,8 @@ pub fn import(args: &ImportArgs, out: &mut dyn Write) -> Result<Exit, CliError> 
 }
 
 fn read(file: &str) -> Result<String, CliError> {
-    let bytes = std::fs::read(file).map_err(|e| CliError::usage(format!("cannot read {file}: {e}")))?;
+    let bytes =
+        std::fs::read(file).map_err(|e| CliError::usage(format!("cannot read {file}: {e}")))?;
     String::from_utf8(bytes).or_else(|e| {
         // strace escapes non-ASCII bytes in strings, but a log may still carry some.
         Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
@@ -111,7 +114,8 @@ struct Comparison {
 pub const MISMATCHES_SHOWN: usize = 10;
 
 fn compare(import: &Import, run: &Executed) -> Comparison {
-    let mut by_line: std::collections::BTreeMap<u32, &CallResult> = std::collections::BTreeMap::new();
+    let mut by_line: std::collections::BTreeMap<u32, &CallResult> =
+        std::collections::BTreeMap::new();
     for call in run.results.calls() {
         by_line.entry(call.line).or_insert(call);
     }
@@ -156,7 +160,11 @@ fn never_made_why(run: &Executed, recorded: &Recorded) -> String {
         .results
         .tasks
         .iter()
-        .filter_map(|t| t.blocked_in.as_ref().map(|b| format!("{} is blocked in `{b}`", t.name)))
+        .filter_map(|t| {
+            t.blocked_in
+                .as_ref()
+                .map(|b| format!("{} is blocked in `{b}`", t.name))
+        })
         .collect();
     if !blocked.is_empty() {
         return format!(
@@ -171,7 +179,12 @@ fn never_made_why(run: &Executed, recorded: &Recorded) -> String {
     )
 }
 
-fn outcome_text(ret: i64, errno: Option<&str>, events: Option<&[(u32, u64)]>, fds: Option<[i64; 2]>) -> String {
+fn outcome_text(
+    ret: i64,
+    errno: Option<&str>,
+    events: Option<&[(u32, u64)]>,
+    fds: Option<[i64; 2]>,
+) -> String {
     let mut text = match errno {
         Some(e) => format!("-1 {e}"),
         None => ret.to_string(),
@@ -204,9 +217,15 @@ fn matches(recorded: &Recorded, sim: &CallResult) -> Result<(), (String, String)
     );
     if sim_errno != recorded.errno {
         let why = match (&recorded.errno, &sim_errno) {
-            (Some(r), Some(s)) => format!("the recording failed with {r}, the simulated kernel with {s}"),
-            (Some(r), None) => format!("the recording failed with {r}; the simulated call succeeded"),
-            (None, Some(s)) => format!("the simulated call failed with {s}; the recorded one succeeded"),
+            (Some(r), Some(s)) => {
+                format!("the recording failed with {r}, the simulated kernel with {s}")
+            }
+            (Some(r), None) => {
+                format!("the recording failed with {r}; the simulated call succeeded")
+            }
+            (None, Some(s)) => {
+                format!("the simulated call failed with {s}; the recorded one succeeded")
+            }
             (None, None) => String::new(),
         };
         return Err((simulated, why));
@@ -235,7 +254,10 @@ fn matches(recorded: &Recorded, sim: &CallResult) -> Result<(), (String, String)
     if recorded.errno.is_none() && sim.ret != recorded.ret {
         return Err((
             simulated,
-            format!("the recording returned {}, the simulated kernel {}", recorded.ret, sim.ret),
+            format!(
+                "the recording returned {}, the simulated kernel {}",
+                recorded.ret, sim.ret
+            ),
         ));
     }
     Ok(())
@@ -308,8 +330,19 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
             }),
         )?;
     } else {
-        write_report(out, args, &import, &resolved, &comparison, &schedule, chosen_seed, searched, lines_per_sec, epoll_calls)
-            .map_err(CliError::from)?;
+        write_report(
+            out,
+            args,
+            &import,
+            &resolved,
+            &comparison,
+            &schedule,
+            chosen_seed,
+            searched,
+            lines_per_sec,
+            epoll_calls,
+        )
+        .map_err(CliError::from)?;
     }
     Ok(if comparison.mismatched == 0 {
         Exit::Clean
@@ -379,10 +412,23 @@ fn write_report(
     let not_replayed: usize = import.not_replayed.values().sum();
     let mut names: Vec<(&String, &usize)> = import.not_replayed.iter().collect();
     names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let top: Vec<String> = names.iter().take(6).map(|(n, k)| format!("{n} {k}")).collect();
-    writeln!(out, "kept as comments: {not_replayed} calls ({}{})", top.join(", "), if names.len() > 6 { ", ..." } else { "" })?;
+    let top: Vec<String> = names
+        .iter()
+        .take(6)
+        .map(|(n, k)| format!("{n} {k}"))
+        .collect();
+    writeln!(
+        out,
+        "kept as comments: {not_replayed} calls ({}{})",
+        top.join(", "),
+        if names.len() > 6 { ", ..." } else { "" }
+    )?;
     if import.malformed > 0 {
-        writeln!(out, "skipped: {} malformed lines (--keep-going)", import.malformed)?;
+        writeln!(
+            out,
+            "skipped: {} malformed lines (--keep-going)",
+            import.malformed
+        )?;
     }
     if let Some((r, simulated, why)) = &c.first {
         writeln!(out, "first mismatch: line {}: {}", r.strace_line, r.call)?;

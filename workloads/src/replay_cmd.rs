@@ -189,7 +189,10 @@ fn strace_text(args: &ReplayArgs) -> Result<Option<String>, CliError> {
     let path = Path::new(&args.input);
     if !path.is_file() {
         return if args.strace {
-            Err(CliError::usage(format!("cannot read {}: no such file", args.input)))
+            Err(CliError::usage(format!(
+                "cannot read {}: no such file",
+                args.input
+            )))
         } else {
             Ok(None)
         };

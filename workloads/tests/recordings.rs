@@ -46,10 +46,23 @@ fn assert_all_matched(file: &str) -> Value {
 fn the_selectors_style_recording_matches_on_6_18() {
     let json = assert_all_matched("recordings/selectors-mix.strace");
     // Exactly the shape.
-    let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut expected = vec![
-        "recording", "kernel", "lines", "calls", "epoll_calls", "matched", "mismatched",
-        "first_mismatch", "schedule", "lines_per_sec",
+        "recording",
+        "kernel",
+        "lines",
+        "calls",
+        "epoll_calls",
+        "matched",
+        "mismatched",
+        "first_mismatch",
+        "schedule",
+        "lines_per_sec",
     ];
     expected.sort_unstable();
     let mut keys = keys;
@@ -88,7 +101,10 @@ fn another_version_lists_the_results_that_differ() {
     for key in ["line", "call", "recorded", "simulated", "why"] {
         assert!(!first[key].is_null(), "{key}: {json:#}");
     }
-    assert!(first["call"].as_str().unwrap().starts_with("eventfd2("), "{json:#}");
+    assert!(
+        first["call"].as_str().unwrap().starts_with("eventfd2("),
+        "{json:#}"
+    );
 }
 
 #[test]
@@ -104,7 +120,10 @@ fn every_style_strace_writes_imports_and_replays() {
     // Unknown calls are comments; threads are nested; the struct styles agree.
     assert!(text.contains("# L16 frobnicate(1, 2) = 0"), "{text}");
     assert!(text.contains("thread t101 {"), "{text}");
-    assert!(text.contains("epoll_ctl(3, EPOLL_CTL_ADD, 4, EPOLLIN|EPOLLET, 4)"), "{text}");
+    assert!(
+        text.contains("epoll_ctl(3, EPOLL_CTL_ADD, 4, EPOLLIN|EPOLLET, 4)"),
+        "{text}"
+    );
     assert!(text.contains("expect EEXIST"), "{text}");
 }
 
@@ -133,7 +152,10 @@ fn a_malformed_line_is_an_error_at_its_place_and_keep_going_counts_it() {
 #[test]
 fn mutated_recordings_never_panic_and_errors_are_one_line() {
     let recordings = [
-        ("et-threads.strace", include_str!("../recordings/et-threads.strace")),
+        (
+            "et-threads.strace",
+            include_str!("../recordings/et-threads.strace"),
+        ),
         ("styles.strace", include_str!("strace/styles.strace")),
     ];
     let summary = workloads::strace::fuzz::run(&recordings, 150, 7);

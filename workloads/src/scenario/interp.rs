@@ -1807,9 +1807,17 @@ impl<G: Granularity> Interp<G> {
                 let Some(process) = env.process else {
                     return rt(span, "file(N) names a descriptor of the task that scheduled this `at` block; a top-level `at` has none");
                 };
-                match i32::try_from(n).ok().and_then(|fd| self.kernel.file_of(process, fd)) {
+                match i32::try_from(n)
+                    .ok()
+                    .and_then(|fd| self.kernel.file_of(process, fd))
+                {
                     Some(file) => Value::File(file),
-                    None => return rt(args[0].span, format!("descriptor {n} is not open (file({n}))")),
+                    None => {
+                        return rt(
+                            args[0].span,
+                            format!("descriptor {n} is not open (file({n}))"),
+                        )
+                    }
                 }
             }
             Builtin::FaultAt => {

@@ -233,8 +233,14 @@ mod tests {
             split("3<UNIX-STREAM:[1->2]>, \"a,b\"..., {x, y}, 4"),
             vec!["3<UNIX-STREAM:[1->2]>", "\"a,b\"...", "{x, y}", "4"]
         );
-        assert_eq!(fd("1</dev/null<char 1:3>>"), Some((1, Some("/dev/null<char 1:3>"))));
+        assert_eq!(
+            fd("1</dev/null<char 1:3>>"),
+            Some((1, Some("/dev/null<char 1:3>")))
+        );
         assert_eq!(fd_flags("0x80800 /* O_NONBLOCK|O_CLOEXEC */"), 0x80800);
-        assert_eq!(fd_flags("SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK"), 1 | O_CLOEXEC | O_NONBLOCK);
+        assert_eq!(
+            fd_flags("SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK"),
+            1 | O_CLOEXEC | O_NONBLOCK
+        );
     }
 }

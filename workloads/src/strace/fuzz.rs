@@ -23,9 +23,35 @@ pub struct FuzzSummary {
 }
 
 const TOKENS: &[&str] = &[
-    "(", ")", "[", "]", "{", "}", "<", ">", "\"", "\\", ",", " = ", " = -1 ", "...", "<unfinished ...>",
-    "<... read resumed>", "--- SIGINT {si_signo=SIGINT} ---", "+++ exited with 0 +++", "0x", "-",
-    "EAGAIN", "?", "/*", "*/", "\n", "99999999999999999999", "[pid 7] ", "12:00:00.000001 ", " <0.1>",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "<",
+    ">",
+    "\"",
+    "\\",
+    ",",
+    " = ",
+    " = -1 ",
+    "...",
+    "<unfinished ...>",
+    "<... read resumed>",
+    "--- SIGINT {si_signo=SIGINT} ---",
+    "+++ exited with 0 +++",
+    "0x",
+    "-",
+    "EAGAIN",
+    "?",
+    "/*",
+    "*/",
+    "\n",
+    "99999999999999999999",
+    "[pid 7] ",
+    "12:00:00.000001 ",
+    " <0.1>",
 ];
 
 /// One mutation of `text`.
@@ -109,7 +135,10 @@ pub fn run(recordings: &[(&str, &str)], inputs: u64, seed: u64) -> FuzzSummary {
                 Err(e) => {
                     let place = format!("{name}:");
                     if e.message.contains('\n') || !e.message.starts_with(&place) {
-                        Err(format!("an error that is not one line at file:line:col: {}", e.message))
+                        Err(format!(
+                            "an error that is not one line at file:line:col: {}",
+                            e.message
+                        ))
                     } else {
                         Ok(false)
                     }
@@ -120,9 +149,9 @@ pub fn run(recordings: &[(&str, &str)], inputs: u64, seed: u64) -> FuzzSummary {
             Ok(Ok(true)) => summary.imported += 1,
             Ok(Ok(false)) => summary.refused += 1,
             Ok(Err(finding)) => summary.findings.push(finding),
-            Err(_) => summary.findings.push(format!(
-                "the importer panicked on a mutation of {name}"
-            )),
+            Err(_) => summary
+                .findings
+                .push(format!("the importer panicked on a mutation of {name}")),
         }
     }
     summary

@@ -91,9 +91,7 @@ pub fn parse_line(text: &str) -> Result<Option<Line<'_>>, Failure> {
         return fail(at, "a system call, `---` or `+++` after the prefix");
     }
     let kind = if let Some(signal) = rest.strip_prefix("--- ") {
-        let name_end = signal
-            .find([' ', '{'])
-            .unwrap_or(signal.len());
+        let name_end = signal.find([' ', '{']).unwrap_or(signal.len());
         let name = &signal[..name_end];
         if !name.starts_with("SIG") || !rest.trim_end().ends_with("---") {
             return fail(at + 4, "`--- SIGNAME {...} ---`");
@@ -192,7 +190,10 @@ fn check_balanced(text: &str, offset: usize, want_close: bool) -> Result<usize, 
             b'<' => {
                 // A descriptor decoration after a number: skip it as a unit.
                 if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'>') {
-                    i = decoration_end(b, i).ok_or((offset + i + 1, "`>` closing the descriptor decoration".to_string()))?;
+                    i = decoration_end(b, i).ok_or((
+                        offset + i + 1,
+                        "`>` closing the descriptor decoration".to_string(),
+                    ))?;
                     continue;
                 }
             }
@@ -208,7 +209,10 @@ fn check_balanced(text: &str, offset: usize, want_close: bool) -> Result<usize, 
                     _ => {
                         return fail(
                             offset + i,
-                            format!("a balanced argument list (`{}` does not close anything open)", b[i] as char),
+                            format!(
+                                "a balanced argument list (`{}` does not close anything open)",
+                                b[i] as char
+                            ),
                         )
                     }
                 }
@@ -324,7 +328,10 @@ pub fn parse_int(text: &str) -> Option<i64> {
         return u64::from_str_radix(hex, 16).ok().map(|v| v as i64);
     }
     if let Some(neg) = text.strip_prefix('-') {
-        return neg.parse::<u64>().ok().and_then(|v| 0i64.checked_sub_unsigned(v));
+        return neg
+            .parse::<u64>()
+            .ok()
+            .and_then(|v| 0i64.checked_sub_unsigned(v));
     }
     text.parse::<u64>().ok().map(|v| v as i64)
 }
@@ -365,8 +372,12 @@ fn ident_end(b: &[u8], mut i: usize) -> usize {
 }
 
 fn number_u32(text: &str, at: usize) -> Result<u32, Failure> {
-    text.parse()
-        .map_err(|_| (at + 1, format!("a process id (at most {}), found `{text}`", u32::MAX)))
+    text.parse().map_err(|_| {
+        (
+            at + 1,
+            format!("a process id (at most {}), found `{text}`", u32::MAX),
+        )
+    })
 }
 
 impl ImportError {
@@ -384,7 +395,9 @@ mod tests {
 
     #[test]
     fn the_styles() {
-        let l = parse_line("1234 epoll_wait(3<anon_inode:[eventpoll]>, [], 10, 0) = 0").unwrap().unwrap();
+        let l = parse_line("1234 epoll_wait(3<anon_inode:[eventpoll]>, [], 10, 0) = 0")
+            .unwrap()
+            .unwrap();
         assert_eq!(l.pid, Some(1234));
         let l = parse_line("[pid  77] 12:00:01.123456 read(5<TCPv4:[1.2.3.4:5->6.7.8.9:10]>, \"ab\"..., 4) = 4 <0.000010>").unwrap().unwrap();
         assert_eq!(l.pid, Some(77));
@@ -400,7 +413,9 @@ mod tests {
             LineKind::Call { result, .. } => assert_eq!(result.errno, Some("EAGAIN")),
             other => panic!("{other:?}"),
         }
-        let l = parse_line("epoll_create1(EPOLL_CLOEXEC) = 3<anon_inode:[eventpoll]>").unwrap().unwrap();
+        let l = parse_line("epoll_create1(EPOLL_CLOEXEC) = 3<anon_inode:[eventpoll]>")
+            .unwrap()
+            .unwrap();
         match l.kind {
             LineKind::Call { result, .. } => {
                 assert_eq!(result.decoration, Some("anon_inode:[eventpoll]"))
@@ -408,7 +423,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            parse_line("5 epoll_wait(3,  <unfinished ...>").unwrap().unwrap().kind,
+            parse_line("5 epoll_wait(3,  <unfinished ...>")
+                .unwrap()
+                .unwrap()
+                .kind,
             LineKind::Unfinished { .. }
         ));
         assert!(matches!(
@@ -416,11 +434,17 @@ mod tests {
             LineKind::Resumed { .. }
         ));
         assert!(matches!(
-            parse_line("5 --- SIGINT {si_signo=SIGINT, si_code=SI_KERNEL} ---").unwrap().unwrap().kind,
+            parse_line("5 --- SIGINT {si_signo=SIGINT, si_code=SI_KERNEL} ---")
+                .unwrap()
+                .unwrap()
+                .kind,
             LineKind::Signal { name: "SIGINT" }
         ));
         assert!(matches!(
-            parse_line("5 +++ killed by SIGKILL (core dumped) +++").unwrap().unwrap().kind,
+            parse_line("5 +++ killed by SIGKILL (core dumped) +++")
+                .unwrap()
+                .unwrap()
+                .kind,
             LineKind::Killed { signal: "SIGKILL" }
         ));
         assert!(parse_line("5 read(3, \"abc, 4) = 3").is_err());

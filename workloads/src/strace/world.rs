@@ -24,7 +24,7 @@ use kernel_model::Errno;
 
 use super::args::{self, O_CLOEXEC, O_NONBLOCK};
 use super::line::{parse_line, LineKind, RawResult};
-use super::{ImportError, ImportOptions, Import, Recorded};
+use super::{Import, ImportError, ImportOptions, Recorded};
 
 /// Virtual time between two lines of the recording.
 pub const LINE_NS: u64 = 10_000;
@@ -338,7 +338,10 @@ fn wait_timeout_ms(call: &Call) -> Option<i64> {
     let a = args::split(&call.args);
     match call.name.as_str() {
         "epoll_wait" | "epoll_pwait" => a.get(3).and_then(|t| super::line::parse_int(t)),
-        "epoll_pwait2" => a.get(3).and_then(|t| timespec_ns(t)).map(|ns| ns.div_ceil(1_000_000) as i64),
+        "epoll_pwait2" => a
+            .get(3)
+            .and_then(|t| timespec_ns(t))
+            .map(|ns| ns.div_ceil(1_000_000) as i64),
         _ => None,
     }
 }
@@ -358,7 +361,10 @@ fn timespec_ns(text: &str) -> Option<u64> {
 }
 
 fn short(text: &str) -> String {
-    let one: String = text.chars().map(|c| if c == '\n' { ' ' } else { c }).collect();
+    let one: String = text
+        .chars()
+        .map(|c| if c == '\n' { ' ' } else { c })
+        .collect();
     if one.chars().count() <= COMMENT_CHARS {
         return one;
     }
@@ -634,7 +640,12 @@ impl Builder<'_> {
             if found.1 != Kind::Terminal || !other {
                 return Some(found);
             }
-            self.push(pid, Stmt::Helper(format!("close({fd})   # not a terminal: the recording shows it")));
+            self.push(
+                pid,
+                Stmt::Helper(format!(
+                    "close({fd})   # not a terminal: the recording shows it"
+                )),
+            );
             self.drop_fd(pid, fd);
         }
         if !(0..1024).contains(&fd) {
@@ -651,7 +662,9 @@ impl Builder<'_> {
         };
         self.push(
             pid,
-            Stmt::Helper(format!("{make}   # descriptor {fd} was open before the recording")),
+            Stmt::Helper(format!(
+                "{make}   # descriptor {fd} was open before the recording"
+            )),
         );
         if made != fd {
             self.push(pid, Stmt::Helper(format!("dup2({made}, {fd})")));
@@ -680,12 +693,20 @@ impl Builder<'_> {
                 e.to_string()
             }
         });
-        let ret = if errno.is_some() { -1 } else { call.value.unwrap_or(0) };
+        let ret = if errno.is_some() {
+            -1
+        } else {
+            call.value.unwrap_or(0)
+        };
         let expect = match (&errno, &events, &fds) {
             (Some(e), _, _) if Errno::parse(e).is_some() => format!("expect {e}"),
             (Some(_), _, _) => "expect ret == -1".to_string(),
             (None, Some(events), _) => format!("expect {target} == {}", events_text(events)),
-            (None, None, Some([a, b])) => format!("expect {target}.{} == {a} && {target}.{} == {b}", pair_fields(&text).0, pair_fields(&text).1),
+            (None, None, Some([a, b])) => format!(
+                "expect {target}.{} == {a} && {target}.{} == {b}",
+                pair_fields(&text).0,
+                pair_fields(&text).1
+            ),
             (None, None, None) => format!("expect ret == {ret}"),
         };
         let index = self.recorded.len();
@@ -756,7 +777,10 @@ impl Builder<'_> {
     fn call(&mut self, call: &Call) {
         let pid = call.pid;
         if call.name.starts_with("--- ") {
-            self.push(pid, Stmt::Comment(format!("L{} {} ---", call.end_line, call.name)));
+            self.push(
+                pid,
+                Stmt::Comment(format!("L{} {} ---", call.end_line, call.name)),
+            );
             return;
         }
         let a: Vec<&str> = args::split(&call.args);
@@ -765,26 +789,43 @@ impl Builder<'_> {
         match call.name.as_str() {
             "epoll_create" | "epoll_create1" => {
                 let size = if call.name == "epoll_create" {
-                    a.first().and_then(|s| super::line::parse_int(s)).unwrap_or(1)
+                    a.first()
+                        .and_then(|s| super::line::parse_int(s))
+                        .unwrap_or(1)
                 } else {
                     1
                 };
                 let cloexec = call.name == "epoll_create1"
-                    && a.first().is_some_and(|f| args::fd_flags(f) & O_CLOEXEC != 0);
-                self.create(call, format!("epoll_create({size})"), Kind::Epoll, cloexec, true);
+                    && a.first()
+                        .is_some_and(|f| args::fd_flags(f) & O_CLOEXEC != 0);
+                self.create(
+                    call,
+                    format!("epoll_create({size})"),
+                    Kind::Epoll,
+                    cloexec,
+                    true,
+                );
             }
             "epoll_ctl" => self.epoll_ctl(call, &a),
             "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => self.epoll_wait(call, &a),
             "pipe" | "pipe2" => {
                 let flags = a.get(1).map_or(0, |f| args::fd_flags(f));
                 let pair = a.first().and_then(|p| args::fd_pair(p));
-                self.pair(call, pair, flags, "pipe()", [Kind::PipeRead, Kind::PipeWrite]);
+                self.pair(
+                    call,
+                    pair,
+                    flags,
+                    "pipe()",
+                    [Kind::PipeRead, Kind::PipeWrite],
+                );
             }
             "socketpair" => {
                 let flags = a.get(1).map_or(0, |f| args::fd_flags(f));
                 let pair = a.get(3).and_then(|p| args::fd_pair(p));
-                if a.first().is_some_and(|d| d.contains("AF_UNIX") || d.contains("AF_LOCAL") || *d == "1")
-                    && a.get(1).is_some_and(|t| t.contains("SOCK_STREAM") || args::fd_flags(t) & 0xf == 1)
+                if a.first()
+                    .is_some_and(|d| d.contains("AF_UNIX") || d.contains("AF_LOCAL") || *d == "1")
+                    && a.get(1)
+                        .is_some_and(|t| t.contains("SOCK_STREAM") || args::fd_flags(t) & 0xf == 1)
                 {
                     self.pair(call, pair, flags, "socketpair()", [Kind::Unix, Kind::Unix]);
                 } else {
@@ -792,14 +833,19 @@ impl Builder<'_> {
                 }
             }
             "eventfd" | "eventfd2" => {
-                let count = a.first().and_then(|s| super::line::parse_int(s)).unwrap_or(0);
+                let count = a
+                    .first()
+                    .and_then(|s| super::line::parse_int(s))
+                    .unwrap_or(0);
                 let flags = a.get(1).map_or(0, |f| args::fd_flags(f));
                 let text = if flags & 1 != 0 {
                     format!("eventfd2({count}, EFD_SEMAPHORE)")
                 } else {
                     format!("eventfd({count})")
                 };
-                if let Some(fd) = self.create(call, text, Kind::Eventfd, flags & O_CLOEXEC != 0, false) {
+                if let Some(fd) =
+                    self.create(call, text, Kind::Eventfd, flags & O_CLOEXEC != 0, false)
+                {
                     if flags & O_NONBLOCK != 0 {
                         self.helper(pid, format!("fcntl({fd}, F_SETFL, O_NONBLOCK)"));
                     }
@@ -810,11 +856,23 @@ impl Builder<'_> {
                 let listens = call.value.is_some_and(|fd| self.will_listen(call, fd));
                 let stream = a.get(1).is_some_and(|t| t.contains("SOCK_STREAM"));
                 let (text, kind) = if listens {
-                    (format!("opaque({})", quote(call.decoration.as_deref().unwrap_or("socket"))), Kind::Listener)
+                    (
+                        format!(
+                            "opaque({})",
+                            quote(call.decoration.as_deref().unwrap_or("socket"))
+                        ),
+                        Kind::Listener,
+                    )
                 } else if stream {
                     ("socket_external()".to_string(), Kind::External)
                 } else {
-                    (format!("opaque({})", quote(call.decoration.as_deref().unwrap_or("socket"))), Kind::Opaque)
+                    (
+                        format!(
+                            "opaque({})",
+                            quote(call.decoration.as_deref().unwrap_or("socket"))
+                        ),
+                        Kind::Opaque,
+                    )
                 };
                 if let Some(fd) = self.create(call, text, kind, flags & O_CLOEXEC != 0, false) {
                     if flags & O_NONBLOCK != 0 {
@@ -825,24 +883,40 @@ impl Builder<'_> {
             "accept" | "accept4" => self.accept(call, &a),
             "read" | "recvfrom" | "recvmsg" | "readv" | "recv" | "pread64" => self.read(call, &a),
             "write" | "sendto" | "sendmsg" | "writev" | "send" => self.write(call, &a),
-            "close" => {
-                match fd_arg(0) {
-                    Some((fd, _)) => {
-                        self.replay(call, format!("close({fd})"), false, None, None, Vec::new(), "");
-                        if ok {
-                            self.drop_fd(pid, fd);
-                        }
+            "close" => match fd_arg(0) {
+                Some((fd, _)) => {
+                    self.replay(
+                        call,
+                        format!("close({fd})"),
+                        false,
+                        None,
+                        None,
+                        Vec::new(),
+                        "",
+                    );
+                    if ok {
+                        self.drop_fd(pid, fd);
                     }
-                    None => self.comment(call),
                 }
-            }
+                None => self.comment(call),
+            },
             "close_range" => {
                 self.comment(call);
                 if ok {
-                    let lo = a.first().and_then(|s| super::line::parse_int(s)).unwrap_or(0);
-                    let hi = a.get(1).and_then(|s| super::line::parse_int(s)).unwrap_or(lo);
+                    let lo = a
+                        .first()
+                        .and_then(|s| super::line::parse_int(s))
+                        .unwrap_or(0);
+                    let hi = a
+                        .get(1)
+                        .and_then(|s| super::line::parse_int(s))
+                        .unwrap_or(lo);
                     let cloexec_only = a.get(2).is_some_and(|f| f.contains("CLOSE_RANGE_CLOEXEC"));
-                    let fds: Vec<i64> = self.table(pid).range(lo.max(0)..=hi.max(lo)).map(|(fd, _)| *fd).collect();
+                    let fds: Vec<i64> = self
+                        .table(pid)
+                        .range(lo.max(0)..=hi.max(lo))
+                        .map(|(fd, _)| *fd)
+                        .collect();
                     for fd in fds {
                         if cloexec_only {
                             if let Some(e) = self.table(pid).get_mut(&fd) {
@@ -857,13 +931,26 @@ impl Builder<'_> {
             }
             "dup" | "dup2" | "dup3" => self.dup(call, &a),
             "fcntl" | "fcntl64" => self.fcntl(call, &a),
-            "ioctl" if a.get(1).is_some_and(|c| c.contains("FIONBIO") || c.starts_with("0x5421")) => {
-                let replayed = fd_arg(0).and_then(|(fd, _)| self.lookup(pid, fd)).is_some_and(|(_, k)| k.replayed_io() || k == Kind::Epoll);
+            "ioctl"
+                if a.get(1)
+                    .is_some_and(|c| c.contains("FIONBIO") || c.starts_with("0x5421")) =>
+            {
+                let replayed = fd_arg(0)
+                    .and_then(|(fd, _)| self.lookup(pid, fd))
+                    .is_some_and(|(_, k)| k.replayed_io() || k == Kind::Epoll);
                 match (fd_arg(0), replayed && ok) {
                     (Some((fd, _)), true) => {
                         let on = a.get(2).is_some_and(|v| v.trim() != "[0]");
                         let flag = if on { "O_NONBLOCK" } else { "0" };
-                        self.replay(call, format!("fcntl({fd}, F_SETFL, {flag})   # ioctl FIONBIO"), false, None, None, Vec::new(), "");
+                        self.replay(
+                            call,
+                            format!("fcntl({fd}, F_SETFL, {flag})   # ioctl FIONBIO"),
+                            false,
+                            None,
+                            None,
+                            Vec::new(),
+                            "",
+                        );
                     }
                     _ => self.comment(call),
                 }
@@ -873,15 +960,28 @@ impl Builder<'_> {
                     self.comment(call);
                     return;
                 }
-                let path_index = if call.name == "openat" || call.name == "openat2" { 1 } else { 0 };
-                let path = a.get(path_index).and_then(|p| unescape(p)).unwrap_or_default();
+                let path_index = if call.name == "openat" || call.name == "openat2" {
+                    1
+                } else {
+                    0
+                };
+                let path = a
+                    .get(path_index)
+                    .and_then(|p| unescape(p))
+                    .unwrap_or_default();
                 let path = String::from_utf8_lossy(&path).into_owned();
                 let flags = a.get(path_index + 1).map_or(0, |f| args::fd_flags(f));
-                let kind = call.decoration.as_deref().map_or(Kind::Regular, decoration_kind);
+                let kind = call
+                    .decoration
+                    .as_deref()
+                    .map_or(Kind::Regular, decoration_kind);
                 let text = if kind == Kind::Regular {
                     format!("open({})", quote(&path))
                 } else {
-                    format!("opaque({})", quote(call.decoration.as_deref().unwrap_or(&path)))
+                    format!(
+                        "opaque({})",
+                        quote(call.decoration.as_deref().unwrap_or(&path))
+                    )
                 };
                 self.create(call, text, kind, flags & O_CLOEXEC != 0, false);
             }
@@ -897,7 +997,11 @@ impl Builder<'_> {
                         if !task.thread {
                             // A process: a copy of the parent's table.
                             let parent_process = self.tasks.get(&pid).map_or(pid, |t| t.process);
-                            let table = self.tables.get(&parent_process).cloned().unwrap_or_default();
+                            let table = self
+                                .tables
+                                .get(&parent_process)
+                                .cloned()
+                                .unwrap_or_default();
                             for entry in table.values() {
                                 if let Some(o) = self.objects.get_mut(&entry.object) {
                                     o.refs += 1;
@@ -919,7 +1023,10 @@ impl Builder<'_> {
                         .map(|(fd, _)| *fd)
                         .collect();
                     for fd in closing {
-                        self.helper(pid, format!("close({fd})   # execve closes O_CLOEXEC descriptors"));
+                        self.helper(
+                            pid,
+                            format!("close({fd})   # execve closes O_CLOEXEC descriptors"),
+                        );
                         self.drop_fd(pid, fd);
                     }
                 }
@@ -934,7 +1041,13 @@ impl Builder<'_> {
                 }
                 let label = call.decoration.clone().unwrap_or_else(|| call.name.clone());
                 let cloexec = a.iter().any(|f| args::fd_flags(f) & O_CLOEXEC != 0);
-                self.create(call, format!("opaque({})", quote(&label)), Kind::Opaque, cloexec, false);
+                self.create(
+                    call,
+                    format!("opaque({})", quote(&label)),
+                    Kind::Opaque,
+                    cloexec,
+                    false,
+                );
             }
             _ => self.comment(call),
         }
@@ -971,7 +1084,14 @@ impl Builder<'_> {
     }
 
     /// A call that makes one descriptor. Returns it when the call succeeded.
-    fn create(&mut self, call: &Call, text: String, kind: Kind, cloexec: bool, epoll: bool) -> Option<i64> {
+    fn create(
+        &mut self,
+        call: &Call,
+        text: String,
+        kind: Kind,
+        cloexec: bool,
+        epoll: bool,
+    ) -> Option<i64> {
         let ok = call.errno.is_none() && call.value.is_some_and(|v| v >= 0);
         let fd = call.value.unwrap_or(-1);
         if ok {
@@ -984,7 +1104,10 @@ impl Builder<'_> {
         }
         if predicted != fd && (0..1024).contains(&fd) {
             // A descriptor the recording does not show being made sits below: move it.
-            self.helper(call.pid, format!("dup2({predicted}, {fd})   # the recording got {fd}"));
+            self.helper(
+                call.pid,
+                format!("dup2({predicted}, {fd})   # the recording got {fd}"),
+            );
             self.helper(call.pid, format!("close({predicted})"));
         }
         let label = call.decoration.clone().unwrap_or_default();
@@ -993,19 +1116,42 @@ impl Builder<'_> {
         Some(fd)
     }
 
-    fn pair(&mut self, call: &Call, pair: Option<[(i64, Option<&str>); 2]>, flags: u64, text: &str, kinds: [Kind; 2]) {
+    fn pair(
+        &mut self,
+        call: &Call,
+        pair: Option<[(i64, Option<&str>); 2]>,
+        flags: u64,
+        text: &str,
+        kinds: [Kind; 2],
+    ) {
         let ok = call.errno.is_none() && call.value == Some(0);
         let Some(pair) = pair.filter(|_| ok) else {
             if ok {
                 self.comment(call);
             } else {
-                self.replay(call, format!("p = {text}"), false, None, None, Vec::new(), "p");
+                self.replay(
+                    call,
+                    format!("p = {text}"),
+                    false,
+                    None,
+                    None,
+                    Vec::new(),
+                    "p",
+                );
             }
             return;
         };
         let fds = [pair[0].0, pair[1].0];
         self.fill_below(call.pid, fds[0].min(fds[1]));
-        self.replay(call, format!("p = {text}"), false, None, Some(fds), Vec::new(), "p");
+        self.replay(
+            call,
+            format!("p = {text}"),
+            false,
+            None,
+            Some(fds),
+            Vec::new(),
+            "p",
+        );
         let shared = kinds[0] == Kind::Unix;
         let first = self.new_object(kinds[0], pair[0].1.unwrap_or(""));
         let second = if shared {
@@ -1081,13 +1227,20 @@ impl Builder<'_> {
             self.comment(call);
             return;
         };
-        let max = a.get(2).and_then(|t| super::line::parse_int(t)).unwrap_or(1);
+        let max = a
+            .get(2)
+            .and_then(|t| super::line::parse_int(t))
+            .unwrap_or(1);
         let timeout = match call.name.as_str() {
             "epoll_pwait2" => match a.get(3).and_then(|t| timespec_ns(t)) {
                 Some(ns) => ns.to_string(),
                 None => "NULL".to_string(),
             },
-            _ => a.get(3).and_then(|t| super::line::parse_int(t)).unwrap_or(0).to_string(),
+            _ => a
+                .get(3)
+                .and_then(|t| super::line::parse_int(t))
+                .unwrap_or(0)
+                .to_string(),
         };
         let ep_entry = self.materialize(pid, ep, deco);
         let events = if call.errno.is_none() {
@@ -1106,14 +1259,18 @@ impl Builder<'_> {
                     if let Some(i) = self.observe(call, object, fd, mask) {
                         if self.fresh && !arrivals.contains(&i) {
                             if self.fresh {
-                            arrivals.push(i);
-                        }
+                                arrivals.push(i);
+                            }
                         }
                     }
                 }
             }
         }
-        if call.errno.as_deref().is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART")) {
+        if call
+            .errno
+            .as_deref()
+            .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
+        {
             arrivals.push(self.signal_arrival(call));
         }
         let text = match call.name.as_str() {
@@ -1213,8 +1370,8 @@ impl Builder<'_> {
                 } else {
                     let i = self.arrival(call, object, fd, "a connection arrives");
                     if self.fresh {
-                            arrivals.push(i);
-                        }
+                        arrivals.push(i);
+                    }
                 }
                 if let Some(i) = self.objects.get(&object).and_then(|o| o.open_arrival) {
                     if pending == 0 {
@@ -1230,10 +1387,21 @@ impl Builder<'_> {
             self.fill_below(pid, new_fd);
         }
         let predicted = self.lowest_free(pid);
-        self.replay(call, format!("accept({fd})"), false, None, None, arrivals, "");
+        self.replay(
+            call,
+            format!("accept({fd})"),
+            false,
+            None,
+            None,
+            arrivals,
+            "",
+        );
         if ok && new_fd >= 0 {
             if predicted != new_fd {
-                self.helper(pid, format!("dup2({predicted}, {new_fd})   # the recording got {new_fd}"));
+                self.helper(
+                    pid,
+                    format!("dup2({predicted}, {new_fd})   # the recording got {new_fd}"),
+                );
                 self.helper(pid, format!("close({predicted})"));
             }
             let label = call.decoration.clone().unwrap_or_default();
@@ -1263,14 +1431,20 @@ impl Builder<'_> {
             return;
         }
         let count = match call.name.as_str() {
-            "read" | "recvfrom" | "recv" | "pread64" => a.get(2).and_then(|t| super::line::parse_int(t)),
+            "read" | "recvfrom" | "recv" | "pread64" => {
+                a.get(2).and_then(|t| super::line::parse_int(t))
+            }
             _ => None,
         }
         .unwrap_or(READ_MAX)
         .clamp(0, READ_MAX);
         let mut arrivals = Vec::new();
         if kind.outside_fed() {
-            let got = if call.errno.is_none() { call.value.unwrap_or(0) } else { -1 };
+            let got = if call.errno.is_none() {
+                call.value.unwrap_or(0)
+            } else {
+                -1
+            };
             let o = self.objects.get(&object).cloned();
             if let Some(o) = o {
                 if got > 0 {
@@ -1308,11 +1482,12 @@ impl Builder<'_> {
                 } else {
                     match call.errno.as_deref() {
                         Some("ECONNRESET") => {
-                            let i = self.arrival(call, object, fd, "the peer resets the connection");
+                            let i =
+                                self.arrival(call, object, fd, "the peer resets the connection");
                             self.arrivals[i].reset = true;
                             if self.fresh {
-                            arrivals.push(i);
-                        }
+                                arrivals.push(i);
+                            }
                             self.close_arrival(object);
                         }
                         Some("EAGAIN") => self.close_arrival(object),
@@ -1321,10 +1496,22 @@ impl Builder<'_> {
                 }
             }
         }
-        if call.errno.as_deref().is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART")) {
+        if call
+            .errno
+            .as_deref()
+            .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
+        {
             arrivals.push(self.signal_arrival(call));
         }
-        self.replay(call, format!("read({fd}, {count})"), false, None, None, arrivals, "");
+        self.replay(
+            call,
+            format!("read({fd}, {count})"),
+            false,
+            None,
+            None,
+            arrivals,
+            "",
+        );
     }
 
     fn write(&mut self, call: &Call, a: &[&str]) {
@@ -1360,7 +1547,10 @@ impl Builder<'_> {
             let count = match (call.errno.is_none(), call.value) {
                 (true, Some(n)) if n >= 0 => n,
                 _ => match call.name.as_str() {
-                    "write" | "sendto" | "send" => a.get(2).and_then(|t| super::line::parse_int(t)).unwrap_or(1),
+                    "write" | "sendto" | "send" => a
+                        .get(2)
+                        .and_then(|t| super::line::parse_int(t))
+                        .unwrap_or(1),
                     _ => 1,
                 },
             }
@@ -1368,7 +1558,11 @@ impl Builder<'_> {
             format!("write({fd}, {count} bytes)")
         };
         let mut arrivals = Vec::new();
-        if call.errno.as_deref().is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART")) {
+        if call
+            .errno
+            .as_deref()
+            .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
+        {
             arrivals.push(self.signal_arrival(call));
         }
         self.replay(call, text, false, None, None, arrivals, "");
@@ -1376,7 +1570,8 @@ impl Builder<'_> {
 
     fn dup(&mut self, call: &Call, a: &[&str]) {
         let pid = call.pid;
-        let (Some((old, deco)), ok) = (a.first().and_then(|t| args::fd(t)), call.errno.is_none()) else {
+        let (Some((old, deco)), ok) = (a.first().and_then(|t| args::fd(t)), call.errno.is_none())
+        else {
             self.comment(call);
             return;
         };
@@ -1392,7 +1587,8 @@ impl Builder<'_> {
                 }
             },
         };
-        let cloexec = call.name == "dup3" && a.get(2).is_some_and(|f| args::fd_flags(f) & O_CLOEXEC != 0);
+        let cloexec =
+            call.name == "dup3" && a.get(2).is_some_and(|f| args::fd_flags(f) & O_CLOEXEC != 0);
         self.replay(call, text, false, None, None, Vec::new(), "");
         if let (true, Some((object, _))) = (ok && new >= 0, source) {
             if new != old {
@@ -1413,18 +1609,37 @@ impl Builder<'_> {
         if cmd.contains("F_DUPFD") || cmd_number == 0 || cmd_number == 1030 {
             let source = self.materialize(pid, fd, deco);
             let new = call.value.unwrap_or(-1);
-            let minimum = a.get(2).and_then(|t| super::line::parse_int(t)).unwrap_or(0);
+            let minimum = a
+                .get(2)
+                .and_then(|t| super::line::parse_int(t))
+                .unwrap_or(0);
             if ok && minimum == 0 {
                 self.fill_below(pid, new);
             }
             let predicted = self.lowest_free(pid);
-            self.replay(call, format!("dup({fd})"), false, None, None, Vec::new(), "");
+            self.replay(
+                call,
+                format!("dup({fd})"),
+                false,
+                None,
+                None,
+                Vec::new(),
+                "",
+            );
             if let (true, Some((object, _))) = (ok && new >= 0, source) {
                 if predicted != new {
-                    self.helper(pid, format!("dup2({predicted}, {new})   # F_DUPFD from a higher number"));
+                    self.helper(
+                        pid,
+                        format!("dup2({predicted}, {new})   # F_DUPFD from a higher number"),
+                    );
                     self.helper(pid, format!("close({predicted})"));
                 }
-                self.install(pid, new, object, cmd.contains("CLOEXEC") || cmd_number == 1030);
+                self.install(
+                    pid,
+                    new,
+                    object,
+                    cmd.contains("CLOEXEC") || cmd_number == 1030,
+                );
             }
         } else if cmd.contains("F_SETFD") || cmd_number == 2 {
             self.comment(call);
@@ -1433,14 +1648,26 @@ impl Builder<'_> {
                 e.cloexec = cloexec;
             }
         } else if (cmd.contains("F_SETFL") || cmd_number == 4) && ok {
-            let replayed = self.lookup(pid, fd).is_some_and(|(_, k)| k.replayed_io() || k == Kind::Epoll);
+            let replayed = self
+                .lookup(pid, fd)
+                .is_some_and(|(_, k)| k.replayed_io() || k == Kind::Epoll);
             if !replayed {
                 self.comment(call);
                 return;
             }
-            let nonblock = a.get(2).is_some_and(|f| args::fd_flags(f) & O_NONBLOCK != 0);
+            let nonblock = a
+                .get(2)
+                .is_some_and(|f| args::fd_flags(f) & O_NONBLOCK != 0);
             let flag = if nonblock { "O_NONBLOCK" } else { "0" };
-            self.replay(call, format!("fcntl({fd}, F_SETFL, {flag})"), false, None, None, Vec::new(), "");
+            self.replay(
+                call,
+                format!("fcntl({fd}, F_SETFL, {flag})"),
+                false,
+                None,
+                None,
+                Vec::new(),
+                "",
+            );
         } else {
             self.comment(call);
         }
@@ -1455,14 +1682,37 @@ impl Builder<'_> {
             .next()
             .unwrap_or("recording")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
-        let _ = writeln!(out, "# Imported by `epsim import` from {} ({lines} lines of strace).", quote_plain(self.file));
-        let _ = writeln!(out, "# Each replayed call is followed by an expectation of its recorded result;");
-        let _ = writeln!(out, "# `# L<n>` comments are calls not replayed (line n of the recording).");
-        let _ = writeln!(out, "# Outside events (bytes, connections, a peer's close, signals) are `at` blocks.");
+        let _ = writeln!(
+            out,
+            "# Imported by `epsim import` from {} ({lines} lines of strace).",
+            quote_plain(self.file)
+        );
+        let _ = writeln!(
+            out,
+            "# Each replayed call is followed by an expectation of its recorded result;"
+        );
+        let _ = writeln!(
+            out,
+            "# `# L<n>` comments are calls not replayed (line n of the recording)."
+        );
+        let _ = writeln!(
+            out,
+            "# Outside events (bytes, connections, a peer's close, signals) are `at` blocks."
+        );
         let _ = writeln!(out, "scenario {}", quote_plain(&name));
-        let _ = writeln!(out, "description \"strace recording {}\"", name.replace('"', ""));
+        let _ = writeln!(
+            out,
+            "description \"strace recording {}\"",
+            name.replace('"', "")
+        );
         let _ = writeln!(out, "kernel 6.18");
         let _ = writeln!(out, "cpus 2");
         let _ = writeln!(out, "max steps 100000000");
@@ -1499,7 +1749,14 @@ impl Builder<'_> {
         self.spawned_by.contains_key(&pid)
     }
 
-    fn render_body(&self, pid: u32, depth: usize, out: &mut String, line: &mut u32, recorded: &mut [Recorded]) {
+    fn render_body(
+        &self,
+        pid: u32,
+        depth: usize,
+        out: &mut String,
+        line: &mut u32,
+        recorded: &mut [Recorded],
+    ) {
         let Some(task) = self.tasks.get(&pid) else {
             return;
         };
@@ -1515,17 +1772,29 @@ impl Builder<'_> {
                 Stmt::Comment(text) => emit(out, line, &format!("# {}", text.replace('\n', " "))),
                 Stmt::Helper(text) => emit(out, line, text),
                 Stmt::Spawn(child) => {
-                    let Some(c) = self.tasks.get(child) else { continue };
+                    let Some(c) = self.tasks.get(child) else {
+                        continue;
+                    };
                     let word = if c.thread { "thread" } else { "fork" };
                     if depth + 1 >= crate::scenario::parser::NESTING_MAX - 2 {
-                        emit(out, line, &format!("# t{child} is nested too deeply to replay"));
+                        emit(
+                            out,
+                            line,
+                            &format!("# t{child} is nested too deeply to replay"),
+                        );
                         continue;
                     }
                     emit(out, line, &format!("{word} t{child} {{"));
                     self.render_body(*child, depth + 1, out, line, recorded);
                     emit(out, line, "}");
                 }
-                Stmt::Call { text, expect, recorded: index, start_ns, arrivals } => {
+                Stmt::Call {
+                    text,
+                    expect,
+                    recorded: index,
+                    start_ns,
+                    arrivals,
+                } => {
                     // One handler for all, in the order the call saw them: the ready
                     // list keeps that order.
                     let mut actions = Vec::new();
@@ -1539,7 +1808,15 @@ impl Builder<'_> {
                     }
                     if let (false, Some(&first)) = (actions.is_empty(), arrivals.first()) {
                         let at = duration(self.arrivals[first].time_ns);
-                        emit(out, line, &format!("at {at} {{ {} }}   # outside: {}", actions.join("; "), whys.join(", ")));
+                        emit(
+                            out,
+                            line,
+                            &format!(
+                                "at {at} {{ {} }}   # outside: {}",
+                                actions.join("; "),
+                                whys.join(", ")
+                            ),
+                        );
                     }
                     if self.multi_task || !arrivals.is_empty() {
                         emit(out, line, &format!("sleep until {}", duration(*start_ns)));
@@ -1569,7 +1846,10 @@ impl Builder<'_> {
         match a.kind {
             Some(Kind::External) => {
                 if a.bytes > 0 {
-                    actions.push(format!("deliver({file}, {} bytes)", a.bytes.min(READ_MAX as u64)));
+                    actions.push(format!(
+                        "deliver({file}, {} bytes)",
+                        a.bytes.min(READ_MAX as u64)
+                    ));
                 } else if !a.fin && !a.reset {
                     actions.push(format!("deliver({file}, 1 bytes)"));
                 }
@@ -1590,7 +1870,10 @@ impl Builder<'_> {
                     actions.push(format!("ready({file}, {})", mask_to_string(ready)));
                 }
                 if a.bytes > 0 || a.ready.is_none() {
-                    actions.push(format!("deliver({file}, {} bytes)", a.bytes.clamp(1, READ_MAX as u64)));
+                    actions.push(format!(
+                        "deliver({file}, {} bytes)",
+                        a.bytes.clamp(1, READ_MAX as u64)
+                    ));
                 }
             }
             _ => {}
@@ -1630,7 +1913,11 @@ fn decoration_kind(decoration: &str) -> Kind {
         Kind::Opaque
     } else if decoration.contains("[eventpoll]") {
         Kind::Opaque
-    } else if decoration.starts_with("TCP") || decoration.starts_with("UDP") || decoration.starts_with("UNIX") || decoration.starts_with("socket:") {
+    } else if decoration.starts_with("TCP")
+        || decoration.starts_with("UDP")
+        || decoration.starts_with("UNIX")
+        || decoration.starts_with("socket:")
+    {
         Kind::External
     } else if decoration.starts_with('/') {
         Kind::Regular
