@@ -108,7 +108,11 @@ fn list_names_every_builtin_with_its_description() {
     }
     let (code, value) = json(&["list", "--json"]);
     assert_eq!(code, 0);
-    assert_eq!(value.as_array().unwrap().len(), list().len());
+    // The library, then the conformance suites (selftests/, ltp/).
+    assert_eq!(
+        value.as_array().unwrap().len(),
+        list().len() + workloads::scenario::conformance().len()
+    );
     assert_eq!(keys(&value[0]), ["description", "name"]);
     let shown = run(&["list", "--show", "seed-case-4-two-waiters"]);
     assert_eq!(shown.code, 0);
