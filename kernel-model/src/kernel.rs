@@ -130,6 +130,7 @@ impl<G: Granularity> Kernel<G> {
                 stack,
                 in_ep_poll: None,
                 in_transfer: None,
+                in_eventfd: false,
                 poll_entries: Vec::new(),
                 poll_triggered: false,
             },

@@ -64,6 +64,7 @@
 //!   entries' `func`, each switched on the file's kind and the version
 //!
 //! System calls:
+//! - [`select`] — `poll(2)` on one descriptor (fs/select.c)
 //! - [`syscalls`] — `epoll_create`, `epoll_ctl`, `epoll_wait`, `epoll_pwait`, `pipe`,
 //!   `read`, `write`, `close`, `dup`, `dup2`, `fcntl`, `open`, `kill`, `eventfd`,
 //!   `socketpair`, `shutdown`, and `socket_external`

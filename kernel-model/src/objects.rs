@@ -323,6 +323,10 @@ pub struct TaskInfo {
     pub in_ep_poll: Option<EventPollId>,
     /// The eventpoll this task is transferring from (its txlist/injlist are live).
     pub in_transfer: Option<EventPollId>,
+    /// 6.18 `current->in_eventfd`: set by eventfd's read, write and `eventfd_signal_mask`
+    /// around their wake-ups (with `wqh.lock` held, interrupts off), so that a wake-up
+    /// handler that signals an eventfd again is refused. Only the task writes it.
+    pub in_eventfd: bool,
     /// The wait entries of the task's `poll(2)` in progress and the heads they are on
     /// (`struct poll_wqueues`; only the task itself touches them, the wake-up callback
     /// only [`TaskInfo::poll_triggered`]).

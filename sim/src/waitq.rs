@@ -19,6 +19,7 @@ use smallvec::SmallVec;
 use crate::arena::{Arena, Handle};
 use crate::config::Granularity;
 use crate::cx::Cx;
+use crate::footprint::{access, Object};
 use crate::ids::{LockId, TaskId, WaitQueueId};
 use crate::lock::{LockKind, Name};
 use crate::report::ReportKind;
@@ -162,6 +163,7 @@ impl<G: Granularity> Cx<G> {
     /// `init_waitqueue_head()`; its lock gets class `class`.
     pub fn init_waitqueue_head(&self, class: &'static str, name: Name) -> WaitQueueId {
         let lock = self.new_lock(LockKind::Spin, class, name);
+        self.note_access(Object::Allocator, access::WRITE);
         let mut queues = self.state().waitqueues.borrow_mut();
         let id = WaitQueueId(queues.heads.len() as u32);
         queues.heads.push(WaitQueueHead {
@@ -177,6 +179,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Allocates an unlinked entry (`init_waitqueue_entry` / `init_waitqueue_func_entry`).
     pub fn new_wait_entry(&self, func: WakeFunction, exclusive: bool) -> WaitEntryId {
+        self.note_access(Object::Allocator, access::WRITE);
         let step = self.state().step.get();
         self.state()
             .waitqueues
@@ -187,6 +190,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Frees an entry; a stale one is reported as use-after-free or double free.
     pub fn free_wait_entry(&self, entry: WaitEntryId) {
+        self.note_access(Object::Allocator, access::WRITE);
         let step = self.state().step.get();
         let result = self
             .state()
@@ -211,6 +215,7 @@ impl<G: Granularity> Cx<G> {
     }
 
     fn link_entry(&self, head: WaitQueueId, entry: WaitEntryId, tail: bool) {
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         if !self.state().waitqueues.borrow_mut().link(head, entry, tail) {
             self.state().report(
                 ReportKind::UseAfterFree,
@@ -222,6 +227,7 @@ impl<G: Granularity> Cx<G> {
 
     /// `__remove_wait_queue` — the caller holds the head's lock.
     pub fn remove_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         self.state().waitqueues.borrow_mut().unlink(head, entry);
     }
 
@@ -237,6 +243,7 @@ impl<G: Granularity> Cx<G> {
     pub async fn add_wait_queue_exclusive(&self, head: WaitQueueId, entry: WaitEntryId) {
         let lock = self.waitqueue_lock(head);
         let flags = self.spin_lock_irqsave(lock).await;
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         if let Ok(e) = self.state().waitqueues.borrow_mut().entries.get_mut(entry) {
             e.exclusive = true;
         }
@@ -254,6 +261,7 @@ impl<G: Granularity> Cx<G> {
 
     /// `waitqueue_active()`: a lockless peek at whether anyone waits.
     pub fn waitqueue_active(&self, head: WaitQueueId) -> bool {
+        self.note_access(Object::WaitQueue(head), access::READ);
         !self
             .state()
             .waitqueues
@@ -275,8 +283,10 @@ impl<G: Granularity> Cx<G> {
         key: u64,
     ) {
         let mut remaining = nr_exclusive;
+        self.note_access(Object::WaitQueue(head), access::READ);
         let entries = self.state().waitqueues.borrow().snapshot(head);
         for entry in entries {
+            self.note_access(Object::WaitQueue(head), access::READ);
             let Some(e) = self.state().waitqueues.borrow().entry_on(head, entry) else {
                 continue;
             };

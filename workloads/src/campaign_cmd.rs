@@ -3,8 +3,10 @@
 //! access granularity; reports by kind per version and model.
 //!
 //! A *unit* is one program on one version under one model. Each unit is explored by the
-//! one strategy switch [`UNIT_STRATEGY`]: today a bounded depth-first search of at most
-//! `--runs` executions, and when that search does not finish, `--runs` PCT runs besides.
+//! one strategy switch, `--unit-strategy` ([`UnitStrategy`]): by default DPOR (one
+//! execution per equivalence class of interleavings) for at most `--runs` executions, or
+//! a bounded depth-first search; and when that search does not finish, `--runs` PCT runs
+//! besides.
 //! A unit's result depends on the unit and the settings only, never on the wall clock
 //! or on which thread or shard ran it: so `--jobs`, `--shard I/N` + `epsim merge` and
 //! `--resume` give the same units. `--budget-s` only stops the campaign from starting
@@ -30,17 +32,25 @@ use crate::output::{write_json, Table};
 use crate::scenario::{self, Scenario};
 use crate::session::{self, Plan, Resolved};
 
-/// How a unit is explored.
+/// How a unit is explored: a systematic search for at most `--runs` executions, then,
+/// when it did not finish, `--runs` PCT runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnitStrategy {
-    /// Bounded dfs (the campaign's bounds) for at most `--runs` executions; when it does
-    /// not finish, `--runs` PCT runs as well.
+    /// DPOR where it finishes, PCT where it does not (the default).
+    DporThenPct,
+    /// Bounded dfs (≤ 2 preemptions, ≤ 2 delayed drains), then PCT.
     DfsThenPct,
 }
 
-/// The one switch: what every unit uses. (When `--strategy dpor` exists, DPOR where it
-/// finishes and PCT where it does not belongs here.)
-pub const UNIT_STRATEGY: UnitStrategy = UnitStrategy::DfsThenPct;
+impl UnitStrategy {
+    /// The name in the settings (`dpor+pct`, `dfs+pct`).
+    pub fn name(self) -> &'static str {
+        match self {
+            UnitStrategy::DporThenPct => "dpor+pct",
+            UnitStrategy::DfsThenPct => "dfs+pct",
+        }
+    }
+}
 
 /// Where a unit's program comes from.
 #[derive(Clone, Debug)]
@@ -87,7 +97,7 @@ pub struct SettingsJson {
     pub kernels: Vec<String>,
     pub models: Vec<String>,
     pub granularity: String,
-    /// `dfs+pct`: bounded dfs, then PCT when dfs did not finish.
+    /// `dpor+pct` or `dfs+pct`: the search, then PCT when it did not finish.
     pub strategy: String,
     /// dfs: the most executions per unit; PCT: the runs per unit.
     pub runs_per_unit: u64,
@@ -96,6 +106,7 @@ pub struct SettingsJson {
     /// Units in the whole campaign (every shard).
     pub units: u64,
     /// `--only`: the program name prefixes run (empty: every program).
+    #[serde(default)]
     pub only: Vec<String>,
 }
 
@@ -103,7 +114,7 @@ pub struct SettingsJson {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UnitReportJson {
     pub kind: String,
-    /// `dfs` or `pct`: the phase whose run it was.
+    /// `dpor`, `dfs` or `pct`: the phase whose run it was.
     pub strategy: String,
     pub run: u64,
     pub seed: u64,
@@ -121,8 +132,9 @@ pub struct UnitJson {
     pub model: String,
     /// Why the unit could not run there (a system call or flag the version lacks).
     pub skipped: Option<String>,
-    /// `exhaustive` (dfs finished, no bound cut a branch), `complete within bounds`
-    /// (dfs finished, bounds cut branches), `dfs cut, then pct` (dfs did not finish in
+    /// `exhaustive` (the search finished, nothing cut it), `complete within bounds`
+    /// (it finished, but bounds, the step budget or a divergence cut some of it),
+    /// `search cut, then pct` (it did not finish in
     /// `runs_per_unit` executions; PCT ran as well).
     pub search: String,
     pub runs: u64,
@@ -151,7 +163,7 @@ pub struct RowJson {
     pub runs: u64,
     pub exhaustive: u64,
     pub complete_within_bounds: u64,
-    pub dfs_cut_then_pct: u64,
+    pub cut_then_pct: u64,
     /// Units with an unexpected report of each kind.
     pub reports: BTreeMap<String, u64>,
     /// Units in which each documented finding showed.
@@ -217,9 +229,7 @@ fn settings(
         kernels: kernels.iter().map(|k| k.name().to_string()).collect(),
         models: models.iter().map(|m| m.name().to_string()).collect(),
         granularity: "access".into(),
-        strategy: match UNIT_STRATEGY {
-            UnitStrategy::DfsThenPct => "dfs+pct".into(),
-        },
+        strategy: args.unit_strategy.strategy().name().into(),
         runs_per_unit: args.runs,
         preemption_bound: crate::cli::PREEMPTION_BOUND_DEFAULT,
         delay_bound: crate::cli::DELAY_BOUND_DEFAULT,
@@ -310,11 +320,16 @@ fn run_unit(unit: &Unit, settings: &SettingsJson) -> Result<UnitJson, CliError> 
         shard: Shard::ALL,
         time_limit: None,
     };
-    let mut dfs_plan = Plan::new(StrategyKind::Dfs);
-    dfs_plan.preemption_bound = Some(settings.preemption_bound);
-    dfs_plan.delay_bound = Some(settings.delay_bound);
-    let dfs = explore_cmd::explore(&job(dfs_plan), &Progress::default())?;
-    let mut phases = vec![("dfs", dfs.clone())];
+    let kind = if settings.strategy == UnitStrategy::DfsThenPct.name() {
+        StrategyKind::Dfs
+    } else {
+        StrategyKind::Dpor
+    };
+    let mut search_plan = Plan::new(kind);
+    search_plan.preemption_bound = Some(settings.preemption_bound);
+    search_plan.delay_bound = Some(settings.delay_bound);
+    let dfs = explore_cmd::explore(&job(search_plan), &Progress::default())?;
+    let mut phases = vec![(kind.name(), dfs.clone())];
     let search = if dfs.exhaustive() {
         "exhaustive"
     } else if dfs.search_complete {
@@ -326,7 +341,7 @@ fn run_unit(unit: &Unit, settings: &SettingsJson) -> Result<UnitJson, CliError> 
             "pct",
             explore_cmd::explore(&job(pct_plan), &Progress::default())?,
         ));
-        "dfs cut, then pct"
+        "search cut, then pct"
     };
     Ok(unit_json(unit, &scenario, &resolved, search, &phases))
 }
@@ -391,7 +406,7 @@ fn table(settings: &SettingsJson, units: &[UnitJson]) -> Vec<RowJson> {
                 runs: 0,
                 exhaustive: 0,
                 complete_within_bounds: 0,
-                dfs_cut_then_pct: 0,
+                cut_then_pct: 0,
                 reports: BTreeMap::new(),
                 findings: BTreeMap::new(),
                 expected_missing: 0,
@@ -409,7 +424,7 @@ fn table(settings: &SettingsJson, units: &[UnitJson]) -> Vec<RowJson> {
                 match unit.search.as_str() {
                     "exhaustive" => row.exhaustive += 1,
                     "complete within bounds" => row.complete_within_bounds += 1,
-                    _ => row.dfs_cut_then_pct += 1,
+                    _ => row.cut_then_pct += 1,
                 }
                 for kind in unit.reports.keys() {
                     *row.reports.entry(kind.clone()).or_insert(0) += 1;
@@ -691,13 +706,16 @@ fn write_text(
     let s = &json.campaign;
     writeln!(
         out,
-        "campaign: {} units ({} programs x {} versions x {} models), granularity access, each: dfs (preemptions ≤ {}, delays ≤ {}) up to {} executions, then {} pct runs if dfs did not finish",
+        "campaign: {} units ({} programs x {} versions x {} models), granularity access, each: {} up to {} executions, then {} pct runs if that search did not finish",
         s.units,
         s.units as usize / (s.kernels.len() * s.models.len()).max(1),
         s.kernels.len(),
         s.models.len(),
-        s.preemption_bound,
-        s.delay_bound,
+        if s.strategy == UnitStrategy::DfsThenPct.name() {
+            format!("dfs (preemptions ≤ {}, delays ≤ {})", s.preemption_bound, s.delay_bound)
+        } else {
+            "dpor".to_string()
+        },
         s.runs_per_unit,
         s.runs_per_unit
     )?;
@@ -733,7 +751,7 @@ fn write_text(
         "runs",
         "exhaustive",
         "in-bounds",
-        "dfs-cut+pct",
+        "cut+pct",
         "reports (units)",
         "findings (units)",
     ]);
@@ -756,7 +774,7 @@ fn write_text(
             row.runs.to_string(),
             row.exhaustive.to_string(),
             row.complete_within_bounds.to_string(),
-            row.dfs_cut_then_pct.to_string(),
+            row.cut_then_pct.to_string(),
             join(&row.reports),
             join(&row.findings),
         ]);

@@ -330,6 +330,9 @@ pub enum Command {
     /// Merge the JSON of the shards of one exploration or campaign (--shard I/N)
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// Differential test of the 6.18 port against the host kernel: random programs, both sides compared
+    #[command(after_help = DIFFTEST_EXAMPLES)]
+    Difftest(DifftestArgs),
 }
 
 const CAMPAIGN_EXAMPLES: &str = "\
@@ -347,9 +350,10 @@ on and EPOLL_CTL_DEL from an outer set — on each --kernel (default every versi
 each --model (default sc, tso, pso), at access granularity. A unit that needs what a
 version lacks (eventfd before 2.6.22, EPOLLEXCLUSIVE before 6.18) is skipped there.
 
-Each unit: dfs (preemptions ≤ 2, delays ≤ 2) for up to --runs executions; if that
-search does not finish, --runs PCT runs as well. A unit's result depends only on the
-unit and --runs: --jobs, --shard and --resume give the same units. --budget-s stops
+Each unit: DPOR (--unit-strategy dpor, the default; or dfs: preemptions ≤ 2, delays ≤ 2)
+for up to --runs executions; if that search does not finish, --runs PCT runs as well. A
+unit's result depends only on the unit and the settings: --jobs, --shard and --resume
+give the same units. --budget-s stops
 starting new units (the output says how many it did not reach). --resume FILE writes
 each finished unit to FILE as it goes and skips those already there.
 
@@ -371,6 +375,19 @@ every shard's runs in turn. See docs/scaling.md.
 Exit status: as the unsharded command's (0 passed, 1 failed, 130 a shard was
 interrupted); 2 when the files are not every shard of one run.";
 
+const DIFFTEST_EXAMPLES: &str = "\
+Examples:
+  epsim difftest                              10 000 programs, seed 0, on every core
+  epsim difftest --programs 1000000 --jobs 2  the figure in docs/difftest.md
+  epsim difftest --seed 7 --json              {\"programs\", \"divergences\", \"first_divergence\", ...}
+  epsim difftest --threads --native-runs 200  threaded programs: host outcomes the simulator must reach
+
+Each program runs natively in a forked child and on the simulated 6.18 kernel; every
+return value, errno and event list is compared in order. The first divergence is shrunk
+and written as a scenario (in --out DIR, default .) whose expectations are the host's
+results. Exit status: 0 no divergence, 1 a divergence, 2 a usage error.
+";
+
 const BENCH_EXAMPLES: &str = "\
 Examples:
   epsim bench                 the full run (a few minutes): every workload, medians of 5
@@ -380,7 +397,8 @@ Examples:
 Workloads: transfer (the seed's epwbench, N = 200 and 2000), mix (P = 500 pipes, K = 10
 writes per round), scale (10 ready among 10 .. 100k watched pipes; with the resident
 memory per watch, the epoll_ctl ADDs alone, and per watched pipe, the pipe as well),
-granularity (transfer at lock and access/tso granularity), explore (seed-case-4-two-waiters, --jobs 1 and 2),
+granularity (transfer at lock and access/tso granularity), explore (seed-case-5-callback-race at
+access/tso, --jobs 1 and 2),
 litmus (exhaustive SB under tso). Native runs use the host kernel's epoll through libc;
 ratios are sim time over native time (below 1 means the simulator is faster).
 
@@ -644,6 +662,9 @@ pub struct CampaignArgs {
     /// Start no new unit after this many seconds
     #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
     pub budget_s: Option<f64>,
+    /// The systematic search each unit starts with (PCT follows where it does not finish)
+    #[arg(long, value_enum, default_value_t = UnitStrategyArg::Dpor)]
+    pub unit_strategy: UnitStrategyArg,
     /// Units run at once, 1 to 256
     #[arg(long, value_name = "J", default_value_t = 1, value_parser = whole::<usize>(1, JOBS_MAX as u64), allow_negative_numbers = true)]
     pub jobs: usize,
@@ -663,6 +684,24 @@ pub struct CampaignArgs {
     /// Print the scenario text of a generated program and exit
     #[arg(long, value_name = "PROGRAM")]
     pub show: Option<String>,
+}
+
+/// `epsim campaign --unit-strategy`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitStrategyArg {
+    /// DPOR: one execution per equivalence class of interleavings
+    Dpor,
+    /// Bounded dfs: at most 2 preemptions and 2 delayed drains per execution
+    Dfs,
+}
+
+impl UnitStrategyArg {
+    pub fn strategy(self) -> crate::campaign_cmd::UnitStrategy {
+        match self {
+            UnitStrategyArg::Dpor => crate::campaign_cmd::UnitStrategy::DporThenPct,
+            UnitStrategyArg::Dfs => crate::campaign_cmd::UnitStrategy::DfsThenPct,
+        }
+    }
 }
 
 /// `epsim merge`.
@@ -685,6 +724,36 @@ pub struct BenchArgs {
     /// Print JSON instead of the table
     #[arg(long)]
     pub json: bool,
+}
+
+/// `epsim difftest`.
+#[derive(Args, Debug, Clone)]
+pub struct DifftestArgs {
+    /// Programs to generate and run (1 to 100000000)
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub programs: u64,
+    /// Seed of the generator: program i of seed S is the same on every machine
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (1 to 256) [default: the machine's cores]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+    /// Directory the shrunk divergence's scenario is written to
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The multi-threaded programs instead: each run natively --native-runs times, then
+    /// explored on the simulator until every host outcome is seen (or --sim-runs)
+    #[arg(long)]
+    pub threads: bool,
+    /// With --threads: native runs of each program (1 to 100000)
+    #[arg(long, default_value_t = 200, requires = "threads", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub native_runs: u64,
+    /// With --threads: at most this many simulated schedules per program (1 to 1000000)
+    #[arg(long, default_value_t = 2000, requires = "threads", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub sim_runs: u64,
 }
 
 /// `epsim litmus`.
@@ -843,6 +912,8 @@ pub enum StrategyArg {
     Replay,
     /// Exhaustive depth-first search
     Dfs,
+    /// Dynamic partial-order reduction: one execution per class of equivalent interleavings
+    Dpor,
 }
 
 impl StrategyArg {
@@ -854,6 +925,7 @@ impl StrategyArg {
             StrategyArg::Timed => sim::StrategyKind::Timed,
             StrategyArg::Replay => sim::StrategyKind::Replay,
             StrategyArg::Dfs => sim::StrategyKind::Dfs,
+            StrategyArg::Dpor => sim::StrategyKind::Dpor,
         }
     }
 }
@@ -862,6 +934,8 @@ impl StrategyArg {
 pub enum LitmusStrategyArg {
     /// Every execution once: the set of final states is complete
     Dfs,
+    /// One execution per class of equivalent interleavings: the set of final states is complete
+    Dpor,
     /// --runs seeded random executions
     Random,
 }

@@ -32,6 +32,7 @@
 //! - [`litmus_cmd`] — `epsim litmus`
 //! - [`config_cmd`] — `epsim config`: check run options, decode a schedule
 //! - [`mod@bench`] — `epsim bench`: the simulated kernel against the host's epoll
+//! - [`difftest`] — `epsim difftest`: the 6.18 port against the host kernel, program by program
 //! - [`demo`] — what `epsim` with no arguments does
 //! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
 //! - [`logs`] — `RUST_LOG`: spans and the trace records on stderr through `tracing`
@@ -51,6 +52,7 @@ pub mod campaign_programs;
 pub mod cli;
 pub mod config_cmd;
 pub mod demo;
+pub mod difftest;
 pub mod event_order;
 pub mod exit;
 pub mod explore_cmd;
@@ -135,6 +137,7 @@ fn dispatch(
         Some(cli::Command::Litmus(args)) => litmus_cmd::run(&args, out, err),
         Some(cli::Command::Config(args)) => config_cmd::run(&args, out),
         Some(cli::Command::Bench(args)) => bench_cmd(&args, out),
+        Some(cli::Command::Difftest(args)) => difftest::command(&args, out, err),
         Some(cli::Command::Run(args)) => run_cmd::run(&args, out),
         Some(cli::Command::Replay(args)) => replay_cmd::run(&args, out),
         Some(cli::Command::Import(args)) => import_cmd::import(&args, out),

@@ -148,6 +148,7 @@ pub fn merge_explorations(parts: Vec<(String, ExploreJson)>) -> Result<ExploreJs
     let mut missing: Option<Vec<String>> = None;
     let (mut runs, mut planned, mut cut, mut cut_p, mut cut_d) = (0, 0, 0, 0, 0);
     let mut seconds = 0.0;
+    let (mut step_limited, mut redundant) = (0, 0);
     let (mut interrupted, mut complete) = (false, false);
     for (_, json) in &parts {
         hashes.extend(json.trace_hashes.iter().flatten().cloned());
@@ -174,6 +175,8 @@ pub fn merge_explorations(parts: Vec<(String, ExploreJson)>) -> Result<ExploreJs
         runs += json.runs;
         planned += json.runs_planned;
         cut += json.cut_branches;
+        step_limited += json.step_limited_runs;
+        redundant += json.redundant_executions;
         cut_p += json.cut_branches_by.preemptions;
         cut_d += json.cut_branches_by.delays;
         if json.runs_per_sec > 0.0 {
@@ -208,6 +211,8 @@ pub fn merge_explorations(parts: Vec<(String, ExploreJson)>) -> Result<ExploreJs
     merged.stopped_early = !interrupted && !complete && runs < planned;
     merged.exhaustive = false;
     merged.cut_branches = cut;
+    merged.step_limited_runs = step_limited;
+    merged.redundant_executions = redundant;
     merged.cut_branches_by.preemptions = cut_p;
     merged.cut_branches_by.delays = cut_d;
     merged.runs_per_sec = crate::output::per_second(runs, seconds);

@@ -1237,6 +1237,8 @@ fn explore_json_shape_and_the_first_report_replays() {
             "bounds",
             "cut_branches",
             "cut_branches_by",
+            "step_limited_runs",
+            "redundant_executions",
             "runs_per_sec"
         ])
     );

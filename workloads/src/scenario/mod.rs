@@ -624,8 +624,19 @@ pub const CONFORMANCE: &[BuiltinScenario] = library![
     "ltp/epoll_ctl04",
     "ltp/epoll_ctl05",
     "ltp/epoll_ctl07",
+    "ltp/epoll_pwait01",
+    "ltp/epoll_pwait01_pwait2",
+    "ltp/epoll_pwait02",
+    "ltp/epoll_pwait02_pwait2",
+    "ltp/epoll_pwait03",
+    "ltp/epoll_pwait03_pwait2",
     "ltp/epoll_wait01",
+    "ltp/epoll_wait02",
     "ltp/epoll_wait03",
+    "ltp/epoll_wait04",
+    "ltp/epoll_wait05",
+    "ltp/epoll_wait06",
+    "ltp/epoll_wait07",
 ];
 
 /// The built-in scenarios of the library, sorted by name.
