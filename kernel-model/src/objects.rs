@@ -18,7 +18,7 @@ pub type PipeId = Handle<Pipe>;
 pub type EventfdId = Handle<EventfdCtx>;
 pub type SockId = Handle<Sock>;
 pub type TimerfdId = Handle<TimerfdCtx>;
-pub type OpaqueId = Handle<crate::opaque::OpaqueFile>;
+pub type OpaqueId = Handle<OpaqueFile>;
 
 /// Which end or kind of object a `struct file` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -356,7 +356,7 @@ pub struct Objects {
     pub eventfds: Arena<EventfdCtx>,
     pub socks: Arena<Sock>,
     pub timerfds: Arena<TimerfdCtx>,
-    pub opaques: Arena<crate::opaque::OpaqueFile>,
+    pub opaques: Arena<OpaqueFile>,
     /// Sockets made by `sys_socket_external`, in creation order (their "network" handles).
     pub external_socks: Vec<SockId>,
     pub processes: Vec<Process>,
@@ -813,4 +813,21 @@ impl Default for EventpollGlobals {
             path_count: [0; PATH_ARR_SIZE],
         }
     }
+}
+
+/// An opaque file's context (`opaque.rs`): a recording's file whose readiness only
+/// events from outside drive.
+#[derive(Clone, Debug)]
+pub struct OpaqueFile {
+    pub id: u64,
+    /// What the recording called it (`TCPv4:[0.0.0.0:6379]`, `anon_inode:[signalfd]`).
+    pub label: String,
+    /// `wqh`; its lock protects everything below.
+    pub wqh: WaitQueueId,
+    /// The readiness `f_op->poll` reports (a word, for checkers' lockless reads).
+    pub mask: Word,
+    /// Bytes a read may take.
+    pub bytes: u64,
+    /// Connections an `accept` may take.
+    pub pending: u64,
 }

@@ -21,31 +21,15 @@
 //! one).
 
 use sim::waitq::WakeMode;
-use sim::{Granularity, Name, WaitQueueId, Word};
+use sim::{Granularity, Name};
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
-use crate::objects::{FileId, FileKind, OpaqueId, ProcessId, O_RDWR};
+use crate::objects::{FileId, FileKind, OpaqueFile, OpaqueId, ProcessId, O_RDWR};
 use crate::poll::{PollTable, POLLIN, POLLRDNORM};
 
 /// The most bytes one opaque file may hold readable (a bound on outside input).
 pub const OPAQUE_BYTES_MAX: u64 = 1 << 40;
-
-/// An opaque file's context.
-#[derive(Clone, Debug)]
-pub struct OpaqueFile {
-    pub id: u64,
-    /// What the recording called it (`TCPv4:[0.0.0.0:6379]`, `anon_inode:[signalfd]`).
-    pub label: String,
-    /// `wqh`; its lock protects everything below.
-    pub wqh: WaitQueueId,
-    /// The readiness `f_op->poll` reports (a word, for checkers' lockless reads).
-    pub mask: Word,
-    /// Bytes a read may take.
-    pub bytes: u64,
-    /// Connections an `accept` may take.
-    pub pending: u64,
-}
 
 impl<G: Granularity> Kernel<G> {
     fn opaque(&self, id: OpaqueId) -> Option<OpaqueFile> {
@@ -152,33 +136,9 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
-    /// `accept(fd)`: on an opaque file, one pending connection becomes an externally fed
-    /// socket (EAGAIN when none is pending; taking the last clears EPOLLIN unless bytes
-    /// are readable); on a socket EINVAL (not listening); on anything else ENOTSOCK.
-    pub async fn sys_accept(&self, fd: i32) -> SysResult<i32> {
-        self.cx.syscall("accept").await;
-        let result = self.accept(fd).await;
-        self.cx.mix_into_hash(match result {
-            Ok(fd) => fd as u64,
-            Err(errno) => errno.number() as u64,
-        });
-        result
-    }
-
-    async fn accept(&self, fd: i32) -> SysResult<i32> {
-        let file = self.fget(fd).await.ok_or(Errno::EBADF)?;
-        let kind = self.with_file(file, |f| f.kind);
-        let result = match kind {
-            Some(FileKind::Opaque(id)) => self.opaque_take_connection(id).await,
-            Some(FileKind::Socket(_)) => Err(Errno::EINVAL),
-            _ => Err(Errno::ENOTSOCK),
-        };
-        self.fput(file).await;
-        result?;
-        self.socket_external().await
-    }
-
-    async fn opaque_take_connection(&self, id: OpaqueId) -> SysResult<()> {
+    /// One pending connection taken (EAGAIN when none is pending); taking the last
+    /// clears EPOLLIN unless bytes are readable. `accept` (syscalls.rs) makes the socket.
+    pub(crate) async fn opaque_take_connection(&self, id: OpaqueId) -> SysResult<()> {
         let o = self.opaque(id).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
         let lock = cx.waitqueue_lock(o.wqh);

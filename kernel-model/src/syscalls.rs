@@ -898,4 +898,30 @@ impl<G: Granularity> Kernel<G> {
     ) -> Option<R> {
         self.objects.borrow_mut().socks.get_mut(sock).ok().map(f)
     }
+
+    /// `accept(fd)`: on an opaque file, one pending connection becomes an externally fed
+    /// socket (EAGAIN when none is pending; taking the last clears EPOLLIN unless bytes
+    /// are readable); on a socket EINVAL (not listening); on anything else ENOTSOCK.
+    pub async fn sys_accept(&self, fd: i32) -> SysResult<i32> {
+        self.cx.syscall("accept").await;
+        let result = self.accept(fd).await;
+        self.cx.mix_into_hash(match result {
+            Ok(fd) => fd as u64,
+            Err(errno) => errno.number() as u64,
+        });
+        result
+    }
+
+    async fn accept(&self, fd: i32) -> SysResult<i32> {
+        let file = self.fget(fd).await.ok_or(Errno::EBADF)?;
+        let kind = self.with_file(file, |f| f.kind);
+        let result = match kind {
+            Some(crate::objects::FileKind::Opaque(id)) => self.opaque_take_connection(id).await,
+            Some(crate::objects::FileKind::Socket(_)) => Err(Errno::EINVAL),
+            _ => Err(Errno::ENOTSOCK),
+        };
+        self.fput(file).await;
+        result?;
+        self.socket_external().await
+    }
 }

@@ -25,7 +25,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("files", &["fdtable", "file", "check", "wait"]),
     (
         "file kinds",
-        &["pipe", "pipe_6_18", "eventfd", "timerfd", "socket"],
+        &[
+            "pipe",
+            "pipe_6_18",
+            "eventfd",
+            "timerfd",
+            "socket",
+            "opaque",
+        ],
     ),
     (
         "eventpoll versions",

@@ -305,9 +305,9 @@ pub enum IrqName {
     RemoteShutdown,
     /// `remote_error(SOCK, ERRNO)`: the network reports an error (e.g. ECONNRESET).
     RemoteError,
-    /// `ready(file(N), MASK)`: an opaque file's readiness becomes MASK.
+    /// `set_ready(file_at(N), MASK)`: an opaque file's readiness becomes MASK.
     Ready,
-    /// `incoming(file(N))`: a connection arrives at an opaque (listening) file.
+    /// `incoming(file_at(N))`: a connection arrives at an opaque (listening) file.
     Incoming,
 }
 
@@ -317,7 +317,7 @@ impl IrqName {
         (IrqName::Deliver, "deliver", 2, 2),
         (IrqName::RemoteShutdown, "remote_shutdown", 2, 2),
         (IrqName::RemoteError, "remote_error", 2, 2),
-        (IrqName::Ready, "ready", 2, 2),
+        (IrqName::Ready, "set_ready", 2, 2),
         (IrqName::Incoming, "incoming", 1, 1),
     ];
 
@@ -447,7 +447,7 @@ pub enum Builtin {
     Max,
     /// `sent(SOCK)`: the bytes the network has taken from an external socket so far.
     Sent,
-    /// `file(N)`: in an `at` block, the file at descriptor N of the scheduling task's
+    /// `file_at(N)`: in an `at` block, the file at descriptor N of the scheduling task's
     /// process.
     File,
 }
@@ -465,7 +465,7 @@ impl Builtin {
         (Builtin::Min, "min", 2, 2),
         (Builtin::Max, "max", 2, 2),
         (Builtin::Sent, "sent", 1, 1),
-        (Builtin::File, "file", 1, 1),
+        (Builtin::File, "file_at", 1, 1),
     ];
 
     pub fn parse(name: &str) -> Option<(Builtin, usize, usize)> {

@@ -89,7 +89,7 @@ pub enum Value {
     Buffer(UserBufferSpec),
     Null,
     AllSignals,
-    /// `file(N)` in an `at` block: the file at descriptor N of the process whose task
+    /// `file_at(N)` in an `at` block: the file at descriptor N of the process whose task
     /// scheduled the block, when the block runs.
     File(kernel_model::objects::FileId),
 }
@@ -356,7 +356,7 @@ struct Env {
     ret: i64,
     errno: i64,
     last_call: Option<String>,
-    /// The process whose descriptors `file(N)` names: a task's own; for an `at` block,
+    /// The process whose descriptors `file_at(N)` names: a task's own; for an `at` block,
     /// that of the task that scheduled it (none for a top-level `at`).
     process: Option<kernel_model::objects::ProcessId>,
 }
@@ -1289,7 +1289,7 @@ impl<G: Granularity> Interp<G> {
         Ok(())
     }
 
-    /// The opaque file `e` names (`file(N)`), or `None` when it names something else.
+    /// The opaque file `e` names (`file_at(N)`), or `None` when it names something else.
     fn opaque_file(
         &self,
         env: &mut Env,
@@ -1317,7 +1317,7 @@ impl<G: Granularity> Interp<G> {
             Some(file) => Ok(file),
             None => rt(
                 e.span,
-                "expected an opaque file, as `file(N)` names one (a descriptor made by opaque())",
+                "expected an opaque file, as `file_at(N)` names one (a descriptor made by opaque())",
             ),
         }
     }
@@ -1805,7 +1805,7 @@ impl<G: Granularity> Interp<G> {
             Builtin::File => {
                 let n = self.int(env, &args[0])?;
                 let Some(process) = env.process else {
-                    return rt(span, "file(N) names a descriptor of the task that scheduled this `at` block; a top-level `at` has none");
+                    return rt(span, "file_at(N) names a descriptor of the task that scheduled this `at` block; a top-level `at` has none");
                 };
                 match i32::try_from(n)
                     .ok()
@@ -1815,7 +1815,7 @@ impl<G: Granularity> Interp<G> {
                     None => {
                         return rt(
                             args[0].span,
-                            format!("descriptor {n} is not open (file({n}))"),
+                            format!("descriptor {n} is not open (file_at({n}))"),
                         )
                     }
                 }

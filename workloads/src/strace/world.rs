@@ -111,7 +111,7 @@ struct Object {
     open_arrival: Option<usize>,
     /// The remote end has shut down (outside-fed sockets).
     fin: bool,
-    /// Readiness bits set with `ready()` (opaque files).
+    /// Readiness bits set with `set_ready()` (opaque files).
     ready: u32,
     /// Epoll items on this file: (epoll object, fd, events, data).
     label: String,
@@ -1833,7 +1833,7 @@ impl Builder<'_> {
     }
 
     fn arrival_actions(&self, a: &Arrival) -> Vec<String> {
-        let file = format!("file({})", a.fd);
+        let file = format!("file_at({})", a.fd);
         let mut actions = Vec::new();
         if let Some(task) = &a.signal {
             actions.push(format!("signal({task})"));
@@ -1862,7 +1862,7 @@ impl Builder<'_> {
             }
             Some(Kind::Opaque) => {
                 if let Some(ready) = a.ready {
-                    actions.push(format!("ready({file}, {})", mask_to_string(ready)));
+                    actions.push(format!("set_ready({file}, {})", mask_to_string(ready)));
                 }
                 if a.bytes > 0 || a.ready.is_none() {
                     actions.push(format!(
