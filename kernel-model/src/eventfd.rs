@@ -129,7 +129,7 @@ impl<G: Granularity> Kernel<G> {
             n = (ULLONG_MAX - count) as i32;
         }
         cx.store(c.count, count + n as u64).await;
-        if cx.waitqueue_active(c.wqh) {
+        if cx.waitqueue_active(c.wqh).await {
             self.eventfd_wake_locked(c.wqh, POLLIN).await;
         }
         cx.spin_unlock_irqrestore(lock, flags).await;
@@ -202,7 +202,7 @@ impl<G: Granularity> Kernel<G> {
         let lock = cx.waitqueue_lock(c.wqh);
         let task = cx.current().expect("eventfd read/write in task context");
         let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-        cx.add_wait_queue_locked(c.wqh, wait);
+        cx.add_wait_queue_locked(c.wqh, wait).await;
         let result = loop {
             cx.set_current_state(TaskState::Interruptible).await;
             let count = cx.load(c.count).await;
@@ -216,7 +216,7 @@ impl<G: Granularity> Kernel<G> {
             cx.schedule().await;
             cx.spin_lock_irq(lock).await;
         };
-        cx.remove_wait_queue_locked(c.wqh, wait);
+        cx.remove_wait_queue_locked(c.wqh, wait).await;
         cx.set_current_state_plain(TaskState::Running).await;
         cx.free_wait_entry(wait);
         result
@@ -257,7 +257,7 @@ impl<G: Granularity> Kernel<G> {
             } else {
                 cx.store(c.count, 0).await;
             }
-            if cx.waitqueue_active(c.wqh) {
+            if cx.waitqueue_active(c.wqh).await {
                 self.eventfd_wake_locked(c.wqh, POLLOUT).await;
             }
         }
@@ -302,7 +302,7 @@ impl<G: Granularity> Kernel<G> {
         }
         if let Ok(count) = res {
             cx.store(c.count, count + ucnt).await;
-            if cx.waitqueue_active(c.wqh) {
+            if cx.waitqueue_active(c.wqh).await {
                 self.eventfd_wake_locked(c.wqh, POLLIN).await;
             }
         }

@@ -416,7 +416,7 @@ impl<G: Granularity> Kernel<G> {
         let lock = cx.waitqueue_lock(c.wqh);
         let task = cx.current().expect("timerfd read in task context");
         let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-        cx.add_wait_queue_locked(c.wqh, wait);
+        cx.add_wait_queue_locked(c.wqh, wait).await;
         let result = loop {
             cx.set_current_state(TaskState::Interruptible).await;
             if cx.load(c.ticks).await != 0 {
@@ -429,7 +429,7 @@ impl<G: Granularity> Kernel<G> {
             cx.schedule().await;
             cx.spin_lock_irq(lock).await;
         };
-        cx.remove_wait_queue_locked(c.wqh, wait);
+        cx.remove_wait_queue_locked(c.wqh, wait).await;
         cx.set_current_state_plain(TaskState::Running).await;
         cx.free_wait_entry(wait);
         result

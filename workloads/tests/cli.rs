@@ -168,7 +168,7 @@ fn litmus_all_agrees_with_the_expected_table() {
     let output = epsim().args(["litmus", "all"]).output().unwrap();
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.contains("24 of 24 agree"), "{stdout}");
+    assert!(stdout.contains("72 of 72 agree"), "{stdout}");
     assert!(!stdout.contains("DISAGREES"), "{stdout}");
     let rows = stdout
         .lines()
