@@ -18,10 +18,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use sim::footprint::Footprint;
 use sim::machine::Action;
 use sim::schedule::{Deviation, Schedule};
 use sim::strategy::{
-    CutBranches, DecisionView, Dfs, Pct, Random, RoundRobin, Scheduler, StrategyKind, Timed,
+    CutBranches, DecisionView, Dfs, Dpor, Pct, Random, RoundRobin, Scheduler, StrategyKind, Timed,
 };
 use sim::{Granularity, Report, ReportKind};
 
@@ -32,7 +33,7 @@ use crate::world::{Options, Outcome, World};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExploreOptions {
     pub strategy: StrategyKind,
-    /// Runs (for dfs: the most executions to try).
+    /// Runs (for dfs and dpor: the most executions to try).
     pub runs: u64,
     /// Seed of run 0; random (and timed) run i uses `seed + i`. PCT keeps one generator
     /// for the whole exploration, seeded with `seed`.
@@ -93,10 +94,18 @@ pub struct ExploreSummary {
     pub findings: BTreeMap<&'static str, u64>,
     /// The first run of each known finding (not shrunk).
     pub first_findings: BTreeMap<&'static str, FirstReport>,
-    /// True when DFS ran out of executions before `runs`: the search is complete
-    /// *within its bounds*. (The name is historical: it was exhaustive only if,
-    /// besides, `cut_branches` is zero.)
+    /// True when DFS or DPOR ran out of executions before `runs`: the search is
+    /// complete *within its bounds*. (The name is historical: a DFS was exhaustive only
+    /// if, besides, `cut_branches` is zero; a DPOR only if, besides, no run was stopped
+    /// by its step budget (`step_limited`) and the replay never diverged.)
     pub exhaustive: bool,
+    /// Runs stopped by their step budget (a search is not exhaustive past them).
+    pub step_limited: u64,
+    /// DFS or DPOR: a run did not follow the path the search replayed (the code is not
+    /// deterministic), so the search cannot claim to be exhaustive.
+    pub diverged: bool,
+    /// DPOR: executions that turned out to add nothing (sleep-set blocked).
+    pub redundant: u64,
     /// DFS: the branches its bounds cut ([`sim::strategy::Dfs::cut`]).
     pub cut_branches: CutBranches,
 }
@@ -119,6 +128,7 @@ pub fn strategy_for(options: &ExploreOptions, run: u64) -> Box<dyn Scheduler> {
         StrategyKind::RoundRobin => Box::new(RoundRobin),
         StrategyKind::Timed | StrategyKind::Replay => Box::new(Timed::new(seed)),
         StrategyKind::Dfs => Box::new(Dfs::new(options.preemption_bound, options.delay_bound)),
+        StrategyKind::Dpor => Box::new(Dpor::new()),
     }
 }
 
@@ -166,6 +176,14 @@ impl Scheduler for Focus<'_> {
 
     fn end_execution(&mut self) {
         self.inner.end_execution()
+    }
+
+    fn wants_footprints(&self) -> bool {
+        self.inner.wants_footprints()
+    }
+
+    fn observe(&mut self, footprint: Footprint) {
+        self.inner.observe(footprint)
     }
 }
 
@@ -231,22 +249,27 @@ pub fn explore_classified<G: Granularity>(
         .then(|| Dfs::new(explore.preemption_bound, explore.delay_bound));
     let mut pct =
         (explore.strategy == StrategyKind::Pct).then(|| Pct::new(explore.seed, explore.pct_depth));
+    let mut dpor = (explore.strategy == StrategyKind::Dpor).then(Dpor::new);
     for run in 0..explore.runs {
         let mut fresh;
-        let inner: &mut dyn Scheduler = match (dfs.as_mut(), pct.as_mut()) {
-            (Some(dfs), _) => dfs,
-            (None, Some(pct)) => pct,
-            (None, None) => {
+        let inner: &mut dyn Scheduler = match (dfs.as_mut(), pct.as_mut(), dpor.as_mut()) {
+            (Some(dfs), _, _) => dfs,
+            (None, Some(pct), _) => pct,
+            (None, None, Some(dpor)) => dpor,
+            (None, None, None) => {
                 fresh = strategy_for(explore, run);
                 fresh.as_mut()
             }
         };
         let mut focus = Focus { inner };
-        let strategy: &mut dyn Scheduler = if explore.focus {
-            &mut focus
-        } else {
-            focus.inner
-        };
+        // DPOR sees every decision: it reduces the solo ones itself, and must see every
+        // step to know what it touched.
+        let strategy: &mut dyn Scheduler =
+            if explore.focus && explore.strategy != StrategyKind::Dpor {
+                &mut focus
+            } else {
+                focus.inner
+            };
         if !strategy.begin_execution() {
             summary.exhaustive = true;
             break;
@@ -254,6 +277,9 @@ pub fn explore_classified<G: Granularity>(
         let (world, outcome) = run_world(options, scenario_hash, build, strategy);
         strategy.end_execution();
         summary.runs += 1;
+        if outcome.result.end == sim::RunEnd::StepLimit {
+            summary.step_limited += 1;
+        }
         hashes.insert(outcome.result.trace_hash);
         let kernel = world.kernel();
         let mut kinds = BTreeSet::new();
@@ -306,6 +332,14 @@ pub fn explore_classified<G: Granularity>(
     }
     if let Some(dfs) = &dfs {
         summary.cut_branches = dfs.cut();
+        summary.diverged = dfs.diverged;
+    }
+    if let Some(dpor) = dpor.as_mut() {
+        if !summary.exhaustive {
+            summary.exhaustive = !dpor.begin_execution();
+        }
+        summary.diverged = dpor.diverged;
+        summary.redundant = dpor.redundant();
     }
     summary.distinct_traces = hashes.len() as u64;
     if explore.shrink {

@@ -13,6 +13,7 @@ use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::config::Granularity;
+use crate::footprint::{access, Object};
 use crate::ids::{CpuId, LockId, TaskId};
 use crate::lock::{LockKind, Name};
 use crate::mem::Word;
@@ -149,6 +150,12 @@ impl<G: Granularity> Cx<G> {
     }
 
     // ---- memory -------------------------------------------------------------------------
+
+    /// Records an access to `object` in the step's footprint ([`crate::footprint`]).
+    #[inline(always)]
+    pub(crate) fn note_access(&self, object: Object, bits: u8) {
+        self.state.mem.footprint.access(object, bits);
+    }
 
     /// Allocates a block of shared words named `kind<id>.<field>`.
     pub fn alloc_words(
@@ -296,6 +303,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Creates a lock of class `class` (lockdep's unit: same class, same rules).
     pub fn new_lock(&self, kind: LockKind, class: &'static str, name: Name) -> LockId {
+        self.note_access(Object::Allocator, access::WRITE);
         self.state.locks.borrow_mut().create(kind, class, name)
     }
 

@@ -20,6 +20,7 @@
 //! - [`clock`] — virtual time, cost table, jiffies; charging time
 //! - [`mem`] — shared words and the sc / tso / pso memory models; loads, stores,
 //!   fences, atomics
+//! - [`footprint`] — the shared objects each step touched, for partial-order reduction
 //! - [`list`] — `list.h` over shared words, with CONFIG_DEBUG_LIST checks
 //! - [`lock`] — spinlocks, rwlocks, rw_semaphores, mutexes; acquisition and release
 //! - [`lockdep`] — lock-order, irq-safety and sleep-in-atomic validation
@@ -45,6 +46,7 @@ pub mod clock;
 pub mod config;
 pub mod cpu;
 pub mod cx;
+pub mod footprint;
 pub mod ids;
 pub mod limits;
 pub mod list;

@@ -50,7 +50,7 @@ use crate::lock::{LockKind, Name};
 use crate::machine::Machine;
 use crate::mem::{MemoryModel, Word};
 use crate::op::TaskState;
-use crate::strategy::{Dfs, Random, Scheduler};
+use crate::strategy::{Dfs, Dpor, Random, Scheduler};
 use crate::trace::TraceHasher;
 use crate::waitq::{WaitEntryId, WakeFunction, WakeMode};
 
@@ -422,6 +422,8 @@ impl fmt::Display for Observation {
 pub enum LitmusStrategy {
     /// Exhaustive: every execution once.
     Dfs,
+    /// Exhaustive: one execution per equivalence class of interleavings ([`Dpor`]).
+    Dpor,
     /// `runs` seeded random executions.
     Random { runs: u64, seed: u64 },
 }
@@ -653,6 +655,15 @@ pub fn run(
                 executions += 1;
             }
         }
+        LitmusStrategy::Dpor => {
+            let mut dpor = Dpor::new();
+            while dpor.begin_execution() {
+                let state = execute(test, &mut machine, &registers, &mut dpor);
+                dpor.end_execution();
+                *states.entry(state).or_insert(0) += 1;
+                executions += 1;
+            }
+        }
         LitmusStrategy::Random { runs, seed } => {
             for run in 0..runs {
                 let mut random = Random::new(seed.wrapping_add(run));
@@ -764,6 +775,26 @@ mod tests {
             }
         }
         assert!(saved > 0, "sleep sets never pruned anything");
+    }
+
+    #[test]
+    fn dpor_reaches_every_final_state_of_unbounded_dfs_with_fewer_executions() {
+        for test in TESTS {
+            for model in MemoryModel::ALL {
+                let (full, all) = dfs_states(test, model, false);
+                let result = run(test, model, LitmusStrategy::Dpor);
+                let reached: std::collections::BTreeSet<FinalState> =
+                    result.states.keys().cloned().collect();
+                assert_eq!(reached, full, "{} under {}", test.name, model.name());
+                assert!(
+                    result.executions < all,
+                    "{} under {}: dpor {} executions, dfs {all}",
+                    test.name,
+                    model.name(),
+                    result.executions
+                );
+            }
+        }
     }
 
     #[test]

@@ -246,6 +246,7 @@ impl Machine {
             "a machine runs once; reset it or build a new one for the next execution"
         );
         self.ran = true;
+        let footprints = strategy.wants_footprints();
         let strategy: NonNull<dyn Scheduler + '_> = NonNull::from(strategy);
         // SAFETY: only the lifetime is erased. The pointer lives in the state for the
         // duration of this call only (the guard clears it, also on unwinding), it is
@@ -255,15 +256,21 @@ impl Machine {
         let strategy: NonNull<dyn Scheduler> = unsafe { std::mem::transmute(strategy) };
         let state = self.state.clone();
         state.strategy.set(Some(strategy));
+        state.mem.footprint.set_on(footprints);
         struct Clear<'a>(&'a State);
         impl Drop for Clear<'_> {
             fn drop(&mut self) {
                 self.0.strategy.set(None);
                 self.0.in_place.armed.set(None);
+                self.0.mem.footprint.set_on(false);
             }
         }
         let clear = Clear(&state);
         let end = self.run_loop();
+        if footprints {
+            // The last step's footprint (it ran on to the end of the run).
+            observe_step(&state);
+        }
         drop(clear);
         self.finish(end)
     }
@@ -379,12 +386,16 @@ fn decide(state: &State) -> Result<usize, RunEnd> {
         }
         log.schedule.decisions
     };
+    if state.mem.footprint.is_on() {
+        observe_step(state);
+    }
     let exec = state.exec.borrow();
     let view = DecisionView {
         decision: index,
         step: state.step.get(),
         actions: &exec.views,
         last_cpu: exec.last_cpu,
+        model: state.config.model,
     };
     let mut strategy = state
         .strategy
@@ -405,6 +416,22 @@ fn decide(state: &State) -> Result<usize, RunEnd> {
         .schedule
         .record(choice as u32, exec.fingerprint);
     Ok(choice)
+}
+
+/// Shows the strategy the footprint of the step its last decision chose (what happened
+/// since; nothing before the first decision).
+#[cold]
+fn observe_step(state: &State) {
+    let footprint = state.mem.footprint.take();
+    if !state.mem.footprint.mark_decided() {
+        return;
+    }
+    let mut strategy = state
+        .strategy
+        .get()
+        .expect("decisions are made while `Machine::run` runs");
+    // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs.
+    unsafe { strategy.as_mut() }.observe(footprint);
 }
 
 /// [`decide`] while a schedule is replayed: its choice, checked.
@@ -503,6 +530,7 @@ impl Machine {
             let Some(task) = next else {
                 continue;
             };
+            state.mem.footprint.global();
             let (ready_at, irqs) = {
                 let mut tasks = state.tasks.borrow_mut();
                 let t = &mut tasks[task.index()];
@@ -1024,6 +1052,11 @@ impl Machine {
 
     fn exit_context(&mut self, cpu: CpuId, context: ContextId) {
         let state = &self.state;
+        // Not a global step by itself (footprints): what it changes besides the task's
+        // state word (recorded as the store it is) — the task's status, its CPU's
+        // current task and interrupt flag — is read only by steps that are global
+        // (giving the CPU another task, wake-ups, signals, interrupt deliveries), and
+        // cancelling a timer is global.
         state.record(cpu, Some(context), TraceEvent::Exit);
         let (kind, held) = {
             let mut contexts = state.contexts.borrow_mut();
@@ -1074,6 +1107,7 @@ impl Machine {
 
     fn deliver(&mut self, event: EventId, cpu: CpuId) {
         let state = self.state.clone();
+        state.mem.footprint.global();
         let pending = {
             let mut events = state.events.borrow_mut();
             let position = events

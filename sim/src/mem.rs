@@ -23,6 +23,7 @@
 use std::cell::{RefCell, UnsafeCell};
 use std::fmt;
 
+use crate::footprint::{access, FootprintRecorder, Object};
 use crate::ids::{CpuId, LockId};
 use crate::limits::{STORE_BUFFER_MAX, WORDS_MAX};
 use crate::op::Fence;
@@ -211,6 +212,7 @@ pub(crate) struct MemView<'a> {
     values: *mut u64,
     liveness: *const u8,
     len: usize,
+    footprint: &'a FootprintRecorder,
     _memory: std::marker::PhantomData<&'a Memory>,
 }
 
@@ -261,6 +263,7 @@ impl MemView<'_> {
     pub unsafe fn load(&self, word: Word) -> u64 {
         let index = word.0 as usize;
         debug_assert!(index < self.len);
+        self.footprint.access(Object::Word(word), access::READ);
         // SAFETY: in bounds (the caller's check); no reference to the items exists while
         // the view lives.
         unsafe { *self.values.add(index) }
@@ -275,6 +278,7 @@ impl MemView<'_> {
     pub unsafe fn store(&self, word: Word, value: u64) {
         let index = word.0 as usize;
         debug_assert!(index < self.len);
+        self.footprint.access(Object::Word(word), access::WRITE);
         // SAFETY: as in `load`; the pointer came from `as_mut_ptr`, so it may write.
         unsafe { *self.values.add(index) = value }
     }
@@ -308,6 +312,8 @@ pub struct Memory {
     /// handful per machine; kept across `reset`, since a layout is a fact of the code.
     layouts: RefCell<Vec<BlockLayout>>,
     buffers: RefCell<Vec<StoreBuffer>>,
+    /// What the step in progress touched, when a strategy asked ([`crate::footprint`]).
+    pub footprint: FootprintRecorder,
 }
 
 /// Why a word access is invalid. The layer above turns this into a report.
@@ -328,6 +334,7 @@ impl Memory {
             blocks: RefCell::new(Vec::new()),
             layouts: RefCell::new(Vec::new()),
             buffers: RefCell::new(vec![StoreBuffer::default(); cpus]),
+            footprint: FootprintRecorder::default(),
         }
     }
 
@@ -348,6 +355,7 @@ impl Memory {
             values: self.values.as_mut_ptr(),
             liveness: self.liveness.as_mut_ptr(),
             len: self.values.len(),
+            footprint: &self.footprint,
             _memory: std::marker::PhantomData,
         }
     }
@@ -373,6 +381,7 @@ impl Memory {
         step: u64,
     ) -> Word {
         let start = Word(self.values.len() as u32);
+        self.footprint.access(Object::Allocator, access::WRITE);
         assert!(
             self.values.len() + fields.len() <= WORDS_MAX,
             "machine memory limit of {WORDS_MAX} words reached"
@@ -424,6 +433,8 @@ impl Memory {
     /// access through a stale pointer is always detected (like KASAN's quarantine).
     /// Returns the block as it was, or `None` when no block starts there or it was freed.
     pub fn free_block(&self, start: Word, step: u64) -> Result<Block, Option<Block>> {
+        // Every access checks liveness: a free is dependent with everything.
+        self.footprint.global();
         let mut blocks = self.blocks.borrow_mut();
         let Ok(position) = blocks.binary_search_by_key(&start, |b| b.start) else {
             return Err(None);
@@ -496,12 +507,14 @@ impl Memory {
     /// non-stepping granularities compiles to exactly this indexing.
     #[inline(always)]
     pub fn load_sc(&self, word: Word) -> u64 {
+        self.footprint.access(Object::Word(word), access::READ);
         self.values.get(word.0 as usize)
     }
 
     /// Sequentially consistent store.
     #[inline(always)]
     pub fn store_sc(&self, word: Word, value: u64) {
+        self.footprint.access(Object::Word(word), access::WRITE);
         self.values.set(word.0 as usize, value)
     }
 
@@ -519,6 +532,8 @@ impl Memory {
     #[inline]
     pub fn load(&self, cpu: CpuId, word: Word) -> u64 {
         if self.model != MemoryModel::Sc {
+            self.footprint
+                .access(Object::Word(word), access::FORWARDING_READ);
             let buffers = self.buffers.borrow();
             if let Some(entry) = buffers[cpu.index()]
                 .entries
@@ -528,6 +543,7 @@ impl Memory {
             {
                 return entry.value;
             }
+            return self.values.get(word.0 as usize);
         }
         self.load_sc(word)
     }
@@ -543,10 +559,15 @@ impl Memory {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
         if buffer.entries.len() >= STORE_BUFFER_MAX {
-            // A real CPU stalls until its oldest store drains; do exactly that.
+            // A real CPU stalls until its oldest store drains; do exactly that. Which
+            // store that is depends on the buffer's whole history: global.
             let oldest = buffer.entries.remove(0);
+            self.footprint.global();
+            self.footprint
+                .pop(cpu, oldest.word, self.model == MemoryModel::Pso);
             self.write_drained(oldest);
         }
+        self.footprint.push(cpu, word);
         let epoch = buffer.epoch;
         buffer.entries.push(BufferedStore { word, value, epoch });
     }
@@ -557,6 +578,8 @@ impl Memory {
             let mut buffers = self.buffers.borrow_mut();
             let buffer = &mut buffers[cpu.index()];
             if !buffer.entries.is_empty() {
+                self.footprint
+                    .access(Object::BufferOrder(cpu), access::WRITE);
                 buffer.epoch += 1;
             }
         }
@@ -573,7 +596,9 @@ impl Memory {
     fn drain_buffer(&self, cpu: CpuId) {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
+        let pso = self.model == MemoryModel::Pso;
         for entry in buffer.entries.drain(..) {
+            self.footprint.pop(cpu, entry.word, pso);
             self.write_drained(entry);
         }
         buffer.epoch = 0;
@@ -669,6 +694,8 @@ impl Memory {
         } else {
             buffer.entries.remove(position)
         };
+        self.footprint
+            .pop(cpu, entry.word, self.model == MemoryModel::Pso);
         self.write_drained(entry);
         if buffer.entries.is_empty() {
             buffer.epoch = 0;

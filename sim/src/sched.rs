@@ -17,6 +17,7 @@ impl State {
     /// `clone()` of a thread: the new task's id now, the task itself at the executor's
     /// next decision (it becomes runnable like any freshly created task).
     pub fn queue_spawn(&self, name: String, pin: Option<CpuId>, future: LocalFuture) -> TaskId {
+        self.mem.footprint.global();
         let mut queue = self.spawn_queue.borrow_mut();
         let id = TaskId((self.tasks.borrow().len() + queue.len()) as u32);
         let ready_at_ns = self.clock_ns(self.current.get().cpu);
@@ -137,6 +138,7 @@ impl State {
     /// Takes `task` off `cpu` (it sleeps until woken). It cannot run again earlier than
     /// now, whoever wakes it and whichever CPU then picks it up.
     pub(crate) fn deschedule(&self, cpu: CpuId, task: TaskId) {
+        self.mem.footprint.global();
         let now = self.clock_ns(cpu);
         let mut cpus = self.cpus.borrow_mut();
         let irqs = cpus[cpu.index()].irqs_enabled;
@@ -157,6 +159,7 @@ impl State {
 
     /// Puts a sleeping task on a runqueue; the waker's clock is the earliest it can run.
     pub fn make_runnable(&self, waker_cpu: CpuId, task: TaskId) {
+        self.mem.footprint.global();
         let now = self.clock_ns(waker_cpu);
         let target = {
             let mut tasks = self.tasks.borrow_mut();

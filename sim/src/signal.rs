@@ -18,6 +18,7 @@ impl State {
     /// `cpu` at its clock (the task sees it no earlier: [`State::carry_time_to`]), and
     /// returns whether the task blocks signals (then it is not woken).
     pub fn mark_signal_pending(&self, cpu: CpuId, task: TaskId) -> bool {
+        self.mem.footprint.global();
         let blocked = {
             let mut tasks = self.tasks.borrow_mut();
             tasks[task.index()].signal_pending = true;

@@ -352,6 +352,10 @@ impl State {
     /// Whether this allocation of `class` fails: the scenario's rule decides, or the
     /// schedule being replayed. Recorded as a decision only for classes with a rule.
     pub fn alloc_fails(&self, class: &'static str) -> bool {
+        self.mem.footprint.access(
+            crate::footprint::Object::Allocator,
+            crate::footprint::access::WRITE,
+        );
         let nth = {
             let mut log = self.decisions.borrow_mut();
             let count = log.alloc_counts.entry(class).or_insert(0);
@@ -414,6 +418,43 @@ impl State {
 
     /// Performs `op` for the context on top of `cpu`.
     pub fn perform(&self, cpu: CpuId, context: ContextId, op: Op) -> Performed {
+        if self.mem.footprint.is_on() {
+            self.footprint_of(op);
+        }
+        let performed = self.perform_op(cpu, context, op);
+        if matches!(performed, Performed::Sleep | Performed::Yielded) {
+            self.mem.footprint.global();
+        }
+        performed
+    }
+
+    /// What performing `op` touches beyond the memory words, locks' holders and wait
+    /// queues its code records as it goes ([`crate::footprint`]): the lock it takes or
+    /// releases, or nothing but the whole machine for the ops that (may) sleep, wake or
+    /// resume a task.
+    #[cold]
+    fn footprint_of(&self, op: Op) {
+        use crate::footprint::{access, Object};
+        let footprint = &self.mem.footprint;
+        match op {
+            Op::Lock { lock, mode, .. } => {
+                let bits = match mode {
+                    crate::op::LockMode::Exclusive => access::ACQUIRE_EXCLUSIVE,
+                    crate::op::LockMode::Shared => access::ACQUIRE_SHARED,
+                };
+                footprint.access(Object::Lock(lock), bits);
+            }
+            Op::Unlock { lock, .. } => footprint.access(Object::Lock(lock), access::RELEASE),
+            Op::Start
+            | Op::Resume
+            | Op::Schedule { .. }
+            | Op::Wake { .. }
+            | Op::SleepFor { .. } => footprint.global(),
+            _ => {}
+        }
+    }
+
+    fn perform_op(&self, cpu: CpuId, context: ContextId, op: Op) -> Performed {
         let costs = &self.config.costs;
         match op {
             Op::Start => Performed::Value(0),
@@ -516,15 +557,23 @@ impl State {
                 self.atomic_live(cpu, word, |old| old.wrapping_add(delta), |_, new| new)
             }
             Op::Lock { lock, mode, irq } => match self.lock_quiet(cpu, context, lock, mode, irq) {
-                Some(flags) => Performed::Value(flags),
+                Some(flags) => {
+                    if self.mem.footprint.is_on() {
+                        self.footprint_of(op);
+                    }
+                    Performed::Value(flags)
+                }
                 None => {
                     if !self.locks.borrow().get(lock).is_free_for(mode) {
                         return None;
                     }
+                    if self.mem.footprint.is_on() {
+                        self.footprint_of(op);
+                    }
                     self.lock_checked(cpu, context, lock, mode, irq)
                 }
             },
-            Op::Unlock { lock, mode, irq } => self.unlock(cpu, context, lock, mode, irq),
+            Op::Unlock { .. } => self.perform(cpu, context, op),
             _ => self.perform(cpu, context, op),
         };
         match performed {

@@ -32,6 +32,7 @@ impl State {
     /// `expiry_ns` on `cpu`, which the task cancels when it resumes
     /// ([`State::resume`]).
     pub(crate) fn arm_timer(&self, cpu: CpuId, task: TaskId, expiry_ns: u64, label: &'static str) {
+        self.mem.footprint.global();
         let id = self.add_event(expiry_ns, Some(cpu), label, Handler::Timeout(task));
         self.tasks.borrow_mut()[task.index()].timer = Some((id, expiry_ns));
     }
@@ -45,6 +46,7 @@ impl State {
         label: &'static str,
         handler: Handler,
     ) -> EventId {
+        self.mem.footprint.global();
         let id = EventId(self.next_event.get());
         self.next_event.set(id.0 + 1);
         let mut events = self.events.borrow_mut();
@@ -67,6 +69,7 @@ impl State {
 
     /// Forgets a queued event (`del_timer`).
     pub fn cancel_event(&self, id: EventId) {
+        self.mem.footprint.global();
         self.events.borrow_mut().retain(|e| e.id != id);
     }
 }

@@ -23,6 +23,7 @@ use smallvec::SmallVec;
 use crate::arena::{Arena, Handle};
 use crate::config::Granularity;
 use crate::cx::Cx;
+use crate::footprint::{access, Object};
 use crate::ids::{LockId, TaskId, WaitQueueId};
 use crate::lock::{LockKind, Name};
 use crate::mem::Word;
@@ -184,6 +185,7 @@ impl<G: Granularity> Cx<G> {
     /// `init_waitqueue_head()`; its lock gets class `class`.
     pub fn init_waitqueue_head(&self, class: &'static str, name: Name) -> WaitQueueId {
         let lock = self.new_lock(LockKind::Spin, class, name);
+        self.note_access(Object::Allocator, access::WRITE);
         let state = self.state();
         let mut queues = state.waitqueues.borrow_mut();
         let id = WaitQueueId(queues.heads.len() as u32);
@@ -211,6 +213,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Allocates an unlinked entry (`init_waitqueue_entry` / `init_waitqueue_func_entry`).
     pub fn new_wait_entry(&self, func: WakeFunction, exclusive: bool) -> WaitEntryId {
+        self.note_access(Object::Allocator, access::WRITE);
         let step = self.state().step.get();
         self.state()
             .waitqueues
@@ -221,6 +224,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Frees an entry; a stale one is reported as use-after-free or double free.
     pub fn free_wait_entry(&self, entry: WaitEntryId) {
+        self.note_access(Object::Allocator, access::WRITE);
         let step = self.state().step.get();
         let result = self
             .state()
@@ -247,6 +251,7 @@ impl<G: Granularity> Cx<G> {
     /// `list_add` / `list_add_tail` of the entry on the head's `task_list`: the head's
     /// words it stores to, in `__list_add`'s order (`next->prev` before `prev->next`).
     async fn link_entry(&self, head: WaitQueueId, entry: WaitEntryId, tail: bool) {
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         let (list, was_empty, linked) = {
             let mut queues = self.state().waitqueues.borrow_mut();
             let was_empty = queues.head(head).entries.is_empty();
@@ -280,6 +285,7 @@ impl<G: Granularity> Cx<G> {
     /// `next->prev` (the head's `prev` when the entry was last), then `prev->next` (the
     /// head's `next` when it was first).
     pub async fn remove_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         let (list, first, last, unlinked, after) = {
             let mut queues = self.state().waitqueues.borrow_mut();
             let entries = &queues.head(head).entries;
@@ -326,6 +332,7 @@ impl<G: Granularity> Cx<G> {
     pub async fn add_wait_queue_exclusive(&self, head: WaitQueueId, entry: WaitEntryId) {
         let lock = self.waitqueue_lock(head);
         let flags = self.spin_lock_irqsave(lock).await;
+        self.note_access(Object::WaitQueue(head), access::WRITE);
         if let Ok(e) = self.state().waitqueues.borrow_mut().entries.get_mut(entry) {
             e.exclusive = true;
         }
@@ -346,6 +353,7 @@ impl<G: Granularity> Cx<G> {
     /// still in its CPU's buffer). At `access` granularity a step; coarser, in place
     /// and without cost.
     pub async fn waitqueue_active(&self, head: WaitQueueId) -> bool {
+        self.note_access(Object::WaitQueue(head), access::READ);
         let list = self.state().waitqueues.borrow().head(head).list;
         let next = if G::STEPS_AT_ACCESS {
             self.load(list).await
@@ -376,8 +384,10 @@ impl<G: Granularity> Cx<G> {
         key: u64,
     ) {
         let mut remaining = nr_exclusive;
+        self.note_access(Object::WaitQueue(head), access::READ);
         let entries = self.state().waitqueues.borrow().snapshot(head);
         for entry in entries {
+            self.note_access(Object::WaitQueue(head), access::READ);
             let Some(e) = self.state().waitqueues.borrow().entry_on(head, entry) else {
                 continue;
             };

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use kernel_model::explore::{run_world, shrink_by, Focus};
 use kernel_model::{Options, Outcome, World};
-use serde::Serialize;
-use sim::strategy::{CutBranches, Dfs, Scheduler, StrategyKind};
+use serde::{Deserialize, Serialize};
+use sim::strategy::{CutBranches, Dfs, Dpor, Scheduler, StrategyKind};
 use sim::{
     AccessSteps, Granularity, GranularityKind, LockSteps, ReportKind, Schedule, SyscallSteps,
 };
@@ -116,6 +116,13 @@ pub struct Tally {
     pub search_complete: bool,
     /// DFS: the branches its bounds cut.
     pub cut: CutBranches,
+    /// Runs stopped by their step budget (`max steps`): a search is not exhaustive
+    /// past one.
+    pub step_limited: u64,
+    /// DPOR: a run did not follow the path the search replayed.
+    pub diverged: bool,
+    /// DPOR: executions that added nothing (sleep-set blocked).
+    pub redundant: u64,
 }
 
 fn earlier(a: Option<Found>, b: Option<Found>) -> Option<Found> {
@@ -147,14 +154,18 @@ impl Tally {
         self.search_complete |= other.search_complete;
         self.cut.by_preemption_bound += other.cut.by_preemption_bound;
         self.cut.by_delay_bound += other.cut.by_delay_bound;
+        self.step_limited += other.step_limited;
+        self.diverged |= other.diverged;
+        self.redundant += other.redundant;
         self
     }
 
-    /// DFS was exhaustive: it finished, and no bound cut a branch (every reachable
+    /// DFS or DPOR was exhaustive: it finished, no bound cut a branch (every reachable
     /// outcome was reached; sleep sets try interleavings that only reorder independent
-    /// steps once).
+    /// steps once), and — DPOR — no run was stopped by its step budget and no replay
+    /// diverged.
     pub fn exhaustive(&self) -> bool {
-        self.search_complete && self.cut.total() == 0
+        self.search_complete && self.cut.total() == 0 && self.step_limited == 0 && !self.diverged
     }
 
     /// The report to show: the first unexpected one, else the first of any kind.
@@ -293,9 +304,9 @@ impl Progress {
 }
 
 /// Explores: random, pct, timed and round-robin runs spread over `job.jobs` threads;
-/// dfs on one thread.
+/// dfs and dpor on one thread.
 pub fn explore(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
-    if job.plan.kind == StrategyKind::Dfs {
+    if matches!(job.plan.kind, StrategyKind::Dfs | StrategyKind::Dpor) {
         return std::thread::scope(|s| {
             std::thread::Builder::new()
                 .stack_size(WORKER_STACK)
@@ -412,7 +423,9 @@ fn seeded_runs<G: Granularity>(
 }
 
 fn dfs_worker(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
-    let _span = tracing::info_span!(target: TARGET, "explore worker", strategy = "dfs").entered();
+    let _span =
+        tracing::info_span!(target: TARGET, "explore worker", strategy = job.plan.kind.name())
+            .entered();
     let scenario = session::parse(&job.file, &job.text)?;
     Ok(match job.options.machine.granularity {
         GranularityKind::Syscall => dfs_runs::<SyscallSteps>(&scenario, job, progress),
@@ -421,12 +434,26 @@ fn dfs_worker(job: &Job, progress: &Progress) -> Result<Tally, CliError> {
     })
 }
 
+/// The search of a dfs or dpor exploration.
+enum Search {
+    Dfs(Dfs),
+    Dpor(Dpor),
+}
+
 fn dfs_runs<G: Granularity>(scenario: &Scenario, job: &Job, progress: &Progress) -> Tally {
     let loose = loose(scenario);
     let deadline = job.time_limit.map(|limit| Instant::now() + limit);
     let mut tally = Tally::default();
-    let mut dfs = Dfs::new(job.plan.preemption_bound, job.plan.delay_bound).with_sleep_sets();
-    let mut focus = Focus { inner: &mut dfs };
+    let mut search = if job.plan.kind == StrategyKind::Dpor {
+        Search::Dpor(Dpor::new())
+    } else {
+        Search::Dfs(Dfs::new(job.plan.preemption_bound, job.plan.delay_bound).with_sleep_sets())
+    };
+    let inner: &mut dyn Scheduler = match &mut search {
+        Search::Dfs(dfs) => dfs,
+        Search::Dpor(dpor) => dpor,
+    };
+    let mut focus = Focus { inner };
     let strategy: &mut dyn Scheduler = if job.plan.focus {
         &mut focus
     } else {
@@ -442,6 +469,9 @@ fn dfs_runs<G: Granularity>(scenario: &Scenario, job: &Job, progress: &Progress)
         }
         let (outcome, results, known) = one_run::<G>(scenario, &job.options, job.seed, strategy);
         strategy.end_execution();
+        if outcome.result.end == sim::RunEnd::StepLimit {
+            tally.step_limited += 1;
+        }
         classify(
             scenario, &loose, run, job.seed, &outcome, &results, &known, &mut tally,
         );
@@ -450,7 +480,13 @@ fn dfs_runs<G: Granularity>(scenario: &Scenario, job: &Job, progress: &Progress)
     if !tally.search_complete && tally.runs == job.runs && !progress.stopping() {
         tally.search_complete = !strategy.begin_execution();
     }
-    tally.cut = dfs.cut();
+    match &search {
+        Search::Dfs(dfs) => tally.cut = dfs.cut(),
+        Search::Dpor(dpor) => {
+            tally.diverged = dpor.diverged;
+            tally.redundant = dpor.redundant();
+        }
+    }
     tally
 }
 
@@ -523,7 +559,12 @@ fn explore_strategy(scenario: &Scenario, common: &CommonOpts) -> Result<Strategy
     let kind = match common.strategy {
         Some(arg) => arg.kind(),
         None => match scenario.header.strategy {
-            Some(k @ (StrategyKind::Random | StrategyKind::Pct | StrategyKind::Dfs)) => k,
+            Some(
+                k @ (StrategyKind::Random
+                | StrategyKind::Pct
+                | StrategyKind::Dfs
+                | StrategyKind::Dpor),
+            ) => k,
             _ => StrategyKind::Random,
         },
     };
@@ -536,9 +577,14 @@ fn explore_strategy(scenario: &Scenario, common: &CommonOpts) -> Result<Strategy
 }
 
 /// `first_report` of the JSON output.
-#[derive(Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FirstReportJson {
     pub kind: String,
+    /// The scenario does not expect this report: it fails the exploration. The first
+    /// report is the lowest-index unexpected one if there is one, else the lowest-index
+    /// one of any kind (so shards' first reports merge: `epsim merge`).
+    #[serde(default)]
+    pub unexpected: bool,
     /// The run's index (its seed is the exploration's seed plus it; dfs: the execution).
     pub run: u64,
     pub seed: u64,
@@ -551,7 +597,7 @@ pub struct FirstReportJson {
 
 /// One documented finding of the 2007 code in the JSON output (`findings`, keyed by the
 /// finding's name): what the text's `known finding` lines say.
-#[derive(Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FindingJson {
     /// Runs in which it showed.
     pub runs: u64,
@@ -562,9 +608,19 @@ pub struct FindingJson {
 
 /// The JSON of an exploration (a stable shape: scripts depend on it; fields are only
 /// ever added).
-#[derive(Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExploreJson {
     pub scenario: String,
+    /// The options of the runs (`options:` of the text), seed and strategy included.
+    #[serde(default)]
+    pub options: String,
+    /// `--shard I/N`, or `null`: every run.
+    #[serde(default)]
+    pub shard: Option<ShardJson>,
+    /// With `--shard` only: the trace hash of every distinct trace (16 hex digits,
+    /// sorted), so that `epsim merge` counts the distinct traces of the union exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_hashes: Option<Vec<String>>,
     /// Runs made.
     pub runs: u64,
     /// Runs this exploration (this shard) was asked to make; more than `runs` when the
@@ -574,6 +630,9 @@ pub struct ExploreJson {
     pub reports: BTreeMap<String, u64>,
     pub findings: BTreeMap<String, FindingJson>,
     pub first_report: Option<FirstReportJson>,
+    /// The report kinds the scenario expects (`expect report KIND`) that no run made.
+    #[serde(default)]
+    pub expected_missing: Vec<String>,
     /// No run made a report the scenario does not expect, and every report it expects
     /// was made (the exit status's verdict, as far as the runs went).
     pub passed: bool,
@@ -592,11 +651,23 @@ pub struct ExploreJson {
     pub cut_branches: u64,
     /// `cut_branches` by the bound that cut them.
     pub cut_branches_by: CutBranchesJson,
+    /// Runs stopped by their step budget (`max steps`): a dfs or dpor search is not
+    /// exhaustive when there is one.
+    pub step_limited_runs: u64,
+    /// dpor: executions that added nothing (sleep-set blocked); 0 for the others.
+    pub redundant_executions: u64,
     pub runs_per_sec: f64,
 }
 
+/// `shard` of the JSON output: the runs i with i mod `count` = `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardJson {
+    pub index: u64,
+    pub count: u64,
+}
+
 /// `bounds` of the JSON output.
-#[derive(Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoundsJson {
     /// The most preemptions per execution, or `null`.
     pub preemptions: Option<u32>,
@@ -622,7 +693,7 @@ impl BoundsJson {
 
 /// `cut_branches_by` of the JSON output: an alternative over both bounds counts as cut
 /// by the preemption bound.
-#[derive(Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CutBranchesJson {
     pub preemptions: u64,
     pub delays: u64,
@@ -748,6 +819,7 @@ fn report_json(
     resolved: &Resolved,
     found: &Found,
     finding: Option<&'static str>,
+    unexpected: bool,
     shrink_it: bool,
 ) -> FirstReportJson {
     let schedule = found.schedule.encode();
@@ -755,6 +827,7 @@ fn report_json(
     let replay_with = shrunk.clone().unwrap_or_else(|| schedule.clone());
     FirstReportJson {
         kind: found.kind.name().to_string(),
+        unexpected,
         run: found.run,
         seed: found.seed,
         message: found.message.clone(),
@@ -781,10 +854,11 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         Some(text) => Shard::parse(text).map_err(CliError::usage)?,
         None => Shard::ALL,
     };
-    if kind == StrategyKind::Dfs && shard != Shard::ALL {
-        return Err(CliError::usage(
-            "--shard splits seeded runs; dfs is one search and cannot be sharded",
-        ));
+    if matches!(kind, StrategyKind::Dfs | StrategyKind::Dpor) && shard != Shard::ALL {
+        return Err(CliError::usage(format!(
+            "--shard splits seeded runs; {} is one search and cannot be sharded",
+            kind.name()
+        )));
     }
     // The parser took --time-limit only in (0, TIME_LIMIT_MAX_SECONDS], so neither the
     // Duration nor the deadline (Instant + Duration) can overflow.
@@ -811,15 +885,26 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     let interrupted = crate::interrupt::requested();
     // Shrinking replays the scenario many times: not after Ctrl-C.
     let shrink_it = !args.no_shrink && !interrupted;
-    let first_json = tally
-        .first()
-        .map(|found| report_json(args, &scenario, &resolved, found, None, shrink_it));
+    let first_json = tally.first().map(|found| {
+        let unexpected = tally.first_unexpected.is_some();
+        report_json(
+            args, &scenario, &resolved, found, None, unexpected, shrink_it,
+        )
+    });
     let findings: BTreeMap<String, FindingJson> = tally
         .findings
         .iter()
         .map(|(name, count)| {
             let found = &tally.first_findings[name];
-            let first = report_json(args, &scenario, &resolved, found, Some(name), shrink_it);
+            let first = report_json(
+                args,
+                &scenario,
+                &resolved,
+                found,
+                Some(name),
+                false,
+                shrink_it,
+            );
             let finding = FindingJson {
                 runs: *count,
                 first,
@@ -834,8 +919,15 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         .filter(|k| !tally.expected_found.contains(k))
         .collect();
     let failed = tally.first_unexpected.is_some() || !missing.is_empty();
+    let sharded = shard != Shard::ALL || args.shard.is_some();
     let json = ExploreJson {
         scenario: scenario.name(),
+        options: resolved.describe(),
+        shard: args.shard.is_some().then_some(ShardJson {
+            index: shard.index,
+            count: shard.count,
+        }),
+        trace_hashes: sharded.then(|| tally.hashes.iter().map(|h| format!("{h:016x}")).collect()),
         runs: tally.runs,
         runs_planned: planned,
         distinct_traces: tally.hashes.len() as u64,
@@ -846,6 +938,7 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             .collect(),
         findings,
         first_report: first_json,
+        expected_missing: missing.iter().map(|k| k.name().to_string()).collect(),
         passed: !failed,
         interrupted,
         stopped_early: !interrupted && !tally.search_complete && tally.runs < planned,
@@ -857,6 +950,8 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             preemptions: tally.cut.by_preemption_bound,
             delays: tally.cut.by_delay_bound,
         },
+        step_limited_runs: tally.step_limited,
+        redundant_executions: tally.redundant,
         runs_per_sec: per_second(tally.runs, seconds),
     };
     if resolved.json {
@@ -915,6 +1010,8 @@ impl Text<'_> {
         if self.plan.kind == StrategyKind::Dfs {
             how.push_str(", depth-first on one thread, ");
             how.push_str(&bounds_text(self.plan));
+        } else if self.plan.kind == StrategyKind::Dpor {
+            how.push_str(", source-DPOR with sleep sets on one thread, no bounds");
         } else {
             let jobs = self.jobs;
             how.push_str(&format!(
@@ -938,11 +1035,15 @@ impl Text<'_> {
                 "  (interrupted by Ctrl-C: {} of {} runs completed; the tally is of those runs)",
                 json.runs, json.runs_planned
             )?;
-        } else if json.stopped_early && self.plan.kind != StrategyKind::Dfs {
+        } else if json.stopped_early
+            && !matches!(self.plan.kind, StrategyKind::Dfs | StrategyKind::Dpor)
+        {
             writeln!(out, "  (the time limit stopped the exploration early)")?;
         }
         if self.plan.kind == StrategyKind::Dfs {
             writeln!(out, "search: {}", self.search_text())?;
+        } else if self.plan.kind == StrategyKind::Dpor {
+            writeln!(out, "search: {}", self.dpor_text())?;
         }
         writeln!(out, "distinct traces: {}", json.distinct_traces)?;
         Ok(())
@@ -975,6 +1076,49 @@ impl Text<'_> {
             format!("stopped after {runs}, the --runs limit")
         };
         format!("not complete: {why}; {} so far", cut_text(cut))
+    }
+
+    /// What the dpor search covered: exhaustive only when it finished, no run was cut
+    /// by its step budget and every replay followed its path.
+    fn dpor_text(&self) -> String {
+        let (json, tally) = (self.json, self.tally);
+        let redundant = format!(
+            "{} of the executions added nothing (sleep-set blocked)",
+            tally.redundant
+        );
+        if json.exhaustive {
+            return format!(
+                "exhaustive: every equivalence class of interleavings (steps that touch no \
+                 common object commute) was executed, so every reachable outcome was reached; \
+                 {redundant}"
+            );
+        }
+        let mut cuts = Vec::new();
+        if tally.step_limited > 0 {
+            cuts.push(format!(
+                "{} run{} stopped by the step budget",
+                tally.step_limited,
+                if tally.step_limited == 1 { "" } else { "s" }
+            ));
+        }
+        if tally.diverged {
+            cuts.push("a replay did not follow its recorded path (nondeterministic code)".into());
+        }
+        if json.search_complete {
+            return format!("complete, but not exhaustive: {}", cuts.join(", "));
+        }
+        let runs = runs_text(json.runs);
+        cuts.insert(
+            0,
+            if json.interrupted {
+                format!("interrupted after {runs}")
+            } else if json.stopped_early {
+                format!("the time limit stopped it after {runs}")
+            } else {
+                format!("stopped after {runs}, the --runs limit")
+            },
+        );
+        format!("not complete: {}", cuts.join("; "))
     }
 
     fn write_reports(&self, out: &mut dyn Write) -> Result<(), CliError> {
@@ -1111,10 +1255,10 @@ fn runs_text(runs: u64) -> String {
     format!("{runs} run{}", if runs == 1 { "" } else { "s" })
 }
 
-/// Runs per second exploring `seed-case-4-two-waiters` at access granularity with the
-/// random strategy on `jobs` threads (for `epsim bench`).
+/// Runs per second exploring `seed-case-5-callback-race` at access granularity under
+/// tso with the random strategy on `jobs` threads (for `epsim bench`).
 pub fn bench_runs_per_sec(jobs: usize, runs: u64) -> f64 {
-    let Some(builtin) = crate::scenario::builtin("seed-case-4-two-waiters") else {
+    let Some(builtin) = crate::scenario::builtin("seed-case-5-callback-race") else {
         return 0.0;
     };
     let Ok(scenario) = builtin.parse() else {
@@ -1122,6 +1266,7 @@ pub fn bench_runs_per_sec(jobs: usize, runs: u64) -> f64 {
     };
     let common = CommonOpts {
         granularity: Some(crate::cli::GranularityArg::Access),
+        model: Some(crate::cli::ModelArg::Tso),
         ..CommonOpts::default()
     };
     let Ok(resolved) = session::resolve(&scenario, &common) else {

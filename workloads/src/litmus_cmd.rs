@@ -35,7 +35,7 @@ impl Outcome {
     pub fn disagrees(&self) -> bool {
         let expected = expected(&self.result);
         match self.strategy {
-            LitmusStrategy::Dfs => self.result.allowed != expected,
+            LitmusStrategy::Dfs | LitmusStrategy::Dpor => self.result.allowed != expected,
             LitmusStrategy::Random { .. } => self.result.allowed && !expected,
         }
     }
@@ -49,6 +49,7 @@ fn expected(result: &LitmusResult) -> bool {
 fn strategy_name(strategy: LitmusStrategy) -> &'static str {
     match strategy {
         LitmusStrategy::Dfs => "dfs",
+        LitmusStrategy::Dpor => "dpor",
         LitmusStrategy::Random { .. } => "random",
     }
 }
@@ -122,13 +123,17 @@ pub fn run(args: &LitmusArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
 
 fn strategy(args: &LitmusArgs) -> Result<LitmusStrategy, CliError> {
     match args.strategy {
-        LitmusStrategyArg::Dfs => {
+        LitmusStrategyArg::Dfs | LitmusStrategyArg::Dpor => {
+            let (name, exact) = match args.strategy {
+                LitmusStrategyArg::Dfs => ("dfs", LitmusStrategy::Dfs),
+                _ => ("dpor", LitmusStrategy::Dpor),
+            };
             if args.runs.is_some() || args.seed.is_some() {
-                return Err(CliError::usage(
-                    "--runs and --seed apply to --strategy random; dfs explores every execution once",
-                ));
+                return Err(CliError::usage(format!(
+                    "--runs and --seed apply to --strategy random; {name} explores every execution once"
+                )));
             }
-            Ok(LitmusStrategy::Dfs)
+            Ok(exact)
         }
         LitmusStrategyArg::Random => Ok(LitmusStrategy::Random {
             runs: args.runs.unwrap_or(DEFAULT_RUNS),
@@ -280,6 +285,9 @@ pub fn write_report(out: &mut dyn Write, outcome: &Outcome) -> Result<(), CliErr
         LitmusStrategy::Dfs => {
             "dfs: every execution once, so the states above are complete".to_string()
         }
+        LitmusStrategy::Dpor => "dpor: one execution per class of equivalent interleavings, \
+                                 so the states above are complete (counts are per class)"
+            .to_string(),
         LitmusStrategy::Random { runs, seed } => format!(
             "random: {runs} seeded samples from seed {seed}; an allowed outcome may be missed"
         ),

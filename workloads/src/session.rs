@@ -203,6 +203,7 @@ impl Plan {
             StrategyKind::RoundRobin => Box::new(RoundRobin),
             StrategyKind::Timed | StrategyKind::Replay => Box::new(Timed::new(seed)),
             StrategyKind::Dfs => Box::new(Dfs::new(self.preemption_bound, self.delay_bound)),
+            StrategyKind::Dpor => Box::new(sim::strategy::Dpor::new()),
         }
     }
 }
@@ -224,6 +225,7 @@ pub fn warmed_pct(seed: u64, depth: u32, estimate: u64) -> Pct {
             step: decision,
             actions: &actions,
             last_cpu: CpuId(0),
+            model: sim::MemoryModel::Sc,
         });
     }
     pct.end_execution();

@@ -21,9 +21,11 @@
 //! follow a recorded schedule and check it at every step, whatever strategy is passed.
 
 mod dfs;
+mod dpor;
 mod pct;
 
 pub use dfs::{CutBranches, Dfs};
+pub use dpor::Dpor;
 pub use pct::Pct;
 
 use crate::ids::CpuId;
@@ -51,6 +53,8 @@ pub struct DecisionView<'a> {
     pub actions: &'a [ActionView],
     /// The CPU that performed the last `Run`.
     pub last_cpu: CpuId,
+    /// The machine's memory model (which drains may be enabled at once).
+    pub model: crate::mem::MemoryModel,
 }
 
 impl DecisionView<'_> {
@@ -73,6 +77,15 @@ pub trait Scheduler {
     fn begin_execution(&mut self) -> bool;
     fn choose(&mut self, view: &DecisionView<'_>) -> usize;
     fn end_execution(&mut self) {}
+    /// Whether the strategy wants [`Scheduler::observe`] calls (asked once per run; it
+    /// costs the machine a test per access when not, some recording when so).
+    fn wants_footprints(&self) -> bool {
+        false
+    }
+    /// The footprint of the step the last [`Scheduler::choose`] chose: every shared
+    /// object it touched ([`crate::footprint`]). Called before the next `choose`, and
+    /// once at the end of the run for the last step.
+    fn observe(&mut self, _footprint: crate::footprint::Footprint) {}
 }
 
 /// Strategy names as the command line spells them.
@@ -84,16 +97,18 @@ pub enum StrategyKind {
     Timed,
     Replay,
     Dfs,
+    Dpor,
 }
 
 impl StrategyKind {
-    pub const ALL: [StrategyKind; 6] = [
+    pub const ALL: [StrategyKind; 7] = [
         StrategyKind::Random,
         StrategyKind::Pct,
         StrategyKind::RoundRobin,
         StrategyKind::Timed,
         StrategyKind::Replay,
         StrategyKind::Dfs,
+        StrategyKind::Dpor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -104,6 +119,7 @@ impl StrategyKind {
             StrategyKind::Timed => "timed",
             StrategyKind::Replay => "replay",
             StrategyKind::Dfs => "dfs",
+            StrategyKind::Dpor => "dpor",
         }
     }
 

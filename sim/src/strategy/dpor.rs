@@ -1,0 +1,566 @@
+//! Dynamic partial-order reduction: one execution per equivalence class of
+//! interleavings, where two interleavings are equivalent when they order every pair of
+//! dependent steps alike (Mazurkiewicz traces).
+//!
+//! The algorithm is source-DPOR with sleep sets (Abdulla, Aronis, Jonsson, Sagonas,
+//! "Optimal dynamic partial order reduction", POPL 2014, Algorithm 1), stateless: every
+//! execution re-runs the machine from the start, replaying the path to the node where
+//! it branches. After each step the machine reports the step's [`Footprint`] (every
+//! shared object it touched, [`crate::footprint`]); the search keeps the executed
+//! sequence with a vector clock per step (happens-before), and for each new step `e`
+//! finds the earlier steps of other threads it races with: dependent, and not already
+//! ordered before `e` by something else. For each race `(e', e)` it adds to the
+//! backtrack set of the node before `e'` an *initial* of `v = notdep(e').e` — a thread
+//! whose first step in `v` nothing else in `v` happens before — unless one is there.
+//! A node's sleep set holds the threads whose subtrees from an equivalent state have
+//! been explored; a new node inherits those independent of the step taken.
+//!
+//! # Threads
+//!
+//! Each CPU is a thread (its steps, whichever task or interrupt handler it runs, are in
+//! program order). Store buffers are handled as in Abdulla, Atig, Jonsson, Leonardsson,
+//! "Stateless model checking for TSO and PSO" (TACAS 2015): each buffer is an auxiliary
+//! thread whose steps are the drains of its stores — one per CPU under tso (drains in
+//! FIFO order), one per CPU and word under pso — and each drain happens after the step
+//! that buffered its store. Each pending interrupt delivery is a thread of one step.
+//!
+//! # Blocking
+//!
+//! A CPU waiting for a lock is not enabled. A race between a release and a later
+//! acquisition of the same lock cannot be reversed (the acquisition was not enabled
+//! before the release); the race that matters is with the earlier acquisition, so a
+//! release orders a later acquisition without hiding that acquisition's own races (see
+//! [`crate::footprint::Dependence::release_acquire`]). When the initial a race asks for
+//! is not enabled at its node, every enabled thread there is added instead (the
+//! conservative fallback of classic DPOR).
+//!
+//! # Executions that add nothing
+//!
+//! When every enabled thread at a node sleeps, the execution is redundant (sleep-set
+//! blocked). The machine cannot abandon a run, so it runs to its end with the default
+//! choice; its steps add no races and no nodes. [`Dpor::redundant`] counts them.
+//!
+//! # When the search is exhaustive
+//!
+//! When [`Scheduler::begin_execution`] returns false, every equivalence class under the
+//! dependence relation of [`crate::footprint`] has been executed at least once: every
+//! reachable final state was reached — provided the runs were not cut by their step
+//! budget and the replay never diverged ([`Dpor::diverged`]).
+
+use smallvec::SmallVec;
+
+use super::{DecisionView, Scheduler};
+use crate::footprint::{BufferOp, Footprint};
+use crate::ids::{CpuId, EventId};
+use crate::machine::Action;
+use crate::mem::{MemoryModel, Word};
+
+/// Who takes a step, as DPOR sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Thread {
+    Cpu(CpuId),
+    /// A store buffer's drains: the CPU's whole buffer (tso) or its stores to one word
+    /// (pso).
+    Buffer(CpuId, Option<Word>),
+    Interrupt(EventId, CpuId),
+}
+
+/// A thread's index in [`Dpor::thread_ids`] order of first appearance.
+type ThreadIndex = u32;
+
+/// A sequence of threads' steps (the steps of a race's reversal).
+type Sequence = SmallVec<[ThreadIndex; 16]>;
+
+/// Happens-before as a vector clock: entry `t` is how many of thread `t`'s steps
+/// happen before or are the step (missing entries are 0).
+type Clock = SmallVec<[u32; 8]>;
+
+fn clock_get(clock: &Clock, thread: ThreadIndex) -> u32 {
+    clock.get(thread as usize).copied().unwrap_or(0)
+}
+
+fn clock_join(into: &mut Clock, other: &Clock) {
+    if into.len() < other.len() {
+        into.resize(other.len(), 0);
+    }
+    for (a, b) in into.iter_mut().zip(other.iter()) {
+        *a = (*a).max(*b);
+    }
+}
+
+/// One executed step.
+#[derive(Clone, Debug)]
+struct Event {
+    thread: ThreadIndex,
+    /// Its position among its thread's steps, from 1 (= `clock[thread]`).
+    seq: u32,
+    clock: Clock,
+    footprint: Footprint,
+}
+
+/// The backward scan of the steps before a new one: its clock, what is known to happen
+/// before it without the races found so far, and the races (latest first).
+struct Scan {
+    clock: Clock,
+    covered: Clock,
+    races: SmallVec<[usize; 4]>,
+}
+
+impl Scan {
+    /// Looks at step `j` (`earlier`); true when the scan can stop there (a global step
+    /// ordered before the new one: every earlier step but the drains happens before it).
+    fn visit(&mut self, earlier: &Event, j: usize, thread: ThreadIndex, later: &Footprint) -> bool {
+        if earlier.thread == thread {
+            return false;
+        }
+        let dependence = earlier.footprint.dependence(later);
+        if !dependence.orders() {
+            return false;
+        }
+        clock_join(&mut self.clock, &earlier.clock);
+        if clock_get(&self.covered, earlier.thread) >= earlier.seq {
+            return earlier.footprint.global;
+        }
+        if dependence.conflict {
+            self.races.push(j);
+        }
+        if dependence.release_acquire {
+            // Not covered: the release's own acquisition may race with the new step.
+            return false;
+        }
+        clock_join(&mut self.covered, &earlier.clock);
+        earlier.footprint.global
+    }
+}
+
+/// A decision on the current path.
+#[derive(Clone, Debug)]
+struct Node {
+    /// The enabled threads, in the view's (canonical) order.
+    threads: SmallVec<[ThreadIndex; 8]>,
+    /// Which of them are store-buffer drains, and the CPU of each.
+    drains: SmallVec<[bool; 8]>,
+    cpus: SmallVec<[CpuId; 8]>,
+    /// Index into `threads` of the thread taken.
+    chosen: usize,
+    /// Threads to explore from here.
+    backtrack: SmallVec<[ThreadIndex; 4]>,
+    /// Threads explored from here, with the footprint of the step they took.
+    done: SmallVec<[(ThreadIndex, Footprint); 2]>,
+    /// Threads asleep on entry, with the footprint of their next step.
+    sleep: SmallVec<[(ThreadIndex, Footprint); 2]>,
+    /// For each thread a race added to `backtrack`: the rest of the reversing sequence
+    /// (`v` of the race with that thread taken first), which the execution that takes
+    /// it follows while it can (see [`Dpor::guide`]).
+    guides: Vec<(ThreadIndex, Sequence)>,
+}
+
+impl Node {
+    fn asleep(&self, thread: ThreadIndex) -> bool {
+        self.sleep.iter().any(|(t, _)| *t == thread) || self.done.iter().any(|(t, _)| *t == thread)
+    }
+}
+
+impl Default for Dpor {
+    fn default() -> Dpor {
+        Dpor::new()
+    }
+}
+
+/// Source-DPOR with sleep sets. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Dpor {
+    /// The machine's, as the first decision shows it.
+    model: MemoryModel,
+    /// Every thread seen, indexed by [`ThreadIndex`] (a handful: a linear search).
+    thread_ids: Vec<Thread>,
+    path: Vec<Node>,
+    /// `events[i]` is the step taken at `path[i]`.
+    events: Vec<Event>,
+    /// Decisions made in the current execution.
+    depth: usize,
+    /// The current execution reached a node where every enabled thread sleeps.
+    blocked: bool,
+    started: bool,
+    executions: u64,
+    redundant: u64,
+    /// Per execution: each thread's last step, and each buffer's stores not yet drained
+    /// (the step that buffered each).
+    last_of_thread: Vec<Option<usize>>,
+    /// (buffer, step) in the order the stores were buffered (a handful at a time).
+    buffered: Vec<((CpuId, Word), usize)>,
+    /// The drains among the steps, in order.
+    drains: Vec<usize>,
+    /// The threads the current execution takes first at its new nodes, while each is
+    /// enabled and awake: the rest of the sequence whose race made it branch. Any
+    /// choice at a new node keeps the search complete (source-DPOR may take any enabled
+    /// thread that does not sleep); this one reaches the reversed race directly instead
+    /// of wandering into states where every thread sleeps.
+    guide: std::collections::VecDeque<ThreadIndex>,
+    /// Set when a run did not follow the path it was replaying (nondeterministic code):
+    /// the search can then no longer claim to be exhaustive.
+    pub diverged: bool,
+}
+
+impl Dpor {
+    pub fn new() -> Dpor {
+        Dpor {
+            model: MemoryModel::Sc,
+            thread_ids: Vec::new(),
+            path: Vec::new(),
+            events: Vec::new(),
+            depth: 0,
+            blocked: false,
+            started: false,
+            executions: 0,
+            redundant: 0,
+            last_of_thread: Vec::new(),
+            buffered: Vec::new(),
+            drains: Vec::new(),
+            guide: std::collections::VecDeque::new(),
+            diverged: false,
+        }
+    }
+
+    /// Executions begun so far.
+    pub fn executions(&self) -> u64 {
+        self.executions
+    }
+
+    /// Executions that turned out to be redundant (sleep-set blocked): they ran, but
+    /// every state they reached had been reached before.
+    pub fn redundant(&self) -> u64 {
+        self.redundant
+    }
+
+    fn thread_of(&mut self, action: Action) -> ThreadIndex {
+        let thread = match action {
+            Action::Run { cpu } => Thread::Cpu(cpu),
+            Action::Drain { cpu, word } => {
+                Thread::Buffer(cpu, (self.model == MemoryModel::Pso).then_some(word))
+            }
+            Action::Interrupt { event, cpu } => Thread::Interrupt(event, cpu),
+        };
+        match self.thread_ids.iter().position(|&t| t == thread) {
+            Some(index) => index as ThreadIndex,
+            None => {
+                self.thread_ids.push(thread);
+                (self.thread_ids.len() - 1) as ThreadIndex
+            }
+        }
+    }
+
+    /// The per-execution bookkeeping for the steps kept from the last execution.
+    fn rebuild(&mut self) {
+        self.last_of_thread.clear();
+        self.buffered.clear();
+        self.drains.clear();
+        for i in 0..self.events.len() {
+            let thread = self.events[i].thread as usize;
+            if self.last_of_thread.len() <= thread {
+                self.last_of_thread.resize(thread + 1, None);
+            }
+            self.last_of_thread[thread] = Some(i);
+            if self.events[i].footprint.drain {
+                self.drains.push(i);
+            }
+            for op in self.events[i].footprint.buffer_ops.clone() {
+                self.apply_buffer_op(op, i);
+            }
+        }
+    }
+
+    /// Follows a buffer op of step `i`: the step that buffered a drained store.
+    fn apply_buffer_op(&mut self, op: BufferOp, i: usize) -> Option<usize> {
+        match op {
+            BufferOp::Push { cpu, word } => {
+                self.buffered.push(((cpu, word), i));
+                None
+            }
+            BufferOp::Pop { cpu, word } => {
+                let at = self.buffered.iter().position(|(b, _)| *b == (cpu, word))?;
+                Some(self.buffered.remove(at).1)
+            }
+        }
+    }
+
+    /// Records step `i` (the one `path[i]` chose), and the races it completes.
+    fn add_event(&mut self, mut footprint: Footprint) {
+        let i = self.events.len();
+        let node = &self.path[i];
+        let thread = node.threads[node.chosen];
+        footprint.drain = node.drains[node.chosen];
+        footprint.cpu = Some(node.cpus[node.chosen]);
+        let mut clock = match self.last_of_thread.get(thread as usize).copied().flatten() {
+            Some(k) => self.events[k].clock.clone(),
+            None => Clock::new(),
+        };
+        // A drain happens after the step that buffered its store.
+        for op in footprint.buffer_ops.clone() {
+            if let Some(k) = self.apply_buffer_op(op, i) {
+                if k != i {
+                    clock_join(&mut clock, &self.events[k].clock);
+                }
+            }
+        }
+        if clock.len() <= thread as usize {
+            clock.resize(thread as usize + 1, 0);
+        }
+        let seq = clock[thread as usize] + 1;
+        clock[thread as usize] = seq;
+        // What is known to happen before the step without the races found below, and
+        // the races: latest first.
+        let mut scan = Scan {
+            covered: clock.clone(),
+            clock,
+            races: SmallVec::new(),
+        };
+        let mut stopped_at = None;
+        for j in (0..i).rev() {
+            if scan.visit(&self.events[j], j, thread, &footprint) {
+                // Every step before a global one that is not a drain happens before it:
+                // only the drains before it remain to be looked at.
+                stopped_at = Some(j);
+                break;
+            }
+        }
+        if let Some(stop) = stopped_at {
+            for &j in self.drains.iter().rev().filter(|&&j| j < stop) {
+                scan.visit(&self.events[j], j, thread, &footprint);
+            }
+        }
+        let Scan { clock, races, .. } = scan;
+        let event = Event {
+            thread,
+            seq,
+            clock,
+            footprint,
+        };
+        for j in races {
+            self.reverse(j, &event);
+        }
+        if self.last_of_thread.len() <= thread as usize {
+            self.last_of_thread.resize(thread as usize + 1, None);
+        }
+        self.last_of_thread[thread as usize] = Some(i);
+        if event.footprint.drain {
+            self.drains.push(i);
+        }
+        self.events.push(event);
+    }
+
+    /// The race of step `j` with `event` (the step about to be recorded, index
+    /// `events.len()`): makes sure the backtrack set of `path[j]` holds an initial of
+    /// `notdep(j).event`.
+    fn reverse(&mut self, j: usize, event: &Event) {
+        let (racer_thread, racer_seq) = (self.events[j].thread, self.events[j].seq);
+        // Threads seen in v so far, with their first step's position.
+        let mut first: SmallVec<[(ThreadIndex, u32); 8]> = SmallVec::new();
+        let mut initials: SmallVec<[ThreadIndex; 4]> = SmallVec::new();
+        let mut sequence = Sequence::new();
+        let mut consider = |thread: ThreadIndex, seq: u32, clock: &Clock| {
+            sequence.push(thread);
+            let initial = first.iter().all(|&(t, s)| clock_get(clock, t) < s);
+            if !first.iter().any(|&(t, _)| t == thread) {
+                first.push((thread, seq));
+            }
+            if initial && !initials.contains(&thread) {
+                initials.push(thread);
+            }
+        };
+        for x in &self.events[j + 1..] {
+            if clock_get(&x.clock, racer_thread) >= racer_seq {
+                continue; // happens after the racer: not in v
+            }
+            consider(x.thread, x.seq, &x.clock);
+        }
+        consider(event.thread, event.seq, &event.clock);
+        let node = &mut self.path[j];
+        // Already explored or to be: an initial that will be taken from here, or one
+        // that sleeps here — every execution from here that starts with a sleeping
+        // thread is equivalent to one explored before (what a sleep set means).
+        if initials
+            .iter()
+            .any(|t| node.backtrack.contains(t) || node.asleep(*t))
+        {
+            return;
+        }
+        let enabled = |t: &ThreadIndex| node.threads.contains(t);
+        let pick = initials
+            .iter()
+            .copied()
+            .filter(enabled)
+            .find(|&t| !node.asleep(t))
+            .or_else(|| initials.iter().copied().find(enabled));
+        match pick {
+            Some(t) => {
+                node.backtrack.push(t);
+                // v with t's first step first: t is an initial, so nothing in v before
+                // that step happens before it.
+                if let Some(at) = sequence.iter().position(|&s| s == t) {
+                    sequence.remove(at);
+                }
+                node.guides.push((t, sequence));
+            }
+            None => {
+                // The reversal's first step is not enabled there (a lock held): explore
+                // every thread that is.
+                for t in node.threads.clone() {
+                    if !node.backtrack.contains(&t) {
+                        node.backtrack.push(t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The sleep set of a new node after `path[d - 1]`: what slept or was done there
+    /// and is independent of the step taken.
+    fn child_sleep(&self, d: usize) -> SmallVec<[(ThreadIndex, Footprint); 2]> {
+        let Some(parent) = d.checked_sub(1).map(|p| &self.path[p]) else {
+            return SmallVec::new();
+        };
+        let Some(taken) = self.events.get(d - 1) else {
+            return SmallVec::new();
+        };
+        parent
+            .sleep
+            .iter()
+            .chain(parent.done.iter())
+            .filter(|(t, f)| {
+                *t != taken.thread
+                    && !f.dependence(&taken.footprint).orders()
+                    && !taken.footprint.dependence(f).orders()
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+impl Scheduler for Dpor {
+    fn begin_execution(&mut self) -> bool {
+        self.depth = 0;
+        self.blocked = false;
+        self.guide.clear();
+        if !self.started {
+            self.started = true;
+            self.executions = 1;
+            self.rebuild();
+            return true;
+        }
+        while let Some(last) = self.path.len().checked_sub(1) {
+            let node = &mut self.path[last];
+            let taken = node.threads[node.chosen];
+            if !node.done.iter().any(|(t, _)| *t == taken) {
+                let footprint = self
+                    .events
+                    .get(last)
+                    .map(|e| e.footprint.clone())
+                    .unwrap_or_else(|| Footprint {
+                        global: true,
+                        ..Footprint::default()
+                    });
+                node.done.push((taken, footprint));
+            }
+            let next = node
+                .backtrack
+                .iter()
+                .copied()
+                .find(|&t| !node.asleep(t) && node.threads.contains(&t));
+            match next {
+                Some(t) => {
+                    node.chosen = node.threads.iter().position(|&x| x == t).expect("enabled");
+                    self.guide = node
+                        .guides
+                        .iter()
+                        .find(|(g, _)| *g == t)
+                        .map(|(_, rest)| rest.iter().copied().collect())
+                        .unwrap_or_default();
+                    self.events.truncate(last);
+                    self.executions += 1;
+                    self.rebuild();
+                    return true;
+                }
+                None => {
+                    self.path.pop();
+                    self.events.truncate(last);
+                }
+            }
+        }
+        false
+    }
+
+    fn wants_footprints(&self) -> bool {
+        true
+    }
+
+    fn choose(&mut self, view: &DecisionView<'_>) -> usize {
+        let d = self.depth;
+        self.depth += 1;
+        self.model = view.model;
+        if self.blocked {
+            return 0;
+        }
+        let threads: SmallVec<[ThreadIndex; 8]> = view
+            .actions
+            .iter()
+            .map(|a| self.thread_of(a.action))
+            .collect();
+        if d < self.path.len() {
+            let node = &self.path[d];
+            if node.threads == threads {
+                return node.chosen;
+            }
+            // The run does not follow the recorded path: cut the path here.
+            self.diverged = true;
+            self.path.truncate(d);
+            self.events.truncate(d);
+            self.rebuild();
+        }
+        let sleep = self.child_sleep(d);
+        let asleep = |t: &ThreadIndex| sleep.iter().any(|(s, _)| s == t);
+        let guided = self
+            .guide
+            .pop_front()
+            .and_then(|g| threads.iter().position(|t| *t == g && !asleep(t)));
+        if guided.is_none() {
+            self.guide.clear();
+        }
+        let Some(chosen) = guided.or_else(|| threads.iter().position(|t| !asleep(t))) else {
+            // Every enabled thread was explored from an equivalent state.
+            self.blocked = true;
+            self.redundant += 1;
+            return 0;
+        };
+        let drains = view
+            .actions
+            .iter()
+            .map(|a| matches!(a.action, Action::Drain { .. }))
+            .collect();
+        let cpus = view.actions.iter().map(|a| a.action.cpu()).collect();
+        self.path.push(Node {
+            backtrack: SmallVec::from_slice(&[threads[chosen]]),
+            drains,
+            cpus,
+            threads,
+            chosen,
+            done: SmallVec::new(),
+            sleep,
+            guides: Vec::new(),
+        });
+        chosen
+    }
+
+    fn observe(&mut self, footprint: Footprint) {
+        if self.blocked {
+            return;
+        }
+        let i = self.depth.wrapping_sub(1);
+        // Steps of the replayed prefix are known already; a step is recorded once, when
+        // its node is the last on the path.
+        if i < self.events.len() || i >= self.path.len() || i != self.events.len() {
+            return;
+        }
+        self.add_event(footprint);
+    }
+}
