@@ -763,7 +763,7 @@ impl State {
 }
 
 /// Whether releasing a lock of `kind` in `mode` is a plain (release) store under `model`
-/// rather than a full barrier; see [`State::release_order`].
+/// rather than a full barrier (what `State::release_order` does with it).
 pub fn release_is_plain_store(model: MemoryModel, kind: LockKind, mode: LockMode) -> bool {
     match model {
         MemoryModel::Sc => false,
