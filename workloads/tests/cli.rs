@@ -174,7 +174,7 @@ fn litmus_all_agrees_with_the_expected_table() {
         .lines()
         .filter(|l| l.contains(" sc ") || l.contains(" tso ") || l.contains(" pso "))
         .count();
-    assert_eq!(rows, 24, "{stdout}");
+    assert_eq!(rows, 72, "{stdout}");
 
     let output = epsim()
         .args(["litmus", "all", "--model", "pso", "--json"])
@@ -183,7 +183,7 @@ fn litmus_all_agrees_with_the_expected_table() {
     assert!(output.status.success());
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     let results = json.as_array().unwrap();
-    assert_eq!(results.len(), 8);
+    assert_eq!(results.len(), 24);
     assert!(results.iter().all(|r| r["model"] == "pso"));
 }
 
