@@ -418,6 +418,12 @@ pub mod finding {
     /// last close then no longer waits in `eventpoll_release` and frees the file before
     /// the remover's `spin_unlock(&file->f_lock)` (F4; CVE-2026-46242, fixed after 6.18).
     pub const CLOSE_RACE: &str = "close-race";
+    /// 2.6.22 and older: `unix_poll`'s `poll_wait` links epoll's hook on `sk_sleep` and
+    /// then reads the receive queue with no barrier, while `sock_def_readable` tests
+    /// `waitqueue_active(sk_sleep)` without the head's lock; with store buffers both miss
+    /// and a level-triggered socket stays ready off the ready list (F5; fixed in 2.6.31
+    /// by a57de0b4, `sock_poll_wait` and `sk_has_sleeper`).
+    pub const SOCKET_POLL_RACE: &str = "socket-poll-race";
 }
 
 /// An epitem whose `rdllink.prev` points at itself while its `next` does not: the
@@ -501,6 +507,12 @@ pub fn classify_finding<G: Granularity>(
         {
             Some(finding::SAFEWAKE_DROPS_WAKE)
         }
+        ReportKind::LostWakeup
+            if kernel.version() != crate::kernel::KernelVersion::V6_18
+                && a_ready_socket_is_off_its_ready_list(kernel) =>
+        {
+            Some(finding::SOCKET_POLL_RACE)
+        }
         ReportKind::UseAfterFree
             if kernel.version() == crate::kernel::KernelVersion::V6_18
                 && report.message.starts_with("struct file:")
@@ -510,6 +522,34 @@ pub fn classify_finding<G: Granularity>(
         }
         _ => None,
     }
+}
+
+/// Whether a level-triggered item watching a socket that polls ready for its events is
+/// not on its set's ready list (F5's mark; the nested case F2 is classified first).
+fn a_ready_socket_is_off_its_ready_list<G: Granularity>(kernel: &Kernel<G>) -> bool {
+    let items: Vec<(crate::objects::FileId, sim::Word, ListHead)> = {
+        let objects = kernel.objects.borrow();
+        objects
+            .epitems
+            .live()
+            .filter(|(_, item, _)| {
+                objects
+                    .files
+                    .get(item.file)
+                    .is_ok_and(|f| matches!(f.kind, crate::objects::FileKind::Socket(_)))
+            })
+            .map(|(_, item, _)| (item.file, item.events_word(), item.rdllink()))
+            .collect()
+    };
+    items.into_iter().any(|(file, events_word, rdllink)| {
+        let events = kernel.cx.peek(events_word) as u32;
+        let linked = kernel.cx.peek(rdllink.next_word()) != rdllink.address();
+        events & EPOLLET == 0
+            && !linked
+            && kernel
+                .poll_peek(file)
+                .is_some_and(|mask| mask & events & !EP_PRIVATE_BITS != 0)
+    })
 }
 
 /// Whether some eventpoll's `ep->mtx` is held: a 6.18 `struct file` touched after its

@@ -132,7 +132,7 @@ impl<G: Granularity> Kernel<G> {
             n = (ULLONG_MAX - count) as i32;
         }
         cx.store(c.count, count + n as u64).await;
-        if cx.waitqueue_active(c.wqh) {
+        if cx.waitqueue_active(c.wqh).await {
             self.eventfd_wake_locked(c.wqh, POLLIN).await;
         }
         cx.spin_unlock_irqrestore(lock, flags).await;
@@ -173,7 +173,7 @@ impl<G: Granularity> Kernel<G> {
         } else {
             0
         };
-        if cx.waitqueue_active(c.wqh) {
+        if cx.waitqueue_active(c.wqh).await {
             self.eventfd_wake_locked(c.wqh, POLLIN | mask).await;
         }
         self.set_in_eventfd(false);
@@ -295,7 +295,7 @@ impl<G: Granularity> Kernel<G> {
                 cx.store(c.count, 0).await;
             }
             self.set_in_eventfd(true);
-            if cx.waitqueue_active(c.wqh) {
+            if cx.waitqueue_active(c.wqh).await {
                 self.eventfd_wake_locked(c.wqh, POLLOUT).await;
             }
             self.set_in_eventfd(false);
@@ -348,7 +348,7 @@ impl<G: Granularity> Kernel<G> {
         if let Ok(count) = res {
             cx.store(c.count, count + ucnt).await;
             self.set_in_eventfd(true);
-            if cx.waitqueue_active(c.wqh) {
+            if cx.waitqueue_active(c.wqh).await {
                 self.eventfd_wake_locked(c.wqh, POLLIN).await;
             }
             self.set_in_eventfd(false);

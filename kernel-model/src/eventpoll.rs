@@ -160,7 +160,7 @@ impl<G: Granularity> Kernel<G> {
     /// Wakes `ep->wq` with the caller holding `ep->lock` (`__wake_up_locked`). Only
     /// `ep_poll` queues on `ep->wq`, always with a task entry, so no callback can run.
     pub(crate) async fn wake_ep_wq_locked(&self, wq: WaitQueueId) {
-        if self.cx.waitqueue_active(wq) {
+        if self.cx.waitqueue_active(wq).await {
             self.cx
                 .note(|| "  __wake_up_locked(&ep->wq): wake the epoll_wait sleepers".to_string());
             self.cx
@@ -316,7 +316,7 @@ impl<G: Granularity> Kernel<G> {
                 .unwrap_or_default();
             format!("ep_free: {label}")
         });
-        if self.cx.waitqueue_active(poll_wait) {
+        if self.cx.waitqueue_active(poll_wait).await {
             self.ep_poll_safewake(poll_wait).await;
         }
         self.cx.mutex_lock(self.epmutex).await;
@@ -522,7 +522,7 @@ impl<G: Granularity> Kernel<G> {
                 )
             });
             self.wake_ep_wq_locked(wq).await;
-            pwake = self.cx.waitqueue_active(poll_wait);
+            pwake = self.cx.waitqueue_active(poll_wait).await;
         }
         self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
@@ -653,7 +653,7 @@ impl<G: Granularity> Kernel<G> {
                 )
             });
             self.wake_ep_wq_locked(wq).await;
-            pwake = self.cx.waitqueue_active(poll_wait);
+            pwake = self.cx.waitqueue_active(poll_wait).await;
         }
         self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
@@ -789,7 +789,7 @@ impl<G: Granularity> Kernel<G> {
                     .note(|| format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", epi.index));
             }
             self.wake_ep_wq_locked(wq).await;
-            pwake = self.cx.waitqueue_active(poll_wait);
+            pwake = self.cx.waitqueue_active(poll_wait).await;
         }
         self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
@@ -921,7 +921,7 @@ impl<G: Granularity> Kernel<G> {
             if !self.injected(Injection::NoReinjectWakeup) {
                 self.wake_ep_wq_locked(wq).await;
             }
-            let pwake = cx.waitqueue_active(poll_wait);
+            let pwake = cx.waitqueue_active(poll_wait).await;
             self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
                 .await;
         }
@@ -992,7 +992,7 @@ impl<G: Granularity> Kernel<G> {
             let mut res: SysResult<usize> = Ok(0);
             if list::list_empty(cx, rdllist).await {
                 let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-                cx.add_wait_queue_locked(wq, wait);
+                cx.add_wait_queue_locked(wq, wait).await;
                 self.set_in_ep_poll(task, Some(ep));
                 let mut flags_now = flags;
                 loop {
@@ -1017,7 +1017,7 @@ impl<G: Granularity> Kernel<G> {
                     flags_now = self.ep_write_lock(lock).await;
                 }
                 self.set_in_ep_poll(task, None);
-                cx.remove_wait_queue_locked(wq, wait);
+                cx.remove_wait_queue_locked(wq, wait).await;
                 cx.free_wait_entry(wait);
                 cx.set_current_state(TaskState::Running).await;
                 let eavail = !list::list_empty(cx, rdllist).await;

@@ -219,7 +219,7 @@ impl<G: Granularity> Kernel<G> {
             if !self.injected(Injection::NoReinjectWakeup) {
                 self.wake_ep_wq_locked(wq).await;
             }
-            pwake = cx.waitqueue_active(poll_wait);
+            pwake = cx.waitqueue_active(poll_wait).await;
         }
         self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;

@@ -181,7 +181,7 @@ impl<G: Granularity> Kernel<G> {
                 .unwrap_or_default();
             format!("ep_free: {label}")
         });
-        if self.cx.waitqueue_active(poll_wait) {
+        if self.cx.waitqueue_active(poll_wait).await {
             self.ep_poll_safewake(poll_wait).await;
         }
         self.cx.mutex_lock(self.epmutex).await;
@@ -383,7 +383,7 @@ impl<G: Granularity> Kernel<G> {
                     });
                 }
                 self.wake_ep_wq_locked(wq).await;
-                pwake = cx.waitqueue_active(poll_wait);
+                pwake = cx.waitqueue_active(poll_wait).await;
             }
         }
         self.ep_spin_unlock_and_pwake(lock, flags, pwake, poll_wait)
@@ -451,7 +451,7 @@ impl<G: Granularity> Kernel<G> {
                 )
             });
             self.wake_ep_wq_locked(wq).await;
-            pwake = self.cx.waitqueue_active(poll_wait);
+            pwake = self.cx.waitqueue_active(poll_wait).await;
         }
         self.ep_spin_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
@@ -513,7 +513,7 @@ impl<G: Granularity> Kernel<G> {
                 )
             });
             self.wake_ep_wq_locked(wq).await;
-            pwake = self.cx.waitqueue_active(poll_wait);
+            pwake = self.cx.waitqueue_active(poll_wait).await;
         }
         self.ep_spin_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
@@ -580,7 +580,7 @@ impl<G: Granularity> Kernel<G> {
             if !self.injected(Injection::NoReinjectWakeup) {
                 self.wake_ep_wq_locked(wq).await;
             }
-            pwake = cx.waitqueue_active(poll_wait);
+            pwake = cx.waitqueue_active(poll_wait).await;
         }
         self.ep_spin_unlock(lock, flags).await;
         self.set_in_transfer(None);
@@ -723,7 +723,7 @@ impl<G: Granularity> Kernel<G> {
             let mut res: SysResult<usize> = Ok(0);
             if list::list_empty(cx, rdllist).await {
                 let wait = cx.new_wait_entry(WakeFunction::Default(task), true);
-                cx.add_wait_queue_locked(wq, wait);
+                cx.add_wait_queue_locked(wq, wait).await;
                 self.set_in_ep_poll(task, Some(ep));
                 loop {
                     cx.set_current_state(TaskState::Interruptible).await;
@@ -746,7 +746,7 @@ impl<G: Granularity> Kernel<G> {
                     flags = self.ep_spin_lock(lock).await;
                 }
                 self.set_in_ep_poll(task, None);
-                cx.remove_wait_queue_locked(wq, wait);
+                cx.remove_wait_queue_locked(wq, wait).await;
                 cx.free_wait_entry(wait);
                 cx.set_current_state(TaskState::Running).await;
             }

@@ -283,7 +283,7 @@ impl<G: Granularity> Kernel<G> {
         }
         cx.write_once(ovflist_word(rdllist), EP_UNACTIVE_PTR).await;
         list::list_splice(cx, txlist, rdllist).await;
-        if !list::list_empty(cx, rdllist).await && cx.waitqueue_active(wq) {
+        if !list::list_empty(cx, rdllist).await && cx.waitqueue_active(wq).await {
             self.ep_wake_wq(wq).await;
         }
         cx.spin_unlock_irq(lock).await;
@@ -430,7 +430,7 @@ impl<G: Granularity> Kernel<G> {
                 .unwrap_or_default();
             format!("ep_clear_and_put: {label}")
         });
-        if self.cx.waitqueue_active(poll_wait) {
+        if self.cx.waitqueue_active(poll_wait).await {
             self.ep_poll_safewake_6_18(poll_wait, 0).await;
         }
         self.cx.mutex_lock(mtx).await;
@@ -681,7 +681,7 @@ impl<G: Granularity> Kernel<G> {
                 list::list_add_tail(cx, link, rdllist).await;
                 cx.note(|| format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", epi.index));
             }
-            if cx.waitqueue_active(wq) {
+            if cx.waitqueue_active(wq).await {
                 let events = cx.load(events_word).await as u32;
                 if events & EPOLLEXCLUSIVE != 0 {
                     ewake = match pollflags & EPOLLINOUT_BITS {
@@ -693,7 +693,7 @@ impl<G: Granularity> Kernel<G> {
                 }
                 self.ep_wake_wq(wq).await;
             }
-            pwake = cx.waitqueue_active(poll_wait);
+            pwake = cx.waitqueue_active(poll_wait).await;
         }
         cx.spin_unlock_irqrestore(lock, flags).await;
         if pwake {
@@ -893,10 +893,10 @@ impl<G: Granularity> Kernel<G> {
                     epi.index
                 )
             });
-            if self.cx.waitqueue_active(wq) {
+            if self.cx.waitqueue_active(wq).await {
                 self.ep_wake_wq(wq).await;
             }
-            pwake = self.cx.waitqueue_active(poll_wait);
+            pwake = self.cx.waitqueue_active(poll_wait).await;
         }
         self.cx.spin_unlock_irq(lock).await;
         if pwake {
@@ -960,10 +960,10 @@ impl<G: Granularity> Kernel<G> {
                         epi.index
                     )
                 });
-                if cx.waitqueue_active(wq) {
+                if cx.waitqueue_active(wq).await {
                     self.ep_wake_wq(wq).await;
                 }
-                pwake = cx.waitqueue_active(poll_wait);
+                pwake = cx.waitqueue_active(poll_wait).await;
             }
             cx.spin_unlock_irq(lock).await;
         }
@@ -1103,7 +1103,7 @@ impl<G: Granularity> Kernel<G> {
             .ok()
             .and_then(|e| e.head());
         if let Some(head) = head {
-            self.cx.remove_wait_queue_locked(head, entry);
+            self.cx.remove_wait_queue_locked(head, entry).await;
         }
         self.cx.smp_wmb().await;
         self.cx.write_once(word, 0).await;
@@ -1172,7 +1172,7 @@ impl<G: Granularity> Kernel<G> {
             eavail = self.ep_events_available(rdllist).await;
             if !eavail {
                 // __add_wait_queue_exclusive: WQ_FLAG_EXCLUSIVE, head of the queue.
-                cx.add_wait_queue_locked(wq, wait);
+                cx.add_wait_queue_locked(wq, wait).await;
                 cx.store(entry_word, 1).await;
             }
             cx.spin_unlock_irq(lock).await;
@@ -1191,7 +1191,7 @@ impl<G: Granularity> Kernel<G> {
                 if timed_out {
                     eavail = cx.load(entry_word).await == 0;
                 }
-                cx.remove_wait_queue_locked(wq, wait);
+                cx.remove_wait_queue_locked(wq, wait).await;
                 cx.store(entry_word, 0).await;
                 cx.spin_unlock_irq(lock).await;
             }

@@ -180,7 +180,7 @@ impl<G: Granularity> Kernel<G> {
         // prepare_to_wait(&pipe->wait, &wait, TASK_INTERRUPTIBLE)
         let lock = self.cx.waitqueue_lock(p.wait);
         let flags = self.cx.spin_lock_irqsave(lock).await;
-        self.cx.add_wait_queue_locked(p.wait, wait);
+        self.cx.add_wait_queue_locked(p.wait, wait).await;
         self.cx.set_current_state(TaskState::Interruptible).await;
         self.cx.spin_unlock_irqrestore(lock, flags).await;
         self.cx.mutex_unlock(p.mutex).await;

@@ -136,7 +136,7 @@ impl<G: Granularity> Kernel<G> {
                 .entry_on(head, wait)
                 .is_none()
             {
-                cx.add_wait_queue_tail_locked(head, wait);
+                cx.add_wait_queue_tail_locked(head, wait).await;
             }
             cx.set_current_state(TaskState::Interruptible).await;
             cx.spin_unlock_irqrestore(lock, flags).await;

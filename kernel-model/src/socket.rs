@@ -483,8 +483,15 @@ impl<G: Granularity> Kernel<G> {
     /// 6.18: the head is still `sk_sleep` (6.18's `sk_wq` under RCU) and the lockless
     /// `skwq_has_sleeper` test is `waitqueue_active` as in 2.6.22 (its barrier not
     /// modelled).
+    ///
+    /// The lockless test is `wq_has_sleeper` on both trees in effect: 6.18 calls
+    /// `skwq_has_sleeper` (`smp_mb` then `waitqueue_active`); 2.6.22 calls plain
+    /// `waitqueue_active`, but inside `read_lock(&sk->sk_callback_lock)`, whose
+    /// acquisition is a full barrier on x86 (`lock subl`) and SPARC (`cas` then
+    /// `membar #StoreLoad`). The lock itself is not modelled (see the module notes); its
+    /// barrier is.
     async fn sk_wake(&self, sock: SockId, s: &SockRef, all: bool, what: &'static str, key: u32) {
-        if self.sock_dead(sock) || !self.cx.waitqueue_active(s.sk_sleep) {
+        if self.sock_dead(sock) || !self.cx.wq_has_sleeper(s.sk_sleep).await {
             return;
         }
         self.cx.note(|| {
@@ -564,7 +571,7 @@ impl<G: Granularity> Kernel<G> {
         let lock = self.cx.waitqueue_lock(head);
         let flags = self.cx.spin_lock_irqsave(lock).await;
         if !*linked {
-            self.cx.add_wait_queue_locked(head, wait);
+            self.cx.add_wait_queue_locked(head, wait).await;
             *linked = true;
         }
         self.cx.set_current_state(TaskState::Interruptible).await;
@@ -704,6 +711,11 @@ impl<G: Granularity> Kernel<G> {
         };
         self.poll_wait(s.sk_sleep, pt).await;
         let cx = &self.cx;
+        if self.version() == crate::kernel::KernelVersion::V6_18 && pt != PollTable::Null {
+            // sock_poll_wait(): poll_wait then smp_mb(), "paired in the wq_has_sleeper"
+            // (2.6.31's a57de0b4 added it; 2.6.22's unix_poll has a bare poll_wait).
+            cx.smp_mb().await;
+        }
         let err = cx.load(s.sk_err()).await;
         let shutdown = cx.load(s.sk_shutdown()).await;
         let qlen = cx.load(s.qlen()).await;

@@ -32,7 +32,7 @@ impl<G: Granularity> Kernel<G> {
         let lock = cx.waitqueue_lock(wqh);
         let task = cx.current().expect("a file's wait in task context");
         let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-        cx.add_wait_queue_locked(wqh, wait);
+        cx.add_wait_queue_locked(wqh, wait).await;
         let result = loop {
             cx.set_current_state(TaskState::Interruptible).await;
             let value = cx.load(word).await;
@@ -46,7 +46,7 @@ impl<G: Granularity> Kernel<G> {
             cx.schedule().await;
             cx.spin_lock_irq(lock).await;
         };
-        cx.remove_wait_queue_locked(wqh, wait);
+        cx.remove_wait_queue_locked(wqh, wait).await;
         cx.set_current_state_plain(TaskState::Running).await;
         cx.free_wait_entry(wait);
         result

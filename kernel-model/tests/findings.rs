@@ -25,11 +25,11 @@ const INIT_WINDOW_HASH: u64 = 0x5eed_0005;
 
 /// The shrunk schedule of the first DFS execution (one preemption) that shows the
 /// window on `common::case5_small`, `access` granularity, `sc`.
-const INIT_WINDOW_SC: &str = "v1.03643cdf780da865.pQEBdwEDTpbOkUeQ";
+const INIT_WINDOW_SC: &str = "v1.03643cdf780da865.rwEBfQEDTpbbGkrO";
 
 /// The same under `tso`, with the window opened by the store buffer instead of a
 /// preemption between the two stores: see [`TsoWindow`].
-const INIT_WINDOW_TSO: &str = "v1.223d1d15f48462c5.xQEzjAEBAgIBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQQ-MN6oT6YR7w";
+const INIT_WINDOW_TSO: &str = "v1.223d1d15f48462c5.3wE5oAEBAgIBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQQPNopqL1pqmA";
 
 fn access(model: MemoryModel) -> Options {
     let mut options = Options::default();

@@ -304,6 +304,10 @@ impl FootprintRecorder {
         if self.on.get() {
             self.record(Object::Buffer(cpu, word), access::POP);
             self.record(Object::Word(word), access::WRITE);
+            if let Some(lock) = word.released_lock() {
+                // A plain-store release becoming visible frees the lock for other CPUs.
+                self.record(Object::Lock(lock), access::RELEASE);
+            }
             if pso {
                 self.record(Object::BufferOrder(cpu), access::WRITE);
             }

@@ -20,6 +20,22 @@
 //! | R           | Forbidden | Allowed   | Allowed   |
 //! | S           | Forbidden | Forbidden | Allowed   |
 //!
+//! | SB+unlocks | Forbidden | Allowed | Allowed |
+//! | SB+unlock-locks | Forbidden | Forbidden | Forbidden |
+//! | MP+lock, MP+polocks | Forbidden | Forbidden | Forbidden |
+//! | SB+write_unlocks | Forbidden | Forbidden | Allowed |
+//! | SB+read_unlocks, SB+mutex_unlocks | Forbidden | Forbidden | Forbidden |
+//! | SB+xchgs, SB+cmpxchgs, SB+add_returns | Forbidden | Forbidden | Forbidden |
+//! | wakeup | Forbidden | Forbidden | Forbidden |
+//! | wakeup-plain | Forbidden | Allowed | Allowed |
+//! | WQ, WQ+mb, WQ+wq_has_sleeper | Forbidden | Allowed | Allowed |
+//! | WQ+mb+wq_has_sleeper | Forbidden | Forbidden | Forbidden |
+//!
+//! The lock, atomic, task-state and wait-queue rows are the primitives' orderings of
+//! `docs/memory-model.md` (x86 for tso, SPARC for pso); the WQ rows are the
+//! `waitqueue_active` race that `wq_has_sleeper` and `sock_poll_wait`'s barrier close
+//! only together.
+//!
 //! LB is forbidden in all three because none of them lets a load be satisfied after a
 //! later store of the same CPU became visible (they buffer stores, never loads).
 
@@ -29,11 +45,14 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::config::{AccessSteps, Config, GranularityKind};
-use crate::ids::CpuId;
+use crate::ids::{CpuId, LockId, TaskId, WaitQueueId};
+use crate::lock::{LockKind, Name};
 use crate::machine::Machine;
 use crate::mem::{MemoryModel, Word};
+use crate::op::TaskState;
 use crate::strategy::{Dfs, Dpor, Random, Scheduler};
 use crate::trace::TraceHasher;
+use crate::waitq::{WaitEntryId, WakeFunction, WakeMode};
 
 /// A shared variable of a litmus test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,6 +80,37 @@ pub enum Instr {
     Mb,
     Wmb,
     Rmb,
+    /// `spin_lock(L)` / `spin_unlock(L)` of spinlock `L` (0..4)
+    SpinLock(usize),
+    SpinUnlock(usize),
+    /// `write_lock(L)` / `write_unlock(L)` / `read_lock(L)` / `read_unlock(L)` of rwlock `L`
+    WriteLock(usize),
+    WriteUnlock(usize),
+    ReadLock(usize),
+    ReadUnlock(usize),
+    /// `mutex_lock(L)` / `mutex_unlock(L)` of mutex `L`
+    MutexLock(usize),
+    MutexUnlock(usize),
+    /// `r<reg> = xchg(&var, value)`
+    Xchg(Var, u64, usize),
+    /// `r<reg> = cmpxchg(&var, 0, value)`
+    CmpXchg(Var, u64, usize),
+    /// `r<reg> = atomic_add_return(1, &var)`
+    AddReturn(Var, usize),
+    /// `set_current_state(TASK_INTERRUPTIBLE)` (store and full barrier)
+    SetStateMb,
+    /// `__set_current_state(TASK_INTERRUPTIBLE)` (a plain store)
+    SetStatePlain,
+    /// `r<reg> = try_to_wake_up(P0)` (1 if it woke P0)
+    WakeP0(usize),
+    /// `schedule()`: sleeps unless the task's state is back to RUNNING
+    Schedule,
+    /// `add_wait_queue(&head, &entry)`: the head's lock, the list stores, the release
+    AddWait,
+    /// `r<reg> = waitqueue_active(&head)`
+    WaitqueueActive(usize),
+    /// `r<reg> = wq_has_sleeper(&head)`
+    WqHasSleeper(usize),
 }
 
 /// One conjunct of a condition.
@@ -153,6 +203,150 @@ pub const TESTS: &[LitmusTest] = &[
         condition: &[fin(X, 2), reg(1, 0, 1)],
         summary: "a load that sees a flag, then a store that loses to the data before it",
     },
+    LitmusTest {
+        name: "SB+unlocks",
+        threads: &[
+            &[SpinLock(0), Store(X, 1), SpinUnlock(0), Load(Y, 0)],
+            &[SpinLock(1), Store(Y, 1), SpinUnlock(1), Load(X, 0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "SB with each store in a critical section and the load after spin_unlock: the load may pass the release (x86 movb, SPARC stb)",
+    },
+    LitmusTest {
+        name: "SB+unlock-locks",
+        threads: &[
+            &[SpinLock(0), Store(X, 1), SpinUnlock(0), SpinLock(1), Load(Y, 0), SpinUnlock(1)],
+            &[SpinLock(2), Store(Y, 1), SpinUnlock(2), SpinLock(3), Load(X, 0), SpinUnlock(3)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "SB across spin_unlock then spin_lock of another lock: the acquisition is a full barrier on x86 (lock cmpxchg) and SPARC (membar #StoreLoad)",
+    },
+    LitmusTest {
+        name: "MP+lock",
+        threads: &[
+            &[SpinLock(0), Store(X, 1), Store(Y, 1), SpinUnlock(0)],
+            &[SpinLock(0), Load(Y, 0), Load(X, 1), SpinUnlock(0)],
+        ],
+        condition: &[reg(1, 0, 1), reg(1, 1, 0)],
+        summary: "message passing through one spinlock",
+    },
+    LitmusTest {
+        name: "MP+polocks",
+        threads: &[
+            &[Store(X, 1), SpinLock(0), Store(Y, 1), SpinUnlock(0)],
+            &[SpinLock(0), Load(Y, 0), SpinUnlock(0), Load(X, 1)],
+        ],
+        condition: &[reg(1, 0, 1), reg(1, 1, 0)],
+        summary: "data before the writer's critical section, read after the reader's",
+    },
+    LitmusTest {
+        name: "SB+write_unlocks",
+        threads: &[
+            &[WriteLock(0), Store(X, 1), WriteUnlock(0), Load(Y, 0)],
+            &[WriteLock(1), Store(Y, 1), WriteUnlock(1), Load(X, 0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "write_unlock then a load: a locked add on x86, a release store on SPARC",
+    },
+    LitmusTest {
+        name: "SB+read_unlocks",
+        threads: &[
+            &[ReadLock(0), Store(X, 1), ReadUnlock(0), Load(Y, 0)],
+            &[ReadLock(1), Store(Y, 1), ReadUnlock(1), Load(X, 0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "read_unlock then a load: a locked inc on x86, membar #StoreLoad then cas on SPARC",
+    },
+    LitmusTest {
+        name: "SB+mutex_unlocks",
+        threads: &[
+            &[MutexLock(0), Store(X, 1), MutexUnlock(0), Load(Y, 0)],
+            &[MutexLock(1), Store(Y, 1), MutexUnlock(1), Load(X, 0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "mutex_unlock then a load: an atomic read-modify-write on both",
+    },
+    LitmusTest {
+        name: "SB+xchgs",
+        threads: &[
+            &[Xchg(X, 1, 1), Load(Y, 0)],
+            &[Xchg(Y, 1, 1), Load(X, 0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "SB with xchg() as the store: a full barrier",
+    },
+    LitmusTest {
+        name: "SB+cmpxchgs",
+        threads: &[
+            &[CmpXchg(X, 1, 1), Load(Y, 0)],
+            &[CmpXchg(Y, 1, 1), Load(X, 0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "SB with cmpxchg() as the store: a full barrier",
+    },
+    LitmusTest {
+        name: "SB+add_returns",
+        threads: &[
+            &[AddReturn(X, 1), Load(Y, 0)],
+            &[AddReturn(Y, 1), Load(X, 0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "SB with atomic_add_return() as the store: a full barrier",
+    },
+    LitmusTest {
+        name: "wakeup",
+        threads: &[
+            &[SetStateMb, Load(X, 0), Schedule],
+            &[Store(X, 1), WakeP0(0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "sleeper: set_current_state then test the condition; waker: set it, try_to_wake_up — both miss (a lost wake-up)?",
+    },
+    LitmusTest {
+        name: "wakeup-plain",
+        threads: &[
+            &[SetStatePlain, Load(X, 0), Schedule],
+            &[Store(X, 1), WakeP0(0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "as wakeup with __set_current_state (no barrier): the lost wake-up set_current_state exists to prevent",
+    },
+    LitmusTest {
+        name: "WQ",
+        threads: &[
+            &[AddWait, Load(X, 0)],
+            &[Store(X, 1), WaitqueueActive(0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "poller adds itself then tests the condition; waker sets it then waitqueue_active: both miss?",
+    },
+    LitmusTest {
+        name: "WQ+mb",
+        threads: &[
+            &[AddWait, Mb, Load(X, 0)],
+            &[Store(X, 1), WaitqueueActive(0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "as WQ with the poller's smp_mb (sock_poll_wait) but a bare waitqueue_active",
+    },
+    LitmusTest {
+        name: "WQ+wq_has_sleeper",
+        threads: &[
+            &[AddWait, Load(X, 0)],
+            &[Store(X, 1), WqHasSleeper(0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "as WQ with the waker's wq_has_sleeper but no barrier after the add (2.6.22's poll_wait)",
+    },
+    LitmusTest {
+        name: "WQ+mb+wq_has_sleeper",
+        threads: &[
+            &[AddWait, Mb, Load(X, 0)],
+            &[Store(X, 1), WqHasSleeper(0)],
+        ],
+        condition: &[reg(0, 0, 0), reg(1, 0, 0)],
+        summary: "both halves of the pair (sock_poll_wait's smp_mb, wq_has_sleeper): the race is closed",
+    },
 ];
 
 /// Looks a test up by name (case-insensitive).
@@ -175,7 +369,16 @@ impl FinalState {
         for (thread, instrs) in test.threads.iter().enumerate() {
             let mut regs: Vec<usize> = instrs
                 .iter()
-                .filter_map(|i| if let Load(_, r) = i { Some(*r) } else { None })
+                .filter_map(|i| match *i {
+                    Load(_, r)
+                    | Xchg(_, _, r)
+                    | CmpXchg(_, _, r)
+                    | AddReturn(_, r)
+                    | WakeP0(r)
+                    | WaitqueueActive(r)
+                    | WqHasSleeper(r) => Some(r),
+                    _ => None,
+                })
                 .collect();
             regs.sort_unstable();
             for r in regs {
@@ -283,15 +486,17 @@ fn execute(
     let cx = machine.cx::<AccessSteps>();
     let x = cx.alloc_words("litmus", 0, &["x", "y"]);
     let y = x.offset(1);
+    let objects = Rc::new(Objects::new(&cx));
     for (thread, instrs) in test.threads.iter().enumerate() {
         let cx = cx.clone();
         let out = registers[thread].clone();
+        let objects = objects.clone();
         out.set([0; 2]);
         machine.spawn(
             THREAD_NAMES[thread],
             Some(CpuId(thread as u16)),
             async move {
-                run_thread(&cx, instrs, x, y, &out).await;
+                run_thread(&cx, instrs, x, y, &objects, &out).await;
             },
         );
     }
@@ -304,25 +509,56 @@ fn execute(
     }
 }
 
+/// The locks and the wait queue a test's instructions name, made anew for each run.
+struct Objects {
+    spin: [LockId; 4],
+    rw: [LockId; 2],
+    mutex: [LockId; 2],
+    head: WaitQueueId,
+    entry: WaitEntryId,
+}
+
+impl Objects {
+    fn new(cx: &crate::Cx<AccessSteps>) -> Objects {
+        const SPIN: [&str; 4] = [
+            "litmus_spin0",
+            "litmus_spin1",
+            "litmus_spin2",
+            "litmus_spin3",
+        ];
+        const RW: [&str; 2] = ["litmus_rw0", "litmus_rw1"];
+        const MUTEX: [&str; 2] = ["litmus_mutex0", "litmus_mutex1"];
+        let lock = |kind, class: &'static str| cx.new_lock(kind, class, Name::global(class));
+        Objects {
+            spin: SPIN.map(|c| lock(LockKind::Spin, c)),
+            rw: RW.map(|c| lock(LockKind::RwLock, c)),
+            mutex: MUTEX.map(|c| lock(LockKind::Mutex, c)),
+            head: cx.init_waitqueue_head("litmus_wq", Name::global("litmus_wq")),
+            entry: cx.new_wait_entry(WakeFunction::Default(TaskId(0)), false),
+        }
+    }
+}
+
 async fn run_thread(
     cx: &crate::Cx<AccessSteps>,
     instrs: &[Instr],
     x: Word,
     y: Word,
+    objects: &Objects,
     out: &Cell<[u64; 2]>,
 ) {
     let word = |v: Var| if v == X { x } else { y };
+    let set = |r: usize, value: u64| {
+        let mut regs = out.get();
+        regs[r] = value;
+        out.set(regs);
+    };
     for instr in instrs {
         match *instr {
             Store(v, value) => {
                 cx.write_once(word(v), value).await;
             }
-            Load(v, r) => {
-                let value = cx.read_once(word(v)).await;
-                let mut regs = out.get();
-                regs[r] = value;
-                out.set(regs);
-            }
+            Load(v, r) => set(r, cx.read_once(word(v)).await),
             Mb => {
                 cx.smp_mb().await;
             }
@@ -332,6 +568,46 @@ async fn run_thread(
             Rmb => {
                 cx.smp_rmb().await;
             }
+            SpinLock(l) => {
+                cx.spin_lock(objects.spin[l]).await;
+            }
+            SpinUnlock(l) => {
+                cx.spin_unlock(objects.spin[l]).await;
+            }
+            WriteLock(l) => {
+                cx.write_lock(objects.rw[l]).await;
+            }
+            WriteUnlock(l) => {
+                cx.write_unlock(objects.rw[l]).await;
+            }
+            ReadLock(l) => {
+                cx.read_lock(objects.rw[l]).await;
+            }
+            ReadUnlock(l) => {
+                cx.read_unlock(objects.rw[l]).await;
+            }
+            MutexLock(l) => {
+                cx.mutex_lock(objects.mutex[l]).await;
+            }
+            MutexUnlock(l) => {
+                cx.mutex_unlock(objects.mutex[l]).await;
+            }
+            Xchg(v, value, r) => set(r, cx.xchg(word(v), value).await),
+            CmpXchg(v, value, r) => set(r, cx.cmpxchg(word(v), 0, value).await),
+            AddReturn(v, r) => set(r, cx.atomic_add_return(word(v), 1).await),
+            SetStateMb => {
+                cx.set_current_state(TaskState::Interruptible).await;
+            }
+            SetStatePlain => {
+                cx.set_current_state_plain(TaskState::Interruptible).await;
+            }
+            WakeP0(r) => set(r, cx.try_to_wake_up(TaskId(0), WakeMode::All).await),
+            Schedule => {
+                cx.schedule().await;
+            }
+            AddWait => cx.add_wait_queue(objects.head, objects.entry).await,
+            WaitqueueActive(r) => set(r, cx.waitqueue_active(objects.head).await as u64),
+            WqHasSleeper(r) => set(r, cx.wq_has_sleeper(objects.head).await as u64),
         }
     }
 }
@@ -431,6 +707,22 @@ pub fn expected_allowed(test: &str, model: MemoryModel) -> Option<bool> {
         "2+2W" => [false, false, true],
         "R" => [false, true, true],
         "S" => [false, false, true],
+        "SB+unlocks" => [false, true, true],
+        "SB+unlock-locks" => [false, false, false],
+        "MP+lock" => [false, false, false],
+        "MP+polocks" => [false, false, false],
+        "SB+write_unlocks" => [false, false, true],
+        "SB+read_unlocks" => [false, false, false],
+        "SB+mutex_unlocks" => [false, false, false],
+        "SB+xchgs" => [false, false, false],
+        "SB+cmpxchgs" => [false, false, false],
+        "SB+add_returns" => [false, false, false],
+        "wakeup" => [false, false, false],
+        "wakeup-plain" => [false, true, true],
+        "WQ" => [false, true, true],
+        "WQ+mb" => [false, true, true],
+        "WQ+wq_has_sleeper" => [false, true, true],
+        "WQ+mb+wq_has_sleeper" => [false, false, false],
         _ => return None,
     };
     Some(row[model as usize])
@@ -468,7 +760,12 @@ mod tests {
     #[test]
     fn sleep_sets_keep_every_final_state_with_fewer_executions() {
         let mut saved = 0;
-        for test in TESTS {
+        // The classic two-instruction tests: unreduced DFS of the longer lock and
+        // wait-queue tests takes minutes in a debug build.
+        for test in TESTS
+            .iter()
+            .filter(|t| t.threads.iter().all(|i| i.len() <= 3))
+        {
             for model in MemoryModel::ALL {
                 let (full, all) = dfs_states(test, model, false);
                 let (reduced, fewer) = dfs_states(test, model, true);

@@ -1,12 +1,19 @@
 //! Locks: spinlocks and rwlocks (plain, `_irq`, `_irqsave`), rw_semaphores and mutexes.
 //!
 //! Lock state is object-level (only lock operations touch it); what the memory model
-//! needs from a lock is its ordering, which the executor provides: an acquisition or a
-//! release drains the CPU's store buffer. On x86 an acquisition is a locked instruction
-//! (a full barrier) and a release a plain store that stays FIFO behind earlier stores;
-//! draining at release is slightly stronger than TSO (it also makes the release itself
-//! visible at once), which only removes executions in which another CPU spins a while
-//! longer on a lock that was already free.
+//! needs from a lock is its ordering, which these operations provide as the hardware
+//! the model stands for does (the table in `docs/memory-model.md`). Every acquisition
+//! is a full barrier: a locked read-modify-write on x86, a `cas`/`ldstub` followed by
+//! `membar #StoreLoad|#StoreStore` on SPARC, so the CPU's store buffer drains. A release
+//! is a full barrier where the architecture releases with a locked instruction, and
+//! otherwise the plain store it is ([`release_is_plain_store`]): under tso
+//! `spin_unlock` puts the lock's [`crate::Word::lock_release`] word in the store buffer,
+//! FIFO behind the critical section's stores, so later loads of the releasing CPU may
+//! pass it (store buffering across `spin_unlock`; `spin_lock` of another lock then
+//! drains it); under pso `spin_unlock` and `write_unlock` first order earlier stores
+//! (`membar #StoreStore|#LoadStore`). Until that word drains, other CPUs see the lock
+//! held ([`crate::mem::Memory::release_pending`]); the releasing CPU itself sees it
+//! free, as its own loads would.
 //!
 //! A spinning CPU is modelled as "not enabled" rather than as a loop of steps: the
 //! strategy simply cannot pick it until the lock is free. Sleeping locks queue FIFO and
@@ -28,6 +35,7 @@ use smallvec::SmallVec;
 use crate::cpu::{ContextKind, Cpu};
 use crate::ids::{ContextId, CpuId, LockClassId, LockId, TaskId};
 use crate::lockdep::HeldLock;
+use crate::mem::MemoryModel;
 use crate::op::{IrqMode, LockMode, TaskState};
 use crate::report::ReportKind;
 use crate::state::{describe_context, Performed, State};
@@ -362,9 +370,14 @@ impl State {
         mode: LockMode,
     ) -> Result<bool, ContextId> {
         let locks = self.locks.borrow();
-        let lock = locks.get(lock);
-        if lock.is_free_for(mode) || !lock.kind.spins() {
+        let id = lock;
+        let lock = locks.get(id);
+        if !lock.kind.spins() {
             return Ok(true);
+        }
+        if lock.is_free_for(mode) {
+            // Free, unless its release still sits in another CPU's store buffer.
+            return Ok(!self.mem.release_pending(cpu, id));
         }
         let contexts = self.contexts.borrow();
         let cpus = self.cpus.borrow();
@@ -416,6 +429,7 @@ impl State {
         let c = &mut contexts[context.index()];
         let lock = &locks.locks[id.index()];
         if !lock.is_free_for(mode)
+            || self.mem.release_pending(cpu, id)
             || c.held.len() >= crate::limits::HELD_LOCKS_MAX
             || c.held.iter().any(|h| h.lock == id)
         {
@@ -515,7 +529,8 @@ impl State {
         }
         self.lockdep_acquire(cpu, context, id, class, kind);
         let step = self.step.get();
-        let available = self.locks.borrow().get(id).is_free_for(mode);
+        let available =
+            self.locks.borrow().get(id).is_free_for(mode) && !self.mem.release_pending(cpu, id);
         if !available {
             // Only sleeping locks get here (the executor does not run a spinner early).
             debug_assert!(!kind.spins());
@@ -628,7 +643,7 @@ impl State {
                 held.remove(position);
             }
         }
-        self.mem.drain_all(cpu);
+        self.release_order(cpu, id, kind, mode);
         self.charge_current(costs.unlock_ns);
         if !kind.spins() && self.locks.borrow().get(id).has_waiters() {
             let granted = self.locks.borrow_mut().grant_waiters(id, step);
@@ -689,9 +704,27 @@ impl State {
             restore_irqs(&mut cpus[cpu.index()], irq);
         }
         drop((locks, cpus));
-        self.mem.drain_all(cpu);
+        self.release_order(cpu, id, kind, mode);
         self.charge_current(self.config.costs.unlock_ns);
         true
+    }
+
+    /// What a release does to memory order on the hardware the model stands for (the
+    /// table in `docs/memory-model.md`): a plain store that stays FIFO behind the
+    /// critical section's stores where the architecture releases with one — x86's
+    /// `spin_unlock` (`movb $1`; 6.18's `smp_store_release`), SPARC's `spin_unlock` and
+    /// `write_unlock` (`membar #StoreStore|#LoadStore` then a store) — so later loads
+    /// may pass it; a full barrier where it is a locked instruction or preceded by
+    /// `membar #StoreLoad` (x86's rwlock, rwsem and mutex releases, SPARC's
+    /// `read_unlock` and the sleeping locks' atomics).
+    fn release_order(&self, cpu: CpuId, id: LockId, kind: LockKind, mode: LockMode) {
+        if release_is_plain_store(self.config.model, kind, mode) {
+            // pso: the membar before the store; a no-op under tso (FIFO already).
+            self.mem.write_barrier(cpu);
+            self.mem.store_release(cpu, id);
+        } else {
+            self.mem.drain_all(cpu);
+        }
     }
 
     pub(crate) fn waits_for_lock(&self, task: TaskId) -> bool {
@@ -723,6 +756,18 @@ impl State {
             }
         }
         lines
+    }
+}
+
+/// Whether releasing a lock of `kind` in `mode` is a plain (release) store under `model`
+/// rather than a full barrier (what `State::release_order` does with it).
+pub fn release_is_plain_store(model: MemoryModel, kind: LockKind, mode: LockMode) -> bool {
+    match model {
+        MemoryModel::Sc => false,
+        MemoryModel::Tso => kind == LockKind::Spin,
+        MemoryModel::Pso => {
+            kind == LockKind::Spin || (kind == LockKind::RwLock && mode == LockMode::Exclusive)
+        }
     }
 }
 

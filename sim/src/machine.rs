@@ -834,7 +834,8 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
             Action::Drain { cpu, word } => {
                 apply_drain(state, cpu, word);
                 state.step.set(state.step.get() + 1);
-                listed = relist_after_drain(state, choice, cpu);
+                // A lock's release becoming visible may let a spinner in: list again.
+                listed = word.released_lock().is_none() && relist_after_drain(state, choice, cpu);
             }
             Action::Run { cpu: run_cpu } if run_context == context => {
                 debug_assert_eq!(run_cpu, cpu);
@@ -870,7 +871,8 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
 
 /// After the drain `Exec::views[position]` of `cpu`'s store buffer, updates the list of
 /// enabled actions to what `collect_actions` would list now, if that is cheap: under tso
-/// a drain changes nothing but that buffer — no clock, task, lock or event — so the
+/// a drain of a word (not a lock's release) changes nothing but that buffer — no clock,
+/// task, lock or event — so the
 /// only action that changes is that buffer's drain (its next oldest store, or none).
 /// Returns whether it did (under other models the caller lists them again).
 fn relist_after_drain(state: &State, position: usize, cpu: CpuId) -> bool {

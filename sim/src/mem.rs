@@ -24,7 +24,7 @@ use std::cell::{RefCell, UnsafeCell};
 use std::fmt;
 
 use crate::footprint::{access, FootprintRecorder, Object};
-use crate::ids::CpuId;
+use crate::ids::{CpuId, LockId};
 use crate::limits::{STORE_BUFFER_MAX, WORDS_MAX};
 use crate::op::Fence;
 use crate::report::ReportKind;
@@ -57,7 +57,25 @@ impl Word {
     pub fn offset(self, n: u32) -> Word {
         Word(self.0 + n)
     }
+
+    /// The word a release of `lock` stores to when the release is a plain store (see
+    /// [`crate::lock`]: `spin_unlock` on x86, `spin_unlock`/`write_unlock` on SPARC).
+    /// Lock state is object-level, so this word holds no value: it stands in the
+    /// releasing CPU's store buffer, FIFO behind the critical section's stores, and
+    /// while it is there other CPUs still see the lock held. Past every memory word.
+    pub fn lock_release(lock: LockId) -> Word {
+        Word(LOCK_WORDS_BASE + lock.0)
+    }
+
+    /// The lock whose release word this is, if it is one.
+    #[inline(always)]
+    pub fn released_lock(self) -> Option<LockId> {
+        (self.0 >= LOCK_WORDS_BASE).then(|| LockId(self.0 - LOCK_WORDS_BASE))
+    }
 }
+
+/// Where [`Word::lock_release`] words start: past [`WORDS_MAX`], so no allocated word.
+const LOCK_WORDS_BASE: u32 = WORDS_MAX as u32;
 
 impl fmt::Display for Word {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -447,6 +465,9 @@ impl Memory {
 
     /// A person-readable name, such as `epitem3.rdllink.next`.
     pub fn name_of(&self, word: Word) -> String {
+        if let Some(lock) = word.released_lock() {
+            return format!("{lock} (release)");
+        }
         match self.block_of(word) {
             Some(block) => {
                 let field = block.fields[(word.0 - block.start.0) as usize];
@@ -544,7 +565,7 @@ impl Memory {
             self.footprint.global();
             self.footprint
                 .pop(cpu, oldest.word, self.model == MemoryModel::Pso);
-            self.store_sc(oldest.word, oldest.value);
+            self.write_drained(oldest);
         }
         self.footprint.push(cpu, word);
         let epoch = buffer.epoch;
@@ -578,9 +599,41 @@ impl Memory {
         let pso = self.model == MemoryModel::Pso;
         for entry in buffer.entries.drain(..) {
             self.footprint.pop(cpu, entry.word, pso);
-            self.values.set(entry.word.0 as usize, entry.value);
+            self.write_drained(entry);
         }
         buffer.epoch = 0;
+    }
+
+    /// Makes a drained store visible: its value in memory, or for a lock's release word
+    /// nothing (the lock is free for everyone once the word has left the buffer).
+    #[inline(always)]
+    fn write_drained(&self, entry: BufferedStore) {
+        if entry.word.released_lock().is_none() {
+            self.values.set(entry.word.0 as usize, entry.value);
+        }
+    }
+
+    /// A release of `lock` by `cpu` as the plain store it is (`spin_unlock` on x86): its
+    /// [`Word::lock_release`] word joins the buffer. Under pso the caller first orders
+    /// it after earlier stores ([`Memory::write_barrier`]), as SPARC's
+    /// `membar #StoreStore|#LoadStore` before the store does.
+    pub fn store_release(&self, cpu: CpuId, lock: LockId) {
+        self.store(cpu, Word::lock_release(lock), 0);
+    }
+
+    /// Whether a CPU other than `cpu` still holds a release of `lock` in its store
+    /// buffer: then, to `cpu`, the lock still looks held.
+    #[inline]
+    pub fn release_pending(&self, cpu: CpuId, lock: LockId) -> bool {
+        if self.model == MemoryModel::Sc {
+            return false;
+        }
+        let word = Word::lock_release(lock);
+        self.buffers
+            .borrow()
+            .iter()
+            .enumerate()
+            .any(|(c, b)| c != cpu.index() && b.entries.iter().any(|e| e.word == word))
     }
 
     pub fn buffer_is_empty(&self, cpu: CpuId) -> bool {
@@ -643,7 +696,7 @@ impl Memory {
         };
         self.footprint
             .pop(cpu, entry.word, self.model == MemoryModel::Pso);
-        self.values.set(entry.word.0 as usize, entry.value);
+        self.write_drained(entry);
         if buffer.entries.is_empty() {
             buffer.epoch = 0;
         }

@@ -45,7 +45,10 @@ pub fn lock_call(kind: LockKind, mode: LockMode, irq: IrqMode, acquire: bool) ->
 }
 
 fn word_name(state: &State, word: Word) -> String {
-    state.mem.name_of(word)
+    match word.released_lock() {
+        Some(lock) => format!("{} (release)", state.locks.borrow().name(lock)),
+        None => state.mem.name_of(word),
+    }
 }
 
 /// A value as a person reads it: a word address becomes the word's name.
@@ -160,6 +163,10 @@ pub fn describe_op(state: &State, op: &Op, result: u64) -> String {
 pub fn describe(state: &State, record: &Record) -> String {
     match &record.event {
         TraceEvent::Op { op, result } => describe_op(state, op, *result),
+        TraceEvent::Drain { word, .. } if word.released_lock().is_some() => format!(
+            "store buffer drains: the release of {} becomes visible (the lock is free for other CPUs)",
+            word_name(state, *word).trim_end_matches(" (release)")
+        ),
         TraceEvent::Drain { word, value } => format!(
             "store buffer drains: {} = {} becomes visible",
             word_name(state, *word),

@@ -72,6 +72,10 @@ impl State {
         let task = self.contexts.borrow()[context.index()]
             .task()
             .expect("interrupt contexts were refused by might_sleep");
+        // schedule() takes the runqueue lock before it reads prev->state (2.6.22's
+        // spin_lock_irq(&rq->lock); 6.18's rq_lock plus smp_mb__after_spinlock): a
+        // full barrier on both architectures, whether or not the task then sleeps.
+        self.mem.drain_all(cpu);
         let word = self.tasks.borrow()[task.index()].state_word;
         let state = TaskState::from_word(self.mem.load(cpu, word));
         let signal = self.signal_pending(task);

@@ -7,7 +7,11 @@
 //! waker's context with the head's lock held, counting exclusive wake-ups against
 //! `nr_exclusive` (0 = wake everyone), exactly as the kernel does.
 //!
-//! The entry lists are object-level: every path touches them with the head's lock held.
+//! The entry lists are object-level — every path walks them with the head's lock held —
+//! and mirrored in simulated memory: the head's `task_list.next`/`.prev` words are stored
+//! by every add and remove (the stores `list_add`/`list_del` make to the head) and loaded
+//! by `waitqueue_active`, which takes no lock, so under `tso`/`pso` it can see a stale
+//! list: the race that `wq_has_sleeper`'s barrier closes.
 //!
 //! The operations kernel code calls (`add_wait_queue`, `remove_wait_queue`, `waitqueue_active`,
 //! `__wake_up`) are the `impl Cx` block at the end.
@@ -22,6 +26,7 @@ use crate::cx::Cx;
 use crate::footprint::{access, Object};
 use crate::ids::{LockId, TaskId, WaitQueueId};
 use crate::lock::{LockKind, Name};
+use crate::mem::Word;
 use crate::report::ReportKind;
 
 /// What waking an entry does.
@@ -74,7 +79,24 @@ pub struct WaitQueueHead {
     /// Inline up to two (in the space a `Vec` takes): most heads have one or two
     /// entries, and a watched file's head would otherwise cost an allocation per watch.
     pub entries: SmallVec<[WaitEntryId; 2]>,
+    /// `task_list`'s `next` and `prev` words (a [`HEAD_FIELDS`] block), written by every
+    /// add and remove under `lock` and read without it by `waitqueue_active`. They hold
+    /// the head's own address when the list is empty, else an entry's
+    /// ([`entry_address`]); `entries` is the list the lock holder walks.
+    pub list: Word,
 }
+
+/// The shared words of a `wait_queue_head_t`.
+pub const HEAD_FIELDS: &[&str] = &["task_list.next", "task_list.prev"];
+
+/// What a head's list words hold for `entry`: an address in a range of its own (entries'
+/// own link words are not simulated: only the head's lock holder walks them).
+pub fn entry_address(entry: WaitEntryId) -> u64 {
+    ENTRY_ADDRESS_BASE + 64 * entry.index as u64
+}
+
+/// Where [`entry_address`]es start: the kernel's vmalloc range, far from every word.
+const ENTRY_ADDRESS_BASE: u64 = 0xffff_c900_0000_0000;
 
 /// Which sleepers a wake-up may end (the `mode` argument of `__wake_up`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,11 +186,23 @@ impl<G: Granularity> Cx<G> {
     pub fn init_waitqueue_head(&self, class: &'static str, name: Name) -> WaitQueueId {
         let lock = self.new_lock(LockKind::Spin, class, name);
         self.note_access(Object::Allocator, access::WRITE);
-        let mut queues = self.state().waitqueues.borrow_mut();
+        let state = self.state();
+        let mut queues = state.waitqueues.borrow_mut();
         let id = WaitQueueId(queues.heads.len() as u32);
+        // INIT_LIST_HEAD: both words point at the head (initialised before the head is
+        // published, so plain memory stores).
+        let list = state.mem.alloc_block(
+            "wait_queue_head",
+            id.0 as u64,
+            HEAD_FIELDS,
+            state.step.get(),
+        );
+        state.mem.store_sc(list, list.address());
+        state.mem.store_sc(list.offset(1), list.address());
         queues.heads.push(WaitQueueHead {
             lock,
             entries: smallvec::SmallVec::new(),
+            list,
         });
         id
     }
@@ -205,37 +239,92 @@ impl<G: Granularity> Cx<G> {
     }
 
     /// `__add_wait_queue` (front) — the caller holds the head's lock.
-    pub fn add_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
-        self.link_entry(head, entry, false);
+    pub async fn add_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.link_entry(head, entry, false).await;
     }
 
     /// `__add_wait_queue_tail` — the caller holds the head's lock.
-    pub fn add_wait_queue_tail_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
-        self.link_entry(head, entry, true);
+    pub async fn add_wait_queue_tail_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.link_entry(head, entry, true).await;
     }
 
-    fn link_entry(&self, head: WaitQueueId, entry: WaitEntryId, tail: bool) {
+    /// `list_add` / `list_add_tail` of the entry on the head's `task_list`: the head's
+    /// words it stores to, in `__list_add`'s order (`next->prev` before `prev->next`).
+    async fn link_entry(&self, head: WaitQueueId, entry: WaitEntryId, tail: bool) {
         self.note_access(Object::WaitQueue(head), access::WRITE);
-        if !self.state().waitqueues.borrow_mut().link(head, entry, tail) {
+        let (list, was_empty, linked) = {
+            let mut queues = self.state().waitqueues.borrow_mut();
+            let was_empty = queues.head(head).entries.is_empty();
+            let linked = queues.link(head, entry, tail);
+            (queues.head(head).list, was_empty, linked)
+        };
+        if !linked {
             self.state().report(
                 ReportKind::UseAfterFree,
                 format!("linking freed wait entry {entry:?}"),
                 vec![],
             );
+            return;
+        }
+        let new = entry_address(entry);
+        let (next, prev) = (list, list.offset(1));
+        if tail {
+            self.store_list_word(prev, new).await;
+            if was_empty {
+                self.store_list_word(next, new).await;
+            }
+        } else {
+            if was_empty {
+                self.store_list_word(prev, new).await;
+            }
+            self.store_list_word(next, new).await;
         }
     }
 
-    /// `__remove_wait_queue` — the caller holds the head's lock.
-    pub fn remove_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+    /// `__remove_wait_queue` — the caller holds the head's lock. `__list_del` stores
+    /// `next->prev` (the head's `prev` when the entry was last), then `prev->next` (the
+    /// head's `next` when it was first).
+    pub async fn remove_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
         self.note_access(Object::WaitQueue(head), access::WRITE);
-        self.state().waitqueues.borrow_mut().unlink(head, entry);
+        let (list, first, last, unlinked, after) = {
+            let mut queues = self.state().waitqueues.borrow_mut();
+            let entries = &queues.head(head).entries;
+            let first = entries.first() == Some(&entry);
+            let last = entries.last() == Some(&entry);
+            let unlinked = queues.unlink(head, entry);
+            let h = queues.head(head);
+            let after = (h.entries.first().copied(), h.entries.last().copied());
+            (h.list, first, last, unlinked, after)
+        };
+        if !unlinked {
+            return;
+        }
+        let address_of = |e: Option<WaitEntryId>| e.map_or(list.address(), entry_address);
+        if last {
+            self.store_list_word(list.offset(1), address_of(after.1))
+                .await;
+        }
+        if first {
+            self.store_list_word(list, address_of(after.0)).await;
+        }
+    }
+
+    /// A store to a head's `task_list` word: at `access` granularity the step it is,
+    /// through the CPU's store buffer; coarser, in place and without cost (the cost
+    /// table's wait-queue operations already include their list updates).
+    async fn store_list_word(&self, word: Word, value: u64) {
+        if G::STEPS_AT_ACCESS {
+            self.store(word, value).await;
+        } else {
+            self.state().mem.store_sc(word, value);
+        }
     }
 
     /// `add_wait_queue()`: front of the list, under the head's lock with irqs saved.
     pub async fn add_wait_queue(&self, head: WaitQueueId, entry: WaitEntryId) {
         let lock = self.waitqueue_lock(head);
         let flags = self.spin_lock_irqsave(lock).await;
-        self.add_wait_queue_locked(head, entry);
+        self.add_wait_queue_locked(head, entry).await;
         self.spin_unlock_irqrestore(lock, flags).await;
     }
 
@@ -247,7 +336,7 @@ impl<G: Granularity> Cx<G> {
         if let Ok(e) = self.state().waitqueues.borrow_mut().entries.get_mut(entry) {
             e.exclusive = true;
         }
-        self.add_wait_queue_tail_locked(head, entry);
+        self.add_wait_queue_tail_locked(head, entry).await;
         self.spin_unlock_irqrestore(lock, flags).await;
     }
 
@@ -255,20 +344,32 @@ impl<G: Granularity> Cx<G> {
     pub async fn remove_wait_queue(&self, head: WaitQueueId, entry: WaitEntryId) {
         let lock = self.waitqueue_lock(head);
         let flags = self.spin_lock_irqsave(lock).await;
-        self.remove_wait_queue_locked(head, entry);
+        self.remove_wait_queue_locked(head, entry).await;
         self.spin_unlock_irqrestore(lock, flags).await;
     }
 
-    /// `waitqueue_active()`: a lockless peek at whether anyone waits.
-    pub fn waitqueue_active(&self, head: WaitQueueId) -> bool {
+    /// `waitqueue_active()`: `!list_empty(&q->task_list)` without the lock — one load of
+    /// the head's `next` word, which under `tso`/`pso` may be stale (an adder's store
+    /// still in its CPU's buffer). At `access` granularity a step; coarser, in place
+    /// and without cost.
+    pub async fn waitqueue_active(&self, head: WaitQueueId) -> bool {
         self.note_access(Object::WaitQueue(head), access::READ);
-        !self
-            .state()
-            .waitqueues
-            .borrow()
-            .head(head)
-            .entries
-            .is_empty()
+        let list = self.state().waitqueues.borrow().head(head).list;
+        let next = if G::STEPS_AT_ACCESS {
+            self.load(list).await
+        } else {
+            self.state().mem.load_sc(list)
+        };
+        next != list.address()
+    }
+
+    /// `wq_has_sleeper()` (2.6.34's `sk_has_sleeper`, later `wq_has_sleeper`):
+    /// `smp_mb()` then `waitqueue_active()`, the waker's half of the barrier pair whose
+    /// other half is the sleeper's `set_current_state()` (or `sock_poll_wait`'s
+    /// `smp_mb`) after adding itself.
+    pub async fn wq_has_sleeper(&self, head: WaitQueueId) -> bool {
+        self.smp_mb().await;
+        self.waitqueue_active(head).await
     }
 
     /// `__wake_up_common()`: the caller holds the head's lock. Entries are visited in

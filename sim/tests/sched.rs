@@ -59,7 +59,7 @@ fn callback_order(nr_exclusive: u32, refuse: Vec<u64>) -> Vec<u64> {
         cx.add_wait_queue_exclusive(wq, entry(3, true)).await;
         cx.add_wait_queue_exclusive(wq, entry(4, true)).await;
         cx.add_wait_queue(wq, entry(5, false)).await;
-        assert!(cx.waitqueue_active(wq));
+        assert!(cx.waitqueue_active(wq).await);
         cx.wake_up_with(&callbacks, wq, WakeMode::Interruptible, nr_exclusive, 99)
             .await;
     });

@@ -168,13 +168,13 @@ fn litmus_all_agrees_with_the_expected_table() {
     let output = epsim().args(["litmus", "all"]).output().unwrap();
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.contains("24 of 24 agree"), "{stdout}");
+    assert!(stdout.contains("72 of 72 agree"), "{stdout}");
     assert!(!stdout.contains("DISAGREES"), "{stdout}");
     let rows = stdout
         .lines()
         .filter(|l| l.contains(" sc ") || l.contains(" tso ") || l.contains(" pso "))
         .count();
-    assert_eq!(rows, 24, "{stdout}");
+    assert_eq!(rows, 72, "{stdout}");
 
     let output = epsim()
         .args(["litmus", "all", "--model", "pso", "--json"])
@@ -183,7 +183,7 @@ fn litmus_all_agrees_with_the_expected_table() {
     assert!(output.status.success());
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     let results = json.as_array().unwrap();
-    assert_eq!(results.len(), 8);
+    assert_eq!(results.len(), 24);
     assert!(results.iter().all(|r| r["model"] == "pso"));
 }
 

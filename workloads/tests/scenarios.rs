@@ -432,7 +432,8 @@ fn every_finding_is_shown_by_its_scenario() {
         [
             "finding-2621-busy-loop",
             "finding-init-list-head-window",
-            "finding-safewake-drops-wake"
+            "finding-safewake-drops-wake",
+            "finding-socket-poll-race"
         ]
     );
 }
@@ -1240,7 +1241,7 @@ process app {
 /// --strategy dfs --preemption-bound 1`) replays it strictly. On the 2007 versions (the
 /// seed tree, 2.6.21, 2.6.22) the global `epmutex` serialises the two closes and the file
 /// is freed after an RCU grace period: the same bounded search is complete and clean.
-const F4_CLOSE_RACE_6_18: &str = "v1.cc6a83a24dd5f10b.mgECewIJAQNOlm8cXKo";
+const F4_CLOSE_RACE_6_18: &str = "v1.cc6a83a24dd5f10b.xwECpwECEAEEgVrzY9nbvI4";
 
 #[test]
 fn close_race_shows_f4_on_6_18_and_nothing_on_2007_versions() {
@@ -1336,4 +1337,43 @@ fn eventfd_scenario_is_skipped_before_2_6_22_and_the_call_is_enosys() {
         "{}",
         describe(&out)
     );
+}
+
+/// Finding F5 (docs/findings.md): the 2007 trees' `unix_poll` links epoll's hook on
+/// `sk_sleep` and reads the receive queue with no barrier between, while the writer's
+/// `sock_def_readable` tests `waitqueue_active` without the head's lock, so under a store
+/// buffer both can miss and the waiter sleeps for ever. The pinned schedule (the first
+/// report of `epsim explore finding-socket-poll-race`, PCT seed 69, shrunk) replays the
+/// lost wake-up on the seed tree; 6.18, with `sock_poll_wait`'s `smp_mb` and
+/// `skwq_has_sleeper`, is clean under the same PCT exploration.
+const F5_SOCKET_POLL_RACE: &str =
+    "v1.4538b7a8b90bbc55.URkcAQEBAQEBAQEBAgEBAQECAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAgECAQIBAQJTkh6y";
+
+#[test]
+fn socket_poll_race_loses_the_wake_up_on_2007_trees_only() {
+    let scenario = parse("finding-socket-poll-race");
+    let at = |kernel| {
+        scenario.options(&Overrides {
+            kernel: Some(kernel),
+            ..Overrides::default()
+        })
+    };
+    let schedule = sim::Schedule::decode(F5_SOCKET_POLL_RACE).unwrap();
+    let (outcome, _) = replay_at::<AccessSteps>(&scenario, &at(KernelVersion::Seed), 69, &schedule);
+    assert!(
+        outcome
+            .reports()
+            .iter()
+            .any(|r| r.kind == ReportKind::LostWakeup),
+        "{:?}",
+        outcome.reports()
+    );
+    let pct = ExploreOptions {
+        strategy: StrategyKind::Pct,
+        runs: 300,
+        shrink: false,
+        ..ExploreOptions::default()
+    };
+    let modern = explore_at(&scenario, &at(KernelVersion::V6_18), &pct);
+    assert!(modern.reports.is_empty(), "{:?}", modern.reports);
 }

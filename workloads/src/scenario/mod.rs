@@ -522,6 +522,7 @@ pub const LIBRARY: &[BuiltinScenario] = library![
     "finding-2621-busy-loop",
     "finding-init-list-head-window",
     "finding-safewake-drops-wake",
+    "finding-socket-poll-race",
     "fork-shared-file",
     "inject-ctl-without-sem",
     "inject-lock-without-irqsave",
