@@ -24,6 +24,10 @@ fn options(model: MemoryModel) -> Options {
 }
 
 fn explore(build_case: Build, model: MemoryModel, strategy: StrategyKind, runs: u64) -> (ExploreSummary, Outcomes) {
+    explore_with(build_case, model, strategy, runs, false)
+}
+
+fn explore_with(build_case: Build, model: MemoryModel, strategy: StrategyKind, runs: u64, focus: bool) -> (ExploreSummary, Outcomes) {
     let logs: RefCell<Vec<Log>> = RefCell::new(Vec::new());
     let build = |world: &mut World<AccessSteps>| {
         let log = common::log();
@@ -37,7 +41,7 @@ fn explore(build_case: Build, model: MemoryModel, strategy: StrategyKind, runs: 
         preemption_bound: None,
         delay_bound: None,
         shrink: false,
-        focus: false,
+        focus,
         ..ExploreOptions::default()
     };
     let summary = explore_classified(&options(model), 7, &build, &explore, &|k, r| classify_finding(k, r));
@@ -51,6 +55,41 @@ fn explore(build_case: Build, model: MemoryModel, strategy: StrategyKind, runs: 
         })
         .collect();
     (summary, outcomes)
+}
+
+/// A small scenario unbounded DFS can exhaust at access granularity: a write to a
+/// watched pipe on one CPU while another waits on the set with timeout 0.
+fn write_while_polling<G: sim::Granularity>(world: &mut World<G>, log: &Log) {
+    let p = world.process("app");
+    let log = log.clone();
+    world.spawn(p, "main", Some(sim::CpuId(0)), move |k| async move {
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        let [_, w] = common::watched_pipe(&k, ep, common::LT, 1, false).await;
+        let l = log.clone();
+        k.spawn_thread("waiter", Some(sim::CpuId(0)), move |k| async move {
+            let got = k
+                .sys_epoll_wait(ep, kernel_model::user::UserBufferSpec::default(), 4, 0)
+                .await;
+            common::push(&l, "waiter", common::show(&got));
+        });
+        let l = log.clone();
+        k.spawn_thread("writer", Some(sim::CpuId(1)), move |k| async move {
+            let got = k.sys_write(w, b"x").await;
+            common::push(&l, "writer", format!("{got:?}"));
+        });
+    });
+}
+
+#[test]
+#[ignore]
+fn experiment_small() {
+    for model in [MemoryModel::Sc, MemoryModel::Tso] {
+        for strategy in [StrategyKind::Dpor, StrategyKind::Dfs] {
+            let t = std::time::Instant::now();
+            let (summary, outcomes) = explore_with(write_while_polling, model, strategy, 300_000, strategy == StrategyKind::Dfs);
+            eprintln!("{model:?} {strategy:?}: {} runs, exhaustive {}, redundant {}, {} outcomes {:?}, {:?}", summary.runs, summary.exhaustive, summary.redundant, outcomes.len(), outcomes, t.elapsed());
+        }
+    }
 }
 
 #[test]
