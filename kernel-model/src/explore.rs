@@ -18,9 +18,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use sim::footprint::Footprint;
 use sim::machine::Action;
 use sim::schedule::{Deviation, Schedule};
-use sim::footprint::Footprint;
 use sim::strategy::{
     CutBranches, DecisionView, Dfs, Dpor, Pct, Random, RoundRobin, Scheduler, StrategyKind, Timed,
 };
@@ -264,11 +264,12 @@ pub fn explore_classified<G: Granularity>(
         let mut focus = Focus { inner };
         // DPOR sees every decision: it reduces the solo ones itself, and must see every
         // step to know what it touched.
-        let strategy: &mut dyn Scheduler = if explore.focus && explore.strategy != StrategyKind::Dpor {
-            &mut focus
-        } else {
-            focus.inner
-        };
+        let strategy: &mut dyn Scheduler =
+            if explore.focus && explore.strategy != StrategyKind::Dpor {
+                &mut focus
+            } else {
+                focus.inner
+            };
         if !strategy.begin_execution() {
             summary.exhaustive = true;
             break;

@@ -201,10 +201,7 @@ fn conflict(object: Object, earlier: u8, later: u8) -> Dependence {
         release_acquire: false,
     };
     match object {
-        Object::Word(_)
-        | Object::BufferOrder(_)
-        | Object::WaitQueue(_)
-        | Object::Allocator => {
+        Object::Word(_) | Object::BufferOrder(_) | Object::WaitQueue(_) | Object::Allocator => {
             let reads = READ | FORWARDING_READ;
             dependent(
                 (earlier & WRITE != 0 && later & (reads | WRITE) != 0)
@@ -220,9 +217,8 @@ fn conflict(object: Object, earlier: u8, later: u8) -> Dependence {
             let acquires = |bits: u8| bits & (ACQUIRE_EXCLUSIVE | ACQUIRE_SHARED) != 0;
             // Two shared acquisitions (or releases) commute; an exclusive one does not.
             let either_exclusive = exclusive(earlier) || exclusive(later);
-            let conflict = acquires(earlier)
-                && (acquires(later) || later & RELEASE != 0)
-                && either_exclusive;
+            let conflict =
+                acquires(earlier) && (acquires(later) || later & RELEASE != 0) && either_exclusive;
             Dependence {
                 conflict,
                 // Shared releases and acquisitions would commute while no writer waits;

@@ -469,11 +469,7 @@ impl Scheduler for Dpor {
                 .find(|&t| !node.asleep(t) && node.threads.contains(&t));
             match next {
                 Some(t) => {
-                    node.chosen = node
-                        .threads
-                        .iter()
-                        .position(|&x| x == t)
-                        .expect("enabled");
+                    node.chosen = node.threads.iter().position(|&x| x == t).expect("enabled");
                     self.guide = node
                         .guides
                         .iter()
