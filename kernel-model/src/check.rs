@@ -383,6 +383,9 @@ pub fn leaks<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
     for (_, t, step) in objects.timerfds.live() {
         details.push(format!("timerfd_ctx {} allocated at step {step}", t.id));
     }
+    for (_, o, step) in objects.opaques.live() {
+        details.push(format!("opaque file {} allocated at step {step}", o.id));
+    }
     if details.is_empty() {
         return Vec::new();
     }

@@ -7,6 +7,12 @@
 //! [`Kernel::eventfd_signal`] adds (saturating at `ULLONG_MAX`, which is how `POLLERR`
 //! becomes reachable) and wakes.
 //!
+//! 6.18 differs where its text does, each switch named where it happens: `eventfd2`'s
+//! flags and EFD_SEMAPHORE, keyed wake-ups, the lockless count read in `eventfd_poll`, a
+//! write of any length but 8 is EINVAL, and the kernel-side signal is
+//! [`Kernel::eventfd_signal_mask`] (adds exactly 1; refused inside an eventfd wake-up,
+//! `current->in_eventfd`). See docs/eventpoll-6.18.md.
+//!
 //! 2.6.22 has only `sys_eventfd(unsigned int count)`: no flags (`EFD_NONBLOCK`,
 //! `EFD_CLOEXEC` and `eventfd2` came in 2.6.27, `EFD_SEMAPHORE` in 2.6.30); programs set
 //! `O_NONBLOCK` with `fcntl`.
@@ -19,29 +25,18 @@
 //! `read`/`write` take lengths and byte slices, so the `put_user`/`copy_from_user`
 //! EFAULT paths have no trigger); the anonymous inode is not modelled.
 
-use sim::waitq::{WakeFunction, WakeMode};
-use sim::{Granularity, Name, TaskState, WaitQueueId, Word};
+use sim::waitq::WakeMode;
+use sim::{Granularity, Name, WaitQueueId};
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
 use crate::objects::{EventfdId, FileId, FileKind};
 use crate::poll::{PollTable, POLLERR, POLLHUP, POLLIN, POLLOUT};
 
+pub use crate::objects::EventfdCtx;
+
 /// `ULLONG_MAX`.
 pub const ULLONG_MAX: u64 = u64::MAX;
-
-/// `struct eventfd_ctx`.
-#[derive(Clone, Copy, Debug)]
-pub struct EventfdCtx {
-    /// Stable id (labels and word names).
-    pub id: u64,
-    /// `ctx->wqh`; its lock protects `count`.
-    pub wqh: WaitQueueId,
-    /// `ctx->count` (a shared word; always accessed under `wqh.lock` by the port).
-    pub count: Word,
-    /// 6.18 `EFD_SEMAPHORE` (in `ctx->flags`): a read takes 1, not the whole count.
-    pub semaphore: bool,
-}
 
 /// `EFD_SEMAPHORE` (2.6.30), `EFD_CLOEXEC` (= `O_CLOEXEC`), `EFD_NONBLOCK` (= `O_NONBLOCK`).
 pub const EFD_SEMAPHORE: u32 = 1;
@@ -110,14 +105,22 @@ impl<G: Granularity> Kernel<G> {
     ///
     /// `n` is a C `int` in 2.6.22. A file that is not an eventfd is EINVAL here; the
     /// kernel trusts its callers (they got the file from `eventfd_fget`).
+    ///
+    /// 6.18 has no count: `eventfd_signal(ctx)` is `eventfd_signal_mask(ctx, 0)`, which
+    /// adds exactly 1 (the count argument went in 6.8). There `n` must be 1 (EINVAL
+    /// otherwise: the call does not exist), and the result is what was added, 0 or 1
+    /// ([`Kernel::eventfd_signal_mask`]).
     pub async fn eventfd_signal(&self, file: FileId, n: i32) -> SysResult<i32> {
-        if n < 0 {
+        if n < 0 || (self.version().is_modern() && n != 1) {
             return Err(Errno::EINVAL);
         }
         let kind = self.with_file(file, |f| f.kind).ok_or(Errno::EBADF)?;
         let FileKind::Eventfd(ctx) = kind else {
             return Err(Errno::EINVAL);
         };
+        if self.version().is_modern() {
+            return Ok(self.eventfd_signal_mask(ctx, 0).await);
+        }
         let c = self.eventfd_fields(ctx).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
         cx.note(|| format!("eventfd_signal(eventfd{}, {n})", c.id));
@@ -134,6 +137,73 @@ impl<G: Granularity> Kernel<G> {
         }
         cx.spin_unlock_irqrestore(lock, flags).await;
         Ok(n)
+    }
+
+    /// `eventfd_signal_mask(ctx, mask)` of 6.18: refused — `WARN_ON_ONCE`, nothing added,
+    /// no wake-up — when the task is already inside an eventfd wake-up
+    /// (`current->in_eventfd`: a wake-up handler signalling again, which could recurse
+    /// without bound through nested wait queues); else under `wqh.lock` (irqsave) with
+    /// `in_eventfd` set, `count++` unless it is `ULLONG_MAX` already, and
+    /// `wake_up_locked_poll(EPOLLIN | mask)` if anyone waits. Returns what was added.
+    ///
+    /// In interrupt context `current` is the task the interrupt hit, as in the kernel;
+    /// its `in_eventfd` is never set then, since the flag is set only with interrupts off.
+    /// No wake-up handler of the model signals an eventfd (ep_poll_callback does not;
+    /// KVM's irqfd, vhost and io_uring, which do, are not modelled), so the refusal is
+    /// reached only by a kernel user calling this while the flag is set.
+    pub async fn eventfd_signal_mask(&self, ctx: EventfdId, mask: u32) -> i32 {
+        if self.in_eventfd() {
+            self.cx.note(|| {
+                "eventfd_signal_mask: WARN_ON_ONCE(current->in_eventfd): refused".to_string()
+            });
+            return 0;
+        }
+        let Some(c) = self.eventfd_fields(ctx) else {
+            return 0;
+        };
+        let cx = &self.cx;
+        cx.note(|| format!("eventfd_signal_mask(eventfd{}, {mask:#x})", c.id));
+        let lock = cx.waitqueue_lock(c.wqh);
+        let flags = cx.spin_lock_irqsave(lock).await;
+        self.set_in_eventfd(true);
+        let count = cx.load(c.count).await;
+        let added = if count < ULLONG_MAX {
+            cx.store(c.count, count + 1).await;
+            1
+        } else {
+            0
+        };
+        if cx.waitqueue_active(c.wqh) {
+            self.eventfd_wake_locked(c.wqh, POLLIN | mask).await;
+        }
+        self.set_in_eventfd(false);
+        cx.spin_unlock_irqrestore(lock, flags).await;
+        added
+    }
+
+    /// `current->in_eventfd` (6.18; always false on 2.6.x, which has no such flag).
+    pub fn in_eventfd(&self) -> bool {
+        let Some(task) = self.cx.current() else {
+            return false;
+        };
+        self.objects
+            .borrow()
+            .tasks
+            .get(&task)
+            .is_some_and(|info| info.in_eventfd)
+    }
+
+    /// Sets or clears `current->in_eventfd` on 6.18 (no step: a field of the task's own).
+    /// Public so that a test can stand for a wake-up handler running inside a wake-up.
+    pub fn set_in_eventfd(&self, on: bool) {
+        if !self.version().is_modern() {
+            return;
+        }
+        if let Some(task) = self.cx.current() {
+            if let Some(info) = self.objects.borrow_mut().tasks.get_mut(&task) {
+                info.in_eventfd = on;
+            }
+        }
     }
 
     /// `eventfd_release()`: frees the context. No wake-up (nobody can be waiting: a
@@ -187,41 +257,6 @@ impl<G: Granularity> Kernel<G> {
         eventfd_mask(self.cx.peek(word))
     }
 
-    /// The wait loop of `eventfd_read`/`eventfd_write`, entered with `wqh.lock` held
-    /// (`spin_lock_irq`): a `DECLARE_WAITQUEUE` entry added with `__add_wait_queue`
-    /// (head of the queue, non-exclusive); loop { `set_current_state(TASK_INTERRUPTIBLE)`;
-    /// done if `ready(count)`; `-ERESTARTSYS` (EINTR here) on a pending signal; drop the
-    /// lock; `schedule()`; retake it }; `__remove_wait_queue`; `__set_current_state(
-    /// TASK_RUNNING)`. Returns the count that satisfied `ready`, with the lock held.
-    async fn eventfd_wait_locked(
-        &self,
-        c: &EventfdCtx,
-        ready: impl Fn(u64) -> bool,
-    ) -> SysResult<u64> {
-        let cx = &self.cx;
-        let lock = cx.waitqueue_lock(c.wqh);
-        let task = cx.current().expect("eventfd read/write in task context");
-        let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-        cx.add_wait_queue_locked(c.wqh, wait);
-        let result = loop {
-            cx.set_current_state(TaskState::Interruptible).await;
-            let count = cx.load(c.count).await;
-            if ready(count) {
-                break Ok(count);
-            }
-            if cx.signal_pending() {
-                break Err(Errno::EINTR);
-            }
-            cx.spin_unlock_irq(lock).await;
-            cx.schedule().await;
-            cx.spin_lock_irq(lock).await;
-        };
-        cx.remove_wait_queue_locked(c.wqh, wait);
-        cx.set_current_state_plain(TaskState::Running).await;
-        cx.free_wait_entry(wait);
-        result
-    }
-
     /// `eventfd_read()`: `len < 8` is EINVAL. Under `wqh.lock` (taken with
     /// `spin_lock_irq`, not irqsave — read and write run in process context only): if
     /// the count is 0, EAGAIN for a non-blocking file, else wait for it to become
@@ -246,7 +281,9 @@ impl<G: Granularity> Kernel<G> {
         if count > 0 {
             res = Ok(count);
         } else if !nonblock {
-            res = self.eventfd_wait_locked(&c, |count| count > 0).await;
+            res = self
+                .wait_locked_irq(c.wqh, c.count, |count| count > 0)
+                .await;
         }
         // eventfd_ctx_do_read: with EFD_SEMAPHORE (6.18) one unit, else the whole count.
         let res = res.map(|count| if c.semaphore { 1.min(count) } else { count });
@@ -257,15 +294,17 @@ impl<G: Granularity> Kernel<G> {
             } else {
                 cx.store(c.count, 0).await;
             }
+            self.set_in_eventfd(true);
             if cx.waitqueue_active(c.wqh) {
                 self.eventfd_wake_locked(c.wqh, POLLOUT).await;
             }
+            self.set_in_eventfd(false);
         }
         cx.spin_unlock_irq(lock).await;
         res.map(|ucnt| ucnt.to_le_bytes().to_vec())
     }
 
-    /// `eventfd_write()`: `len < 8` is EINVAL; the value is the first 8 bytes (host
+    /// `eventfd_write()`: `len < 8` is EINVAL (6.18: `len != 8`); the value is the first 8 bytes (host
     /// order); `ULLONG_MAX` is EINVAL. Under `wqh.lock`: the add must leave the count
     /// below `ULLONG_MAX` (`ULLONG_MAX - count > value`), else EAGAIN when non-blocking
     /// or a wait until a read makes room. Then `count += value` and, if anyone waits,
@@ -278,7 +317,13 @@ impl<G: Granularity> Kernel<G> {
         data: &[u8],
         nonblock: bool,
     ) -> SysResult<usize> {
-        if data.len() < 8 {
+        // 2.6.22: `count < sizeof(ucnt)`; 6.18: `count != sizeof(ucnt)` (docs/eventpoll-6.18.md).
+        let wrong_length = if self.version().is_modern() {
+            data.len() != 8
+        } else {
+            data.len() < 8
+        };
+        if wrong_length {
             return Err(Errno::EINVAL);
         }
         let mut bytes = [0u8; 8];
@@ -297,14 +342,16 @@ impl<G: Granularity> Kernel<G> {
             res = Ok(count);
         } else if !nonblock {
             res = self
-                .eventfd_wait_locked(&c, |count| ULLONG_MAX - count > ucnt)
+                .wait_locked_irq(c.wqh, c.count, |count| ULLONG_MAX - count > ucnt)
                 .await;
         }
         if let Ok(count) = res {
             cx.store(c.count, count + ucnt).await;
+            self.set_in_eventfd(true);
             if cx.waitqueue_active(c.wqh) {
                 self.eventfd_wake_locked(c.wqh, POLLIN).await;
             }
+            self.set_in_eventfd(false);
         }
         cx.spin_unlock_irq(lock).await;
         res.map(|_| 8)

@@ -20,10 +20,12 @@ use sim::{Granularity, LockKind, Name, ReportKind, TaskState, WaitQueueId};
 
 use crate::errno::{Errno, SysResult};
 use crate::inject::Injection;
-use crate::kernel::{encode_handle, Counters, Kernel, KernelVersion, CALLBACK_EP_POLL};
+use crate::kernel::{
+    encode_handle, Counters, Kernel, KernelVersion, CALLBACK_EP_POLL, MAX_SCHEDULE_TIMEOUT,
+};
 use crate::objects::{
-    EpFields, Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, RbKey,
-    WakeTaskNode, EPITEM_FIELDS,
+    EpFields, Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, RbKey, WakeTaskNode,
+    EPITEM_FIELDS,
 };
 use crate::poll::{
     EpollEvent, PollTable, EPOLLET, EPOLLONESHOT, EP_PRIVATE_BITS, POLLIN, POLLRDNORM,
@@ -32,8 +34,6 @@ use crate::user::UserEvents;
 
 /// `EP_MAX_POLLWAKE_NESTS`.
 pub const EP_MAX_POLLWAKE_NESTS: usize = 4;
-/// `MAX_SCHEDULE_TIMEOUT` (LONG_MAX).
-pub const MAX_SCHEDULE_TIMEOUT: u64 = i64::MAX as u64;
 /// `EP_MAX_EVENTS` = INT_MAX / sizeof(struct epoll_event) (12 bytes on x86-64, packed).
 pub const EP_MAX_EVENTS: i32 = i32::MAX / 12;
 
@@ -416,6 +416,37 @@ impl<G: Granularity> Kernel<G> {
 
     // ---- insertion ------------------------------------------------------------------------------
 
+    /// The `eppoll_entry` every version's `ep_ptable_queue_proc` makes alike, once its
+    /// `kmem_cache_alloc(pwq_cache)` succeeded: `init_waitqueue_func_entry(&pwq->wait,
+    /// ep_poll_callback)`, `pwq->whead = whead`, `pwq->base = epi` (the same lines in the
+    /// 6192bd536f96, v2.6.22 and v6.18 texts). Queueing it on `whead` is each version's own.
+    pub(crate) fn new_eppoll_entry(
+        &self,
+        epi: EpitemId,
+        whead: WaitQueueId,
+    ) -> (crate::objects::PwqId, sim::waitq::WaitEntryId) {
+        let step = self.cx.step();
+        let pwq = self.objects.borrow_mut().pwqs.alloc(
+            EppollEntry {
+                base: epi,
+                wait: sim::arena::Handle::DANGLING,
+                whead,
+            },
+            step,
+        );
+        let wait = self.cx.new_wait_entry(
+            WakeFunction::Callback {
+                kind: CALLBACK_EP_POLL,
+                data: encode_handle(pwq),
+            },
+            false,
+        );
+        if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
+            entry.wait = wait;
+        }
+        (pwq, wait)
+    }
+
     /// `ep_ptable_queue_proc(file, whead, pt)`: hooks an eppoll_entry whose callback is
     /// `ep_poll_callback` on `whead`, or marks the item with `nwait = -1` when the entry
     /// cannot be allocated.
@@ -425,28 +456,7 @@ impl<G: Granularity> Kernel<G> {
         };
         let nwait = self.cx.load(nwait_word).await as i64;
         if nwait >= 0 && !self.cx.alloc_fails("eppoll_entry") {
-            let step = self.cx.step();
-            let pwq = {
-                let mut objects = self.objects.borrow_mut();
-                objects.pwqs.alloc(
-                    EppollEntry {
-                        base: epi,
-                        wait: sim::arena::Handle::DANGLING,
-                        whead,
-                    },
-                    step,
-                )
-            };
-            let wait = self.cx.new_wait_entry(
-                WakeFunction::Callback {
-                    kind: CALLBACK_EP_POLL,
-                    data: encode_handle(pwq),
-                },
-                false,
-            );
-            if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
-                entry.wait = wait;
-            }
+            let (pwq, wait) = self.new_eppoll_entry(epi, whead);
             self.cx.add_wait_queue(whead, wait).await;
             self.with_epi_mut(epi, |e| e.pwqlist.push(pwq));
             self.cx.store(nwait_word, (nwait + 1) as u64).await;
@@ -924,15 +934,12 @@ impl<G: Granularity> Kernel<G> {
 
     /// `ep_events_transfer(ep, events, maxevents)` — 6192bd536f96: with `ep->sem` held for read,
     /// steal the whole ready list under `ep->lock` ("steal the ready list") and send.
-    async fn ep_events_transfer(
+    pub(crate) async fn ep_events_transfer(
         &self,
         ep: EventPollId,
         events: &mut UserEvents,
         maxevents: usize,
     ) -> SysResult<usize> {
-        if self.version() == KernelVersion::V2_6_21 {
-            return self.ep_events_transfer_2_6_21(ep, events, maxevents).await;
-        }
         let Some((lock, sem, _, _, rdllist)) = self.ep_fields(ep) else {
             return Err(Errno::EBADF);
         };
@@ -1060,7 +1067,9 @@ impl<G: Granularity> Kernel<G> {
         maxevents: usize,
     ) -> Option<SysResult<usize>> {
         if res == Ok(0) && eavail {
-            let transferred = self.ep_events_transfer(ep, events, maxevents).await;
+            let transferred = self
+                .ep_events_transfer_of_version(ep, events, maxevents)
+                .await;
             if transferred == Ok(0) && jtimeout != 0 {
                 return None;
             }
@@ -1073,25 +1082,5 @@ impl<G: Granularity> Kernel<G> {
         if let Some(info) = self.objects.borrow_mut().tasks.get_mut(&task) {
             info.in_ep_poll = ep;
         }
-    }
-
-    /// `poll_wait(file, whead, pt)`: with epoll's table, `ep_ptable_queue_proc`.
-    pub async fn poll_wait(&self, whead: WaitQueueId, pt: PollTable) {
-        if let PollTable::Epoll(epi) = pt {
-            if self.version() == KernelVersion::V6_18 {
-                self.ep_ptable_queue_proc_6_18(whead, epi).await;
-            } else {
-                self.ep_ptable_queue_proc(whead, epi).await;
-            }
-        }
-    }
-
-    /// `is_file_epoll(f)` and its eventpoll.
-    pub fn file_epoll(&self, file: FileId) -> Option<EventPollId> {
-        self.with_file(file, |f| match f.kind {
-            FileKind::Epoll(ep) => Some(ep),
-            _ => None,
-        })
-        .flatten()
     }
 }

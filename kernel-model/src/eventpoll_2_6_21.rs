@@ -224,13 +224,4 @@ impl<G: Granularity> Kernel<G> {
         self.ep_unlock_and_pwake(lock, flags, pwake, poll_wait)
             .await;
     }
-
-    /// Marks the current task as inside a transfer on `ep` (for the reachability checker).
-    pub(crate) fn set_in_transfer(&self, ep: Option<EventPollId>) {
-        if let Some(task) = self.cx.current() {
-            if let Some(info) = self.objects.borrow_mut().tasks.get_mut(&task) {
-                info.in_transfer = ep;
-            }
-        }
-    }
 }

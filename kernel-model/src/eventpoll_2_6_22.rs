@@ -37,8 +37,8 @@ use sim::waitq::WakeFunction;
 use sim::{Granularity, LockKind, Name, ReportKind, TaskState, WaitQueueId, Word};
 
 use crate::errno::{Errno, SysResult};
-use crate::eventpoll::MAX_SCHEDULE_TIMEOUT;
 use crate::inject::Injection;
+use crate::kernel::MAX_SCHEDULE_TIMEOUT;
 use crate::kernel::{Counters, Kernel};
 use crate::objects::{EpitemId, EventPoll, EventPollId, FileId, RbKey, EPITEM_FIELDS_2_6_22};
 use crate::poll::{

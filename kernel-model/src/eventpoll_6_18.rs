@@ -57,7 +57,7 @@ use sim::waitq::{WaitEntryId, WakeFunction, WakeMode};
 use sim::{Granularity, LockKind, Name, TaskState, WaitQueueId, Word};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::{encode_handle, Counters, Kernel, CALLBACK_EP_AUTOREMOVE, CALLBACK_EP_POLL};
+use crate::kernel::{Counters, Kernel, CALLBACK_EP_AUTOREMOVE};
 use crate::objects::{
     EpFields, Epitem, EpitemId, EppollEntry, EventPoll, EventPollId, FileId, FileKind, RbKey,
 };
@@ -66,6 +66,12 @@ use crate::poll::{
     EPOLLOUT, EPOLLRDNORM, EPOLLWAKEUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD,
 };
 use crate::user::{UserBufferSpec, UserEvents};
+
+/// The file-scope state (`max_user_watches`, `loop_check_gen`, `path_count`, …) is
+/// defined with the other objects, since the kernel value holds it.
+pub use crate::objects::{
+    EventpollGlobals, EP_ITEM_COST, LOWMEM_BYTES, MAX_USER_WATCHES_DEFAULT, PATH_ARR_SIZE,
+};
 
 // ---- constants and file-scope state --------------------------------------------------------
 
@@ -80,20 +86,8 @@ pub const EPOLLEXCLUSIVE_OK_BITS: u32 =
 pub const EP_MAX_NESTS: i32 = 4;
 /// `EP_UNACTIVE_PTR` (`(void *) -1L`), as stored in `ovflist` and `epi->next`.
 pub const EP_UNACTIVE_PTR: u64 = u64::MAX;
-/// `EP_ITEM_COST`: `sizeof(struct epitem)` (128 on 64-bit, the size the file's
-/// BUILD_BUG_ON holds it to) + `sizeof(struct eppoll_entry)` (next, base, a 40-byte
-/// wait entry, whead: 64).
-pub const EP_ITEM_COST: u64 = 128 + 64;
-/// Low memory of the simulated machine, for `eventpoll_init`'s default: 1 GiB.
-pub const LOWMEM_BYTES: u64 = 1 << 30;
-/// `max_user_watches` as `eventpoll_init` computes it: 4 % of low memory over
-/// `EP_ITEM_COST` (223 696 on the simulated 1 GiB). Scenarios may set another value
-/// ([`Kernel::set_max_user_watches`], the `fs.epoll.max_user_watches` sysctl).
-pub const MAX_USER_WATCHES_DEFAULT: u64 = (LOWMEM_BYTES / 25) / EP_ITEM_COST;
 /// `EPOLL_CLOEXEC` (= `O_CLOEXEC`).
 pub const EPOLL_CLOEXEC: i32 = 0o2000000;
-/// `PATH_ARR_SIZE` and `path_limits`: wake-up paths of length 1..5 allowed per file.
-const PATH_ARR_SIZE: usize = 5;
 const PATH_LIMITS: [u32; PATH_ARR_SIZE] = [1000, 500, 100, 50, 10];
 
 /// Shared words of a 6.18 epitem: `rdllink` (next, prev), `event.events`, `next` (the
@@ -117,39 +111,6 @@ fn ovflist_word(rdllist: ListHead) -> Word {
 /// `ep->refcount`.
 fn refcount_word(rdllist: ListHead) -> Word {
     rdllist.0.offset(3)
-}
-
-/// The file-scope variables of eventpoll.c that the model needs. Every field is under
-/// `epnested_mutex` except the watch counter (a per-user `percpu_counter`).
-#[derive(Clone, Debug)]
-pub struct Globals {
-    /// `max_user_watches` (sysctl `fs.epoll.max_user_watches`).
-    pub max_user_watches: u64,
-    /// `user->epoll_watches`. Simplified: every simulated task runs as one user, so
-    /// there is one counter; `percpu_counter_compare` is exact at the model's sizes.
-    pub epoll_watches: u64,
-    /// `loop_check_gen`.
-    pub loop_check_gen: u64,
-    /// `inserting_into`.
-    pub inserting_into: Option<EventPollId>,
-    /// `tfile_check_list`: the files whose wake-up paths `reverse_path_check` counts,
-    /// newest first as `list_file` pushes them.
-    pub tfile_check_list: Vec<FileId>,
-    /// `path_count`.
-    path_count: [u32; PATH_ARR_SIZE],
-}
-
-impl Default for Globals {
-    fn default() -> Globals {
-        Globals {
-            max_user_watches: MAX_USER_WATCHES_DEFAULT,
-            epoll_watches: 0,
-            loop_check_gen: 0,
-            inserting_into: None,
-            tfile_check_list: Vec::new(),
-            path_count: [0; PATH_ARR_SIZE],
-        }
-    }
 }
 
 /// A timeout as `ep_poll` receives it: `None` waits forever, `Some(0)` is the zero
@@ -764,25 +725,7 @@ impl<G: Granularity> Kernel<G> {
             self.with_epi_mut(epi, |e| e.pqueue_failed = true);
             return;
         }
-        let step = self.cx.step();
-        let pwq = self.objects.borrow_mut().pwqs.alloc(
-            EppollEntry {
-                base: epi,
-                wait: sim::arena::Handle::DANGLING,
-                whead,
-            },
-            step,
-        );
-        let wait = self.cx.new_wait_entry(
-            WakeFunction::Callback {
-                kind: CALLBACK_EP_POLL,
-                data: encode_handle(pwq),
-            },
-            false,
-        );
-        if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
-            entry.wait = wait;
-        }
+        let (pwq, wait) = self.new_eppoll_entry(epi, whead);
         let events = self.cx.load(events_word).await as u32;
         if events & EPOLLEXCLUSIVE != 0 {
             self.cx.add_wait_queue_exclusive(whead, wait).await;

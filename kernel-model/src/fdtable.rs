@@ -5,9 +5,7 @@
 //! never freed, so that a lookup racing with the last `fput` reads a count of zero and
 //! fails — what RCU's grace period guarantees for the real `struct file`.
 
-use sim::Word;
-
-use crate::objects::FileId;
+pub use crate::objects::{FdEntry, FdTable};
 
 /// The default `RLIMIT_NOFILE` soft limit (`rlim_cur`) of 2.6.22: `INR_OPEN`.
 pub const NOFILE_DEFAULT: usize = 1024;
@@ -23,29 +21,6 @@ pub const NR_OPEN: usize = 1024 * 1024;
 /// unprivileged but start with the hard limit at [`NR_OPEN`], as distributions configure
 /// it (pam_limits, systemd), so a program can raise its soft limit the way real ones do.
 pub const NOFILE_HARD_DEFAULT: usize = NR_OPEN;
-
-/// One open descriptor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FdEntry {
-    pub file: FileId,
-    pub f_count: Word,
-}
-
-/// A process's descriptor table.
-#[derive(Clone, Debug, Default)]
-pub struct FdTable {
-    pub entries: Vec<Option<FdEntry>>,
-    /// `RLIMIT_NOFILE`'s `rlim_cur`: descriptors from it up are refused (EMFILE from
-    /// `get_unused_fd`, EBADF from `dup2`). The kernel keeps the limits in
-    /// `current->signal->rlim` (per thread group, copied by fork) and reads `rlim_cur`
-    /// without a lock; the model keeps them here, per process, copied by fork too.
-    pub limit: usize,
-    /// `RLIMIT_NOFILE`'s `rlim_max`: the most `setrlimit` may raise `limit` to.
-    pub hard_limit: usize,
-    /// `files->next_fd`: every descriptor below it is open, so the search for the
-    /// lowest free one starts there (a hint only: it never changes the answer).
-    next_fd: usize,
-}
 
 impl FdTable {
     pub fn new(limit: usize) -> FdTable {
@@ -109,6 +84,7 @@ impl FdTable {
 mod tests {
     use super::*;
     use sim::arena::Handle;
+    use sim::Word;
 
     #[test]
     fn lowest_free_descriptor_is_reused() {

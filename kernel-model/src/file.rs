@@ -6,9 +6,8 @@ use sim::{Granularity, LockKind, Name};
 
 use crate::errno::{Errno, SysResult};
 use crate::fdtable::FdEntry;
-use crate::kernel::{Counters, Kernel, KernelVersion};
-use crate::objects::{File, FileId, FileKind, FileLabel, ProcessId};
-use crate::poll::PollTable;
+use crate::kernel::Kernel;
+use crate::objects::{EventPollId, File, FileId, FileKind, FileLabel, ProcessId};
 
 impl<G: Granularity> Kernel<G> {
     /// `get_empty_filp()` + `eventpoll_init_file()`: a file with one reference.
@@ -85,28 +84,9 @@ impl<G: Granularity> Kernel<G> {
             .note(|| format!("__fput: last reference to {}", self.file_label(file)));
         // eventpoll_release(): the lockless fast check, then the slow path.
         if linked {
-            match self.version() {
-                KernelVersion::V2_6_22 => self.eventpoll_release_file_2_6_22(file).await,
-                KernelVersion::V6_18 => self.eventpoll_release_file_6_18(file).await,
-                KernelVersion::Seed | KernelVersion::V2_6_21 => {
-                    self.eventpoll_release_file(file).await
-                }
-            }
+            self.eventpoll_release_file_of_version(file).await;
         }
-        match kind {
-            FileKind::Regular => {}
-            FileKind::PipeRead(pipe) => self.pipe_release(pipe, 1, 0).await,
-            FileKind::PipeWrite(pipe) => self.pipe_release(pipe, 0, 1).await,
-            FileKind::Epoll(ep) => match self.version() {
-                KernelVersion::V2_6_22 => self.ep_free_2_6_22(ep).await,
-                KernelVersion::V6_18 => self.ep_eventpoll_release(ep).await,
-                KernelVersion::Seed | KernelVersion::V2_6_21 => self.ep_eventpoll_close(ep).await,
-            },
-            FileKind::Eventfd(ctx) => self.eventfd_release(ctx).await,
-            // sock_close() → sock_release() → unix_release().
-            FileKind::Socket(sock) => self.unix_release_sock(sock).await,
-            FileKind::Timerfd(ctx) => self.timerfd_release(ctx).await,
-        }
+        self.f_op_release(kind).await;
         let step = self.cx.step();
         // file_free(): the arena slot goes; the f_count word stays (RCU, see fdtable).
         if let Err(error) = self.objects.borrow_mut().files.free(file, step) {
@@ -123,101 +103,19 @@ impl<G: Granularity> Kernel<G> {
             .unwrap_or_else(|_| "a freed file".to_string())
     }
 
+    /// `is_file_epoll(f)` and its eventpoll.
+    pub fn file_epoll(&self, file: FileId) -> Option<EventPollId> {
+        self.with_file(file, |f| match f.kind {
+            FileKind::Epoll(ep) => Some(ep),
+            _ => None,
+        })
+        .flatten()
+    }
+
     /// Whether the file has `f_op->poll`.
     pub fn file_has_poll(&self, file: FileId) -> bool {
         self.with_file(file, |f| !matches!(f.kind, FileKind::Regular))
             .unwrap_or(false)
-    }
-
-    /// `file->f_op->poll(file, pt)`.
-    pub async fn vfs_poll(&self, file: FileId, pt: PollTable) -> u32 {
-        Counters::bump(&self.counters.f_op_poll, 1);
-        let Some(kind) = self.with_file(file, |f| f.kind) else {
-            return 0;
-        };
-        match kind {
-            FileKind::Regular => 0,
-            FileKind::PipeRead(pipe) => self.pipe_poll(pipe, true, pt).await,
-            FileKind::PipeWrite(pipe) => self.pipe_poll(pipe, false, pt).await,
-            FileKind::Epoll(ep) => match self.version() {
-                KernelVersion::V2_6_22 => self.ep_eventpoll_poll_2_6_22(ep, pt).await,
-                KernelVersion::V6_18 => self.ep_eventpoll_poll_6_18(ep, pt).await,
-                KernelVersion::Seed | KernelVersion::V2_6_21 => {
-                    self.ep_eventpoll_poll(ep, pt).await
-                }
-            },
-            FileKind::Eventfd(ctx) => self.eventfd_poll(ctx, pt).await,
-            // sock_poll() → unix_poll().
-            FileKind::Socket(sock) => self.unix_poll(sock, pt).await,
-            FileKind::Timerfd(ctx) => self.timerfd_poll(ctx, pt).await,
-        }
-    }
-
-    /// The poll mask as the current CPU's view of memory shows it, without steps: for
-    /// checkers only. `None` for files without `f_op->poll`.
-    pub fn poll_peek(&self, file: FileId) -> Option<u32> {
-        let kind = self.objects.borrow().files.get(file).ok()?.kind;
-        match kind {
-            FileKind::Regular => None,
-            FileKind::PipeRead(pipe) => Some(self.pipe_poll_peek(pipe, true)),
-            FileKind::PipeWrite(pipe) => Some(self.pipe_poll_peek(pipe, false)),
-            FileKind::Epoll(ep) => {
-                let rdllist = self.objects.borrow().eventpolls.get(ep).ok()?.rdllist;
-                let next = self.cx.peek(rdllist.next_word());
-                Some(if next != rdllist.address() {
-                    crate::poll::POLLIN | crate::poll::POLLRDNORM
-                } else {
-                    0
-                })
-            }
-            FileKind::Eventfd(ctx) => Some(self.eventfd_poll_peek(ctx)),
-            FileKind::Socket(sock) => Some(self.unix_poll_peek(sock)),
-            FileKind::Timerfd(ctx) => Some(self.timerfd_poll_peek(ctx)),
-        }
-    }
-
-    /// `vfs_read()`.
-    pub async fn vfs_read(&self, file: FileId, len: usize) -> SysResult<Vec<u8>> {
-        let (kind, flags) = self
-            .with_file(file, |f| (f.kind, f.f_flags))
-            .ok_or(Errno::EBADF)?;
-        let nonblock = flags & crate::objects::O_NONBLOCK != 0;
-        match kind {
-            FileKind::PipeRead(pipe) => self.pipe_read(pipe, len, nonblock).await,
-            FileKind::Eventfd(ctx) => self.eventfd_read(ctx, len, nonblock).await,
-            // sock_aio_read() → unix_stream_recvmsg(), MSG_DONTWAIT if O_NONBLOCK.
-            FileKind::Socket(sock) => self.unix_stream_recvmsg(sock, len, nonblock).await,
-            FileKind::Timerfd(ctx) => self.timerfd_read(ctx, len, nonblock).await,
-            FileKind::Regular => Ok(Vec::new()),
-            FileKind::PipeWrite(_) => Err(Errno::EBADF),
-            // Open for reading, but eventpoll_fops has no ->read: EINVAL.
-            FileKind::Epoll(_) => Err(Errno::EINVAL),
-        }
-    }
-
-    /// `vfs_write()`.
-    pub async fn vfs_write(&self, file: FileId, data: &[u8]) -> SysResult<usize> {
-        let (kind, flags) = self
-            .with_file(file, |f| (f.kind, f.f_flags))
-            .ok_or(Errno::EBADF)?;
-        let nonblock = flags & crate::objects::O_NONBLOCK != 0;
-        match kind {
-            FileKind::PipeWrite(pipe) => self.pipe_write(pipe, data, nonblock).await,
-            FileKind::Eventfd(ctx) => self.eventfd_write(ctx, data, nonblock).await,
-            // sock_aio_write() → unix_stream_sendmsg(), MSG_DONTWAIT if O_NONBLOCK.
-            FileKind::Socket(sock) => self.unix_stream_sendmsg(sock, data, nonblock).await,
-            FileKind::Regular => Ok(data.len()),
-            FileKind::PipeRead(_) => Err(Errno::EBADF),
-            // timerfd_fops has no .write; the file is open for writing (O_RDWR).
-            FileKind::Timerfd(_) => Err(Errno::EINVAL),
-            // vfs_write tests FMODE_WRITE before the missing ->write: the eventpollfs file
-            // (2.6.21, 6192bd536f96) is FMODE_READ only: EBADF; the anon-inode file
-            // (from da66f7cb0f69) is FMODE_READ|FMODE_WRITE without ->write: EINVAL.
-            FileKind::Epoll(_) => match self.version().epoll_file_source() {
-                crate::kernel::EpollFileSource::AnonInode => Err(Errno::EINVAL),
-                crate::kernel::EpollFileSource::Eventpollfs => Err(Errno::EBADF),
-            },
-        }
     }
 
     /// `get_unused_fd()` + `fd_install()` under `files->file_lock`.

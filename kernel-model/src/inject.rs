@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::kernel::KernelVersion;
+use crate::version::KernelVersion;
 
 /// One mutation of the port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,22 +2,23 @@
 //! that protects it (as the eventpoll.c LOCKING comment does), and which fields live in
 //! shared `sim` memory because some path touches them without that lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use sim::arena::{Arena, Handle};
 use sim::list::ListHead;
 use sim::waitq::WaitEntryId;
-use sim::{LockId, TaskId, WaitQueueId, Word};
+use sim::{EventId, LockId, TaskId, WaitQueueId, Word};
 use smallvec::SmallVec;
 
 pub type FileId = Handle<File>;
 pub type EventPollId = Handle<EventPoll>;
 pub type EpitemId = Handle<Epitem>;
 pub type PwqId = Handle<EppollEntry>;
-pub type PipeId = Handle<crate::pipe::Pipe>;
-pub type EventfdId = Handle<crate::eventfd::EventfdCtx>;
-pub type SockId = Handle<crate::socket::Sock>;
-pub type TimerfdId = Handle<crate::timerfd::TimerfdCtx>;
+pub type PipeId = Handle<Pipe>;
+pub type EventfdId = Handle<EventfdCtx>;
+pub type SockId = Handle<Sock>;
+pub type TimerfdId = Handle<TimerfdCtx>;
+pub type OpaqueId = Handle<crate::opaque::OpaqueFile>;
 
 /// Which end or kind of object a `struct file` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub enum FileKind {
     Socket(SockId),
     /// A timerfd (6.18; `timerfd_fops`), `private_data` = the `timerfd_ctx`.
     Timerfd(TimerfdId),
+    /// An opaque file (a recording's file the model does not have), `private_data` = its
+    /// context; readiness driven from outside (`opaque.rs`).
+    Opaque(OpaqueId),
 }
 
 impl FileKind {
@@ -46,6 +50,7 @@ impl FileKind {
             FileKind::Eventfd(_) => "eventfd",
             FileKind::Socket(_) => "socket",
             FileKind::Timerfd(_) => "timerfd",
+            FileKind::Opaque(_) => "opaque",
         }
     }
 }
@@ -302,7 +307,7 @@ pub struct ProcessId(pub u32);
 pub struct Process {
     pub id: ProcessId,
     pub name: String,
-    pub fdtable: crate::fdtable::FdTable,
+    pub fdtable: FdTable,
     /// `files->file_lock`.
     pub file_lock: LockId,
 }
@@ -318,6 +323,16 @@ pub struct TaskInfo {
     pub in_ep_poll: Option<EventPollId>,
     /// The eventpoll this task is transferring from (its txlist/injlist are live).
     pub in_transfer: Option<EventPollId>,
+    /// 6.18 `current->in_eventfd`: set by eventfd's read, write and `eventfd_signal_mask`
+    /// around their wake-ups (with `wqh.lock` held, interrupts off), so that a wake-up
+    /// handler that signals an eventfd again is refused. Only the task writes it.
+    pub in_eventfd: bool,
+    /// The wait entries of the task's `poll(2)` in progress and the heads they are on
+    /// (`struct poll_wqueues`; only the task itself touches them, the wake-up callback
+    /// only [`TaskInfo::poll_triggered`]).
+    pub poll_entries: Vec<(sim::WaitQueueId, sim::waitq::WaitEntryId)>,
+    /// `pwq->triggered` (6.18's `pollwake` sets it; the sleeping poller clears it).
+    pub poll_triggered: bool,
 }
 
 impl TaskInfo {
@@ -337,10 +352,11 @@ pub struct Objects {
     pub eventpolls: Arena<EventPoll>,
     pub epitems: Arena<Epitem>,
     pub pwqs: Arena<EppollEntry>,
-    pub pipes: Arena<crate::pipe::Pipe>,
-    pub eventfds: Arena<crate::eventfd::EventfdCtx>,
-    pub socks: Arena<crate::socket::Sock>,
-    pub timerfds: Arena<crate::timerfd::TimerfdCtx>,
+    pub pipes: Arena<Pipe>,
+    pub eventfds: Arena<EventfdCtx>,
+    pub socks: Arena<Sock>,
+    pub timerfds: Arena<TimerfdCtx>,
+    pub opaques: Arena<crate::opaque::OpaqueFile>,
     /// Sockets made by `sys_socket_external`, in creation order (their "network" handles).
     pub external_socks: Vec<SockId>,
     pub processes: Vec<Process>,
@@ -370,6 +386,7 @@ impl Default for Objects {
             eventfds: Arena::new("struct eventfd_ctx"),
             socks: Arena::new("struct unix_sock"),
             timerfds: Arena::new("struct timerfd_ctx"),
+            opaques: Arena::new("opaque file"),
             external_socks: Vec::new(),
             processes: Vec::new(),
             tasks: TaskTable::default(),
@@ -528,7 +545,7 @@ impl PagePool {
 
     /// Returns a buffer that is no longer used.
     pub fn give(&mut self, mut page: Vec<u8>) {
-        if self.pages.len() < Self::KEPT && page.capacity() <= crate::pipe::PAGE_SIZE {
+        if self.pages.len() < Self::KEPT && page.capacity() <= PAGE_SIZE {
             page.clear();
             self.pages.push(page);
         }
@@ -579,5 +596,221 @@ impl std::ops::Index<&TaskId> for TaskTable {
 
     fn index(&self, task: &TaskId) -> &TaskInfo {
         self.get(task).expect("a registered task")
+    }
+}
+
+// ---- struct pipe_inode_info (include/linux/pipe_fs_i.h); its code is in `pipe.rs` and `pipe_6_18.rs` ---
+
+/// `PIPE_BUFFERS`.
+pub const PIPE_BUFFERS: u64 = 16;
+/// `PAGE_SIZE` on x86.
+pub const PAGE_SIZE: usize = 4096;
+
+/// `struct pipe_inode_info` and its inode's `i_mutex`.
+#[derive(Clone, Debug)]
+pub struct Pipe {
+    pub id: u64,
+    /// `pipe->wait`.
+    pub wait: WaitQueueId,
+    /// `inode->i_mutex`.
+    pub mutex: sim::LockId,
+    /// Shared words: `nrbufs`, `readers`, `writers`, `waiting_writers` (written under
+    /// `i_mutex`, read by `pipe_poll` without it).
+    pub words: Word,
+    /// The buffers' contents, oldest first; under `i_mutex`.
+    pub bufs: VecDeque<Vec<u8>>,
+    /// `bufs[curbuf].offset`: bytes already read from the oldest buffer's page (every
+    /// newer buffer starts at offset 0). Under `i_mutex`. At most `PAGE_SIZE`: a `u32`
+    /// keeps the pipe in 64 bytes.
+    pub offset: u32,
+    /// `w_counter` (anonymous pipes: 1 from creation); under `i_mutex`.
+    pub w_counter: u64,
+    /// 6.18 only ([`crate::pipe_6_18`]): `pipe->wr_wait`, the writers' head; `wait`
+    /// is then `pipe->rd_wait`. `None` on the 2.6.x versions (one head).
+    pub wr_wait: Option<WaitQueueId>,
+    /// 6.18 `pipe->poll_usage`: set by `pipe_poll`, never cleared.
+    pub poll_usage: bool,
+}
+
+impl Pipe {
+    pub fn nrbufs(&self) -> Word {
+        self.words
+    }
+    pub fn readers(&self) -> Word {
+        self.words.offset(1)
+    }
+    pub fn writers(&self) -> Word {
+        self.words.offset(2)
+    }
+    pub fn waiting_writers(&self) -> Word {
+        self.words.offset(3)
+    }
+}
+
+// ---- struct eventfd_ctx (fs/eventfd.c); its code is in `eventfd.rs` -------------------------
+
+/// `struct eventfd_ctx`.
+#[derive(Clone, Copy, Debug)]
+pub struct EventfdCtx {
+    /// Stable id (labels and word names).
+    pub id: u64,
+    /// `ctx->wqh`; its lock protects `count`.
+    pub wqh: WaitQueueId,
+    /// `ctx->count` (a shared word; always accessed under `wqh.lock` by the port).
+    pub count: Word,
+    /// 6.18 `EFD_SEMAPHORE` (in `ctx->flags`): a read takes 1, not the whole count.
+    pub semaphore: bool,
+}
+
+// ---- struct socket, struct unix_sock, struct sk_buff; their code is in `socket.rs` ----------
+
+/// What `unix_peer(sk)` points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    None,
+    /// The other end of a socketpair (a reference is held on it).
+    Sock(SockId),
+    /// The network (external sockets).
+    Network,
+}
+
+/// A `struct sk_buff` on a receive queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skb {
+    pub data: Vec<u8>,
+    pub truesize: u64,
+    /// `skb->sk` with `sock_wfree` as destructor: the sending socket, charged in its
+    /// `sk_wmem_alloc` and holding a reference on it (`skb_set_owner_w` does
+    /// `sock_hold` in 2.6.22). `None` for data from the network.
+    pub owner: Option<SockId>,
+}
+
+/// `struct socket` + `struct unix_sock` (with its `struct sock`).
+#[derive(Clone, Debug)]
+pub struct Sock {
+    pub id: u64,
+    pub label: String,
+    /// `sk->sk_sleep` = `&sock->wait`.
+    pub sk_sleep: WaitQueueId,
+    /// `SOCK_DEAD` / `sk_sleep == NULL` after `sock_orphan` (under `unix_state_lock`).
+    pub dead: bool,
+    /// `u->lock` (`unix_state_lock`); for external sockets a stand-in for the TCP socket
+    /// lock, taken with interrupts saved.
+    pub lock: LockId,
+    /// `u->readlock`: one reader at a time.
+    pub readlock: LockId,
+    /// `sk->sk_receive_queue.lock` (always irqsave, as `skb_queue_*` take it).
+    pub rcvq_lock: LockId,
+    /// Shared words, laid out as [`crate::socket::SOCK_FIELDS`].
+    pub words: Word,
+    /// `sk->sk_sndbuf` (no setsockopt in the model).
+    pub sk_sndbuf: u64,
+    /// `unix_peer(sk)`: read under `unix_state_lock` or by the owner's own syscalls.
+    pub peer: Peer,
+    /// `sk->sk_receive_queue`'s skbs, under `rcvq_lock`.
+    pub receive_queue: VecDeque<Skb>,
+    /// Made by `sys_socket_external`.
+    pub external: bool,
+    /// Bytes the network took from this (external) socket, in order.
+    pub net_tx: Vec<u8>,
+}
+
+// ---- struct timerfd_ctx (fs/timerfd.c); its code is in `timerfd.rs` -------------------------
+
+/// `struct itimerspec` in nanoseconds: `interval` 0 is a one-shot timer, `value` 0
+/// disarms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Itimerspec {
+    pub interval_ns: u64,
+    pub value_ns: u64,
+}
+
+/// `struct timerfd_ctx`.
+#[derive(Clone, Copy, Debug)]
+pub struct TimerfdCtx {
+    pub id: u64,
+    /// `ctx->wqh`; its lock protects everything below.
+    pub wqh: WaitQueueId,
+    /// `ctx->ticks` (a word, for checkers' lockless reads).
+    pub ticks: Word,
+    /// `ctx->expired`.
+    pub expired: bool,
+    /// `ctx->tintv`.
+    pub interval_ns: u64,
+    /// The timer's expiry (absolute virtual time), when armed.
+    pub expires_ns: Option<u64>,
+    /// The machine event that will deliver the expiry.
+    pub event: Option<EventId>,
+}
+
+// ---- struct files_struct; its code is in `fdtable.rs` ---------------------------------------
+
+/// One open descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdEntry {
+    pub file: FileId,
+    pub f_count: Word,
+}
+
+/// A process's descriptor table.
+#[derive(Clone, Debug, Default)]
+pub struct FdTable {
+    pub entries: Vec<Option<FdEntry>>,
+    /// `RLIMIT_NOFILE`'s `rlim_cur`: descriptors from it up are refused (EMFILE from
+    /// `get_unused_fd`, EBADF from `dup2`). The kernel keeps the limits in
+    /// `current->signal->rlim` (per thread group, copied by fork) and reads `rlim_cur`
+    /// without a lock; the model keeps them here, per process, copied by fork too.
+    pub limit: usize,
+    /// `RLIMIT_NOFILE`'s `rlim_max`: the most `setrlimit` may raise `limit` to.
+    pub hard_limit: usize,
+    /// `files->next_fd`: every descriptor below it is open, so the search for the
+    /// lowest free one starts there (a hint only: it never changes the answer).
+    pub(crate) next_fd: usize,
+}
+
+// ---- 6.18 eventpoll.c's file-scope state (held by the kernel value); its code is in `eventpoll_6_18.rs` ---
+
+/// `EP_ITEM_COST`: `sizeof(struct epitem)` (128 on 64-bit, the size the file's
+/// BUILD_BUG_ON holds it to) + `sizeof(struct eppoll_entry)` (next, base, a 40-byte
+/// wait entry, whead: 64).
+pub const EP_ITEM_COST: u64 = 128 + 64;
+/// Low memory of the simulated machine, for `eventpoll_init`'s default: 1 GiB.
+pub const LOWMEM_BYTES: u64 = 1 << 30;
+/// `max_user_watches` as `eventpoll_init` computes it: 4 % of low memory over
+/// `EP_ITEM_COST` (223 696 on the simulated 1 GiB). Scenarios may set another value
+/// ([`crate::kernel::Kernel::set_max_user_watches`], the `fs.epoll.max_user_watches` sysctl).
+pub const MAX_USER_WATCHES_DEFAULT: u64 = (LOWMEM_BYTES / 25) / EP_ITEM_COST;
+/// `PATH_ARR_SIZE`: wake-up paths of length 1..5 are counted per file.
+pub const PATH_ARR_SIZE: usize = 5;
+/// The file-scope variables of eventpoll.c that the model needs. Every field is under
+/// `epnested_mutex` except the watch counter (a per-user `percpu_counter`).
+#[derive(Clone, Debug)]
+pub struct EventpollGlobals {
+    /// `max_user_watches` (sysctl `fs.epoll.max_user_watches`).
+    pub max_user_watches: u64,
+    /// `user->epoll_watches`. Simplified: every simulated task runs as one user, so
+    /// there is one counter; `percpu_counter_compare` is exact at the model's sizes.
+    pub epoll_watches: u64,
+    /// `loop_check_gen`.
+    pub loop_check_gen: u64,
+    /// `inserting_into`.
+    pub inserting_into: Option<EventPollId>,
+    /// `tfile_check_list`: the files whose wake-up paths `reverse_path_check` counts,
+    /// newest first as `list_file` pushes them.
+    pub tfile_check_list: Vec<FileId>,
+    /// `path_count`.
+    pub(crate) path_count: [u32; PATH_ARR_SIZE],
+}
+
+impl Default for EventpollGlobals {
+    fn default() -> EventpollGlobals {
+        EventpollGlobals {
+            max_user_watches: MAX_USER_WATCHES_DEFAULT,
+            epoll_watches: 0,
+            loop_check_gen: 0,
+            inserting_into: None,
+            tfile_check_list: Vec::new(),
+            path_count: [0; PATH_ARR_SIZE],
+        }
     }
 }

@@ -20,51 +20,7 @@ use crate::kernel::Kernel;
 use crate::objects::PipeId;
 use crate::poll::{PollTable, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 
-/// `PIPE_BUFFERS`.
-pub const PIPE_BUFFERS: u64 = 16;
-/// `PAGE_SIZE` on x86.
-pub const PAGE_SIZE: usize = 4096;
-
-/// `struct pipe_inode_info` and its inode's `i_mutex`.
-#[derive(Clone, Debug)]
-pub struct Pipe {
-    pub id: u64,
-    /// `pipe->wait`.
-    pub wait: WaitQueueId,
-    /// `inode->i_mutex`.
-    pub mutex: sim::LockId,
-    /// Shared words: `nrbufs`, `readers`, `writers`, `waiting_writers` (written under
-    /// `i_mutex`, read by `pipe_poll` without it).
-    pub words: Word,
-    /// The buffers' contents, oldest first; under `i_mutex`.
-    pub bufs: VecDeque<Vec<u8>>,
-    /// `bufs[curbuf].offset`: bytes already read from the oldest buffer's page (every
-    /// newer buffer starts at offset 0). Under `i_mutex`. At most `PAGE_SIZE`: a `u32`
-    /// keeps the pipe in 64 bytes.
-    pub offset: u32,
-    /// `w_counter` (anonymous pipes: 1 from creation); under `i_mutex`.
-    pub w_counter: u64,
-    /// 6.18 only ([`crate::pipe_6_18`]): `pipe->wr_wait`, the writers' head; `wait`
-    /// is then `pipe->rd_wait`. `None` on the 2.6.x versions (one head).
-    pub wr_wait: Option<WaitQueueId>,
-    /// 6.18 `pipe->poll_usage`: set by `pipe_poll`, never cleared.
-    pub poll_usage: bool,
-}
-
-impl Pipe {
-    pub fn nrbufs(&self) -> Word {
-        self.words
-    }
-    pub fn readers(&self) -> Word {
-        self.words.offset(1)
-    }
-    pub fn writers(&self) -> Word {
-        self.words.offset(2)
-    }
-    pub fn waiting_writers(&self) -> Word {
-        self.words.offset(3)
-    }
-}
+pub use crate::objects::{Pipe, PAGE_SIZE, PIPE_BUFFERS};
 
 const PIPE_FIELDS: &[&str] = &["nrbufs", "readers", "writers", "waiting_writers"];
 
@@ -154,9 +110,6 @@ impl<G: Granularity> Kernel<G> {
     /// writer is gone; POLLOUT while fewer than 16 buffers are in use, POLLERR on the
     /// write end once the last reader is gone.
     pub async fn pipe_poll(&self, pipe: PipeId, readable: bool, pt: PollTable) -> u32 {
-        if self.version() == crate::kernel::KernelVersion::V6_18 {
-            return self.pipe_poll_6_18(pipe, readable, pt).await;
-        }
         let Some(p) = self.pipe_fields(pipe) else {
             return 0;
         };
@@ -244,9 +197,6 @@ impl<G: Granularity> Kernel<G> {
         if len == 0 {
             return Ok(Vec::new());
         }
-        if self.version() == crate::kernel::KernelVersion::V6_18 {
-            return self.pipe_read_6_18(pipe, len, nonblock).await;
-        }
         let p = self.pipe_fields(pipe).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
         cx.mutex_lock(p.mutex).await;
@@ -332,9 +282,6 @@ impl<G: Granularity> Kernel<G> {
         if data.is_empty() {
             return Ok(0);
         }
-        if self.version() == crate::kernel::KernelVersion::V6_18 {
-            return self.pipe_write_6_18(pipe, data, nonblock).await;
-        }
         let p = self.pipe_fields(pipe).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
         cx.mutex_lock(p.mutex).await;
@@ -361,15 +308,7 @@ impl<G: Granularity> Kernel<G> {
             if nrbufs < PIPE_BUFFERS {
                 do_wakeup = true;
                 let chunk = (data.len() - written).min(PAGE_SIZE);
-                {
-                    let mut objects = self.objects.borrow_mut();
-                    let objects = &mut *objects;
-                    if let Ok(p) = objects.pipes.get_mut(pipe) {
-                        let mut page = objects.spare_pages.take();
-                        page.extend_from_slice(&data[written..written + chunk]);
-                        p.bufs.push_back(page);
-                    }
-                }
+                self.pipe_push_page(pipe, &data[written..written + chunk]);
                 cx.store(p.nrbufs(), nrbufs + 1).await;
                 written += chunk;
                 continue;
@@ -403,6 +342,20 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
+    /// A new buffer holding `bytes` (at most a page) after the others: a page from the
+    /// spare pool, filled. The buffers' contents are the model's own bookkeeping (the
+    /// kernel copies into a fresh page in both versions; 2.6.22 with
+    /// `pipe_iov_copy_from_user`, 6.18 with `copy_page_from_iter`), shared by both pipes.
+    pub(crate) fn pipe_push_page(&self, pipe: PipeId, bytes: &[u8]) {
+        let mut objects = self.objects.borrow_mut();
+        let objects = &mut *objects;
+        if let Ok(p) = objects.pipes.get_mut(pipe) {
+            let mut page = objects.spare_pages.take();
+            page.extend_from_slice(bytes);
+            p.bufs.push_back(page);
+        }
+    }
+
     /// Appends to the last buffer if its page has room for all of `bytes` after the
     /// data (`buf->offset + buf->len + chars <= PAGE_SIZE`: bytes already read from the
     /// front of the page are not reclaimed).
@@ -427,9 +380,6 @@ impl<G: Granularity> Kernel<G> {
 
     /// `pipe_release(inode, decr, decw)`: the last close of one end.
     pub async fn pipe_release(&self, pipe: PipeId, decr: u64, decw: u64) {
-        if self.version() == crate::kernel::KernelVersion::V6_18 {
-            return self.pipe_release_6_18(pipe, decr, decw).await;
-        }
         let Some(p) = self.pipe_fields(pipe) else {
             return;
         };

@@ -32,7 +32,7 @@ use sim::{Granularity, TaskState, WaitQueueId, Word};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
 use crate::objects::PipeId;
-use crate::pipe::{PAGE_SIZE, PIPE_BUFFERS};
+use crate::objects::{PAGE_SIZE, PIPE_BUFFERS};
 use crate::poll::{PollTable, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 
 /// The handles of a 6.18 pipe (copied out of the arena: no borrow across an `.await`).
@@ -168,6 +168,10 @@ impl<G: Granularity> Kernel<G> {
         len: usize,
         nonblock: bool,
     ) -> SysResult<Vec<u8>> {
+        // Null read succeeds.
+        if len == 0 {
+            return Ok(Vec::new());
+        }
         let p = self.pipe_6_18(pipe).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
         cx.mutex_lock(p.mutex).await;
@@ -234,6 +238,10 @@ impl<G: Granularity> Kernel<G> {
         data: &[u8],
         nonblock: bool,
     ) -> SysResult<usize> {
+        // Null write succeeds.
+        if data.is_empty() {
+            return Ok(0);
+        }
         let p = self.pipe_6_18(pipe).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
         cx.mutex_lock(p.mutex).await;
@@ -258,15 +266,7 @@ impl<G: Granularity> Kernel<G> {
             let occupancy = cx.load(p.occupancy()).await;
             if occupancy < PIPE_BUFFERS {
                 let chunk = (data.len() - written).min(PAGE_SIZE);
-                {
-                    let mut objects = self.objects.borrow_mut();
-                    let objects = &mut *objects;
-                    if let Ok(p) = objects.pipes.get_mut(pipe) {
-                        let mut page = objects.spare_pages.take();
-                        page.extend_from_slice(&data[written..written + chunk]);
-                        p.bufs.push_back(page);
-                    }
-                }
+                self.pipe_push_page(pipe, &data[written..written + chunk]);
                 cx.store(p.occupancy(), occupancy + 1).await;
                 written += chunk;
                 continue;

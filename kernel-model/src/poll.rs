@@ -105,12 +105,14 @@ pub struct EpollEvent {
 }
 
 /// The `poll_table` passed to `f_op->poll`: NULL (just report the mask) or epoll's
-/// table, whose queue procedure is `ep_ptable_queue_proc` for one epitem. The select and
-/// poll syscalls' tables are not modelled.
+/// table, whose queue procedure is `ep_ptable_queue_proc` for one epitem, or `poll(2)`'s
+/// (`__pollwait` for the polling task; `key` is the events it waits for, with POLLERR and
+/// POLLHUP). select's table is not modelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PollTable {
     Null,
     Epoll(EpitemId),
+    Poll { task: sim::TaskId, key: u32 },
 }
 
 #[cfg(test)]

@@ -136,7 +136,23 @@ impl<G: Granularity> Kernel<G> {
         Ok(())
     }
 
-    fn finish<T>(&self, name: &'static str, result: &SysResult<T>, value: impl Fn(&T) -> i64) {
+    /// `poll(&pfd, 1, timeout_ms)`: the `revents` of the one descriptor (0 when it
+    /// timed out). A negative `timeout_ms` waits for ever. `POLLNVAL` for a descriptor
+    /// that is not open (poll reports it rather than failing); EINTR when a signal
+    /// arrives before anything is ready.
+    pub async fn sys_poll(&self, fd: i32, events: u32, timeout_ms: i32) -> SysResult<u32> {
+        self.cx.syscall("poll").await;
+        let result = self.do_poll(fd, events, timeout_ms).await;
+        self.finish("poll", &result, |revents| i64::from(*revents != 0));
+        result
+    }
+
+    pub(crate) fn finish<T>(
+        &self,
+        name: &'static str,
+        result: &SysResult<T>,
+        value: impl Fn(&T) -> i64,
+    ) {
         let code = match result {
             Ok(v) => value(v),
             Err(errno) => -errno.number(),
@@ -706,19 +722,6 @@ impl<G: Granularity> Kernel<G> {
     pub fn handle_signal(&self) {
         self.cx.clear_signal();
     }
-
-    /// `exit_files()`: closes every descriptor of `process` (its last task exits).
-    pub async fn exit_files(&self, process: ProcessId) {
-        let fds: Vec<i32> = self.objects.borrow().processes[process.0 as usize]
-            .fdtable
-            .open_fds()
-            .into_iter()
-            .map(|(fd, _)| fd)
-            .collect();
-        for fd in fds {
-            let _ = self.close_fd_of(process, fd).await;
-        }
-    }
 }
 
 // ---- eventfd and sockets -------------------------------------------------------------------
@@ -867,7 +870,7 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
-    async fn socket_external(&self) -> SysResult<i32> {
+    pub(crate) async fn socket_external(&self) -> SysResult<i32> {
         let sock = self.sock_create(true)?;
         let state = self
             .with_sock_mut(sock, |s| {

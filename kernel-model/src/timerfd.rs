@@ -17,13 +17,15 @@
 //! has not started).
 
 use sim::state::Handler;
-use sim::waitq::{WakeFunction, WakeMode};
-use sim::{EventId, Granularity, Name, TaskState, WaitQueueId, Word};
+use sim::waitq::WakeMode;
+use sim::{Granularity, Name};
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
 use crate::objects::{FileId, FileKind, FileLabel, TimerfdId, O_NONBLOCK, O_RDWR};
 use crate::poll::{PollTable, POLLIN};
+
+pub use crate::objects::{Itimerspec, TimerfdCtx};
 
 pub const CLOCK_REALTIME: i32 = 0;
 pub const CLOCK_MONOTONIC: i32 = 1;
@@ -36,32 +38,6 @@ pub const TFD_NONBLOCK: u32 = O_NONBLOCK;
 /// `timerfd_settime` flags.
 pub const TFD_TIMER_ABSTIME: u32 = 1;
 pub const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
-
-/// `struct itimerspec` in nanoseconds: `interval` 0 is a one-shot timer, `value` 0
-/// disarms.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Itimerspec {
-    pub interval_ns: u64,
-    pub value_ns: u64,
-}
-
-/// `struct timerfd_ctx`.
-#[derive(Clone, Copy, Debug)]
-pub struct TimerfdCtx {
-    pub id: u64,
-    /// `ctx->wqh`; its lock protects everything below.
-    pub wqh: WaitQueueId,
-    /// `ctx->ticks` (a word, for checkers' lockless reads).
-    pub ticks: Word,
-    /// `ctx->expired`.
-    pub expired: bool,
-    /// `ctx->tintv`.
-    pub interval_ns: u64,
-    /// The timer's expiry (absolute virtual time), when armed.
-    pub expires_ns: Option<u64>,
-    /// The machine event that will deliver the expiry.
-    pub event: Option<EventId>,
-}
 
 impl<G: Granularity> Kernel<G> {
     fn timerfd_ctx(&self, ctx: TimerfdId) -> Option<TimerfdCtx> {
@@ -390,7 +366,9 @@ impl<G: Granularity> Kernel<G> {
             result = if nonblock {
                 Err(Errno::EAGAIN)
             } else {
-                self.timerfd_wait_locked(&c).await
+                self.wait_locked_irq(c.wqh, c.ticks, |ticks| ticks != 0)
+                    .await
+                    .map(|_| ())
             };
         }
         let result = match result {
@@ -407,31 +385,6 @@ impl<G: Granularity> Kernel<G> {
             Err(errno) => Err(errno),
         };
         cx.spin_unlock_irq(lock).await;
-        result
-    }
-
-    /// `wait_event_interruptible_locked_irq(ctx->wqh, ctx->ticks)`.
-    async fn timerfd_wait_locked(&self, c: &TimerfdCtx) -> SysResult<()> {
-        let cx = &self.cx;
-        let lock = cx.waitqueue_lock(c.wqh);
-        let task = cx.current().expect("timerfd read in task context");
-        let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-        cx.add_wait_queue_locked(c.wqh, wait);
-        let result = loop {
-            cx.set_current_state(TaskState::Interruptible).await;
-            if cx.load(c.ticks).await != 0 {
-                break Ok(());
-            }
-            if cx.signal_pending() {
-                break Err(Errno::EINTR);
-            }
-            cx.spin_unlock_irq(lock).await;
-            cx.schedule().await;
-            cx.spin_lock_irq(lock).await;
-        };
-        cx.remove_wait_queue_locked(c.wqh, wait);
-        cx.set_current_state_plain(TaskState::Running).await;
-        cx.free_wait_entry(wait);
         result
     }
 

@@ -486,3 +486,141 @@ fn timerfd_expires_on_virtual_time_and_wakes_epoll() {
         assert_eq!(k.sys_read(tfd, 8).await, Err(Errno::EAGAIN));
     });
 }
+
+/// EPOLLPRI on 6.18 as this host's Linux 6.18.44 answers (`docs/host-check/epollpri-6.18.c`):
+/// no file kind the model has reports it — pipes, eventfd, timerfd and unix stream sockets
+/// with data — so an item that asks only for EPOLLPRI is never ready, unless EPOLLERR or
+/// EPOLLHUP (always reported) comes; with EPOLLIN|EPOLLPRI only EPOLLIN is reported. (The
+/// host's one source, out-of-band data on a unix stream socket, `send(MSG_OOB)`, is not
+/// modelled.) The 2007 versions answer the same.
+#[test]
+fn epollpri_is_reported_by_no_modelled_file_kind_as_on_the_host() {
+    use kernel_model::timerfd::{Itimerspec, CLOCK_MONOTONIC};
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        let probe = |fd: i32, events: u32| {
+            let k = k.clone();
+            async move {
+                let ep = k.sys_epoll_create(1).await.unwrap();
+                add(&k, ep, fd, events, 1).await;
+                let got = poll_now(&k, ep).await.first().map_or(0, |e| e.events);
+                k.sys_close(ep).await.unwrap();
+                got
+            }
+        };
+        let [r, w] = k.sys_pipe().await.unwrap();
+        k.sys_write(w, b"x").await.unwrap();
+        assert_eq!(probe(r, EPOLLPRI).await, 0, "pipe read end, readable");
+        assert_eq!(probe(r, EPOLLIN | EPOLLPRI).await, EPOLLIN);
+        assert_eq!(probe(w, EPOLLPRI).await, 0, "pipe write end");
+        if k.version().missing_syscall("eventfd").is_none() {
+            let efd = k.sys_eventfd(1).await.unwrap();
+            assert_eq!(probe(efd, EPOLLPRI).await, 0, "eventfd count 1");
+            assert_eq!(probe(efd, EPOLLIN | EPOLLPRI).await, EPOLLIN);
+        }
+        if modern(&k) {
+            let tfd = k.sys_timerfd_create(CLOCK_MONOTONIC, 0).await.unwrap();
+            let soon = Itimerspec {
+                interval_ns: 0,
+                value_ns: 1000,
+            };
+            k.sys_timerfd_settime(tfd, 0, soon).await.unwrap();
+            sleep_ns(&k, MS).await;
+            assert_eq!(probe(tfd, EPOLLPRI).await, 0, "timerfd expired");
+            assert_eq!(probe(tfd, EPOLLIN | EPOLLPRI).await, EPOLLIN);
+        }
+        let [a, b] = k.sys_socketpair().await.unwrap();
+        k.sys_write(a, b"d").await.unwrap();
+        assert_eq!(probe(b, EPOLLPRI).await, 0, "unix stream with data");
+        assert_eq!(probe(b, EPOLLIN | EPOLLPRI).await, EPOLLIN);
+        let [c, d] = k.sys_socketpair().await.unwrap();
+        k.sys_close(c).await.unwrap();
+        assert_eq!(
+            probe(d, EPOLLPRI).await,
+            EPOLLHUP,
+            "unix stream, peer closed"
+        );
+        assert_eq!(probe(d, EPOLLIN | EPOLLPRI).await, EPOLLIN | EPOLLHUP);
+        k.sys_close(r).await.unwrap();
+        assert_eq!(
+            probe(w, EPOLLPRI).await,
+            EPOLLERR,
+            "pipe write end, reader gone"
+        );
+    });
+}
+
+/// 6.18's `eventfd_signal_mask` refuses to run inside an eventfd wake-up
+/// (`WARN_ON_ONCE(current->in_eventfd)`): nothing added, nobody woken. The flag is set by
+/// eventfd's own wake-ups only; here the test sets it, standing for a wake-up handler
+/// that signals again. 2.6.22 has no such flag.
+#[test]
+fn eventfd_signal_is_refused_inside_an_eventfd_wake_up_on_6_18() {
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        if k.version().missing_syscall("eventfd").is_some() {
+            return;
+        }
+        let efd = k.sys_eventfd(0).await.unwrap();
+        let file = k.eventfd_fget(efd).await.unwrap();
+        let ep = k.sys_epoll_create(1).await.unwrap();
+        add(&k, ep, efd, EPOLLIN, 5).await;
+        k.set_in_eventfd(true);
+        let inside = k.eventfd_signal(file, 1).await;
+        k.set_in_eventfd(false);
+        if modern(&k) {
+            assert_eq!(inside, Ok(0));
+            assert_eq!(k.eventfd_count_peek(file), Some(0));
+            assert_eq!(poll_now(&k, ep).await, vec![]);
+        } else {
+            assert_eq!(inside, Ok(1));
+        }
+        assert_eq!(k.eventfd_signal(file, 1).await, Ok(1));
+        assert!(!k.in_eventfd());
+        assert_eq!(datas(&poll_now(&k, ep).await), vec![5]);
+        k.fput(file).await;
+    });
+}
+
+/// timerfd's flags as 6.18 checks them (this host agrees): TFD_TIMER_CANCEL_ON_SET is
+/// accepted on any clock, with or without TFD_TIMER_ABSTIME; other bits are EINVAL. The
+/// model's clocks are never set, so a CANCEL_ON_SET timer expires like any other (on the
+/// host too, while nobody sets the clock) and `read` never returns ECANCELED.
+#[test]
+fn timerfd_cancel_on_set_is_accepted_and_never_cancels_on_6_18() {
+    use kernel_model::timerfd::{
+        Itimerspec, CLOCK_MONOTONIC, CLOCK_REALTIME, TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET,
+    };
+    single_task_on_both::<SyscallSteps, _, _>(&Options::default(), |k: K| async move {
+        if !modern(&k) {
+            return;
+        }
+        let later = Itimerspec {
+            interval_ns: 0,
+            value_ns: 100 * MS,
+        };
+        let rt = k.sys_timerfd_create(CLOCK_REALTIME, 0).await.unwrap();
+        let mono = k.sys_timerfd_create(CLOCK_MONOTONIC, 0).await.unwrap();
+        for (fd, flags) in [
+            (rt, TFD_TIMER_CANCEL_ON_SET),
+            (rt, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET),
+            (mono, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET),
+        ] {
+            assert!(
+                k.sys_timerfd_settime(fd, flags, later).await.is_ok(),
+                "{flags}"
+            );
+        }
+        assert_eq!(
+            k.sys_timerfd_settime(mono, 4, later).await,
+            Err(Errno::EINVAL)
+        );
+        let soon = Itimerspec {
+            interval_ns: 0,
+            value_ns: k.cx.now_ns() + MS,
+        };
+        k.sys_timerfd_settime(rt, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, soon)
+            .await
+            .unwrap();
+        sleep_ns(&k, 2 * MS).await;
+        assert_eq!(k.sys_read(rt, 8).await, Ok(1u64.to_le_bytes().to_vec()));
+    });
+}

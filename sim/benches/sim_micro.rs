@@ -160,6 +160,10 @@ fn main() {
             "spin_lock_irqsave + unlock pair, free lock (fast context)",
         ),
         (
+            bodies::Primitive::NestedSpinLockPairs,
+            "the same, with a second lock taken inside it",
+        ),
+        (
             bodies::Primitive::SyscallEntry,
             "syscall entry: one scheduling decision, one CPU",
         ),

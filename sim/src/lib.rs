@@ -12,7 +12,7 @@
 //! Table of contents:
 //! - [`config`] — run options, granularities (compile-time markers and names)
 //! - [`machine`] — the [`Machine`] and its executor loop, actions, run results
-//! - [`cx`] — [`Cx`], the primitives kernel code awaits; wait-queue walks
+//! - [`cx`] — [`Cx`], the primitives kernel code awaits
 //! - [`state`] — the shared state and the dispatcher of ops (each op's semantics is in
 //!   its concept's module below, as an `impl State` block)
 //! - [`op`] — the ops (steps) kernel code posts
@@ -28,7 +28,7 @@
 //! - [`wake`] — `try_to_wake_up()`
 //! - [`signal`] — pending and blocked signals
 //! - [`timer`] — timers and external events waiting for their time
-//! - [`waitq`] — wait queue heads and entries
+//! - [`waitq`] — wait queue heads and entries; adding, removing, waking (`__wake_up_common`)
 //! - [`arena`] — generation-checked arenas for kernel objects
 //! - [`strategy`] — the [`Scheduler`] contract and the strategies
 //! - [`schedule`] — recorded schedules and their text encoding
@@ -72,7 +72,7 @@ pub mod wake;
 pub use config::{
     AccessSteps, Config, ConfigError, Granularity, GranularityKind, LockSteps, SyscallSteps,
 };
-pub use cx::{Cx, NoCallbacks, WakeCallbacks};
+pub use cx::Cx;
 pub use ids::{ContextId, CpuId, EventId, LockId, TaskId, WaitQueueId};
 pub use lock::{LockKind, Name};
 pub use machine::{Action, Machine, RunEnd, RunResult};
@@ -81,3 +81,4 @@ pub use op::TaskState;
 pub use report::{Report, ReportKind};
 pub use schedule::{Schedule, ScheduleError};
 pub use strategy::{Scheduler, StrategyKind};
+pub use waitq::{NoCallbacks, WakeCallbacks};

@@ -441,11 +441,8 @@ impl State {
             // might_sleep() has something to say.
             return None;
         }
-        {
-            let lockdep = self.lockdep.borrow();
-            if !c.held.iter().all(|h| lockdep.knows(h.class, class)) {
-                return None;
-            }
+        if !self.lockdep.borrow_mut().chain_known(&c.held, class) {
+            return None;
         }
         // Commit: as lock_checked does, in one go.
         let step = self.step.get();

@@ -32,9 +32,111 @@ pub struct HeldLock {
     pub spins: bool,
 }
 
-/// The held-lock stack of one context (a plain vector: a context keeps its capacity
-/// for its whole life, and every acquisition and release reads its length).
-pub type HeldLocks = Vec<HeldLock>;
+/// The held-lock stack of one context (a vector: a context keeps its capacity for its
+/// whole life, and every acquisition and release reads its length), with its chain key.
+///
+/// The chain key plays the part of the kernel's `curr->curr_chain_key`: a 64-bit digest
+/// of the held classes, kept up to date as locks are pushed and removed. The order check
+/// asks whether every held class is known to come before the new one — a property of the
+/// *set* of held classes — so the key is a sum of one mixed value per held lock (a
+/// multiset digest: holding A twice differs from holding it once), and removing a lock
+/// from the middle of the stack only subtracts its value.
+#[derive(Clone, Debug, Default)]
+pub struct HeldLocks {
+    locks: Vec<HeldLock>,
+    chain_key: u64,
+}
+
+/// One class's part of a chain key (splitmix64's finaliser: classes that differ in one
+/// bit give unrelated values).
+#[inline]
+fn class_key(class: LockClassId) -> u64 {
+    let mut z = (class.index() as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl HeldLocks {
+    pub fn push(&mut self, held: HeldLock) {
+        self.chain_key = self.chain_key.wrapping_add(class_key(held.class));
+        self.locks.push(held);
+    }
+
+    pub fn pop(&mut self) -> Option<HeldLock> {
+        let held = self.locks.pop()?;
+        self.chain_key = self.chain_key.wrapping_sub(class_key(held.class));
+        Some(held)
+    }
+
+    pub fn remove(&mut self, position: usize) -> HeldLock {
+        let held = self.locks.remove(position);
+        self.chain_key = self.chain_key.wrapping_sub(class_key(held.class));
+        held
+    }
+
+    /// The digest of the held classes (0 when nothing is held).
+    #[inline]
+    pub fn chain_key(&self) -> u64 {
+        self.chain_key
+    }
+}
+
+impl std::ops::Deref for HeldLocks {
+    type Target = [HeldLock];
+
+    fn deref(&self) -> &[HeldLock] {
+        &self.locks
+    }
+}
+
+/// lockdep's chain cache: (held classes' chain key, new class) pairs whose order check
+/// passed — every held class already known to come before the new one — so that the
+/// next acquisition of the same chain skips the per-held-lock checks. A direct-mapped
+/// table (deterministic, no hashing of host addresses); a collision only evicts, and a
+/// miss runs the full check, so the cache changes no report. Like the kernel's cache, a
+/// hit trusts the 64-bit key; debug builds check every hit against the full check
+/// (the kernel's `check_no_collision`).
+#[derive(Clone, Debug, Default)]
+pub struct ChainCache {
+    /// `entries[i]` holds a validated chain whose combined key maps to `i`; 0 is empty.
+    entries: Vec<u64>,
+}
+
+impl ChainCache {
+    const SLOTS: usize = 1024;
+
+    fn combined(chain_key: u64, class: LockClassId) -> u64 {
+        // Never 0, the empty slot's mark.
+        chain_key
+            .wrapping_mul(0x2545_f491_4f6c_dd1d)
+            .wrapping_add(class_key(class))
+            | 1
+    }
+
+    fn slot(key: u64) -> usize {
+        (key >> 54) as usize % Self::SLOTS
+    }
+
+    /// Whether (chain, class) was validated.
+    #[inline]
+    pub fn validated(&self, chain_key: u64, class: LockClassId) -> bool {
+        let key = Self::combined(chain_key, class);
+        self.entries.get(Self::slot(key)) == Some(&key)
+    }
+
+    pub fn insert(&mut self, chain_key: u64, class: LockClassId) {
+        if self.entries.is_empty() {
+            self.entries = vec![0; Self::SLOTS];
+        }
+        let key = Self::combined(chain_key, class);
+        self.entries[Self::slot(key)] = key;
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.iter_mut().for_each(|e| *e = 0);
+    }
+}
 
 /// How an order edge was first seen.
 #[derive(Clone, Debug)]
@@ -51,6 +153,8 @@ pub struct Lockdep {
     /// The keys of `edges` as a bit matrix (row = held class, bit = acquired class), so
     /// that an acquisition that teaches nothing new costs a bit test per held lock.
     known: Vec<Vec<u64>>,
+    /// Chains already validated: an acquisition by a chain seen before costs one lookup.
+    chains: ChainCache,
 }
 
 /// An inversion found when adding `held -> acquired`.
@@ -68,6 +172,31 @@ impl Lockdep {
         for row in &mut self.known {
             row.clear();
         }
+        self.chains.clear();
+    }
+
+    /// Whether taking `acquired` while holding `held` teaches nothing: every held class
+    /// is `acquired` or known to come before it ([`Lockdep::knows`]). Answered from the
+    /// chain cache when this chain was validated before; a chain validated now is cached.
+    /// Edges are only ever added (until [`Lockdep::reset`], which empties the cache too),
+    /// so a validated chain stays valid.
+    #[inline]
+    pub fn chain_known(&mut self, held: &HeldLocks, acquired: LockClassId) -> bool {
+        if held.is_empty() {
+            return true;
+        }
+        if self.chains.validated(held.chain_key(), acquired) {
+            debug_assert!(
+                held.iter().all(|h| self.knows(h.class, acquired)),
+                "a lockdep chain-key collision"
+            );
+            return true;
+        }
+        let known = held.iter().all(|h| self.knows(h.class, acquired));
+        if known {
+            self.chains.insert(held.chain_key(), acquired);
+        }
+        known
     }
 
     /// Whether taking `acquired` while holding `held` would teach nothing: the same
@@ -215,8 +344,7 @@ impl State {
             // to come before this one, or is this one.
             let contexts = self.contexts.borrow();
             let held = &contexts[context.index()].held;
-            let lockdep = self.lockdep.borrow();
-            if held.iter().all(|h| lockdep.knows(h.class, class)) {
+            if self.lockdep.borrow_mut().chain_known(held, class) {
                 return;
             }
         }
@@ -226,7 +354,7 @@ impl State {
     #[cold]
     #[inline(never)]
     pub(crate) fn lockdep_order_slow(&self, cpu: CpuId, context: ContextId, id: LockId) {
-        let held: crate::lockdep::HeldLocks = self.contexts.borrow()[context.index()].held.clone();
+        let held: Vec<HeldLock> = self.contexts.borrow()[context.index()].held.to_vec();
         if held.is_empty() {
             return;
         }
@@ -284,13 +412,15 @@ impl State {
         let irqs_on = self.cpus.borrow()[cpu.index()].irqs_enabled;
         let step = self.step.get();
         let mut locks = self.locks.borrow_mut();
-        let name = locks.name(id);
-        let entry = &mut locks.classes[class.index()];
-        let unseen = (in_irq && entry.used_in_irq.is_none())
-            || (!in_irq && irqs_on && entry.used_with_irqs_enabled.is_none());
+        let seen = &locks.classes[class.index()];
+        let unseen = (in_irq && seen.used_in_irq.is_none())
+            || (!in_irq && irqs_on && seen.used_with_irqs_enabled.is_none());
         if !unseen {
             return;
         }
+        // The name only for what is recorded (most acquisitions return above).
+        let name = locks.name(id);
+        let entry = &mut locks.classes[class.index()];
         let who = describe_context(&self.contexts.borrow()[context.index()]);
         if in_irq && entry.used_in_irq.is_none() {
             entry.used_in_irq = Some(format!(
@@ -398,5 +528,79 @@ mod tests {
         lockdep.add_edge(b, c, || "bc".into());
         let inversion = lockdep.add_edge(c, a, || "ca".into()).expect("inversion");
         assert_eq!(inversion.existing_path.len(), 2);
+    }
+
+    fn held(classes: &[u32]) -> HeldLocks {
+        let mut held = HeldLocks::default();
+        for (i, &class) in classes.iter().enumerate() {
+            held.push(HeldLock {
+                lock: LockId(i as u32),
+                class: LockClassId(class),
+                mode: LockMode::Exclusive,
+                step: 0,
+                spins: true,
+            });
+        }
+        held
+    }
+
+    /// The chain cache answers exactly what the per-held-lock check answers, over a
+    /// deterministic mix of learned orders, held stacks (pushed, popped, removed from
+    /// the middle) and queries; a cached "validated" never outlives a reset.
+    #[test]
+    fn the_chain_cache_answers_as_the_full_check() {
+        let mut lockdep = Lockdep::default();
+        let mut rng = crate::rng::Rng::new(14);
+        let mut stack = HeldLocks::default();
+        let mut hits = 0;
+        for round in 0..20_000u32 {
+            let class = LockClassId(rng.index(12) as u32);
+            match rng.index(6) {
+                0 if stack.len() < 6 => stack.push(HeldLock {
+                    lock: LockId(round),
+                    class,
+                    mode: LockMode::Shared,
+                    step: 0,
+                    spins: false,
+                }),
+                1 if !stack.is_empty() => {
+                    let at = rng.index(stack.len());
+                    stack.remove(at);
+                }
+                2 if !stack.is_empty() => {
+                    stack.pop();
+                }
+                3 => {
+                    for h in stack.iter() {
+                        lockdep.add_edge(h.class, class, String::new);
+                    }
+                }
+                _ => {}
+            }
+            if round % 5000 == 4999 {
+                lockdep.reset();
+            }
+            let full = stack.iter().all(|h| lockdep.knows(h.class, class));
+            hits +=
+                u32::from(!stack.is_empty() && lockdep.chains.validated(stack.chain_key(), class));
+            assert_eq!(lockdep.chain_known(&stack, class), full, "round {round}");
+            let again: u64 = stack
+                .iter()
+                .fold(0, |k, h| k.wrapping_add(class_key(h.class)));
+            assert_eq!(
+                stack.chain_key(),
+                again,
+                "the key follows pushes and removals"
+            );
+        }
+        assert!(hits > 1000, "the cache is used: {hits} hits");
+    }
+
+    #[test]
+    fn a_chain_key_is_of_the_multiset_of_held_classes() {
+        assert_eq!(held(&[1, 2]).chain_key(), held(&[2, 1]).chain_key());
+        assert_ne!(held(&[1]).chain_key(), held(&[1, 1]).chain_key());
+        assert_ne!(held(&[1, 2]).chain_key(), held(&[1, 3]).chain_key());
+        assert_eq!(held(&[]).chain_key(), 0);
     }
 }

@@ -8,11 +8,21 @@
 //! `nr_exclusive` (0 = wake everyone), exactly as the kernel does.
 //!
 //! The entry lists are object-level: every path touches them with the head's lock held.
+//!
+//! The operations kernel code calls (`add_wait_queue`, `remove_wait_queue`, `waitqueue_active`,
+//! `__wake_up`) are the `impl Cx` block at the end.
+
+use std::future::Future;
 
 use smallvec::SmallVec;
 
 use crate::arena::{Arena, Handle};
+use crate::config::Granularity;
+use crate::cx::Cx;
+use crate::footprint::{access, Object};
 use crate::ids::{LockId, TaskId, WaitQueueId};
+use crate::lock::{LockKind, Name};
+use crate::report::ReportKind;
 
 /// What waking an entry does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,5 +153,197 @@ impl WaitQueues {
             .ok()
             .filter(|e| e.head() == Some(head))
             .copied()
+    }
+}
+
+// ---- the wait-queue operations kernel code calls -------------------------------------
+
+/// `wait.h` / `kernel/sched.c` operations on heads and entries, as [`Cx`] methods.
+impl<G: Granularity> Cx<G> {
+    /// `init_waitqueue_head()`; its lock gets class `class`.
+    pub fn init_waitqueue_head(&self, class: &'static str, name: Name) -> WaitQueueId {
+        let lock = self.new_lock(LockKind::Spin, class, name);
+        self.note_access(Object::Allocator, access::WRITE);
+        let mut queues = self.state().waitqueues.borrow_mut();
+        let id = WaitQueueId(queues.heads.len() as u32);
+        queues.heads.push(WaitQueueHead {
+            lock,
+            entries: smallvec::SmallVec::new(),
+        });
+        id
+    }
+
+    pub fn waitqueue_lock(&self, head: WaitQueueId) -> LockId {
+        self.state().waitqueues.borrow().head(head).lock
+    }
+
+    /// Allocates an unlinked entry (`init_waitqueue_entry` / `init_waitqueue_func_entry`).
+    pub fn new_wait_entry(&self, func: WakeFunction, exclusive: bool) -> WaitEntryId {
+        self.note_access(Object::Allocator, access::WRITE);
+        let step = self.state().step.get();
+        self.state()
+            .waitqueues
+            .borrow_mut()
+            .entries
+            .alloc(WaitEntry::new(func, exclusive), step)
+    }
+
+    /// Frees an entry; a stale one is reported as use-after-free or double free.
+    pub fn free_wait_entry(&self, entry: WaitEntryId) {
+        self.note_access(Object::Allocator, access::WRITE);
+        let step = self.state().step.get();
+        let result = self
+            .state()
+            .waitqueues
+            .borrow_mut()
+            .entries
+            .free(entry, step);
+        if let Err(error) = result {
+            self.state()
+                .report(ReportKind::DoubleFree, error.to_string(), vec![]);
+        }
+    }
+
+    /// `__add_wait_queue` (front) — the caller holds the head's lock.
+    pub fn add_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.link_entry(head, entry, false);
+    }
+
+    /// `__add_wait_queue_tail` — the caller holds the head's lock.
+    pub fn add_wait_queue_tail_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.link_entry(head, entry, true);
+    }
+
+    fn link_entry(&self, head: WaitQueueId, entry: WaitEntryId, tail: bool) {
+        self.note_access(Object::WaitQueue(head), access::WRITE);
+        if !self.state().waitqueues.borrow_mut().link(head, entry, tail) {
+            self.state().report(
+                ReportKind::UseAfterFree,
+                format!("linking freed wait entry {entry:?}"),
+                vec![],
+            );
+        }
+    }
+
+    /// `__remove_wait_queue` — the caller holds the head's lock.
+    pub fn remove_wait_queue_locked(&self, head: WaitQueueId, entry: WaitEntryId) {
+        self.note_access(Object::WaitQueue(head), access::WRITE);
+        self.state().waitqueues.borrow_mut().unlink(head, entry);
+    }
+
+    /// `add_wait_queue()`: front of the list, under the head's lock with irqs saved.
+    pub async fn add_wait_queue(&self, head: WaitQueueId, entry: WaitEntryId) {
+        let lock = self.waitqueue_lock(head);
+        let flags = self.spin_lock_irqsave(lock).await;
+        self.add_wait_queue_locked(head, entry);
+        self.spin_unlock_irqrestore(lock, flags).await;
+    }
+
+    /// `add_wait_queue_exclusive()`: marks the entry exclusive, tail of the list.
+    pub async fn add_wait_queue_exclusive(&self, head: WaitQueueId, entry: WaitEntryId) {
+        let lock = self.waitqueue_lock(head);
+        let flags = self.spin_lock_irqsave(lock).await;
+        self.note_access(Object::WaitQueue(head), access::WRITE);
+        if let Ok(e) = self.state().waitqueues.borrow_mut().entries.get_mut(entry) {
+            e.exclusive = true;
+        }
+        self.add_wait_queue_tail_locked(head, entry);
+        self.spin_unlock_irqrestore(lock, flags).await;
+    }
+
+    /// `remove_wait_queue()`.
+    pub async fn remove_wait_queue(&self, head: WaitQueueId, entry: WaitEntryId) {
+        let lock = self.waitqueue_lock(head);
+        let flags = self.spin_lock_irqsave(lock).await;
+        self.remove_wait_queue_locked(head, entry);
+        self.spin_unlock_irqrestore(lock, flags).await;
+    }
+
+    /// `waitqueue_active()`: a lockless peek at whether anyone waits.
+    pub fn waitqueue_active(&self, head: WaitQueueId) -> bool {
+        self.note_access(Object::WaitQueue(head), access::READ);
+        !self
+            .state()
+            .waitqueues
+            .borrow()
+            .head(head)
+            .entries
+            .is_empty()
+    }
+
+    /// `__wake_up_common()`: the caller holds the head's lock. Entries are visited in
+    /// list order; an entry removed while the walk runs (by its own callback, as
+    /// `list_for_each_safe` allows) is skipped.
+    pub async fn wake_up_common<F: WakeCallbacks<G>>(
+        &self,
+        callbacks: &F,
+        head: WaitQueueId,
+        mode: WakeMode,
+        nr_exclusive: u32,
+        key: u64,
+    ) {
+        let mut remaining = nr_exclusive;
+        self.note_access(Object::WaitQueue(head), access::READ);
+        let entries = self.state().waitqueues.borrow().snapshot(head);
+        for entry in entries {
+            self.note_access(Object::WaitQueue(head), access::READ);
+            let Some(e) = self.state().waitqueues.borrow().entry_on(head, entry) else {
+                continue;
+            };
+            let woke = match e.func {
+                WakeFunction::Default(task) => self.try_to_wake_up(task, mode).await != 0,
+                WakeFunction::Callback { kind, data } => {
+                    callbacks.call(self, entry, kind, data, mode, key).await
+                }
+            };
+            if woke && e.exclusive && remaining > 0 {
+                remaining -= 1;
+                if remaining == 0 {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// `__wake_up()`: takes the head's lock with irqs saved around `__wake_up_common`.
+    pub async fn wake_up_with<F: WakeCallbacks<G>>(
+        &self,
+        callbacks: &F,
+        head: WaitQueueId,
+        mode: WakeMode,
+        nr_exclusive: u32,
+        key: u64,
+    ) {
+        let lock = self.waitqueue_lock(head);
+        let flags = self.spin_lock_irqsave(lock).await;
+        self.wake_up_common(callbacks, head, mode, nr_exclusive, key)
+            .await;
+        self.spin_unlock_irqrestore(lock, flags).await;
+    }
+}
+
+/// Callbacks of wait-queue entries, dispatched by the layer that registered them.
+///
+/// Contract: `call` runs in the waker's context with the head's lock held, may take
+/// other locks (in the kernel's order), must not sleep, and returns whether it woke
+/// something (for `nr_exclusive` accounting).
+pub trait WakeCallbacks<G: Granularity> {
+    fn call(
+        &self,
+        cx: &Cx<G>,
+        entry: WaitEntryId,
+        kind: u32,
+        data: u64,
+        mode: WakeMode,
+        key: u64,
+    ) -> impl Future<Output = bool>;
+}
+
+/// For machines whose wait queues only wake tasks.
+pub struct NoCallbacks;
+
+impl<G: Granularity> WakeCallbacks<G> for NoCallbacks {
+    async fn call(&self, _: &Cx<G>, _: WaitEntryId, _: u32, _: u64, _: WakeMode, _: u64) -> bool {
+        false
     }
 }

@@ -37,6 +37,7 @@ fn sb_under_tso_exhaustively() {
 fn lock_pairs_and_syscall_entries() {
     for primitive in [
         bodies::Primitive::SpinLockPair,
+        bodies::Primitive::NestedSpinLockPairs,
         bodies::Primitive::SyscallEntry,
     ] {
         for count in [0, 1, 1000] {

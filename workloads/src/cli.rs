@@ -149,6 +149,8 @@ Examples:
   epsim replay seed-case-4-two-waiters --schedule v1.0123456789abcdef.AQID... --seed 17
   epsim replay run.json --trace chrome -o trace.json
   epsim replay my.scn --schedule STRING --hash 89abcdef01234567   also check the hash
+  epsim replay server.strace --kernel 6.18    an strace recording: imported, run, compared
+  epsim replay server.strace --kernel 2.6.22 --json   which results another version changes
 
 A replay follows every decision of the schedule and checks the run against it (the
 schedule carries fingerprints of what could run at every point), then compares the
@@ -176,7 +178,8 @@ Examples:
 Run i uses seed S+i (S = --seed, else the scenario's): it is exactly `epsim run
 SCENARIO --strategy K --seed S+i`. So --jobs J (J threads) gives the same counts as
 --jobs 1, and --shard I/N (the runs i with i mod N = I) splits one exploration across
-machines: the shards' counts add up and their first reports compare by run index.
+machines: `epsim merge` of every shard's --json gives the unsharded JSON (counts add up,
+distinct traces are a union, the first report is the lowest run index; docs/scaling.md).
 dfs is one depth-first search: it runs on one thread whatever --jobs says, cannot be
 sharded, and stops early when the search is complete. It is bounded by default: at most
 2 preemptions (--preemption-bound) and 2 delayed store-buffer drains (--delay-bound) per
@@ -297,6 +300,9 @@ pub enum Command {
     /// Replay a recorded run exactly and verify its trace hash
     #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ReplayArgs),
+    /// Import an strace recording as a scenario (replay it with `epsim replay FILE`)
+    #[command(after_help = IMPORT_EXAMPLES)]
+    Import(ImportArgs),
     /// Run a scenario under many schedules; shrink the first report
     #[command(after_help = EXPLORE_EXAMPLES)]
     Explore(ExploreArgs),
@@ -318,7 +324,69 @@ pub enum Command {
     /// Benchmark the simulated kernel against the host's epoll, side by side
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
+    /// Explore every scenario and generated program on every version and model
+    #[command(after_help = CAMPAIGN_EXAMPLES)]
+    Campaign(CampaignArgs),
+    /// Merge the JSON of the shards of one exploration or campaign (--shard I/N)
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
+    /// Differential test of the 6.18 port against the host kernel: random programs, both sides compared
+    #[command(after_help = DIFFTEST_EXAMPLES)]
+    Difftest(DifftestArgs),
 }
+
+const CAMPAIGN_EXAMPLES: &str = "\
+Examples:
+  epsim campaign --budget-s 1800 --resume progress.jsonl        half an hour, resumable
+  epsim campaign --kernel 6.18 --model tso --runs 50 --json
+  epsim campaign --shard 3/8 --json > shard-3.json               machine 3 of 8; then epsim merge
+  epsim campaign --show pair-del_wait-1                           a generated program's text
+
+Units: every library scenario (epsim list) and every generated program — every pair and
+every triple of the operations epoll_ctl ADD (LT, ET, ONESHOT, EXCLUSIVE on 6.18), MOD,
+DEL, epoll_wait (maxevents 1, or 2 with a 1 ms timeout), close and dup+close of a watched
+fd, close of the epoll fd, read and write on a pipe, an eventfd and a socket, epoll_wait
+on and EPOLL_CTL_DEL from an outer set — on each --kernel (default every version) under
+each --model (default sc, tso, pso), at access granularity. A unit that needs what a
+version lacks (eventfd before 2.6.22, EPOLLEXCLUSIVE before 6.18) is skipped there.
+
+Each unit: DPOR (--unit-strategy dpor, the default; or dfs: preemptions ≤ 2, delays ≤ 2)
+for up to --runs executions; if that search does not finish, --runs PCT runs as well. A
+unit's result depends only on the unit and the settings: --jobs, --shard and --resume
+give the same units. --budget-s stops
+starting new units (the output says how many it did not reach). --resume FILE writes
+each finished unit to FILE as it goes and skips those already there.
+
+Exit status: 0 no unit made a report it does not expect; 1 one did; 2 usage error; 130
+Ctrl-C.";
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  epsim merge shard-0.json shard-1.json shard-2.json      explore or campaign shards
+  epsim merge shards/*.json > merged.json
+
+The inputs are the JSON of `epsim explore ... --shard I/N --json` (or `epsim campaign
+... --shard I/N --json`) for every I of one N, from one command line otherwise. The
+output is the JSON the unsharded command prints: counts are sums, distinct traces the
+union of the shards' trace hashes, the first report the one with the lowest run index
+(an unexpected one first). Only runs_per_sec differs: the rate of one machine making
+every shard's runs in turn. See docs/scaling.md.
+
+Exit status: as the unsharded command's (0 passed, 1 failed, 130 a shard was
+interrupted); 2 when the files are not every shard of one run.";
+
+const DIFFTEST_EXAMPLES: &str = "\
+Examples:
+  epsim difftest                              10 000 programs, seed 0, on every core
+  epsim difftest --programs 1000000 --jobs 2  the figure in docs/difftest.md
+  epsim difftest --seed 7 --json              {\"programs\", \"divergences\", \"first_divergence\", ...}
+  epsim difftest --threads --native-runs 200  threaded programs: host outcomes the simulator must reach
+
+Each program runs natively in a forked child and on the simulated 6.18 kernel; every
+return value, errno and event list is compared in order. The first divergence is shrunk
+and written as a scenario (in --out DIR, default .) whose expectations are the host's
+results. Exit status: 0 no divergence, 1 a divergence, 2 a usage error.
+";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
@@ -329,7 +397,8 @@ Examples:
 Workloads: transfer (the seed's epwbench, N = 200 and 2000), mix (P = 500 pipes, K = 10
 writes per round), scale (10 ready among 10 .. 100k watched pipes; with the resident
 memory per watch, the epoll_ctl ADDs alone, and per watched pipe, the pipe as well),
-granularity (transfer at lock and access/tso granularity), explore (seed-case-4-two-waiters, --jobs 1 and 2),
+granularity (transfer at lock and access/tso granularity), explore (seed-case-5-callback-race at
+access/tso, --jobs 1 and 2),
 litmus (exhaustive SB under tso). Native runs use the host kernel's epoll through libc;
 ratios are sim time over native time (below 1 means the simulator is faster).
 
@@ -361,6 +430,36 @@ pub struct RunArgs {
     pub no_fold: bool,
 }
 
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  strace -f -yy -o server.strace ./server      make a recording (any strace 5.x/6.x style)
+  epsim import server.strace -o server.scn     the recording as a scenario to read and edit
+  epsim replay server.strace                   import and run it: every result compared
+  epsim replay server.strace --kernel 2.6.22 --json   which results another version changes
+
+The scenario rebuilds the world the recording implies (processes, threads, descriptors,
+epoll sets, pipes, eventfds, sockets, opaque files) and follows each replayed call with an
+expectation of its recorded result; what came from outside (bytes, connections, a peer's
+close, signals) becomes `at` blocks. Calls it does not replay are kept as `# L<n>`
+comments. See docs/recordings.md.
+
+Exit status: 0; 2 on a usage error or a malformed line (file:line:col; --keep-going skips
+and counts them).";
+
+/// `epsim import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// An strace log (`strace -f -yy -o FILE ...`)
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Write the scenario here (else to standard output) and print a summary
+    #[arg(short = 'o', long = "output", value_name = "FILE.scn")]
+    pub output: Option<std::path::PathBuf>,
+    /// Skip malformed lines (and count them) instead of stopping at the first
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
 /// `epsim replay`.
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
@@ -381,6 +480,12 @@ pub struct ReplayArgs {
     /// List every call's result on its own line (by default calls that repeat are folded)
     #[arg(long)]
     pub no_fold: bool,
+    /// The input is an strace recording (else told by its content)
+    #[arg(long)]
+    pub strace: bool,
+    /// An strace recording: skip malformed lines (and count them)
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// `epsim explore`.
@@ -542,6 +647,71 @@ pub struct BenchGenArgs {
     pub common: CommonOpts,
 }
 
+/// `epsim campaign`.
+#[derive(Args, Debug, Clone)]
+pub struct CampaignArgs {
+    /// A kernel version to run (repeatable) [default: every version]
+    #[arg(long = "kernel", value_enum, value_name = "VERSION")]
+    pub kernels: Vec<KernelArg>,
+    /// A memory model to run (repeatable) [default: sc, tso, pso]
+    #[arg(long = "model", value_enum, value_name = "MODEL")]
+    pub models: Vec<ModelArg>,
+    /// Per unit: the most dfs executions, and the PCT runs when dfs does not finish
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = whole::<u64>(1, RUNS_MAX), allow_negative_numbers = true)]
+    pub runs: u64,
+    /// Start no new unit after this many seconds
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    pub budget_s: Option<f64>,
+    /// The systematic search each unit starts with (PCT follows where it does not finish)
+    #[arg(long, value_enum, default_value_t = UnitStrategyArg::Dpor)]
+    pub unit_strategy: UnitStrategyArg,
+    /// Units run at once, 1 to 256
+    #[arg(long, value_name = "J", default_value_t = 1, value_parser = whole::<usize>(1, JOBS_MAX as u64), allow_negative_numbers = true)]
+    pub jobs: usize,
+    /// Write each finished unit to FILE as it goes; skip the units FILE has already
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<std::path::PathBuf>,
+    /// Only the units i with i mod N = I (shards are numbered from 0)
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Print JSON (every unit, and the table)
+    #[arg(long)]
+    pub json: bool,
+    /// Only the programs whose name starts with PREFIX (repeatable); units keep their
+    /// index in the whole campaign
+    #[arg(long, value_name = "PREFIX")]
+    pub only: Vec<String>,
+    /// Print the scenario text of a generated program and exit
+    #[arg(long, value_name = "PROGRAM")]
+    pub show: Option<String>,
+}
+
+/// `epsim campaign --unit-strategy`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitStrategyArg {
+    /// DPOR: one execution per equivalence class of interleavings
+    Dpor,
+    /// Bounded dfs: at most 2 preemptions and 2 delayed drains per execution
+    Dfs,
+}
+
+impl UnitStrategyArg {
+    pub fn strategy(self) -> crate::campaign_cmd::UnitStrategy {
+        match self {
+            UnitStrategyArg::Dpor => crate::campaign_cmd::UnitStrategy::DporThenPct,
+            UnitStrategyArg::Dfs => crate::campaign_cmd::UnitStrategy::DfsThenPct,
+        }
+    }
+}
+
+/// `epsim merge`.
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// The JSON files of every shard
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+}
+
 /// `epsim bench`.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -554,6 +724,36 @@ pub struct BenchArgs {
     /// Print JSON instead of the table
     #[arg(long)]
     pub json: bool,
+}
+
+/// `epsim difftest`.
+#[derive(Args, Debug, Clone)]
+pub struct DifftestArgs {
+    /// Programs to generate and run (1 to 100000000)
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub programs: u64,
+    /// Seed of the generator: program i of seed S is the same on every machine
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (1 to 256) [default: the machine's cores]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+    /// Directory the shrunk divergence's scenario is written to
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The multi-threaded programs instead: each run natively --native-runs times, then
+    /// explored on the simulator until every host outcome is seen (or --sim-runs)
+    #[arg(long)]
+    pub threads: bool,
+    /// With --threads: native runs of each program (1 to 100000)
+    #[arg(long, default_value_t = 200, requires = "threads", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub native_runs: u64,
+    /// With --threads: at most this many simulated schedules per program (1 to 1000000)
+    #[arg(long, default_value_t = 2000, requires = "threads", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub sim_runs: u64,
 }
 
 /// `epsim litmus`.

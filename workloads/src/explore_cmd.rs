@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use kernel_model::explore::{run_world, shrink_by, Focus};
 use kernel_model::{Options, Outcome, World};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sim::strategy::{CutBranches, Dfs, Dpor, Scheduler, StrategyKind};
 use sim::{
     AccessSteps, Granularity, GranularityKind, LockSteps, ReportKind, Schedule, SyscallSteps,
@@ -577,9 +577,14 @@ fn explore_strategy(scenario: &Scenario, common: &CommonOpts) -> Result<Strategy
 }
 
 /// `first_report` of the JSON output.
-#[derive(Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FirstReportJson {
     pub kind: String,
+    /// The scenario does not expect this report: it fails the exploration. The first
+    /// report is the lowest-index unexpected one if there is one, else the lowest-index
+    /// one of any kind (so shards' first reports merge: `epsim merge`).
+    #[serde(default)]
+    pub unexpected: bool,
     /// The run's index (its seed is the exploration's seed plus it; dfs: the execution).
     pub run: u64,
     pub seed: u64,
@@ -592,7 +597,7 @@ pub struct FirstReportJson {
 
 /// One documented finding of the 2007 code in the JSON output (`findings`, keyed by the
 /// finding's name): what the text's `known finding` lines say.
-#[derive(Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FindingJson {
     /// Runs in which it showed.
     pub runs: u64,
@@ -603,9 +608,19 @@ pub struct FindingJson {
 
 /// The JSON of an exploration (a stable shape: scripts depend on it; fields are only
 /// ever added).
-#[derive(Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExploreJson {
     pub scenario: String,
+    /// The options of the runs (`options:` of the text), seed and strategy included.
+    #[serde(default)]
+    pub options: String,
+    /// `--shard I/N`, or `null`: every run.
+    #[serde(default)]
+    pub shard: Option<ShardJson>,
+    /// With `--shard` only: the trace hash of every distinct trace (16 hex digits,
+    /// sorted), so that `epsim merge` counts the distinct traces of the union exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_hashes: Option<Vec<String>>,
     /// Runs made.
     pub runs: u64,
     /// Runs this exploration (this shard) was asked to make; more than `runs` when the
@@ -615,6 +630,9 @@ pub struct ExploreJson {
     pub reports: BTreeMap<String, u64>,
     pub findings: BTreeMap<String, FindingJson>,
     pub first_report: Option<FirstReportJson>,
+    /// The report kinds the scenario expects (`expect report KIND`) that no run made.
+    #[serde(default)]
+    pub expected_missing: Vec<String>,
     /// No run made a report the scenario does not expect, and every report it expects
     /// was made (the exit status's verdict, as far as the runs went).
     pub passed: bool,
@@ -641,8 +659,15 @@ pub struct ExploreJson {
     pub runs_per_sec: f64,
 }
 
+/// `shard` of the JSON output: the runs i with i mod `count` = `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardJson {
+    pub index: u64,
+    pub count: u64,
+}
+
 /// `bounds` of the JSON output.
-#[derive(Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoundsJson {
     /// The most preemptions per execution, or `null`.
     pub preemptions: Option<u32>,
@@ -668,7 +693,7 @@ impl BoundsJson {
 
 /// `cut_branches_by` of the JSON output: an alternative over both bounds counts as cut
 /// by the preemption bound.
-#[derive(Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CutBranchesJson {
     pub preemptions: u64,
     pub delays: u64,
@@ -794,6 +819,7 @@ fn report_json(
     resolved: &Resolved,
     found: &Found,
     finding: Option<&'static str>,
+    unexpected: bool,
     shrink_it: bool,
 ) -> FirstReportJson {
     let schedule = found.schedule.encode();
@@ -801,6 +827,7 @@ fn report_json(
     let replay_with = shrunk.clone().unwrap_or_else(|| schedule.clone());
     FirstReportJson {
         kind: found.kind.name().to_string(),
+        unexpected,
         run: found.run,
         seed: found.seed,
         message: found.message.clone(),
@@ -858,15 +885,26 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     let interrupted = crate::interrupt::requested();
     // Shrinking replays the scenario many times: not after Ctrl-C.
     let shrink_it = !args.no_shrink && !interrupted;
-    let first_json = tally
-        .first()
-        .map(|found| report_json(args, &scenario, &resolved, found, None, shrink_it));
+    let first_json = tally.first().map(|found| {
+        let unexpected = tally.first_unexpected.is_some();
+        report_json(
+            args, &scenario, &resolved, found, None, unexpected, shrink_it,
+        )
+    });
     let findings: BTreeMap<String, FindingJson> = tally
         .findings
         .iter()
         .map(|(name, count)| {
             let found = &tally.first_findings[name];
-            let first = report_json(args, &scenario, &resolved, found, Some(name), shrink_it);
+            let first = report_json(
+                args,
+                &scenario,
+                &resolved,
+                found,
+                Some(name),
+                false,
+                shrink_it,
+            );
             let finding = FindingJson {
                 runs: *count,
                 first,
@@ -881,8 +919,15 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         .filter(|k| !tally.expected_found.contains(k))
         .collect();
     let failed = tally.first_unexpected.is_some() || !missing.is_empty();
+    let sharded = shard != Shard::ALL || args.shard.is_some();
     let json = ExploreJson {
         scenario: scenario.name(),
+        options: resolved.describe(),
+        shard: args.shard.is_some().then_some(ShardJson {
+            index: shard.index,
+            count: shard.count,
+        }),
+        trace_hashes: sharded.then(|| tally.hashes.iter().map(|h| format!("{h:016x}")).collect()),
         runs: tally.runs,
         runs_planned: planned,
         distinct_traces: tally.hashes.len() as u64,
@@ -893,6 +938,7 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             .collect(),
         findings,
         first_report: first_json,
+        expected_missing: missing.iter().map(|k| k.name().to_string()).collect(),
         passed: !failed,
         interrupted,
         stopped_early: !interrupted && !tally.search_complete && tally.runs < planned,
@@ -1209,10 +1255,10 @@ fn runs_text(runs: u64) -> String {
     format!("{runs} run{}", if runs == 1 { "" } else { "s" })
 }
 
-/// Runs per second exploring `seed-case-4-two-waiters` at access granularity with the
-/// random strategy on `jobs` threads (for `epsim bench`).
+/// Runs per second exploring `seed-case-5-callback-race` at access granularity under
+/// tso with the random strategy on `jobs` threads (for `epsim bench`).
 pub fn bench_runs_per_sec(jobs: usize, runs: u64) -> f64 {
-    let Some(builtin) = crate::scenario::builtin("seed-case-4-two-waiters") else {
+    let Some(builtin) = crate::scenario::builtin("seed-case-5-callback-race") else {
         return 0.0;
     };
     let Ok(scenario) = builtin.parse() else {
@@ -1220,6 +1266,7 @@ pub fn bench_runs_per_sec(jobs: usize, runs: u64) -> f64 {
     };
     let common = CommonOpts {
         granularity: Some(crate::cli::GranularityArg::Access),
+        model: Some(crate::cli::ModelArg::Tso),
         ..CommonOpts::default()
     };
     let Ok(resolved) = session::resolve(&scenario, &common) else {

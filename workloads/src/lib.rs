@@ -15,10 +15,16 @@
 //! - [`run_cmd`] — `epsim run`: one run, its report, trace, record, determinism check
 //! - [`replay_cmd`] — `epsim replay`: a record or schedule reproduced and verified
 //! - [`explore_cmd`] — `epsim explore`: many schedules, on threads or shards
+//! - [`campaign_cmd`] — `epsim campaign`: every scenario and generated program, every
+//!   version and model
+//! - [`campaign_programs`] — the small concurrent programs the campaign generates
+//! - [`merge_cmd`] — `epsim merge`: shards' JSON made into the unsharded JSON
 //! - [`list_cmd`] — `epsim list`
 //! - [`snapshot_cmd`] — `epsim snapshot`: event-order snapshots of a directory of scenarios
 //! - [`snapshot_file`] — insta's `.snap` file format, read and written
 //! - [`gen_cmd`] — `epsim gen`: totalmess.c and epwbench.c as scenarios
+//! - [`import_cmd`] — `epsim import` and `epsim replay` of strace recordings
+//! - [`strace`] — strace output read, and the world it implies written as a scenario
 //! - [`event_order`] — a scenario's event order as the stable text snapshots pin
 //! - [`fold`] — folding repetitive stretches of narration
 //! - [`trace_out`] — the trace as text, JSON lines or Chrome trace events
@@ -26,6 +32,7 @@
 //! - [`litmus_cmd`] — `epsim litmus`
 //! - [`config_cmd`] — `epsim config`: check run options, decode a schedule
 //! - [`mod@bench`] — `epsim bench`: the simulated kernel against the host's epoll
+//! - [`difftest`] — `epsim difftest`: the 6.18 port against the host kernel, program by program
 //! - [`demo`] — what `epsim` with no arguments does
 //! - [`output`] — tables, JSON, and writing that tolerates a closed pipe
 //! - [`logs`] — `RUST_LOG`: spans and the trace records on stderr through `tracing`
@@ -40,18 +47,23 @@
 
 pub mod api;
 pub mod bench;
+pub mod campaign_cmd;
+pub mod campaign_programs;
 pub mod cli;
 pub mod config_cmd;
 pub mod demo;
+pub mod difftest;
 pub mod event_order;
 pub mod exit;
 pub mod explore_cmd;
 pub mod fold;
 pub mod gen_cmd;
+pub mod import_cmd;
 pub mod interrupt;
 pub mod list_cmd;
 pub mod litmus_cmd;
 pub mod logs;
+pub mod merge_cmd;
 pub mod options;
 pub mod output;
 pub mod record;
@@ -61,6 +73,7 @@ pub mod scenario;
 pub mod session;
 pub mod snapshot_cmd;
 pub mod snapshot_file;
+pub mod strace;
 pub mod trace_out;
 
 use std::ffi::OsString;
@@ -124,9 +137,13 @@ fn dispatch(
         Some(cli::Command::Litmus(args)) => litmus_cmd::run(&args, out, err),
         Some(cli::Command::Config(args)) => config_cmd::run(&args, out),
         Some(cli::Command::Bench(args)) => bench_cmd(&args, out),
+        Some(cli::Command::Difftest(args)) => difftest::command(&args, out, err),
         Some(cli::Command::Run(args)) => run_cmd::run(&args, out),
         Some(cli::Command::Replay(args)) => replay_cmd::run(&args, out),
+        Some(cli::Command::Import(args)) => import_cmd::import(&args, out),
         Some(cli::Command::Explore(args)) => explore_cmd::run(&args, out, err),
+        Some(cli::Command::Campaign(args)) => campaign_cmd::run(&args, out, err),
+        Some(cli::Command::Merge(args)) => merge_cmd::run(&args, out),
         Some(cli::Command::List(args)) => match &args.show {
             Some(name) => list_cmd::show(name, out),
             None => list_cmd::run(&args, out),

@@ -1,5 +1,5 @@
-//! `epsim list`: the built-in scenarios (the library in `workloads/scenarios/`) with
-//! their description lines; with `--kernel K`, whether each runs on K (a scenario that
+//! `epsim list`: the built-in scenarios (the library in `workloads/scenarios/`, then the
+//! conformance suites in its subfolders, named `selftests/epoll1`) with their description lines; with `--kernel K`, whether each runs on K (a scenario that
 //! makes a call K's tree does not have cannot, and the reason is shown).
 
 use std::io::Write;
@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::ListArgs;
 use crate::exit::{CliError, Exit};
 use crate::output::{write_json, Table};
-use crate::scenario::list;
+use crate::scenario::{all, list};
 
 #[derive(Serialize)]
 struct Entry {
@@ -28,7 +28,7 @@ struct Entry {
 pub fn run(args: &ListArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let kernel = args.kernel.map(|k| k.version());
     let mut entries = Vec::new();
-    for builtin in list() {
+    for builtin in all() {
         let scenario = builtin
             .parse()
             .map_err(|e| CliError::usage(format!("built-in scenario: {e}")))?;
@@ -45,10 +45,12 @@ pub fn run(args: &ListArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         write_json(out, &entries)?;
         return Ok(Exit::Clean);
     }
+    // The library first, with its summary line; then the conformance suites.
+    let (entries, suites) = entries.split_at(list().len());
     match kernel {
         None => {
             let mut table = Table::new(["NAME", "DESCRIPTION"]);
-            for entry in &entries {
+            for entry in entries {
                 table.row([entry.name.to_string(), entry.description.clone()]);
             }
             table.write(out, "")?;
@@ -57,10 +59,21 @@ pub fn run(args: &ListArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 "\n{} scenarios. Run one with `epsim run NAME`; see its text with `epsim list --show NAME`.",
                 entries.len()
             )?;
+            let mut table = Table::new(["CONFORMANCE", "DESCRIPTION"]);
+            for entry in suites {
+                table.row([entry.name.to_string(), entry.description.clone()]);
+            }
+            writeln!(out)?;
+            table.write(out, "")?;
+            writeln!(
+                out,
+                "\n{} conformance scenarios: the kernel's epoll selftests and LTP's epoll tests (docs/conformance.md).",
+                suites.len()
+            )?;
         }
         Some(kernel) => {
             let mut table = Table::new(["NAME", &format!("ON {}", kernel.name()), "DESCRIPTION"]);
-            for entry in &entries {
+            for entry in entries.iter().chain(suites) {
                 table.row([
                     entry.name.to_string(),
                     entry
@@ -76,6 +89,13 @@ pub fn run(args: &ListArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 "\n{runs} of {} scenarios run on {}. Run one with `epsim run NAME --kernel {}`.",
                 entries.len(),
                 kernel.name(),
+                kernel.name()
+            )?;
+            let suite_runs = suites.iter().filter(|e| e.reason.is_none()).count();
+            writeln!(
+                out,
+                "{suite_runs} of {} conformance scenarios run on {}.",
+                suites.len(),
                 kernel.name()
             )?;
         }

@@ -184,6 +184,31 @@ fn input(args: &ReplayArgs) -> Result<Input, CliError> {
     Ok(input)
 }
 
+/// The input's text when it is an strace recording (`--strace`, or told by content).
+fn strace_text(args: &ReplayArgs) -> Result<Option<String>, CliError> {
+    let path = Path::new(&args.input);
+    if !path.is_file() {
+        return if args.strace {
+            Err(CliError::usage(format!(
+                "cannot read {}: no such file",
+                args.input
+            )))
+        } else {
+            Ok(None)
+        };
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.input)))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if args.strace || crate::strace::looks_like_strace(&text) {
+        return Ok(Some(text));
+    }
+    if args.keep_going {
+        return Err(CliError::usage("--keep-going is for strace recordings"));
+    }
+    Ok(None)
+}
+
 /// Where two traces first differ, from the record's checkpoints: a phrase.
 fn locate(run: &Executed, checkpoints: &Option<(u64, Vec<u64>)>) -> String {
     let (Some((interval, hashes)), Some(trace)) = (checkpoints, run.trace.as_ref()) else {
@@ -221,6 +246,11 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     }
     if let Some(path) = &args.output {
         crate::output::check_output("-o", path, Some(Path::new(&args.input)), &[])?;
+    }
+    if args.common.schedule.is_none() {
+        if let Some(text) = strace_text(args)? {
+            return crate::import_cmd::replay(args, &text, out);
+        }
     }
     let input = input(args)?;
     let run = execute(&input)?;

@@ -361,6 +361,8 @@ fn every_subcommand_has_help_with_examples() {
         vec!["gen", "stress", "--help"],
         vec!["gen", "bench", "--help"],
         vec!["bench", "--help"],
+        vec!["campaign", "--help"],
+        vec!["merge", "--help"],
     ] {
         epsim()
             .args(&args)
@@ -410,6 +412,9 @@ fn every_numeric_option_is_range_checked() {
         (&["gen", "bench"], "--loops", &["0", "1000001"]),
         (&["litmus", "SB", "--model", "tso", "--strategy", "random"], "--runs", &["0", "1000000000001", "-1"]),
         (&["litmus", "SB", "--model", "tso", "--strategy", "random"], "--seed", &["-1", huge]),
+        (&["campaign"], "--runs", &["0", "1000000000001", "-1", huge]),
+        (&["campaign"], "--jobs", &["0", "257", huge]),
+        (&["campaign"], "--budget-s", &["0", "-1", "1e19", "nan"]),
     ];
     for (command, option, values) in cases {
         for value in *values {
@@ -424,6 +429,8 @@ fn every_numeric_option_is_range_checked() {
     }
     for shard in ["1/0", "2/2", "x/2", "0/99999999999999999999999", "1"] {
         let line = usage_error(&["explore", "lt-basics", "--shard", shard]);
+        assert!(line.contains("--shard") && line.contains('N'), "{line}");
+        let line = usage_error(&["campaign", "--shard", shard]);
         assert!(line.contains("--shard") && line.contains('N'), "{line}");
     }
 }

@@ -1220,12 +1220,15 @@ fn explore_json_shape_and_the_first_report_replays() {
         keys(&value),
         sorted(&[
             "scenario",
+            "options",
+            "shard",
             "runs",
             "runs_planned",
             "distinct_traces",
             "reports",
             "findings",
             "first_report",
+            "expected_missing",
             "passed",
             "interrupted",
             "stopped_early",
@@ -1249,6 +1252,7 @@ fn explore_json_shape_and_the_first_report_replays() {
         keys(first),
         sorted(&[
             "kind",
+            "unexpected",
             "run",
             "seed",
             "message",

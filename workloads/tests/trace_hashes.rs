@@ -6,7 +6,9 @@
 //! their concepts (issue 14, item 0), so that the move can be shown to change no
 //! execution. (When main renamed the kernel versions — the seed tree became
 //! `6192bd536f96` and `2.6.22` a new port — the table was written again from the sim of
-//! before the move, `git checkout 241d879 -- sim/src`, on the merged tree.) A change
+//! before the move, `git checkout 241d879 -- sim/src`, on the merged tree. The four 6.18
+//! combinations were added later, written from the tree of 6f881ac before any 6.18 change of
+//! issue 11's last items.) A change
 //! that is meant to change executions rewrites it:
 //!
 //! ```text
@@ -55,13 +57,14 @@ const fn combination(
 
 /// The pinned runs of every scenario: every granularity, model, strategy and kernel
 /// version, several seeds, and a machine with more CPUs than the scenario asks for.
-const COMBINATIONS: [Combination; 14] = {
+const COMBINATIONS: [Combination; 18] = {
     use GranularityArg::{Access, Lock, Syscall};
     use ModelArg::{Pso, Sc, Tso};
     use StrategyArg::{Pct, Random, RoundRobin, Timed};
     const SEED: KernelArg = KernelArg(KernelVersion::Seed);
     const V2_6_21: KernelArg = KernelArg(KernelVersion::V2_6_21);
     const V2_6_22: KernelArg = KernelArg(KernelVersion::V2_6_22);
+    const V6_18: KernelArg = KernelArg(KernelVersion::V6_18);
     [
         combination(SEED, Syscall, Sc, Timed, 0, None),
         combination(SEED, Lock, Sc, Random, 1, None),
@@ -77,6 +80,10 @@ const COMBINATIONS: [Combination; 14] = {
         combination(V2_6_21, Access, Tso, Random, 7, None),
         combination(V2_6_22, Lock, Sc, Random, 12, None),
         combination(V2_6_22, Access, Pso, Pct, 13, None),
+        combination(V6_18, Syscall, Sc, Timed, 14, None),
+        combination(V6_18, Lock, Sc, Random, 15, None),
+        combination(V6_18, Access, Tso, Random, 16, None),
+        combination(V6_18, Access, Pso, Pct, 17, Some(3)),
     ]
 };
 

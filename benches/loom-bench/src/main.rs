@@ -14,6 +14,9 @@
 //! `target/loom-bench.json`, where `epsim bench` reads loom's figure to print it beside
 //! its own.
 
+// A benchmark measures wall-clock time; the determinism lints are for `sim` and `kernel-model`.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::sync::Mutex;

@@ -72,6 +72,9 @@ pub enum Primitive {
     /// `spin_lock_irqsave` + `spin_unlock_irqrestore` of a free lock, in the fast
     /// context: lockdep's checks, the held-lock stack, the irq flag and the clock.
     SpinLockPair,
+    /// `spin_lock(outer)`, `spin_lock(inner)`, and their unlocks, in the fast context:
+    /// the second acquisition has a held lock to check against (lockdep's chain path).
+    NestedSpinLockPairs,
     /// A syscall entry: a scheduling point even at `syscall` granularity (the
     /// enabled set, the strategy's choice, the schedule and the trace hash).
     SyscallEntry,
@@ -88,11 +91,22 @@ pub fn primitive_machine(primitive: Primitive, count: u64) -> Machine {
     let mut machine = Machine::new(config, 0x7072_696d).expect("valid config");
     let cx = machine.cx::<SyscallSteps>();
     let lock = cx.new_lock(LockKind::Spin, "bench_lock", Name::new("bench_lock", 0, ""));
+    let inner = cx.new_lock(
+        LockKind::Spin,
+        "bench_inner",
+        Name::new("bench_inner", 0, ""),
+    );
     machine.spawn("primitive", None, async move {
         for _ in 0..count {
             match primitive {
                 Primitive::SpinLockPair => {
                     let flags = cx.spin_lock_irqsave(lock).await;
+                    cx.spin_unlock_irqrestore(lock, flags).await;
+                }
+                Primitive::NestedSpinLockPairs => {
+                    let flags = cx.spin_lock_irqsave(lock).await;
+                    cx.spin_lock(inner).await;
+                    cx.spin_unlock(inner).await;
                     cx.spin_unlock_irqrestore(lock, flags).await;
                 }
                 Primitive::SyscallEntry => {
@@ -112,7 +126,7 @@ pub fn run_primitives(machine: &mut Machine, primitive: Primitive, count: u64) -
     assert_eq!(result.end, RunEnd::Completed, "{:?}", result.reports);
     assert!(result.reports.is_empty());
     let steps = match primitive {
-        Primitive::SpinLockPair => 0,
+        Primitive::SpinLockPair | Primitive::NestedSpinLockPairs => 0,
         Primitive::SyscallEntry => count,
     };
     assert_eq!(result.steps, steps);

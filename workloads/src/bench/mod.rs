@@ -417,7 +417,7 @@ pub fn render(report: &BenchReport) -> String {
         );
     }
     if let Some(e) = &report.explore {
-        let _ = writeln!(out, "\nexplore (seed-case-4-two-waiters, access granularity, random); target: ≥ 1.8× from 1 to 2 jobs");
+        let _ = writeln!(out, "\nexplore (seed-case-5-callback-race, access granularity, tso, random); target: ≥ 1.8× from 1 to 2 jobs");
         let _ = writeln!(
             out,
             "  jobs 1 {:>8.1} runs/s | jobs 2 {:>8.1} runs/s | speed-up {:.2}× (median of back-to-back pairs)",

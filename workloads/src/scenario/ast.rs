@@ -140,6 +140,9 @@ pub enum StmtKind {
     },
     /// `sleep DURATION`
     Sleep(Expr),
+    /// `sleep until TIME`: sleeps until the virtual clock reads TIME (at least 1ns, so
+    /// that an interrupt due now is taken first).
+    SleepUntil(Expr),
     /// `thread NAME[index] [on cpu N] { ... }`: a new task of this process (a copy of the
     /// creator's variables).
     Thread {
@@ -222,11 +225,15 @@ pub enum SyscallName {
     Kill,
     SocketExternal,
     Setrlimit,
+    Opaque,
+    Accept,
+    Poll,
+    Join,
 }
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 25] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 29] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
@@ -257,6 +264,10 @@ impl SyscallName {
         (SyscallName::Kill, "kill", 1, 1),
         (SyscallName::SocketExternal, "socket_external", 0, 0),
         (SyscallName::Setrlimit, "setrlimit", 2, 3),
+        (SyscallName::Opaque, "opaque", 1, 1),
+        (SyscallName::Accept, "accept", 1, 1),
+        (SyscallName::Poll, "poll", 3, 3),
+        (SyscallName::Join, "join", 1, 1),
     ];
 
     pub fn parse(name: &str) -> Option<(SyscallName, usize, usize)> {
@@ -278,7 +289,7 @@ impl SyscallName {
 pub struct Syscall {
     pub name: SyscallName,
     pub args: Vec<Expr>,
-    /// `kill(NAME)` names a task, not a value.
+    /// `kill(NAME)` and `join(NAME)` name a task, not a value.
     pub task: Option<TaskName>,
     pub span: Span,
 }
@@ -294,14 +305,20 @@ pub enum IrqName {
     RemoteShutdown,
     /// `remote_error(SOCK, ERRNO)`: the network reports an error (e.g. ECONNRESET).
     RemoteError,
+    /// `ready(file(N), MASK)`: an opaque file's readiness becomes MASK.
+    Ready,
+    /// `incoming(file(N))`: a connection arrives at an opaque (listening) file.
+    Incoming,
 }
 
 impl IrqName {
-    pub const ALL: [(IrqName, &'static str, usize, usize); 4] = [
+    pub const ALL: [(IrqName, &'static str, usize, usize); 6] = [
         (IrqName::Signal, "signal", 1, 1),
         (IrqName::Deliver, "deliver", 2, 2),
         (IrqName::RemoteShutdown, "remote_shutdown", 2, 2),
         (IrqName::RemoteError, "remote_error", 2, 2),
+        (IrqName::Ready, "ready", 2, 2),
+        (IrqName::Incoming, "incoming", 1, 1),
     ];
 
     pub fn parse(name: &str) -> Option<(IrqName, usize, usize)> {
@@ -430,10 +447,13 @@ pub enum Builtin {
     Max,
     /// `sent(SOCK)`: the bytes the network has taken from an external socket so far.
     Sent,
+    /// `file(N)`: in an `at` block, the file at descriptor N of the scheduling task's
+    /// process.
+    File,
 }
 
 impl Builtin {
-    pub const ALL: [(Builtin, &'static str, usize, usize); 11] = [
+    pub const ALL: [(Builtin, &'static str, usize, usize); 12] = [
         (Builtin::Random, "random", 1, 1),
         (Builtin::Len, "len", 1, 1),
         (Builtin::Array, "array", 1, 2),
@@ -445,6 +465,7 @@ impl Builtin {
         (Builtin::Min, "min", 2, 2),
         (Builtin::Max, "max", 2, 2),
         (Builtin::Sent, "sent", 1, 1),
+        (Builtin::File, "file", 1, 1),
     ];
 
     pub fn parse(name: &str) -> Option<(Builtin, usize, usize)> {

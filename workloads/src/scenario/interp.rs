@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -32,7 +32,8 @@ use kernel_model::{EpollEvent, Errno, Kernel, SysResult, World};
 use sim::rng::Rng;
 use sim::state::Handler;
 use sim::trace::TraceHasher;
-use sim::{CpuId, Granularity, ReportKind, TaskId};
+use sim::waitq::{WakeFunction, WakeMode};
+use sim::{CpuId, Granularity, Name, NoCallbacks, ReportKind, TaskId, TaskState, WaitQueueId};
 
 use super::ast::*;
 use super::results::{format_bytes, format_event, CallResult, ExpectationResult, Recorder};
@@ -88,6 +89,9 @@ pub enum Value {
     Buffer(UserBufferSpec),
     Null,
     AllSignals,
+    /// `file(N)` in an `at` block: the file at descriptor N of the process whose task
+    /// scheduled the block, when the block runs.
+    File(kernel_model::objects::FileId),
 }
 
 impl Value {
@@ -121,6 +125,7 @@ impl Value {
             Value::Buffer(_) => "a buffer",
             Value::Null => "NULL",
             Value::AllSignals => "ALL_SIGNALS",
+            Value::File(_) => "a file",
         }
     }
 }
@@ -199,6 +204,7 @@ impl Value {
             }
             Value::Null => f.write_str("NULL"),
             Value::AllSignals => f.write_str("ALL_SIGNALS"),
+            Value::File(_) => f.write_str("file"),
         }
     }
 }
@@ -296,6 +302,7 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Value::Sock { fd: x, .. }, Value::Sock { fd: y, .. }) => x == y,
         (Value::Buffer(x), Value::Buffer(y)) => x == y,
         (Value::Null, Value::Null) | (Value::AllSignals, Value::AllSignals) => true,
+        (Value::File(a), Value::File(b)) => a == b,
         _ => false,
     }
 }
@@ -333,6 +340,11 @@ struct Shared {
     tasks_made: Cell<usize>,
     seed: u64,
     cpus: usize,
+    /// Tasks whose body has finished (for `join`).
+    exited: RefCell<BTreeSet<TaskId>>,
+    /// The wait queue each joined task wakes its joiners on when it finishes, made by
+    /// the first `join` of it.
+    exit_queues: RefCell<BTreeMap<TaskId, WaitQueueId>>,
 }
 
 /// One task's (or interrupt handler's) state.
@@ -344,6 +356,9 @@ struct Env {
     ret: i64,
     errno: i64,
     last_call: Option<String>,
+    /// The process whose descriptors `file(N)` names: a task's own; for an `at` block,
+    /// that of the task that scheduled it (none for a top-level `at`).
+    process: Option<kernel_model::objects::ProcessId>,
 }
 
 impl Env {
@@ -355,6 +370,7 @@ impl Env {
             ret: 0,
             errno: 0,
             last_call: None,
+            process: None,
         }
     }
 
@@ -367,6 +383,7 @@ impl Env {
             ret: 0,
             errno: 0,
             last_call: None,
+            process: self.process,
         }
     }
 }
@@ -427,6 +444,8 @@ pub fn build<G: Granularity>(scenario: &Scenario, world: &mut World<G>, recorder
         tasks_made: Cell::new(0),
         seed,
         cpus,
+        exited: RefCell::new(BTreeSet::new()),
+        exit_queues: RefCell::new(BTreeMap::new()),
     });
     let interp = Interp {
         kernel: world.kernel(),
@@ -507,7 +526,51 @@ impl<G: Granularity> Interp<G> {
         if let Err(error) = self.exec_block(&mut env, &body).await {
             self.runtime_error(&env, error);
         }
+        self.exit_joiners().await;
         self.shared.recorder.task_finished(&env.task);
+    }
+
+    /// The thread library's exit: the kernel clears the thread id word and wakes the
+    /// futex `pthread_join` sleeps on (`CLONE_CHILD_CLEARTID`), modelled as a wait queue.
+    async fn exit_joiners(&self) {
+        let cx = &self.kernel.cx;
+        let Some(me) = cx.current() else { return };
+        self.shared.exited.borrow_mut().insert(me);
+        let head = self.shared.exit_queues.borrow().get(&me).copied();
+        if let Some(head) = head {
+            cx.wake_up_with(&NoCallbacks, head, WakeMode::All, 0, 0)
+                .await;
+        }
+    }
+
+    /// `pthread_join(task)`: sleeps (uninterruptibly: a signal runs its handler and the
+    /// wait goes on) until the task has finished.
+    async fn join(&self, task: TaskId) -> SysResult<()> {
+        let cx = &self.kernel.cx;
+        cx.syscall("futex").await;
+        let me = cx.current().expect("join runs in task context");
+        while !self.shared.exited.borrow().contains(&task) {
+            let existing = self.shared.exit_queues.borrow().get(&task).copied();
+            let head = match existing {
+                Some(head) => head,
+                None => {
+                    let head =
+                        cx.init_waitqueue_head("join", Name::new("task", task.0 as u64, "->exit"));
+                    self.shared.exit_queues.borrow_mut().insert(task, head);
+                    head
+                }
+            };
+            let entry = cx.new_wait_entry(WakeFunction::Default(me), false);
+            cx.add_wait_queue(head, entry).await;
+            cx.set_current_state(TaskState::Uninterruptible).await;
+            if !self.shared.exited.borrow().contains(&task) {
+                cx.schedule().await;
+            }
+            cx.set_current_state_plain(TaskState::Running).await;
+            cx.remove_wait_queue(head, entry).await;
+            cx.free_wait_entry(entry);
+        }
+        Ok(())
     }
 
     async fn run_irq(self, mut env: Env, body: Block) {
@@ -660,6 +723,14 @@ impl<G: Granularity> Interp<G> {
                     return self.exec_block(env, otherwise).await;
                 }
             }
+            StmtKind::SleepUntil(time) => {
+                // At least one nanosecond, so that what is due now (an `at` block
+                // scheduled just before) runs first.
+                let time = self.int(env, time)?;
+                let now = self.kernel.cx.now_ns();
+                let ns = (time.max(0) as u64).saturating_sub(now).max(1);
+                self.kernel.cx.sleep_for(ns).await;
+            }
             StmtKind::Sleep(duration) => {
                 let ns = self.int(env, duration)?;
                 if ns < 0 {
@@ -710,7 +781,8 @@ impl<G: Granularity> Interp<G> {
                 }
                 let pin = self.pin(env, cpu.as_ref())?;
                 let label = format!("at {}", format_duration(time as u64));
-                let child = env.child(&label, self.shared.seed);
+                let mut child = env.child(&label, self.shared.seed);
+                child.process = Some(self.kernel.current_process());
                 let interp = self.clone();
                 let body = body.clone();
                 let cx = &self.kernel.cx;
@@ -843,7 +915,13 @@ impl<G: Granularity> Interp<G> {
                 Out::unit(k.sys_shutdown(v[0] as i32, v[1] as i32).await)
             }
             (SyscallName::Open, Args::Path(path)) => Out::fd(k.sys_open(&path).await),
+            (SyscallName::Opaque, Args::Path(label)) => Out::fd(k.sys_opaque(&label).await),
+            (SyscallName::Accept, Args::Ints(v)) => Out::fd(k.sys_accept(v[0] as i32).await),
             (SyscallName::Kill, Args::Task(task)) => Out::unit(k.sys_kill(task).await),
+            (SyscallName::Join, Args::Task(task)) => Out::unit(self.join(task).await),
+            (SyscallName::Poll, Args::Ints(v)) => {
+                Out::poll(k.sys_poll(v[0] as i32, v[1] as u32, v[2] as i32).await)
+            }
             (SyscallName::Setrlimit, Args::Ints(v)) => {
                 // The limits are unsigned longs in C: -1 is RLIM_INFINITY.
                 Out::unit(k.sys_setrlimit(v[0] as u32, v[1] as u64, v[2] as u64).await)
@@ -995,15 +1073,22 @@ impl<G: Granularity> Interp<G> {
                 let data = self.bytes(env, &a[1])?;
                 Args::Write { fd, data }
             }
-            SyscallName::Open => {
+            SyscallName::Open | SyscallName::Opaque => {
                 let path = self.bytes(env, &a[0])?;
                 Args::Path(String::from_utf8_lossy(&path).into_owned())
             }
-            SyscallName::Kill => {
+            SyscallName::Kill | SyscallName::Join => {
                 let Some(task) = &call.task else {
-                    return rt(call.span, "kill needs a task name");
+                    return rt(call.span, format!("{} needs a task name", call.name.name()));
                 };
-                Args::Task(self.task_id(env, task, call.span)?)
+                let id = self.task_id(env, task, call.span)?;
+                if call.name == SyscallName::Join && Some(id) == self.kernel.cx.current() {
+                    return rt(
+                        call.span,
+                        "a task cannot join itself (pthread_join: EDEADLK)",
+                    );
+                }
+                Args::Task(id)
             }
             SyscallName::Read => {
                 let fd = self.int32(env, &a[0])?;
@@ -1137,10 +1222,25 @@ impl<G: Granularity> Interp<G> {
                 (0, None)
             }
             IrqName::Deliver => {
-                let sock = self.sock(env, &a[0])?;
-                let data = self.bytes(env, &a[1])?;
-                let queued = k.net_deliver(sock, &data).await;
-                (if queued { data.len() as i64 } else { 0 }, None)
+                if let Some(file) = self.opaque_file(env, &a[0])? {
+                    let data = self.bytes(env, &a[1])?;
+                    let queued = k.opaque_deliver(file, data.len() as u64).await;
+                    (if queued { data.len() as i64 } else { 0 }, None)
+                } else {
+                    let sock = self.sock(env, &a[0])?;
+                    let data = self.bytes(env, &a[1])?;
+                    let queued = k.net_deliver(sock, &data).await;
+                    (if queued { data.len() as i64 } else { 0 }, None)
+                }
+            }
+            IrqName::Ready => {
+                let file = self.opaque_arg(env, &a[0])?;
+                let mask = self.int(env, &a[1])?;
+                (i64::from(k.opaque_ready(file, mask as u32).await) - 1, None)
+            }
+            IrqName::Incoming => {
+                let file = self.opaque_arg(env, &a[0])?;
+                (i64::from(k.opaque_incoming(file).await) - 1, None)
             }
             IrqName::RemoteShutdown => {
                 let sock = self.sock(env, &a[0])?;
@@ -1189,9 +1289,57 @@ impl<G: Granularity> Interp<G> {
         Ok(())
     }
 
+    /// The opaque file `e` names (`file(N)`), or `None` when it names something else.
+    fn opaque_file(
+        &self,
+        env: &mut Env,
+        e: &Expr,
+    ) -> Result<Option<kernel_model::objects::FileId>, RtError> {
+        Ok(match self.eval(env, e)? {
+            Value::File(file)
+                if matches!(
+                    self.kernel.with_file(file, |f| f.kind),
+                    Some(FileKind::Opaque(_))
+                ) =>
+            {
+                Some(file)
+            }
+            _ => None,
+        })
+    }
+
+    fn opaque_arg(
+        &self,
+        env: &mut Env,
+        e: &Expr,
+    ) -> Result<kernel_model::objects::FileId, RtError> {
+        match self.opaque_file(env, e)? {
+            Some(file) => Ok(file),
+            None => rt(
+                e.span,
+                "expected an opaque file, as `file(N)` names one (a descriptor made by opaque())",
+            ),
+        }
+    }
+
     fn sock(&self, env: &mut Env, e: &Expr) -> Result<kernel_model::objects::SockId, RtError> {
         let index = match self.eval(env, e)? {
             Value::Sock { index, .. } => index,
+            Value::File(file) => {
+                let sock = match self.kernel.with_file(file, |f| f.kind) {
+                    Some(FileKind::Socket(sock)) => Some(sock),
+                    _ => None,
+                };
+                return match sock.and_then(|s| {
+                    (0..)
+                        .map_while(|i| self.kernel.external_socket(i))
+                        .any(|x| x == s)
+                        .then_some(s)
+                }) {
+                    Some(sock) => Ok(sock),
+                    None => rt(e.span, "expected an external socket, found another file"),
+                };
+            }
             Value::Int(i) if i >= 0 => i as usize,
             other => {
                 return rt(e.span, format!(
@@ -1654,6 +1802,24 @@ impl<G: Granularity> Interp<G> {
                 Value::List(items)
             }
             Builtin::Now => Value::Int(self.kernel.cx.now_ns() as i64),
+            Builtin::File => {
+                let n = self.int(env, &args[0])?;
+                let Some(process) = env.process else {
+                    return rt(span, "file(N) names a descriptor of the task that scheduled this `at` block; a top-level `at` has none");
+                };
+                match i32::try_from(n)
+                    .ok()
+                    .and_then(|fd| self.kernel.file_of(process, fd))
+                {
+                    Some(file) => Value::File(file),
+                    None => {
+                        return rt(
+                            args[0].span,
+                            format!("descriptor {n} is not open (file({n}))"),
+                        )
+                    }
+                }
+            }
             Builtin::FaultAt => {
                 let n = self.int(env, &args[0])?;
                 if n < 0 {
@@ -1927,6 +2093,20 @@ impl Out {
                 data: None,
             },
             Err(errno) => Out::failed(errno, Value::List(Vec::new())),
+        }
+    }
+
+    /// `poll` on one descriptor: the value is its `revents`, `ret` how many were ready.
+    fn poll(result: SysResult<u32>) -> Out {
+        match result {
+            Ok(revents) => Out {
+                ret: i64::from(revents != 0),
+                errno: None,
+                value: Value::Int(i64::from(revents)),
+                events: Vec::new(),
+                data: None,
+            },
+            Err(errno) => Out::failed(errno, Value::Int(-1)),
         }
     }
 

@@ -546,12 +546,115 @@ pub const LIBRARY: &[BuiltinScenario] = library![
     "totalmess",
 ];
 
-/// The built-in scenarios, sorted by name.
+/// The conformance suites, one subfolder of `workloads/scenarios/` each, named
+/// `FOLDER/FILE`: the kernel's epoll selftests (`selftests/`) and LTP's epoll system
+/// call tests (`ltp/`), rewritten as scenarios (docs/conformance.md). Kept apart from
+/// [`LIBRARY`] so that the library's exploration tests and pinned trace hashes do not
+/// run a hundred more scenarios; their own tests run each on every version.
+pub const CONFORMANCE: &[BuiltinScenario] = library![
+    "selftests/epoll1",
+    "selftests/epoll2",
+    "selftests/epoll3",
+    "selftests/epoll4",
+    "selftests/epoll5",
+    "selftests/epoll6",
+    "selftests/epoll7",
+    "selftests/epoll8",
+    "selftests/epoll9",
+    "selftests/epoll10",
+    "selftests/epoll11",
+    "selftests/epoll12",
+    "selftests/epoll13",
+    "selftests/epoll14",
+    "selftests/epoll15",
+    "selftests/epoll16",
+    "selftests/epoll17",
+    "selftests/epoll18",
+    "selftests/epoll19",
+    "selftests/epoll20",
+    "selftests/epoll21",
+    "selftests/epoll22",
+    "selftests/epoll23",
+    "selftests/epoll24",
+    "selftests/epoll25",
+    "selftests/epoll26",
+    "selftests/epoll27",
+    "selftests/epoll28",
+    "selftests/epoll29",
+    "selftests/epoll30",
+    "selftests/epoll31",
+    "selftests/epoll32",
+    "selftests/epoll33",
+    "selftests/epoll34",
+    "selftests/epoll35",
+    "selftests/epoll36",
+    "selftests/epoll37",
+    "selftests/epoll38",
+    "selftests/epoll39",
+    "selftests/epoll40",
+    "selftests/epoll41",
+    "selftests/epoll42",
+    "selftests/epoll43",
+    "selftests/epoll44",
+    "selftests/epoll45",
+    "selftests/epoll46",
+    "selftests/epoll47",
+    "selftests/epoll48",
+    "selftests/epoll49",
+    "selftests/epoll50",
+    "selftests/epoll51",
+    "selftests/epoll52",
+    "selftests/epoll53",
+    "selftests/epoll54",
+    "selftests/epoll55",
+    "selftests/epoll56",
+    "selftests/epoll57",
+    "selftests/epoll58",
+    "selftests/epoll59",
+    "selftests/epoll60",
+    "selftests/epoll61",
+    "selftests/epoll62",
+    "selftests/epoll63",
+    "selftests/epoll64",
+    "ltp/epoll_create02",
+    "ltp/epoll_create1_02",
+    "ltp/epoll_ctl01",
+    "ltp/epoll_ctl02",
+    "ltp/epoll_ctl03",
+    "ltp/epoll_ctl04",
+    "ltp/epoll_ctl05",
+    "ltp/epoll_ctl07",
+    "ltp/epoll_pwait01",
+    "ltp/epoll_pwait01_pwait2",
+    "ltp/epoll_pwait02",
+    "ltp/epoll_pwait02_pwait2",
+    "ltp/epoll_pwait03",
+    "ltp/epoll_pwait03_pwait2",
+    "ltp/epoll_wait01",
+    "ltp/epoll_wait02",
+    "ltp/epoll_wait03",
+    "ltp/epoll_wait04",
+    "ltp/epoll_wait05",
+    "ltp/epoll_wait06",
+    "ltp/epoll_wait07",
+];
+
+/// The built-in scenarios of the library, sorted by name.
 pub fn list() -> &'static [BuiltinScenario] {
     LIBRARY
 }
 
-/// The built-in scenario called `name`.
+/// The conformance scenarios ([`CONFORMANCE`]), in suite order.
+pub fn conformance() -> &'static [BuiltinScenario] {
+    CONFORMANCE
+}
+
+/// Every built-in scenario: the library, then the conformance suites.
+pub fn all() -> impl Iterator<Item = &'static BuiltinScenario> {
+    LIBRARY.iter().chain(CONFORMANCE)
+}
+
+/// The built-in scenario called `name` (`selftests/epoll1` for a suite's).
 pub fn builtin(name: &str) -> Option<&'static BuiltinScenario> {
-    LIBRARY.iter().find(|s| s.name == name)
+    all().find(|s| s.name == name)
 }

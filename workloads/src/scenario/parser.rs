@@ -61,6 +61,12 @@ pub fn constant(name: &str) -> Option<i64> {
         return Some(errno.number());
     }
     Some(match name {
+        "POLLIN" => kernel_model::poll::POLLIN as i64,
+        "POLLOUT" => kernel_model::poll::POLLOUT as i64,
+        "POLLPRI" => kernel_model::poll::POLLPRI as i64,
+        "POLLERR" => kernel_model::poll::POLLERR as i64,
+        "POLLHUP" => kernel_model::poll::POLLHUP as i64,
+        "POLLNVAL" => kernel_model::poll::POLLNVAL as i64,
         "EPOLL_CTL_ADD" => EPOLL_CTL_ADD as i64,
         "EPOLL_CTL_DEL" => EPOLL_CTL_DEL as i64,
         "EPOLL_CTL_MOD" => EPOLL_CTL_MOD as i64,
@@ -877,7 +883,12 @@ impl Parser<'_> {
                     );
                 }
                 self.next();
-                StmtKind::Sleep(self.expr()?)
+                if matches!(&self.peek().tok, Tok::Ident(w) if w == "until") {
+                    self.next();
+                    StmtKind::SleepUntil(self.expr()?)
+                } else {
+                    StmtKind::Sleep(self.expr()?)
+                }
             }
             "thread" | "fork" => {
                 if self.ctx.irq {
@@ -1253,12 +1264,12 @@ impl Parser<'_> {
         };
         let (which, lo, hi) = SyscallName::parse(name).expect("checked by the caller");
         let start = Self::span_of(&token);
-        let (args, task) = if which == SyscallName::Kill {
+        let (args, task) = if matches!(which, SyscallName::Kill | SyscallName::Join) {
             let open = self.expect_punct("(", "`(`")?;
             let task = self.task_name(false)?;
             if !self.peek().is_punct(")") {
                 return Err(self.expected(&format!(
-                    "`)` to close the `(` at {}:{}: kill takes one task name, as in `kill(waiter)`",
+                    "`)` to close the `(` at {}:{}: {name} takes one task name, as in `{name}(waiter)`",
                     open.line, open.col
                 )));
             }

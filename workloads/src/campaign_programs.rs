@@ -1,0 +1,237 @@
+//! The small concurrent programs `epsim campaign` generates: every pair and every
+//! triple (multisets: an operation may race with itself) of the operations in [`OPS`],
+//! each operation a thread on its own CPU, over a set-up that makes what they touch.
+//!
+//! The set-up (task `main` on CPU 0, before the threads start): an epoll set `ep`
+//! watching a ready pipe `p` (level-triggered, data 1), and — only when an operation
+//! needs it — an unwatched pipe `q` to add, an eventfd `e` and a socket pair `s` that
+//! `ep` watches, and an outer set `outer` watching `ep` (a nested set). Every watched
+//! descriptor is non-blocking, so a read of an empty one returns EAGAIN rather than
+//! blocking the run forever. The programs expect nothing of the calls' results (an
+//! EEXIST, ENOENT or EBADF is one of the outcomes of a race): they fail only on a report
+//! of a checker (list corruption, use after free, lockdep, a leak, ...).
+
+use std::collections::BTreeSet;
+
+/// What an operation needs the set-up to make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Needs {
+    /// `q`: a pipe `ep` does not watch.
+    Unwatched,
+    /// `e`: an eventfd `ep` watches (2.6.22 and later).
+    Eventfd,
+    /// `s`: a socket pair whose `.a` end `ep` watches.
+    Socket,
+    /// `outer`: an epoll set watching `ep`.
+    Nested,
+}
+
+/// One operation: its name in program names, its lines, what it needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Op {
+    pub name: &'static str,
+    lines: &'static [&'static str],
+    needs: &'static [Needs],
+}
+
+const fn op(name: &'static str, lines: &'static [&'static str], needs: &'static [Needs]) -> Op {
+    Op { name, lines, needs }
+}
+
+/// The operations. `EPOLLEXCLUSIVE` exists only in 6.18 (4.5 on): its program runs
+/// there (the older versions reject the bit with EINVAL, which tests nothing).
+pub const OPS: &[Op] = &[
+    op(
+        "add-lt",
+        &["epoll_ctl(ep, EPOLL_CTL_ADD, q.r, EPOLLIN, 9)"],
+        &[Needs::Unwatched],
+    ),
+    op(
+        "add-et",
+        &["epoll_ctl(ep, EPOLL_CTL_ADD, q.r, EPOLLIN|EPOLLET, 9)"],
+        &[Needs::Unwatched],
+    ),
+    op(
+        "add-oneshot",
+        &["epoll_ctl(ep, EPOLL_CTL_ADD, q.r, EPOLLIN|EPOLLONESHOT, 9)"],
+        &[Needs::Unwatched],
+    ),
+    op(
+        "add-exclusive",
+        &["epoll_ctl(ep, EPOLL_CTL_ADD, q.r, EPOLLIN|EPOLLEXCLUSIVE, 9)"],
+        &[Needs::Unwatched],
+    ),
+    op(
+        "mod-et",
+        &["epoll_ctl(ep, EPOLL_CTL_MOD, p.r, EPOLLIN|EPOLLET, 1)"],
+        &[],
+    ),
+    op(
+        "mod-oneshot",
+        &["epoll_ctl(ep, EPOLL_CTL_MOD, p.r, EPOLLIN|EPOLLONESHOT, 1)"],
+        &[],
+    ),
+    op("del", &["epoll_ctl(ep, EPOLL_CTL_DEL, p.r)"], &[]),
+    op("wait-1", &["epoll_wait(ep, 1, 0)"], &[]),
+    op("wait-2-sleep", &["epoll_wait(ep, 2, 1)"], &[]),
+    op("close-watched", &["close(p.r)"], &[]),
+    op("dup-close", &["d = dup(p.r)", "close(p.r)"], &[]),
+    op("close-epfd", &["close(ep)"], &[]),
+    op("write-pipe", &["write(p.w, \"y\")"], &[]),
+    op("read-pipe", &["read(p.r, 1)"], &[]),
+    op("write-eventfd", &["write(e, u64(1))"], &[Needs::Eventfd]),
+    op("read-eventfd", &["read(e, 8)"], &[Needs::Eventfd]),
+    op("write-socket", &["write(s.b, \"z\")"], &[Needs::Socket]),
+    op("read-socket", &["read(s.a, 1)"], &[Needs::Socket]),
+    op(
+        "wait-nested",
+        &["epoll_wait(outer, 1, 0)"],
+        &[Needs::Nested],
+    ),
+    op(
+        "del-nested",
+        &["epoll_ctl(outer, EPOLL_CTL_DEL, ep)"],
+        &[Needs::Nested],
+    ),
+];
+
+/// A generated program: its name (`pair-del_wait-1`) and the indices of its operations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    pub ops: Vec<usize>,
+}
+
+impl Program {
+    pub fn name(&self) -> String {
+        let names: Vec<&str> = self.ops.iter().map(|&i| OPS[i].name).collect();
+        let kind = if self.ops.len() == 2 {
+            "pair"
+        } else {
+            "triple"
+        };
+        format!("{kind}-{}", names.join("_"))
+    }
+
+    /// Why the program cannot run on `kernel` (its scenario's own reasons aside:
+    /// [`crate::scenario::Scenario::unsupported_on`] names a missing system call).
+    pub fn unsupported_on(&self, kernel: kernel_model::KernelVersion) -> Option<&'static str> {
+        let exclusive = self.ops.iter().any(|&i| OPS[i].name == "add-exclusive");
+        (exclusive && kernel != kernel_model::KernelVersion::V6_18)
+            .then_some("EPOLLEXCLUSIVE exists from 4.5 on (6.18 in the model)")
+    }
+
+    /// The scenario text.
+    pub fn text(&self) -> String {
+        let needs: BTreeSet<Needs> = self
+            .ops
+            .iter()
+            .flat_map(|&i| OPS[i].needs.iter().copied())
+            .collect();
+        let names: Vec<&str> = self.ops.iter().map(|&i| OPS[i].name).collect();
+        let mut text = format!(
+            "# Generated by epsim campaign: {} on {} CPUs at once.\n\
+             scenario {}\n\
+             description \"campaign program: {}\"\n\
+             cpus {}\n\
+             granularity access\n\
+             expect no reports\n\n\
+             process app {{\n    task main on cpu 0 {{\n",
+            names.join(", "),
+            self.ops.len(),
+            self.name(),
+            names.join(" | "),
+            self.ops.len()
+        );
+        let mut setup = vec![
+            "ep = epoll_create(1)",
+            "p = pipe()",
+            "fcntl(p.r, F_SETFL, O_NONBLOCK)",
+            "epoll_ctl(ep, EPOLL_CTL_ADD, p.r, EPOLLIN, 1)",
+            "write(p.w, \"x\")",
+        ];
+        for need in &needs {
+            setup.extend_from_slice(match need {
+                Needs::Unwatched => &["q = pipe()", "write(q.w, \"x\")"][..],
+                Needs::Eventfd => &[
+                    "e = eventfd(0)",
+                    "fcntl(e, F_SETFL, O_NONBLOCK)",
+                    "epoll_ctl(ep, EPOLL_CTL_ADD, e, EPOLLIN, 2)",
+                ][..],
+                Needs::Socket => &[
+                    "s = socketpair()",
+                    "fcntl(s.a, F_SETFL, O_NONBLOCK)",
+                    "epoll_ctl(ep, EPOLL_CTL_ADD, s.a, EPOLLIN, 3)",
+                ][..],
+                Needs::Nested => &[
+                    "outer = epoll_create(1)",
+                    "epoll_ctl(outer, EPOLL_CTL_ADD, ep, EPOLLIN, 4)",
+                ][..],
+            });
+        }
+        for line in setup {
+            text.push_str(&format!("        {line}\n"));
+        }
+        for (cpu, &index) in self.ops.iter().enumerate() {
+            text.push_str(&format!(
+                "        thread t{cpu} on cpu {cpu} {{   # {}\n",
+                OPS[index].name
+            ));
+            for line in OPS[index].lines {
+                text.push_str(&format!("            {line}\n"));
+            }
+            text.push_str("        }\n");
+        }
+        text.push_str("    }\n}\n");
+        text
+    }
+}
+
+/// Every pair, then every triple, as multisets of [`OPS`] in index order.
+pub fn all() -> Vec<Program> {
+    let n = OPS.len();
+    let mut programs = Vec::new();
+    for a in 0..n {
+        for b in a..n {
+            programs.push(Program { ops: vec![a, b] });
+        }
+    }
+    for a in 0..n {
+        for b in a..n {
+            for c in b..n {
+                programs.push(Program { ops: vec![a, b, c] });
+            }
+        }
+    }
+    programs
+}
+
+/// The program called `name` (`pair-…` or `triple-…`).
+pub fn by_name(name: &str) -> Option<Program> {
+    all().into_iter().find(|p| p.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pair_and_triple_once() {
+        let n = OPS.len();
+        let programs = all();
+        let pairs = n * (n + 1) / 2;
+        let triples = n * (n + 1) * (n + 2) / 6;
+        assert_eq!(programs.len(), pairs + triples);
+        let names: BTreeSet<String> = programs.iter().map(Program::name).collect();
+        assert_eq!(names.len(), programs.len(), "names are unique");
+    }
+
+    #[test]
+    fn every_program_parses() {
+        for program in all() {
+            let text = program.text();
+            if let Err(e) = crate::scenario::Scenario::parse(&program.name(), &text) {
+                panic!("{}: {e}\n{text}", program.name());
+            }
+        }
+    }
+}

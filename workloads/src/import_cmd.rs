@@ -1,0 +1,478 @@
+//! `epsim import FILE [-o FILE.scn]` and `epsim replay FILE` of an strace recording:
+//! the recording as a scenario ([`crate::strace`]), run on a kernel version, every
+//! replayed call's simulated result compared with the recorded one.
+//!
+//! A multi-task recording whose run with the default (timed) strategy does not match
+//! every recorded result is searched: runs of the random strategy with seeds 1, 2, ...
+//! (run `i` is `epsim run --strategy random --seed i`, as `explore` makes them), at most
+//! [`SEARCH_RUNS`], each checked against every recorded result; the first that matches
+//! all is the consistent schedule, printed with the command that replays it. If none
+//! does, the run that matched the longest prefix of the recording (in the order the
+//! calls returned) is reported, with its first mismatch and why.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::json;
+use sim::StrategyKind;
+
+use crate::cli::{ImportArgs, ReplayArgs};
+use crate::exit::{CliError, Exit};
+use crate::output::write_json;
+use crate::scenario::results::CallResult;
+use crate::scenario::Scenario;
+use crate::session::{self, Capture, Executed, Resolved};
+use crate::strace::{self, Import, ImportOptions, Recorded};
+
+/// The most runs the schedule search makes.
+pub const SEARCH_RUNS: u64 = 200;
+
+/// `epsim import`.
+pub fn import(args: &ImportArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let path = Path::new(&args.file);
+    if let Some(output) = &args.output {
+        crate::output::check_output("-o", output, Some(path), &[])?;
+    }
+    let text = read(&args.file)?;
+    let import = strace::import(
+        &text,
+        &args.file,
+        &ImportOptions {
+            keep_going: args.keep_going,
+        },
+    )
+    .map_err(|e| CliError::usage(e.message))?;
+    // What the importer wrote must parse: a failure here is the importer's bug, said so.
+    session::parse(&args.file, &import.scenario).map_err(|e| {
+        CliError::usage(format!(
+            "{}: the imported scenario does not parse (an importer bug): {e}",
+            args.file
+        ))
+    })?;
+    match &args.output {
+        Some(output) => {
+            std::fs::write(output, &import.scenario)
+                .map_err(|e| CliError::usage(format!("cannot write {}: {e}", output.display())))?;
+            write_summary(out, &args.file, &import)?;
+        }
+        None => {
+            out.write_all(import.scenario.as_bytes())
+                .map_err(CliError::from)?;
+        }
+    }
+    Ok(Exit::Clean)
+}
+
+fn read(file: &str) -> Result<String, CliError> {
+    let bytes =
+        std::fs::read(file).map_err(|e| CliError::usage(format!("cannot read {file}: {e}")))?;
+    String::from_utf8(bytes).or_else(|e| {
+        // strace escapes non-ASCII bytes in strings, but a log may still carry some.
+        Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
+    })
+}
+
+fn write_summary(out: &mut dyn Write, file: &str, import: &Import) -> Result<(), CliError> {
+    let epoll = import.calls.iter().filter(|c| c.epoll).count();
+    let not_replayed: usize = import.not_replayed.values().sum();
+    writeln!(
+        out,
+        "{file}: {} lines, {} tasks; {} calls replayed ({epoll} epoll), {not_replayed} kept as comments, {} outside events",
+        import.lines,
+        import.tasks,
+        import.calls.len(),
+        import.outside_events
+    )
+    .map_err(CliError::from)?;
+    if import.malformed > 0 {
+        writeln!(
+            out,
+            "skipped {} malformed lines (--keep-going); the first: {}",
+            import.malformed,
+            import.first_malformed.as_deref().unwrap_or("?")
+        )
+        .map_err(CliError::from)?;
+    }
+    Ok(())
+}
+
+/// What one run of the imported scenario says about the recording.
+struct Comparison {
+    matched: usize,
+    mismatched: usize,
+    epoll_mismatched: usize,
+    /// The first mismatch in the recording's order: (recorded, simulated text, why).
+    first: Option<(Recorded, String, String)>,
+    /// Recorded calls (in order) matched before the first mismatch.
+    prefix: usize,
+    /// The first [`MISMATCHES_SHOWN`] mismatches after the first.
+    more: Vec<(Recorded, String, String)>,
+}
+
+/// How many mismatches the text report lists.
+pub const MISMATCHES_SHOWN: usize = 10;
+
+fn compare(import: &Import, run: &Executed) -> Comparison {
+    let mut by_line: std::collections::BTreeMap<u32, &CallResult> =
+        std::collections::BTreeMap::new();
+    for call in run.results.calls() {
+        by_line.entry(call.line).or_insert(call);
+    }
+    let mut c = Comparison {
+        matched: 0,
+        mismatched: 0,
+        epoll_mismatched: 0,
+        first: None,
+        prefix: 0,
+        more: Vec::new(),
+    };
+    for recorded in &import.calls {
+        let verdict = match by_line.get(&recorded.scenario_line) {
+            None => Err(("not made".to_string(), never_made_why(run, recorded))),
+            Some(sim) => matches(recorded, sim),
+        };
+        match verdict {
+            Ok(()) => {
+                c.matched += 1;
+                if c.first.is_none() {
+                    c.prefix += 1;
+                }
+            }
+            Err((simulated, why)) => {
+                c.mismatched += 1;
+                if recorded.epoll {
+                    c.epoll_mismatched += 1;
+                }
+                if c.first.is_none() {
+                    c.first = Some((recorded.clone(), simulated, why));
+                } else if c.more.len() < MISMATCHES_SHOWN - 1 {
+                    c.more.push((recorded.clone(), simulated, why));
+                }
+            }
+        }
+    }
+    c
+}
+
+fn never_made_why(run: &Executed, recorded: &Recorded) -> String {
+    let blocked: Vec<String> = run
+        .results
+        .tasks
+        .iter()
+        .filter_map(|t| {
+            t.blocked_in
+                .as_ref()
+                .map(|b| format!("{} is blocked in `{b}`", t.name))
+        })
+        .collect();
+    if !blocked.is_empty() {
+        return format!(
+            "the simulated run never made this call (line {} of the scenario): {}",
+            recorded.scenario_line,
+            blocked.join("; ")
+        );
+    }
+    format!(
+        "the simulated run never made this call (line {} of the scenario)",
+        recorded.scenario_line
+    )
+}
+
+fn outcome_text(
+    ret: i64,
+    errno: Option<&str>,
+    events: Option<&[(u32, u64)]>,
+    fds: Option<[i64; 2]>,
+) -> String {
+    let mut text = match errno {
+        Some(e) => format!("-1 {e}"),
+        None => ret.to_string(),
+    };
+    if let Some(events) = events {
+        let items: Vec<String> = events
+            .iter()
+            .map(|&(m, d)| format!("{}:{d}", kernel_model::poll::mask_to_string(m)))
+            .collect();
+        text.push_str(&format!(" [{}]", items.join(", ")));
+    }
+    if let Some([a, b]) = fds {
+        text.push_str(&format!(" [{a}, {b}]"));
+    }
+    text
+}
+
+fn recorded_text(r: &Recorded) -> String {
+    outcome_text(r.ret, r.errno.as_deref(), r.events.as_deref(), r.fds)
+}
+
+fn matches(recorded: &Recorded, sim: &CallResult) -> Result<(), (String, String)> {
+    let sim_errno = sim.errno.map(|e| e.name().to_string());
+    let sim_events: Vec<(u32, u64)> = sim.events.iter().map(|e| (e.events, e.data)).collect();
+    let simulated = outcome_text(
+        sim.ret,
+        sim_errno.as_deref(),
+        recorded.events.as_ref().map(|_| sim_events.as_slice()),
+        recorded.fds.and(sim.fds),
+    );
+    if sim_errno != recorded.errno {
+        let why = match (&recorded.errno, &sim_errno) {
+            (Some(r), Some(s)) => {
+                format!("the recording failed with {r}, the simulated kernel with {s}")
+            }
+            (Some(r), None) => {
+                format!("the recording failed with {r}; the simulated call succeeded")
+            }
+            (None, Some(s)) => {
+                format!("the simulated call failed with {s}; the recorded one succeeded")
+            }
+            (None, None) => String::new(),
+        };
+        return Err((simulated, why));
+    }
+    if let Some(events) = &recorded.events {
+        if *events != sim_events {
+            let why = if events.len() != sim_events.len() {
+                format!(
+                    "{} events recorded, {} simulated: the simulated kernel saw other files ready",
+                    events.len(),
+                    sim_events.len()
+                )
+            } else {
+                "the same number of events, but other masks, data or order".to_string()
+            };
+            return Err((simulated, why));
+        }
+        return Ok(());
+    }
+    if let Some(fds) = recorded.fds {
+        if sim.fds != Some(fds) {
+            return Err((simulated, "other descriptors were made".to_string()));
+        }
+        return Ok(());
+    }
+    if recorded.errno.is_none() && sim.ret != recorded.ret {
+        return Err((
+            simulated,
+            format!(
+                "the recording returned {}, the simulated kernel {}",
+                recorded.ret, sim.ret
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `epsim replay FILE` of an strace recording.
+pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit, CliError> {
+    if args.common.schedule.is_some() {
+        return Err(CliError::usage(
+            "a recording is replayed by importing it: give no --schedule (to replay a schedule the search printed, import it with `epsim import FILE -o FILE.scn` and replay the scenario)",
+        ));
+    }
+    let started = Instant::now();
+    let import = strace::import(
+        text,
+        &args.input,
+        &ImportOptions {
+            keep_going: args.keep_going,
+        },
+    )
+    .map_err(|e| CliError::usage(e.message))?;
+    let scenario = session::parse(&args.input, &import.scenario)?;
+    let resolved = session::resolve(&scenario, &args.common)?;
+    let run = session::execute_resolved(&scenario, &resolved, Capture::Results)?;
+    let mut comparison = compare(&import, &run);
+    let mut chosen = run;
+    let mut chosen_seed = None;
+    let mut searched = 0;
+    if comparison.mismatched > 0 && import.replaying_tasks > 1 && args.common.strategy.is_none() {
+        let (seed, run, c, runs) = search(&scenario, &resolved, &import, comparison)?;
+        searched = runs;
+        comparison = c;
+        if let Some(run) = run {
+            chosen = run;
+            chosen_seed = seed;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let lines_per_sec = if elapsed > 0.0 {
+        (import.lines as f64 / elapsed).round() as u64
+    } else {
+        0
+    };
+    let schedule = chosen.outcome.result.schedule.encode();
+    let epoll_calls = import.calls.iter().filter(|c| c.epoll).count();
+    let kernel = resolved.options.kernel.version.name();
+    if resolved.json {
+        let first = comparison.first.as_ref().map(|(r, simulated, why)| {
+            json!({
+                "line": r.strace_line,
+                "call": r.call,
+                "recorded": recorded_text(r),
+                "simulated": simulated,
+                "why": why,
+            })
+        });
+        write_json(
+            out,
+            &json!({
+                "recording": args.input,
+                "kernel": kernel,
+                "lines": import.lines,
+                "calls": import.calls.len(),
+                "epoll_calls": epoll_calls,
+                "matched": comparison.matched,
+                "mismatched": comparison.mismatched,
+                "first_mismatch": first,
+                "schedule": schedule,
+                "lines_per_sec": lines_per_sec,
+            }),
+        )?;
+    } else {
+        write_report(
+            out,
+            args,
+            &import,
+            &resolved,
+            &comparison,
+            &schedule,
+            chosen_seed,
+            searched,
+            lines_per_sec,
+            epoll_calls,
+        )
+        .map_err(CliError::from)?;
+    }
+    Ok(if comparison.mismatched == 0 {
+        Exit::Clean
+    } else {
+        Exit::Failed
+    })
+}
+
+type Found = (Option<u64>, Option<Executed>, Comparison, u64);
+
+/// Random schedules, seeds 1.., until one matches every recorded result; else the one
+/// that matched the longest prefix.
+fn search(
+    scenario: &Scenario,
+    resolved: &Resolved,
+    import: &Import,
+    timed: Comparison,
+) -> Result<Found, CliError> {
+    let mut best: (Option<u64>, Option<Executed>, Comparison) = (None, None, timed);
+    let mut runs = 0;
+    for seed in 1..=SEARCH_RUNS {
+        runs += 1;
+        let mut options = resolved.clone();
+        options.strategy = StrategyKind::Random;
+        options.seed = seed;
+        let run = session::execute_resolved(scenario, &options, Capture::Results)?;
+        let c = compare(import, &run);
+        let done = c.mismatched == 0;
+        if c.prefix > best.2.prefix || done {
+            best = (Some(seed), Some(run), c);
+        }
+        if done {
+            break;
+        }
+    }
+    Ok((best.0, best.1, best.2, runs))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_report(
+    out: &mut dyn Write,
+    args: &ReplayArgs,
+    import: &Import,
+    resolved: &Resolved,
+    c: &Comparison,
+    schedule: &str,
+    seed: Option<u64>,
+    searched: u64,
+    lines_per_sec: u64,
+    epoll_calls: usize,
+) -> std::io::Result<()> {
+    let kernel = resolved.options.kernel.version.name();
+    writeln!(
+        out,
+        "recording: {} ({} lines, {} tasks, {} outside events)",
+        args.input, import.lines, import.tasks, import.outside_events
+    )?;
+    writeln!(out, "kernel: {kernel}")?;
+    writeln!(
+        out,
+        "replayed: {} calls ({epoll_calls} epoll): {} matched, {} mismatched ({} of them epoll)",
+        import.calls.len(),
+        c.matched,
+        c.mismatched,
+        c.epoll_mismatched
+    )?;
+    let not_replayed: usize = import.not_replayed.values().sum();
+    let mut names: Vec<(&String, &usize)> = import.not_replayed.iter().collect();
+    names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let top: Vec<String> = names
+        .iter()
+        .take(6)
+        .map(|(n, k)| format!("{n} {k}"))
+        .collect();
+    writeln!(
+        out,
+        "kept as comments: {not_replayed} calls ({}{})",
+        top.join(", "),
+        if names.len() > 6 { ", ..." } else { "" }
+    )?;
+    if import.malformed > 0 {
+        writeln!(
+            out,
+            "skipped: {} malformed lines (--keep-going)",
+            import.malformed
+        )?;
+    }
+    if let Some((r, simulated, why)) = &c.first {
+        writeln!(out, "first mismatch: line {}: {}", r.strace_line, r.call)?;
+        writeln!(out, "  recorded:  {}", recorded_text(r))?;
+        writeln!(out, "  simulated: {simulated}")?;
+        writeln!(out, "  why: {why}")?;
+    }
+    for (r, simulated, why) in &c.more {
+        writeln!(
+            out,
+            "also: line {}: {}: recorded {}, simulated {simulated} ({why})",
+            r.strace_line,
+            r.call,
+            recorded_text(r)
+        )?;
+    }
+    match (seed, searched) {
+        (_, 0) => {}
+        (Some(seed), _) if c.mismatched == 0 => writeln!(
+            out,
+            "schedule search: run {seed} of at most {SEARCH_RUNS} (random, seed {seed}) matches every recorded result"
+        )?,
+        _ => writeln!(
+            out,
+            "schedule search: none of {searched} runs (random, seeds 1 to {searched}) matches every recorded result; the one shown matched the longest prefix"
+        )?,
+    }
+    writeln!(out, "schedule: {schedule}")?;
+    if let Some(seed) = seed {
+        writeln!(
+            out,
+            "explore from it: epsim import {} -o R.scn && epsim replay R.scn --schedule {schedule} --seed {seed} --strategy random",
+            session::shell_quote(&args.input)
+        )?;
+    }
+    writeln!(out, "speed: {lines_per_sec} lines/s (import and replay)")?;
+    writeln!(
+        out,
+        "{}",
+        if c.mismatched == 0 {
+            "MATCHED"
+        } else {
+            "MISMATCHED"
+        }
+    )?;
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! strace recordings: every shipped recording (`workloads/recordings/`, made on Linux
+//! 6.18 by `make.sh`) replays with every recorded result matched on 6.18; the styles
+//! strace writes import; a malformed line is a `file:line:col` error (`--keep-going`
+//! skips it); the importer survives mutated recordings.
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn epsim() -> Command {
+    let mut command = cargo_bin_cmd!("epsim");
+    command.env_remove("RUST_LOG");
+    command
+}
+
+fn dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn replay_json(file: &str, extra: &[&str]) -> (Option<i32>, Value) {
+    let path = dir().join(file);
+    let output = epsim()
+        .arg("replay")
+        .arg(&path)
+        .args(extra)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{file}: {e}: {}", String::from_utf8_lossy(&output.stderr)));
+    (output.status.code(), json)
+}
+
+fn assert_all_matched(file: &str) -> Value {
+    let (status, json) = replay_json(file, &["--kernel", "6.18"]);
+    assert_eq!(json["mismatched"], 0, "{file}: {json:#}");
+    assert_eq!(json["first_mismatch"], Value::Null, "{file}");
+    assert_eq!(json["matched"], json["calls"], "{file}");
+    assert!(json["epoll_calls"].as_u64().unwrap() > 0, "{file}");
+    assert_eq!(json["kernel"], "6.18");
+    assert_eq!(status, Some(0), "{file}");
+    json
+}
+
+#[test]
+fn the_selectors_style_recording_matches_on_6_18() {
+    let json = assert_all_matched("recordings/selectors-mix.strace");
+    // Exactly the shape.
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "recording",
+        "kernel",
+        "lines",
+        "calls",
+        "epoll_calls",
+        "matched",
+        "mismatched",
+        "first_mismatch",
+        "schedule",
+        "lines_per_sec",
+    ];
+    expected.sort_unstable();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, expected);
+}
+
+#[test]
+fn the_asyncio_echo_recording_matches_on_6_18() {
+    assert_all_matched("recordings/asyncio-echo.strace");
+}
+
+#[test]
+fn the_node_recording_matches_on_6_18() {
+    assert_all_matched("recordings/node-echo.strace");
+}
+
+#[test]
+fn the_edge_triggered_threads_recording_matches_on_6_18() {
+    assert_all_matched("recordings/et-threads.strace");
+}
+
+#[test]
+fn the_redis_benchmark_recording_matches_on_6_18() {
+    let json = assert_all_matched("recordings/redis-benchmark.strace");
+    assert!(json["epoll_calls"].as_u64().unwrap() > 8000);
+}
+
+#[test]
+fn another_version_lists_the_results_that_differ() {
+    // 2.6.21 has no eventfd: the selectors program's eventfd calls fail there.
+    let (status, json) = replay_json("recordings/selectors-mix.strace", &["--kernel", "2.6.21"]);
+    assert_eq!(status, Some(1));
+    assert!(json["mismatched"].as_u64().unwrap() > 0);
+    let first = &json["first_mismatch"];
+    for key in ["line", "call", "recorded", "simulated", "why"] {
+        assert!(!first[key].is_null(), "{key}: {json:#}");
+    }
+    assert!(
+        first["call"].as_str().unwrap().starts_with("eventfd2("),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn every_style_strace_writes_imports_and_replays() {
+    assert_all_matched("tests/strace/styles.strace");
+    let output = epsim()
+        .arg("import")
+        .arg(dir().join("tests/strace/styles.strace"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    // Unknown calls are comments; threads are nested; the struct styles agree.
+    assert!(text.contains("# L16 frobnicate(1, 2) = 0"), "{text}");
+    assert!(text.contains("thread t101 {"), "{text}");
+    assert!(
+        text.contains("epoll_ctl(3, EPOLL_CTL_ADD, 4, EPOLLIN|EPOLLET, 4)"),
+        "{text}"
+    );
+    assert!(text.contains("expect EEXIST"), "{text}");
+}
+
+#[test]
+fn a_malformed_line_is_an_error_at_its_place_and_keep_going_counts_it() {
+    let file = dir().join("tests/strace/malformed.strace");
+    let output = epsim().arg("import").arg(&file).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("malformed.strace:3:"), "{stderr}");
+    assert!(stderr.contains("expected"), "{stderr}");
+    let scn = std::env::temp_dir().join(format!("epsim-malformed-{}.scn", std::process::id()));
+    let output = epsim()
+        .args(["import", "--keep-going", "-o"])
+        .arg(&scn)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("skipped 1 malformed lines"), "{stdout}");
+    let _ = std::fs::remove_file(scn);
+}
+
+#[test]
+fn mutated_recordings_never_panic_and_errors_are_one_line() {
+    let recordings = [
+        (
+            "et-threads.strace",
+            include_str!("../recordings/et-threads.strace"),
+        ),
+        ("styles.strace", include_str!("strace/styles.strace")),
+    ];
+    let summary = workloads::strace::fuzz::run(&recordings, 150, 7);
+    assert!(summary.findings.is_empty(), "{:?}", summary.findings);
+    assert!(summary.imported > 0 && summary.refused > 0, "{summary:?}");
+}
+
+#[test]
+fn a_record_of_epsim_run_still_replays_as_before() {
+    let record = std::env::temp_dir().join(format!("epsim-record-{}.json", std::process::id()));
+    epsim()
+        .args(["run", "lt-basics", "--record"])
+        .arg(&record)
+        .assert()
+        .success();
+    epsim().arg("replay").arg(&record).assert().success();
+    let _ = std::fs::remove_file(record);
+}
