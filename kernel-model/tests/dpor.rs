@@ -98,7 +98,6 @@ fn write_while_polling<G: sim::Granularity>(world: &mut World<G>, log: &Log) {
 fn experiment_small() {
     for model in [MemoryModel::Sc, MemoryModel::Tso] {
         for strategy in [StrategyKind::Dpor, StrategyKind::Dfs] {
-            let t = std::time::Instant::now();
             let (summary, outcomes) = explore_with(
                 write_while_polling,
                 model,
@@ -106,7 +105,14 @@ fn experiment_small() {
                 300_000,
                 strategy == StrategyKind::Dfs,
             );
-            eprintln!("{model:?} {strategy:?}: {} runs, exhaustive {}, redundant {}, {} outcomes {:?}, {:?}", summary.runs, summary.exhaustive, summary.redundant, outcomes.len(), outcomes, t.elapsed());
+            eprintln!(
+                "{model:?} {strategy:?}: {} runs, exhaustive {}, redundant {}, {} outcomes {:?}",
+                summary.runs,
+                summary.exhaustive,
+                summary.redundant,
+                outcomes.len(),
+                outcomes
+            );
         }
     }
 }
@@ -124,9 +130,8 @@ fn experiment() {
     ];
     for (name, build) in cases {
         for model in [MemoryModel::Sc, MemoryModel::Tso] {
-            let t = std::time::Instant::now();
             let (summary, outcomes) = explore(build, model, StrategyKind::Dpor, 20_000);
-            eprintln!("{name} {model:?} dpor: {} runs, exhaustive {}, redundant {}, step-limited {}, diverged {}, {} outcomes, findings {:?}, {:?}", summary.runs, summary.exhaustive, summary.redundant, summary.step_limited, summary.diverged, outcomes.len(), summary.findings, t.elapsed());
+            eprintln!("{name} {model:?} dpor: {} runs, exhaustive {}, redundant {}, step-limited {}, diverged {}, {} outcomes, findings {:?}", summary.runs, summary.exhaustive, summary.redundant, summary.step_limited, summary.diverged, outcomes.len(), summary.findings);
         }
     }
 }
