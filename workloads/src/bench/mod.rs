@@ -116,6 +116,30 @@ pub struct ExploreResult {
 #[derive(Clone, Debug, Serialize)]
 pub struct LitmusResult {
     pub executions_per_sec: f64,
+    /// `--strategy dpor`: executions of one exhaustive exploration of SB under tso, and
+    /// its wall-clock time (median over batches of explorations).
+    pub dpor_executions: u64,
+    pub dpor_us_per_exploration: f64,
+    /// loom 0.7's figures for the same test, as `cargo run --release -p loom-bench` last
+    /// wrote them to `target/loom-bench.json` (`None` if it has not been run here).
+    pub loom: Option<LoomFigures>,
+}
+
+/// What `benches/loom-bench` measured (its JSON file).
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct LoomFigures {
+    pub loom_executions: u64,
+    pub loom_us: f64,
+    pub epsim_executions: u64,
+    pub epsim_us: f64,
+}
+
+/// Where `cargo run --release -p loom-bench` writes its figures.
+pub const LOOM_FIGURES: &str = "target/loom-bench.json";
+
+fn loom_figures() -> Option<LoomFigures> {
+    let text = std::fs::read_to_string(LOOM_FIGURES).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// Everything `epsim bench --json` prints.
@@ -283,8 +307,24 @@ pub fn litmus(size: &BenchSize) -> LitmusResult {
         executions +=
             sim::litmus::run(test, MemoryModel::Tso, sim::litmus::LitmusStrategy::Dfs).executions;
     }
+    let executions_per_sec = executions as f64 / start.elapsed().as_secs_f64();
+    let mut samples = Vec::new();
+    let mut dpor_executions = 0;
+    for _ in 0..size.litmus_repetitions.max(1) {
+        let batch = 100;
+        let start = Instant::now();
+        for _ in 0..batch {
+            dpor_executions =
+                sim::litmus::run(test, MemoryModel::Tso, sim::litmus::LitmusStrategy::Dpor)
+                    .executions;
+        }
+        samples.push(micros(start.elapsed()) / batch as f64);
+    }
     LitmusResult {
-        executions_per_sec: executions as f64 / start.elapsed().as_secs_f64(),
+        executions_per_sec,
+        dpor_executions,
+        dpor_us_per_exploration: median(samples),
+        loom: loom_figures(),
     }
 }
 
@@ -393,6 +433,37 @@ pub fn render(report: &BenchReport) -> String {
         "  {:>10.0} executions/s",
         report.litmus.executions_per_sec
     );
+    let litmus = &report.litmus;
+    let _ = writeln!(
+        out,
+        "\nSB under tso exhausted by --strategy dpor beside loom 0.7; target: ≥ 50× faster than loom"
+    );
+    let _ = writeln!(
+        out,
+        "  epsim dpor {:>4} executions {:>9.1} µs per exhaustive exploration",
+        litmus.dpor_executions, litmus.dpor_us_per_exploration
+    );
+    match &litmus.loom {
+        Some(loom) => {
+            let _ = writeln!(
+                out,
+                "  loom 0.7   {:>4} executions {:>9.1} µs   (loom-bench's alternating run: dpor {:.1} µs, \
+                 {:.0}× faster; compare within one run — on a shared machine figures from \
+                 different runs differ by the load)",
+                loom.loom_executions,
+                loom.loom_us,
+                loom.epsim_us,
+                loom.loom_us / loom.epsim_us
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  loom 0.7   not measured here: `cargo run --release -p loom-bench` measures it \
+                 (beside dpor, alternating) and writes {LOOM_FIGURES}, which this command reads"
+            );
+        }
+    }
     for note in &report.notes {
         let _ = writeln!(out, "note: {note}");
     }
