@@ -38,6 +38,7 @@
 //! - [`check`] — the checkers (ready-list reachability, lost wake-ups, leaks)
 //! - [`poll`] — event bits and the poll table
 //! - [`errno`] — error numbers
+//! - [`view_layout`] — what a step-through view draws of each version's objects
 //! - [`world`] — running programs: processes, tasks, interrupts, one run
 //! - [`explore`] — many runs, distinct traces, reports, shrinking, strict replay
 
@@ -63,6 +64,7 @@ pub mod socket;
 pub mod syscalls;
 pub mod timerfd;
 pub mod user;
+pub mod view_layout;
 pub mod world;
 
 pub use errno::{Errno, SysResult};

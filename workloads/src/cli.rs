@@ -318,6 +318,35 @@ pub enum Command {
     /// Benchmark the simulated kernel against the host's epoll, side by side
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
+    /// Write a run as a self-contained HTML page to step through (lists, locks, buffers)
+    #[command(after_help = VIEW_EXAMPLES)]
+    View(ViewArgs),
+}
+
+const VIEW_EXAMPLES: &str = "\
+Examples:
+  epsim view seed-case-4-two-waiters -o run.html
+  epsim view seed-case-5-callback-race --granularity access --model tso -o race.html
+  epsim view finding-init-list-head-window --model tso --inject no-smp-mb -o mb.html
+
+The page is one file (script, style and data inline; no network): CPUs as lanes on the
+virtual-time axis, a cursor (slider, arrow keys, a click on a mark), and at the cursor
+each eventpoll's lists drawn from their real link words, the epitems, locks, wait
+queues, store buffers and tasks. Press ? on the page for the keys (docs/teaching.md).
+
+Exit status: 0; 2 on a usage error.";
+
+/// `epsim view`.
+#[derive(Args, Debug, Clone)]
+pub struct ViewArgs {
+    /// A scenario file, or the name of a built-in scenario (`epsim list`)
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Where the page goes [default: SCENARIO-NAME.html]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 const BENCH_EXAMPLES: &str = "\

@@ -32,6 +32,8 @@
 //! - [`exit`] — exit statuses and the one-line error type
 //! - [`interrupt`] — Ctrl-C: stop and report, a second one ends the process
 //! - [`scenario`] — the scenario language, its interpreter and the built-in library
+//! - [`view`] — the step-through HTML view of a run (and of two runs side by side)
+//! - [`view_cmd`] — `epsim view`, `epsim diff`, `epsim tour`
 
 // workloads talks to the outside world: wall-clock timing of runs, and (later) host
 // collections and threads for parallel exploration are allowed here, unlike in sim and
@@ -62,6 +64,8 @@ pub mod session;
 pub mod snapshot_cmd;
 pub mod snapshot_file;
 pub mod trace_out;
+pub mod view;
+pub mod view_cmd;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -124,6 +128,7 @@ fn dispatch(
         Some(cli::Command::Litmus(args)) => litmus_cmd::run(&args, out, err),
         Some(cli::Command::Config(args)) => config_cmd::run(&args, out),
         Some(cli::Command::Bench(args)) => bench_cmd(&args, out),
+        Some(cli::Command::View(args)) => view_cmd::run(&args, out),
         Some(cli::Command::Run(args)) => run_cmd::run(&args, out),
         Some(cli::Command::Replay(args)) => replay_cmd::run(&args, out),
         Some(cli::Command::Explore(args)) => explore_cmd::run(&args, out, err),
