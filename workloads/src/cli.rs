@@ -321,6 +321,60 @@ pub enum Command {
     /// Write a run as a self-contained HTML page to step through (lists, locks, buffers)
     #[command(after_help = VIEW_EXAMPLES)]
     View(ViewArgs),
+    /// Two runs of a scenario side by side, aligned by system call; the first divergence
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+    /// The seed commit's argument as step-through pages, one per claim
+    #[command(after_help = TOUR_EXAMPLES)]
+    Tour(TourArgs),
+}
+
+const TOUR_EXAMPLES: &str = "\
+Examples:
+  epsim tour                  writes epsim-tour/index.html and one page per claim
+  epsim tour -o /tmp/tour
+
+Pages: the single-pass transfer; the commit's five cases, each on a schedule that
+exercises it; the smp_mb() before INIT_LIST_HEAD (the injection) and the window it does
+not close (finding F1, its counter-example); the ready order on 6192bd536f96 and 2.6.22.
+
+Exit status: 0; 2 on a usage error.";
+
+/// `epsim tour`.
+#[derive(Args, Debug, Clone)]
+pub struct TourArgs {
+    /// The directory the pages go to [default: epsim-tour]
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  epsim diff seed-case-4-two-waiters \"--kernel 2.6.22\"               seed against 2.6.22
+  epsim diff \"seed-case-4-two-waiters --kernel 2.6.21\" \"seed-case-4-two-waiters\"
+  epsim diff finding-init-list-head-window \"--model tso --inject no-smp-mb\" -o mb.html
+  epsim diff seed-case-5-callback-race \"--seed 7\"                    two schedules
+
+Each run is what `epsim view` takes, as one word: a scenario and its run options; a run
+that starts with an option takes the first run's scenario. The text shows both runs'
+results side by side (| marks lines that differ) and the first call, in the first run's
+order, that returned differently; -o writes both runs as one page, two panes with linked
+cursors (the first divergence marked; d jumps to it).
+
+Exit status: 0; 2 on a usage error.";
+
+/// `epsim diff`.
+#[derive(Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// The first run: a scenario and its run options, as one word
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The second run (starting with an option: the first run's scenario)
+    #[arg(value_name = "B", allow_hyphen_values = true)]
+    pub b: String,
+    /// Write both runs as one step-through page with two panes
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 const VIEW_EXAMPLES: &str = "\
@@ -407,6 +461,9 @@ pub struct ReplayArgs {
     /// Where --trace goes
     #[arg(short = 'o', long = "output", value_name = "FILE", requires = "trace")]
     pub output: Option<std::path::PathBuf>,
+    /// Also write the replayed run as a step-through HTML page (as `epsim view` does)
+    #[arg(long, value_name = "FILE")]
+    pub view: Option<std::path::PathBuf>,
     /// List every call's result on its own line (by default calls that repeat are folded)
     #[arg(long)]
     pub no_fold: bool,
@@ -446,6 +503,10 @@ pub struct ExploreArgs {
     /// Do not shrink the first report's schedule
     #[arg(long)]
     pub no_shrink: bool,
+    /// Write the first report's (shrunk) counter-example as a step-through HTML page (the
+    /// first documented finding's, when there is no report)
+    #[arg(long, value_name = "FILE")]
+    pub view: Option<std::path::PathBuf>,
 }
 
 /// `epsim list`.

@@ -126,9 +126,7 @@ fn keys_jump_to_the_next_syscall_step_of_a_cpu_and_report() {
     // s: the next system call entry.
     browser.key("s").unwrap();
     let at = cursor(&mut browser);
-    let text = browser
-        .eval(&format!("epsim.active.D.records.text[{at}]"))
-        .unwrap();
+    let text = browser.eval(&format!("epsim.active.text({at})")).unwrap();
     assert!(text.as_str().unwrap().starts_with("sys_"), "{text}");
     browser.key("s").unwrap();
     assert!(cursor(&mut browser) > at);
@@ -157,4 +155,52 @@ fn keys_jump_to_the_next_syscall_step_of_a_cpu_and_report() {
     );
     let report = browser.eval("epsim.active.D.reports[0].record").unwrap();
     assert_eq!(report.as_u64().unwrap() as usize, cursor(&mut browser));
+}
+
+#[test]
+fn diff_names_the_first_divergence_and_the_tour_pages_open_with_their_claims() {
+    let dir = out_dir().join("tour");
+    let run = |argv: &[&str]| {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = workloads::run(argv.iter().map(|s| s.into()).collect(), &mut out, &mut err);
+        assert_eq!(status, 0, "{}", String::from_utf8_lossy(&err));
+        String::from_utf8(out).unwrap()
+    };
+    let diff_page = out_dir().join("diff.html");
+    let text = run(&[
+        "epsim",
+        "diff",
+        "seed-case-4-two-waiters",
+        "--kernel 2.6.22",
+        "-o",
+        diff_page.to_str().unwrap(),
+    ]);
+    assert!(text.contains("first divergence: waiter"), "{text}");
+    run(&["epsim", "tour", "-o", dir.to_str().unwrap()]);
+    let Some(chromium) = chromium() else { return };
+    let mut browser = Browser::launch(&chromium, 1400, 900).unwrap();
+    browser
+        .open(&dir.join("5-case-4-two-waiters.html"))
+        .unwrap();
+    let aside = browser
+        .eval("document.querySelector('aside').textContent")
+        .unwrap();
+    assert!(
+        aside
+            .as_str()
+            .unwrap()
+            .contains("another epoll_wait on the same set"),
+        "{aside}"
+    );
+    // The page opens at the first epoll_wait.
+    let line = browser
+        .eval("document.querySelector('#pane0 .now .line').textContent")
+        .unwrap();
+    assert_eq!(line.as_str().unwrap(), "sys_epoll_wait()");
+    // Two panes, linked: moving the first moves the second to the same call.
+    browser.open(&diff_page).unwrap();
+    assert_eq!(browser.eval("epsim.panes.length").unwrap(), 2);
+    browser.key("s").unwrap();
+    let keys = browser.eval("[epsim.panes[0].callKey[epsim.panes[0].cursor], epsim.panes[1].callKey[epsim.panes[1].cursor]]").unwrap();
+    assert_eq!(keys[0], keys[1]);
 }

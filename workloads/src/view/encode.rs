@@ -1,8 +1,11 @@
 //! One run as the page's data: a JSON object of flat tables, small enough for a
 //! 100 000-step run (the page rebuilds the machine from it, keeping checkpoints).
 //!
+//! - `step`, `time` and `change_end` are stored as deltas (each value minus the one
+//!   before it); the page adds them up when it loads.
 //! - `records`: one column per field (`step`, `time`, `cpu`, `task`, `irq`, `kind`,
-//!   `text`); `kind` is [`RecordKind`] as a number.
+//!   `line`: an index into `lines`, each distinct narration line once); `kind` is
+//!   [`RecordKind`] as a number.
 //! - `changes`: every observed change as numbers in one flat array, and `change_end[i]`
 //!   the end of the changes seen by the time `i` records were kept (`change_end[0]`: the
 //!   machine as built; the machine after record `c` is the changes before
@@ -68,6 +71,17 @@ fn is_syscall_return(line: &str) -> bool {
     !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && (verb == "returns" || (verb == "fails" && words.next() == Some("with")))
+}
+
+/// Each value minus the one before it (the first as it is): steps, times and change
+/// offsets move little from record to record, so their deltas take a digit or two.
+fn deltas(values: impl Iterator<Item = u64>) -> impl Iterator<Item = i64> {
+    let mut previous = 0u64;
+    values.map(move |value| {
+        let delta = value as i64 - previous as i64;
+        previous = value;
+        delta
+    })
 }
 
 /// A JSON string literal that is also safe inside `<script>` (no `</`).
@@ -176,9 +190,9 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
     // Records, column by column.
     let records = &trace.records;
     out.push_str("\"records\":{\"step\":");
-    number_array(&mut out, records.iter().map(|r| r.step));
+    number_array(&mut out, deltas(records.iter().map(|r| r.step)));
     out.push_str(",\"time\":");
-    number_array(&mut out, records.iter().map(|r| r.time_ns));
+    number_array(&mut out, deltas(records.iter().map(|r| r.time_ns)));
     out.push_str(",\"cpu\":");
     number_array(&mut out, records.iter().map(|r| r.cpu.0));
     out.push_str(",\"task\":");
@@ -196,8 +210,14 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
             .zip(&trace.lines)
             .map(|(r, line)| record_kind(&r.event, line) as u8),
     );
-    out.push_str(",\"text\":");
-    string_array(&mut out, &trace.lines);
+    // Narration repeats itself (the same lock taken again and again): each distinct line
+    // once, and the records' lines as indices into that table.
+    let mut lines = Interner::default();
+    let line_indices: Vec<usize> = trace.lines.iter().map(|l| lines.intern(l)).collect();
+    out.push_str(",\"line\":");
+    number_array(&mut out, line_indices);
+    out.push_str(",\"lines\":");
+    string_array(&mut out, &lines.strings);
     out.push_str("},");
     // Changes.
     let mut layouts = Interner::default();
@@ -303,7 +323,7 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
         change_end[i] = change_end[i].max(change_end[i - 1]);
     }
     out.push_str("],\"change_end\":");
-    number_array(&mut out, change_end.iter());
+    number_array(&mut out, deltas(change_end.iter().map(|&e| e as u64)));
     out.push_str(",\"layouts\":[");
     for (i, (kind, fields)) in layout_list.iter().enumerate() {
         if i > 0 {

@@ -17,6 +17,7 @@ class Pane {
   constructor(root, D, index, view) {
     this.root = root; this.D = D; this.index = index; this.view = view;
     const R = D.records; this.n = R.step.length;
+    for (const column of [R.step, R.time, D.change_end]) for (let i = 1; i < column.length; i++) column[i] += column[i - 1];
     this.check = Math.max(256, Math.ceil(D.words * this.n / 4e6));
     this.indexBlocks();
     this.indexRecords();
@@ -85,6 +86,8 @@ class Pane {
     this.tmin = this.n ? R.time[0] : 0; this.tmax = 1;
     for (let i = 0; i < this.n; i++) { if (R.time[i] < this.tmin) this.tmin = R.time[i]; if (R.time[i] > this.tmax) this.tmax = R.time[i]; }
   }
+  // The narration of record i.
+  text(i) { const R = this.D.records; return R.lines[R.line[i]]; }
   taskName(t) { return t < 0 ? "idle" : (this.D.tasks[t] || "task" + t); }
   fresh() {
     return { vals: new Array(this.D.words).fill(0), bufs: Array.from({ length: this.D.cpus }, () => []), locks: new Map(), wqs: new Map(),
@@ -282,13 +285,13 @@ class Pane {
     const calls = this.taskCalls.get(t); if (!calls) return null; let lo = 0, hi = calls.length - 1, f = -1;
     while (lo <= hi) { const m = (lo + hi) >> 1; if (calls[m] <= c) { f = m; lo = m + 1; } else hi = m - 1; }
     if (f < 0) return null; const i = calls[f]; const R = this.D.records;
-    return R.kind[i] === KIND.sys ? R.text[i].replace(/^sys_/, "").replace(/\(\)$/, "") : null;
+    return R.kind[i] === KIND.sys ? R.lines[R.line[i]].replace(/^sys_/, "").replace(/\(\)$/, "") : null;
   }
   kernelFunction(c) {
     const R = this.D.records, cpu = R.cpu[c];
     for (let i = c, seen = 0; i >= 0 && seen < 400; i--, seen++) {
-      if (R.cpu[i] !== cpu) continue; if (R.kind[i] === KIND.sys || R.kind[i] === KIND.ret) return R.kind[i] === KIND.sys ? R.text[i] : "(user space)";
-      if (R.kind[i] === KIND.note && !R.text[i].startsWith(" ")) { const m = /^([A-Za-z_][A-Za-z0-9_]*)/.exec(R.text[i]); if (m) return m[1]; }
+      if (R.cpu[i] !== cpu) continue; if (R.kind[i] === KIND.sys || R.kind[i] === KIND.ret) return R.kind[i] === KIND.sys ? R.lines[R.line[i]] : "(user space)";
+      if (R.kind[i] === KIND.note && !R.lines[R.line[i]].startsWith(" ")) { const m = /^([A-Za-z_][A-Za-z0-9_]*)/.exec(R.lines[R.line[i]]); if (m) return m[1]; }
     }
     return "";
   }
@@ -302,7 +305,7 @@ class Pane {
     const cpu = R.cpu[c];
     const loc = s.loc[cpu] >= 0 ? D.locations[s.loc[cpu]] : "";
     this.root.querySelector(".now").innerHTML = `<div>step <b class="step">${R.step[c]}</b> · ${(R.time[c] / 1000).toFixed(3)}us · cpu${cpu} · ${esc(this.taskName(R.task[c]))}${R.irq[c] ? " [irq]" : ""}</div>
-      <div class="line">${esc(R.text[c])}</div><div class="where">in <span class="fn">${esc(this.kernelFunction(c))}</span>${loc ? " · port source " + esc(loc) : ""}</div>`;
+      <div class="line">${esc(R.lines[R.line[c]])}</div><div class="where">in <span class="fn">${esc(this.kernelFunction(c))}</span>${loc ? " · port source " + esc(loc) : ""}</div>`;
     this.root.querySelectorAll(".reports div").forEach(el => { const r = D.reports[+el.dataset.report]; el.classList.toggle("here", r.record === c); });
     // Lists, then items.
     const onList = new Map(); let lists = "";
@@ -343,7 +346,7 @@ class Pane {
        <section class="tasks"><h3>tasks</h3><table>${tasks}</table></section>
        <section class="cpus"><h3>cpus</h3><table>${cpus}</table></section>`;
     const dv = this.root.querySelector(".diverge");
-    if (this.divergence != null) { dv.hidden = false; dv.innerHTML = `first divergence at step ${R.step[this.divergence]} (record ${this.divergence + 1}): ${esc(R.text[this.divergence])}` + (c === this.divergence ? " ← here" : ""); }
+    if (this.divergence != null) { dv.hidden = false; dv.innerHTML = `first divergence at step ${R.step[this.divergence]} (record ${this.divergence + 1}): ${esc(R.lines[R.line[this.divergence]])}` + (c === this.divergence ? " ← here" : ""); }
   }
   // ---- navigation ----
   nextOf(list, c, dir) {
@@ -361,7 +364,8 @@ class View {
     this.panes.forEach(p => p.show(0));
     this.activate(this.active);
     // #step=N (the first record of step N) or #record=N opens the page there.
-    const m = /^#(step|record)=(\d+)$/.exec(location.hash || "") || (window.EPSIM_START ? ["", "step", String(window.EPSIM_START)] : null);
+    if (window.EPSIM_START_TEXT) { const R = this.active.D.records, k = R.lines.indexOf(window.EPSIM_START_TEXT), i = k < 0 ? -1 : R.line.indexOf(k); if (i >= 0) this.moveTo(this.active, i); }
+    const m = /^#(step|record)=(\d+)$/.exec(location.hash || "");
     if (m) { const p = this.active, v = +m[2]; const i = m[1] === "record" ? v : p.D.records.step.findIndex(x => x >= v); this.moveTo(p, i < 0 ? p.n - 1 : i); }
     document.addEventListener("keydown", e => this.key(e));
     window.addEventListener("resize", () => this.panes.forEach(p => { p.drawLanes(); p.show(p.cursor); }));
