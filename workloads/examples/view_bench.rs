@@ -7,6 +7,9 @@
 //! cargo run --release -p workloads --example view_bench -- SCENARIO [epsim view options]
 //! ```
 
+// A benchmark measures wall-clock time, as workloads may (see its lib.rs).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::time::Instant;
 
 use workloads::view::browser::{find_chromium, Browser};
