@@ -9,7 +9,7 @@
 //! it only reads the machine, between steps and at narration points.
 //!
 //! How changes are found: not by hooking every store (the coarse granularities store
-//! through a raw [`crate::mem::MemView`] with no room for a hook), but by comparing the
+//! through a raw `MemView` of memory, with no room for a hook), but by comparing the
 //! machine with a shadow copy at each observation point — after each trace record
 //! (an op performed, a drain, a narration note) and when a context's code has run on to
 //! its next op. So the stores a step's code makes after its op are seen at the next note
