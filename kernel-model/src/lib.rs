@@ -70,6 +70,9 @@
 //!   `socketpair`, `shutdown`, and `socket_external`
 //! - [`task`] — a thread's life: `spawn_thread`, `exit_files`
 //!
+//! For tools that draw the model:
+//! - [`view_layout`] — what a step-through view draws of each version's objects
+//!
 //! The library API:
 //! - [`world`] — running programs: processes, tasks, interrupts, one run
 //! - [`explore`] — many runs, distinct traces, reports, shrinking, strict replay
@@ -101,6 +104,7 @@ pub mod task;
 pub mod timerfd;
 pub mod user;
 pub mod version;
+pub mod view_layout;
 pub mod wait;
 pub mod world;
 

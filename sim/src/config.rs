@@ -101,6 +101,10 @@ pub struct Config {
     pub max_steps: u64,
     /// Keep trace records (for output and narration), not only their hash.
     pub keep_trace: bool,
+    /// Observe every change of the machine's state for a step-through view
+    /// ([`crate::observe`]); needs `keep_trace`. Changes neither the execution nor its
+    /// hash.
+    pub observe: bool,
     pub alloc_failures: Vec<AllocFailure>,
 }
 
@@ -114,6 +118,7 @@ impl Default for Config {
             costs: CostTable::default(),
             max_steps: STEPS_DEFAULT_MAX,
             keep_trace: false,
+            observe: false,
             alloc_failures: Vec::new(),
         }
     }
@@ -158,7 +163,7 @@ impl Config {
         Ok(())
     }
 
-    /// Hash of every option that changes execution (not `keep_trace`).
+    /// Hash of every option that changes execution (not `keep_trace` or `observe`).
     pub fn fingerprint(&self) -> u64 {
         let mut h = TraceHasher::default();
         h.write_u64(self.cpus as u64);

@@ -521,6 +521,7 @@ impl<G: Granularity> Cx<G> {
 
     /// Narration for people; the text is built only when the trace is kept.
     #[inline(always)]
+    #[track_caller]
     pub fn note(&self, text: impl FnOnce() -> String) {
         self.state.note(text)
     }

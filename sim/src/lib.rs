@@ -34,6 +34,7 @@
 //! - [`schedule`] — recorded schedules and their text encoding
 //! - [`trace`] — trace records and the trace hash; recording
 //! - [`narrate`] — trace records rendered in kernel terms
+//! - [`observe`] — every change of the machine's state, for a step-through view
 //! - [`report`] — violation reports and their stable kind names; filing them
 //! - [`rng`] — the machine's own PRNG
 //! - [`litmus`] — memory-model litmus tests run on the machine
@@ -56,6 +57,7 @@ pub mod lockdep;
 pub mod machine;
 pub mod mem;
 pub mod narrate;
+pub mod observe;
 pub mod op;
 pub mod report;
 pub mod rng;

@@ -792,6 +792,7 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
     // What the executor does when the context's poll ends with `op` posted, and at the
     // end of the step.
     state.settle();
+    state.observe_if_watching();
     let (task, in_interrupt) = {
         let mut contexts = state.contexts.borrow_mut();
         let c = &mut contexts[context.index()];
@@ -1025,6 +1026,7 @@ impl Machine {
         let mut task_context = TaskContext::from_waker(&waker);
         let poll = future.as_mut().poll(&mut task_context);
         state.settle();
+        state.observe_if_watching();
         match poll {
             Poll::Ready(()) => {
                 assert!(
@@ -1320,6 +1322,13 @@ impl Machine {
     }
 
     /// The trace records of the run (empty unless `keep_trace`).
+    /// Every change of the machine's state the run made, for a step-through view
+    /// (empty unless the run was watched: [`Config::observe`] with `keep_trace`). Call it
+    /// before [`Machine::take_records`].
+    pub fn observations(&self) -> Vec<crate::observe::Observation> {
+        self.state.observations()
+    }
+
     pub fn take_records(&self) -> Vec<Record> {
         self.state.trace.borrow_mut().take_records()
     }

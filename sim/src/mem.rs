@@ -636,6 +636,33 @@ impl Memory {
             .any(|(c, b)| c != cpu.index() && b.entries.iter().any(|e| e.word == word))
     }
 
+    /// How many blocks were ever allocated (freed ones included).
+    pub fn block_count(&self) -> usize {
+        self.blocks.borrow().len()
+    }
+
+    /// The `index`th block allocated.
+    pub fn block_at(&self, index: usize) -> Block {
+        self.describe(&self.blocks.borrow()[index])
+    }
+
+    /// Whether a block starts at `word`.
+    pub fn block_starts_at(&self, word: Word) -> bool {
+        self.blocks
+            .borrow()
+            .binary_search_by_key(&word, |b| b.start)
+            .is_ok()
+    }
+
+    /// Calls `read` with every word's value in memory and its liveness byte (0 never
+    /// allocated, 1 live, 2 freed), for an observer comparing them with its copy.
+    pub fn with_words<R>(&self, read: impl FnOnce(&[u64], &[u8]) -> R) -> R {
+        // SAFETY: `read` gets shared slices of the two vectors; it is given no access to
+        // `self`, so nothing can store, allocate or free while they are borrowed (the
+        // `CellVec` argument: no two accesses overlap).
+        unsafe { read(&*self.values.items.get(), &*self.liveness.items.get()) }
+    }
+
     pub fn buffer_is_empty(&self, cpu: CpuId) -> bool {
         self.buffers.borrow()[cpu.index()].entries.is_empty()
     }

@@ -186,6 +186,8 @@ pub struct State {
     /// The strategy of the run in progress (set by [`crate::Machine::run`] for its
     /// duration only; see there).
     pub(crate) strategy: Cell<Option<std::ptr::NonNull<dyn crate::strategy::Scheduler>>>,
+    /// The observer of a watched run ([`Config::observe`] with narration), else `None`.
+    pub(crate) observer: Option<RefCell<crate::observe::Observer>>,
 }
 
 impl State {
@@ -230,6 +232,8 @@ impl State {
             exec: RefCell::new(Exec::default()),
             in_place: InPlace::default(),
             strategy: Cell::new(None),
+            observer: (config.observe && narrating)
+                .then(|| RefCell::new(crate::observe::Observer::default())),
             config,
         }
     }
@@ -238,6 +242,9 @@ impl State {
     /// (see [`crate::Machine::reset`]).
     pub fn reset(&self) {
         self.mem.reset();
+        if let Some(observer) = &self.observer {
+            *observer.borrow_mut() = crate::observe::Observer::default();
+        }
         for cpu in self.cpus.borrow_mut().iter_mut() {
             cpu.clock_ns = 0;
             cpu.irqs_enabled = true;

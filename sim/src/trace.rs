@@ -338,14 +338,18 @@ impl State {
             event,
         };
         self.trace.borrow_mut().push(record);
+        self.observe_if_watching();
     }
 
     /// Adds narration to the trace if records are kept (the text is built only then).
+    /// A watched run also remembers the caller's source location.
     #[inline(always)]
+    #[track_caller]
     pub fn note(&self, text: impl FnOnce() -> String) {
         if !self.narrating {
             return;
         }
+        self.observe_location(std::panic::Location::caller());
         let current = self.current.get();
         self.record(
             current.cpu,

@@ -50,7 +50,7 @@ fn program<G: Granularity>(
         cx.mutex_lock(mutex).await;
         cx.write_once(y, 1).await;
         cx.mutex_unlock(mutex).await;
-        if cx.waitqueue_active(wq) {
+        if cx.waitqueue_active(wq).await {
             cx.wake_up_with(&NoCallbacks, wq, WakeMode::Interruptible, 1, 0)
                 .await;
         }

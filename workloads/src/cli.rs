@@ -333,6 +333,89 @@ pub enum Command {
     /// Differential test of the 6.18 port against the host kernel: random programs, both sides compared
     #[command(after_help = DIFFTEST_EXAMPLES)]
     Difftest(DifftestArgs),
+    /// Write a run as a self-contained HTML page to step through (lists, locks, buffers)
+    #[command(after_help = VIEW_EXAMPLES)]
+    View(ViewArgs),
+    /// Two runs of a scenario side by side, aligned by system call; the first divergence
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+    /// The seed commit's argument as step-through pages, one per claim
+    #[command(after_help = TOUR_EXAMPLES)]
+    Tour(TourArgs),
+}
+
+const TOUR_EXAMPLES: &str = "\
+Examples:
+  epsim tour                  writes epsim-tour/index.html and one page per claim
+  epsim tour -o /tmp/tour
+
+Pages: the single-pass transfer; the commit's five cases, each on a schedule that
+exercises it; the smp_mb() before INIT_LIST_HEAD (the injection) and the window it does
+not close (finding F1, its counter-example); the ready order on 6192bd536f96 and 2.6.22.
+
+Exit status: 0; 2 on a usage error.";
+
+/// `epsim tour`.
+#[derive(Args, Debug, Clone)]
+pub struct TourArgs {
+    /// The directory the pages go to [default: epsim-tour]
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  epsim diff seed-case-4-two-waiters \"--kernel 2.6.22\"               seed against 2.6.22
+  epsim diff \"seed-case-4-two-waiters --kernel 2.6.21\" \"seed-case-4-two-waiters\"
+  epsim diff finding-init-list-head-window \"--model tso --inject no-smp-mb\" -o mb.html
+  epsim diff seed-case-5-callback-race \"--seed 7\"                    two schedules
+
+Each run is what `epsim view` takes, as one word: a scenario and its run options; a run
+that starts with an option takes the first run's scenario. The text shows both runs'
+results side by side (| marks lines that differ) and the first call, in the first run's
+order, that returned differently; -o writes both runs as one page, two panes with linked
+cursors (the first divergence marked; d jumps to it).
+
+Exit status: 0; 2 on a usage error.";
+
+/// `epsim diff`.
+#[derive(Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// The first run: a scenario and its run options, as one word
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The second run (starting with an option: the first run's scenario)
+    #[arg(value_name = "B", allow_hyphen_values = true)]
+    pub b: String,
+    /// Write both runs as one step-through page with two panes
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+const VIEW_EXAMPLES: &str = "\
+Examples:
+  epsim view seed-case-4-two-waiters -o run.html
+  epsim view seed-case-5-callback-race --granularity access --model tso -o race.html
+  epsim view finding-init-list-head-window --model tso --inject no-smp-mb -o mb.html
+
+The page is one file (script, style and data inline; no network): CPUs as lanes on the
+virtual-time axis, a cursor (slider, arrow keys, a click on a mark), and at the cursor
+each eventpoll's lists drawn from their real link words, the epitems, locks, wait
+queues, store buffers and tasks. Press ? on the page for the keys (docs/teaching.md).
+
+Exit status: 0; 2 on a usage error.";
+
+/// `epsim view`.
+#[derive(Args, Debug, Clone)]
+pub struct ViewArgs {
+    /// A scenario file, or the name of a built-in scenario (`epsim list`)
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Where the page goes [default: SCENARIO-NAME.html]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 const CAMPAIGN_EXAMPLES: &str = "\
@@ -477,6 +560,9 @@ pub struct ReplayArgs {
     /// Where --trace goes
     #[arg(short = 'o', long = "output", value_name = "FILE", requires = "trace")]
     pub output: Option<std::path::PathBuf>,
+    /// Also write the replayed run as a step-through HTML page (as `epsim view` does)
+    #[arg(long, value_name = "FILE")]
+    pub view: Option<std::path::PathBuf>,
     /// List every call's result on its own line (by default calls that repeat are folded)
     #[arg(long)]
     pub no_fold: bool,
@@ -522,6 +608,10 @@ pub struct ExploreArgs {
     /// Do not shrink the first report's schedule
     #[arg(long)]
     pub no_shrink: bool,
+    /// Write the first report's (shrunk) counter-example as a step-through HTML page (the
+    /// first documented finding's, when there is no report)
+    #[arg(long, value_name = "FILE")]
+    pub view: Option<std::path::PathBuf>,
 }
 
 /// `epsim list`.

@@ -837,6 +837,27 @@ fn report_json(
     }
 }
 
+/// Writes the step-through view of `first`'s counter-example (its shrunk schedule when
+/// there is one), replayed strictly.
+fn write_view(
+    path: &std::path::Path,
+    scenario: &Scenario,
+    resolved: &Resolved,
+    first: &FirstReportJson,
+) -> Result<(), CliError> {
+    let text = first.shrunk_schedule.as_ref().unwrap_or(&first.schedule);
+    let schedule = sim::Schedule::decode(text).map_err(|e| session::schedule_error(&e))?;
+    let replay = Resolved {
+        seed: first.seed,
+        strategy: StrategyKind::Replay,
+        schedule: Some(schedule),
+        ..resolved.clone()
+    };
+    let run = crate::view_cmd::watch(scenario, &replay)?;
+    let html = crate::view_cmd::page_of_run(scenario, &replay, &run);
+    crate::view_cmd::write_page(path, &html)
+}
+
 /// `epsim explore`.
 pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, CliError> {
     // Ctrl-C from here on stops the workers and reports what they found.
@@ -954,6 +975,15 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         redundant_executions: tally.redundant,
         runs_per_sec: per_second(tally.runs, seconds),
     };
+    // The first report's counter-example; without one, the first documented finding's.
+    let shown = json
+        .first_report
+        .as_ref()
+        .or_else(|| json.findings.values().next().map(|finding| &finding.first));
+    let view = match (&args.view, shown) {
+        (Some(path), Some(first)) => Some(write_view(path, &scenario, &resolved, first)?),
+        _ => None,
+    };
     if resolved.json {
         write_json(out, &json)?;
     } else {
@@ -968,6 +998,29 @@ pub fn run(args: &ExploreArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             missing: &missing,
         };
         text.write(out)?;
+        match (&args.view, view) {
+            (Some(path), Some(())) => writeln!(
+                out,
+                "view: {} steps through the {} {} counter-example",
+                path.display(),
+                if json.first_report.is_some() {
+                    "first report's"
+                } else {
+                    "first finding's"
+                },
+                if shown.is_some_and(|f| f.shrunk_schedule.is_some()) {
+                    "shrunk"
+                } else {
+                    "unshrunk"
+                }
+            )?,
+            (Some(path), None) => writeln!(
+                out,
+                "view: no report or finding, so {} was not written",
+                path.display()
+            )?,
+            _ => {}
+        }
     }
     Ok(if interrupted {
         Exit::Interrupted

@@ -39,6 +39,9 @@
 //! - [`exit`] — exit statuses and the one-line error type
 //! - [`interrupt`] — Ctrl-C: stop and report, a second one ends the process
 //! - [`scenario`] — the scenario language, its interpreter and the built-in library
+//! - [`view`] — the step-through HTML view of a run (and of two runs side by side)
+//! - [`view_cmd`] — `epsim view` and `epsim diff`
+//! - [`tour_cmd`] — `epsim tour`: the seed commit's argument as step-through pages
 
 // workloads talks to the outside world: wall-clock timing of runs, and (later) host
 // collections and threads for parallel exploration are allowed here, unlike in sim and
@@ -74,7 +77,10 @@ pub mod session;
 pub mod snapshot_cmd;
 pub mod snapshot_file;
 pub mod strace;
+pub mod tour_cmd;
 pub mod trace_out;
+pub mod view;
+pub mod view_cmd;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -138,6 +144,9 @@ fn dispatch(
         Some(cli::Command::Config(args)) => config_cmd::run(&args, out),
         Some(cli::Command::Bench(args)) => bench_cmd(&args, out),
         Some(cli::Command::Difftest(args)) => difftest::command(&args, out, err),
+        Some(cli::Command::View(args)) => view_cmd::run(&args, out),
+        Some(cli::Command::Diff(args)) => view_cmd::diff(&args, out),
+        Some(cli::Command::Tour(args)) => tour_cmd::run(&args, out),
         Some(cli::Command::Run(args)) => run_cmd::run(&args, out),
         Some(cli::Command::Replay(args)) => replay_cmd::run(&args, out),
         Some(cli::Command::Import(args)) => import_cmd::import(&args, out),

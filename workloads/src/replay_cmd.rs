@@ -47,9 +47,9 @@ struct Input {
 /// Replays `input`. A record whose schedule does not belong to its scenario, seed and
 /// options cannot be used at all (status 2, naming the field); nor can one whose run,
 /// reproduced exactly, takes another number of steps than it says.
-fn execute(input: &Input) -> Result<Executed, CliError> {
+fn execute(input: &Input, capture: Capture) -> Result<Executed, CliError> {
     if !input.from_record {
-        return session::execute_resolved(&input.scenario, &input.resolved, Capture::Trace);
+        return session::execute_resolved(&input.scenario, &input.resolved, capture);
     }
     let resolved = &input.resolved;
     let schedule = resolved.schedule.as_ref().expect("a record has a schedule");
@@ -57,7 +57,7 @@ fn execute(input: &Input) -> Result<Executed, CliError> {
         &input.scenario,
         &resolved.options,
         resolved.seed,
-        Capture::Trace,
+        capture,
         Drive::Replay(schedule),
     )
     .map_err(|error| {
@@ -247,15 +247,33 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     if let Some(path) = &args.output {
         crate::output::check_output("-o", path, Some(Path::new(&args.input)), &[])?;
     }
+    if let Some(path) = &args.view {
+        crate::output::check_output("--view", path, Some(Path::new(&args.input)), &[])?;
+    }
     if args.common.schedule.is_none() {
         if let Some(text) = strace_text(args)? {
+            if args.view.is_some() {
+                return Err(CliError::usage(
+                    "--view shows a scenario or record run, not an strace recording: \
+                     `epsim import FILE -o FILE.scn`, then `epsim view FILE.scn`",
+                ));
+            }
             return crate::import_cmd::replay(args, &text, out);
         }
     }
     let input = input(args)?;
-    let run = execute(&input)?;
+    let capture = if args.view.is_some() {
+        Capture::View
+    } else {
+        Capture::Trace
+    };
+    let run = execute(&input, capture)?;
     if let (Some(format), Some(path)) = (args.trace, &args.output) {
         run_cmd::write_trace_file(path, format, &run, &input.scenario.name())?;
+    }
+    if let Some(path) = &args.view {
+        let html = crate::view_cmd::page_of_run(&input.scenario, &input.resolved, &run);
+        crate::view_cmd::write_page(path, &html)?;
     }
     let actual = run.outcome.result.trace_hash;
     if input.resolved.json {

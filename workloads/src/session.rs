@@ -290,6 +290,8 @@ pub enum Capture {
     Results,
     /// ... and every trace record, rendered in kernel terms.
     Trace,
+    /// ... and every change of the machine's state, for a step-through view.
+    View,
 }
 
 /// The trace of a run, with each record rendered while the machine was still there.
@@ -302,6 +304,8 @@ pub struct TraceCapture {
     pub prefixes: Vec<String>,
     /// Hash of the trace after each hashed record (not after notes).
     pub step_hashes: Vec<u64>,
+    /// What a watched run observed ([`Capture::View`]), for its step-through view.
+    pub observed: Option<crate::view::Observed>,
 }
 
 /// One run and what came of it.
@@ -373,10 +377,11 @@ fn execute_at<G: Granularity>(
     drive: Drive<'_>,
 ) -> Result<Executed, ScheduleError> {
     let mut options = options.clone();
-    options.machine.keep_trace = capture == Capture::Trace;
+    options.machine.keep_trace = matches!(capture, Capture::Trace | Capture::View);
+    options.machine.observe = capture == Capture::View;
     let recorder = match capture {
         Capture::Nothing => Recorder::with_seed(seed).quiet(),
-        Capture::Results | Capture::Trace => Recorder::with_seed(seed),
+        Capture::Results | Capture::Trace | Capture::View => Recorder::with_seed(seed),
     };
     let mut world = World::<G>::new(&options, scenario.world_hash(seed))
         .expect("options were validated by the caller");
@@ -426,7 +431,8 @@ fn execute_at<G: Granularity>(
     for task in &results.tasks {
         name(task.id);
     }
-    let trace = if capture == Capture::Trace {
+    let observed = (capture == Capture::View).then(|| crate::view::observe_world(&world));
+    let trace = if matches!(capture, Capture::Trace | Capture::View) {
         let records = machine.take_records();
         for record in &records {
             name(record.task);
@@ -447,6 +453,7 @@ fn execute_at<G: Granularity>(
             lines,
             prefixes,
             step_hashes: machine.step_hashes(),
+            observed,
         })
     } else {
         None
