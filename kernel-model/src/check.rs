@@ -421,7 +421,7 @@ pub mod finding {
     /// 2.6.22 and older: `unix_poll`'s `poll_wait` links epoll's hook on `sk_sleep` and
     /// then reads the receive queue with no barrier, while `sock_def_readable` tests
     /// `waitqueue_active(sk_sleep)` without the head's lock; with store buffers both miss
-    /// and a level-triggered socket stays ready off the ready list (F5; fixed in 2.6.31
+    /// and a level-triggered socket stays ready off the ready list (F6; fixed in 2.6.31
     /// by a57de0b4, `sock_poll_wait` and `sk_has_sleeper`).
     pub const SOCKET_POLL_RACE: &str = "socket-poll-race";
 }
@@ -525,7 +525,7 @@ pub fn classify_finding<G: Granularity>(
 }
 
 /// Whether a level-triggered item watching a socket that polls ready for its events is
-/// not on its set's ready list (F5's mark; the nested case F2 is classified first).
+/// not on its set's ready list (F6's mark; the nested case F2 is classified first).
 fn a_ready_socket_is_off_its_ready_list<G: Granularity>(kernel: &Kernel<G>) -> bool {
     let items: Vec<(crate::objects::FileId, sim::Word, ListHead)> = {
         let objects = kernel.objects.borrow();

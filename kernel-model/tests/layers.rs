@@ -49,6 +49,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("function-pointer calls", &["dispatch"]),
     ("system calls", &["syscalls", "task"]),
     ("the library API", &["world", "explore"]),
+    // What a step-through view draws of each version's objects: reads the model, is read by
+    // no module of it.
+    ("for tools that draw the model", &["view_layout"]),
 ];
 
 /// The module whose functions any module may call.

@@ -32,7 +32,7 @@ const F5_OPTIONS: [&str; 8] = [
     "--granularity",
     "access",
 ];
-const F5_SCHEDULE: &str = "v1.05ec5ac6ce45cb3c.0gEEJAEBAWsBJQEEQvdOlnZrV-o";
+const F5_SCHEDULE: &str = "v1.05ec5ac6ce45cb3c.4gEEJgEBAXMBJgEEkYROlv27jCk";
 
 #[test]
 fn txlist_wake_lost_replays() {

@@ -1339,15 +1339,15 @@ fn eventfd_scenario_is_skipped_before_2_6_22_and_the_call_is_enosys() {
     );
 }
 
-/// Finding F5 (docs/findings.md): the 2007 trees' `unix_poll` links epoll's hook on
+/// Finding F6 (docs/findings.md): the 2007 trees' `unix_poll` links epoll's hook on
 /// `sk_sleep` and reads the receive queue with no barrier between, while the writer's
 /// `sock_def_readable` tests `waitqueue_active` without the head's lock, so under a store
 /// buffer both can miss and the waiter sleeps for ever. The pinned schedule (the first
 /// report of `epsim explore finding-socket-poll-race`, PCT seed 69, shrunk) replays the
 /// lost wake-up on the seed tree; 6.18, with `sock_poll_wait`'s `smp_mb` and
 /// `skwq_has_sleeper`, is clean under the same PCT exploration.
-const F5_SOCKET_POLL_RACE: &str =
-    "v1.4538b7a8b90bbc55.URkcAQEBAQEBAQEBAgEBAQECAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAgECAQIBAQJTkh6y";
+const F6_SOCKET_POLL_RACE: &str =
+    "v1.0e3194d7af975112.URkcAQEBAQEBAQEBAgEBAQECAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAgECAQIBAQJTkh6y";
 
 #[test]
 fn socket_poll_race_loses_the_wake_up_on_2007_trees_only() {
@@ -1358,7 +1358,7 @@ fn socket_poll_race_loses_the_wake_up_on_2007_trees_only() {
             ..Overrides::default()
         })
     };
-    let schedule = sim::Schedule::decode(F5_SOCKET_POLL_RACE).unwrap();
+    let schedule = sim::Schedule::decode(F6_SOCKET_POLL_RACE).unwrap();
     let (outcome, _) = replay_at::<AccessSteps>(&scenario, &at(KernelVersion::Seed), 69, &schedule);
     assert!(
         outcome
