@@ -1406,23 +1406,34 @@ impl Builder<'_> {
         }
     }
 
-    fn read(&mut self, call: &Call, a: &[&str]) {
+    /// The descriptor, object and kind a read or write goes to, when the replay runs it
+    /// (a pipe, eventfd or socket, known or made from its decoration); otherwise the call
+    /// is kept as a comment and `None` returned.
+    fn replayed_io_target(&mut self, call: &Call, a: &[&str]) -> Option<(i64, u64, Kind)> {
         let pid = call.pid;
-        let Some((fd, deco)) = a.first().and_then(|t| args::fd(t)) else {
-            self.comment(call);
-            return;
-        };
-        let Some((object, kind)) = self.lookup(pid, fd).or_else(|| {
-            deco.filter(|d| decoration_kind(d).replayed_io())
-                .and_then(|d| self.materialize(pid, fd, Some(d)))
-        }) else {
-            self.comment(call);
-            return;
-        };
-        if !kind.replayed_io() || kind == Kind::Listener {
-            self.comment(call);
-            return;
+        let target = a.first().and_then(|t| args::fd(t)).and_then(|(fd, deco)| {
+            self.lookup(pid, fd)
+                .or_else(|| {
+                    deco.filter(|d| decoration_kind(d).replayed_io())
+                        .and_then(|d| self.materialize(pid, fd, Some(d)))
+                })
+                .map(|(object, kind)| (fd, object, kind))
+        });
+        match target {
+            Some((fd, object, kind)) if kind.replayed_io() && kind != Kind::Listener => {
+                Some((fd, object, kind))
+            }
+            _ => {
+                self.comment(call);
+                None
+            }
         }
+    }
+
+    fn read(&mut self, call: &Call, a: &[&str]) {
+        let Some((fd, object, kind)) = self.replayed_io_target(call, a) else {
+            return;
+        };
         let count = match call.name.as_str() {
             "read" | "recvfrom" | "recv" | "pread64" => {
                 a.get(2).and_then(|t| super::line::parse_int(t))
@@ -1510,22 +1521,9 @@ impl Builder<'_> {
     }
 
     fn write(&mut self, call: &Call, a: &[&str]) {
-        let pid = call.pid;
-        let Some((fd, deco)) = a.first().and_then(|t| args::fd(t)) else {
-            self.comment(call);
+        let Some((fd, _, kind)) = self.replayed_io_target(call, a) else {
             return;
         };
-        let Some((_, kind)) = self.lookup(pid, fd).or_else(|| {
-            deco.filter(|d| decoration_kind(d).replayed_io())
-                .and_then(|d| self.materialize(pid, fd, Some(d)))
-        }) else {
-            self.comment(call);
-            return;
-        };
-        if !kind.replayed_io() || kind == Kind::Listener {
-            self.comment(call);
-            return;
-        }
         let text = if kind == Kind::Eventfd {
             match a.get(1).and_then(|s| unescape(s)).filter(|b| b.len() == 8) {
                 Some(bytes) => {
