@@ -16,12 +16,14 @@ impl<G: Granularity> Kernel<G> {
     /// on a signal; drop the lock; `schedule()`; retake it }; `__remove_wait_queue`;
     /// `__set_current_state(TASK_RUNNING)`.
     ///
-    /// Simplified on 6.18, whose eventfd and timerfd use
-    /// `wait_event_interruptible_locked_irq` instead: that macro adds its entry at the
-    /// queue's tail (`__add_wait_queue_entry_tail`) with `autoremove_wake_function`, and
-    /// tests the signal before the condition after each sleep. Results are the same for
-    /// one sleeper; with several sleepers on one eventfd or timerfd the wake order (head
-    /// first here) is the 2.6.22 one.
+    /// On 6.18, whose eventfd and timerfd use `wait_event_interruptible_locked_irq`
+    /// instead, the entry goes to the queue's tail (`__add_wait_queue_entry_tail`), as
+    /// there. Simplified on 6.18: that macro's entry wakes with `autoremove_wake_function`
+    /// (the waker unlinks it, and each later pass of the loop links it again at the tail)
+    /// and it tests the signal before the condition after each sleep; here the entry
+    /// stays linked where it was until the waiter leaves. Results are the same for one
+    /// sleeper; with several sleepers that sleep again after a wake-up, the order of the
+    /// next wake-up can differ.
     pub(crate) async fn wait_locked_irq(
         &self,
         wqh: WaitQueueId,
@@ -32,7 +34,12 @@ impl<G: Granularity> Kernel<G> {
         let lock = cx.waitqueue_lock(wqh);
         let task = cx.current().expect("a file's wait in task context");
         let wait = cx.new_wait_entry(WakeFunction::Default(task), false);
-        cx.add_wait_queue_locked(wqh, wait).await;
+        if self.version().is_modern() {
+            // 6.18's `do_wait_intr_irq`: `__add_wait_queue_entry_tail`.
+            cx.add_wait_queue_tail_locked(wqh, wait).await;
+        } else {
+            cx.add_wait_queue_locked(wqh, wait).await;
+        }
         let result = loop {
             cx.set_current_state(TaskState::Interruptible).await;
             let value = cx.load(word).await;
