@@ -150,6 +150,20 @@ fn a_malformed_line_is_an_error_at_its_place_and_keep_going_counts_it() {
 }
 
 #[test]
+fn a_recording_without_a_system_call_is_a_one_line_error() {
+    let file = std::env::temp_dir().join(format!("epsim-empty-{}.strace", std::process::id()));
+    for text in ["", "\n\n", "+++ exited with 0 +++\n"] {
+        std::fs::write(&file, text).unwrap();
+        let output = epsim().arg("import").arg(&file).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{text:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("no system call"), "{stderr}");
+    }
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
 fn mutated_recordings_never_panic_and_errors_are_one_line() {
     let recordings = [
         (

@@ -97,5 +97,17 @@ pub fn looks_like_strace(text: &str) -> bool {
 
 /// Imports a recording: `file` names it in errors and in the scenario.
 pub fn import(text: &str, file: &str, options: &ImportOptions) -> Result<Import, ImportError> {
-    world::build(text, file, options)
+    let import = world::build(text, file, options)?;
+    if import.tasks == 0 {
+        // Nothing to rebuild a world from: say so, rather than write a scenario with no
+        // task (which would not parse).
+        return Err(ImportError {
+            message: format!(
+                "{file}: no system call in {} line(s), expected strace output \
+                 (`strace -f -o FILE PROGRAM`)",
+                import.lines
+            ),
+        });
+    }
+    Ok(import)
 }
