@@ -1203,22 +1203,7 @@ impl<G: Granularity> Kernel<G> {
     /// `ep_schedule_timeout(to)` and `schedule_hrtimeout_range(to, …)`: false when the
     /// deadline has passed or the timer fired, true when woken before it.
     async fn ep_schedule_timeout(&self, timeout: Deadline) -> bool {
-        let cx = &self.cx;
-        match timeout {
-            None => {
-                cx.schedule().await;
-                true
-            }
-            Some(deadline) => {
-                let now = cx.now_ns();
-                if deadline <= now {
-                    return false;
-                }
-                let jiffy_ns = 1_000_000_000 / u64::from(cx.hz());
-                let jiffies = (deadline - now).div_ceil(jiffy_ns);
-                cx.schedule_timeout(jiffies).await != 0
-            }
-        }
+        self.schedule_until(timeout).await
     }
 
     // ---- loop check --------------------------------------------------------------------------------------

@@ -83,6 +83,27 @@ pub struct Kernel<G: Granularity> {
 }
 
 impl<G: Granularity> Kernel<G> {
+    /// Sleeps until woken or until `deadline` (virtual ns; `None`: no deadline); false
+    /// when the deadline has passed or its timer fired, true when woken before it. What
+    /// 6.18's `schedule_hrtimeout_range` does for `ep_poll` and `poll_schedule_timeout`
+    /// for poll(2). Simplified: the hrtimer (and the task's slack) is the machine's
+    /// jiffy timer, so the sleep is rounded up to a whole jiffy.
+    pub(crate) async fn schedule_until(&self, deadline: Option<u64>) -> bool {
+        let cx = &self.cx;
+        let Some(deadline) = deadline else {
+            cx.schedule().await;
+            return true;
+        };
+        let now = cx.now_ns();
+        if deadline <= now {
+            return false;
+        }
+        let jiffy_ns = 1_000_000_000 / u64::from(cx.hz());
+        cx.schedule_timeout((deadline - now).div_ceil(jiffy_ns))
+            .await
+            != 0
+    }
+
     /// `eventpoll_init()` and the rest of boot.
     pub fn new(cx: Cx<G>, options: KernelOptions) -> Rc<Kernel<G>> {
         let epmutex = if options.version == KernelVersion::V6_18 {

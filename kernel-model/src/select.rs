@@ -70,25 +70,10 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
-    /// Sleeps until woken or the deadline: false when the deadline passed.
+    /// `poll_schedule_timeout`: sleeps until woken or the deadline; false when the
+    /// deadline passed.
     async fn poll_schedule(&self, deadline: Option<u64>) -> bool {
-        let cx = &self.cx;
-        match deadline {
-            None => {
-                cx.schedule().await;
-                true
-            }
-            Some(deadline) => {
-                let now = cx.now_ns();
-                if deadline <= now {
-                    return false;
-                }
-                let jiffy_ns = 1_000_000_000 / u64::from(cx.hz());
-                cx.schedule_timeout((deadline - now).div_ceil(jiffy_ns))
-                    .await
-                    != 0
-            }
-        }
+        self.schedule_until(deadline).await
     }
 
     /// `__pollwait(filp, whead, p)`: a wait entry for the polling task on `whead`

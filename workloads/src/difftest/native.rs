@@ -90,24 +90,31 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
+/// A fresh anonymous mapping of `bytes` shared with the children forked after it: how a
+/// child hands its results back without allocating.
+pub(crate) fn map_shared(bytes: usize) -> io::Result<*mut u8> {
+    // SAFETY: a fresh anonymous shared mapping; nothing else refers to it.
+    let shared = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if shared == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(shared.cast())
+}
+
 impl HostRunner {
     pub fn new() -> io::Result<HostRunner> {
-        // SAFETY: a fresh anonymous shared mapping.
-        let shared = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                SHARED_BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if shared == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        let shared = map_shared(SHARED_BYTES)?;
         Ok(HostRunner {
-            shared: shared.cast(),
+            shared,
             events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_MAX],
             io: vec![0; IO_MAX],
             xs: vec![b'x'; IO_MAX],

@@ -453,21 +453,9 @@ mod native {
 
     /// One run in a fresh child: setup, then the threads together.
     pub fn run(program: &ThreadProgram) -> Result<Outcome, CliError> {
-        // SAFETY: a fresh anonymous shared mapping, unmapped below.
-        let shared = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                SHARED_BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if shared == libc::MAP_FAILED {
-            return Err(CliError::failed("difftest --threads: cannot map memory"));
-        }
-        let shared = shared.cast::<u8>();
+        // Unmapped below.
+        let shared = crate::difftest::native::map_shared(SHARED_BYTES)
+            .map_err(|_| CliError::failed("difftest --threads: cannot map memory"))?;
         // SAFETY: the child runs the program and _exits; only this thread exists in the
         // parent while `--threads` runs.
         let pid = unsafe { libc::fork() };
