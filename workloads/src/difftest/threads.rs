@@ -2,7 +2,7 @@
 //! Each program runs natively many times (a forked child per run, threads made in the
 //! child) to collect the outcomes the host produced; then the simulator explores the
 //! same program as a scenario (`--kernel 6.18`, `tso`, timed, random and PCT schedules in
-//! turn at access and syscall granularity: [`SCHEDULES`]) until it has seen every host outcome, or its budget runs out — an
+//! turn at access and syscall granularity: `SCHEDULES`) until it has seen every host outcome, or its budget runs out — an
 //! outcome the host produced and the simulator never reached is reported by name: it
 //! would show the simulated machine stronger than the hardware, or an interleaving the
 //! port cannot make.
