@@ -113,6 +113,26 @@ pub enum Instr {
     WqHasSleeper(usize),
 }
 
+impl Instr {
+    /// Whether the instruction needs the test's locks or wait queue.
+    fn uses_objects(&self) -> bool {
+        matches!(
+            self,
+            SpinLock(_)
+                | SpinUnlock(_)
+                | WriteLock(_)
+                | WriteUnlock(_)
+                | ReadLock(_)
+                | ReadUnlock(_)
+                | MutexLock(_)
+                | MutexUnlock(_)
+                | AddWait
+                | WaitqueueActive(_)
+                | WqHasSleeper(_)
+        )
+    }
+}
+
 /// One conjunct of a condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Atom {
@@ -489,7 +509,14 @@ fn execute(
     let cx = machine.cx::<AccessSteps>();
     let x = cx.alloc_words("litmus", 0, &["x", "y"]);
     let y = x.offset(1);
-    let objects = Rc::new(Objects::new(&cx));
+    // Locks and the wait queue only for the tests that use them: making them costs more
+    // than a plain test's whole execution.
+    let objects = test
+        .threads
+        .iter()
+        .flat_map(|thread| thread.iter())
+        .any(Instr::uses_objects)
+        .then(|| Rc::new(Objects::new(&cx)));
     for (thread, instrs) in test.threads.iter().enumerate() {
         let cx = cx.clone();
         let out = registers[thread].clone();
@@ -499,7 +526,7 @@ fn execute(
             THREAD_NAMES[thread],
             Some(CpuId(thread as u16)),
             async move {
-                run_thread(&cx, instrs, x, y, &objects, &out).await;
+                run_thread(&cx, instrs, x, y, objects.as_deref(), &out).await;
             },
         );
     }
@@ -547,10 +574,11 @@ async fn run_thread(
     instrs: &[Instr],
     x: Word,
     y: Word,
-    objects: &Objects,
+    objects: Option<&Objects>,
     out: &Cell<[u64; 2]>,
 ) {
     let word = |v: Var| if v == X { x } else { y };
+    let objects = || objects.expect("made for every test with a lock or wait-queue instruction");
     let set = |r: usize, value: u64| {
         let mut regs = out.get();
         regs[r] = value;
@@ -572,28 +600,28 @@ async fn run_thread(
                 cx.smp_rmb().await;
             }
             SpinLock(l) => {
-                cx.spin_lock(objects.spin[l]).await;
+                cx.spin_lock(objects().spin[l]).await;
             }
             SpinUnlock(l) => {
-                cx.spin_unlock(objects.spin[l]).await;
+                cx.spin_unlock(objects().spin[l]).await;
             }
             WriteLock(l) => {
-                cx.write_lock(objects.rw[l]).await;
+                cx.write_lock(objects().rw[l]).await;
             }
             WriteUnlock(l) => {
-                cx.write_unlock(objects.rw[l]).await;
+                cx.write_unlock(objects().rw[l]).await;
             }
             ReadLock(l) => {
-                cx.read_lock(objects.rw[l]).await;
+                cx.read_lock(objects().rw[l]).await;
             }
             ReadUnlock(l) => {
-                cx.read_unlock(objects.rw[l]).await;
+                cx.read_unlock(objects().rw[l]).await;
             }
             MutexLock(l) => {
-                cx.mutex_lock(objects.mutex[l]).await;
+                cx.mutex_lock(objects().mutex[l]).await;
             }
             MutexUnlock(l) => {
-                cx.mutex_unlock(objects.mutex[l]).await;
+                cx.mutex_unlock(objects().mutex[l]).await;
             }
             Xchg(v, value, r) => set(r, cx.xchg(word(v), value).await),
             CmpXchg(v, value, r) => set(r, cx.cmpxchg(word(v), 0, value).await),
@@ -608,9 +636,9 @@ async fn run_thread(
             Schedule => {
                 cx.schedule().await;
             }
-            AddWait => cx.add_wait_queue(objects.head, objects.entry).await,
-            WaitqueueActive(r) => set(r, cx.waitqueue_active(objects.head).await as u64),
-            WqHasSleeper(r) => set(r, cx.wq_has_sleeper(objects.head).await as u64),
+            AddWait => cx.add_wait_queue(objects().head, objects().entry).await,
+            WaitqueueActive(r) => set(r, cx.waitqueue_active(objects().head).await as u64),
+            WqHasSleeper(r) => set(r, cx.wq_has_sleeper(objects().head).await as u64),
         }
     }
 }
