@@ -867,7 +867,10 @@ mod tests {
                 redundant += result.redundant;
             }
         }
-        assert!(redundant * 10 < executions, "{redundant} of {executions} blocked");
+        assert!(
+            redundant * 10 < executions,
+            "{redundant} of {executions} blocked"
+        );
     }
 
     /// Prints DFS (with sleep sets) and DPOR executions of every test under every model,
@@ -885,7 +888,10 @@ mod tests {
                     dfs.states.keys().collect::<Vec<_>>(),
                     dpor.states.keys().collect::<Vec<_>>()
                 );
-                row += &format!(" {} / {} ({}) |", dfs.executions, dpor.executions, dpor.redundant);
+                row += &format!(
+                    " {} / {} ({}) |",
+                    dfs.executions, dpor.executions, dpor.redundant
+                );
             }
             println!("{row}");
         }

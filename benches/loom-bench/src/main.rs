@@ -157,7 +157,10 @@ fn main() {
         pairs_at_target: at_target,
         pairs: PAIRS,
     };
-    println!("SB exhausted, wall clock per whole exploration ({}):", figures.method);
+    println!(
+        "SB exhausted, wall clock per whole exploration ({}):",
+        figures.method
+    );
     println!(
         "  loom 0.7 (relaxed atomics)   {:>4} executions, {} outcomes, {:>9.1} µs",
         figures.loom_executions, figures.loom_outcomes, figures.loom_us

@@ -537,7 +537,10 @@ impl Scheduler for Dpor {
         let mut guided = None;
         while !wakeup.is_empty() {
             let branch = wakeup.remove(0);
-            if let Some(at) = threads.iter().position(|t| *t == branch.thread && !asleep(t)) {
+            if let Some(at) = threads
+                .iter()
+                .position(|t| *t == branch.thread && !asleep(t))
+            {
                 guided = Some(at);
                 self.subtree = branch.children;
                 break;
