@@ -444,6 +444,14 @@ impl<G: Granularity> Kernel<G> {
         if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
             entry.wait = wait;
         }
+        if self.cx.state().is_watched() {
+            if let Some(id) = self.with_epi(epi, |e| e.id) {
+                self.objects
+                    .borrow_mut()
+                    .pwq_items
+                    .insert(encode_handle(pwq), id);
+            }
+        }
         (pwq, wait)
     }
 
