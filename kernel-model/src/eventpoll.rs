@@ -401,6 +401,11 @@ impl<G: Granularity> Kernel<G> {
             if let Ok(item) = &freed {
                 objects.rdllink_owner.remove(&item.words);
                 objects.txlink_owner.remove(&item.words.offset(5));
+                if self.cx.narrating() {
+                    objects
+                        .freed_epitem_ids
+                        .insert((epi.index, epi.generation), item.id);
+                }
             }
             freed
         };

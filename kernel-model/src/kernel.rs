@@ -224,13 +224,17 @@ impl<G: Granularity> Kernel<G> {
     /// The number that names an epitem in narration and reports (`epitem{N}`): its
     /// object id, the one its block of memory carries (`epitem{N}.rdllink.next` at access
     /// granularity, and in the step-through view), unique over the run — a slot number
-    /// would name two items alike once a slot is reused. Reads without reporting: a
-    /// freed item (or objects borrowed elsewhere) is named by its slot, saying so.
+    /// would name two items alike once a slot is reused. Reads without reporting; a freed
+    /// item keeps its number ([`Objects::freed_epitem_ids`]); should the objects be
+    /// borrowed elsewhere, the item is named by its slot, saying so.
     pub fn epitem_id(&self, epi: EpitemId) -> String {
         match self.objects.try_borrow() {
             Ok(objects) => match objects.epitems.get(epi) {
                 Ok(item) => item.id.to_string(),
-                Err(_) => format!("(freed, slot {})", epi.index),
+                Err(_) => match objects.freed_epitem_ids.get(&(epi.index, epi.generation)) {
+                    Some(id) => id.to_string(),
+                    None => format!("(freed, slot {})", epi.index),
+                },
             },
             Err(_) => format!("(slot {})", epi.index),
         }

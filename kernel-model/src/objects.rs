@@ -375,6 +375,10 @@ pub struct Objects {
     /// the callback as it was at each step, also after the entry and its item are freed.
     /// Simulator bookkeeping, not kernel state: no lock.
     pub pwq_items: BTreeMap<u64, u64>,
+    /// Narrating runs only: each freed epitem's handle (slot, generation) and its id, so
+    /// that narration about a stale handle (a use after free) names the item as it was
+    /// named while live ([`crate::kernel::Kernel::epitem_id`]). Simulator bookkeeping: no lock.
+    pub freed_epitem_ids: BTreeMap<(u32, u32), u64>,
     pub next_id: u64,
     /// Pipe buffer pages released by readers, reused by writers (host allocations only:
     /// nothing of the model depends on it).
@@ -401,6 +405,7 @@ impl Default for Objects {
             txlink_owner: LinkOwners::default(),
             psw_list: Vec::new(),
             pwq_items: BTreeMap::new(),
+            freed_epitem_ids: BTreeMap::new(),
             next_id: 1,
             spare_pages: PagePool::default(),
         }

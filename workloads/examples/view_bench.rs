@@ -7,7 +7,7 @@
 //! also starts a renderer process; the median of all is the figure. Each open also
 //! prints the page's own breakdown from its performance marks (milliseconds since the
 //! tab's navigation started): the file read, the HTML parsed, the data unpacked
-//! (base64, inflate, header), the view built and first painted. The machine's load
+//! (base64, inflate, header), the view built and drawn (its first frame). The machine's load
 //! average is printed beside them: on a shared machine the numbers move with it.
 //!
 //! ```sh
@@ -72,7 +72,7 @@ fn main() {
             .unwrap();
         let mark = |i: usize| marks[i].as_f64().unwrap_or(f64::NAN);
         println!(
-            "open {}: {open_ms:.0} ms (new tab until built; load average {}) — in the page: file read by {:.0}, HTML parsed by {:.0}, data unpacked by {:.0}, view built and painted by {:.0} (unpack + build {:.0})",
+            "open {}: {open_ms:.0} ms (new tab until built; load average {}) — in the page: file read by {:.0}, HTML parsed by {:.0}, data unpacked by {:.0}, view built and drawn by {:.0} (unpack + build {:.0})",
             attempt + 1,
             load_average(),
             mark(0),
