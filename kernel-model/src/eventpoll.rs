@@ -735,7 +735,8 @@ impl<G: Granularity> Kernel<G> {
     pub(crate) async fn ep_remove(&self, ep: EventPollId, epi: EpitemId) -> SysResult<()> {
         let (lock, ..) = self.ep_fields(ep).ok_or(Errno::ENOENT)?;
         let file = self.with_epi(epi, |e| e.file).ok_or(Errno::ENOENT)?;
-        self.cx.note(|| format!("ep_remove: epitem{}", self.epitem_id(epi)));
+        self.cx
+            .note(|| format!("ep_remove: epitem{}", self.epitem_id(epi)));
         let unhook_under_lock = self.injected(Injection::UnhookUnderLock);
         if !unhook_under_lock {
             self.ep_unregister_pollwait(ep, epi).await;
@@ -785,8 +786,12 @@ impl<G: Granularity> Kernel<G> {
         let events = self.cx.load(events_word).await as u32;
         let mut pwake = false;
         if events & !EP_PRIVATE_BITS == 0 {
-            self.cx
-                .note(|| format!("  epitem{} is disabled (ONESHOT fired): ignored", self.epitem_id(epi)));
+            self.cx.note(|| {
+                format!(
+                    "  epitem{} is disabled (ONESHOT fired): ignored",
+                    self.epitem_id(epi)
+                )
+            });
         } else {
             let linked = if self.injected(Injection::NoLinkedCheck) {
                 false
@@ -794,12 +799,20 @@ impl<G: Granularity> Kernel<G> {
                 self.ep_is_linked(link).await
             };
             if linked {
-                self.cx
-                    .note(|| format!("  epitem{} is already linked: not queued again", self.epitem_id(epi)));
+                self.cx.note(|| {
+                    format!(
+                        "  epitem{} is already linked: not queued again",
+                        self.epitem_id(epi)
+                    )
+                });
             } else {
                 list::list_add_tail(&self.cx, link, rdllist).await;
-                self.cx
-                    .note(|| format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", self.epitem_id(epi)));
+                self.cx.note(|| {
+                    format!(
+                        "  list_add_tail(epitem{}.rdllink, &ep->rdllist)",
+                        self.epitem_id(epi)
+                    )
+                });
             }
             self.wake_ep_wq_locked(wq).await;
             pwake = self.cx.waitqueue_active(poll_wait).await;

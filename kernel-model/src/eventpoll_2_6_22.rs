@@ -133,7 +133,8 @@ impl<G: Granularity> Kernel<G> {
         let (file, file_id, fd, link) = self
             .with_epi(epi, |e| (e.file, e.file_id, e.fd, e.rdllink()))
             .ok_or(Errno::ENOENT)?;
-        self.cx.note(|| format!("ep_remove: epitem{}", self.epitem_id(epi)));
+        self.cx
+            .note(|| format!("ep_remove: epitem{}", self.epitem_id(epi)));
         let unhook_under_lock = self.injected(Injection::UnhookUnderLock);
         if !unhook_under_lock {
             self.ep_unregister_pollwait(ep, epi).await;
@@ -348,7 +349,12 @@ impl<G: Granularity> Kernel<G> {
         let mut pwake = false;
         let events = cx.load(events_word).await as u32;
         if events & !EP_PRIVATE_BITS == 0 {
-            cx.note(|| format!("  epitem{} is disabled (ONESHOT fired): ignored", self.epitem_id(epi)));
+            cx.note(|| {
+                format!(
+                    "  epitem{} is disabled (ONESHOT fired): ignored",
+                    self.epitem_id(epi)
+                )
+            });
         } else {
             let chain = cx.load(ovflist).await;
             if chain != EP_UNACTIVE_PTR {
@@ -364,7 +370,9 @@ impl<G: Granularity> Kernel<G> {
                         )
                     });
                 } else {
-                    cx.note(|| format!("  epitem{} is already on ep->ovflist", self.epitem_id(epi)));
+                    cx.note(|| {
+                        format!("  epitem{} is already on ep->ovflist", self.epitem_id(epi))
+                    });
                 }
             } else {
                 let linked = if self.injected(Injection::NoLinkedCheck) {
@@ -374,12 +382,18 @@ impl<G: Granularity> Kernel<G> {
                 };
                 if linked {
                     cx.note(|| {
-                        format!("  epitem{} is already linked: not queued again", self.epitem_id(epi))
+                        format!(
+                            "  epitem{} is already linked: not queued again",
+                            self.epitem_id(epi)
+                        )
                     });
                 } else {
                     list::list_add_tail(cx, link, rdllist).await;
                     cx.note(|| {
-                        format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", self.epitem_id(epi))
+                        format!(
+                            "  list_add_tail(epitem{}.rdllink, &ep->rdllist)",
+                            self.epitem_id(epi)
+                        )
                     });
                 }
                 self.wake_ep_wq_locked(wq).await;

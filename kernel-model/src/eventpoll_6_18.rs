@@ -356,7 +356,8 @@ impl<G: Granularity> Kernel<G> {
         else {
             return false;
         };
-        self.cx.note(|| format!("__ep_remove: epitem{}", self.epitem_id(epi)));
+        self.cx
+            .note(|| format!("__ep_remove: epitem{}", self.epitem_id(epi)));
         self.ep_unregister_pollwait_6_18(epi).await;
 
         let Some(f_lock) = self.with_file(file, |f| f.f_ep_lock) else {
@@ -660,7 +661,12 @@ impl<G: Granularity> Kernel<G> {
         let mut pwake = false;
         let events = cx.load(events_word).await as u32;
         if events & !EP_PRIVATE_BITS == 0 {
-            cx.note(|| format!("  epitem{} is disabled (ONESHOT fired): ignored", self.epitem_id(epi)));
+            cx.note(|| {
+                format!(
+                    "  epitem{} is disabled (ONESHOT fired): ignored",
+                    self.epitem_id(epi)
+                )
+            });
         } else if pollflags != 0 && pollflags & events == 0 {
             cx.note(|| {
                 format!(
@@ -675,11 +681,21 @@ impl<G: Granularity> Kernel<G> {
                     let head = cx.read_once(ovflist).await;
                     cx.store(next, head).await;
                     cx.write_once(ovflist, link.address()).await;
-                    cx.note(|| format!("  scan running: epitem{} chained on ovflist", self.epitem_id(epi)));
+                    cx.note(|| {
+                        format!(
+                            "  scan running: epitem{} chained on ovflist",
+                            self.epitem_id(epi)
+                        )
+                    });
                 }
             } else if !self.ep_is_linked(link).await {
                 list::list_add_tail(cx, link, rdllist).await;
-                cx.note(|| format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", self.epitem_id(epi)));
+                cx.note(|| {
+                    format!(
+                        "  list_add_tail(epitem{}.rdllink, &ep->rdllist)",
+                        self.epitem_id(epi)
+                    )
+                });
             }
             if cx.waitqueue_active(wq).await {
                 let events = cx.load(events_word).await as u32;

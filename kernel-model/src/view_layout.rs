@@ -152,12 +152,10 @@ pub fn describe_wake_function<G: Granularity>(
                 },
             }
         }
-        WakeFunction::Callback { kind, .. } if kind == CALLBACK_EP_AUTOREMOVE => {
-            WakeFunctionName {
-                text: "ep_autoremove_wake_function".to_string(),
-                item: None,
-            }
-        }
+        WakeFunction::Callback { kind, .. } if kind == CALLBACK_EP_AUTOREMOVE => WakeFunctionName {
+            text: "ep_autoremove_wake_function".to_string(),
+            item: None,
+        },
         WakeFunction::Callback { kind, data } => WakeFunctionName {
             text: format!("callback {kind} ({data:#x})"),
             item: None,

@@ -261,8 +261,7 @@ const COMPRESSION_LEVEL: u8 = 3;
 
 /// Standard base64 with padding (what `atob` and `Uint8Array.fromBase64` read).
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -373,13 +372,7 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
     let mut lines = Interner::default();
     columns.push((
         "line",
-        Column::Int32(
-            trace
-                .lines
-                .iter()
-                .map(|l| lines.intern(l) as i32)
-                .collect(),
-        ),
+        Column::Int32(trace.lines.iter().map(|l| lines.intern(l) as i32).collect()),
     ));
     header.push_str(",\"lines\":");
     string_array(&mut header, &lines.strings);
