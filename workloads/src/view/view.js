@@ -360,7 +360,7 @@ class Pane {
       if (++count > TABLE_ROWS_MAX) continue;
       const mw = this.fieldWord(b, D.item.mask);
       const links = D.item.links.map(l => { const w = this.fieldWord(b, l + ".next"); return w < 0 ? "" : `${esc(l)}: ${this.linkState(s, w)}${onList.has(w) ? " on " + esc(onList.get(w)) : ""}`; }).join("<br>");
-      items += `<tr data-item="${esc(b.kind + b.id)}"><td>${esc(b.kind + b.id)}${this.isFreed(b, c) ? ' <span class="bad">freed</span>' : ""}</td><td>${mw >= 0 ? esc(this.maskText(s.vals[mw])) : ""}</td><td>${links}</td></tr>`;
+      items += `<tr data-item="${esc(b.kind + b.id)}"><td>${esc(b.kind + b.id)}${this.isFreed(b, c) ? ' <span class="bad">freed</span>' : ""}</td><td>${mw >= 0 ? esc(this.maskText(s.vals[mw])).replace(/\|/g, "|<wbr>") : ""}</td><td>${links}</td></tr>`;
     }
     if (count > TABLE_ROWS_MAX) items += `<tr><td colspan=3 class="muted">… ${count - TABLE_ROWS_MAX} more</td></tr>`;
     const ctx = k => esc(D.contexts[k] || "ctx" + k);
