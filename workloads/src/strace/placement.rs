@@ -46,12 +46,14 @@ impl Phase {
     }
 }
 
-/// How long after a call starts its [`Phase::Waiting`] events are due. At `syscall`
-/// granularity a call runs to completion or to its first sleep in one step, so any
-/// delay past its start lands after its first scan; it stays below the lead of the next
-/// call's own events ([`super::world::OUTSIDE_LEAD_NS`] before a call at least
+/// How long after a call's time its [`Phase::Waiting`] events are due. The task wakes
+/// from its `sleep until` and enters the call about 1.6 µs after that time (the timer,
+/// a context switch); at `syscall` granularity the call then runs to completion or to
+/// its first sleep in one step, so an event due after the entry lands after the first
+/// scan, even on the other (idle) CPU. It stays below the lead of the next call's own
+/// events ([`super::world::OUTSIDE_LEAD_NS`] before a call at least
 /// [`super::world::LINE_NS`] later), so it never passes them.
-pub const WAIT_OFFSET_NS: u64 = 1_000;
+pub const WAIT_OFFSET_NS: u64 = 4_000;
 
 /// The most outside events one call's placement may name.
 pub const EVENTS_PER_CALL_MAX: usize = 64;
