@@ -99,8 +99,9 @@ pub(crate) fn search_placement(
     Ok((attempt, search))
 }
 
-/// The placements tried for a call that saw `events` outside events, fewest moved
-/// first (all before is the first, and skipped by the caller when current).
+/// The placements tried for a call that saw `events` outside events: all before (the
+/// importer's, skipped by the caller when current), all while the call waits, then the
+/// others, fewest moved first.
 fn candidates(events: usize) -> Vec<Vec<Phase>> {
     let of_mask = |mask: u64| -> Vec<Phase> {
         (0..events)
@@ -114,12 +115,15 @@ fn candidates(events: usize) -> Vec<Vec<Phase>> {
             .collect()
     };
     if events <= EVERY_PLACEMENT_EVENTS_MAX {
+        let all = (1u64 << events) - 1;
         let mut masks: Vec<u64> = (0..1u64 << events).collect();
-        masks.sort_by_key(|m| (m.count_ones(), *m));
+        // All of them while the call waits first: a batch of replies that came back
+        // while the server slept is the common case.
+        masks.sort_by_key(|m| (*m != 0, *m != all, m.count_ones(), *m));
         return masks.into_iter().map(of_mask).collect();
     }
-    let mut out = vec![vec![Phase::Before; events]];
-    for moved in 1..=events {
+    let mut out = vec![vec![Phase::Before; events], vec![Phase::Waiting; events]];
+    for moved in 1..events {
         let first_run: Vec<Phase> = (0..events)
             .map(|k| if k < moved { Phase::Waiting } else { Phase::Before })
             .collect();
@@ -149,8 +153,9 @@ mod tests {
         let c = candidates(3);
         assert_eq!(c.len(), 8);
         assert_eq!(c[0], vec![Phase::Before; 3]);
-        assert_eq!(c[1], vec![Phase::Waiting, Phase::Before, Phase::Before]);
-        assert_eq!(c[7], vec![Phase::Waiting; 3]);
+        assert_eq!(c[1], vec![Phase::Waiting; 3]);
+        assert_eq!(c[2], vec![Phase::Waiting, Phase::Before, Phase::Before]);
+        assert_eq!(c[7], vec![Phase::Before, Phase::Waiting, Phase::Waiting]);
         let many = candidates(EVERY_PLACEMENT_EVENTS_MAX + 2);
         assert!(many.len() < 1 << (EVERY_PLACEMENT_EVENTS_MAX + 2));
         assert!(many.contains(&vec![Phase::Waiting; EVERY_PLACEMENT_EVENTS_MAX + 2]));
