@@ -20,10 +20,10 @@ use sim::StrategyKind;
 use crate::cli::{ImportArgs, ReplayArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::write_json;
+use crate::replay_search::{PlacementSearch, PLACEMENT_RUNS};
 use crate::scenario::results::CallResult;
 use crate::scenario::Scenario;
 use crate::session::{self, Capture, Executed, Resolved};
-use crate::replay_search::{PlacementSearch, PLACEMENT_RUNS};
 use crate::strace::placement::Placement;
 use crate::strace::{self, Import, ImportOptions, Recorded};
 
@@ -323,12 +323,7 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
     }
     let started = Instant::now();
     let given = parse_placement(args.place.as_deref())?;
-    let mut attempt = Attempt::make(
-        text,
-        args,
-        given.clone().unwrap_or_default(),
-        &args.common,
-    )?;
+    let mut attempt = Attempt::make(text, args, given.clone().unwrap_or_default(), &args.common)?;
     // The speed is that of one import and one replay, whatever the searches add.
     let elapsed = started.elapsed().as_secs_f64();
     let mut placed = None;
@@ -362,7 +357,9 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
         }
     }
     if let (Some(stuck), Some((_, _, why))) = (
-        placed.as_ref().and_then(|p: &PlacementSearch| p.stuck.as_ref()),
+        placed
+            .as_ref()
+            .and_then(|p: &PlacementSearch| p.stuck.as_ref()),
         comparison.first.as_mut(),
     ) {
         why.push_str(&format!("; {stuck}"));

@@ -125,7 +125,13 @@ fn candidates(events: usize) -> Vec<Vec<Phase>> {
     let mut out = vec![vec![Phase::Before; events], vec![Phase::Waiting; events]];
     for moved in 1..events {
         let first_run: Vec<Phase> = (0..events)
-            .map(|k| if k < moved { Phase::Waiting } else { Phase::Before })
+            .map(|k| {
+                if k < moved {
+                    Phase::Waiting
+                } else {
+                    Phase::Before
+                }
+            })
             .collect();
         let last_run: Vec<Phase> = (0..events)
             .map(|k| {

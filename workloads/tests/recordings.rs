@@ -123,10 +123,7 @@ fn the_multi_client_redis_recording_differs_with_every_event_before_its_call() {
     assert_eq!(status, Some(1));
     assert_eq!(json["placement"], "");
     let first = &json["first_mismatch"];
-    assert!(
-        first["why"].as_str().unwrap().contains("order"),
-        "{json:#}"
-    );
+    assert!(first["why"].as_str().unwrap().contains("order"), "{json:#}");
 }
 
 #[test]

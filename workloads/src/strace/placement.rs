@@ -123,7 +123,8 @@ impl Placement {
                     position + 1
                 )
             })?;
-            let phases: Option<Vec<Phase>> = phases.trim().chars().map(Phase::from_letter).collect();
+            let phases: Option<Vec<Phase>> =
+                phases.trim().chars().map(Phase::from_letter).collect();
             let Some(phases) = phases.filter(|p| !p.is_empty() && p.len() <= EVENTS_PER_CALL_MAX)
             else {
                 return Err(format!(
