@@ -1,14 +1,17 @@
-//! `epsim import FILE [-o FILE.scn]` and `epsim replay FILE` of an strace recording:
-//! the recording as a scenario ([`crate::strace`]), run on a kernel version, every
-//! replayed call's simulated result compared with the recorded one.
+//! `epsim import FILE [-o FILE.scn] [--place P]` and `epsim replay FILE` of an strace
+//! recording: the recording as a scenario ([`crate::strace`]), run on a kernel version,
+//! every replayed call's simulated result compared with the recorded one.
 //!
-//! A multi-task recording whose run with the default (timed) strategy does not match
-//! every recorded result is searched: runs of the random strategy with seeds 1, 2, ...
-//! (run `i` is `epsim run --strategy random --seed i`, as `explore` makes them), at most
-//! [`SEARCH_RUNS`], each checked against every recorded result; the first that matches
-//! all is the consistent schedule, printed with the command that replays it. If none
-//! does, the run that matched the longest prefix of the recording (in the order the
-//! calls returned) is reported, with its first mismatch and why.
+//! A recording whose run with the default (timed) strategy does not match every
+//! recorded result is searched twice over. First where its outside events landed
+//! ([`crate::replay_search`]: before the call that saw them, or while it waits). Then,
+//! for a multi-task recording, its schedule: runs of the random strategy with seeds 1,
+//! 2, ... (run `i` is `epsim run --strategy random --seed i`, as `explore` makes them), at
+//! most [`SEARCH_RUNS`], each checked against every recorded result. The first run that
+//! matches all gives the consistent placement and schedule, printed with the command
+//! that replays them. If none does, the run that matched the longest prefix of the
+//! recording (in the order the calls returned) is reported, with its first mismatch and
+//! why.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,7 +20,7 @@ use std::time::Instant;
 use serde_json::json;
 use sim::StrategyKind;
 
-use crate::cli::{ImportArgs, ReplayArgs};
+use crate::cli::{CommonOpts, ImportArgs, ReplayArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::write_json;
 use crate::replay_search::{PlacementSearch, PLACEMENT_RUNS};
@@ -135,7 +138,7 @@ impl Attempt {
         text: &str,
         args: &ReplayArgs,
         placement: Placement,
-        common: &crate::cli::CommonOpts,
+        common: &CommonOpts,
     ) -> Result<Attempt, CliError> {
         let import = strace::import(
             text,
@@ -318,7 +321,7 @@ fn matches(recorded: &Recorded, sim: &CallResult) -> Result<(), (String, String)
 pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit, CliError> {
     if args.common.schedule.is_some() {
         return Err(CliError::usage(
-            "a recording is replayed by importing it: give no --schedule (to replay a schedule the search printed, import it with `epsim import FILE -o FILE.scn` and replay the scenario)",
+            "a recording is replayed by importing it: give no --schedule (to replay a schedule the search printed, run the `replay it:` command it printed: `epsim import FILE --place P -o FILE.scn`, then `epsim replay FILE.scn --schedule S`)",
         ));
     }
     let started = Instant::now();
@@ -332,8 +335,35 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
         && args.common.strategy.is_none()
         && attempt.import.outside_events > 0
     {
-        let (found, search) = crate::replay_search::search_placement(text, args, attempt)?;
-        attempt = found;
+        // Where the events landed is a fact of the recording, made on the header's kernel
+        // (6.18): the search runs there, and another version replays what it found.
+        let recorded_kernel = CommonOpts {
+            kernel: None,
+            ..args.common.clone()
+        };
+        let same_kernel = args.common.kernel.is_none()
+            || attempt.resolved.options.kernel.version
+                == session::resolve(&attempt.scenario, &recorded_kernel)?
+                    .options
+                    .kernel
+                    .version;
+        let base = if same_kernel {
+            attempt
+        } else {
+            Attempt::make(text, args, Placement::default(), &recorded_kernel)?
+        };
+        let (found, mut search) =
+            crate::replay_search::search_placement(text, args, base, &recorded_kernel)?;
+        if !same_kernel {
+            search.stuck = search
+                .stuck
+                .map(|why| format!("on the recording's kernel (the header's): {why}"));
+        }
+        attempt = if same_kernel {
+            found
+        } else {
+            Attempt::make(text, args, found.placement, &args.common)?
+        };
         placed = Some(search);
     }
     let Attempt {

@@ -15,7 +15,7 @@
 //! When no placement of those calls within the bound ([`PLACEMENT_RUNS`] runs in all)
 //! gets past a call, the search stops there and says so.
 
-use crate::cli::ReplayArgs;
+use crate::cli::{CommonOpts, ReplayArgs};
 use crate::exit::CliError;
 use crate::import_cmd::Attempt;
 use crate::strace::placement::Phase;
@@ -38,12 +38,13 @@ pub struct PlacementSearch {
     pub stuck: Option<String>,
 }
 
-/// Searches placements from `attempt` (the import under the empty placement and its
-/// run): the attempt that matched the longest prefix, and what the search did.
+/// Searches placements from `attempt` (an import and its run under `common`): the
+/// attempt that matched the longest prefix, and what the search did.
 pub(crate) fn search_placement(
     text: &str,
     args: &ReplayArgs,
     mut attempt: Attempt,
+    common: &CommonOpts,
 ) -> Result<(Attempt, PlacementSearch), CliError> {
     let mut search = PlacementSearch::default();
     while attempt.comparison.first.is_some() {
@@ -70,7 +71,7 @@ pub(crate) fn search_placement(
                 search.runs += 1;
                 let mut placement = attempt.placement.clone();
                 placement.set(line, phases);
-                let next = Attempt::make(text, args, placement, &args.common)?;
+                let next = Attempt::make(text, args, placement, common)?;
                 if next.comparison.prefix > first {
                     improved = Some(next);
                     break 'targets;
