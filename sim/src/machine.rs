@@ -247,6 +247,7 @@ impl Machine {
         );
         self.ran = true;
         let footprints = strategy.wants_footprints();
+        let sees_forced = strategy.sees_forced_decisions();
         let strategy: NonNull<dyn Scheduler + '_> = NonNull::from(strategy);
         // SAFETY: only the lifetime is erased. The pointer lives in the state for the
         // duration of this call only (the guard clears it, also on unwinding), it is
@@ -256,6 +257,7 @@ impl Machine {
         let strategy: NonNull<dyn Scheduler> = unsafe { std::mem::transmute(strategy) };
         let state = self.state.clone();
         state.strategy.set(Some(strategy));
+        state.strategy_sees_forced.set(sees_forced);
         state.mem.footprint.set_on(footprints);
         struct Clear<'a>(&'a State);
         impl Drop for Clear<'_> {
@@ -346,12 +348,17 @@ impl Machine {
                     break;
                 }
             }
+            let listed = if list_alone(state) {
+                Ok(())
+            } else {
+                collect_actions(state)
+            };
             if let Err(SelfDeadlock {
                 cpu,
                 context,
                 lock,
                 holder,
-            }) = collect_actions(state)
+            }) = listed
             {
                 self.report_self_deadlock(cpu, context, lock, holder);
                 return Err(RunEnd::Halted);
@@ -390,6 +397,27 @@ fn decide(state: &State) -> Result<usize, RunEnd> {
         observe_step(state);
     }
     let exec = state.exec.borrow();
+    // A forced decision (one enabled action) is recorded like any other — the schedule
+    // and its fingerprints do not change — but a strategy that would only answer 0 is
+    // not asked (see `Scheduler::sees_forced_decisions`).
+    let choice = if exec.views.len() == 1 && !state.strategy_sees_forced.get() {
+        0
+    } else {
+        ask_strategy(state, &exec, index)
+    };
+    // Without a replay there is no window to check (`DecisionLog::record` would only
+    // record the decision).
+    state
+        .decisions
+        .borrow_mut()
+        .schedule
+        .record(choice as u32, exec.fingerprint);
+    Ok(choice)
+}
+
+/// The strategy's choice among the listed actions (decision number `index`).
+#[inline]
+fn ask_strategy(state: &State, exec: &Exec, index: u64) -> usize {
     let view = DecisionView {
         decision: index,
         step: state.step.get(),
@@ -408,14 +436,7 @@ fn decide(state: &State) -> Result<usize, RunEnd> {
         choice < exec.views.len(),
         "strategy chose a disabled action"
     );
-    // Without a replay there is no window to check (`DecisionLog::record` would only
-    // record the decision).
-    state
-        .decisions
-        .borrow_mut()
-        .schedule
-        .record(choice as u32, exec.fingerprint);
-    Ok(choice)
+    choice
 }
 
 /// Shows the strategy the footprint of the step its last decision chose (what happened
@@ -714,6 +735,106 @@ fn collect_actions(state: &State) -> Result<(), SelfDeadlock> {
     Ok(())
 }
 
+/// Lists the enabled actions when only one context can act, without the walk of
+/// [`collect_actions`]: no other CPU has a context, a queued task or a buffered store, no
+/// interrupt or timer is pending, the context's CPU has no task waiting that an idle CPU
+/// could steal, and its op is not a lock acquisition (which may spin). Then the list is
+/// that CPU's drainable stores and the context's run — the list, contexts and fingerprint
+/// `collect_actions` gives (debug builds check it), with nothing for
+/// `dispatch_idle_cpus` to do. Returns whether it listed them (else the caller walks).
+///
+/// This is what makes a forced decision cheap: at `access` granularity with one CPU at
+/// work, most decisions have one enabled action, and [`decide`] then does not ask a
+/// strategy that would only answer 0.
+fn list_alone(state: &State) -> bool {
+    if !state.events.borrow().is_empty() {
+        return false;
+    }
+    let cpus = state.cpus.borrow();
+    let mut alone = None;
+    {
+        let tasks = state.tasks.borrow();
+        for (c, cpu_data) in cpus.iter().enumerate() {
+            let cpu = CpuId(c as u16);
+            let top = match cpu_data.interrupt {
+                Some(context) => Some(context),
+                None => cpu_data.task.map(|task| tasks[task.index()].context),
+            };
+            match top {
+                Some(_) if alone.is_some() => return false,
+                Some(context) => alone = Some((cpu, context)),
+                None => {
+                    if !cpu_data.runqueue.is_empty() || state.mem.oldest_buffered(cpu).is_some() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    let Some((cpu, context)) = alone else {
+        return false;
+    };
+    if cpus.len() > 1 && !cpus[cpu.index()].runqueue.is_empty() {
+        return false;
+    }
+    let op = state.contexts.borrow()[context.index()].pending;
+    if matches!(op, Op::Lock { .. }) {
+        return false;
+    }
+    let clock_ns = cpus[cpu.index()].clock_ns;
+    drop(cpus);
+    {
+        let mut exec = state.exec.borrow_mut();
+        let exec = &mut *exec;
+        exec.views.clear();
+        exec.run_contexts.clear();
+        let mut hasher = TraceHasher::default();
+        match state.config.model {
+            crate::mem::MemoryModel::Sc => {}
+            crate::mem::MemoryModel::Tso => {
+                if let Some(word) = state.mem.oldest_buffered(cpu) {
+                    push_drain(exec, &mut hasher, cpu, word, clock_ns);
+                }
+            }
+            crate::mem::MemoryModel::Pso => {
+                exec.scratch.clear();
+                state.mem.drainable(cpu, &mut exec.scratch);
+                for index in 0..exec.scratch.len() {
+                    let (cpu, word) = exec.scratch[index];
+                    push_drain(exec, &mut hasher, cpu, word, clock_ns);
+                }
+            }
+        }
+        push_action(
+            exec,
+            &mut hasher,
+            Action::Run { cpu },
+            Some(op),
+            clock_ns,
+            context,
+        );
+        exec.fingerprint = finish_fingerprint(&hasher);
+    }
+    #[cfg(debug_assertions)]
+    {
+        let (views, run_contexts, fingerprint) = {
+            let exec = state.exec.borrow();
+            (
+                exec.views.clone(),
+                exec.run_contexts.clone(),
+                exec.fingerprint,
+            )
+        };
+        assert!(!dispatch_would_act(state), "a CPU alone, yet dispatch would act");
+        assert!(collect_actions(state).is_ok());
+        let exec = state.exec.borrow();
+        assert_eq!(views, exec.views, "listing alone differs from the walk");
+        assert_eq!(run_contexts, exec.run_contexts);
+        assert_eq!(fingerprint, exec.fingerprint);
+    }
+    true
+}
+
 /// The context of an action that is not a `Run` (in `Exec::run_contexts`).
 const NO_CONTEXT: ContextId = ContextId(u32::MAX);
 
@@ -812,8 +933,8 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
             !state.halted.get()
                 && state.decisions.borrow().mismatch.is_none()
                 && state.spawn_queue.borrow().is_empty()
-                && !dispatch_would_act(state)
-                && collect_actions(state).is_ok()
+                && (list_alone(state)
+                    || (!dispatch_would_act(state) && collect_actions(state).is_ok()))
                 && !state.exec.borrow().views.is_empty()
                 && state.step.get() < state.config.max_steps
         };

@@ -186,6 +186,9 @@ pub struct State {
     /// The strategy of the run in progress (set by [`crate::Machine::run`] for its
     /// duration only; see there).
     pub(crate) strategy: Cell<Option<std::ptr::NonNull<dyn crate::strategy::Scheduler>>>,
+    /// Whether the run's strategy is asked at forced decisions
+    /// ([`crate::strategy::Scheduler::sees_forced_decisions`]; set with `strategy`).
+    pub(crate) strategy_sees_forced: Cell<bool>,
     /// The observer of a watched run ([`Config::observe`] with narration), else `None`.
     pub(crate) observer: Option<RefCell<crate::observe::Observer>>,
 }
@@ -232,6 +235,7 @@ impl State {
             exec: RefCell::new(Exec::default()),
             in_place: InPlace::default(),
             strategy: Cell::new(None),
+            strategy_sees_forced: Cell::new(true),
             observer: (config.observe && narrating)
                 .then(|| RefCell::new(crate::observe::Observer::default())),
             config,
