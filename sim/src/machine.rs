@@ -921,6 +921,9 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
         (c.task(), c.in_interrupt())
     };
     state.step.set(state.step.get() + 1);
+    if decide_forced(state, cpu, context, op) {
+        return perform_in_place(state, cpu, context, op, task, in_interrupt);
+    }
     // Whether `Exec` lists the enabled actions as they are now (see `relist_after_drain`).
     let mut listed = false;
     loop {
@@ -961,34 +964,133 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
             }
             Action::Run { cpu: run_cpu } if run_context == context => {
                 debug_assert_eq!(run_cpu, cpu);
-                state.exec.borrow_mut().last_cpu = cpu;
-                state.current.set(Current { cpu, context });
-                return match state.perform(cpu, context, op) {
-                    Performed::Value(value) => {
-                        let event = TraceEvent::Op { op, result: value };
-                        state.record_as(cpu, task, in_interrupt, event);
-                        state.result.set(value);
-                        // The executor would poll the context now: it goes on.
-                        Poll::Ready(value)
-                    }
-                    Performed::Sleep => {
-                        state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
-                        state.record(cpu, Some(context), TraceEvent::Sleep);
-                        hand_over(state, InPlaceExit::Applied)
-                    }
-                    Performed::Yielded => {
-                        state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
-                        hand_over(state, InPlaceExit::Applied)
-                    }
-                    Performed::Halt => {
-                        state.halt();
-                        hand_over(state, InPlaceExit::Applied)
-                    }
-                };
+                return perform_in_place(state, cpu, context, op, task, in_interrupt);
             }
             _ => return hand_over(state, InPlaceExit::Decided(choice)),
         }
     }
+}
+
+/// The step of the context stepping in place, chosen: performs its op; the context goes
+/// on with the result, or hands over if the op suspended it.
+#[inline(always)]
+fn perform_in_place(
+    state: &State,
+    cpu: CpuId,
+    context: ContextId,
+    op: Op,
+    task: Option<TaskId>,
+    in_interrupt: bool,
+) -> Poll<u64> {
+    state.exec.borrow_mut().last_cpu = cpu;
+    state.current.set(Current { cpu, context });
+    match state.perform(cpu, context, op) {
+        Performed::Value(value) => {
+            let event = TraceEvent::Op { op, result: value };
+            state.record_as(cpu, task, in_interrupt, event);
+            state.result.set(value);
+            // The executor would poll the context now: it goes on.
+            Poll::Ready(value)
+        }
+        Performed::Sleep => {
+            state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
+            state.record(cpu, Some(context), TraceEvent::Sleep);
+            hand_over(state, InPlaceExit::Applied)
+        }
+        Performed::Yielded => {
+            state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
+            hand_over(state, InPlaceExit::Applied)
+        }
+        Performed::Halt => {
+            state.halt();
+            hand_over(state, InPlaceExit::Applied)
+        }
+    }
+}
+
+/// A forced decision, taken without listing: when the context stepping in place is the
+/// only thing the machine can do next — the conditions of [`list_alone`], and no store
+/// buffered anywhere — the enabled set is its run alone. The decision is recorded as
+/// the top of the loop would record it (choice 0, the fingerprint of that one-action
+/// set), and the strategy is asked only if it wants forced decisions, with the view it
+/// would get; nothing else is done, so schedules, fingerprints and trace hashes do not
+/// change. Not while a schedule is replayed (its checks read the listed set) or while a
+/// strategy records footprints (it observes each step before the next decision); there,
+/// and whenever a condition fails, returns `false` and the caller lists as usual.
+#[inline]
+fn decide_forced(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
+    if matches!(op, Op::Lock { .. })
+        || state.halted.get()
+        || state.step.get() >= state.config.max_steps
+        || state.mem.footprint.is_on()
+        || !state.spawn_queue.borrow().is_empty()
+        || !state.events.borrow().is_empty()
+        || !state.mem.no_buffered_stores()
+    {
+        return false;
+    }
+    {
+        let cpus = state.cpus.borrow();
+        if cpus.len() > 1 {
+            let others_idle = cpus.iter().all(|other| {
+                other.id == cpu
+                    || (other.task.is_none()
+                        && other.interrupt.is_none()
+                        && other.runqueue.is_empty())
+            });
+            if !others_idle || !cpus[cpu.index()].runqueue.is_empty() {
+                return false;
+            }
+        }
+    }
+    let mut hasher = TraceHasher::default();
+    hash_action(&mut hasher, Action::Run { cpu });
+    let fingerprint = finish_fingerprint(&hasher);
+    let index = {
+        let log = state.decisions.borrow();
+        if log.replay.is_some() || log.mismatch.is_some() {
+            return false;
+        }
+        log.schedule.decisions
+    };
+    #[cfg(debug_assertions)]
+    {
+        assert!(!dispatch_would_act(state));
+        assert!(collect_actions(state).is_ok());
+        let exec = state.exec.borrow();
+        assert_eq!(exec.views.len(), 1, "a forced decision with other actions");
+        assert_eq!(exec.views[0].action, Action::Run { cpu });
+        assert_eq!(exec.run_contexts[0], context);
+        assert_eq!(exec.fingerprint, fingerprint);
+    }
+    if state.strategy_sees_forced.get() {
+        let time_ns = state.cpus.borrow()[cpu.index()].clock_ns;
+        let actions = [ActionView {
+            action: Action::Run { cpu },
+            pending: Some(op),
+            time_ns,
+        }];
+        let view = DecisionView {
+            decision: index,
+            step: state.step.get(),
+            actions: &actions,
+            last_cpu: state.exec.borrow().last_cpu,
+            model: state.config.model,
+        };
+        let mut strategy = state
+            .strategy
+            .get()
+            .expect("decisions are made while `Machine::run` runs");
+        // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs.
+        let choice = unsafe { strategy.as_mut() }.choose(&view);
+        assert_eq!(choice, 0, "strategy chose a disabled action");
+    }
+    state
+        .decisions
+        .borrow_mut()
+        .schedule
+        .record(0, fingerprint);
+    true
 }
 
 /// After the drain `Exec::views[position]` of `cpu`'s store buffer, updates the list of
