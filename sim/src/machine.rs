@@ -248,6 +248,7 @@ impl Machine {
         self.ran = true;
         let footprints = strategy.wants_footprints();
         let sees_forced = strategy.sees_forced_decisions();
+        let drains_eagerly = strategy.drains_eagerly();
         let strategy: NonNull<dyn Scheduler + '_> = NonNull::from(strategy);
         // SAFETY: only the lifetime is erased. The pointer lives in the state for the
         // duration of this call only (the guard clears it, also on unwinding), it is
@@ -258,6 +259,7 @@ impl Machine {
         let state = self.state.clone();
         state.strategy.set(Some(strategy));
         state.strategy_sees_forced.set(sees_forced);
+        state.strategy_drains_eagerly.set(drains_eagerly);
         state.mem.footprint.set_on(footprints);
         struct Clear<'a>(&'a State);
         impl Drop for Clear<'_> {
@@ -921,7 +923,7 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
         (c.task(), c.in_interrupt())
     };
     state.step.set(state.step.get() + 1);
-    if decide_forced(state, cpu, context, op) {
+    if step_alone(state, cpu, context, op) {
         return perform_in_place(state, cpu, context, op, task, in_interrupt);
     }
     // Whether `Exec` lists the enabled actions as they are now (see `relist_after_drain`).
@@ -1008,89 +1010,134 @@ fn perform_in_place(
     }
 }
 
-/// A forced decision, taken without listing: when the context stepping in place is the
-/// only thing the machine can do next — the conditions of [`list_alone`], and no store
-/// buffered anywhere — the enabled set is its run alone. The decision is recorded as
-/// the top of the loop would record it (choice 0, the fingerprint of that one-action
-/// set), and the strategy is asked only if it wants forced decisions, with the view it
-/// would get; nothing else is done, so schedules, fingerprints and trace hashes do not
-/// change. Not while a schedule is replayed (its checks read the listed set) or while a
-/// strategy records footprints (it observes each step before the next decision); there,
-/// and whenever a condition fails, returns `false` and the caller lists as usual.
+/// The decisions of a context stepping in place while it is alone, taken without
+/// listing. When its CPU is the only one at work — no other CPU has a context, a queued
+/// task or a buffered store, no interrupt or timer is pending, its own CPU has no task
+/// waiting that an idle CPU could steal, and its op is not a lock acquisition — the
+/// enabled set is known without the walk of [`collect_actions`]: the drain of its CPU's
+/// oldest buffered store if there is one (`tso`), then its run. Each decision is
+/// recorded as the top of the loop would record it (the choice, the fingerprint of that
+/// set), and the strategy is asked, with the view it would get, unless it has said what
+/// it would answer: 0 at a forced decision (one action:
+/// [`Scheduler::sees_forced_decisions`]) or at a drain ([`Scheduler::drains_eagerly`]).
+/// Drains chosen are applied as the loop applies them; when the run is chosen, returns
+/// `true` and the caller performs the op. Schedules, fingerprints and trace hashes do
+/// not change (debug builds compare every set with the walk).
+///
+/// Returns `false` — the caller lists as usual — when a condition fails, under `pso`
+/// with a store buffered (several drains may be enabled), after a lock release drains
+/// (the loop lists again then), while a schedule is replayed (its checks read the listed
+/// set) and while a strategy records footprints (it observes each step first).
 #[inline]
-fn decide_forced(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
-    if matches!(op, Op::Lock { .. })
-        || state.halted.get()
-        || state.step.get() >= state.config.max_steps
-        || state.mem.footprint.is_on()
-        || !state.spawn_queue.borrow().is_empty()
-        || !state.events.borrow().is_empty()
-        || !state.mem.no_buffered_stores()
-    {
+fn step_alone(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
+    if matches!(op, Op::Lock { .. }) || state.mem.footprint.is_on() || !alone(state, cpu) {
         return false;
     }
-    {
-        let cpus = state.cpus.borrow();
-        if cpus.len() > 1 {
-            let others_idle = cpus.iter().all(|other| {
-                other.id == cpu
-                    || (other.task.is_none()
-                        && other.interrupt.is_none()
-                        && other.runqueue.is_empty())
-            });
-            if !others_idle || !cpus[cpu.index()].runqueue.is_empty() {
-                return false;
-            }
-        }
-    }
-    let mut hasher = TraceHasher::default();
-    hash_action(&mut hasher, Action::Run { cpu });
-    let fingerprint = finish_fingerprint(&hasher);
-    let index = {
-        let log = state.decisions.borrow();
-        if log.replay.is_some() || log.mismatch.is_some() {
+    loop {
+        if state.halted.get() || state.step.get() >= state.config.max_steps {
             return false;
         }
-        log.schedule.decisions
-    };
-    #[cfg(debug_assertions)]
-    {
-        assert!(!dispatch_would_act(state));
-        assert!(collect_actions(state).is_ok());
-        let exec = state.exec.borrow();
-        assert_eq!(exec.views.len(), 1, "a forced decision with other actions");
-        assert_eq!(exec.views[0].action, Action::Run { cpu });
-        assert_eq!(exec.run_contexts[0], context);
-        assert_eq!(exec.fingerprint, fingerprint);
-    }
-    if state.strategy_sees_forced.get() {
+        let oldest = state.mem.oldest_buffered(cpu);
+        if oldest.is_some() && state.config.model != crate::mem::MemoryModel::Tso {
+            return false;
+        }
+        let index = {
+            let log = state.decisions.borrow();
+            if log.replay.is_some() || log.mismatch.is_some() {
+                return false;
+            }
+            log.schedule.decisions
+        };
         let time_ns = state.cpus.borrow()[cpu.index()].clock_ns;
-        let actions = [ActionView {
+        let run = ActionView {
             action: Action::Run { cpu },
             pending: Some(op),
             time_ns,
-        }];
-        let view = DecisionView {
-            decision: index,
-            step: state.step.get(),
-            actions: &actions,
-            last_cpu: state.exec.borrow().last_cpu,
-            model: state.config.model,
         };
-        let mut strategy = state
-            .strategy
-            .get()
-            .expect("decisions are made while `Machine::run` runs");
-        // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs.
-        let choice = unsafe { strategy.as_mut() }.choose(&view);
-        assert_eq!(choice, 0, "strategy chose a disabled action");
+        let mut hasher = TraceHasher::default();
+        let (actions, count) = match oldest {
+            Some(word) => {
+                let drain = ActionView {
+                    action: Action::Drain { cpu, word },
+                    pending: None,
+                    time_ns,
+                };
+                hash_action(&mut hasher, drain.action);
+                ([drain, run], 2)
+            }
+            None => ([run, run], 1),
+        };
+        hash_action(&mut hasher, Action::Run { cpu });
+        let fingerprint = finish_fingerprint(&hasher);
+        #[cfg(debug_assertions)]
+        {
+            assert!(!dispatch_would_act(state), "a CPU alone, yet dispatch would act");
+            assert!(collect_actions(state).is_ok());
+            let exec = state.exec.borrow();
+            assert_eq!(&exec.views[..], &actions[..count], "the set alone differs");
+            assert_eq!(exec.run_contexts[count - 1], context);
+            assert_eq!(exec.fingerprint, fingerprint);
+        }
+        let asked = match oldest {
+            None => state.strategy_sees_forced.get(),
+            Some(_) => !state.strategy_drains_eagerly.get(),
+        };
+        let choice = if asked {
+            let view = DecisionView {
+                decision: index,
+                step: state.step.get(),
+                actions: &actions[..count],
+                last_cpu: state.exec.borrow().last_cpu,
+                model: state.config.model,
+            };
+            let mut strategy = state
+                .strategy
+                .get()
+                .expect("decisions are made while `Machine::run` runs");
+            // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs.
+            let choice = unsafe { strategy.as_mut() }.choose(&view);
+            assert!(choice < count, "strategy chose a disabled action");
+            choice
+        } else {
+            0
+        };
+        state
+            .decisions
+            .borrow_mut()
+            .schedule
+            .record(choice as u32, fingerprint);
+        match oldest {
+            Some(word) if choice == 0 => {
+                apply_drain(state, cpu, word);
+                state.step.set(state.step.get() + 1);
+                if word.released_lock().is_some() {
+                    return false;
+                }
+            }
+            _ => return true,
+        }
     }
-    state
-        .decisions
-        .borrow_mut()
-        .schedule
-        .record(0, fingerprint);
-    true
+}
+
+/// Whether `cpu` is the only CPU at work (see [`step_alone`]), its own store buffer
+/// aside.
+#[inline]
+fn alone(state: &State, cpu: CpuId) -> bool {
+    if !state.spawn_queue.borrow().is_empty() || !state.events.borrow().is_empty() {
+        return false;
+    }
+    let cpus = state.cpus.borrow();
+    if cpus.len() == 1 {
+        return true;
+    }
+    cpus[cpu.index()].runqueue.is_empty()
+        && cpus.iter().all(|other| {
+            other.id == cpu
+                || (other.task.is_none()
+                    && other.interrupt.is_none()
+                    && other.runqueue.is_empty()
+                    && state.mem.oldest_buffered(other.id).is_none())
+        })
 }
 
 /// After the drain `Exec::views[position]` of `cpu`'s store buffer, updates the list of

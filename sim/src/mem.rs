@@ -671,17 +671,6 @@ impl Memory {
         self.buffers.borrow()[cpu.index()].entries.clone()
     }
 
-    /// Whether no CPU has a buffered store (always, under `sc`).
-    #[inline]
-    pub fn no_buffered_stores(&self) -> bool {
-        self.model == MemoryModel::Sc
-            || self
-                .buffers
-                .borrow()
-                .iter()
-                .all(|buffer| buffer.entries.is_empty())
-    }
-
     /// The word of `cpu`'s oldest buffered store, if any: under tso the only store that
     /// may drain next (what [`Memory::drainable`] lists, without a list).
     #[inline]

@@ -189,6 +189,9 @@ pub struct State {
     /// Whether the run's strategy is asked at forced decisions
     /// ([`crate::strategy::Scheduler::sees_forced_decisions`]; set with `strategy`).
     pub(crate) strategy_sees_forced: Cell<bool>,
+    /// Whether the run's strategy is asked when a drain comes first
+    /// ([`crate::strategy::Scheduler::drains_eagerly`]; set with `strategy`).
+    pub(crate) strategy_drains_eagerly: Cell<bool>,
     /// The observer of a watched run ([`Config::observe`] with narration), else `None`.
     pub(crate) observer: Option<RefCell<crate::observe::Observer>>,
 }
@@ -236,6 +239,7 @@ impl State {
             in_place: InPlace::default(),
             strategy: Cell::new(None),
             strategy_sees_forced: Cell::new(true),
+            strategy_drains_eagerly: Cell::new(false),
             observer: (config.observe && narrating)
                 .then(|| RefCell::new(crate::observe::Observer::default())),
             config,

@@ -95,6 +95,13 @@ pub trait Scheduler {
     fn sees_forced_decisions(&self) -> bool {
         true
     }
+    /// Whether the strategy always chooses a store-buffer drain when the first enabled
+    /// action is one (index 0), changing nothing in itself: then the machine records
+    /// that decision without the call where it can tell the enabled set cheaply (one CPU
+    /// at work, see `step_in_place`). The default is `false`: be asked.
+    fn drains_eagerly(&self) -> bool {
+        false
+    }
 }
 
 /// Strategy names as the command line spells them.
@@ -154,6 +161,9 @@ impl Scheduler for Canonical {
     fn sees_forced_decisions(&self) -> bool {
         false
     }
+    fn drains_eagerly(&self) -> bool {
+        true
+    }
 }
 
 /// Uniformly random among the enabled actions, seeded.
@@ -204,6 +214,9 @@ impl Scheduler for RoundRobin {
     }
     fn sees_forced_decisions(&self) -> bool {
         false
+    }
+    fn drains_eagerly(&self) -> bool {
+        true
     }
 }
 
@@ -257,6 +270,9 @@ impl Scheduler for Timed {
 
     fn sees_forced_decisions(&self) -> bool {
         false
+    }
+    fn drains_eagerly(&self) -> bool {
+        true
     }
 }
 
