@@ -1041,32 +1041,14 @@ fn step_alone(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
         if oldest.is_some() && state.config.model != crate::mem::MemoryModel::Tso {
             return false;
         }
-        let index = {
-            let log = state.decisions.borrow();
-            if log.replay.is_some() || log.mismatch.is_some() {
-                return false;
-            }
-            log.schedule.decisions
-        };
-        let time_ns = state.cpus.borrow()[cpu.index()].clock_ns;
-        let run = ActionView {
-            action: Action::Run { cpu },
-            pending: Some(op),
-            time_ns,
-        };
+        let mut log = state.decisions.borrow_mut();
+        if log.replay.is_some() || log.mismatch.is_some() {
+            return false;
+        }
         let mut hasher = TraceHasher::default();
-        let (actions, count) = match oldest {
-            Some(word) => {
-                let drain = ActionView {
-                    action: Action::Drain { cpu, word },
-                    pending: None,
-                    time_ns,
-                };
-                hash_action(&mut hasher, drain.action);
-                ([drain, run], 2)
-            }
-            None => ([run, run], 1),
-        };
+        if let Some(word) = oldest {
+            hash_action(&mut hasher, Action::Drain { cpu, word });
+        }
         hash_action(&mut hasher, Action::Run { cpu });
         let fingerprint = finish_fingerprint(&hasher);
         #[cfg(debug_assertions)]
@@ -1074,6 +1056,7 @@ fn step_alone(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
             assert!(!dispatch_would_act(state), "a CPU alone, yet dispatch would act");
             assert!(collect_actions(state).is_ok());
             let exec = state.exec.borrow();
+            let (actions, count) = actions_alone(state, cpu, op, oldest);
             assert_eq!(&exec.views[..], &actions[..count], "the set alone differs");
             assert_eq!(exec.run_contexts[count - 1], context);
             assert_eq!(exec.fingerprint, fingerprint);
@@ -1083,29 +1066,12 @@ fn step_alone(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
             Some(_) => !state.strategy_drains_eagerly.get(),
         };
         let choice = if asked {
-            let view = DecisionView {
-                decision: index,
-                step: state.step.get(),
-                actions: &actions[..count],
-                last_cpu: state.exec.borrow().last_cpu,
-                model: state.config.model,
-            };
-            let mut strategy = state
-                .strategy
-                .get()
-                .expect("decisions are made while `Machine::run` runs");
-            // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs.
-            let choice = unsafe { strategy.as_mut() }.choose(&view);
-            assert!(choice < count, "strategy chose a disabled action");
-            choice
+            ask_alone(state, cpu, op, oldest, log.schedule.decisions)
         } else {
             0
         };
-        state
-            .decisions
-            .borrow_mut()
-            .schedule
-            .record(choice as u32, fingerprint);
+        log.schedule.record(choice as u32, fingerprint);
+        drop(log);
         match oldest {
             Some(word) if choice == 0 => {
                 apply_drain(state, cpu, word);
@@ -1117,6 +1083,55 @@ fn step_alone(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
             _ => return true,
         }
     }
+}
+
+/// The enabled set while `cpu` is alone (see [`step_alone`]): the drain of `oldest`, if
+/// any, then the run of `op` (the array's first `count` entries).
+fn actions_alone(
+    state: &State,
+    cpu: CpuId,
+    op: Op,
+    oldest: Option<Word>,
+) -> ([ActionView; 2], usize) {
+    let time_ns = state.cpus.borrow()[cpu.index()].clock_ns;
+    let run = ActionView {
+        action: Action::Run { cpu },
+        pending: Some(op),
+        time_ns,
+    };
+    match oldest {
+        Some(word) => {
+            let drain = ActionView {
+                action: Action::Drain { cpu, word },
+                pending: None,
+                time_ns,
+            };
+            ([drain, run], 2)
+        }
+        None => ([run, run], 1),
+    }
+}
+
+/// The strategy's choice (decision number `index`) while `cpu` is alone.
+#[inline(never)]
+fn ask_alone(state: &State, cpu: CpuId, op: Op, oldest: Option<Word>, index: u64) -> usize {
+    let (actions, count) = actions_alone(state, cpu, op, oldest);
+    let view = DecisionView {
+        decision: index,
+        step: state.step.get(),
+        actions: &actions[..count],
+        last_cpu: state.exec.borrow().last_cpu,
+        model: state.config.model,
+    };
+    let mut strategy = state
+        .strategy
+        .get()
+        .expect("decisions are made while `Machine::run` runs");
+    // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs; the
+    // strategy cannot reach the machine (so not the decision log borrowed meanwhile).
+    let choice = unsafe { strategy.as_mut() }.choose(&view);
+    assert!(choice < count, "strategy chose a disabled action");
+    choice
 }
 
 /// Whether `cpu` is the only CPU at work (see [`step_alone`]), its own store buffer
