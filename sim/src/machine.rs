@@ -827,7 +827,10 @@ fn list_alone(state: &State) -> bool {
                 exec.fingerprint,
             )
         };
-        assert!(!dispatch_would_act(state), "a CPU alone, yet dispatch would act");
+        assert!(
+            !dispatch_would_act(state),
+            "a CPU alone, yet dispatch would act"
+        );
         assert!(collect_actions(state).is_ok());
         let exec = state.exec.borrow();
         assert_eq!(views, exec.views, "listing alone differs from the walk");
@@ -1053,7 +1056,10 @@ fn step_alone(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
         let fingerprint = finish_fingerprint(&hasher);
         #[cfg(debug_assertions)]
         {
-            assert!(!dispatch_would_act(state), "a CPU alone, yet dispatch would act");
+            assert!(
+                !dispatch_would_act(state),
+                "a CPU alone, yet dispatch would act"
+            );
             assert!(collect_actions(state).is_ok());
             let exec = state.exec.borrow();
             let (actions, count) = actions_alone(state, cpu, op, oldest);
