@@ -247,6 +247,8 @@ impl Machine {
         );
         self.ran = true;
         let footprints = strategy.wants_footprints();
+        let sees_forced = strategy.sees_forced_decisions();
+        let drains_eagerly = strategy.drains_eagerly();
         let strategy: NonNull<dyn Scheduler + '_> = NonNull::from(strategy);
         // SAFETY: only the lifetime is erased. The pointer lives in the state for the
         // duration of this call only (the guard clears it, also on unwinding), it is
@@ -256,6 +258,8 @@ impl Machine {
         let strategy: NonNull<dyn Scheduler> = unsafe { std::mem::transmute(strategy) };
         let state = self.state.clone();
         state.strategy.set(Some(strategy));
+        state.strategy_sees_forced.set(sees_forced);
+        state.strategy_drains_eagerly.set(drains_eagerly);
         state.mem.footprint.set_on(footprints);
         struct Clear<'a>(&'a State);
         impl Drop for Clear<'_> {
@@ -346,12 +350,17 @@ impl Machine {
                     break;
                 }
             }
+            let listed = if list_alone(state) {
+                Ok(())
+            } else {
+                collect_actions(state)
+            };
             if let Err(SelfDeadlock {
                 cpu,
                 context,
                 lock,
                 holder,
-            }) = collect_actions(state)
+            }) = listed
             {
                 self.report_self_deadlock(cpu, context, lock, holder);
                 return Err(RunEnd::Halted);
@@ -390,6 +399,27 @@ fn decide(state: &State) -> Result<usize, RunEnd> {
         observe_step(state);
     }
     let exec = state.exec.borrow();
+    // A forced decision (one enabled action) is recorded like any other — the schedule
+    // and its fingerprints do not change — but a strategy that would only answer 0 is
+    // not asked (see `Scheduler::sees_forced_decisions`).
+    let choice = if exec.views.len() == 1 && !state.strategy_sees_forced.get() {
+        0
+    } else {
+        ask_strategy(state, &exec, index)
+    };
+    // Without a replay there is no window to check (`DecisionLog::record` would only
+    // record the decision).
+    state
+        .decisions
+        .borrow_mut()
+        .schedule
+        .record(choice as u32, exec.fingerprint);
+    Ok(choice)
+}
+
+/// The strategy's choice among the listed actions (decision number `index`).
+#[inline]
+fn ask_strategy(state: &State, exec: &Exec, index: u64) -> usize {
     let view = DecisionView {
         decision: index,
         step: state.step.get(),
@@ -408,14 +438,7 @@ fn decide(state: &State) -> Result<usize, RunEnd> {
         choice < exec.views.len(),
         "strategy chose a disabled action"
     );
-    // Without a replay there is no window to check (`DecisionLog::record` would only
-    // record the decision).
-    state
-        .decisions
-        .borrow_mut()
-        .schedule
-        .record(choice as u32, exec.fingerprint);
-    Ok(choice)
+    choice
 }
 
 /// Shows the strategy the footprint of the step its last decision chose (what happened
@@ -714,6 +737,109 @@ fn collect_actions(state: &State) -> Result<(), SelfDeadlock> {
     Ok(())
 }
 
+/// Lists the enabled actions when only one context can act, without the walk of
+/// [`collect_actions`]: no other CPU has a context, a queued task or a buffered store, no
+/// interrupt or timer is pending, the context's CPU has no task waiting that an idle CPU
+/// could steal, and its op is not a lock acquisition (which may spin). Then the list is
+/// that CPU's drainable stores and the context's run — the list, contexts and fingerprint
+/// `collect_actions` gives (debug builds check it), with nothing for
+/// `dispatch_idle_cpus` to do. Returns whether it listed them (else the caller walks).
+///
+/// This is what makes a forced decision cheap: at `access` granularity with one CPU at
+/// work, most decisions have one enabled action, and [`decide`] then does not ask a
+/// strategy that would only answer 0.
+fn list_alone(state: &State) -> bool {
+    if !state.events.borrow().is_empty() {
+        return false;
+    }
+    let cpus = state.cpus.borrow();
+    let mut alone = None;
+    {
+        let tasks = state.tasks.borrow();
+        for (c, cpu_data) in cpus.iter().enumerate() {
+            let cpu = CpuId(c as u16);
+            let top = match cpu_data.interrupt {
+                Some(context) => Some(context),
+                None => cpu_data.task.map(|task| tasks[task.index()].context),
+            };
+            match top {
+                Some(_) if alone.is_some() => return false,
+                Some(context) => alone = Some((cpu, context)),
+                None => {
+                    if !cpu_data.runqueue.is_empty() || state.mem.oldest_buffered(cpu).is_some() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    let Some((cpu, context)) = alone else {
+        return false;
+    };
+    if cpus.len() > 1 && !cpus[cpu.index()].runqueue.is_empty() {
+        return false;
+    }
+    let op = state.contexts.borrow()[context.index()].pending;
+    if matches!(op, Op::Lock { .. }) {
+        return false;
+    }
+    let clock_ns = cpus[cpu.index()].clock_ns;
+    drop(cpus);
+    {
+        let mut exec = state.exec.borrow_mut();
+        let exec = &mut *exec;
+        exec.views.clear();
+        exec.run_contexts.clear();
+        let mut hasher = TraceHasher::default();
+        match state.config.model {
+            crate::mem::MemoryModel::Sc => {}
+            crate::mem::MemoryModel::Tso => {
+                if let Some(word) = state.mem.oldest_buffered(cpu) {
+                    push_drain(exec, &mut hasher, cpu, word, clock_ns);
+                }
+            }
+            crate::mem::MemoryModel::Pso => {
+                exec.scratch.clear();
+                state.mem.drainable(cpu, &mut exec.scratch);
+                for index in 0..exec.scratch.len() {
+                    let (cpu, word) = exec.scratch[index];
+                    push_drain(exec, &mut hasher, cpu, word, clock_ns);
+                }
+            }
+        }
+        push_action(
+            exec,
+            &mut hasher,
+            Action::Run { cpu },
+            Some(op),
+            clock_ns,
+            context,
+        );
+        exec.fingerprint = finish_fingerprint(&hasher);
+    }
+    #[cfg(debug_assertions)]
+    {
+        let (views, run_contexts, fingerprint) = {
+            let exec = state.exec.borrow();
+            (
+                exec.views.clone(),
+                exec.run_contexts.clone(),
+                exec.fingerprint,
+            )
+        };
+        assert!(
+            !dispatch_would_act(state),
+            "a CPU alone, yet dispatch would act"
+        );
+        assert!(collect_actions(state).is_ok());
+        let exec = state.exec.borrow();
+        assert_eq!(views, exec.views, "listing alone differs from the walk");
+        assert_eq!(run_contexts, exec.run_contexts);
+        assert_eq!(fingerprint, exec.fingerprint);
+    }
+    true
+}
+
 /// The context of an action that is not a `Run` (in `Exec::run_contexts`).
 const NO_CONTEXT: ContextId = ContextId(u32::MAX);
 
@@ -800,6 +926,9 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
         (c.task(), c.in_interrupt())
     };
     state.step.set(state.step.get() + 1);
+    if step_alone(state, cpu, context, op) {
+        return perform_in_place(state, cpu, context, op, task, in_interrupt);
+    }
     // Whether `Exec` lists the enabled actions as they are now (see `relist_after_drain`).
     let mut listed = false;
     loop {
@@ -812,8 +941,8 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
             !state.halted.get()
                 && state.decisions.borrow().mismatch.is_none()
                 && state.spawn_queue.borrow().is_empty()
-                && !dispatch_would_act(state)
-                && collect_actions(state).is_ok()
+                && (list_alone(state)
+                    || (!dispatch_would_act(state) && collect_actions(state).is_ok()))
                 && !state.exec.borrow().views.is_empty()
                 && state.step.get() < state.config.max_steps
         };
@@ -840,34 +969,196 @@ pub(crate) fn step_in_place(state: &State, op: Op) -> Poll<u64> {
             }
             Action::Run { cpu: run_cpu } if run_context == context => {
                 debug_assert_eq!(run_cpu, cpu);
-                state.exec.borrow_mut().last_cpu = cpu;
-                state.current.set(Current { cpu, context });
-                return match state.perform(cpu, context, op) {
-                    Performed::Value(value) => {
-                        let event = TraceEvent::Op { op, result: value };
-                        state.record_as(cpu, task, in_interrupt, event);
-                        state.result.set(value);
-                        // The executor would poll the context now: it goes on.
-                        Poll::Ready(value)
-                    }
-                    Performed::Sleep => {
-                        state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
-                        state.record(cpu, Some(context), TraceEvent::Sleep);
-                        hand_over(state, InPlaceExit::Applied)
-                    }
-                    Performed::Yielded => {
-                        state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
-                        hand_over(state, InPlaceExit::Applied)
-                    }
-                    Performed::Halt => {
-                        state.halt();
-                        hand_over(state, InPlaceExit::Applied)
-                    }
-                };
+                return perform_in_place(state, cpu, context, op, task, in_interrupt);
             }
             _ => return hand_over(state, InPlaceExit::Decided(choice)),
         }
     }
+}
+
+/// The step of the context stepping in place, chosen: performs its op; the context goes
+/// on with the result, or hands over if the op suspended it.
+#[inline(always)]
+fn perform_in_place(
+    state: &State,
+    cpu: CpuId,
+    context: ContextId,
+    op: Op,
+    task: Option<TaskId>,
+    in_interrupt: bool,
+) -> Poll<u64> {
+    state.exec.borrow_mut().last_cpu = cpu;
+    state.current.set(Current { cpu, context });
+    match state.perform(cpu, context, op) {
+        Performed::Value(value) => {
+            let event = TraceEvent::Op { op, result: value };
+            state.record_as(cpu, task, in_interrupt, event);
+            state.result.set(value);
+            // The executor would poll the context now: it goes on.
+            Poll::Ready(value)
+        }
+        Performed::Sleep => {
+            state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
+            state.record(cpu, Some(context), TraceEvent::Sleep);
+            hand_over(state, InPlaceExit::Applied)
+        }
+        Performed::Yielded => {
+            state.record(cpu, Some(context), TraceEvent::Op { op, result: 0 });
+            hand_over(state, InPlaceExit::Applied)
+        }
+        Performed::Halt => {
+            state.halt();
+            hand_over(state, InPlaceExit::Applied)
+        }
+    }
+}
+
+/// The decisions of a context stepping in place while it is alone, taken without
+/// listing. When its CPU is the only one at work — no other CPU has a context, a queued
+/// task or a buffered store, no interrupt or timer is pending, its own CPU has no task
+/// waiting that an idle CPU could steal, and its op is not a lock acquisition — the
+/// enabled set is known without the walk of [`collect_actions`]: the drain of its CPU's
+/// oldest buffered store if there is one (`tso`), then its run. Each decision is
+/// recorded as the top of the loop would record it (the choice, the fingerprint of that
+/// set), and the strategy is asked, with the view it would get, unless it has said what
+/// it would answer: 0 at a forced decision (one action:
+/// [`Scheduler::sees_forced_decisions`]) or at a drain ([`Scheduler::drains_eagerly`]).
+/// Drains chosen are applied as the loop applies them; when the run is chosen, returns
+/// `true` and the caller performs the op. Schedules, fingerprints and trace hashes do
+/// not change (debug builds compare every set with the walk).
+///
+/// Returns `false` — the caller lists as usual — when a condition fails, under `pso`
+/// with a store buffered (several drains may be enabled), after a lock release drains
+/// (the loop lists again then), while a schedule is replayed (its checks read the listed
+/// set) and while a strategy records footprints (it observes each step first).
+#[inline]
+fn step_alone(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
+    if matches!(op, Op::Lock { .. }) || state.mem.footprint.is_on() || !alone(state, cpu) {
+        return false;
+    }
+    loop {
+        if state.halted.get() || state.step.get() >= state.config.max_steps {
+            return false;
+        }
+        let oldest = state.mem.oldest_buffered(cpu);
+        if oldest.is_some() && state.config.model != crate::mem::MemoryModel::Tso {
+            return false;
+        }
+        let mut log = state.decisions.borrow_mut();
+        if log.replay.is_some() || log.mismatch.is_some() {
+            return false;
+        }
+        let mut hasher = TraceHasher::default();
+        if let Some(word) = oldest {
+            hash_action(&mut hasher, Action::Drain { cpu, word });
+        }
+        hash_action(&mut hasher, Action::Run { cpu });
+        let fingerprint = finish_fingerprint(&hasher);
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                !dispatch_would_act(state),
+                "a CPU alone, yet dispatch would act"
+            );
+            assert!(collect_actions(state).is_ok());
+            let exec = state.exec.borrow();
+            let (actions, count) = actions_alone(state, cpu, op, oldest);
+            assert_eq!(&exec.views[..], &actions[..count], "the set alone differs");
+            assert_eq!(exec.run_contexts[count - 1], context);
+            assert_eq!(exec.fingerprint, fingerprint);
+        }
+        let asked = match oldest {
+            None => state.strategy_sees_forced.get(),
+            Some(_) => !state.strategy_drains_eagerly.get(),
+        };
+        let choice = if asked {
+            ask_alone(state, cpu, op, oldest, log.schedule.decisions)
+        } else {
+            0
+        };
+        log.schedule.record(choice as u32, fingerprint);
+        drop(log);
+        match oldest {
+            Some(word) if choice == 0 => {
+                apply_drain(state, cpu, word);
+                state.step.set(state.step.get() + 1);
+                if word.released_lock().is_some() {
+                    return false;
+                }
+            }
+            _ => return true,
+        }
+    }
+}
+
+/// The enabled set while `cpu` is alone (see [`step_alone`]): the drain of `oldest`, if
+/// any, then the run of `op` (the array's first `count` entries).
+fn actions_alone(
+    state: &State,
+    cpu: CpuId,
+    op: Op,
+    oldest: Option<Word>,
+) -> ([ActionView; 2], usize) {
+    let time_ns = state.cpus.borrow()[cpu.index()].clock_ns;
+    let run = ActionView {
+        action: Action::Run { cpu },
+        pending: Some(op),
+        time_ns,
+    };
+    match oldest {
+        Some(word) => {
+            let drain = ActionView {
+                action: Action::Drain { cpu, word },
+                pending: None,
+                time_ns,
+            };
+            ([drain, run], 2)
+        }
+        None => ([run, run], 1),
+    }
+}
+
+/// The strategy's choice (decision number `index`) while `cpu` is alone.
+#[inline(never)]
+fn ask_alone(state: &State, cpu: CpuId, op: Op, oldest: Option<Word>, index: u64) -> usize {
+    let (actions, count) = actions_alone(state, cpu, op, oldest);
+    let view = DecisionView {
+        decision: index,
+        step: state.step.get(),
+        actions: &actions[..count],
+        last_cpu: state.exec.borrow().last_cpu,
+        model: state.config.model,
+    };
+    let mut strategy = state
+        .strategy
+        .get()
+        .expect("decisions are made while `Machine::run` runs");
+    // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs; the
+    // strategy cannot reach the machine (so not the decision log borrowed meanwhile).
+    let choice = unsafe { strategy.as_mut() }.choose(&view);
+    assert!(choice < count, "strategy chose a disabled action");
+    choice
+}
+
+/// Whether `cpu` is the only CPU at work (see [`step_alone`]), its own store buffer
+/// aside.
+#[inline]
+fn alone(state: &State, cpu: CpuId) -> bool {
+    if !state.spawn_queue.borrow().is_empty() || !state.events.borrow().is_empty() {
+        return false;
+    }
+    let cpus = state.cpus.borrow();
+    if cpus.len() == 1 {
+        return true;
+    }
+    cpus[cpu.index()].runqueue.is_empty()
+        && cpus.iter().all(|other| {
+            other.id == cpu
+                || (other.task.is_none()
+                    && other.interrupt.is_none()
+                    && other.runqueue.is_empty()
+                    && state.mem.oldest_buffered(other.id).is_none())
+        })
 }
 
 /// After the drain `Exec::views[position]` of `cpu`'s store buffer, updates the list of

@@ -186,6 +186,12 @@ pub struct State {
     /// The strategy of the run in progress (set by [`crate::Machine::run`] for its
     /// duration only; see there).
     pub(crate) strategy: Cell<Option<std::ptr::NonNull<dyn crate::strategy::Scheduler>>>,
+    /// Whether the run's strategy is asked at forced decisions
+    /// ([`crate::strategy::Scheduler::sees_forced_decisions`]; set with `strategy`).
+    pub(crate) strategy_sees_forced: Cell<bool>,
+    /// Whether the run's strategy is asked when a drain comes first
+    /// ([`crate::strategy::Scheduler::drains_eagerly`]; set with `strategy`).
+    pub(crate) strategy_drains_eagerly: Cell<bool>,
     /// The observer of a watched run ([`Config::observe`] with narration), else `None`.
     pub(crate) observer: Option<RefCell<crate::observe::Observer>>,
 }
@@ -232,6 +238,8 @@ impl State {
             exec: RefCell::new(Exec::default()),
             in_place: InPlace::default(),
             strategy: Cell::new(None),
+            strategy_sees_forced: Cell::new(true),
+            strategy_drains_eagerly: Cell::new(false),
             observer: (config.observe && narrating)
                 .then(|| RefCell::new(crate::observe::Observer::default())),
             config,

@@ -463,3 +463,70 @@ fn allocation_failures_are_decisions_that_replay() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Forwards to a strategy and counts the calls; `declares` says whether it forwards the
+/// strategy's declarations (`sees_forced_decisions`, `drains_eagerly`) or insists on
+/// being asked at every decision.
+struct Counting {
+    inner: Box<dyn Scheduler>,
+    declares: bool,
+    asked: u64,
+}
+
+impl Scheduler for Counting {
+    fn begin_execution(&mut self) -> bool {
+        self.inner.begin_execution()
+    }
+    fn choose(&mut self, view: &sim::strategy::DecisionView<'_>) -> usize {
+        self.asked += 1;
+        self.inner.choose(view)
+    }
+    fn sees_forced_decisions(&self) -> bool {
+        !self.declares || self.inner.sees_forced_decisions()
+    }
+    fn drains_eagerly(&self) -> bool {
+        self.declares && self.inner.drains_eagerly()
+    }
+}
+
+/// The decisions a strategy is not asked (one CPU at work: a forced run, or a drain
+/// that comes first for a strategy that drains eagerly) are the ones it would have
+/// answered with 0: the same trace, schedule and fingerprints as when it is asked at
+/// every decision — and it is asked fewer times, so the shortcut was taken.
+#[test]
+fn a_strategy_not_asked_when_one_cpu_is_at_work_runs_the_same() {
+    for kind in [StrategyKind::Timed, StrategyKind::RoundRobin] {
+        for seed in 0..20 {
+            let mut results = Vec::new();
+            for declares in [false, true] {
+                let mut strategy = Counting {
+                    inner: strategy(kind, seed),
+                    declares,
+                    asked: 0,
+                };
+                let mut machine = demo::<AccessSteps>(tso_config());
+                let result = run(&mut machine, &mut strategy);
+                results.push((result, strategy.asked));
+            }
+            let ((asked_always, every), (declared, fewer)) = (&results[0], &results[1]);
+            assert_eq!(asked_always.end, RunEnd::Completed, "{kind:?} seed {seed}");
+            assert_eq!(
+                asked_always.trace_hash, declared.trace_hash,
+                "{kind:?} seed {seed}"
+            );
+            assert_eq!(
+                asked_always.schedule, declared.schedule,
+                "{kind:?} seed {seed}"
+            );
+            assert_eq!(asked_always.steps, declared.steps);
+            assert_eq!(
+                *every, asked_always.schedule.decisions,
+                "asked at every decision"
+            );
+            assert!(
+                fewer < every,
+                "{kind:?} seed {seed}: asked {fewer} of {every} times"
+            );
+        }
+    }
+}

@@ -86,6 +86,22 @@ pub trait Scheduler {
     /// object it touched ([`crate::footprint`]). Called before the next `choose`, and
     /// once at the end of the run for the last step.
     fn observe(&mut self, _footprint: crate::footprint::Footprint) {}
+    /// Whether the strategy must be asked at a decision with one enabled action (a forced
+    /// one: only one context can run and no store buffer can drain). A strategy that
+    /// returns `false` promises that such a call would return 0 and change nothing in it
+    /// (no random draw, no count), so the machine records the decision without the call.
+    /// The default is to be asked: random draws at every decision and PCT counts them,
+    /// and skipping either would change every run they make.
+    fn sees_forced_decisions(&self) -> bool {
+        true
+    }
+    /// Whether the strategy always chooses a store-buffer drain when the first enabled
+    /// action is one (index 0), changing nothing in itself: then the machine records
+    /// that decision without the call where it can tell the enabled set cheaply (one CPU
+    /// at work, see `step_in_place`). The default is `false`: be asked.
+    fn drains_eagerly(&self) -> bool {
+        false
+    }
 }
 
 /// Strategy names as the command line spells them.
@@ -142,6 +158,12 @@ impl Scheduler for Canonical {
     fn choose(&mut self, _: &DecisionView<'_>) -> usize {
         0
     }
+    fn sees_forced_decisions(&self) -> bool {
+        false
+    }
+    fn drains_eagerly(&self) -> bool {
+        true
+    }
 }
 
 /// Uniformly random among the enabled actions, seeded.
@@ -190,6 +212,12 @@ impl Scheduler for RoundRobin {
             .min_by_key(|&i| (after(&view.actions[i].action), i))
             .unwrap_or(0)
     }
+    fn sees_forced_decisions(&self) -> bool {
+        false
+    }
+    fn drains_eagerly(&self) -> bool {
+        true
+    }
 }
 
 /// Earliest virtual clock first, seeded tie-break: the realistic timeline. Drains are
@@ -211,19 +239,40 @@ impl Scheduler for Timed {
     fn begin_execution(&mut self) -> bool {
         true
     }
+    /// Draws only among two or more actions at the earliest time (every decision of a
+    /// run with one CPU has a single such action): one pass finds the earliest time, the
+    /// first action at it and how many share it; a draw picks the k-th of those.
     fn choose(&mut self, view: &DecisionView<'_>) -> usize {
         if matches!(view.actions[0].action, Action::Drain { .. }) {
             return 0;
         }
-        let earliest = view.actions.iter().map(|a| a.time_ns).min().unwrap_or(0);
-        let ties: smallvec::SmallVec<[usize; 8]> = (0..view.actions.len())
-            .filter(|&i| view.actions[i].time_ns == earliest)
-            .collect();
-        if ties.len() == 1 {
-            ties[0]
-        } else {
-            ties[self.rng.index(ties.len())]
+        let mut earliest = u64::MAX;
+        let mut first = 0;
+        let mut ties = 0;
+        for (index, action) in view.actions.iter().enumerate() {
+            if action.time_ns < earliest {
+                earliest = action.time_ns;
+                first = index;
+                ties = 1;
+            } else if action.time_ns == earliest {
+                ties += 1;
+            }
         }
+        if ties == 1 {
+            return first;
+        }
+        let nth = self.rng.index(ties);
+        (first..view.actions.len())
+            .filter(|&index| view.actions[index].time_ns == earliest)
+            .nth(nth)
+            .expect("the draw is below the number of ties")
+    }
+
+    fn sees_forced_decisions(&self) -> bool {
+        false
+    }
+    fn drains_eagerly(&self) -> bool {
+        true
     }
 }
 
