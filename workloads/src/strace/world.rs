@@ -16,6 +16,7 @@
 //! out pushes every later line past its timeout). A multi-task scenario sleeps each task
 //! until its call's time (`sleep until`), so calls start in the recorded order.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -39,15 +40,19 @@ const COMMENT_CHARS: usize = 160;
 /// The most bytes one read is replayed with (the scenario's `BYTES_MAX`).
 const READ_MAX: i64 = 1 << 20;
 
-/// A whole call: both halves joined.
+/// A whole call: both halves joined. It borrows the recording's text (only a call split
+/// across two lines has its arguments copied, joined).
 #[derive(Clone, Debug)]
-struct Call {
+struct Call<'t> {
     pid: u32,
-    name: String,
-    args: String,
+    /// The call's name; for a `--- SIGNAL ---` line, the signal's.
+    name: &'t str,
+    /// A `--- SIGNAL {...} ---` line, not a call.
+    signal: bool,
+    args: Cow<'t, str>,
     value: Option<i64>,
-    decoration: Option<String>,
-    errno: Option<String>,
+    decoration: Option<&'t str>,
+    errno: Option<&'t str>,
     start_line: usize,
     end_line: usize,
 }
@@ -176,6 +181,9 @@ struct Builder<'a> {
     multi_task: bool,
     /// Who made each task (a task is made once, never by itself or a descendant).
     spawned_by: BTreeMap<u32, u32>,
+    /// Who the recording says makes each task (its successful clone, fork or vfork),
+    /// made or not yet.
+    made_by: BTreeMap<u32, u32>,
     /// Whether the last [`Builder::arrival`] made a new one (else it extended the open
     /// one, already placed before an earlier call).
     fresh: bool,
@@ -198,6 +206,7 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
         offsets: Vec::new(),
         multi_task: false,
         spawned_by: BTreeMap::new(),
+        made_by: BTreeMap::new(),
         fresh: false,
     };
     b.pass_tasks(&calls);
@@ -227,12 +236,17 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
     })
 }
 
-type Parsed = (Vec<Call>, usize, usize, Option<String>, Vec<u32>);
+type Parsed<'t> = (Vec<Call<'t>>, usize, usize, Option<String>, Vec<u32>);
 
 /// Pass 1: whole calls in the order they returned.
-fn pass_calls(text: &str, file: &str, options: &ImportOptions) -> Result<Parsed, ImportError> {
-    let mut calls = Vec::new();
-    let mut open: BTreeMap<u32, (String, String, usize)> = BTreeMap::new();
+fn pass_calls<'t>(
+    text: &'t str,
+    file: &str,
+    options: &ImportOptions,
+) -> Result<Parsed<'t>, ImportError> {
+    // About one call a line (a recording's lines average some 80 bytes).
+    let mut calls = Vec::with_capacity(text.len() / 64);
+    let mut open: BTreeMap<u32, (&'t str, &'t str, usize)> = BTreeMap::new();
     let mut malformed = 0;
     let mut first_malformed = None;
     let mut exits = Vec::new();
@@ -262,38 +276,40 @@ fn pass_calls(text: &str, file: &str, options: &ImportOptions) -> Result<Parsed,
             }
         };
         let pid = parsed.pid.unwrap_or(0);
-        let whole = |name: &str, args: String, result: RawResult, start: usize| Call {
+        let whole = |name: &'t str, args: Cow<'t, str>, result: RawResult<'t>, start: usize| Call {
             pid,
-            name: name.to_string(),
+            name,
+            signal: false,
             args,
             value: result.value,
-            decoration: result.decoration.map(str::to_string),
-            errno: result.errno.map(str::to_string),
+            decoration: result.decoration,
+            errno: result.errno,
             start_line: start,
             end_line: line_no,
         };
         match parsed.kind {
             LineKind::Call { name, args, result } => {
-                calls.push(whole(name, args.to_string(), result, line_no))
+                calls.push(whole(name, Cow::Borrowed(args), result, line_no))
             }
             LineKind::Unfinished { name, args } => {
-                open.insert(pid, (name.to_string(), args.to_string(), line_no));
+                open.insert(pid, (name, args, line_no));
             }
             LineKind::Resumed { name, args, result } => match open.remove(&pid) {
                 Some((first, head, start)) if first == name => {
-                    calls.push(whole(name, head + args, result, start))
+                    calls.push(whole(name, Cow::Owned(format!("{head}{args}")), result, start))
                 }
                 _ => {
                     // A resumed half without its start (the recording began mid-call):
                     // the arguments printed before are lost.
-                    calls.push(whole(name, args.to_string(), result, line_no))
+                    calls.push(whole(name, Cow::Borrowed(args), result, line_no))
                 }
             },
             LineKind::Exited { .. } | LineKind::Killed { .. } => exits.push(pid),
             LineKind::Signal { name } => calls.push(Call {
                 pid,
-                name: format!("--- {name}"),
-                args: String::new(),
+                name,
+                signal: true,
+                args: Cow::Borrowed(""),
                 value: None,
                 decoration: None,
                 errno: None,
@@ -336,7 +352,7 @@ fn line_time(line: usize, offset: u64) -> u64 {
 /// The timeout (ms) of an epoll wait, or `None` for other calls.
 fn wait_timeout_ms(call: &Call) -> Option<i64> {
     let a = args::split(&call.args);
-    match call.name.as_str() {
+    match call.name {
         "epoll_wait" | "epoll_pwait" => a.get(3).and_then(|t| super::line::parse_int(t)),
         "epoll_pwait2" => a
             .get(3)
@@ -437,7 +453,7 @@ impl Builder<'_> {
     fn pass_tasks(&mut self, calls: &[Call]) {
         let mut parent_of: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
         for call in calls {
-            if matches!(call.name.as_str(), "clone" | "clone3" | "fork" | "vfork") {
+            if matches!(call.name, "clone" | "clone3" | "fork" | "vfork") {
                 if let (Some(child), None) = (call.value, &call.errno) {
                     if child > 0 {
                         let thread = call.args.contains("CLONE_THREAD")
@@ -504,8 +520,12 @@ impl Builder<'_> {
                 label: "terminal".to_string(),
             },
         );
-        // Parents that made children: note the spawn later, in call order.
-        let _ = parent_of;
+        // Parents that made children: each spawn is written in call order (at the
+        // maker's clone, or at the child's first call when that returns first).
+        self.made_by = parent_of
+            .iter()
+            .map(|(&child, &(parent, _))| (child, parent))
+            .collect();
     }
 
     fn process_of_in(&self, parent_of: &BTreeMap<u32, (u32, bool)>, mut pid: u32) -> u32 {
@@ -621,7 +641,12 @@ impl Builder<'_> {
     }
 
     fn comment(&mut self, call: &Call) {
-        *self.not_replayed.entry(call.name.clone()).or_default() += 1;
+        match self.not_replayed.get_mut(call.name) {
+            Some(count) => *count += 1,
+            None => {
+                self.not_replayed.insert(call.name.to_string(), 1);
+            }
+        }
         let result = match (&call.value, &call.errno) {
             (_, Some(errno)) => format!(" = -1 {errno}"),
             (Some(v), None) => format!(" = {v}"),
@@ -776,17 +801,25 @@ impl Builder<'_> {
     /// Pass 3, one call.
     fn call(&mut self, call: &Call) {
         let pid = call.pid;
-        if call.name.starts_with("--- ") {
+        // A child's calls can return before its maker's clone does (vfork, clone3 with
+        // CLONE_VFORK, or just the scheduler): the child exists from its first call on,
+        // with its maker's table as it is then.
+        if let Some(&parent) = self.made_by.get(&pid) {
+            if !self.spawned_by.contains_key(&pid) {
+                self.spawn(parent, pid);
+            }
+        }
+        if call.signal {
             self.push(
                 pid,
-                Stmt::Comment(format!("L{} {} ---", call.end_line, call.name)),
+                Stmt::Comment(format!("L{} --- {} ---", call.end_line, call.name)),
             );
             return;
         }
         let a: Vec<&str> = args::split(&call.args);
         let ok = call.errno.is_none() && call.value.is_some_and(|v| v >= 0);
         let fd_arg = |i: usize| a.get(i).and_then(|t| args::fd(t));
-        match call.name.as_str() {
+        match call.name {
             "epoll_create" | "epoll_create1" => {
                 let size = if call.name == "epoll_create" {
                     a.first()
@@ -988,29 +1021,7 @@ impl Builder<'_> {
             "clone" | "clone3" | "fork" | "vfork" => {
                 self.comment(call);
                 if let (true, Some(child)) = (ok, call.value) {
-                    let child = child as u32;
-                    if !self.may_spawn(pid, child) {
-                        return;
-                    }
-                    self.spawned_by.insert(child, pid);
-                    if let Some(task) = self.tasks.get(&child) {
-                        if !task.thread {
-                            // A process: a copy of the parent's table.
-                            let parent_process = self.tasks.get(&pid).map_or(pid, |t| t.process);
-                            let table = self
-                                .tables
-                                .get(&parent_process)
-                                .cloned()
-                                .unwrap_or_default();
-                            for entry in table.values() {
-                                if let Some(o) = self.objects.get_mut(&entry.object) {
-                                    o.refs += 1;
-                                }
-                            }
-                            self.tables.insert(child, table);
-                        }
-                        self.push(pid, Stmt::Spawn(child));
-                    }
+                    self.spawn(pid, child as u32);
                 }
             }
             "execve" | "execveat" => {
@@ -1039,7 +1050,7 @@ impl Builder<'_> {
                     self.comment(call);
                     return;
                 }
-                let label = call.decoration.clone().unwrap_or_else(|| call.name.clone());
+                let label = call.decoration.map_or_else(|| call.name.to_string(), str::to_string);
                 let cloexec = a.iter().any(|f| args::fd_flags(f) & O_CLOEXEC != 0);
                 self.create(
                     call,
@@ -1051,6 +1062,33 @@ impl Builder<'_> {
             }
             _ => self.comment(call),
         }
+    }
+
+    /// `parent` makes `child` (a thread, or a process with a copy of the parent's table),
+    /// unless [`Builder::may_spawn`] says it may not.
+    fn spawn(&mut self, parent: u32, child: u32) {
+        if !self.may_spawn(parent, child) {
+            return;
+        }
+        self.spawned_by.insert(child, parent);
+        let Some(task) = self.tasks.get(&child) else {
+            return;
+        };
+        if !task.thread {
+            let parent_process = self.tasks.get(&parent).map_or(parent, |t| t.process);
+            let table = self
+                .tables
+                .get(&parent_process)
+                .cloned()
+                .unwrap_or_default();
+            for entry in table.values() {
+                if let Some(o) = self.objects.get_mut(&entry.object) {
+                    o.refs += 1;
+                }
+            }
+            self.tables.insert(child, table);
+        }
+        self.push(parent, Stmt::Spawn(child));
     }
 
     /// Whether `parent` may make `child` here: not twice, not the recording's first task,
@@ -1226,7 +1264,7 @@ impl Builder<'_> {
             .get(2)
             .and_then(|t| super::line::parse_int(t))
             .unwrap_or(1);
-        let timeout = match call.name.as_str() {
+        let timeout = match call.name {
             "epoll_pwait2" => match a.get(3).and_then(|t| timespec_ns(t)) {
                 Some(ns) => ns.to_string(),
                 None => "NULL".to_string(),
@@ -1266,7 +1304,7 @@ impl Builder<'_> {
         {
             arrivals.push(self.signal_arrival(call));
         }
-        let text = match call.name.as_str() {
+        let text = match call.name {
             "epoll_wait" => format!("evs = epoll_wait({ep}, {max}, {timeout})"),
             "epoll_pwait" => format!("evs = epoll_pwait({ep}, {max}, {timeout}, NULL)"),
             _ => format!("evs = epoll_pwait2({ep}, {max}, {timeout}, NULL)"),
@@ -1434,7 +1472,7 @@ impl Builder<'_> {
         let Some((fd, object, kind)) = self.replayed_io_target(call, a) else {
             return;
         };
-        let count = match call.name.as_str() {
+        let count = match call.name {
             "read" | "recvfrom" | "recv" | "pread64" => {
                 a.get(2).and_then(|t| super::line::parse_int(t))
             }
@@ -1539,7 +1577,7 @@ impl Builder<'_> {
         } else {
             let count = match (call.errno.is_none(), call.value) {
                 (true, Some(n)) if n >= 0 => n,
-                _ => match call.name.as_str() {
+                _ => match call.name {
                     "write" | "sendto" | "send" => a
                         .get(2)
                         .and_then(|t| super::line::parse_int(t))
@@ -1570,7 +1608,7 @@ impl Builder<'_> {
         };
         let source = self.materialize(pid, old, deco);
         let new = call.value.unwrap_or(-1);
-        let text = match call.name.as_str() {
+        let text = match call.name {
             "dup" => format!("dup({old})"),
             _ => match a.get(1).and_then(|t| args::fd(t)) {
                 Some((target, _)) => format!("dup2({old}, {target})"),
