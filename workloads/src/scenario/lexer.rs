@@ -200,10 +200,7 @@ impl Lexer<'_> {
                     // (every byte but a UTF-8 continuation byte starts one).
                     let rest = &self.bytes[self.pos..];
                     let length = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
-                    let chars = rest[..length]
-                        .iter()
-                        .filter(|&&c| c & 0xc0 != 0x80)
-                        .count();
+                    let chars = rest[..length].iter().filter(|&&c| c & 0xc0 != 0x80).count();
                     self.pos += length;
                     self.col = self
                         .col

@@ -295,9 +295,12 @@ fn pass_calls<'t>(
                 open.insert(pid, (name, args, line_no));
             }
             LineKind::Resumed { name, args, result } => match open.remove(&pid) {
-                Some((first, head, start)) if first == name => {
-                    calls.push(whole(name, Cow::Owned(format!("{head}{args}")), result, start))
-                }
+                Some((first, head, start)) if first == name => calls.push(whole(
+                    name,
+                    Cow::Owned(format!("{head}{args}")),
+                    result,
+                    start,
+                )),
                 _ => {
                     // A resumed half without its start (the recording began mid-call):
                     // the arguments printed before are lost.
@@ -1050,7 +1053,9 @@ impl Builder<'_> {
                     self.comment(call);
                     return;
                 }
-                let label = call.decoration.map_or_else(|| call.name.to_string(), str::to_string);
+                let label = call
+                    .decoration
+                    .map_or_else(|| call.name.to_string(), str::to_string);
                 let cloexec = a.iter().any(|f| args::fd_flags(f) & O_CLOEXEC != 0);
                 self.create(
                     call,
@@ -1792,16 +1797,19 @@ impl Builder<'_> {
             return;
         };
         let pad = "    ".repeat(depth);
-        let emit = |out: &mut String, line: &mut u32, text: &str| {
+        // Straight into the scenario's text: no string made per line.
+        let emit = |out: &mut String, line: &mut u32, text: std::fmt::Arguments| {
             out.push_str(&pad);
-            out.push_str(text);
+            let _ = out.write_fmt(text);
             out.push('\n');
             *line += 1;
         };
         for stmt in &task.body {
             match stmt {
-                Stmt::Comment(text) => emit(out, line, &format!("# {}", text.replace('\n', " "))),
-                Stmt::Helper(text) => emit(out, line, text),
+                Stmt::Comment(text) => {
+                    emit(out, line, format_args!("# {}", text.replace('\n', " ")))
+                }
+                Stmt::Helper(text) => emit(out, line, format_args!("{text}")),
                 Stmt::Spawn(child) => {
                     let Some(c) = self.tasks.get(child) else {
                         continue;
@@ -1811,13 +1819,13 @@ impl Builder<'_> {
                         emit(
                             out,
                             line,
-                            &format!("# t{child} is nested too deeply to replay"),
+                            format_args!("# t{child} is nested too deeply to replay"),
                         );
                         continue;
                     }
-                    emit(out, line, &format!("{word} t{child} {{"));
+                    emit(out, line, format_args!("{word} t{child} {{"));
                     self.render_body(*child, depth + 1, out, line, recorded);
-                    emit(out, line, "}");
+                    emit(out, line, format_args!("}}"));
                 }
                 Stmt::Call {
                     text,
@@ -1842,7 +1850,7 @@ impl Builder<'_> {
                         emit(
                             out,
                             line,
-                            &format!(
+                            format_args!(
                                 "at {at} {{ {} }}   # outside: {}",
                                 actions.join("; "),
                                 whys.join(", ")
@@ -1850,18 +1858,22 @@ impl Builder<'_> {
                         );
                     }
                     if self.multi_task || !arrivals.is_empty() {
-                        emit(out, line, &format!("sleep until {}", duration(*start_ns)));
+                        emit(
+                            out,
+                            line,
+                            format_args!("sleep until {}", duration(*start_ns)),
+                        );
                     }
-                    let note = index
-                        .and_then(|i| recorded.get(i))
-                        .map(|r| format!("   # L{}", r.strace_line))
-                        .unwrap_or_default();
+                    let strace_line = index.and_then(|i| recorded.get(i)).map(|r| r.strace_line);
                     if let Some(r) = index.and_then(|i| recorded.get_mut(i)) {
                         r.scenario_line = *line + 1;
                     }
-                    emit(out, line, &format!("{text}{note}"));
+                    match strace_line {
+                        Some(n) => emit(out, line, format_args!("{text}   # L{n}")),
+                        None => emit(out, line, format_args!("{text}")),
+                    }
                     if let Some(expect) = expect {
-                        emit(out, line, expect);
+                        emit(out, line, format_args!("{expect}"));
                     }
                 }
             }
