@@ -29,6 +29,7 @@ impl FdTable {
             limit,
             hard_limit: limit.max(NOFILE_HARD_DEFAULT),
             next_fd: 0,
+            close_on_exec: Vec::new(),
         }
     }
 
@@ -48,26 +49,52 @@ impl FdTable {
         (free < self.limit).then_some(free as i32)
     }
 
-    /// `fd_install()`.
+    /// `fd_install()`, after `alloc_fd`'s `__clear_close_on_exec` (a new descriptor
+    /// starts without `FD_CLOEXEC`; [`FdTable::set_close_on_exec_bit`] sets it).
     pub fn install(&mut self, fd: i32, entry: FdEntry) {
         let index = fd as usize;
         if self.entries.len() <= index {
             self.entries.resize(index + 1, None);
         }
         self.entries[index] = Some(entry);
+        self.set_close_on_exec_bit(fd, false);
         if index == self.next_fd {
             self.next_fd += 1;
         }
     }
 
-    /// Clears a slot; returns what was there.
+    /// Clears a slot; returns what was there (closing also clears `FD_CLOEXEC`:
+    /// `__clear_close_on_exec` in `pick_file`).
     pub fn take(&mut self, fd: i32) -> Option<FdEntry> {
         let index = usize::try_from(fd).ok()?;
         let taken = self.entries.get_mut(index)?.take();
         if taken.is_some() {
             self.next_fd = self.next_fd.min(index);
+            self.set_close_on_exec_bit(fd, false);
         }
         taken
+    }
+
+    /// `__set_close_on_exec(fd)` / `__clear_close_on_exec(fd)`.
+    pub fn set_close_on_exec_bit(&mut self, fd: i32, on: bool) {
+        let Ok(index) = usize::try_from(fd) else {
+            return;
+        };
+        if self.close_on_exec.len() <= index {
+            if !on {
+                return;
+            }
+            self.close_on_exec.resize(index + 1, false);
+        }
+        self.close_on_exec[index] = on;
+    }
+
+    /// `close_on_exec(fd, fdt)`: whether `FD_CLOEXEC` is set.
+    pub fn close_on_exec(&self, fd: i32) -> bool {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.close_on_exec.get(i).copied())
+            .unwrap_or(false)
     }
 
     /// Open descriptors in ascending order.

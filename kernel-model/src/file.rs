@@ -120,6 +120,17 @@ impl<G: Granularity> Kernel<G> {
 
     /// `get_unused_fd()` + `fd_install()` under `files->file_lock`.
     pub async fn install_fd(&self, process: ProcessId, file: FileId) -> SysResult<i32> {
+        self.install_fd_flags(process, file, false).await
+    }
+
+    /// [`Kernel::install_fd`] with `get_unused_fd_flags(O_CLOEXEC)`: `alloc_fd` sets
+    /// `FD_CLOEXEC` on the new descriptor under the same `file_lock` section.
+    pub async fn install_fd_flags(
+        &self,
+        process: ProcessId,
+        file: FileId,
+        close_on_exec: bool,
+    ) -> SysResult<i32> {
         let (lock, f_count) = {
             let objects = self.objects.borrow();
             let lock = objects.processes[process.0 as usize].file_lock;
@@ -137,6 +148,7 @@ impl<G: Granularity> Kernel<G> {
             let fd = table.lowest_free();
             if let Some(fd) = fd {
                 table.install(fd, FdEntry { file, f_count });
+                table.set_close_on_exec_bit(fd, close_on_exec);
             }
             fd
         };

@@ -16,8 +16,12 @@ use crate::poll::{EpollEvent, EPOLLERR, EPOLLHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, 
 use crate::user::{UserBufferSpec, UserEvents};
 
 /// `fcntl` commands.
+pub const F_GETFD: i32 = 1;
+pub const F_SETFD: i32 = 2;
 pub const F_GETFL: i32 = 3;
 pub const F_SETFL: i32 = 4;
+/// `FD_CLOEXEC`: the one descriptor flag (`F_GETFD`, `F_SETFD`).
+pub const FD_CLOEXEC: u32 = 1;
 
 /// `RLIMIT_NOFILE` (x86), the one resource limit the model has.
 pub const RLIMIT_NOFILE: u32 = 7;
@@ -30,6 +34,28 @@ pub const RLIM_INFINITY: u64 = u64::MAX;
 pub const SHUT_RD: i32 = 0;
 pub const SHUT_WR: i32 = 1;
 pub const SHUT_RDWR: i32 = 2;
+
+/// The `const sigset_t __user *sigmask` of `epoll_pwait` and `epoll_pwait2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserSigmask {
+    /// A NULL pointer: the task's mask stays as it is.
+    Null,
+    /// A mask blocking every signal (the model's masks are all or nothing).
+    AllSignals,
+    /// A pointer `copy_from_user` cannot read: EFAULT.
+    BadAddress,
+}
+
+impl From<bool> for UserSigmask {
+    /// `true`: every signal blocked; `false`: NULL.
+    fn from(block_signals: bool) -> UserSigmask {
+        if block_signals {
+            UserSigmask::AllSignals
+        } else {
+            UserSigmask::Null
+        }
+    }
+}
 
 impl<G: Granularity> Kernel<G> {
     /// Creates a process with descriptors 0, 1 and 2 open on a terminal (regular files).
@@ -420,26 +446,36 @@ impl<G: Granularity> Kernel<G> {
         Ok(events.events)
     }
 
-    /// `sys_epoll_pwait(...)`: with `block_signals`, every signal is blocked for the
-    /// duration of the wait (`sigprocmask(SIG_SETMASK, ...)` around `sys_epoll_wait`), so a
-    /// signal sent meanwhile stays pending without interrupting it, and counts again once
-    /// the old mask is back. Signal masks are modelled as all-or-nothing.
+    /// `sys_epoll_pwait(...)`: with a mask (`UserSigmask::AllSignals`), every signal is
+    /// blocked for the duration of the wait (`sigprocmask(SIG_SETMASK, ...)` around
+    /// `sys_epoll_wait`), so a signal sent meanwhile stays pending without interrupting
+    /// it, and counts again once the old mask is back. Signal masks are modelled as
+    /// all-or-nothing. A mask the kernel cannot copy (`UserSigmask::BadAddress`) is EFAULT
+    /// before anything else (2.6.22's `copy_from_user` in sys_epoll_pwait, 6.18's
+    /// `set_user_sigmask` in do_epoll_pwait). `true`/`false` convert to a mask/NULL.
     pub async fn sys_epoll_pwait(
         &self,
         epfd: i32,
         buffer: UserBufferSpec,
         maxevents: i32,
         timeout_ms: i32,
-        block_signals: bool,
+        sigmask: impl Into<UserSigmask>,
     ) -> SysResult<Vec<EpollEvent>> {
         self.cx.syscall("epoll_pwait").await;
-        let saved = block_signals.then(|| self.cx.set_signals_blocked(true));
-        let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
-        if let Some(saved) = saved {
-            // On EINTR the kernel restores the mask after the handler ran; with every
-            // signal blocked there is no EINTR, so the mask is restored at once.
-            self.cx.set_signals_blocked(saved);
-        }
+        let result = match sigmask.into() {
+            UserSigmask::BadAddress => Err(Errno::EFAULT),
+            sigmask => {
+                let block = sigmask == UserSigmask::AllSignals;
+                let saved = block.then(|| self.cx.set_signals_blocked(true));
+                let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
+                if let Some(saved) = saved {
+                    // On EINTR the kernel restores the mask after the handler ran; with
+                    // every signal blocked there is no EINTR, so it is restored at once.
+                    self.cx.set_signals_blocked(saved);
+                }
+                result
+            }
+        };
         self.mix_events(&result);
         self.finish("epoll_pwait", &result, |events| events.len() as i64);
         result
@@ -448,18 +484,23 @@ impl<G: Granularity> Kernel<G> {
     /// `sys_epoll_pwait2(epfd, events, maxevents, timeout, sigmask)` (5.11): ENOSYS
     /// before it. On 6.18 the timespec is read (`None` = a NULL pointer, wait forever;
     /// EINVAL when out of range), then the wait runs as `epoll_pwait`'s with the mask.
+    /// The timespec is checked before the mask (`SYSCALL_DEFINE6(epoll_pwait2)` reads it,
+    /// then `do_epoll_pwait` calls `set_user_sigmask`: EFAULT for a bad mask).
     pub async fn sys_epoll_pwait2(
         &self,
         epfd: i32,
         buffer: UserBufferSpec,
         maxevents: i32,
         timeout: Option<crate::eventpoll_6_18::Timespec>,
-        block_signals: bool,
+        sigmask: impl Into<UserSigmask>,
     ) -> SysResult<Vec<EpollEvent>> {
         self.cx.syscall("epoll_pwait2").await;
+        let sigmask = sigmask.into();
         let result = if self.version().is_modern() {
             match self.epoll_pwait2_deadline(timeout) {
+                Ok(_) if sigmask == UserSigmask::BadAddress => Err(Errno::EFAULT),
                 Ok(deadline) => {
+                    let block_signals = sigmask == UserSigmask::AllSignals;
                     let saved = block_signals.then(|| self.cx.set_signals_blocked(true));
                     let result = self.do_epoll_wait(epfd, buffer, maxevents, deadline).await;
                     if let Some(saved) = saved {
@@ -683,15 +724,32 @@ impl<G: Granularity> Kernel<G> {
         Ok(newfd)
     }
 
-    /// `sys_fcntl(fd, F_GETFL | F_SETFL, arg)`: F_GETFL gives the access mode and
-    /// O_NONBLOCK; F_SETFL changes only O_NONBLOCK (the model has none of the other
-    /// settable flags: O_APPEND, O_DIRECT, O_NOATIME).
+    /// `sys_fcntl(fd, cmd, arg)`: F_GETFL gives the access mode and O_NONBLOCK; F_SETFL
+    /// changes only O_NONBLOCK (the model has none of the other settable flags:
+    /// O_APPEND, O_DIRECT, O_NOATIME); F_GETFD gives `FD_CLOEXEC` when the descriptor
+    /// has it (read without a lock, as `get_close_on_exec` does under RCU), F_SETFD
+    /// sets or clears it under `files->file_lock`. Other commands are EINVAL.
     pub async fn sys_fcntl(&self, fd: i32, cmd: i32, arg: u32) -> SysResult<u32> {
         self.cx.syscall("fcntl").await;
         let result = match self.fget(fd).await {
             None => Err(Errno::EBADF),
             Some(file) => {
+                let process = self.current_process();
                 let r = match cmd {
+                    F_GETFD => {
+                        let objects = self.objects.borrow();
+                        let table = &objects.processes[process.0 as usize].fdtable;
+                        Ok(if table.close_on_exec(fd) {
+                            FD_CLOEXEC
+                        } else {
+                            0
+                        })
+                    }
+                    F_SETFD => {
+                        self.set_close_on_exec(process, fd, arg & FD_CLOEXEC != 0)
+                            .await;
+                        Ok(0)
+                    }
                     F_GETFL => self.with_file(file, |f| f.f_flags).ok_or(Errno::EBADF),
                     F_SETFL => self
                         .with_file_mut(file, |f| {
@@ -707,6 +765,16 @@ impl<G: Granularity> Kernel<G> {
         };
         self.finish("fcntl", &result, |v| *v as i64);
         result
+    }
+
+    /// `set_close_on_exec(fd, flag)`: the bit is changed under `files->file_lock`.
+    pub(crate) async fn set_close_on_exec(&self, process: ProcessId, fd: i32, on: bool) {
+        let lock = self.objects.borrow().processes[process.0 as usize].file_lock;
+        self.cx.spin_lock(lock).await;
+        self.objects.borrow_mut().processes[process.0 as usize]
+            .fdtable
+            .set_close_on_exec_bit(fd, on);
+        self.cx.spin_unlock(lock).await;
     }
 
     /// `kill(task, SIGUSR1)`-style signal delivery to one task.
@@ -787,7 +855,8 @@ impl<G: Granularity> Kernel<G> {
             O_RDWR | (flags & crate::eventfd::EFD_NONBLOCK),
         );
         let process = self.current_process();
-        match self.install_fd(process, file).await {
+        let close_on_exec = flags & crate::eventfd::EFD_CLOEXEC != 0;
+        match self.install_fd_flags(process, file, close_on_exec).await {
             Ok(fd) => Ok(fd),
             Err(errno) => {
                 self.fput(file).await;

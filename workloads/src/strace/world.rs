@@ -25,6 +25,7 @@ use kernel_model::Errno;
 
 use super::args::{self, O_CLOEXEC, O_NONBLOCK};
 use super::line::{parse_line, LineKind, RawResult};
+use super::placement::{Phase, Placement, WAIT_OFFSET_NS};
 use super::{Import, ImportError, ImportOptions, Recorded};
 
 /// Virtual time between two lines of the recording.
@@ -163,6 +164,8 @@ struct Task {
 
 struct Builder<'a> {
     file: &'a str,
+    /// Which outside events land while their call waits (`placement.rs`).
+    placement: &'a Placement,
     tasks: BTreeMap<u32, Task>,
     task_order: Vec<u32>,
     /// Descriptor tables, by process (tgid).
@@ -193,6 +196,7 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
     let (calls, lines, malformed, first_malformed, exits) = pass_calls(text, file, options)?;
     let mut b = Builder {
         file,
+        placement: &options.placement,
         tasks: BTreeMap::new(),
         task_order: Vec::new(),
         tables: BTreeMap::new(),
@@ -714,7 +718,7 @@ impl Builder<'_> {
         arrivals: Vec<usize>,
         target: &str,
     ) {
-        let errno = call.errno.as_deref().map(|e| {
+        let errno = call.errno.map(|e| {
             if e.starts_with("ERESTART") {
                 "EINTR".to_string()
             } else {
@@ -747,6 +751,7 @@ impl Builder<'_> {
             errno,
             events,
             fds,
+            outside_events: 0,
         });
         let start_ns = self.time(call.start_line);
         self.push(
@@ -893,20 +898,14 @@ impl Builder<'_> {
                 let stream = a.get(1).is_some_and(|t| t.contains("SOCK_STREAM"));
                 let (text, kind) = if listens {
                     (
-                        format!(
-                            "opaque({})",
-                            quote(call.decoration.as_deref().unwrap_or("socket"))
-                        ),
+                        format!("opaque({})", quote(call.decoration.unwrap_or("socket"))),
                         Kind::Listener,
                     )
                 } else if stream {
                     ("socket_external()".to_string(), Kind::External)
                 } else {
                     (
-                        format!(
-                            "opaque({})",
-                            quote(call.decoration.as_deref().unwrap_or("socket"))
-                        ),
+                        format!("opaque({})", quote(call.decoration.unwrap_or("socket"))),
                         Kind::Opaque,
                     )
                 };
@@ -1007,17 +1006,11 @@ impl Builder<'_> {
                     .unwrap_or_default();
                 let path = String::from_utf8_lossy(&path).into_owned();
                 let flags = a.get(path_index + 1).map_or(0, |f| args::fd_flags(f));
-                let kind = call
-                    .decoration
-                    .as_deref()
-                    .map_or(Kind::Regular, decoration_kind);
+                let kind = call.decoration.map_or(Kind::Regular, decoration_kind);
                 let text = if kind == Kind::Regular {
                     format!("open({})", quote(&path))
                 } else {
-                    format!(
-                        "opaque({})",
-                        quote(call.decoration.as_deref().unwrap_or(&path))
-                    )
+                    format!("opaque({})", quote(call.decoration.unwrap_or(&path)))
                 };
                 self.create(call, text, kind, flags & O_CLOEXEC != 0, false);
             }
@@ -1153,8 +1146,8 @@ impl Builder<'_> {
             );
             self.helper(call.pid, format!("close({predicted})"));
         }
-        let label = call.decoration.clone().unwrap_or_default();
-        let object = self.new_object(kind, &label);
+        let label = call.decoration.unwrap_or_default();
+        let object = self.new_object(kind, label);
         self.install(call.pid, fd, object, cloexec);
         Some(fd)
     }
@@ -1304,7 +1297,6 @@ impl Builder<'_> {
         }
         if call
             .errno
-            .as_deref()
             .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
         {
             arrivals.push(self.signal_arrival(call));
@@ -1414,7 +1406,7 @@ impl Builder<'_> {
                         self.arrivals[i].connections += 1;
                     }
                 }
-            } else if call.errno.as_deref() == Some("EAGAIN") {
+            } else if call.errno == Some("EAGAIN") {
                 self.close_arrival(object);
             }
         }
@@ -1440,8 +1432,8 @@ impl Builder<'_> {
                 );
                 self.helper(pid, format!("close({predicted})"));
             }
-            let label = call.decoration.clone().unwrap_or_default();
-            let object = self.new_object(Kind::External, &label);
+            let label = call.decoration.unwrap_or_default();
+            let object = self.new_object(Kind::External, label);
             self.install(pid, new_fd, object, flags & O_CLOEXEC != 0);
             if flags & O_NONBLOCK != 0 {
                 self.helper(pid, format!("fcntl({new_fd}, F_SETFL, O_NONBLOCK)"));
@@ -1529,7 +1521,7 @@ impl Builder<'_> {
                     }
                     self.close_arrival(object);
                 } else {
-                    match call.errno.as_deref() {
+                    match call.errno {
                         Some("ECONNRESET") => {
                             let i =
                                 self.arrival(call, object, fd, "the peer resets the connection");
@@ -1547,7 +1539,6 @@ impl Builder<'_> {
         }
         if call
             .errno
-            .as_deref()
             .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
         {
             arrivals.push(self.signal_arrival(call));
@@ -1596,7 +1587,6 @@ impl Builder<'_> {
         let mut arrivals = Vec::new();
         if call
             .errno
-            .as_deref()
             .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
         {
             arrivals.push(self.signal_arrival(call));
@@ -1834,28 +1824,24 @@ impl Builder<'_> {
                     start_ns,
                     arrivals,
                 } => {
-                    // One handler for all, in the order the call saw them: the ready
-                    // list keeps that order.
-                    let mut actions = Vec::new();
-                    let mut whys: Vec<&str> = Vec::new();
-                    for &a in arrivals {
-                        let arrival = &self.arrivals[a];
-                        actions.extend(self.arrival_actions(arrival));
-                        if !whys.contains(&arrival.why.as_str()) {
-                            whys.push(&arrival.why);
-                        }
+                    // One handler for all that land before the call, in the order the
+                    // call saw them: the ready list keeps that order. Those a placement
+                    // puts inside the call are a second handler, due while it waits.
+                    let line_of = index.and_then(|i| recorded.get(i)).map(|r| r.strace_line);
+                    for phase in [Phase::Before, Phase::Waiting] {
+                        let chosen: Vec<usize> = arrivals
+                            .iter()
+                            .enumerate()
+                            .filter(|&(k, _)| {
+                                line_of.map_or(Phase::Before, |l| self.placement.phase(l, k))
+                                    == phase
+                            })
+                            .map(|(_, &a)| a)
+                            .collect();
+                        self.emit_arrivals(out, line, &pad, &chosen, phase, *start_ns);
                     }
-                    if let (false, Some(&first)) = (actions.is_empty(), arrivals.first()) {
-                        let at = duration(self.arrivals[first].time_ns);
-                        emit(
-                            out,
-                            line,
-                            format_args!(
-                                "at {at} {{ {} }}   # outside: {}",
-                                actions.join("; "),
-                                whys.join(", ")
-                            ),
-                        );
+                    if let Some(r) = index.and_then(|i| recorded.get_mut(i)) {
+                        r.outside_events = arrivals.len();
                     }
                     if self.multi_task || !arrivals.is_empty() {
                         emit(
@@ -1878,6 +1864,43 @@ impl Builder<'_> {
                 }
             }
         }
+    }
+
+    /// One `at` block for `chosen` arrivals: before the call (at the first one's time),
+    /// or [`WAIT_OFFSET_NS`] after the call starts at `start_ns`.
+    fn emit_arrivals(
+        &self,
+        out: &mut String,
+        line: &mut u32,
+        pad: &str,
+        chosen: &[usize],
+        phase: Phase,
+        start_ns: u64,
+    ) {
+        let mut actions = Vec::new();
+        let mut whys: Vec<&str> = Vec::new();
+        for &a in chosen {
+            let arrival = &self.arrivals[a];
+            actions.extend(self.arrival_actions(arrival));
+            if !whys.contains(&arrival.why.as_str()) {
+                whys.push(&arrival.why);
+            }
+        }
+        let (false, Some(&first)) = (actions.is_empty(), chosen.first()) else {
+            return;
+        };
+        let (at, note) = match phase {
+            Phase::Before => (self.arrivals[first].time_ns, "outside"),
+            Phase::Waiting => (start_ns + WAIT_OFFSET_NS, "outside, while the call waits"),
+        };
+        let _ = writeln!(
+            out,
+            "{pad}at {} {{ {} }}   # {note}: {}",
+            duration(at),
+            actions.join("; "),
+            whys.join(", ")
+        );
+        *line += 1;
     }
 
     fn arrival_actions(&self, a: &Arrival) -> Vec<String> {
