@@ -210,6 +210,36 @@ fn every_style_strace_writes_imports_and_replays() {
 }
 
 #[test]
+fn the_world_of_processes_and_files_is_rebuilt() {
+    // vfork and clone3 children whose calls return before their maker's call does; an
+    // execve that closes the O_CLOEXEC descriptors (the child's eventfd gets 3 only if
+    // 3 to 7 were closed); close_range; a signalfd fed from outside; a regular file
+    // refused by epoll_ctl ADD (EPERM); `+++ killed by SIGKILL +++`.
+    assert_all_matched("tests/strace/world.strace");
+    let output = epsim()
+        .arg("import")
+        .arg(dir().join("tests/strace/world.strace"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for wanted in [
+        "fork t201 {",
+        "fork t202 {",
+        "close(5)   # execve closes O_CLOEXEC descriptors",
+        "close(7)   # close_range",
+        "expect EPERM",
+        "opaque(\"anon_inode:[signalfd]\")",
+        "deliver(file_at(7), 128 bytes)",
+    ] {
+        assert!(text.contains(wanted), "{wanted}: {text}");
+    }
+    // The children are made where their first call returned, with their maker's
+    // descriptors: none of 0, 1 and 2 is made up as "open before".
+    assert!(!text.contains("open before"), "{text}");
+}
+
+#[test]
 fn a_malformed_line_is_an_error_at_its_place_and_keep_going_counts_it() {
     let file = dir().join("tests/strace/malformed.strace");
     let output = epsim().arg("import").arg(&file).output().unwrap();

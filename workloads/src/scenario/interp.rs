@@ -1372,7 +1372,9 @@ impl<G: Granularity> Interp<G> {
                     );
                 };
                 let passed = env.errno == errno.number();
-                let message = if env.errno == 0 {
+                let message = if passed {
+                    String::new()
+                } else if env.errno == 0 {
                     format!(
                         "expected `{last}` to fail with {errno}, it returned {}",
                         env.ret
@@ -1390,15 +1392,24 @@ impl<G: Granularity> Interp<G> {
                     return rt(span, "`expect ok` needs a system call before it");
                 };
                 let passed = env.errno == 0;
-                let message = format!(
-                    "expected `{last}` to succeed, it failed with {}",
-                    errno_name(env.errno)
-                );
+                let message = if passed {
+                    String::new()
+                } else {
+                    format!(
+                        "expected `{last}` to succeed, it failed with {}",
+                        errno_name(env.errno)
+                    )
+                };
                 ("ok".to_string(), passed, message)
             }
             Expectation::Cond { expr, text } => {
                 let (passed, detail) = self.condition(env, expr)?;
-                (text.clone(), passed, format!("expected `{text}`{detail}"))
+                let message = if passed {
+                    String::new()
+                } else {
+                    format!("expected `{text}`{detail}")
+                };
+                (text.clone(), passed, message)
             }
         };
         let message = if passed {
@@ -1418,6 +1429,10 @@ impl<G: Granularity> Interp<G> {
                 let vb = self.eval(env, b)?;
                 let passed = self.compare(*op, &va, &vb, expr.span)?;
                 let mut detail = String::new();
+                // What the sides were is said only when the expectation fails.
+                if passed {
+                    return Ok((passed, detail));
+                }
                 if !is_literal(a) {
                     detail.push_str(&format!(", but {} is {va}", self.source(a.span)));
                 }
@@ -1439,9 +1454,16 @@ impl<G: Granularity> Interp<G> {
                         break;
                     }
                 }
+                if passed {
+                    return Ok((passed, String::new()));
+                }
                 Ok((passed, format!(", but {} is {va}", self.source(a.span))))
             }
-            _ => Ok((self.truthy(env, expr)?, ", but it is false".to_string())),
+            _ => {
+                let passed = self.truthy(env, expr)?;
+                let detail = if passed { "" } else { ", but it is false" };
+                Ok((passed, detail.to_string()))
+            }
         }
     }
 

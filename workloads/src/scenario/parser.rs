@@ -196,6 +196,16 @@ impl Parser<'_> {
         token
     }
 
+    /// Moves past the current token (without copying it, as [`Parser::next`] does) and
+    /// returns where it was.
+    fn advance(&mut self) -> Span {
+        let span = Self::span_of(self.peek());
+        if self.pos < self.tokens.len() - 1 {
+            self.pos += 1;
+        }
+        span
+    }
+
     fn previous_end(&self) -> usize {
         self.pos.checked_sub(1).map_or(0, |p| self.tokens[p].end)
     }
@@ -235,13 +245,13 @@ impl Parser<'_> {
 
     fn skip_newlines(&mut self) {
         while self.peek().tok == Tok::Newline {
-            self.next();
+            self.advance();
         }
     }
 
     fn eat_punct(&mut self, p: &str) -> bool {
         if self.peek().is_punct(p) {
-            self.next();
+            self.advance();
             true
         } else {
             false
@@ -258,7 +268,7 @@ impl Parser<'_> {
 
     fn eat_ident(&mut self, name: &str) -> bool {
         if self.peek().is_ident(name) {
-            self.next();
+            self.advance();
             true
         } else {
             false
@@ -277,8 +287,7 @@ impl Parser<'_> {
         match &self.peek().tok {
             Tok::Ident(name) => {
                 let name = name.clone();
-                let token = self.next();
-                Ok((name, Self::span_of(&token)))
+                Ok((name, self.advance()))
             }
             _ => Err(self.expected(what)),
         }
@@ -318,7 +327,7 @@ impl Parser<'_> {
         match &first.tok {
             Tok::Ident(_) | Tok::Int(_) | Tok::DigitWord(_) => {}
             Tok::Str(bytes) => {
-                self.next();
+                self.advance();
                 return Ok((
                     String::from_utf8_lossy(bytes).into_owned(),
                     Self::span_of(&first),
@@ -326,7 +335,7 @@ impl Parser<'_> {
             }
             _ => return Err(self.expected(what)),
         }
-        self.next();
+        self.advance();
         let mut end = first.end;
         loop {
             let t = self.peek();
@@ -343,7 +352,7 @@ impl Parser<'_> {
                 break;
             }
             end = t.end;
-            self.next();
+            self.advance();
         }
         let span = Span {
             line: first.line,
@@ -356,10 +365,7 @@ impl Parser<'_> {
 
     fn integer(&mut self, what: &str) -> R<(i64, Span)> {
         match self.peek().tok {
-            Tok::Int(v) => {
-                let token = self.next();
-                Ok((v, Self::span_of(&token)))
-            }
+            Tok::Int(v) => Ok((v, self.advance())),
             Tok::DigitWord(_) => Err(self.not_a_number()),
             _ => Err(self.expected(what)),
         }
@@ -381,7 +387,7 @@ impl Parser<'_> {
     fn end_of_line(&mut self) -> R<()> {
         match self.peek().tok {
             Tok::Newline => {
-                self.next();
+                self.advance();
                 Ok(())
             }
             Tok::Eof => Ok(()),
@@ -392,7 +398,7 @@ impl Parser<'_> {
     fn end_of_statement(&mut self) -> R<()> {
         match self.peek().tok {
             Tok::Newline => {
-                self.next();
+                self.advance();
                 Ok(())
             }
             Tok::Eof => Ok(()),
@@ -448,25 +454,25 @@ impl Parser<'_> {
         match word.as_str() {
             "scenario" => {
                 self.once("scenario", &token)?;
-                self.next();
+                self.advance();
                 let (name, _) = self.word("the scenario's name")?;
                 self.parsed.header.name = Some(name);
             }
             "description" => {
                 self.once("description", &token)?;
-                self.next();
+                self.advance();
                 match &self.peek().tok {
                     Tok::Str(bytes) => {
                         self.parsed.header.description =
                             Some(String::from_utf8_lossy(bytes).into_owned());
-                        self.next();
+                        self.advance();
                     }
                     _ => return Err(self.expected("a one-line description in quotes")),
                 }
             }
             "cpus" => {
                 self.once("cpus", &token)?;
-                self.next();
+                self.advance();
                 let (n, span) = self.integer("the number of CPUs")?;
                 if n < 1 || n as usize > sim::limits::CPUS_MAX {
                     return Err(self.error_span(
@@ -478,7 +484,7 @@ impl Parser<'_> {
             }
             "kernel" => {
                 self.once("kernel", &token)?;
-                self.next();
+                self.advance();
                 let expected = format!(
                     "a kernel version: {}",
                     KernelVersion::names_for_humans()
@@ -488,21 +494,21 @@ impl Parser<'_> {
             }
             "model" => {
                 self.once("model", &token)?;
-                self.next();
+                self.advance();
                 let (model, _) =
                     self.parsed_word("a memory model: sc, tso or pso", MemoryModel::parse)?;
                 self.parsed.header.model = Some(model);
             }
             "granularity" => {
                 self.once("granularity", &token)?;
-                self.next();
+                self.advance();
                 let (granularity, _) = self
                     .parsed_word("a granularity: syscall, lock or access", GranularityKind::parse)?;
                 self.parsed.header.granularity = Some(granularity);
             }
             "strategy" => {
                 self.once("strategy", &token)?;
-                self.next();
+                self.advance();
                 let (strategy, _) =
                     self.parsed_word("a strategy: timed, random, pct, round-robin or dfs", |text| {
                         StrategyKind::parse(text).filter(|s| *s != StrategyKind::Replay)
@@ -511,13 +517,13 @@ impl Parser<'_> {
             }
             "seed" => {
                 self.once("seed", &token)?;
-                self.next();
+                self.advance();
                 let (n, _) = self.integer("a seed (a number)")?;
                 self.parsed.header.seed = Some(n as u64);
             }
             "hz" => {
                 self.once("hz", &token)?;
-                self.next();
+                self.advance();
                 let (n, span) = self.integer("the timer frequency (HZ), e.g. 250")?;
                 if !(1..=10_000).contains(&n) {
                     return Err(self.error_span(
@@ -529,7 +535,7 @@ impl Parser<'_> {
             }
             "max" => {
                 self.once("max steps", &token)?;
-                self.next();
+                self.advance();
                 self.expect_ident("steps", "`steps` (as in `max steps 100000`)")?;
                 let (n, span) = self.integer("the step budget (a number)")?;
                 if n < 1 {
@@ -538,7 +544,7 @@ impl Parser<'_> {
                 self.parsed.header.max_steps = Some(n as u64);
             }
             "fail" => {
-                self.next();
+                self.advance();
                 self.expect_ident("alloc", "`alloc` (as in `fail alloc epitem nth 2`)")?;
                 let what = format!("an allocation class: {}", ALLOC_CLASSES.join(", "));
                 let (class, _) = self.parsed_word(&what, |class| {
@@ -558,7 +564,7 @@ impl Parser<'_> {
                 });
             }
             "inject" => {
-                self.next();
+                self.advance();
                 let names: Vec<&str> = Injection::ALL.iter().map(|i| i.name()).collect();
                 let what = format!("an injection: {}", names.join(", "));
                 let (injection, _) = self.parsed_word(&what, Injection::parse)?;
@@ -567,7 +573,7 @@ impl Parser<'_> {
                 }
             }
             "expect" => {
-                self.next();
+                self.advance();
                 let what = "`report KIND`, `no reports` or `blocked TASK` (task expectations go inside a task)";
                 if self.eat_ident("report") {
                     let names: Vec<&str> = ReportKind::ALL.iter().map(|k| k.name()).collect();
@@ -576,7 +582,7 @@ impl Parser<'_> {
                     self.parsed.header.expect_reports.push((kind, span));
                 } else if self.peek().is_ident("no") {
                     let span = Self::span_of(&token);
-                    self.next();
+                    self.advance();
                     self.expect_ident("reports", "`reports` (as in `expect no reports`)")?;
                     self.parsed.header.expect_no_reports = Some(span);
                 } else if self.eat_ident("blocked") {
@@ -597,7 +603,7 @@ impl Parser<'_> {
     }
 
     fn process(&mut self) -> R<()> {
-        let start = Self::span_of(&self.next());
+        let start = self.advance();
         let (name, name_span) = self.ident("the process's name")?;
         if self.parsed.processes.iter().any(|p| p.name == name) {
             return Err(self.error_span(
@@ -633,7 +639,7 @@ impl Parser<'_> {
             if !self.peek().is_ident("task") {
                 return Err(self.expected("`task NAME { ... }` or `}`"));
             }
-            let task_start = Self::span_of(&self.next());
+            let task_start = self.advance();
             let (task, task_span) = self.ident("the task's name")?;
             self.declare(&task, task_span, false)?;
             self.check_new_name(&task, task_span)?;
@@ -704,7 +710,7 @@ impl Parser<'_> {
     }
 
     fn top_level_at(&mut self) -> R<()> {
-        let start = Self::span_of(&self.next());
+        let start = self.advance();
         let time_span = Self::span_of(self.peek());
         if matches!(&self.peek().tok, Tok::Ident(n) if constant(n).is_none()) {
             return Err(
@@ -848,7 +854,7 @@ impl Parser<'_> {
         let kind = match word.as_str() {
             "expect" => self.expect_statement()?,
             "repeat" => {
-                self.next();
+                self.advance();
                 let count = self.expr()?;
                 let var = if self.eat_ident("as") {
                     let (name, span) = self.ident("a loop variable name")?;
@@ -862,13 +868,13 @@ impl Parser<'_> {
                 StmtKind::Repeat { count, var, body }
             }
             "until" => {
-                self.next();
+                self.advance();
                 let time = self.expr()?;
                 let body = self.loop_body()?;
                 StmtKind::Until { time, body }
             }
             "for" => {
-                self.next();
+                self.advance();
                 let (var, span) = self.ident("a loop variable name (as in `for e in evs`)")?;
                 self.check_new_name(&var, span)?;
                 self.expect_ident("in", "`in` (as in `for e in evs`)")?;
@@ -887,9 +893,9 @@ impl Parser<'_> {
                         self.expected("an interrupt-context action (an `at` block cannot sleep)")
                     );
                 }
-                self.next();
+                self.advance();
                 if matches!(&self.peek().tok, Tok::Ident(w) if w == "until") {
-                    self.next();
+                    self.advance();
                     StmtKind::SleepUntil(self.expr()?)
                 } else {
                     StmtKind::Sleep(self.expr()?)
@@ -902,7 +908,7 @@ impl Parser<'_> {
                     ));
                 }
                 let is_thread = word == "thread";
-                self.next();
+                self.advance();
                 let name = self.task_name(true)?;
                 let cpu = self.pin()?;
                 let body = self.body(false)?;
@@ -918,14 +924,14 @@ impl Parser<'_> {
                         self.expected("an interrupt-context action (`at` blocks do not nest)")
                     );
                 }
-                self.next();
+                self.advance();
                 let time = self.expr()?;
                 let cpu = self.pin()?;
                 let body = self.body(true)?;
                 StmtKind::At { time, cpu, body }
             }
             "note" => {
-                self.next();
+                self.advance();
                 StmtKind::Note(self.expr()?)
             }
             "break" | "continue" => {
@@ -934,7 +940,7 @@ impl Parser<'_> {
                         "a statement (`{word}` belongs inside repeat, until or for)"
                     )));
                 }
-                self.next();
+                self.advance();
                 if word == "break" {
                     StmtKind::Break
                 } else {
@@ -1074,18 +1080,18 @@ impl Parser<'_> {
     }
 
     fn expect_statement(&mut self) -> R<StmtKind> {
-        self.next();
+        self.advance();
         let token = self.peek().clone();
         if let Tok::Ident(word) = &token.tok {
             let ends = matches!(self.peek_at(1).tok, Tok::Newline | Tok::Eof)
                 || self.peek_at(1).is_punct("}");
             if word == "ok" && ends {
-                self.next();
+                self.advance();
                 return Ok(StmtKind::Expect(Expectation::Ok));
             }
             if ends {
                 if let Some(errno) = Errno::parse(word) {
-                    self.next();
+                    self.advance();
                     return Ok(StmtKind::Expect(Expectation::Errno(errno)));
                 }
             }
@@ -1107,7 +1113,7 @@ impl Parser<'_> {
     fn if_statement(&mut self) -> R<StmtKind> {
         let mut arms = Vec::new();
         loop {
-            self.next();
+            self.advance();
             let cond = self.expr()?;
             let then = self.block()?;
             arms.push((cond, then));
@@ -1123,7 +1129,7 @@ impl Parser<'_> {
                 });
             }
             for _ in 0..=look {
-                self.next();
+                self.advance();
             }
             if !self.peek().is_ident("if") {
                 let otherwise = self.block()?;
@@ -1220,7 +1226,7 @@ impl Parser<'_> {
                 let start = Self::span_of(self.peek());
                 let mut arg = self.expr()?;
                 if allow_bytes && self.peek().is_ident("bytes") {
-                    self.next();
+                    self.advance();
                     arg = Expr {
                         kind: ExprKind::Bytes(Box::new(arg)),
                         span: self.span_from(start),
@@ -1244,7 +1250,7 @@ impl Parser<'_> {
         Ok(args)
     }
 
-    fn arity(&self, name: &str, at: &Token, count: usize, lo: usize, hi: usize) -> R<()> {
+    fn arity(&self, name: &str, at: Span, count: usize, lo: usize, hi: usize) -> R<()> {
         if count >= lo && count <= hi {
             return Ok(());
         }
@@ -1253,7 +1259,7 @@ impl Parser<'_> {
         } else {
             format!("{lo} to {hi} arguments")
         };
-        Err(self.error_at(
+        Err(self.error_span(
             at,
             format!(
                 "found {name}() with {count} argument{}, expected {takes}",
@@ -1263,12 +1269,12 @@ impl Parser<'_> {
     }
 
     fn syscall(&mut self) -> R<Syscall> {
-        let token = self.next();
-        let Tok::Ident(name) = &token.tok else {
+        let Tok::Ident(name) = &self.peek().tok else {
             unreachable!("checked by the caller")
         };
         let (which, lo, hi) = SyscallName::parse(name).expect("checked by the caller");
-        let start = Self::span_of(&token);
+        let name = which.name();
+        let start = self.advance();
         let (args, task) = if matches!(which, SyscallName::Kill | SyscallName::Join) {
             let open = self.expect_punct("(", "`(`")?;
             let task = self.task_name(false)?;
@@ -1278,11 +1284,11 @@ impl Parser<'_> {
                     open.line, open.col
                 )));
             }
-            self.next();
+            self.advance();
             (Vec::new(), Some(task))
         } else {
             let args = self.call_args(which == SyscallName::Write)?;
-            self.arity(name, &token, args.len(), lo, hi)?;
+            self.arity(name, start, args.len(), lo, hi)?;
             (args, None)
         };
         Ok(Syscall {
@@ -1294,11 +1300,12 @@ impl Parser<'_> {
     }
 
     fn irq_call(&mut self) -> R<(IrqName, Vec<Expr>, Option<TaskName>)> {
-        let token = self.next();
-        let Tok::Ident(name) = &token.tok else {
+        let Tok::Ident(name) = &self.peek().tok else {
             unreachable!("checked by the caller")
         };
         let (which, lo, hi) = IrqName::parse(name).expect("checked by the caller");
+        let name = which.name();
+        let start = self.advance();
         if which == IrqName::Signal {
             let open = self.expect_punct("(", "`(`")?;
             let task = self.task_name(false)?;
@@ -1308,11 +1315,11 @@ impl Parser<'_> {
                     open.line, open.col
                 )));
             }
-            self.next();
+            self.advance();
             return Ok((which, Vec::new(), Some(task)));
         }
         let args = self.call_args(which == IrqName::Deliver)?;
-        self.arity(name, &token, args.len(), lo, hi)?;
+        self.arity(name, start, args.len(), lo, hi)?;
         Ok((which, args, None))
     }
 
@@ -1349,13 +1356,18 @@ impl Parser<'_> {
         }
         let start = Self::span_of(self.peek());
         let first = self.binary(level + 1)?;
+        // What ends most operands (a newline, `,`, `)`, a name) is no operator: no level
+        // need look at it. `in` is the one word that continues an expression.
+        if !matches!(self.peek().tok, Tok::Punct(_)) && !self.peek().is_ident("in") {
+            return Ok(first);
+        }
         if level == COMPARISONS {
             return self.comparison(first, start, LEVELS[level]);
         }
         // Left to right in a flat list, however long the chain.
         let mut links = Vec::new();
         while let Some(&(_, op)) = LEVELS[level].iter().find(|(p, _)| self.peek().is_punct(p)) {
-            let at = Self::span_of(&self.next());
+            let at = self.advance();
             self.skip_newlines();
             let operand = self.binary(level + 1)?;
             links.push(Link { op, at, operand });
@@ -1373,7 +1385,7 @@ impl Parser<'_> {
     /// nothing. Comparisons do not chain: `a < b < c` is an error.
     fn comparison(&mut self, lhs: Expr, start: Span, operators: &[(&str, BinOp)]) -> R<Expr> {
         if self.peek().is_ident("in") {
-            self.next();
+            self.advance();
             let items = self.set()?;
             return Ok(Expr {
                 kind: ExprKind::In(Box::new(lhs), items),
@@ -1383,7 +1395,7 @@ impl Parser<'_> {
         let Some(&(_, op)) = operators.iter().find(|(p, _)| self.peek().is_punct(p)) else {
             return Ok(lhs);
         };
-        self.next();
+        self.advance();
         self.skip_newlines();
         let rhs = self.binary(COMPARISONS + 1)?;
         if operators.iter().any(|(p, _)| self.peek().is_punct(p)) {
@@ -1434,7 +1446,7 @@ impl Parser<'_> {
             None
         };
         if let Some(op) = op {
-            self.next();
+            self.advance();
             self.enter()?;
             let operand = self.unary();
             self.leave();
@@ -1490,8 +1502,7 @@ impl Parser<'_> {
                 let (field, span) = match &self.peek().tok {
                     Tok::Ident(f) if FIELDS.contains(&f.as_str()) => {
                         let f = f.clone();
-                        let t = self.next();
-                        (f, Self::span_of(&t))
+                        (f, self.advance())
                     }
                     _ => return Err(self.expected(what)),
                 };
@@ -1520,16 +1531,16 @@ impl Parser<'_> {
         let start = Self::span_of(&token);
         let kind = match &token.tok {
             Tok::Int(v) => {
-                self.next();
+                self.advance();
                 ExprKind::Int(*v)
             }
             Tok::Str(bytes) => {
-                self.next();
+                self.advance();
                 ExprKind::Str(bytes.clone())
             }
             Tok::DigitWord(_) => return Err(self.not_a_number()),
             Tok::Punct("(") => {
-                self.next();
+                self.advance();
                 self.skip_newlines();
                 let inner = self.expr()?;
                 self.skip_newlines();
@@ -1539,14 +1550,14 @@ impl Parser<'_> {
                         token.line, token.col
                     )));
                 }
-                self.next();
+                self.advance();
                 return Ok(Expr {
                     kind: inner.kind,
                     span: self.span_from(start),
                 });
             }
             Tok::Punct("[") => {
-                self.next();
+                self.advance();
                 self.enter()?;
                 let mut items = Vec::new();
                 self.skip_newlines();
@@ -1584,9 +1595,9 @@ impl Parser<'_> {
                 let call = self.peek_at(1).is_punct("(");
                 if call {
                     if let Some((builtin, lo, hi)) = Builtin::parse(&name) {
-                        self.next();
+                        self.advance();
                         let args = self.call_args(false)?;
-                        self.arity(&name, &token, args.len(), lo, hi)?;
+                        self.arity(&name, Self::span_of(&token), args.len(), lo, hi)?;
                         return Ok(Expr {
                             kind: ExprKind::Call(builtin, args),
                             span: self.span_from(start),
@@ -1604,18 +1615,18 @@ impl Parser<'_> {
                     }
                 }
                 if name == "true" || name == "false" {
-                    self.next();
+                    self.advance();
                     ExprKind::Int((name == "true") as i64)
                 } else if let Some(value) = constant(&name) {
-                    self.next();
+                    self.advance();
                     ExprKind::Const(name, value)
                 } else if let Some(s) = special(&name) {
-                    self.next();
+                    self.advance();
                     ExprKind::Special(s)
                 } else if KEYWORDS.contains(&name.as_str()) {
                     return Err(self.expected("an expression"));
                 } else if self.scope.contains(&name) {
-                    self.next();
+                    self.advance();
                     ExprKind::Var(name)
                 } else if call {
                     return Err(self.expected(

@@ -189,10 +189,12 @@ fn check_balanced(text: &str, offset: usize, want_close: bool) -> Result<usize, 
             b'(' | b'[' | b'{' => stack.push(b[i]),
             // A descriptor decoration after a number: skip it as a unit.
             b'<' if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'>') => {
-                i = decoration_end(b, i).ok_or((
-                    offset + i + 1,
-                    "`>` closing the descriptor decoration".to_string(),
-                ))?;
+                i = decoration_end(b, i).ok_or_else(|| {
+                    (
+                        offset + i + 1,
+                        "`>` closing the descriptor decoration".to_string(),
+                    )
+                })?;
                 continue;
             }
             b')' | b']' | b'}' => {
@@ -285,15 +287,19 @@ fn parse_result(text: &str, offset: usize) -> Result<RawResult<'_>, Failure> {
             .position(|&c| !(c.is_ascii_hexdigit() || c == b'x' || c == b'-'))
             .unwrap_or(b.len());
         let number = &text[..number_end];
-        let value = parse_int(number).ok_or((
-            offset,
-            format!("a result (a number, `?` or an errno) after `=`, found `{text}`"),
-        ))?;
+        let value = parse_int(number).ok_or_else(|| {
+            (
+                offset,
+                format!("a result (a number, `?` or an errno) after `=`, found `{text}`"),
+            )
+        })?;
         if b.get(number_end) == Some(&b'<') {
-            let end = decoration_end(b, number_end).ok_or((
-                offset + number_end,
-                "`>` closing the descriptor decoration".to_string(),
-            ))?;
+            let end = decoration_end(b, number_end).ok_or_else(|| {
+                (
+                    offset + number_end,
+                    "`>` closing the descriptor decoration".to_string(),
+                )
+            })?;
             (
                 Some(value),
                 Some(&text[number_end + 1..end - 1]),

@@ -16,6 +16,7 @@
 //! out pushes every later line past its timeout). A multi-task scenario sleeps each task
 //! until its call's time (`sleep until`), so calls start in the recorded order.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -40,15 +41,19 @@ const COMMENT_CHARS: usize = 160;
 /// The most bytes one read is replayed with (the scenario's `BYTES_MAX`).
 const READ_MAX: i64 = 1 << 20;
 
-/// A whole call: both halves joined.
+/// A whole call: both halves joined. It borrows the recording's text (only a call split
+/// across two lines has its arguments copied, joined).
 #[derive(Clone, Debug)]
-struct Call {
+struct Call<'t> {
     pid: u32,
-    name: String,
-    args: String,
+    /// The call's name; for a `--- SIGNAL ---` line, the signal's.
+    name: &'t str,
+    /// A `--- SIGNAL {...} ---` line, not a call.
+    signal: bool,
+    args: Cow<'t, str>,
     value: Option<i64>,
-    decoration: Option<String>,
-    errno: Option<String>,
+    decoration: Option<&'t str>,
+    errno: Option<&'t str>,
     start_line: usize,
     end_line: usize,
 }
@@ -179,6 +184,9 @@ struct Builder<'a> {
     multi_task: bool,
     /// Who made each task (a task is made once, never by itself or a descendant).
     spawned_by: BTreeMap<u32, u32>,
+    /// Who the recording says makes each task (its successful clone, fork or vfork),
+    /// made or not yet.
+    made_by: BTreeMap<u32, u32>,
     /// Whether the last [`Builder::arrival`] made a new one (else it extended the open
     /// one, already placed before an earlier call).
     fresh: bool,
@@ -202,6 +210,7 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
         offsets: Vec::new(),
         multi_task: false,
         spawned_by: BTreeMap::new(),
+        made_by: BTreeMap::new(),
         fresh: false,
     };
     b.pass_tasks(&calls);
@@ -231,12 +240,17 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
     })
 }
 
-type Parsed = (Vec<Call>, usize, usize, Option<String>, Vec<u32>);
+type Parsed<'t> = (Vec<Call<'t>>, usize, usize, Option<String>, Vec<u32>);
 
 /// Pass 1: whole calls in the order they returned.
-fn pass_calls(text: &str, file: &str, options: &ImportOptions) -> Result<Parsed, ImportError> {
-    let mut calls = Vec::new();
-    let mut open: BTreeMap<u32, (String, String, usize)> = BTreeMap::new();
+fn pass_calls<'t>(
+    text: &'t str,
+    file: &str,
+    options: &ImportOptions,
+) -> Result<Parsed<'t>, ImportError> {
+    // About one call a line (a recording's lines average some 80 bytes).
+    let mut calls = Vec::with_capacity(text.len() / 64);
+    let mut open: BTreeMap<u32, (&'t str, &'t str, usize)> = BTreeMap::new();
     let mut malformed = 0;
     let mut first_malformed = None;
     let mut exits = Vec::new();
@@ -266,38 +280,43 @@ fn pass_calls(text: &str, file: &str, options: &ImportOptions) -> Result<Parsed,
             }
         };
         let pid = parsed.pid.unwrap_or(0);
-        let whole = |name: &str, args: String, result: RawResult, start: usize| Call {
+        let whole = |name: &'t str, args: Cow<'t, str>, result: RawResult<'t>, start: usize| Call {
             pid,
-            name: name.to_string(),
+            name,
+            signal: false,
             args,
             value: result.value,
-            decoration: result.decoration.map(str::to_string),
-            errno: result.errno.map(str::to_string),
+            decoration: result.decoration,
+            errno: result.errno,
             start_line: start,
             end_line: line_no,
         };
         match parsed.kind {
             LineKind::Call { name, args, result } => {
-                calls.push(whole(name, args.to_string(), result, line_no))
+                calls.push(whole(name, Cow::Borrowed(args), result, line_no))
             }
             LineKind::Unfinished { name, args } => {
-                open.insert(pid, (name.to_string(), args.to_string(), line_no));
+                open.insert(pid, (name, args, line_no));
             }
             LineKind::Resumed { name, args, result } => match open.remove(&pid) {
-                Some((first, head, start)) if first == name => {
-                    calls.push(whole(name, head + args, result, start))
-                }
+                Some((first, head, start)) if first == name => calls.push(whole(
+                    name,
+                    Cow::Owned(format!("{head}{args}")),
+                    result,
+                    start,
+                )),
                 _ => {
                     // A resumed half without its start (the recording began mid-call):
                     // the arguments printed before are lost.
-                    calls.push(whole(name, args.to_string(), result, line_no))
+                    calls.push(whole(name, Cow::Borrowed(args), result, line_no))
                 }
             },
             LineKind::Exited { .. } | LineKind::Killed { .. } => exits.push(pid),
             LineKind::Signal { name } => calls.push(Call {
                 pid,
-                name: format!("--- {name}"),
-                args: String::new(),
+                name,
+                signal: true,
+                args: Cow::Borrowed(""),
                 value: None,
                 decoration: None,
                 errno: None,
@@ -340,7 +359,7 @@ fn line_time(line: usize, offset: u64) -> u64 {
 /// The timeout (ms) of an epoll wait, or `None` for other calls.
 fn wait_timeout_ms(call: &Call) -> Option<i64> {
     let a = args::split(&call.args);
-    match call.name.as_str() {
+    match call.name {
         "epoll_wait" | "epoll_pwait" => a.get(3).and_then(|t| super::line::parse_int(t)),
         "epoll_pwait2" => a
             .get(3)
@@ -441,7 +460,7 @@ impl Builder<'_> {
     fn pass_tasks(&mut self, calls: &[Call]) {
         let mut parent_of: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
         for call in calls {
-            if matches!(call.name.as_str(), "clone" | "clone3" | "fork" | "vfork") {
+            if matches!(call.name, "clone" | "clone3" | "fork" | "vfork") {
                 if let (Some(child), None) = (call.value, &call.errno) {
                     if child > 0 {
                         let thread = call.args.contains("CLONE_THREAD")
@@ -508,8 +527,12 @@ impl Builder<'_> {
                 label: "terminal".to_string(),
             },
         );
-        // Parents that made children: note the spawn later, in call order.
-        let _ = parent_of;
+        // Parents that made children: each spawn is written in call order (at the
+        // maker's clone, or at the child's first call when that returns first).
+        self.made_by = parent_of
+            .iter()
+            .map(|(&child, &(parent, _))| (child, parent))
+            .collect();
     }
 
     fn process_of_in(&self, parent_of: &BTreeMap<u32, (u32, bool)>, mut pid: u32) -> u32 {
@@ -625,7 +648,12 @@ impl Builder<'_> {
     }
 
     fn comment(&mut self, call: &Call) {
-        *self.not_replayed.entry(call.name.clone()).or_default() += 1;
+        match self.not_replayed.get_mut(call.name) {
+            Some(count) => *count += 1,
+            None => {
+                self.not_replayed.insert(call.name.to_string(), 1);
+            }
+        }
         let result = match (&call.value, &call.errno) {
             (_, Some(errno)) => format!(" = -1 {errno}"),
             (Some(v), None) => format!(" = {v}"),
@@ -690,7 +718,7 @@ impl Builder<'_> {
         arrivals: Vec<usize>,
         target: &str,
     ) {
-        let errno = call.errno.as_deref().map(|e| {
+        let errno = call.errno.map(|e| {
             if e.starts_with("ERESTART") {
                 "EINTR".to_string()
             } else {
@@ -781,17 +809,25 @@ impl Builder<'_> {
     /// Pass 3, one call.
     fn call(&mut self, call: &Call) {
         let pid = call.pid;
-        if call.name.starts_with("--- ") {
+        // A child's calls can return before its maker's clone does (vfork, clone3 with
+        // CLONE_VFORK, or just the scheduler): the child exists from its first call on,
+        // with its maker's table as it is then.
+        if let Some(&parent) = self.made_by.get(&pid) {
+            if !self.spawned_by.contains_key(&pid) {
+                self.spawn(parent, pid);
+            }
+        }
+        if call.signal {
             self.push(
                 pid,
-                Stmt::Comment(format!("L{} {} ---", call.end_line, call.name)),
+                Stmt::Comment(format!("L{} --- {} ---", call.end_line, call.name)),
             );
             return;
         }
         let a: Vec<&str> = args::split(&call.args);
         let ok = call.errno.is_none() && call.value.is_some_and(|v| v >= 0);
         let fd_arg = |i: usize| a.get(i).and_then(|t| args::fd(t));
-        match call.name.as_str() {
+        match call.name {
             "epoll_create" | "epoll_create1" => {
                 let size = if call.name == "epoll_create" {
                     a.first()
@@ -862,20 +898,14 @@ impl Builder<'_> {
                 let stream = a.get(1).is_some_and(|t| t.contains("SOCK_STREAM"));
                 let (text, kind) = if listens {
                     (
-                        format!(
-                            "opaque({})",
-                            quote(call.decoration.as_deref().unwrap_or("socket"))
-                        ),
+                        format!("opaque({})", quote(call.decoration.unwrap_or("socket"))),
                         Kind::Listener,
                     )
                 } else if stream {
                     ("socket_external()".to_string(), Kind::External)
                 } else {
                     (
-                        format!(
-                            "opaque({})",
-                            quote(call.decoration.as_deref().unwrap_or("socket"))
-                        ),
+                        format!("opaque({})", quote(call.decoration.unwrap_or("socket"))),
                         Kind::Opaque,
                     )
                 };
@@ -976,46 +1006,18 @@ impl Builder<'_> {
                     .unwrap_or_default();
                 let path = String::from_utf8_lossy(&path).into_owned();
                 let flags = a.get(path_index + 1).map_or(0, |f| args::fd_flags(f));
-                let kind = call
-                    .decoration
-                    .as_deref()
-                    .map_or(Kind::Regular, decoration_kind);
+                let kind = call.decoration.map_or(Kind::Regular, decoration_kind);
                 let text = if kind == Kind::Regular {
                     format!("open({})", quote(&path))
                 } else {
-                    format!(
-                        "opaque({})",
-                        quote(call.decoration.as_deref().unwrap_or(&path))
-                    )
+                    format!("opaque({})", quote(call.decoration.unwrap_or(&path)))
                 };
                 self.create(call, text, kind, flags & O_CLOEXEC != 0, false);
             }
             "clone" | "clone3" | "fork" | "vfork" => {
                 self.comment(call);
                 if let (true, Some(child)) = (ok, call.value) {
-                    let child = child as u32;
-                    if !self.may_spawn(pid, child) {
-                        return;
-                    }
-                    self.spawned_by.insert(child, pid);
-                    if let Some(task) = self.tasks.get(&child) {
-                        if !task.thread {
-                            // A process: a copy of the parent's table.
-                            let parent_process = self.tasks.get(&pid).map_or(pid, |t| t.process);
-                            let table = self
-                                .tables
-                                .get(&parent_process)
-                                .cloned()
-                                .unwrap_or_default();
-                            for entry in table.values() {
-                                if let Some(o) = self.objects.get_mut(&entry.object) {
-                                    o.refs += 1;
-                                }
-                            }
-                            self.tables.insert(child, table);
-                        }
-                        self.push(pid, Stmt::Spawn(child));
-                    }
+                    self.spawn(pid, child as u32);
                 }
             }
             "execve" | "execveat" => {
@@ -1044,7 +1046,9 @@ impl Builder<'_> {
                     self.comment(call);
                     return;
                 }
-                let label = call.decoration.clone().unwrap_or_else(|| call.name.clone());
+                let label = call
+                    .decoration
+                    .map_or_else(|| call.name.to_string(), str::to_string);
                 let cloexec = a.iter().any(|f| args::fd_flags(f) & O_CLOEXEC != 0);
                 self.create(
                     call,
@@ -1056,6 +1060,33 @@ impl Builder<'_> {
             }
             _ => self.comment(call),
         }
+    }
+
+    /// `parent` makes `child` (a thread, or a process with a copy of the parent's table),
+    /// unless [`Builder::may_spawn`] says it may not.
+    fn spawn(&mut self, parent: u32, child: u32) {
+        if !self.may_spawn(parent, child) {
+            return;
+        }
+        self.spawned_by.insert(child, parent);
+        let Some(task) = self.tasks.get(&child) else {
+            return;
+        };
+        if !task.thread {
+            let parent_process = self.tasks.get(&parent).map_or(parent, |t| t.process);
+            let table = self
+                .tables
+                .get(&parent_process)
+                .cloned()
+                .unwrap_or_default();
+            for entry in table.values() {
+                if let Some(o) = self.objects.get_mut(&entry.object) {
+                    o.refs += 1;
+                }
+            }
+            self.tables.insert(child, table);
+        }
+        self.push(parent, Stmt::Spawn(child));
     }
 
     /// Whether `parent` may make `child` here: not twice, not the recording's first task,
@@ -1115,8 +1146,8 @@ impl Builder<'_> {
             );
             self.helper(call.pid, format!("close({predicted})"));
         }
-        let label = call.decoration.clone().unwrap_or_default();
-        let object = self.new_object(kind, &label);
+        let label = call.decoration.unwrap_or_default();
+        let object = self.new_object(kind, label);
         self.install(call.pid, fd, object, cloexec);
         Some(fd)
     }
@@ -1231,7 +1262,7 @@ impl Builder<'_> {
             .get(2)
             .and_then(|t| super::line::parse_int(t))
             .unwrap_or(1);
-        let timeout = match call.name.as_str() {
+        let timeout = match call.name {
             "epoll_pwait2" => match a.get(3).and_then(|t| timespec_ns(t)) {
                 Some(ns) => ns.to_string(),
                 None => "NULL".to_string(),
@@ -1266,12 +1297,11 @@ impl Builder<'_> {
         }
         if call
             .errno
-            .as_deref()
             .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
         {
             arrivals.push(self.signal_arrival(call));
         }
-        let text = match call.name.as_str() {
+        let text = match call.name {
             "epoll_wait" => format!("evs = epoll_wait({ep}, {max}, {timeout})"),
             "epoll_pwait" => format!("evs = epoll_pwait({ep}, {max}, {timeout}, NULL)"),
             _ => format!("evs = epoll_pwait2({ep}, {max}, {timeout}, NULL)"),
@@ -1376,7 +1406,7 @@ impl Builder<'_> {
                         self.arrivals[i].connections += 1;
                     }
                 }
-            } else if call.errno.as_deref() == Some("EAGAIN") {
+            } else if call.errno == Some("EAGAIN") {
                 self.close_arrival(object);
             }
         }
@@ -1402,8 +1432,8 @@ impl Builder<'_> {
                 );
                 self.helper(pid, format!("close({predicted})"));
             }
-            let label = call.decoration.clone().unwrap_or_default();
-            let object = self.new_object(Kind::External, &label);
+            let label = call.decoration.unwrap_or_default();
+            let object = self.new_object(Kind::External, label);
             self.install(pid, new_fd, object, flags & O_CLOEXEC != 0);
             if flags & O_NONBLOCK != 0 {
                 self.helper(pid, format!("fcntl({new_fd}, F_SETFL, O_NONBLOCK)"));
@@ -1439,7 +1469,7 @@ impl Builder<'_> {
         let Some((fd, object, kind)) = self.replayed_io_target(call, a) else {
             return;
         };
-        let count = match call.name.as_str() {
+        let count = match call.name {
             "read" | "recvfrom" | "recv" | "pread64" => {
                 a.get(2).and_then(|t| super::line::parse_int(t))
             }
@@ -1491,7 +1521,7 @@ impl Builder<'_> {
                     }
                     self.close_arrival(object);
                 } else {
-                    match call.errno.as_deref() {
+                    match call.errno {
                         Some("ECONNRESET") => {
                             let i =
                                 self.arrival(call, object, fd, "the peer resets the connection");
@@ -1509,7 +1539,6 @@ impl Builder<'_> {
         }
         if call
             .errno
-            .as_deref()
             .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
         {
             arrivals.push(self.signal_arrival(call));
@@ -1544,7 +1573,7 @@ impl Builder<'_> {
         } else {
             let count = match (call.errno.is_none(), call.value) {
                 (true, Some(n)) if n >= 0 => n,
-                _ => match call.name.as_str() {
+                _ => match call.name {
                     "write" | "sendto" | "send" => a
                         .get(2)
                         .and_then(|t| super::line::parse_int(t))
@@ -1558,7 +1587,6 @@ impl Builder<'_> {
         let mut arrivals = Vec::new();
         if call
             .errno
-            .as_deref()
             .is_some_and(|e| e == "EINTR" || e.starts_with("ERESTART"))
         {
             arrivals.push(self.signal_arrival(call));
@@ -1575,7 +1603,7 @@ impl Builder<'_> {
         };
         let source = self.materialize(pid, old, deco);
         let new = call.value.unwrap_or(-1);
-        let text = match call.name.as_str() {
+        let text = match call.name {
             "dup" => format!("dup({old})"),
             _ => match a.get(1).and_then(|t| args::fd(t)) {
                 Some((target, _)) => format!("dup2({old}, {target})"),
@@ -1759,16 +1787,19 @@ impl Builder<'_> {
             return;
         };
         let pad = "    ".repeat(depth);
-        let emit = |out: &mut String, line: &mut u32, text: &str| {
+        // Straight into the scenario's text: no string made per line.
+        let emit = |out: &mut String, line: &mut u32, text: std::fmt::Arguments| {
             out.push_str(&pad);
-            out.push_str(text);
+            let _ = out.write_fmt(text);
             out.push('\n');
             *line += 1;
         };
         for stmt in &task.body {
             match stmt {
-                Stmt::Comment(text) => emit(out, line, &format!("# {}", text.replace('\n', " "))),
-                Stmt::Helper(text) => emit(out, line, text),
+                Stmt::Comment(text) => {
+                    emit(out, line, format_args!("# {}", text.replace('\n', " ")))
+                }
+                Stmt::Helper(text) => emit(out, line, format_args!("{text}")),
                 Stmt::Spawn(child) => {
                     let Some(c) = self.tasks.get(child) else {
                         continue;
@@ -1778,13 +1809,13 @@ impl Builder<'_> {
                         emit(
                             out,
                             line,
-                            &format!("# t{child} is nested too deeply to replay"),
+                            format_args!("# t{child} is nested too deeply to replay"),
                         );
                         continue;
                     }
-                    emit(out, line, &format!("{word} t{child} {{"));
+                    emit(out, line, format_args!("{word} t{child} {{"));
                     self.render_body(*child, depth + 1, out, line, recorded);
-                    emit(out, line, "}");
+                    emit(out, line, format_args!("}}"));
                 }
                 Stmt::Call {
                     text,
@@ -1813,18 +1844,22 @@ impl Builder<'_> {
                         r.outside_events = arrivals.len();
                     }
                     if self.multi_task || !arrivals.is_empty() {
-                        emit(out, line, &format!("sleep until {}", duration(*start_ns)));
+                        emit(
+                            out,
+                            line,
+                            format_args!("sleep until {}", duration(*start_ns)),
+                        );
                     }
-                    let note = index
-                        .and_then(|i| recorded.get(i))
-                        .map(|r| format!("   # L{}", r.strace_line))
-                        .unwrap_or_default();
+                    let strace_line = index.and_then(|i| recorded.get(i)).map(|r| r.strace_line);
                     if let Some(r) = index.and_then(|i| recorded.get_mut(i)) {
                         r.scenario_line = *line + 1;
                     }
-                    emit(out, line, &format!("{text}{note}"));
+                    match strace_line {
+                        Some(n) => emit(out, line, format_args!("{text}   # L{n}")),
+                        None => emit(out, line, format_args!("{text}")),
+                    }
                     if let Some(expect) = expect {
-                        emit(out, line, expect);
+                        emit(out, line, format_args!("{expect}"));
                     }
                 }
             }
