@@ -120,6 +120,20 @@ impl<G: Granularity> Kernel<G> {
 
     /// `get_unused_fd()` + `fd_install()` under `files->file_lock`.
     pub async fn install_fd(&self, process: ProcessId, file: FileId) -> SysResult<i32> {
+        self.install_fd_flags(process, file, 0, false).await
+    }
+
+    /// `alloc_fd(from, rlimit, flags)` + `fd_install()` under `files->file_lock`: the
+    /// lowest free descriptor at or above `from`, with its close-on-exec bit
+    /// (`get_unused_fd_flags(O_CLOEXEC)`, `F_DUPFD_CLOEXEC`). EMFILE when none is free
+    /// below the limit.
+    pub async fn install_fd_flags(
+        &self,
+        process: ProcessId,
+        file: FileId,
+        from: usize,
+        close_on_exec: bool,
+    ) -> SysResult<i32> {
         let (lock, f_count) = {
             let objects = self.objects.borrow();
             let lock = objects.processes[process.0 as usize].file_lock;
@@ -134,9 +148,16 @@ impl<G: Granularity> Kernel<G> {
         let fd = {
             let mut objects = self.objects.borrow_mut();
             let table = &mut objects.processes[process.0 as usize].fdtable;
-            let fd = table.lowest_free();
+            let fd = table.lowest_free_from(from);
             if let Some(fd) = fd {
-                table.install(fd, FdEntry { file, f_count });
+                table.install(
+                    fd,
+                    FdEntry {
+                        file,
+                        f_count,
+                        close_on_exec,
+                    },
+                );
             }
             fd
         };

@@ -118,7 +118,8 @@ impl<G: Granularity> Kernel<G> {
             O_RDWR | (flags & TFD_NONBLOCK),
         );
         let process = self.current_process();
-        match self.install_fd(process, file).await {
+        let close_on_exec = flags & TFD_CLOEXEC != 0;
+        match self.install_fd_flags(process, file, 0, close_on_exec).await {
             Ok(fd) => Ok(fd),
             Err(errno) => {
                 self.fput(file).await;
