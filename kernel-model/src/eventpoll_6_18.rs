@@ -1309,8 +1309,8 @@ impl<G: Granularity> Kernel<G> {
     /// file `O_RDWR` (ENFILE/ENOMEM), releasing the eventpoll through `ep_clear_and_put`
     /// on failure. Simplified as in the seed port: the file is made first and installed
     /// after, so a failed install drops the file, whose release runs the same
-    /// `ep_clear_and_put`. EPOLL_CLOEXEC sets the descriptor's close-on-exec bit
-    /// (`F_GETFD` shows it; the model has no exec).
+    /// `ep_clear_and_put`. EPOLL_CLOEXEC marks the descriptor `FD_CLOEXEC` (read back
+    /// by `fcntl(F_GETFD)`; the model has no exec to act on it).
     pub(crate) async fn do_epoll_create(&self, flags: i32) -> SysResult<i32> {
         if flags & !EPOLL_CLOEXEC != 0 {
             return Err(Errno::EINVAL);
@@ -1320,8 +1320,10 @@ impl<G: Granularity> Kernel<G> {
         let file = self.alloc_file(FileKind::Epoll(ep), label.into(), crate::objects::O_RDWR);
         self.with_ep_mut(ep, |e| e.file = Some(file));
         let process = self.current_process();
-        let close_on_exec = flags & EPOLL_CLOEXEC != 0;
-        match self.install_fd_flags(process, file, 0, close_on_exec).await {
+        match self
+            .install_fd_flags(process, file, flags & EPOLL_CLOEXEC != 0)
+            .await
+        {
             Ok(fd) => Ok(fd),
             Err(errno) => {
                 self.fput(file).await;

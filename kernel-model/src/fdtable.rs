@@ -29,6 +29,7 @@ impl FdTable {
             limit,
             hard_limit: limit.max(NOFILE_HARD_DEFAULT),
             next_fd: 0,
+            close_on_exec: Vec::new(),
         }
     }
 
@@ -58,36 +59,52 @@ impl FdTable {
         free.map(|i| i as i32)
     }
 
-    /// The close-on-exec bit of an open descriptor.
-    pub fn set_close_on_exec(&mut self, fd: i32, close_on_exec: bool) {
-        if let Some(Some(entry)) = usize::try_from(fd)
-            .ok()
-            .and_then(|i| self.entries.get_mut(i))
-        {
-            entry.close_on_exec = close_on_exec;
-        }
-    }
-
-    /// `fd_install()`.
+    /// `fd_install()`, after `alloc_fd`'s `__clear_close_on_exec` (a new descriptor
+    /// starts without `FD_CLOEXEC`; [`FdTable::set_close_on_exec`] sets it).
     pub fn install(&mut self, fd: i32, entry: FdEntry) {
         let index = fd as usize;
         if self.entries.len() <= index {
             self.entries.resize(index + 1, None);
         }
         self.entries[index] = Some(entry);
+        self.set_close_on_exec_bit(fd, false);
         if index == self.next_fd {
             self.next_fd += 1;
         }
     }
 
-    /// Clears a slot; returns what was there.
+    /// Clears a slot; returns what was there (closing also clears `FD_CLOEXEC`:
+    /// `__clear_close_on_exec` in `pick_file`).
     pub fn take(&mut self, fd: i32) -> Option<FdEntry> {
         let index = usize::try_from(fd).ok()?;
         let taken = self.entries.get_mut(index)?.take();
         if taken.is_some() {
             self.next_fd = self.next_fd.min(index);
+            self.set_close_on_exec_bit(fd, false);
         }
         taken
+    }
+
+    /// `__set_close_on_exec(fd)` / `__clear_close_on_exec(fd)`.
+    pub fn set_close_on_exec_bit(&mut self, fd: i32, on: bool) {
+        let Ok(index) = usize::try_from(fd) else {
+            return;
+        };
+        if self.close_on_exec.len() <= index {
+            if !on {
+                return;
+            }
+            self.close_on_exec.resize(index + 1, false);
+        }
+        self.close_on_exec[index] = on;
+    }
+
+    /// `close_on_exec(fd, fdt)`: whether `FD_CLOEXEC` is set.
+    pub fn close_on_exec(&self, fd: i32) -> bool {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.close_on_exec.get(i).copied())
+            .unwrap_or(false)
     }
 
     /// Open descriptors in ascending order.
@@ -112,7 +129,6 @@ mod tests {
         let entry = FdEntry {
             file: Handle::DANGLING,
             f_count: Word(0),
-            close_on_exec: false,
         };
         for fd in 0..4 {
             assert_eq!(table.lowest_free(), Some(fd));
@@ -131,7 +147,6 @@ mod tests {
         let entry = FdEntry {
             file: Handle::DANGLING,
             f_count: Word(0),
-            close_on_exec: false,
         };
         for fd in [0, 1, 2, 5] {
             table.install(fd, entry);

@@ -120,14 +120,24 @@ impl<G: Granularity> Kernel<G> {
 
     /// `get_unused_fd()` + `fd_install()` under `files->file_lock`.
     pub async fn install_fd(&self, process: ProcessId, file: FileId) -> SysResult<i32> {
-        self.install_fd_flags(process, file, 0, false).await
+        self.install_fd_flags(process, file, false).await
     }
 
-    /// `alloc_fd(from, rlimit, flags)` + `fd_install()` under `files->file_lock`: the
-    /// lowest free descriptor at or above `from`, with its close-on-exec bit
-    /// (`get_unused_fd_flags(O_CLOEXEC)`, `F_DUPFD_CLOEXEC`). EMFILE when none is free
-    /// below the limit.
+    /// [`Kernel::install_fd`] with `get_unused_fd_flags(O_CLOEXEC)`: `alloc_fd` sets
+    /// `FD_CLOEXEC` on the new descriptor under the same `file_lock` section.
     pub async fn install_fd_flags(
+        &self,
+        process: ProcessId,
+        file: FileId,
+        close_on_exec: bool,
+    ) -> SysResult<i32> {
+        self.install_fd_from(process, file, 0, close_on_exec).await
+    }
+
+    /// `alloc_fd(from, rlimit, flags)` + `fd_install()` under `files->file_lock`, as
+    /// `F_DUPFD` / `F_DUPFD_CLOEXEC` call it: the lowest free descriptor at or above
+    /// `from` (EMFILE when none is free below the limit).
+    pub async fn install_fd_from(
         &self,
         process: ProcessId,
         file: FileId,
@@ -150,14 +160,8 @@ impl<G: Granularity> Kernel<G> {
             let table = &mut objects.processes[process.0 as usize].fdtable;
             let fd = table.lowest_free_from(from);
             if let Some(fd) = fd {
-                table.install(
-                    fd,
-                    FdEntry {
-                        file,
-                        f_count,
-                        close_on_exec,
-                    },
-                );
+                table.install(fd, FdEntry { file, f_count });
+                table.set_close_on_exec_bit(fd, close_on_exec);
             }
             fd
         };

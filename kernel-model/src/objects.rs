@@ -772,10 +772,6 @@ pub struct TimerfdCtx {
 pub struct FdEntry {
     pub file: FileId,
     pub f_count: Word,
-    /// The descriptor's close-on-exec bit (`fdt->close_on_exec`, under `file_lock`):
-    /// set by `O_CLOEXEC` and its aliases, `F_DUPFD_CLOEXEC`, `dup3(.., O_CLOEXEC)`
-    /// and `F_SETFD`; read by `F_GETFD`. The model has no exec, so nothing else reads it.
-    pub close_on_exec: bool,
 }
 
 /// A process's descriptor table.
@@ -792,6 +788,11 @@ pub struct FdTable {
     /// `files->next_fd`: every descriptor below it is open, so the search for the
     /// lowest free one starts there (a hint only: it never changes the answer).
     pub(crate) next_fd: usize,
+    /// `fdt->close_on_exec`: the descriptors marked `FD_CLOEXEC` (by `EPOLL_CLOEXEC`,
+    /// `EFD_CLOEXEC`, `TFD_CLOEXEC` or `fcntl(F_SETFD)`), indexed by descriptor. The
+    /// model has no `exec`, so the bit is only ever read back by `fcntl(F_GETFD)`.
+    /// Protected by `files->file_lock` for writes, as the kernel's bitmap is.
+    pub(crate) close_on_exec: Vec<bool>,
 }
 
 // ---- 6.18 eventpoll.c's file-scope state (held by the kernel value); its code is in `eventpoll_6_18.rs` ---

@@ -23,7 +23,7 @@ pub const F_GETFL: i32 = 3;
 pub const F_SETFL: i32 = 4;
 /// `F_DUPFD_CLOEXEC` (`F_LINUX_SPECIFIC_BASE + 6`, 2.6.24).
 pub const F_DUPFD_CLOEXEC: i32 = 1030;
-/// `FD_CLOEXEC`: the one descriptor flag (`F_GETFD`/`F_SETFD`).
+/// `FD_CLOEXEC`: the one descriptor flag (`F_GETFD`, `F_SETFD`).
 pub const FD_CLOEXEC: u32 = 1;
 pub use crate::objects::{O_CLOEXEC, O_DIRECT, O_NOTIFICATION_PIPE};
 
@@ -38,6 +38,28 @@ pub const RLIM_INFINITY: u64 = u64::MAX;
 pub const SHUT_RD: i32 = 0;
 pub const SHUT_WR: i32 = 1;
 pub const SHUT_RDWR: i32 = 2;
+
+/// The `const sigset_t __user *sigmask` of `epoll_pwait` and `epoll_pwait2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserSigmask {
+    /// A NULL pointer: the task's mask stays as it is.
+    Null,
+    /// A mask blocking every signal (the model's masks are all or nothing).
+    AllSignals,
+    /// A pointer `copy_from_user` cannot read: EFAULT.
+    BadAddress,
+}
+
+impl From<bool> for UserSigmask {
+    /// `true`: every signal blocked; `false`: NULL.
+    fn from(block_signals: bool) -> UserSigmask {
+        if block_signals {
+            UserSigmask::AllSignals
+        } else {
+            UserSigmask::Null
+        }
+    }
+}
 
 impl<G: Granularity> Kernel<G> {
     /// Creates a process with descriptors 0, 1 and 2 open on a terminal (regular files).
@@ -62,14 +84,7 @@ impl<G: Granularity> Kernel<G> {
                 .get(file)
                 .map(|f| f.f_count)
                 .expect("just allocated");
-            fdtable.install(
-                fd,
-                crate::fdtable::FdEntry {
-                    file,
-                    f_count,
-                    close_on_exec: false,
-                },
-            );
+            fdtable.install(fd, crate::fdtable::FdEntry { file, f_count });
         }
         self.objects.borrow_mut().processes.push(Process {
             id,
@@ -435,26 +450,36 @@ impl<G: Granularity> Kernel<G> {
         Ok(events.events)
     }
 
-    /// `sys_epoll_pwait(...)`: with `block_signals`, every signal is blocked for the
-    /// duration of the wait (`sigprocmask(SIG_SETMASK, ...)` around `sys_epoll_wait`), so a
-    /// signal sent meanwhile stays pending without interrupting it, and counts again once
-    /// the old mask is back. Signal masks are modelled as all-or-nothing.
+    /// `sys_epoll_pwait(...)`: with a mask (`UserSigmask::AllSignals`), every signal is
+    /// blocked for the duration of the wait (`sigprocmask(SIG_SETMASK, ...)` around
+    /// `sys_epoll_wait`), so a signal sent meanwhile stays pending without interrupting
+    /// it, and counts again once the old mask is back. Signal masks are modelled as
+    /// all-or-nothing. A mask the kernel cannot copy (`UserSigmask::BadAddress`) is EFAULT
+    /// before anything else (2.6.22's `copy_from_user` in sys_epoll_pwait, 6.18's
+    /// `set_user_sigmask` in do_epoll_pwait). `true`/`false` convert to a mask/NULL.
     pub async fn sys_epoll_pwait(
         &self,
         epfd: i32,
         buffer: UserBufferSpec,
         maxevents: i32,
         timeout_ms: i32,
-        block_signals: bool,
+        sigmask: impl Into<UserSigmask>,
     ) -> SysResult<Vec<EpollEvent>> {
         self.cx.syscall("epoll_pwait").await;
-        let saved = block_signals.then(|| self.cx.set_signals_blocked(true));
-        let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
-        if let Some(saved) = saved {
-            // On EINTR the kernel restores the mask after the handler ran; with every
-            // signal blocked there is no EINTR, so the mask is restored at once.
-            self.cx.set_signals_blocked(saved);
-        }
+        let result = match sigmask.into() {
+            UserSigmask::BadAddress => Err(Errno::EFAULT),
+            sigmask => {
+                let block = sigmask == UserSigmask::AllSignals;
+                let saved = block.then(|| self.cx.set_signals_blocked(true));
+                let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
+                if let Some(saved) = saved {
+                    // On EINTR the kernel restores the mask after the handler ran; with
+                    // every signal blocked there is no EINTR, so it is restored at once.
+                    self.cx.set_signals_blocked(saved);
+                }
+                result
+            }
+        };
         self.mix_events(&result);
         self.finish("epoll_pwait", &result, |events| events.len() as i64);
         result
@@ -463,18 +488,23 @@ impl<G: Granularity> Kernel<G> {
     /// `sys_epoll_pwait2(epfd, events, maxevents, timeout, sigmask)` (5.11): ENOSYS
     /// before it. On 6.18 the timespec is read (`None` = a NULL pointer, wait forever;
     /// EINVAL when out of range), then the wait runs as `epoll_pwait`'s with the mask.
+    /// The timespec is checked before the mask (`SYSCALL_DEFINE6(epoll_pwait2)` reads it,
+    /// then `do_epoll_pwait` calls `set_user_sigmask`: EFAULT for a bad mask).
     pub async fn sys_epoll_pwait2(
         &self,
         epfd: i32,
         buffer: UserBufferSpec,
         maxevents: i32,
         timeout: Option<crate::eventpoll_6_18::Timespec>,
-        block_signals: bool,
+        sigmask: impl Into<UserSigmask>,
     ) -> SysResult<Vec<EpollEvent>> {
         self.cx.syscall("epoll_pwait2").await;
+        let sigmask = sigmask.into();
         let result = if self.version().is_modern() {
             match self.epoll_pwait2_deadline(timeout) {
+                Ok(_) if sigmask == UserSigmask::BadAddress => Err(Errno::EFAULT),
                 Ok(deadline) => {
+                    let block_signals = sigmask == UserSigmask::AllSignals;
                     let saved = block_signals.then(|| self.cx.set_signals_blocked(true));
                     let result = self.do_epoll_wait(epfd, buffer, maxevents, deadline).await;
                     if let Some(saved) = saved {
@@ -573,7 +603,7 @@ impl<G: Granularity> Kernel<G> {
         );
         let process = self.current_process();
         let close_on_exec = flags & O_CLOEXEC != 0;
-        let r = match self.install_fd_flags(process, read, 0, close_on_exec).await {
+        let r = match self.install_fd_flags(process, read, close_on_exec).await {
             Ok(fd) => fd,
             Err(errno) => {
                 self.fput(read).await;
@@ -581,10 +611,7 @@ impl<G: Granularity> Kernel<G> {
                 return Err(errno);
             }
         };
-        match self
-            .install_fd_flags(process, write, 0, close_on_exec)
-            .await
-        {
+        match self.install_fd_flags(process, write, close_on_exec).await {
             Ok(w) => Ok([r, w]),
             Err(errno) => {
                 self.close_fd(r).await.ok();
@@ -741,14 +768,8 @@ impl<G: Granularity> Kernel<G> {
             let mut objects = self.objects.borrow_mut();
             let table = &mut objects.processes[process.0 as usize].fdtable;
             let old = table.take(newfd);
-            table.install(
-                newfd,
-                crate::fdtable::FdEntry {
-                    file,
-                    f_count,
-                    close_on_exec,
-                },
-            );
+            table.install(newfd, crate::fdtable::FdEntry { file, f_count });
+            table.set_close_on_exec_bit(newfd, close_on_exec);
             old
         };
         self.cx.spin_unlock(lock).await;
@@ -761,31 +782,33 @@ impl<G: Granularity> Kernel<G> {
     /// `sys_fcntl(fd, cmd, arg)`: `F_DUPFD` / `F_DUPFD_CLOEXEC` (the lowest free
     /// descriptor at or above `arg`: EINVAL when `arg` is at or above the descriptor
     /// limit, EMFILE when none is free below it; `F_DUPFD_CLOEXEC` came in 2.6.24, an
-    /// unknown command — EINVAL — before), `F_GETFD` / `F_SETFD` (`FD_CLOEXEC`),
-    /// `F_GETFL` (the access mode and the status flags) and `F_SETFL` ([`Kernel::setfl`]);
-    /// any other command EINVAL.
+    /// unknown command — EINVAL — before), `F_GETFD` (`FD_CLOEXEC` when the descriptor
+    /// has it, read without a lock, as `get_close_on_exec` does under RCU) / `F_SETFD`
+    /// (under `files->file_lock`), `F_GETFL` (the access mode and the status flags) and
+    /// `F_SETFL` ([`Kernel::setfl`]); any other command EINVAL.
     pub async fn sys_fcntl(&self, fd: i32, cmd: i32, arg: u32) -> SysResult<u32> {
         self.cx.syscall("fcntl").await;
         let result = match self.fget(fd).await {
             None => Err(Errno::EBADF),
             Some(file) => {
+                let process = self.current_process();
                 let r = match cmd {
                     F_DUPFD => self.f_dupfd(arg, file, false).await,
                     F_DUPFD_CLOEXEC if self.version().is_modern() => {
                         self.f_dupfd(arg, file, true).await
                     }
-                    F_GETFD => Ok(self.fd_entry(fd).map_or(0, |e| {
-                        if e.close_on_exec {
+                    F_GETFD => {
+                        let objects = self.objects.borrow();
+                        let table = &objects.processes[process.0 as usize].fdtable;
+                        Ok(if table.close_on_exec(fd) {
                             FD_CLOEXEC
                         } else {
                             0
-                        }
-                    })),
+                        })
+                    }
                     F_SETFD => {
-                        let process = self.current_process();
-                        self.objects.borrow_mut().processes[process.0 as usize]
-                            .fdtable
-                            .set_close_on_exec(fd, arg & FD_CLOEXEC != 0);
+                        self.set_close_on_exec(process, fd, arg & FD_CLOEXEC != 0)
+                            .await;
                         Ok(0)
                     }
                     F_GETFL => self.with_file(file, |f| f.f_flags).ok_or(Errno::EBADF),
@@ -816,7 +839,7 @@ impl<G: Granularity> Kernel<G> {
         }
         self.get_file(file).await;
         match self
-            .install_fd_flags(process, file, from as usize, close_on_exec)
+            .install_fd_from(process, file, from as usize, close_on_exec)
             .await
         {
             Ok(newfd) => Ok(newfd as u32),
@@ -850,6 +873,16 @@ impl<G: Granularity> Kernel<G> {
             0
         })
         .ok_or(Errno::EBADF)
+    }
+
+    /// `set_close_on_exec(fd, flag)`: the bit is changed under `files->file_lock`.
+    pub(crate) async fn set_close_on_exec(&self, process: ProcessId, fd: i32, on: bool) {
+        let lock = self.objects.borrow().processes[process.0 as usize].file_lock;
+        self.cx.spin_lock(lock).await;
+        self.objects.borrow_mut().processes[process.0 as usize]
+            .fdtable
+            .set_close_on_exec_bit(fd, on);
+        self.cx.spin_unlock(lock).await;
     }
 
     /// `kill(task, SIGUSR1)`-style signal delivery to one task.
@@ -931,7 +964,7 @@ impl<G: Granularity> Kernel<G> {
         );
         let process = self.current_process();
         let close_on_exec = flags & crate::eventfd::EFD_CLOEXEC != 0;
-        match self.install_fd_flags(process, file, 0, close_on_exec).await {
+        match self.install_fd_flags(process, file, close_on_exec).await {
             Ok(fd) => Ok(fd),
             Err(errno) => {
                 self.fput(file).await;
@@ -983,7 +1016,7 @@ impl<G: Granularity> Kernel<G> {
         let fb = self.alloc_file(FileKind::Socket(b), self.sock_label(b).into(), access);
         let process = self.current_process();
         let close_on_exec = flags & O_CLOEXEC != 0;
-        let first = match self.install_fd_flags(process, fa, 0, close_on_exec).await {
+        let first = match self.install_fd_flags(process, fa, close_on_exec).await {
             Ok(fd) => fd,
             Err(errno) => {
                 self.fput(fa).await;
@@ -991,7 +1024,7 @@ impl<G: Granularity> Kernel<G> {
                 return Err(errno);
             }
         };
-        match self.install_fd_flags(process, fb, 0, close_on_exec).await {
+        match self.install_fd_flags(process, fb, close_on_exec).await {
             Ok(second) => Ok([first, second]),
             Err(errno) => {
                 self.close_fd(first).await.ok();

@@ -119,7 +119,7 @@ impl<G: Granularity> Kernel<G> {
         );
         let process = self.current_process();
         let close_on_exec = flags & TFD_CLOEXEC != 0;
-        match self.install_fd_flags(process, file, 0, close_on_exec).await {
+        match self.install_fd_flags(process, file, close_on_exec).await {
             Ok(fd) => Ok(fd),
             Err(errno) => {
                 self.fput(file).await;

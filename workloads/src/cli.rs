@@ -464,6 +464,7 @@ Examples:
   epsim difftest --programs 1000000 --jobs 2  the figure in docs/difftest.md
   epsim difftest --seed 7 --json              {\"programs\", \"divergences\", \"first_divergence\", ...}
   epsim difftest --threads --native-runs 200  threaded programs: host outcomes the simulator must reach
+  epsim difftest --threads --programs 50 --seed 1   50 generated threaded programs
 
 Each program runs natively in a forked child and on the simulated 6.18 kernel; every
 return value, errno and event list is compared in order. The first divergence is shrunk
@@ -819,9 +820,10 @@ pub struct BenchArgs {
 /// `epsim difftest`.
 #[derive(Args, Debug, Clone)]
 pub struct DifftestArgs {
-    /// Programs to generate and run (1 to 100000000)
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    pub programs: u64,
+    /// Programs to generate and run (1 to 100000000) [default: 10000; with --threads, the
+    /// six hand-written programs unless given]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub programs: Option<u64>,
     /// Seed of the generator: program i of seed S is the same on every machine
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -835,7 +837,8 @@ pub struct DifftestArgs {
     #[arg(long)]
     pub json: bool,
     /// The multi-threaded programs instead: each run natively --native-runs times, then
-    /// explored on the simulator until every host outcome is seen (or --sim-runs)
+    /// explored on the simulator until every host outcome is seen (or --sim-runs); the
+    /// six hand-written ones, or --programs N generated ones of --seed S
     #[arg(long)]
     pub threads: bool,
     /// With --threads: native runs of each program (1 to 100000)

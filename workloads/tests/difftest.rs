@@ -306,3 +306,70 @@ fn threaded_options_need_threads() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(2), "{output:?}");
 }
+
+/// Generated threaded programs (a smoke run): the same seed gives the same programs, and
+/// every outcome the host shows in a few runs of three of them is reached by the
+/// simulator's schedules.
+#[test]
+fn generated_threaded_programs_smoke() {
+    use workloads::difftest::threads::{self, Source};
+    let source = Source::Generated {
+        programs: 3,
+        seed: 0,
+    };
+    let programs = source.programs();
+    let again = source.programs();
+    assert_eq!(programs.len(), 3);
+    for (p, q) in programs.iter().zip(&again) {
+        assert_eq!(p.scenario_text(), q.scenario_text(), "deterministic");
+        assert!(p.name.starts_with("gen-s0-p"), "{}", p.name);
+    }
+    let reports = threads::run(10, 1000, &programs).expect("runs");
+    let totals = threads::totals(&reports);
+    assert_eq!(totals.programs, 3);
+    assert_eq!(totals.native_runs, 30);
+    assert!(totals.host_outcomes >= 3, "{totals:?}");
+    for report in &reports {
+        assert!(report.unreached.is_empty(), "{report:?}");
+    }
+    assert_eq!(totals.reached, totals.host_outcomes);
+}
+
+/// `--threads --programs N --seed S --json`: N generated programs, their totals.
+#[test]
+fn generated_threaded_programs_from_the_command_line() {
+    let output = Command::cargo_bin("epsim")
+        .expect("binary")
+        .args([
+            "difftest",
+            "--threads",
+            "--programs",
+            "2",
+            "--seed",
+            "5",
+            "--native-runs",
+            "5",
+            "--sim-runs",
+            "1000",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(value["totals"]["programs"], 2, "{value}");
+    assert_eq!(value["totals"]["native_runs"], 10, "{value}");
+    let names: Vec<&str> = value["programs"]
+        .as_array()
+        .expect("programs")
+        .iter()
+        .map(|p| p["program"].as_str().expect("name"))
+        .collect();
+    assert!(names[0].starts_with("gen-s5-p0-"), "{names:?}");
+    assert!(names[1].starts_with("gen-s5-p1-"), "{names:?}");
+    let unreached = value["unreached"].as_u64().expect("unreached");
+    assert_eq!(
+        output.status.code(),
+        Some(if unreached == 0 { 0 } else { 1 }),
+        "exit 1 exactly when a host outcome is unreached: {value}"
+    );
+}

@@ -10,6 +10,7 @@ pub mod native;
 pub mod program;
 pub mod shrink;
 pub mod simulated;
+pub mod thread_generate;
 pub mod threads;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,8 @@ use program::{Call, CallOutcome};
 pub const CALLS_MIN: usize = 4;
 /// ... and at most this many (macro steps may add a few past it).
 pub const CALLS_MAX: usize = 40;
+/// `--programs` when not given (single-threaded programs).
+pub const DEFAULT_PROGRAMS: u64 = 10_000;
 /// Programs a worker takes at a time.
 const CHUNK: u64 = 32;
 
@@ -339,10 +342,17 @@ pub fn command(
     err: &mut dyn Write,
 ) -> Result<Exit, CliError> {
     if args.threads {
-        return threads::command(args.native_runs, args.sim_runs, args.json, out);
+        let source = match args.programs {
+            Some(programs) => threads::Source::Generated {
+                programs,
+                seed: args.seed,
+            },
+            None => threads::Source::Corpus,
+        };
+        return threads::command(source, args.native_runs, args.sim_runs, args.json, out);
     }
     let config = Config {
-        programs: args.programs,
+        programs: args.programs.unwrap_or(DEFAULT_PROGRAMS),
         seed: args.seed,
         jobs: args.jobs.map_or_else(
             || std::thread::available_parallelism().map_or(1, usize::from),

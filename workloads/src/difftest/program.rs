@@ -183,7 +183,7 @@ fn op_text(op: i32) -> String {
 }
 
 /// A mask as the language writes it: names, then any unnamed bits in hex.
-fn mask_text(mask: u32) -> String {
+pub(crate) fn mask_text(mask: u32) -> String {
     mask_to_string(mask)
 }
 

@@ -1,8 +1,8 @@
 //! `epsim difftest --threads`: programs of two or three threads whose outcome is a set.
 //! Each program runs natively many times (a forked child per run, threads made in the
 //! child) to collect the outcomes the host produced; then the simulator explores the
-//! same program as a scenario (`--kernel 6.18`, access granularity, `tso`, random and
-//! PCT schedules) until it has seen every host outcome, or its budget runs out — an
+//! same program as a scenario (`--kernel 6.18`, `tso`, timed, random and PCT schedules in
+//! turn at access and syscall granularity: `SCHEDULES`) until it has seen every host outcome, or its budget runs out — an
 //! outcome the host produced and the simulator never reached is reported by name: it
 //! would show the simulated machine stronger than the hardware, or an interleaving the
 //! port cannot make.
@@ -37,8 +37,8 @@ pub enum Step {
 /// start together; `main`'s own steps run beside them.
 #[derive(Clone, Debug)]
 pub struct ThreadProgram {
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
     pub setup: Vec<Call>,
     /// (name, steps); the last is `main` itself.
     pub threads: Vec<(&'static str, Vec<Step>)>,
@@ -56,7 +56,9 @@ fn add(epfd: i32, fd: i32, mask: u32, data: u64) -> Call {
     }
 }
 
-/// The programs (fds: 3 the first set, 4 and 5 the pipe, 6 a second set).
+/// The fixed corpus, six programs written by hand (fds: 3 the first set, 4 and 5 the
+/// pipe, 6 a second set): `epsim difftest --threads` without `--programs`. The generated
+/// programs are [`super::thread_generate`]'s.
 pub fn programs() -> Vec<ThreadProgram> {
     use kernel_model::poll::{EPOLLET, EPOLLEXCLUSIVE, EPOLLIN, EPOLL_CTL_DEL, EPOLL_CTL_MOD};
     let wait = |epfd| Step::Wait {
@@ -68,8 +70,8 @@ pub fn programs() -> Vec<ThreadProgram> {
     let base = vec![Call::EpollCreate1 { flags: 0 }, Call::Pipe];
     vec![
         ThreadProgram {
-            name: "lt-two-waiters",
-            description: "two threads wait on one set for a level-triggered pipe; main writes one byte",
+            name: "lt-two-waiters".into(),
+            description: "two threads wait on one set for a level-triggered pipe; main writes one byte".into(),
             setup: [base.clone(), vec![add(3, 4, EPOLLIN, 4)]].concat(),
             threads: vec![
                 ("a", vec![wait(3)]),
@@ -78,8 +80,8 @@ pub fn programs() -> Vec<ThreadProgram> {
             ],
         },
         ThreadProgram {
-            name: "et-two-waiters",
-            description: "two threads wait on one set for an edge-triggered pipe; main writes one byte",
+            name: "et-two-waiters".into(),
+            description: "two threads wait on one set for an edge-triggered pipe; main writes one byte".into(),
             setup: [base.clone(), vec![add(3, 4, EPOLLIN | EPOLLET, 4)]].concat(),
             threads: vec![
                 ("a", vec![wait(3)]),
@@ -88,8 +90,8 @@ pub fn programs() -> Vec<ThreadProgram> {
             ],
         },
         ThreadProgram {
-            name: "exclusive-two-sets",
-            description: "two sets watch one pipe with EPOLLEXCLUSIVE, a thread waits on each; main writes one byte",
+            name: "exclusive-two-sets".into(),
+            description: "two sets watch one pipe with EPOLLEXCLUSIVE, a thread waits on each; main writes one byte".into(),
             setup: [
                 base.clone(),
                 vec![
@@ -106,8 +108,8 @@ pub fn programs() -> Vec<ThreadProgram> {
             ],
         },
         ThreadProgram {
-            name: "write-races-mod",
-            description: "a write races an EPOLL_CTL_MOD of an edge-triggered item; then main waits without blocking",
+            name: "write-races-mod".into(),
+            description: "a write races an EPOLL_CTL_MOD of an edge-triggered item; then main waits without blocking".into(),
             setup: [base.clone(), vec![add(3, 4, EPOLLIN | EPOLLET, 4)]].concat(),
             threads: vec![
                 ("a", vec![write.clone()]),
@@ -134,8 +136,8 @@ pub fn programs() -> Vec<ThreadProgram> {
             ],
         },
         ThreadProgram {
-            name: "write-races-del",
-            description: "a waiter, a write and an EPOLL_CTL_DEL of the item race",
+            name: "write-races-del".into(),
+            description: "a waiter, a write and an EPOLL_CTL_DEL of the item race".into(),
             setup: [base.clone(), vec![add(3, 4, EPOLLIN, 4)]].concat(),
             threads: vec![
                 ("a", vec![wait(3)]),
@@ -152,8 +154,8 @@ pub fn programs() -> Vec<ThreadProgram> {
             ],
         },
         ThreadProgram {
-            name: "close-races-wait",
-            description: "a thread waits while another closes the watched descriptor and main writes",
+            name: "close-races-wait".into(),
+            description: "a thread waits while another closes the watched descriptor and main writes".into(),
             setup: [base, vec![add(3, 4, EPOLLIN, 4)]].concat(),
             threads: vec![
                 ("a", vec![wait(3)]),
@@ -252,6 +254,34 @@ pub struct ProgramReport {
     pub sim_runs: u64,
 }
 
+/// The schedules a program's simulated runs take in turn (run `i` has seed `i`). Timed
+/// (earliest clock first, ties broken by the seed) is the host's timeline with the
+/// sleeps honoured; random and PCT schedules also delay a task past the others' sleeps
+/// and timeouts, as a loaded host does. At access granularity they interleave every
+/// shared-memory access (what a memory model stronger than the hardware would hide); at
+/// syscall granularity (sequentially consistent: nothing finer to reorder) a run has far
+/// fewer decisions, so PCT's change points land on the windows between two system calls
+/// of one thread far more often.
+const SCHEDULES: [(StrategyKind, GranularityKind, MemoryModel); 5] = [
+    (
+        StrategyKind::Timed,
+        GranularityKind::Access,
+        MemoryModel::Tso,
+    ),
+    (
+        StrategyKind::Random,
+        GranularityKind::Access,
+        MemoryModel::Tso,
+    ),
+    (StrategyKind::Pct, GranularityKind::Access, MemoryModel::Tso),
+    (
+        StrategyKind::Random,
+        GranularityKind::Syscall,
+        MemoryModel::Sc,
+    ),
+    (StrategyKind::Pct, GranularityKind::Syscall, MemoryModel::Sc),
+];
+
 /// Runs every program: `native_runs` times on the host, then up to `sim_runs` schedules.
 pub fn run(
     native_runs: u64,
@@ -269,16 +299,13 @@ pub fn run(
         let mut sim = BTreeSet::new();
         let mut runs = 0;
         while runs < sim_runs && !host.is_subset(&sim) {
-            let strategy = if runs % 2 == 0 {
-                StrategyKind::Random
-            } else {
-                StrategyKind::Pct
-            };
+            let (strategy, granularity, model) =
+                SCHEDULES[(runs % SCHEDULES.len() as u64) as usize];
             let options = api::RunOptions::new()
                 .kernel(KernelVersion::V6_18)
                 .cpus(3)
-                .granularity(GranularityKind::Access)
-                .model(MemoryModel::Tso)
+                .granularity(granularity)
+                .model(model)
                 .strategy(strategy)
                 .seed(runs);
             let run = api::run(&scenario, &options)
@@ -298,20 +325,75 @@ pub fn run(
     Ok(reports)
 }
 
-/// `epsim difftest --threads`.
+/// Which threaded programs to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The six programs written by hand ([`programs`]).
+    Corpus,
+    /// `programs` generated programs of seed `seed` ([`super::thread_generate`]).
+    Generated { programs: u64, seed: u64 },
+}
+
+impl Source {
+    pub fn programs(self) -> Vec<ThreadProgram> {
+        match self {
+            Source::Corpus => programs(),
+            Source::Generated { programs, seed } => (0..programs)
+                .map(|i| super::thread_generate::program(seed, i))
+                .collect(),
+        }
+    }
+}
+
+/// The totals over every program of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub programs: usize,
+    pub native_runs: u64,
+    pub host_outcomes: usize,
+    pub reached: usize,
+    pub unreached: usize,
+    pub sim_runs: u64,
+}
+
+pub fn totals(reports: &[ProgramReport]) -> Totals {
+    let mut t = Totals {
+        programs: reports.len(),
+        ..Totals::default()
+    };
+    for r in reports {
+        t.native_runs += r.native_runs;
+        t.host_outcomes += r.host_outcomes.len();
+        t.unreached += r.unreached.len();
+        t.sim_runs += r.sim_runs;
+    }
+    t.reached = t.host_outcomes - t.unreached;
+    t
+}
+
+/// `epsim difftest --threads [--programs N --seed S]`. With the corpus every program's
+/// outcomes are listed; with generated programs one line a program, the outcomes only of
+/// a program with an unreached one (and its scenario text, to run it again).
 pub fn command(
+    source: Source,
     native_runs: u64,
     sim_runs: u64,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<Exit, CliError> {
-    let reports = run(native_runs, sim_runs, &programs())?;
-    let unreached: usize = reports.iter().map(|r| r.unreached.len()).sum();
+    let programs = source.programs();
+    let reports = run(native_runs, sim_runs, &programs)?;
+    let totals = totals(&reports);
     if json {
-        let value = serde_json::json!({ "programs": reports, "unreached": unreached });
+        let value = serde_json::json!({
+            "programs": reports,
+            "unreached": totals.unreached,
+            "totals": totals,
+        });
         writeln!(out, "{value}")?;
     } else {
-        for r in &reports {
+        let listed = source == Source::Corpus;
+        for (r, program) in reports.iter().zip(&programs) {
             writeln!(
                 out,
                 "{}: {} host outcome(s) in {} native runs; the simulator reached {} of them in {} runs ({} outcome(s) in all)",
@@ -322,6 +404,12 @@ pub fn command(
                 r.sim_runs,
                 r.sim_outcomes.len()
             )?;
+            if !listed && r.unreached.is_empty() {
+                continue;
+            }
+            if !listed {
+                writeln!(out, "  {}", program.description)?;
+            }
             for o in &r.host_outcomes {
                 let mark = if r.unreached.contains(o) {
                     "NOT REACHED"
@@ -337,13 +425,24 @@ pub fn command(
             {
                 writeln!(out, "  sim   {o}   (not seen on the host)")?;
             }
+            if !listed {
+                for line in program.scenario_text().lines() {
+                    writeln!(out, "  | {line}")?;
+                }
+            }
         }
         writeln!(
             out,
-            "{unreached} host outcome(s) the simulator did not reach"
+            "{} program(s), {} native runs, {} host outcome(s): {} reached, {} not reached ({} simulated runs)",
+            totals.programs,
+            totals.native_runs,
+            totals.host_outcomes,
+            totals.reached,
+            totals.unreached,
+            totals.sim_runs
         )?;
     }
-    Ok(if unreached == 0 {
+    Ok(if totals.unreached == 0 {
         Exit::Clean
     } else {
         Exit::Failed
@@ -409,6 +508,10 @@ mod native {
                     (libc::write(*fd, bytes.as_ptr().cast(), *len) as i64, 0)
                 }
                 Step::Call(Call::Close { fd }) => (libc::close(*fd) as i64, 0),
+                Step::Call(Call::Read { fd, len }) => {
+                    let mut bytes = vec![0u8; *len];
+                    (libc::read(*fd, bytes.as_mut_ptr().cast(), *len) as i64, 0)
+                }
                 Step::Call(other) => unreachable!("not a threaded step: {other:?}"),
             }
         };
@@ -433,6 +536,9 @@ mod native {
             Call::Pipe => {
                 let mut fds = [0i32; 2];
                 libc::pipe2(fds.as_mut_ptr(), 0);
+            }
+            Call::FcntlSetfl { fd, flags } => {
+                libc::fcntl(fd, libc::F_SETFL, flags as libc::c_int);
             }
             Call::EpollCtl {
                 epfd,

@@ -454,10 +454,13 @@ pub enum Builtin {
     /// `file_at(N)`: in an `at` block, the file at descriptor N of the scheduling task's
     /// process.
     File,
+    /// `timespec(sec, nsec)`: an `epoll_pwait2` timeout given field by field (the list
+    /// `[sec, nsec]`), so out-of-range fields can be written.
+    Timespec,
 }
 
 impl Builtin {
-    pub const ALL: [(Builtin, &'static str, usize, usize); 12] = [
+    pub const ALL: [(Builtin, &'static str, usize, usize); 13] = [
         (Builtin::Random, "random", 1, 1),
         (Builtin::Len, "len", 1, 1),
         (Builtin::Array, "array", 1, 2),
@@ -470,6 +473,7 @@ impl Builtin {
         (Builtin::Max, "max", 2, 2),
         (Builtin::Sent, "sent", 1, 1),
         (Builtin::File, "file_at", 1, 1),
+        (Builtin::Timespec, "timespec", 2, 2),
     ];
 
     pub fn parse(name: &str) -> Option<(Builtin, usize, usize)> {

@@ -33,6 +33,7 @@ use std::rc::Rc;
 
 use kernel_model::eventpoll_6_18::Timespec;
 use kernel_model::objects::FileKind;
+use kernel_model::syscalls::UserSigmask;
 use kernel_model::user::UserBufferSpec;
 use kernel_model::{EpollEvent, Errno, Kernel, SysResult, World};
 use sim::rng::Rng;
@@ -1021,28 +1022,25 @@ impl<G: Granularity> Interp<G> {
             SyscallName::EpollWait | SyscallName::EpollPwait | SyscallName::EpollPwait2 => {
                 let ep = self.int32(env, &a[0])?;
                 let max = self.int32(env, &a[1])?;
-                // epoll_pwait2's timeout: NULL (for ever) or nanoseconds, as a timespec.
+                // epoll_pwait2's timeout: NULL (for ever), nanoseconds as a timespec, or
+                // `timespec(sec, nsec)` field by field.
                 let mut timespec = None;
                 let timeout = if call.name == SyscallName::EpollPwait2 {
-                    if let Some(ns) = self.optional_int(env, &a[2])? {
-                        timespec = Some(Timespec {
-                            tv_sec: ns.div_euclid(1_000_000_000),
-                            tv_nsec: ns.rem_euclid(1_000_000_000),
-                        });
-                    }
+                    timespec = self.pwait2_timeout(env, &a[2])?;
                     0
                 } else {
                     self.int32(env, &a[2])?
                 };
                 let mut rest = &a[3..];
-                let mut block = false;
+                let mut block = UserSigmask::Null;
                 if call.name != SyscallName::EpollWait {
                     block = match self.eval(env, &a[3])? {
-                        Value::AllSignals => true,
-                        Value::Null | Value::Int(0) => false,
+                        Value::AllSignals => UserSigmask::AllSignals,
+                        Value::Null | Value::Int(0) => UserSigmask::Null,
+                        Value::Buffer(spec) if spec.bad_address => UserSigmask::BadAddress,
                         other => {
                             return rt(a[3].span, format!(
-                                "epoll_pwait's fourth argument is the signal mask: NULL or ALL_SIGNALS, found {other}"
+                                "epoll_pwait's fourth argument is the signal mask: NULL, ALL_SIGNALS or BAD_ADDRESS, found {other}"
                             ))
                         }
                     };
@@ -1524,6 +1522,27 @@ impl<G: Granularity> Interp<G> {
     }
 
     /// `NULL`, or a number.
+    /// `epoll_pwait2`'s timeout argument: `NULL`, a number of nanoseconds (split into
+    /// seconds and nanoseconds as a `struct timespec`), or `timespec(sec, nsec)`.
+    fn pwait2_timeout(&self, env: &mut Env, e: &Expr) -> Result<Option<Timespec>, RtError> {
+        if let Value::List(fields) = self.eval(env, e)? {
+            if let [Value::Int(tv_sec), Value::Int(tv_nsec)] = fields.as_slice() {
+                return Ok(Some(Timespec {
+                    tv_sec: *tv_sec,
+                    tv_nsec: *tv_nsec,
+                }));
+            }
+            return rt(
+                e.span,
+                "epoll_pwait2's timeout list must be timespec(sec, nsec)",
+            );
+        }
+        Ok(self.optional_int(env, e)?.map(|ns| Timespec {
+            tv_sec: ns.div_euclid(1_000_000_000),
+            tv_nsec: ns.rem_euclid(1_000_000_000),
+        }))
+    }
+
     fn optional_int(&self, env: &mut Env, e: &Expr) -> Result<Option<i64>, RtError> {
         match self.eval(env, e)? {
             Value::Null => Ok(None),
@@ -1889,6 +1908,10 @@ impl<G: Granularity> Interp<G> {
                     ..UserBufferSpec::default()
                 })
             }
+            Builtin::Timespec => Value::List(vec![
+                Value::Int(self.int(env, &args[0])?),
+                Value::Int(self.int(env, &args[1])?),
+            ]),
             Builtin::Min => Value::Int(self.int(env, &args[0])?.min(self.int(env, &args[1])?)),
             Builtin::Max => Value::Int(self.int(env, &args[0])?.max(self.int(env, &args[1])?)),
             Builtin::Sent => {
@@ -2057,7 +2080,7 @@ enum Args {
         max: i32,
         timeout: i32,
         buffer: UserBufferSpec,
-        block: bool,
+        block: UserSigmask,
         /// epoll_pwait2's timeout (`None`: NULL).
         timespec: Option<Timespec>,
     },

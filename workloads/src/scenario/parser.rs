@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use kernel_model::poll::{EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EVENT_NAMES};
-use kernel_model::syscalls::{F_GETFL, F_SETFL, SHUT_RD, SHUT_RDWR, SHUT_WR};
+use kernel_model::syscalls::{
+    FD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL, SHUT_RD, SHUT_RDWR, SHUT_WR,
+};
 use kernel_model::{Errno, Injection, KernelVersion};
 use sim::config::AllocFailure;
 use sim::{GranularityKind, MemoryModel, ReportKind, StrategyKind};
@@ -80,12 +82,12 @@ pub fn constant(name: &str) -> Option<i64> {
         "TFD_TIMER_ABSTIME" => kernel_model::timerfd::TFD_TIMER_ABSTIME as i64,
         "EFD_CLOEXEC" => kernel_model::eventfd::EFD_CLOEXEC as i64,
         "EFD_NONBLOCK" => kernel_model::eventfd::EFD_NONBLOCK as i64,
+        "F_GETFD" => F_GETFD as i64,
+        "F_SETFD" => F_SETFD as i64,
+        "FD_CLOEXEC" => FD_CLOEXEC as i64,
         "F_GETFL" => F_GETFL as i64,
         "F_DUPFD" => kernel_model::syscalls::F_DUPFD as i64,
         "F_DUPFD_CLOEXEC" => kernel_model::syscalls::F_DUPFD_CLOEXEC as i64,
-        "F_GETFD" => kernel_model::syscalls::F_GETFD as i64,
-        "F_SETFD" => kernel_model::syscalls::F_SETFD as i64,
-        "FD_CLOEXEC" => kernel_model::syscalls::FD_CLOEXEC as i64,
         "O_CLOEXEC" => kernel_model::objects::O_CLOEXEC as i64,
         "O_DIRECT" => kernel_model::objects::O_DIRECT as i64,
         "SOCK_STREAM" => 1,

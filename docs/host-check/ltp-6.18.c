@@ -1,0 +1,42 @@
+/* epsim: the results workloads/scenarios/ltp/ expects of the LTP cases added with issue 12
+ * (epoll_create01/03, epoll_create1_01, epoll_wait08/09/11-16, epoll_pwait04-06), checked
+ * on a host running Linux 6.18 (no root needed): cc -O1 -o ltp ltp-6.18.c && ./ltp
+ * Every check line says "ok" (a sixth nested set is ELOOP, errno 40, as epoll_ctl04
+ * expects); results on 6.18.44 are in workloads/scenarios/ltp/README.md.
+ * Written for epsim from the scenarios, not copied from LTP. */
+#define _GNU_SOURCE
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/socket.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <sys/syscall.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <limits.h>
+#include <time.h>
+#include <stdlib.h>
+#define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d %s (errno %d)\n", __func__, __LINE__, #c, errno); } else printf("ok   %s: %s\n", __func__, #c); } while (0)
+static void h(int s) { (void)s; }
+static long pw2(int ep, struct epoll_event *e, int n, struct timespec *ts, void *mask) { return syscall(SYS_epoll_pwait2, ep, e, n, ts, mask, 8); }
+static void create01(void) { int a = epoll_create(1); CHECK(a >= 0); close(a); a = epoll_create(INT_MAX); CHECK(a >= 0); close(a); }
+static void create03(void) { pid_t p = fork(); if (!p) { int f = open("/tmp/epsim-ltp-dummy", O_RDWR|O_CREAT, 0600); int n = 0; while (dup(f) >= 0) n++; int e = errno; int ep = epoll_create(1); printf("dups %d (errno %d); ", n, e); CHECK(ep == -1 && errno == EMFILE); exit(0);} waitpid(p, 0, 0); }
+static void create1_01(void) { int a = epoll_create1(0); CHECK((fcntl(a, F_GETFD) & FD_CLOEXEC) == 0); close(a); a = epoll_create1(EPOLL_CLOEXEC); CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC); close(a); }
+static void wait08(void) { int ep = epoll_create1(0); pid_t p = fork(); if (!p) { struct epoll_event e; int r = epoll_wait(ep, &e, 1, -1); CHECK(r == -1 && errno == EINTR); exit(0);} usleep(100000); kill(p, SIGUSR1); waitpid(p, 0, 0); close(ep); }
+static void wait09(void) { int fds[2]; pipe(fds); for (int depth = 2; depth <= 6; depth++) { int eps[6]; int prev = fds[0]; int ok = 1; for (int i = 0; i < depth; i++) { eps[i] = epoll_create1(0); struct epoll_event ev = {.events = EPOLLIN, .data.fd = prev}; if (epoll_ctl(eps[i], EPOLL_CTL_ADD, prev, &ev)) { printf("depth %d: ADD at level %d: errno %d\n", depth, i, errno); ok = 0; } prev = eps[i]; } write(fds[1], "x", 1); for (int i = depth - 1; i >= 0 && ok; i--) { struct epoll_event ev; int exp = i ? eps[i-1] : fds[0]; int r = epoll_wait(eps[i], &ev, 1, 1000); if (r != 1 || ev.data.fd != exp || !(ev.events & EPOLLIN)) { ok = 0; printf("depth %d level %d r %d\n", depth, i, r); } } printf("depth %d: %s\n", depth, ok ? "all levels EPOLLIN" : "fail"); char c; read(fds[0], &c, 1); for (int i = 0; i < depth; i++) close(eps[i]); } }
+static void wait11(void) { int fds[2]; pipe(fds); int ep = epoll_create1(0); struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[0]}; epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], &ev); pid_t p = fork(); if (!p) { close(fds[1]); int r = epoll_wait(ep, &ev, 1, 5000); CHECK(r == 1 && ev.data.fd == fds[0] && ev.events == EPOLLHUP); exit(0);} usleep(100000); close(fds[1]); close(fds[0]); close(ep); waitpid(p, 0, 0); }
+static void wait12(void) { int fds[2]; pipe(fds); char buf[4096]; memset(buf, 'a', 4096); struct pollfd pf = {.fd = fds[1], .events = POLLOUT}; int n = 0; do { write(fds[1], buf, 4096); n++; } while (poll(&pf, 1, 0) > 0); printf("wait12: %d writes fill the pipe\n", n); int ep = epoll_create1(0); struct epoll_event ev = {.events = EPOLLOUT, .data.fd = fds[1]}; epoll_ctl(ep, EPOLL_CTL_ADD, fds[1], &ev); pid_t p = fork(); if (!p) { close(fds[0]); int r = epoll_wait(ep, &ev, 1, 5000); CHECK(r == 1 && ev.data.fd == fds[1] && ev.events == EPOLLERR); printf("   events %x\n", ev.events); exit(0);} usleep(100000); close(fds[0]); close(fds[1]); close(ep); waitpid(p, 0, 0); }
+static void wait13(void) { int ep = epoll_create1(0); int r[13][2], q[5][2]; for (int i = 0; i < 13; i++) { pipe(r[i]); struct epoll_event ev = {.events = EPOLLIN, .data.u64 = i}; epoll_ctl(ep, EPOLL_CTL_ADD, r[i][0], &ev); } for (int i = 0; i < 5; i++) { pipe(q[i]); struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 13 + i}; epoll_ctl(ep, EPOLL_CTL_ADD, q[i][0], &ev); } for (int i = 0; i < 13; i++) write(r[i][1], "x", 1); int total = 0, calls = 0, bad = 0; struct epoll_event evs[3]; while (total < 13) { int n = epoll_wait(ep, evs, 3, 0); calls++; int exp = 13 - total < 3 ? 13 - total : 3; if (n != exp) bad = 1; for (int i = 0; i < n; i++) { if (evs[i].data.u64 >= 13) bad = 1; char c; read(r[evs[i].data.u64][0], &c, 1); total++; } if (calls > 20) break; } CHECK(!bad && calls == 5); }
+static void wait14(void) { int ep = epoll_create1(0); int r[13][2]; for (int i = 0; i < 13; i++) { pipe(r[i]); write(r[i][1], "x", 1); struct epoll_event ev = {.events = EPOLLIN, .data.u64 = i}; epoll_ctl(ep, EPOLL_CTL_ADD, r[i][0], &ev); } int count[13] = {0}, collected = 0, bad = 0; struct epoll_event evs[3]; while (collected < 52) { int n = epoll_wait(ep, evs, 3, 0); if (n != 3) bad = 1; for (int i = 0; i < n && collected < 52; i++) { count[evs[i].data.u64]++; collected++; } } for (int i = 0; i < 13; i++) if (count[i] != 4) bad = 1; CHECK(!bad); }
+static void waiters(int exclusive) { int fds[2]; pipe(fds); int wk[2]; pipe(wk); pid_t pids[8]; for (int i = 0; i < 8; i++) { pids[i] = fork(); if (!pids[i]) { int ep = epoll_create1(0); struct epoll_event ev = {.events = EPOLLIN|EPOLLET|(exclusive ? EPOLLEXCLUSIVE : 0)}; epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], &ev); if (epoll_wait(ep, &ev, 1, 2000) == 1) write(wk[1], "w", 1); exit(0);} } usleep(200000); if (!exclusive) { write(fds[1], "x", 1); for (int i = 0; i < 8; i++) waitpid(pids[i], 0, 0); fcntl(wk[0], F_SETFL, O_NONBLOCK); char b[100]; int n = read(wk[0], b, 100); printf("wait15: %d of 8 woken; ", n); CHECK(n == 8); return; } int bad = 0; for (int round = 0; round < 8; round++) { write(fds[1], "x", 1); char c; read(wk[0], &c, 1); usleep(20000); fcntl(wk[0], F_SETFL, O_NONBLOCK); if (read(wk[0], &c, 1) != -1 || errno != EAGAIN) bad = 1; fcntl(wk[0], F_SETFL, 0); read(fds[0], &c, 1); } for (int i = 0; i < 8; i++) waitpid(pids[i], 0, 0); printf("wait16: "); CHECK(!bad); }
+static void pwait04(void) { int s[2]; socketpair(AF_UNIX, SOCK_STREAM, 0, s); int ep = epoll_create(1); struct epoll_event e = {.events = EPOLLIN}; epoll_ctl(ep, EPOLL_CTL_ADD, s[0], &e); write(s[1], "w", 1); void *bad = mmap(0, 4096, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0); long r = syscall(SYS_epoll_pwait, ep, &e, 1, -1, bad, 8); CHECK(r == -1 && errno == EFAULT); r = pw2(ep, &e, 1, NULL, bad); CHECK(r == -1 && errno == EFAULT); }
+static void pwait05(void) { int s[2]; socketpair(AF_UNIX, SOCK_STREAM, 0, s); int ep = epoll_create(1); struct epoll_event e = {.events = EPOLLIN}; epoll_ctl(ep, EPOLL_CTL_ADD, s[0], &e); write(s[1], "w", 1); struct timespec t[3] = {{-1, 0}, {0, -1}, {0, 1000000000}}; for (int i = 0; i < 3; i++) { long r = pw2(ep, &e, 1, &t[i], NULL); CHECK(r == -1 && errno == EINVAL); } struct timespec ok = {0, 999999999}; CHECK(pw2(ep, &e, 1, &ok, NULL) == 1); }
+static double nowms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
+static void pwait06(void) { int ep = epoll_create1(0); int p[2]; pipe(p); int s[2]; socketpair(AF_UNIX, SOCK_STREAM, 0, s); int o = epoll_create1(0); int e = eventfd(0, 0); int t = timerfd_create(CLOCK_MONOTONIC, 0); int fds[] = {p[0], p[1], s[0], o, e, t}; int bad = 0; for (int v = 0; v < 2; v++) for (int f = 0; f < 6; f++) { struct epoll_event ev = {.events = EPOLLIN}; epoll_ctl(ep, EPOLL_CTL_ADD, fds[f], &ev); long ns = 1000000000; do { ns /= 10; struct timespec ts = {0, ns}; double st = nowms(); long r = v ? pw2(ep, &ev, 1, &ts, NULL) : epoll_pwait(ep, &ev, 1, (ns + 999999) / 1000000, NULL); double el = nowms() - st; if (r != 0 || el > ns / 1e6 + 50) { bad = 1; printf("pwait06 v%d fd%d ns %ld r %ld el %.2f\n", v, f, ns, r, el); } } while (ns); epoll_ctl(ep, EPOLL_CTL_DEL, fds[f], &ev); } CHECK(!bad); }
+int main(void) { setvbuf(stdout, NULL, _IONBF, 0); struct sigaction sa = {.sa_handler = h}; sigaction(SIGUSR1, &sa, 0); create01(); create03(); create1_01(); wait08(); wait09(); wait11(); wait12(); wait13(); wait14(); waiters(0); waiters(1); pwait04(); pwait05(); pwait06(); return 0; }
