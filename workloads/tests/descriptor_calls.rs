@@ -78,8 +78,8 @@ fn a_datagram_socketpair_before_6_18_is_a_scenario_error() {
     )
     .expect("parses");
     for version in OLD_VERSIONS {
-        let run = api::run(&scenario, &api::RunOptions::new().kernel(version).cpus(1))
-            .expect("runs");
+        let run =
+            api::run(&scenario, &api::RunOptions::new().kernel(version).cpus(1)).expect("runs");
         assert!(!run.passed, "{}", version.name());
         let text = format!("{:?}", run.details);
         assert!(
