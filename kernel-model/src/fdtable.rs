@@ -60,7 +60,7 @@ impl FdTable {
     }
 
     /// `fd_install()`, after `alloc_fd`'s `__clear_close_on_exec` (a new descriptor
-    /// starts without `FD_CLOEXEC`; [`FdTable::set_close_on_exec`] sets it).
+    /// starts without `FD_CLOEXEC`; [`FdTable::set_close_on_exec_bit`] sets it).
     pub fn install(&mut self, fd: i32, entry: FdEntry) {
         let index = fd as usize;
         if self.entries.len() <= index {

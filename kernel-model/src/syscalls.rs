@@ -785,7 +785,7 @@ impl<G: Granularity> Kernel<G> {
     /// unknown command — EINVAL — before), `F_GETFD` (`FD_CLOEXEC` when the descriptor
     /// has it, read without a lock, as `get_close_on_exec` does under RCU) / `F_SETFD`
     /// (under `files->file_lock`), `F_GETFL` (the access mode and the status flags) and
-    /// `F_SETFL` ([`Kernel::setfl`]); any other command EINVAL.
+    /// `F_SETFL` (`setfl` below); any other command EINVAL.
     pub async fn sys_fcntl(&self, fd: i32, cmd: i32, arg: u32) -> SysResult<u32> {
         self.cx.syscall("fcntl").await;
         let result = match self.fget(fd).await {
