@@ -18,7 +18,7 @@ use crate::kernel::{
     decode_handle, Counters, EpollFileSource, Kernel, KernelVersion, CALLBACK_EP_POLL,
     CALLBACK_POLLWAKE,
 };
-use crate::objects::{EventPollId, FileId, FileKind, PipeId, O_NONBLOCK};
+use crate::objects::{EventPollId, FileId, FileKind, PipeId, SockType, O_NONBLOCK};
 use crate::poll::{PollTable, POLLIN, POLLRDNORM};
 use crate::user::UserEvents;
 
@@ -113,8 +113,11 @@ impl<G: Granularity> Kernel<G> {
                 _ => self.pipe_read(pipe, len, nonblock).await,
             },
             FileKind::Eventfd(ctx) => self.eventfd_read(ctx, len, nonblock).await,
-            // sock_aio_read() → unix_stream_recvmsg(), MSG_DONTWAIT if O_NONBLOCK.
-            FileKind::Socket(sock) => self.unix_stream_recvmsg(sock, len, nonblock).await,
+            // sock_aio_read() → the type's recvmsg, MSG_DONTWAIT if O_NONBLOCK.
+            FileKind::Socket(sock) => match self.sock_type(sock) {
+                SockType::Stream => self.unix_stream_recvmsg(sock, len, nonblock).await,
+                SockType::Dgram => self.unix_dgram_recvmsg(sock, len, nonblock).await,
+            },
             FileKind::Timerfd(ctx) => self.timerfd_read(ctx, len, nonblock).await,
             FileKind::Opaque(id) => self.opaque_read(id, len).await,
             FileKind::Regular => Ok(Vec::new()),
@@ -132,12 +135,18 @@ impl<G: Granularity> Kernel<G> {
         let nonblock = flags & O_NONBLOCK != 0;
         match kind {
             FileKind::PipeWrite(pipe) => match self.version() {
-                KernelVersion::V6_18 => self.pipe_write_6_18(pipe, data, nonblock).await,
+                KernelVersion::V6_18 => {
+                    let packetized = flags & crate::objects::O_DIRECT != 0;
+                    self.pipe_write_6_18(pipe, data, nonblock, packetized).await
+                }
                 _ => self.pipe_write(pipe, data, nonblock).await,
             },
             FileKind::Eventfd(ctx) => self.eventfd_write(ctx, data, nonblock).await,
-            // sock_aio_write() → unix_stream_sendmsg(), MSG_DONTWAIT if O_NONBLOCK.
-            FileKind::Socket(sock) => self.unix_stream_sendmsg(sock, data, nonblock).await,
+            // sock_aio_write() → the type's sendmsg, MSG_DONTWAIT if O_NONBLOCK.
+            FileKind::Socket(sock) => match self.sock_type(sock) {
+                SockType::Stream => self.unix_stream_sendmsg(sock, data, nonblock).await,
+                SockType::Dgram => self.unix_dgram_sendmsg(sock, data, nonblock).await,
+            },
             FileKind::Regular | FileKind::Opaque(_) => Ok(data.len()),
             FileKind::PipeRead(_) => Err(Errno::EBADF),
             // timerfd_fops has no .write; the file is open for writing (O_RDWR).

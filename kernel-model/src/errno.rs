@@ -22,13 +22,17 @@ pub enum Errno {
     ENOSYS = 38,
     ELOOP = 40,
     ENOTSOCK = 88,
+    /// A datagram larger than the send buffer allows (`unix_dgram_sendmsg`).
+    EMSGSIZE = 90,
     ECONNRESET = 104,
     ENOBUFS = 105,
     ENOTCONN = 107,
+    /// A datagram sent to a peer that has closed (`unix_dgram_sendmsg`, once).
+    ECONNREFUSED = 111,
 }
 
 impl Errno {
-    pub const ALL: [Errno; 19] = [
+    pub const ALL: [Errno; 21] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::EINTR,
@@ -45,9 +49,11 @@ impl Errno {
         Errno::ENOSYS,
         Errno::ELOOP,
         Errno::ENOTSOCK,
+        Errno::EMSGSIZE,
         Errno::ECONNRESET,
         Errno::ENOBUFS,
         Errno::ENOTCONN,
+        Errno::ECONNREFUSED,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +77,8 @@ impl Errno {
             Errno::ECONNRESET => "ECONNRESET",
             Errno::ENOBUFS => "ENOBUFS",
             Errno::ENOTCONN => "ENOTCONN",
+            Errno::EMSGSIZE => "EMSGSIZE",
+            Errno::ECONNREFUSED => "ECONNREFUSED",
         }
     }
 

@@ -49,6 +49,16 @@ impl FdTable {
         (free < self.limit).then_some(free as i32)
     }
 
+    /// `alloc_fd(from, rlimit)` as `F_DUPFD` calls it: the lowest free descriptor at or
+    /// above `from`, or `None` when there is none below the limit (EMFILE).
+    pub fn lowest_free_from(&self, from: usize) -> Option<i32> {
+        if from == 0 {
+            return self.lowest_free();
+        }
+        let free = (from..self.limit).find(|&i| self.entries.get(i).is_none_or(|e| e.is_none()));
+        free.map(|i| i as i32)
+    }
+
     /// `fd_install()`, after `alloc_fd`'s `__clear_close_on_exec` (a new descriptor
     /// starts without `FD_CLOEXEC`; [`FdTable::set_close_on_exec_bit`] sets it).
     pub fn install(&mut self, fd: i32, entry: FdEntry) {
@@ -129,5 +139,22 @@ mod tests {
         let mut full = FdTable::new(1);
         full.install(0, entry);
         assert_eq!(full.lowest_free(), None);
+    }
+
+    #[test]
+    fn lowest_free_from_skips_below_and_stops_at_the_limit() {
+        let mut table = FdTable::new(8);
+        let entry = FdEntry {
+            file: Handle::DANGLING,
+            f_count: Word(0),
+        };
+        for fd in [0, 1, 2, 5] {
+            table.install(fd, entry);
+        }
+        assert_eq!(table.lowest_free_from(0), Some(3));
+        assert_eq!(table.lowest_free_from(4), Some(4));
+        assert_eq!(table.lowest_free_from(5), Some(6));
+        assert_eq!(table.lowest_free_from(7), Some(7));
+        assert_eq!(table.lowest_free_from(8), None, "at the limit: EMFILE");
     }
 }

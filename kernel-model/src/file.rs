@@ -131,6 +131,19 @@ impl<G: Granularity> Kernel<G> {
         file: FileId,
         close_on_exec: bool,
     ) -> SysResult<i32> {
+        self.install_fd_from(process, file, 0, close_on_exec).await
+    }
+
+    /// `alloc_fd(from, rlimit, flags)` + `fd_install()` under `files->file_lock`, as
+    /// `F_DUPFD` / `F_DUPFD_CLOEXEC` call it: the lowest free descriptor at or above
+    /// `from` (EMFILE when none is free below the limit).
+    pub async fn install_fd_from(
+        &self,
+        process: ProcessId,
+        file: FileId,
+        from: usize,
+        close_on_exec: bool,
+    ) -> SysResult<i32> {
         let (lock, f_count) = {
             let objects = self.objects.borrow();
             let lock = objects.processes[process.0 as usize].file_lock;
@@ -145,7 +158,7 @@ impl<G: Granularity> Kernel<G> {
         let fd = {
             let mut objects = self.objects.borrow_mut();
             let table = &mut objects.processes[process.0 as usize].fdtable;
-            let fd = table.lowest_free();
+            let fd = table.lowest_free_from(from);
             if let Some(fd) = fd {
                 table.install(fd, FdEntry { file, f_count });
                 table.set_close_on_exec_bit(fd, close_on_exec);

@@ -44,6 +44,8 @@
 //! - [`timerfd`] — fs/timerfd.c of 6.18 on virtual time (`timerfd_create`/`settime`/`gettime`)
 //! - [`opaque`] — the opaque file of replayed recordings: readiness driven from outside,
 //!   `accept` of outside connections
+//! - [`socket_dgram`] — AF_UNIX datagram socketpairs (6.18's `unix_dgram_sendmsg`,
+//!   `__unix_dgram_recvmsg`).
 //! - [`socket`] — AF_UNIX stream socketpairs (net/unix/af_unix.c, net/core/sock.c) and
 //!   the externally fed stream socket (`net_deliver`/`net_shutdown`/`net_error` from
 //!   interrupt handlers, standing in for softirq receive processing)
@@ -99,6 +101,7 @@ pub mod pipe_6_18;
 pub mod poll;
 pub mod select;
 pub mod socket;
+pub mod socket_dgram;
 pub mod syscalls;
 pub mod task;
 pub mod timerfd;

@@ -87,8 +87,16 @@ impl From<String> for FileLabel {
     }
 }
 
-/// `O_NONBLOCK`, the only `f_flags` status bit the model uses.
+/// `O_NONBLOCK`: a status bit of `f_flags` (`F_SETFL` changes it).
 pub const O_NONBLOCK: u32 = 0o4000;
+/// `O_DIRECT` (x86): the other status bit the model keeps — on a 6.18 pipe's write end,
+/// packet mode (3.4's 9883035ae7ed).
+pub const O_DIRECT: u32 = 0o40000;
+/// `O_CLOEXEC` (x86; 2.6.23): not an `f_flags` bit but the descriptor's close-on-exec
+/// bit, as `pipe2`, `dup3`, `SOCK_CLOEXEC`, `EPOLL_CLOEXEC`, ... ask for it.
+pub const O_CLOEXEC: u32 = 0o2000000;
+/// `O_NOTIFICATION_PIPE` (= `O_EXCL`, 5.8): a watch-queue pipe, not modelled.
+pub const O_NOTIFICATION_PIPE: u32 = 0o200;
 /// The access modes in `f_flags` (`O_ACCMODE` bits), as each file's creator sets them in
 /// 2.6.22: `do_pipe` gives the read end `O_RDONLY` and the write end `O_WRONLY`;
 /// `anon_inode_getfd` (the 2.6.22 epoll fd, eventfd) and sockets get `O_RDWR`; 2.6.21's
@@ -635,6 +643,9 @@ pub struct Pipe {
     /// newer buffer starts at offset 0). Under `i_mutex`. At most `PAGE_SIZE`: a `u32`
     /// keeps the pipe in 64 bytes.
     pub offset: u32,
+    /// 6.18: which buffers are packets (`PIPE_BUF_FLAG_PACKET`, written through a write
+    /// end with `O_DIRECT`): bit `i` is `bufs[i]`. Under `i_mutex`. Always 0 on 2.6.x.
+    pub packet_bufs: u32,
     /// `w_counter` (anonymous pipes: 1 from creation); under `i_mutex`.
     pub w_counter: u64,
     /// 6.18 only ([`crate::pipe_6_18`]): `pipe->wr_wait`, the writers' head; `wait`
@@ -686,6 +697,15 @@ pub enum Peer {
     Network,
 }
 
+/// `sk->sk_type` of an AF_UNIX socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockType {
+    /// `SOCK_STREAM` (`unix_stream_ops`); external sockets are streams too.
+    Stream,
+    /// `SOCK_DGRAM` (`unix_dgram_ops`; 6.18 only in the model).
+    Dgram,
+}
+
 /// A `struct sk_buff` on a receive queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skb {
@@ -717,6 +737,8 @@ pub struct Sock {
     pub words: Word,
     /// `sk->sk_sndbuf` (no setsockopt in the model).
     pub sk_sndbuf: u64,
+    /// `sk->sk_type`, fixed at creation.
+    pub sk_type: SockType,
     /// `unix_peer(sk)`: read under `unix_state_lock` or by the owner's own syscalls.
     pub peer: Peer,
     /// `sk->sk_receive_queue`'s skbs, under `rcvq_lock`.

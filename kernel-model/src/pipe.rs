@@ -81,6 +81,7 @@ impl<G: Granularity> Kernel<G> {
                 mutex,
                 words,
                 bufs: VecDeque::new(),
+                packet_bufs: 0,
                 offset: 0,
                 w_counter: 1,
                 wr_wait,
@@ -270,6 +271,7 @@ impl<G: Granularity> Kernel<G> {
             if let Some(page) = p.bufs.pop_front() {
                 objects.spare_pages.give(page);
             }
+            p.packet_bufs >>= 1;
             p.offset = 0;
         } else {
             p.offset += n as u32;
@@ -308,7 +310,7 @@ impl<G: Granularity> Kernel<G> {
             if nrbufs < PIPE_BUFFERS {
                 do_wakeup = true;
                 let chunk = (data.len() - written).min(PAGE_SIZE);
-                self.pipe_push_page(pipe, &data[written..written + chunk]);
+                self.pipe_push_page(pipe, &data[written..written + chunk], false);
                 cx.store(p.nrbufs(), nrbufs + 1).await;
                 written += chunk;
                 continue;
@@ -346,13 +348,40 @@ impl<G: Granularity> Kernel<G> {
     /// spare pool, filled. The buffers' contents are the model's own bookkeeping (the
     /// kernel copies into a fresh page in both versions; 2.6.22 with
     /// `pipe_iov_copy_from_user`, 6.18 with `copy_page_from_iter`), shared by both pipes.
-    pub(crate) fn pipe_push_page(&self, pipe: PipeId, bytes: &[u8]) {
+    /// A new buffer at the head; `packet`: 6.18's `PIPE_BUF_FLAG_PACKET` (else
+    /// `PIPE_BUF_FLAG_CAN_MERGE`).
+    pub(crate) fn pipe_push_page(&self, pipe: PipeId, bytes: &[u8], packet: bool) {
         let mut objects = self.objects.borrow_mut();
         let objects = &mut *objects;
         if let Ok(p) = objects.pipes.get_mut(pipe) {
             let mut page = objects.spare_pages.take();
             page.extend_from_slice(bytes);
+            if packet {
+                p.packet_bufs |= 1 << p.bufs.len();
+            }
             p.bufs.push_back(page);
+        }
+    }
+
+    /// Whether the oldest buffer is a packet (6.18).
+    pub(crate) fn pipe_front_is_packet(&self, pipe: PipeId) -> bool {
+        self.objects
+            .borrow()
+            .pipes
+            .get(pipe)
+            .is_ok_and(|p| p.packet_bufs & 1 != 0)
+    }
+
+    /// Drops what is left of the oldest buffer (a packet read in part: "buf->len = 0").
+    pub(crate) fn pipe_drop_front(&self, pipe: PipeId) {
+        let mut objects = self.objects.borrow_mut();
+        let objects = &mut *objects;
+        if let Ok(p) = objects.pipes.get_mut(pipe) {
+            if let Some(page) = p.bufs.pop_front() {
+                objects.spare_pages.give(page);
+            }
+            p.packet_bufs >>= 1;
+            p.offset = 0;
         }
     }
 
@@ -369,8 +398,9 @@ impl<G: Granularity> Kernel<G> {
         } else {
             0
         };
+        let last_is_packet = p.packet_bufs & (1 << p.bufs.len().saturating_sub(1)) != 0;
         match p.bufs.back_mut() {
-            Some(last) if offset + last.len() + bytes.len() <= PAGE_SIZE => {
+            Some(last) if !last_is_packet && offset + last.len() + bytes.len() <= PAGE_SIZE => {
                 last.extend_from_slice(bytes);
                 true
             }

@@ -182,10 +182,18 @@ impl<G: Granularity> Kernel<G> {
         loop {
             let occupancy = cx.load(p.occupancy()).await;
             if occupancy > 0 {
-                if self.pipe_take(pipe, len - out.len(), &mut out) {
+                let packet = self.pipe_front_is_packet(pipe);
+                let mut emptied = self.pipe_take(pipe, len - out.len(), &mut out);
+                if packet && !emptied {
+                    // A packet read in part: the rest is dropped ("buf->len = 0").
+                    self.pipe_drop_front(pipe);
+                    emptied = true;
+                }
+                if emptied {
                     cx.store(p.occupancy(), occupancy - 1).await;
                 }
-                if out.len() == len {
+                // After a packet the read is done ("total_len = chars").
+                if packet || out.len() == len {
                     break;
                 }
                 if cx.load(p.occupancy()).await > 0 {
@@ -231,12 +239,16 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// `pipe_write()` of 6.18.
+    /// `pipe_write()` of 6.18. `packetized`: the write end has `O_DIRECT`
+    /// (`is_packetized`): each page of the write becomes a packet buffer, which no later
+    /// write merges into; a packetized write may still merge into a plain last buffer,
+    /// as the kernel's merge test looks at that buffer's flag only.
     pub(crate) async fn pipe_write_6_18(
         &self,
         pipe: PipeId,
         data: &[u8],
         nonblock: bool,
+        packetized: bool,
     ) -> SysResult<usize> {
         // Null write succeeds.
         if data.is_empty() {
@@ -266,7 +278,7 @@ impl<G: Granularity> Kernel<G> {
             let occupancy = cx.load(p.occupancy()).await;
             if occupancy < PIPE_BUFFERS {
                 let chunk = (data.len() - written).min(PAGE_SIZE);
-                self.pipe_push_page(pipe, &data[written..written + chunk]);
+                self.pipe_push_page(pipe, &data[written..written + chunk], packetized);
                 cx.store(p.occupancy(), occupancy + 1).await;
                 written += chunk;
                 continue;

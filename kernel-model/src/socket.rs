@@ -89,7 +89,7 @@ use crate::poll::{
     PollTable, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRBAND, POLLWRNORM,
 };
 
-pub use crate::objects::{Peer, Skb, Sock};
+pub use crate::objects::{Peer, Skb, Sock, SockType};
 
 /// `sk_shutdown` bits.
 pub const RCV_SHUTDOWN: u64 = 1;
@@ -116,8 +116,72 @@ pub fn skb_truesize(size: usize) -> u64 {
 }
 
 /// `unix_writable(sk)`: at most a quarter of the send budget is in flight.
+/// `wmem_alloc` is the reading of `sk->sk_wmem_alloc` itself: on 6.18 a refcount
+/// that starts at 1 (see [`Kernel::sk_wmem_alloc_read`]).
 pub fn unix_writable(wmem_alloc: u64, sndbuf: u64) -> bool {
     wmem_alloc << 2 <= sndbuf
+}
+
+// ---- 6.18's send-buffer accounting --------------------------------------------------------------
+//
+// What 6.18 charges a sender for an skb is its `truesize`: the slab object behind the skb's
+// head (`kmalloc_reserve` rounds `SKB_DATA_ALIGN(header) + SKB_DATA_ALIGN(sizeof(struct
+// skb_shared_info))` up to a kmalloc bucket — a power of two here, `kmalloc_large`'s page
+// orders above 8 KiB), plus `SKB_DATA_ALIGN(sizeof(struct sk_buff))`, plus a whole page
+// for every page of paged data (`alloc_skb_with_frags`). The sizes depend on the build;
+// these are the ones of the hosts this project runs on (x86-64 Linux 6.18.44), read off
+// with `ioctl(SIOCOUTQ)` (`unix_outq_len` = `sk_wmem_alloc_get`) after one write of each
+// size from 0 to 212 961 bytes on a stream and a datagram socketpair (docs/difftest.md):
+// every measured size matches [`skb_truesize_6_18`].
+
+/// `net.core.wmem_default` of 6.18 (`SK_WMEM_MAX` = `SK_WMEM_DEFAULT` = 212 992 on
+/// x86-64), which `sock_init_data` gives `sk_sndbuf`.
+pub const SYSCTL_WMEM_DEFAULT_6_18: u64 = 212_992;
+/// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))` (320 with `MAX_SKB_FRAGS` 17).
+pub const SKB_SHARED_INFO_6_18: usize = 320;
+/// `SKB_DATA_ALIGN(sizeof(struct sk_buff))`.
+pub const SK_BUFF_ALIGNED_6_18: u64 = 256;
+/// `SMP_CACHE_BYTES` of x86-64 (`SKB_DATA_ALIGN`).
+pub const SMP_CACHE_BYTES_6_18: usize = 64;
+/// `SKB_MAX_HEAD(0)`: the most linear bytes in an order-0 head (4096 − 320).
+pub const SKB_MAX_HEAD_0_6_18: usize = 4096 - SKB_SHARED_INFO_6_18;
+/// `UNIX_SKB_FRAGS_SZ`: the paged bytes of one stream skb at most.
+pub const UNIX_SKB_FRAGS_SZ: usize = 32_768;
+/// `SKB_MAX_ALLOC` of 6.18 (`SKB_MAX_ORDER(0, 2)` = 16 384 − 320).
+pub const SKB_MAX_ALLOC_6_18: usize = (4096 << 2) - SKB_SHARED_INFO_6_18;
+/// `MAX_SKB_FRAGS` (the default 17).
+pub const MAX_SKB_FRAGS: usize = 17;
+
+/// `skb->truesize` on 6.18 of an skb with `header` linear bytes and `data_len` paged
+/// bytes (`sock_alloc_send_pskb(sk, header, data_len, ...)`).
+pub fn skb_truesize_6_18(header: usize, data_len: usize) -> u64 {
+    let head = header.div_ceil(SMP_CACHE_BYTES_6_18) * SMP_CACHE_BYTES_6_18 + SKB_SHARED_INFO_6_18;
+    let pages = data_len.div_ceil(crate::objects::PAGE_SIZE) * crate::objects::PAGE_SIZE;
+    head.next_power_of_two() as u64 + SK_BUFF_ALIGNED_6_18 + pages as u64
+}
+
+/// How 6.18's `unix_stream_sendmsg` cuts the next skb from `left` bytes: (linear,
+/// paged) bytes. "Keep two messages in the pipe so it schedules better" (half the send
+/// buffer less 64), "allow fallback to order-0 allocations" (an order-0 head and 32 KiB
+/// of pages at most).
+pub fn unix_stream_skb_split_6_18(left: usize, sndbuf: u64) -> (usize, usize) {
+    let size = left
+        .min((sndbuf >> 1) as usize - 64)
+        .min(SKB_MAX_HEAD_0_6_18 + UNIX_SKB_FRAGS_SZ);
+    let paged = size.saturating_sub(SKB_MAX_HEAD_0_6_18);
+    let data_len = size.min(paged.div_ceil(crate::objects::PAGE_SIZE) * crate::objects::PAGE_SIZE);
+    (size - data_len, data_len)
+}
+
+/// How 6.18's `unix_dgram_sendmsg` lays out a datagram of `len` bytes: (linear, paged)
+/// bytes — paged only past `SKB_MAX_ALLOC`, at most `MAX_SKB_FRAGS` pages.
+pub fn unix_dgram_skb_split_6_18(len: usize) -> (usize, usize) {
+    if len <= SKB_MAX_ALLOC_6_18 {
+        return (len, 0);
+    }
+    let paged = (len - SKB_MAX_ALLOC_6_18).min(MAX_SKB_FRAGS * crate::objects::PAGE_SIZE);
+    let data_len = paged.div_ceil(crate::objects::PAGE_SIZE) * crate::objects::PAGE_SIZE;
+    (len - data_len, data_len)
 }
 
 /// Field offsets of a socket's shared words.
@@ -141,6 +205,7 @@ pub struct SockRef {
     pub words: Word,
     pub sk_sndbuf: u64,
     pub external: bool,
+    pub sk_type: SockType,
 }
 
 impl SockRef {
@@ -175,6 +240,7 @@ impl Sock {
             words: self.words,
             sk_sndbuf: self.sk_sndbuf,
             external: self.external,
+            sk_type: self.sk_type,
         }
     }
 }
@@ -214,15 +280,53 @@ pub fn unix_poll_mask(
     mask
 }
 
+/// The mask 6.18's `unix_dgram_poll` computes for a datagram socket of a socketpair:
+/// POLLERR if `sk_err`; POLLRDHUP|POLLIN|POLLRDNORM if RCV_SHUTDOWN; POLLHUP if both
+/// directions are shut; POLLIN|POLLRDNORM if the queue is non-empty; and — when the
+/// poller asks for writability — POLLOUT|POLLWRNORM|POLLWRBAND if `unix_writable`.
+///
+/// Simplified: the second writability test (the peer is not connected back to us and
+/// its receive queue is over `sk_max_ack_backlog`, `net.unix.max_dgram_qlen`) can never
+/// hold for a socketpair — each end is the other's peer until it closes, and a closed
+/// end's queue was purged — so it is left out, and with it the `peer_wait` relay
+/// (`unix_dgram_peer_wake_me`) that only serves it. The model has no `connect(2)` that
+/// could make the asymmetric association that test is for. The "no write status
+/// requested" shortcut only drops bits every caller masks out anyway.
+pub fn unix_dgram_poll_mask(err: u64, shutdown: u64, qlen: u64, wmem: u64, sndbuf: u64) -> u32 {
+    let mut mask = 0;
+    if err != 0 {
+        mask |= POLLERR;
+    }
+    if shutdown & RCV_SHUTDOWN != 0 {
+        mask |= POLLRDHUP | POLLIN | POLLRDNORM;
+    }
+    if shutdown == SHUTDOWN_MASK {
+        mask |= POLLHUP;
+    }
+    if qlen != 0 {
+        mask |= POLLIN | POLLRDNORM;
+    }
+    if unix_writable(wmem, sndbuf) {
+        mask |= POLLOUT | POLLWRNORM | POLLWRBAND;
+    }
+    mask
+}
+
 impl<G: Granularity> Kernel<G> {
     // ---- creation and lifetime -----------------------------------------------------------
 
-    /// `sock_create(PF_UNIX, SOCK_STREAM, 0)`: `sock_alloc()` (its failure is ENFILE —
+    /// `sock_create(PF_UNIX, SOCK_STREAM, 0)`: see [`Kernel::sock_create_typed`].
+    pub fn sock_create(&self, external: bool) -> SysResult<SockId> {
+        self.sock_create_typed(external, SockType::Stream)
+    }
+
+    /// `sock_create(PF_UNIX, type, 0)`: `sock_alloc()` (its failure is ENFILE —
     /// "not exactly a match, but the closest posix thing", says `__sock_create`), then
     /// `unix_create1` → `sk_alloc` from the `UNIX` slab (ENOMEM) and `sock_init_data`
     /// (`sk_state` TCP_CLOSE, `sk_sndbuf` = `sysctl_wmem_default`, `sk_refcnt` 1,
     /// `sk_sleep` = the socket's head). External sockets allocate from the `TCP` slab.
-    pub fn sock_create(&self, external: bool) -> SysResult<SockId> {
+    /// 6.18's `sk_sndbuf` is its `wmem_default` ([`SYSCTL_WMEM_DEFAULT_6_18`]).
+    pub fn sock_create_typed(&self, external: bool, sk_type: SockType) -> SysResult<SockId> {
         if self.cx.alloc_fails("sock_inode_cache") {
             return Err(Errno::ENFILE);
         }
@@ -264,7 +368,12 @@ impl<G: Granularity> Kernel<G> {
                 readlock,
                 rcvq_lock,
                 words,
-                sk_sndbuf: SYSCTL_WMEM_DEFAULT,
+                sk_sndbuf: if self.version().is_modern() {
+                    SYSCTL_WMEM_DEFAULT_6_18
+                } else {
+                    SYSCTL_WMEM_DEFAULT
+                },
+                sk_type,
                 peer: Peer::None,
                 receive_queue: VecDeque::new(),
                 external,
@@ -297,7 +406,16 @@ impl<G: Granularity> Kernel<G> {
             .unwrap_or_else(|_| "a freed sock".to_string())
     }
 
-    fn sock_peer(&self, sock: SockId) -> Peer {
+    /// `sk->sk_type` (a freed socket reads as a stream: its calls fail on the handle).
+    pub fn sock_type(&self, sock: SockId) -> SockType {
+        self.objects
+            .borrow()
+            .socks
+            .get(sock)
+            .map_or(SockType::Stream, |s| s.sk_type)
+    }
+
+    pub(crate) fn sock_peer(&self, sock: SockId) -> Peer {
         self.objects
             .borrow()
             .socks
@@ -305,7 +423,7 @@ impl<G: Granularity> Kernel<G> {
             .map_or(Peer::None, |s| s.peer)
     }
 
-    fn sock_dead(&self, sock: SockId) -> bool {
+    pub(crate) fn sock_dead(&self, sock: SockId) -> bool {
         self.objects
             .borrow()
             .socks
@@ -336,7 +454,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `sock_hold(sk)`.
-    async fn sock_hold(&self, s: &SockRef) {
+    pub(crate) async fn sock_hold(&self, s: &SockRef) {
         self.cx.atomic_add_return(s.sk_refcnt(), 1).await;
     }
 
@@ -390,7 +508,7 @@ impl<G: Granularity> Kernel<G> {
     /// `unix_state_lock(sk)` (`spin_lock(&unix_sk(sk)->lock)`). For an external socket the
     /// lock is also taken in interrupt context, so process context takes it with
     /// interrupts saved (standing in for TCP's `spin_lock_bh`); returns the flags.
-    async fn unix_state_lock(&self, s: &SockRef) -> u64 {
+    pub(crate) async fn unix_state_lock(&self, s: &SockRef) -> u64 {
         if s.external {
             self.cx.spin_lock_irqsave(s.lock).await
         } else {
@@ -399,7 +517,7 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    async fn unix_state_unlock(&self, s: &SockRef, flags: u64) {
+    pub(crate) async fn unix_state_unlock(&self, s: &SockRef, flags: u64) {
         if s.external {
             self.cx.spin_unlock_irqrestore(s.lock, flags).await;
         } else {
@@ -408,7 +526,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `skb_queue_tail(&sk->sk_receive_queue, skb)`.
-    async fn skb_queue_tail(&self, sock: SockId, s: &SockRef, skb: Skb) {
+    pub(crate) async fn skb_queue_tail(&self, sock: SockId, s: &SockRef, skb: Skb) {
         let cx = &self.cx;
         let flags = cx.spin_lock_irqsave(s.rcvq_lock).await;
         let qlen = cx.load(s.qlen()).await;
@@ -432,7 +550,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `skb_dequeue(&sk->sk_receive_queue)`.
-    async fn skb_dequeue(&self, sock: SockId, s: &SockRef) -> Option<Skb> {
+    pub(crate) async fn skb_dequeue(&self, sock: SockId, s: &SockRef) -> Option<Skb> {
         let cx = &self.cx;
         let flags = cx.spin_lock_irqsave(s.rcvq_lock).await;
         let qlen = cx.load(s.qlen()).await;
@@ -454,7 +572,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `kfree_skb(skb)`: runs the destructor, `sock_wfree`, for an owned skb.
-    async fn kfree_skb(&self, skb: Skb) {
+    pub(crate) async fn kfree_skb(&self, skb: Skb) {
         if let Some(owner) = skb.owner {
             self.sock_wfree(owner, skb.truesize).await;
         }
@@ -490,7 +608,14 @@ impl<G: Granularity> Kernel<G> {
     /// acquisition is a full barrier on x86 (`lock subl`) and SPARC (`cas` then
     /// `membar #StoreLoad`). The lock itself is not modelled (see the module notes); its
     /// barrier is.
-    async fn sk_wake(&self, sock: SockId, s: &SockRef, all: bool, what: &'static str, key: u32) {
+    pub(crate) async fn sk_wake(
+        &self,
+        sock: SockId,
+        s: &SockRef,
+        all: bool,
+        what: &'static str,
+        key: u32,
+    ) {
         if self.sock_dead(sock) || !self.cx.wq_has_sleeper(s.sk_sleep).await {
             return;
         }
@@ -516,9 +641,25 @@ impl<G: Granularity> Kernel<G> {
             .await;
     }
 
+    /// What `refcount_read(&sk->sk_wmem_alloc)` reads, from the model's word, which
+    /// holds the bytes charged (`sk_wmem_alloc_get`). 2.6.22's `sk_wmem_alloc` is a plain
+    /// count from 0; since 2.6.x's 2b85a34e911b (4.x: "net: no longer hold a refcount on
+    /// sk in skb_set_owner_w") it starts at 1 and the last `sock_wfree` frees the socket,
+    /// so 6.18's `unix_writable` compares the bytes charged **plus one**. The one is kept
+    /// out of the word so that the word means the same on every version.
+    ///
+    /// Simplified: 6.18's `sock_wfree` runs `sk_write_space` while still holding one
+    /// more unit (it subtracts `truesize - 1`, calls it, then subtracts the last 1), so
+    /// the kernel's test there reads the charge plus two. Every charge is a multiple of
+    /// 64 and a quarter of the send buffer is a multiple of 64 too, so plus one and plus
+    /// two decide alike.
+    pub fn sk_wmem_alloc_read(&self, charged: u64) -> u64 {
+        charged + u64::from(self.version().is_modern())
+    }
+
     /// `unix_write_space(sk)`: if `unix_writable(sk)`, wake the socket's head.
-    async fn unix_write_space(&self, sock: SockId, s: &SockRef) {
-        let wmem = self.cx.load(s.sk_wmem_alloc()).await;
+    pub(crate) async fn unix_write_space(&self, sock: SockId, s: &SockRef) {
+        let wmem = self.sk_wmem_alloc_read(self.cx.load(s.sk_wmem_alloc()).await);
         if unix_writable(wmem, s.sk_sndbuf) {
             self.sk_wake(
                 sock,
@@ -532,7 +673,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `sock_def_readable(sk, len)` (`sk_data_ready`).
-    async fn sock_def_readable(&self, sock: SockId, s: &SockRef) {
+    pub(crate) async fn sock_def_readable(&self, sock: SockId, s: &SockRef) {
         self.sk_wake(
             sock,
             s,
@@ -555,7 +696,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `sock_error(sk)`: fetch **and clear** `sk_err` (an `xchg`).
-    async fn sock_error(&self, s: &SockRef) -> Option<Errno> {
+    pub(crate) async fn sock_error(&self, s: &SockRef) -> Option<Errno> {
         if self.cx.load(s.sk_err()).await == 0 {
             return None;
         }
@@ -567,7 +708,12 @@ impl<G: Granularity> Kernel<G> {
 
     /// `prepare_to_wait(q, &wait, TASK_INTERRUPTIBLE)`: link the entry at the head of
     /// the queue if it is not linked yet, set the task state, under the head's lock.
-    async fn prepare_to_wait(&self, head: WaitQueueId, wait: WaitEntryId, linked: &mut bool) {
+    pub(crate) async fn prepare_to_wait(
+        &self,
+        head: WaitQueueId,
+        wait: WaitEntryId,
+        linked: &mut bool,
+    ) {
         let lock = self.cx.waitqueue_lock(head);
         let flags = self.cx.spin_lock_irqsave(lock).await;
         if !*linked {
@@ -579,7 +725,7 @@ impl<G: Granularity> Kernel<G> {
     }
 
     /// `finish_wait(q, &wait)`.
-    async fn finish_wait(&self, head: WaitQueueId, wait: WaitEntryId, linked: bool) {
+    pub(crate) async fn finish_wait(&self, head: WaitQueueId, wait: WaitEntryId, linked: bool) {
         self.cx.set_current_state_plain(TaskState::Running).await;
         if linked {
             self.cx.remove_wait_queue(head, wait).await;
@@ -587,13 +733,13 @@ impl<G: Granularity> Kernel<G> {
         self.cx.free_wait_entry(wait);
     }
 
-    fn new_task_wait_entry(&self) -> WaitEntryId {
+    pub(crate) fn new_task_wait_entry(&self) -> WaitEntryId {
         let task = self.cx.current().expect("socket waits run in task context");
         self.cx.new_wait_entry(WakeFunction::Default(task), false)
     }
 
     /// `schedule_timeout(timeo)` for the two timeouts the model has: forever, or none.
-    async fn sock_schedule_timeout(&self, timeo: u64) -> u64 {
+    pub(crate) async fn sock_schedule_timeout(&self, timeo: u64) -> u64 {
         if timeo == MAX_SCHEDULE_TIMEOUT {
             self.cx.schedule().await;
             timeo
@@ -658,11 +804,12 @@ impl<G: Granularity> Kernel<G> {
     /// `skbuff_head_cache`) and charge it with `skb_set_owner_w` (`sock_hold` +
     /// `sk_wmem_alloc += truesize`); else EAGAIN without a timeout, EINTR on a signal,
     /// or `sock_wait_for_wmem` }.
-    async fn sock_alloc_send_skb(
+    pub(crate) async fn sock_alloc_send_skb(
         &self,
         sock: SockId,
         s: &SockRef,
         data: &[u8],
+        truesize: u64,
         nonblock: bool,
     ) -> SysResult<Skb> {
         let cx = &self.cx;
@@ -680,7 +827,7 @@ impl<G: Granularity> Kernel<G> {
                 }
                 let skb = Skb {
                     data: data.to_vec(),
-                    truesize: skb_truesize(data.len()),
+                    truesize,
                     owner: Some(sock),
                 };
                 self.sock_hold(s).await;
@@ -720,30 +867,43 @@ impl<G: Granularity> Kernel<G> {
         let shutdown = cx.load(s.sk_shutdown()).await;
         let qlen = cx.load(s.qlen()).await;
         let state = cx.load(s.sk_state()).await;
-        let wmem = cx.load(s.sk_wmem_alloc()).await;
-        unix_poll_mask(err, shutdown, qlen, state, wmem, s.sk_sndbuf)
+        let wmem = self.sk_wmem_alloc_read(cx.load(s.sk_wmem_alloc()).await);
+        match s.sk_type {
+            SockType::Stream => unix_poll_mask(err, shutdown, qlen, state, wmem, s.sk_sndbuf),
+            SockType::Dgram => unix_dgram_poll_mask(err, shutdown, qlen, wmem, s.sk_sndbuf),
+        }
     }
 
     /// `unix_poll` without steps, for checkers.
     pub fn unix_poll_peek(&self, sock: SockId) -> u32 {
-        let Ok((words, sndbuf)) = self
+        let Ok((words, sndbuf, sk_type)) = self
             .objects
             .borrow()
             .socks
             .get(sock)
-            .map(|s| (s.words, s.sk_sndbuf))
+            .map(|s| (s.words, s.sk_sndbuf, s.sk_type))
         else {
             return 0;
         };
         let cx = &self.cx;
-        unix_poll_mask(
-            cx.peek(words.offset(1)),
-            cx.peek(words),
-            cx.peek(words.offset(4)),
-            cx.peek(words.offset(2)),
-            cx.peek(words.offset(3)),
-            sndbuf,
-        )
+        let wmem = self.sk_wmem_alloc_read(cx.peek(words.offset(3)));
+        match sk_type {
+            SockType::Stream => unix_poll_mask(
+                cx.peek(words.offset(1)),
+                cx.peek(words),
+                cx.peek(words.offset(4)),
+                cx.peek(words.offset(2)),
+                wmem,
+                sndbuf,
+            ),
+            SockType::Dgram => unix_dgram_poll_mask(
+                cx.peek(words.offset(1)),
+                cx.peek(words),
+                cx.peek(words.offset(4)),
+                wmem,
+                sndbuf,
+            ),
+        }
     }
 
     // ---- send and receive ----------------------------------------------------------------
@@ -781,10 +941,17 @@ impl<G: Granularity> Kernel<G> {
         }
         let mut sent = 0;
         let chunk_max = ((s.sk_sndbuf >> 1) - 64) as usize;
+        let modern = self.version().is_modern();
         while sent < data.len() {
-            let size = (data.len() - sent).min(chunk_max).min(SKB_MAX_ALLOC);
+            let (size, truesize) = if modern {
+                let (header, data_len) = unix_stream_skb_split_6_18(data.len() - sent, s.sk_sndbuf);
+                (header + data_len, skb_truesize_6_18(header, data_len))
+            } else {
+                let size = (data.len() - sent).min(chunk_max).min(SKB_MAX_ALLOC);
+                (size, skb_truesize(size))
+            };
             let skb = match self
-                .sock_alloc_send_skb(sock, &s, &data[sent..sent + size], nonblock)
+                .sock_alloc_send_skb(sock, &s, &data[sent..sent + size], truesize, nonblock)
                 .await
             {
                 Ok(skb) => skb,
@@ -940,6 +1107,12 @@ impl<G: Granularity> Kernel<G> {
             peer_mode |= RCV_SHUTDOWN;
         }
         if let Some((peer, o)) = o {
+            if s.sk_type == SockType::Dgram {
+                // "other && (sk->sk_type == SOCK_STREAM || SOCK_SEQPACKET)": a
+                // datagram peer keeps its own bits.
+                self.sock_put(peer).await;
+                return Ok(());
+            }
             let flags = self.unix_state_lock(&o).await;
             let shutdown = cx.load(o.sk_shutdown()).await;
             cx.store(o.sk_shutdown(), shutdown | peer_mode).await;
@@ -975,6 +1148,12 @@ impl<G: Granularity> Kernel<G> {
         self.unix_state_unlock(&s, flags).await;
         let skpair = self.sock_peer(sock);
         match skpair {
+            Peer::Sock(peer) if s.sk_type == SockType::Dgram => {
+                // Only connection-based peers are told (shutdown bits, ECONNRESET, a
+                // state change); a datagram peer learns of it on its next send
+                // (ECONNREFUSED, `unix_dgram_sendmsg`).
+                self.sock_put(peer).await;
+            }
             Peer::Sock(peer) => {
                 if let Some(o) = self.sock_ref(peer) {
                     let flags = self.unix_state_lock(&o).await;

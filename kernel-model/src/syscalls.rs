@@ -10,18 +10,22 @@ use crate::fdtable::FdTable;
 use crate::inject::Injection;
 use crate::kernel::{Kernel, KernelVersion};
 use crate::objects::{
-    FileKind, FileLabel, Process, ProcessId, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
+    FileKind, FileLabel, Process, ProcessId, SockType, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
 };
 use crate::poll::{EpollEvent, EPOLLERR, EPOLLHUP, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD};
 use crate::user::{UserBufferSpec, UserEvents};
 
 /// `fcntl` commands.
+pub const F_DUPFD: i32 = 0;
 pub const F_GETFD: i32 = 1;
 pub const F_SETFD: i32 = 2;
 pub const F_GETFL: i32 = 3;
 pub const F_SETFL: i32 = 4;
+/// `F_DUPFD_CLOEXEC` (`F_LINUX_SPECIFIC_BASE + 6`, 2.6.24).
+pub const F_DUPFD_CLOEXEC: i32 = 1030;
 /// `FD_CLOEXEC`: the one descriptor flag (`F_GETFD`, `F_SETFD`).
 pub const FD_CLOEXEC: u32 = 1;
+pub use crate::objects::{O_CLOEXEC, O_DIRECT, O_NOTIFICATION_PIPE};
 
 /// `RLIMIT_NOFILE` (x86), the one resource limit the model has.
 pub const RLIMIT_NOFILE: u32 = 7;
@@ -555,7 +559,30 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
+    /// `sys_pipe2(fds, flags)` (2.6.27; ENOSYS before): `__do_pipe_flags` refuses
+    /// flags other than `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` (and
+    /// `O_NOTIFICATION_PIPE`, whose watch-queue pipes the model does not have: the
+    /// scenario language refuses the bit, and here it is EINVAL with the unknown ones);
+    /// both ends get `O_NONBLOCK`, the write end `O_DIRECT` (packet mode), both
+    /// descriptors `O_CLOEXEC`.
+    pub async fn sys_pipe2(&self, flags: u32) -> SysResult<[i32; 2]> {
+        self.cx.syscall("pipe2").await;
+        let result = if self.version().missing_syscall("pipe2").is_some() {
+            Err(Errno::ENOSYS)
+        } else if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+            Err(Errno::EINVAL)
+        } else {
+            self.pipe_flags(flags).await
+        };
+        self.finish("pipe2", &result, |fds| fds[0] as i64);
+        result
+    }
+
     async fn pipe(&self) -> SysResult<[i32; 2]> {
+        self.pipe_flags(0).await
+    }
+
+    async fn pipe_flags(&self, flags: u32) -> SysResult<[i32; 2]> {
         let pipe = self.pipe_new()?;
         let id = self
             .objects
@@ -564,10 +591,19 @@ impl<G: Granularity> Kernel<G> {
             .get(pipe)
             .map(|p| p.id)
             .unwrap_or(0);
-        let read = self.alloc_file(FileKind::PipeRead(pipe), FileLabel::Numbered(id), O_RDONLY);
-        let write = self.alloc_file(FileKind::PipeWrite(pipe), FileLabel::Numbered(id), O_WRONLY);
+        let read = self.alloc_file(
+            FileKind::PipeRead(pipe),
+            FileLabel::Numbered(id),
+            O_RDONLY | (flags & O_NONBLOCK),
+        );
+        let write = self.alloc_file(
+            FileKind::PipeWrite(pipe),
+            FileLabel::Numbered(id),
+            O_WRONLY | (flags & (O_NONBLOCK | O_DIRECT)),
+        );
         let process = self.current_process();
-        let r = match self.install_fd(process, read).await {
+        let close_on_exec = flags & O_CLOEXEC != 0;
+        let r = match self.install_fd_flags(process, read, close_on_exec).await {
             Ok(fd) => fd,
             Err(errno) => {
                 self.fput(read).await;
@@ -575,7 +611,7 @@ impl<G: Granularity> Kernel<G> {
                 return Err(errno);
             }
         };
-        match self.install_fd(process, write).await {
+        match self.install_fd_flags(process, write, close_on_exec).await {
             Ok(w) => Ok([r, w]),
             Err(errno) => {
                 self.close_fd(r).await.ok();
@@ -677,15 +713,33 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
-    /// `sys_dup2(oldfd, newfd)`: closes what `newfd` held, after installing.
+    /// `sys_dup2(oldfd, newfd)`: closes what `newfd` held, after installing; the new
+    /// descriptor's close-on-exec bit is cleared (`do_dup2` without `O_CLOEXEC`).
     pub async fn sys_dup2(&self, oldfd: i32, newfd: i32) -> SysResult<i32> {
         self.cx.syscall("dup2").await;
-        let result = self.dup2(oldfd, newfd).await;
+        let result = self.dup2(oldfd, newfd, false).await;
         self.finish("dup2", &result, |fd| *fd as i64);
         result
     }
 
-    async fn dup2(&self, oldfd: i32, newfd: i32) -> SysResult<i32> {
+    /// `sys_dup3(oldfd, newfd, flags)` (2.6.27; ENOSYS before): `ksys_dup3`'s checks in
+    /// order — flags other than `O_CLOEXEC` EINVAL, `oldfd == newfd` EINVAL (where
+    /// `dup2` returns `newfd`), `newfd` at or above the limit EBADF, `oldfd` not open
+    /// EBADF — then `do_dup2` with the close-on-exec bit from `O_CLOEXEC`.
+    pub async fn sys_dup3(&self, oldfd: i32, newfd: i32, flags: u32) -> SysResult<i32> {
+        self.cx.syscall("dup3").await;
+        let result = if self.version().missing_syscall("dup3").is_some() {
+            Err(Errno::ENOSYS)
+        } else if flags & !O_CLOEXEC != 0 || oldfd == newfd {
+            Err(Errno::EINVAL)
+        } else {
+            self.dup2(oldfd, newfd, flags & O_CLOEXEC != 0).await
+        };
+        self.finish("dup3", &result, |fd| *fd as i64);
+        result
+    }
+
+    async fn dup2(&self, oldfd: i32, newfd: i32, close_on_exec: bool) -> SysResult<i32> {
         let process = self.current_process();
         let limit = self.objects.borrow().processes[process.0 as usize]
             .fdtable
@@ -715,6 +769,7 @@ impl<G: Granularity> Kernel<G> {
             let table = &mut objects.processes[process.0 as usize].fdtable;
             let old = table.take(newfd);
             table.install(newfd, crate::fdtable::FdEntry { file, f_count });
+            table.set_close_on_exec_bit(newfd, close_on_exec);
             old
         };
         self.cx.spin_unlock(lock).await;
@@ -724,11 +779,13 @@ impl<G: Granularity> Kernel<G> {
         Ok(newfd)
     }
 
-    /// `sys_fcntl(fd, cmd, arg)`: F_GETFL gives the access mode and O_NONBLOCK; F_SETFL
-    /// changes only O_NONBLOCK (the model has none of the other settable flags:
-    /// O_APPEND, O_DIRECT, O_NOATIME); F_GETFD gives `FD_CLOEXEC` when the descriptor
-    /// has it (read without a lock, as `get_close_on_exec` does under RCU), F_SETFD
-    /// sets or clears it under `files->file_lock`. Other commands are EINVAL.
+    /// `sys_fcntl(fd, cmd, arg)`: `F_DUPFD` / `F_DUPFD_CLOEXEC` (the lowest free
+    /// descriptor at or above `arg`: EINVAL when `arg` is at or above the descriptor
+    /// limit, EMFILE when none is free below it; `F_DUPFD_CLOEXEC` came in 2.6.24, an
+    /// unknown command — EINVAL — before), `F_GETFD` (`FD_CLOEXEC` when the descriptor
+    /// has it, read without a lock, as `get_close_on_exec` does under RCU) / `F_SETFD`
+    /// (under `files->file_lock`), `F_GETFL` (the access mode and the status flags) and
+    /// `F_SETFL` (`setfl` below); any other command EINVAL.
     pub async fn sys_fcntl(&self, fd: i32, cmd: i32, arg: u32) -> SysResult<u32> {
         self.cx.syscall("fcntl").await;
         let result = match self.fget(fd).await {
@@ -736,6 +793,10 @@ impl<G: Granularity> Kernel<G> {
             Some(file) => {
                 let process = self.current_process();
                 let r = match cmd {
+                    F_DUPFD => self.f_dupfd(arg, file, false).await,
+                    F_DUPFD_CLOEXEC if self.version().is_modern() => {
+                        self.f_dupfd(arg, file, true).await
+                    }
                     F_GETFD => {
                         let objects = self.objects.borrow();
                         let table = &objects.processes[process.0 as usize].fdtable;
@@ -751,12 +812,7 @@ impl<G: Granularity> Kernel<G> {
                         Ok(0)
                     }
                     F_GETFL => self.with_file(file, |f| f.f_flags).ok_or(Errno::EBADF),
-                    F_SETFL => self
-                        .with_file_mut(file, |f| {
-                            f.f_flags = (f.f_flags & !O_NONBLOCK) | (arg & O_NONBLOCK);
-                            0
-                        })
-                        .ok_or(Errno::EBADF),
+                    F_SETFL => self.setfl(file, arg),
                     _ => Err(Errno::EINVAL),
                 };
                 self.fput(file).await;
@@ -765,6 +821,58 @@ impl<G: Granularity> Kernel<G> {
         };
         self.finish("fcntl", &result, |v| *v as i64);
         result
+    }
+
+    /// `f_dupfd(from, file, flags)`: a new descriptor for `file` (one more reference).
+    async fn f_dupfd(
+        &self,
+        from: u32,
+        file: crate::objects::FileId,
+        close_on_exec: bool,
+    ) -> SysResult<u32> {
+        let process = self.current_process();
+        let limit = self.objects.borrow().processes[process.0 as usize]
+            .fdtable
+            .limit;
+        if from as usize >= limit {
+            return Err(Errno::EINVAL);
+        }
+        self.get_file(file).await;
+        match self
+            .install_fd_from(process, file, from as usize, close_on_exec)
+            .await
+        {
+            Ok(newfd) => Ok(newfd as u32),
+            Err(errno) => {
+                self.fput(file).await;
+                Err(errno)
+            }
+        }
+    }
+
+    /// `setfl(fd, filp, arg)`: the status flags `F_SETFL` changes. The model's are
+    /// `O_NONBLOCK` and, on 6.18, `O_DIRECT`, which only a pipe accepts (its packet mode;
+    /// "Pipe packetized mode is controlled by O_DIRECT flag") — any other file of the
+    /// model lacks `FMODE_CAN_ODIRECT`: EINVAL. 2.6.22 asks for `a_ops->direct_IO`,
+    /// which none of the model's files has: EINVAL for `O_DIRECT` everywhere.
+    /// Simplified: `O_APPEND`, `O_NOATIME` and `FASYNC` are ignored (nothing of the
+    /// model reads them).
+    fn setfl(&self, file: crate::objects::FileId, arg: u32) -> SysResult<u32> {
+        let kind = self.with_file(file, |f| f.kind).ok_or(Errno::EBADF)?;
+        let is_pipe = matches!(kind, FileKind::PipeRead(_) | FileKind::PipeWrite(_));
+        if arg & O_DIRECT != 0 && !(is_pipe && self.version().is_modern()) {
+            return Err(Errno::EINVAL);
+        }
+        let mask = if self.version().is_modern() {
+            O_NONBLOCK | O_DIRECT
+        } else {
+            O_NONBLOCK
+        };
+        self.with_file_mut(file, |f| {
+            f.f_flags = (f.f_flags & !mask) | (arg & mask);
+            0
+        })
+        .ok_or(Errno::EBADF)
     }
 
     /// `set_close_on_exec(fd, flag)`: the bit is changed under `files->file_lock`.
@@ -865,19 +973,37 @@ impl<G: Granularity> Kernel<G> {
         }
     }
 
-    /// `sys_socketpair(AF_UNIX, SOCK_STREAM, 0, sv)`: two `sock_create`s (ENFILE /
-    /// ENOMEM; the first socket is released if the second fails), `unix_socketpair`,
-    /// two files and descriptors (EMFILE; what was made is closed again).
+    /// `sys_socketpair(AF_UNIX, SOCK_STREAM, 0, sv)`: see [`Kernel::sys_socketpair_typed`].
     pub async fn sys_socketpair(&self) -> SysResult<[i32; 2]> {
         self.cx.syscall("socketpair").await;
-        let result = self.socketpair().await;
+        let result = self.socketpair(SockType::Stream, 0).await;
         self.finish("socketpair", &result, |fds| fds[0] as i64);
         result
     }
 
-    async fn socketpair(&self) -> SysResult<[i32; 2]> {
-        let a = self.sock_create(false)?;
-        let b = match self.sock_create(false) {
+    /// `sys_socketpair(AF_UNIX, type | flags, 0, sv)`: flags other than
+    /// `SOCK_NONBLOCK` and `SOCK_CLOEXEC` are EINVAL (before 2.6.27 every flag is: the
+    /// type is then out of range); two `sock_create`s (ENFILE / ENOMEM; the first
+    /// socket is released if the second fails), `unix_socketpair`, two files
+    /// (`O_NONBLOCK` from `SOCK_NONBLOCK`) and descriptors (EMFILE; what was made is
+    /// closed again; close-on-exec from `SOCK_CLOEXEC`). Datagram pairs are 6.18's
+    /// ([`crate::socket_dgram`]); the scenario language asks for them on 6.18 only.
+    pub async fn sys_socketpair_typed(&self, sk_type: SockType, flags: u32) -> SysResult<[i32; 2]> {
+        self.cx.syscall("socketpair").await;
+        let result = if flags & !(O_CLOEXEC | O_NONBLOCK) != 0
+            || (flags != 0 && !self.version().is_modern())
+        {
+            Err(Errno::EINVAL)
+        } else {
+            self.socketpair(sk_type, flags).await
+        };
+        self.finish("socketpair", &result, |fds| fds[0] as i64);
+        result
+    }
+
+    async fn socketpair(&self, sk_type: SockType, flags: u32) -> SysResult<[i32; 2]> {
+        let a = self.sock_create_typed(false, sk_type)?;
+        let b = match self.sock_create_typed(false, sk_type) {
             Ok(b) => b,
             Err(errno) => {
                 self.unix_release_sock(a).await;
@@ -885,10 +1011,12 @@ impl<G: Granularity> Kernel<G> {
             }
         };
         self.unix_socketpair(a, b).await;
-        let fa = self.alloc_file(FileKind::Socket(a), self.sock_label(a).into(), O_RDWR);
-        let fb = self.alloc_file(FileKind::Socket(b), self.sock_label(b).into(), O_RDWR);
+        let access = O_RDWR | (flags & O_NONBLOCK);
+        let fa = self.alloc_file(FileKind::Socket(a), self.sock_label(a).into(), access);
+        let fb = self.alloc_file(FileKind::Socket(b), self.sock_label(b).into(), access);
         let process = self.current_process();
-        let first = match self.install_fd(process, fa).await {
+        let close_on_exec = flags & O_CLOEXEC != 0;
+        let first = match self.install_fd_flags(process, fa, close_on_exec).await {
             Ok(fd) => fd,
             Err(errno) => {
                 self.fput(fa).await;
@@ -896,7 +1024,7 @@ impl<G: Granularity> Kernel<G> {
                 return Err(errno);
             }
         };
-        match self.install_fd(process, fb).await {
+        match self.install_fd_flags(process, fb, close_on_exec).await {
             Ok(second) => Ok([first, second]),
             Err(errno) => {
                 self.close_fd(first).await.ok();

@@ -96,8 +96,8 @@ impl KernelVersion {
                 "eventfd is not in the 6192bd536f96 tree (e1ad7468c77d came after it; digest §0.3): ENOSYS",
             ),
             (KernelVersion::V6_18, _) => None,
-            (_, "epoll_create1" | "eventfd2") => {
-                Some("epoll_create1 and eventfd2 came in 2.6.27: ENOSYS")
+            (_, "epoll_create1" | "eventfd2" | "dup3" | "pipe2") => {
+                Some("epoll_create1, eventfd2, dup3 and pipe2 came in 2.6.27: ENOSYS")
             }
             (_, "timerfd_create" | "timerfd_settime" | "timerfd_gettime") => {
                 Some("timerfd_create/settime/gettime came in 2.6.25: ENOSYS")

@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "eventfd",
             "timerfd",
             "socket",
+            "socket_dgram",
             "opaque",
         ],
     ),

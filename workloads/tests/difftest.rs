@@ -85,6 +85,63 @@ fn the_generated_programs_reach_errors_events_and_the_nesting_limits() {
     );
 }
 
+/// The surface added for issue 12's last items is reached too: `pipe2`, `dup3`,
+/// `F_DUPFD*`, `F_GETFD`, datagram socketpairs (EMSGSIZE, ECONNREFUSED then ENOTCONN
+/// after the peer closed), sockets written full (EAGAIN) and waits that see EPOLLOUT
+/// on a socket.
+#[test]
+fn the_generated_programs_reach_the_descriptor_calls_and_datagram_sockets() {
+    let mut sides = Sides::new(None).expect("sides");
+    let mut seen: BTreeSet<(&'static str, i32)> = BTreeSet::new();
+    let mut dupfd_above = 0;
+    let mut cloexec_read = 0;
+    let mut dgram_pairs = 0;
+    for index in 0..1000 {
+        let calls = difftest::program(0, index);
+        let compared = sides.compare(&calls).expect("runs");
+        for (call, outcome) in calls.iter().zip(&compared.host) {
+            seen.insert((call.name(), outcome.errno));
+            match call {
+                Call::Fcntl { cmd, arg, .. }
+                    if *cmd == kernel_model::syscalls::F_DUPFD_CLOEXEC
+                        && outcome.ret >= i64::from(*arg)
+                        && *arg > 3 =>
+                {
+                    dupfd_above += 1
+                }
+                Call::Fcntl { cmd, .. }
+                    if *cmd == kernel_model::syscalls::F_GETFD && outcome.ret == 1 =>
+                {
+                    cloexec_read += 1
+                }
+                Call::Socketpair { sock_type } if sock_type & 0xf == 2 && outcome.errno == 0 => {
+                    dgram_pairs += 1
+                }
+                _ => {}
+            }
+        }
+    }
+    let missing: Vec<_> = [
+        ("pipe2", 0),
+        ("pipe2", 22),
+        ("dup3", 0),
+        ("dup3", 22), // flags, or oldfd == newfd
+        ("dup3", 9),
+        ("socketpair", 0),
+        ("socketpair", 22),
+        ("write", 90),  // EMSGSIZE: a datagram over sk_sndbuf - 32
+        ("write", 111), // ECONNREFUSED: the datagram peer closed
+        ("write", 107), // ENOTCONN: and after that
+        ("write", 11),
+        ("fcntl", 22),
+    ]
+    .into_iter()
+    .filter(|wanted| !seen.contains(wanted))
+    .collect();
+    assert!(missing.is_empty(), "never seen on the host: {missing:?}");
+    assert!(dupfd_above > 0 && cloexec_read > 0 && dgram_pairs > 20);
+}
+
 /// Drops the last event of every wait that returned some: the simulator "loses" one.
 fn lose_an_event(call: &Call, outcome: &mut CallOutcome) {
     if matches!(call, Call::EpollWait { .. }) && outcome.events.pop().is_some() {

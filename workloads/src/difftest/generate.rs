@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 
 use kernel_model::eventfd::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE};
 use kernel_model::eventpoll_6_18::EPOLL_CLOEXEC;
-use kernel_model::objects::O_NONBLOCK;
+use kernel_model::objects::{O_CLOEXEC, O_DIRECT, O_NONBLOCK};
 use kernel_model::poll::*;
+use kernel_model::syscalls::{FD_CLOEXEC, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD};
 use kernel_model::timerfd::{CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, TFD_NONBLOCK};
 use sim::rng::Rng;
 
@@ -24,6 +25,9 @@ const EP_MAX_EVENTS: i32 = i32::MAX / 12;
 const EPOLL_MAX_NESTS: usize = 4;
 /// The descriptors a program may make: well below the 1024 of both sides.
 const DESCRIPTORS_MAX: usize = 200;
+/// `socketpair`'s types (the low bits of its type argument).
+const SOCK_STREAM: i32 = 1;
+const SOCK_DGRAM: i32 = 2;
 
 /// What the generator believes a descriptor is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +35,10 @@ enum Kind {
     Epoll,
     PipeRead,
     PipeWrite,
+    /// A stream socketpair end.
     Socket,
+    /// A datagram socketpair end.
+    Dgram,
     Eventfd,
     Timerfd,
 }
@@ -41,6 +48,7 @@ pub fn program(seed: u64, calls: usize) -> Vec<Call> {
     let mut g = Generator {
         rng: Rng::new(seed),
         open: BTreeMap::new(),
+        peers: BTreeMap::new(),
         out: Vec::with_capacity(calls + 32),
     };
     while g.out.len() < calls {
@@ -52,6 +60,8 @@ pub fn program(seed: u64, calls: usize) -> Vec<Call> {
 struct Generator {
     rng: Rng,
     open: BTreeMap<i32, Kind>,
+    /// The other end of each socketpair end made (a guess, as `open` is).
+    peers: BTreeMap<i32, i32>,
     out: Vec<Call>,
 }
 
@@ -135,9 +145,10 @@ impl Generator {
             80..=83 => self.dup(),
             84..=86 => self.fcntl(),
             87..=88 => self.shutdown(),
-            89..=91 => self.nest_chain(),
-            92 => self.path_fan(),
-            93..=95 => self.fill(),
+            89..=90 => self.nest_chain(),
+            91 => self.path_fan(),
+            92 => self.fill(),
+            93..=95 => self.fill_socket(),
             96..=97 => self.timerfd_settime(),
             _ => self.oneshot_round(),
         }
@@ -176,20 +187,75 @@ impl Generator {
         }
     }
 
+    /// `pipe()`, or `pipe2` with `O_NONBLOCK`, `O_CLOEXEC`, `O_DIRECT` (packet mode)
+    /// — each end made non-blocking afterwards when the flags did not — or now and then
+    /// an invalid flag (EINVAL).
     fn pipe(&mut self) {
+        let flags = match self.below(10) {
+            0..=3 => None,
+            4 => {
+                self.out.push(Call::Pipe2 {
+                    flags: [1, 0o100, 0x8000_0000][self.rng.index(3)],
+                });
+                return;
+            }
+            _ => {
+                let mut flags = 0;
+                if self.chance(3, 4) {
+                    flags |= O_NONBLOCK;
+                }
+                if self.chance(1, 3) {
+                    flags |= O_CLOEXEC;
+                }
+                if self.chance(1, 3) {
+                    flags |= O_DIRECT;
+                }
+                Some(flags)
+            }
+        };
         let r = self.make(Kind::PipeRead);
         let w = self.make(Kind::PipeWrite);
-        self.out.push(Call::Pipe);
+        match flags {
+            None => self.out.push(Call::Pipe),
+            Some(flags) => {
+                self.out.push(Call::Pipe2 { flags });
+                if flags & O_NONBLOCK != 0 {
+                    return;
+                }
+            }
+        }
         self.setfl_nonblock(r);
         self.setfl_nonblock(w);
     }
 
+    /// A stream or datagram socketpair, non-blocking through `SOCK_NONBLOCK` or
+    /// `F_SETFL`, sometimes `SOCK_CLOEXEC`; now and then an invalid flag (EINVAL).
     fn socketpair(&mut self) {
-        let a = self.make(Kind::Socket);
-        let b = self.make(Kind::Socket);
-        self.out.push(Call::Socketpair);
-        self.setfl_nonblock(a);
-        self.setfl_nonblock(b);
+        let dgram = self.chance(1, 2);
+        let mut sock_type = if dgram { SOCK_DGRAM } else { SOCK_STREAM };
+        if self.chance(1, 25) {
+            self.out.push(Call::Socketpair {
+                sock_type: sock_type | 0x10,
+            });
+            return;
+        }
+        let nonblock = self.chance(1, 2);
+        if nonblock {
+            sock_type |= O_NONBLOCK as i32;
+        }
+        if self.chance(1, 4) {
+            sock_type |= O_CLOEXEC as i32;
+        }
+        let kind = if dgram { Kind::Dgram } else { Kind::Socket };
+        let a = self.make(kind);
+        let b = self.make(kind);
+        self.peers.insert(a, b);
+        self.peers.insert(b, a);
+        self.out.push(Call::Socketpair { sock_type });
+        if !nonblock {
+            self.setfl_nonblock(a);
+            self.setfl_nonblock(b);
+        }
     }
 
     fn eventfd(&mut self) {
@@ -340,8 +406,30 @@ impl Generator {
         }
     }
 
+    /// A write to a socket: small ones mostly, and sizes around 6.18's skb boundaries
+    /// (a 3 776-byte linear head, 16 064 bytes of datagram head, 36 544 bytes of
+    /// stream skb) and the datagram limit (`sk_sndbuf` − 32 = 212 960).
+    fn socket_write_len(&mut self) -> usize {
+        match self.below(12) {
+            0..=4 => self.below(17) as usize,
+            5 => 192 + self.below(2) as usize,
+            6 => [3776, 3777, 4096][self.rng.index(3)],
+            7 => [16_064, 16_065, 36_544, 36_545][self.rng.index(4)],
+            8 => 65_536,
+            9 => 100_000,
+            10 => [212_960, 212_961][self.rng.index(2)],
+            _ => 1000,
+        }
+    }
+
     fn write(&mut self) {
-        let fd = self.fd_of(&[Kind::PipeWrite, Kind::Socket, Kind::Eventfd, Kind::PipeRead]);
+        let fd = self.fd_of(&[
+            Kind::PipeWrite,
+            Kind::Socket,
+            Kind::Dgram,
+            Kind::Eventfd,
+            Kind::PipeRead,
+        ]);
         if self.open.get(&fd) == Some(&Kind::Eventfd) && self.chance(4, 5) {
             let value = [
                 1,
@@ -354,10 +442,8 @@ impl Generator {
             self.out.push(Call::WriteU64 { fd, value });
             return;
         }
-        // A socket's send buffer accounting is a modelling limit (docs/difftest.md):
-        // only small writes, far from the thresholds, go to sockets.
-        let len = if self.open.get(&fd) == Some(&Kind::Socket) {
-            self.below(17) as usize
+        let len = if matches!(self.open.get(&fd), Some(Kind::Socket | Kind::Dgram)) {
+            self.socket_write_len()
         } else {
             self.write_len()
         };
@@ -365,7 +451,13 @@ impl Generator {
     }
 
     fn read(&mut self) {
-        let fd = self.fd_of(&[Kind::PipeRead, Kind::Socket, Kind::Eventfd, Kind::Timerfd]);
+        let fd = self.fd_of(&[
+            Kind::PipeRead,
+            Kind::Socket,
+            Kind::Dgram,
+            Kind::Eventfd,
+            Kind::Timerfd,
+        ]);
         let len = match self.below(6) {
             0 => 0,
             1 => 1,
@@ -376,9 +468,23 @@ impl Generator {
         self.out.push(Call::Read { fd, len });
     }
 
+    /// The lowest free descriptor at or above `from` (`F_DUPFD`'s choice).
+    fn next_fd_from(&self, from: i32) -> i32 {
+        let mut fd = from.max(3);
+        while self.open.contains_key(&fd) {
+            fd += 1;
+        }
+        fd
+    }
+
     fn dup(&mut self) {
         let fd = self.fd_of(&[]);
         let kind = self.open.get(&fd).copied();
+        match self.below(10) {
+            0..=1 => return self.dup3(fd, kind),
+            2..=3 => return self.fcntl_dupfd(fd, kind),
+            _ => {}
+        }
         if self.chance(1, 2) {
             if let Some(kind) = kind {
                 self.make(kind);
@@ -399,18 +505,91 @@ impl Generator {
         self.out.push(Call::Dup2 { oldfd: fd, newfd });
     }
 
+    /// `dup3(fd, newfd, flags)`: `O_CLOEXEC` or 0, now and then an invalid flag or
+    /// `newfd == fd` (EINVAL where `dup2` succeeds).
+    fn dup3(&mut self, fd: i32, kind: Option<Kind>) {
+        let newfd = match self.below(6) {
+            0 => fd,
+            1 => -1,
+            2 => 1024,
+            _ => 3 + self.below(40) as i32,
+        };
+        let flags = match self.below(10) {
+            0 => [1, O_NONBLOCK][self.rng.index(2)],
+            1..=5 => O_CLOEXEC,
+            _ => 0,
+        };
+        let succeeds = flags & !O_CLOEXEC == 0 && newfd != fd && (3..1024).contains(&newfd);
+        if let (Some(kind), true) = (kind, succeeds) {
+            self.open.insert(newfd, kind);
+        }
+        self.out.push(Call::Dup3 {
+            oldfd: fd,
+            newfd,
+            flags,
+        });
+    }
+
+    /// `fcntl(fd, F_DUPFD or F_DUPFD_CLOEXEC, from)`: the lowest free descriptor at or
+    /// above `from`; EINVAL at or above the limit (1024) and for a negative `from`.
+    fn fcntl_dupfd(&mut self, fd: i32, kind: Option<Kind>) {
+        let cmd = if self.chance(1, 2) {
+            F_DUPFD
+        } else {
+            F_DUPFD_CLOEXEC
+        };
+        let from = match self.below(8) {
+            0 => 0,
+            1 => 1023,
+            2 => 1024,
+            3 => -1,
+            4 => fd,
+            _ => 3 + self.below(30) as i32,
+        };
+        if let (Some(kind), true) = (kind, (0..1024).contains(&from)) {
+            let newfd = self.next_fd_from(from);
+            if newfd < 1024 {
+                self.open.insert(newfd, kind);
+            }
+        }
+        self.out.push(Call::Fcntl {
+            fd,
+            cmd,
+            arg: from as u32,
+        });
+    }
+
     fn fcntl(&mut self) {
         let fd = self.fd_of(&[]);
-        if self.chance(2, 3) {
-            self.out.push(Call::FcntlGetfl { fd });
-        } else {
+        match self.below(12) {
+            0..=3 => self.out.push(Call::FcntlGetfl { fd }),
+            4..=5 => self.out.push(Call::Fcntl {
+                fd,
+                cmd: F_GETFD,
+                arg: 0,
+            }),
+            6..=7 => self.out.push(Call::Fcntl {
+                fd,
+                cmd: F_SETFD,
+                arg: [0, FD_CLOEXEC, 0xff][self.rng.index(3)],
+            }),
+            // Packet mode on a pipe (EINVAL on anything else); keeps O_NONBLOCK.
+            8 => self.out.push(Call::FcntlSetfl {
+                fd,
+                flags: O_NONBLOCK | O_DIRECT,
+            }),
+            9 => self.out.push(Call::Fcntl {
+                fd,
+                cmd: [1000, 2000, -1][self.rng.index(3)],
+                arg: 0,
+            }),
             // Never clears O_NONBLOCK: a later read or write must not block.
-            self.setfl_nonblock(fd);
+            _ => self.setfl_nonblock(fd),
         }
     }
 
     fn shutdown(&mut self) {
-        let fd = self.fd_of(&[Kind::Socket]);
+        let fd = self.fd_of(&[Kind::Socket, Kind::Dgram]);
         let how = match self.below(10) {
             0 => 3,
             1 => -1,
@@ -567,11 +746,65 @@ impl Generator {
         }
     }
 
+    /// A socketpair end written past its send buffer's limits: `times` writes of `len`
+    /// bytes (crossing the quarter at which EPOLLOUT goes and the whole at which writes
+    /// fail with EAGAIN, for some), the end watched for EPOLLOUT (sometimes
+    /// edge-triggered) with a wait, then reads on the peer and waits again (EPOLLOUT
+    /// comes back once the charge is under a quarter; an edge-triggered item needs
+    /// `unix_write_space`'s wake-up for it).
+    fn fill_socket(&mut self) {
+        let fd = self.fd_of(&[Kind::Socket, Kind::Dgram]);
+        let kind = self.open.get(&fd).copied();
+        if !matches!(kind, Some(Kind::Socket | Kind::Dgram)) {
+            return;
+        }
+        let len = [1, 100, 1000, 4096, 16_000, 65_536, 100_000][self.rng.index(7)];
+        let times = match len {
+            1 | 100 => 60 + self.below(230),
+            1000 | 4096 => 5 + self.below(60),
+            _ => 1 + self.below(8),
+        };
+        for _ in 0..times {
+            self.out.push(Call::Write { fd, len });
+        }
+        let Some(epfd) = self
+            .open
+            .iter()
+            .find(|(_, k)| **k == Kind::Epoll)
+            .map(|(fd, _)| *fd)
+        else {
+            return;
+        };
+        let mask = EPOLLOUT | if self.chance(1, 2) { EPOLLET } else { 0 };
+        self.out.push(Call::EpollCtl {
+            epfd,
+            op: EPOLL_CTL_ADD,
+            fd,
+            event: Some((mask, fd as u64)),
+        });
+        let wait = Call::EpollWait {
+            kind: WaitKind::Wait,
+            epfd,
+            maxevents: 8,
+        };
+        self.out.push(wait.clone());
+        let peer = self.peers.get(&fd).copied().unwrap_or(fd);
+        let reads = 1 + self.below(20);
+        let read_len = [1, 100, 4096, 70_000][self.rng.index(4)];
+        for _ in 0..reads {
+            self.out.push(Call::Read {
+                fd: peer,
+                len: read_len,
+            });
+        }
+        self.out.push(wait);
+    }
+
     /// A one-shot item's life: ADD, event, wait, wait again (disabled), MOD to re-arm,
     /// wait.
     fn oneshot_round(&mut self) {
         let epfd = self.fd_of(&[Kind::Epoll]);
-        let fd = self.fd_of(&[Kind::PipeRead, Kind::Socket, Kind::Eventfd]);
+        let fd = self.fd_of(&[Kind::PipeRead, Kind::Socket, Kind::Dgram, Kind::Eventfd]);
         let mask = EPOLLIN | EPOLLONESHOT | if self.chance(1, 2) { EPOLLET } else { 0 };
         self.out.push(Call::EpollCtl {
             epfd,

@@ -14,7 +14,7 @@ const SHARED_BYTES: usize = 8 << 20;
 /// The most events one wait may return into the child's buffer.
 const EVENTS_MAX: usize = 2048;
 /// The most bytes one read or write moves (the generator stays below).
-const IO_MAX: usize = 128 * 1024;
+const IO_MAX: usize = 256 * 1024;
 /// Reads of at most this many bytes keep their bytes (larger ones only their count).
 pub const BYTES_KEPT_MAX: usize = 64;
 /// How long a child may run before it is taken to have blocked.
@@ -264,8 +264,15 @@ impl HostRunner {
                 }
                 r as i64
             }
-            Call::Socketpair => {
-                let r = libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr());
+            Call::Pipe2 { flags } => {
+                let r = libc::pipe2(fds.as_mut_ptr(), flags as i32);
+                if r != 0 {
+                    fds = [0, 0];
+                }
+                r as i64
+            }
+            Call::Socketpair { sock_type } => {
+                let r = libc::socketpair(libc::AF_UNIX, sock_type, 0, fds.as_mut_ptr());
                 if r != 0 {
                     fds = [0, 0];
                 }
@@ -294,6 +301,12 @@ impl HostRunner {
             }
             Call::Dup { fd } => libc::dup(fd) as i64,
             Call::Dup2 { oldfd, newfd } => libc::dup2(oldfd, newfd) as i64,
+            Call::Dup3 {
+                oldfd,
+                newfd,
+                flags,
+            } => libc::dup3(oldfd, newfd, flags as i32) as i64,
+            Call::Fcntl { fd, cmd, arg } => libc::fcntl(fd, cmd, arg as libc::c_int) as i64,
             Call::FcntlGetfl { fd } => libc::fcntl(fd, libc::F_GETFL) as i64,
             Call::FcntlSetfl { fd, flags } => libc::fcntl(fd, libc::F_SETFL, flags as i32) as i64,
             Call::Close { fd } => libc::close(fd) as i64,

@@ -45,7 +45,15 @@ pub enum Call {
         maxevents: i32,
     },
     Pipe,
-    Socketpair,
+    /// `pipe2(fds, flags)`.
+    Pipe2 {
+        flags: u32,
+    },
+    /// `socketpair(AF_UNIX, type, 0, sv)` with `type` `SOCK_STREAM` (1) or
+    /// `SOCK_DGRAM` (2), `SOCK_NONBLOCK` and `SOCK_CLOEXEC` or'ed in.
+    Socketpair {
+        sock_type: i32,
+    },
     Eventfd2 {
         count: u32,
         flags: u32,
@@ -66,6 +74,17 @@ pub enum Call {
     Dup2 {
         oldfd: i32,
         newfd: i32,
+    },
+    Dup3 {
+        oldfd: i32,
+        newfd: i32,
+        flags: u32,
+    },
+    /// `fcntl(fd, cmd, arg)` for `F_DUPFD`, `F_DUPFD_CLOEXEC`, `F_GETFD`, `F_SETFD`.
+    Fcntl {
+        fd: i32,
+        cmd: i32,
+        arg: u32,
     },
     FcntlGetfl {
         fd: i32,
@@ -181,13 +200,15 @@ impl Call {
                 WaitKind::Pwait2 { .. } => "epoll_pwait2",
             },
             Call::Pipe => "pipe",
-            Call::Socketpair => "socketpair",
+            Call::Pipe2 { .. } => "pipe2",
+            Call::Socketpair { .. } => "socketpair",
             Call::Eventfd2 { .. } => "eventfd2",
             Call::TimerfdCreate { .. } => "timerfd_create",
             Call::TimerfdSettime { .. } => "timerfd_settime",
             Call::Dup { .. } => "dup",
             Call::Dup2 { .. } => "dup2",
-            Call::FcntlGetfl { .. } | Call::FcntlSetfl { .. } => "fcntl",
+            Call::Dup3 { .. } => "dup3",
+            Call::FcntlGetfl { .. } | Call::FcntlSetfl { .. } | Call::Fcntl { .. } => "fcntl",
             Call::Close { .. } => "close",
             Call::Read { .. } => "read",
             Call::Write { .. } | Call::WriteU64 { .. } => "write",
@@ -228,7 +249,8 @@ impl Call {
                 }
             },
             Call::Pipe => "pipe()".into(),
-            Call::Socketpair => "socketpair()".into(),
+            Call::Pipe2 { flags } => format!("pipe2({})", flags_text(*flags as i32)),
+            Call::Socketpair { sock_type } => format!("socketpair({sock_type:#x})"),
             Call::Eventfd2 { count, flags } => format!("eventfd2({count}, {flags:#x})"),
             Call::TimerfdCreate { clock, flags } => {
                 format!("timerfd_create({clock}, {flags:#x})")
@@ -240,6 +262,12 @@ impl Call {
             } => format!("timerfd_settime({fd}, {flags}, 0, {value_ns})"),
             Call::Dup { fd } => format!("dup({fd})"),
             Call::Dup2 { oldfd, newfd } => format!("dup2({oldfd}, {newfd})"),
+            Call::Dup3 {
+                oldfd,
+                newfd,
+                flags,
+            } => format!("dup3({oldfd}, {newfd}, {})", flags_text(*flags as i32)),
+            Call::Fcntl { fd, cmd, arg } => format!("fcntl({fd}, {cmd}, {})", *arg as i32),
             Call::FcntlGetfl { fd } => format!("fcntl({fd}, F_GETFL)"),
             Call::FcntlSetfl { fd, flags } => format!("fcntl({fd}, F_SETFL, {flags:#x})"),
             Call::Close { fd } => format!("close({fd})"),
@@ -317,11 +345,11 @@ fn expectation(call: &Call, outcome: &CallOutcome) -> (Option<&'static str>, Str
                 crate::scenario::results::format_bytes(&outcome.bytes)
             ),
         ),
-        Call::Pipe => (
+        Call::Pipe | Call::Pipe2 { .. } => (
             Some("p"),
             format!("p.r == {} && p.w == {}", outcome.fds[0], outcome.fds[1]),
         ),
-        Call::Socketpair => (
+        Call::Socketpair { .. } => (
             Some("s"),
             format!("s.a == {} && s.b == {}", outcome.fds[0], outcome.fds[1]),
         ),

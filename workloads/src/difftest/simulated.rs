@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use kernel_model::eventpoll_6_18::Timespec;
+use kernel_model::objects::SockType;
 use kernel_model::timerfd::Itimerspec;
 use kernel_model::user::UserBufferSpec;
 use kernel_model::{EpollEvent, Errno, Kernel, KernelVersion, Options, SysResult, World};
@@ -98,7 +99,18 @@ pub async fn call(k: &Kernel<SyscallSteps>, call: &Call) -> CallOutcome {
             }
         }
         Call::Pipe => pair(k.sys_pipe().await),
-        Call::Socketpair => pair(k.sys_socketpair().await),
+        Call::Pipe2 { flags } => pair(k.sys_pipe2(flags).await),
+        Call::Socketpair { sock_type } => {
+            let kind = if sock_type & 0xf == 2 {
+                SockType::Dgram
+            } else {
+                SockType::Stream
+            };
+            pair(
+                k.sys_socketpair_typed(kind, (sock_type & !0xf) as u32)
+                    .await,
+            )
+        }
         Call::Eventfd2 { count, flags } => {
             outcome(&k.sys_eventfd2(count, flags).await, |fd| *fd as i64)
         }
@@ -118,6 +130,12 @@ pub async fn call(k: &Kernel<SyscallSteps>, call: &Call) -> CallOutcome {
         }
         Call::Dup { fd } => outcome(&k.sys_dup(fd).await, |fd| *fd as i64),
         Call::Dup2 { oldfd, newfd } => outcome(&k.sys_dup2(oldfd, newfd).await, |fd| *fd as i64),
+        Call::Dup3 {
+            oldfd,
+            newfd,
+            flags,
+        } => outcome(&k.sys_dup3(oldfd, newfd, flags).await, |fd| *fd as i64),
+        Call::Fcntl { fd, cmd, arg } => outcome(&k.sys_fcntl(fd, cmd, arg).await, |v| *v as i64),
         Call::FcntlGetfl { fd } => outcome(
             &k.sys_fcntl(fd, kernel_model::syscalls::F_GETFL, 0).await,
             |v| *v as i64,

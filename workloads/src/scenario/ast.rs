@@ -212,6 +212,7 @@ pub enum SyscallName {
     TimerfdSettime,
     TimerfdGettime,
     Pipe,
+    Pipe2,
     Socketpair,
     Eventfd,
     Read,
@@ -219,6 +220,7 @@ pub enum SyscallName {
     Close,
     Dup,
     Dup2,
+    Dup3,
     Fcntl,
     Shutdown,
     Open,
@@ -233,7 +235,7 @@ pub enum SyscallName {
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 29] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 31] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
@@ -247,7 +249,8 @@ impl SyscallName {
             1,
         ),
         (SyscallName::Pipe, "pipe", 0, 0),
-        (SyscallName::Socketpair, "socketpair", 0, 0),
+        (SyscallName::Pipe2, "pipe2", 1, 1),
+        (SyscallName::Socketpair, "socketpair", 0, 1),
         (SyscallName::Eventfd, "eventfd", 1, 1),
         (SyscallName::Eventfd2, "eventfd2", 2, 2),
         (SyscallName::TimerfdCreate, "timerfd_create", 2, 2),
@@ -258,6 +261,7 @@ impl SyscallName {
         (SyscallName::Close, "close", 1, 1),
         (SyscallName::Dup, "dup", 1, 1),
         (SyscallName::Dup2, "dup2", 2, 2),
+        (SyscallName::Dup3, "dup3", 3, 3),
         (SyscallName::Fcntl, "fcntl", 2, 3),
         (SyscallName::Shutdown, "shutdown", 2, 2),
         (SyscallName::Open, "open", 1, 1),

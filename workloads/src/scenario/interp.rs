@@ -17,6 +17,12 @@
 //! an index out of range, `random(0)` — stop the task and are filed as `expectation`
 //! reports naming `file:line:col`. Nothing here panics on any input.
 
+/// `socketpair`'s type argument: the type in the low bits, `SOCK_NONBLOCK` and
+/// `SOCK_CLOEXEC` above (include/linux/net.h).
+const SOCK_TYPE_MASK: i32 = 0xf;
+const SOCK_STREAM: i32 = 1;
+const SOCK_DGRAM: i32 = 2;
+use kernel_model::objects::SockType;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -872,7 +878,24 @@ impl<G: Granularity> Interp<G> {
                 },
             ) => Out::events(k.sys_epoll_pwait(ep, buffer, max, timeout, block).await),
             (SyscallName::Pipe, _) => Out::pair(k.sys_pipe().await, PairKind::Pipe),
-            (SyscallName::Socketpair, _) => Out::pair(k.sys_socketpair().await, PairKind::Socket),
+            (SyscallName::Pipe2, Args::Ints(v)) => {
+                Out::pair(k.sys_pipe2(v[0] as u32).await, PairKind::Pipe)
+            }
+            (SyscallName::Socketpair, Args::Ints(v)) if v.is_empty() => {
+                Out::pair(k.sys_socketpair().await, PairKind::Socket)
+            }
+            (SyscallName::Socketpair, Args::Ints(v)) => {
+                let sk_type = if v[0] as i32 & SOCK_TYPE_MASK == SOCK_DGRAM {
+                    SockType::Dgram
+                } else {
+                    SockType::Stream
+                };
+                let flags = (v[0] as i32 & !SOCK_TYPE_MASK) as u32;
+                Out::pair(
+                    k.sys_socketpair_typed(sk_type, flags).await,
+                    PairKind::Socket,
+                )
+            }
             (SyscallName::Eventfd, Args::Ints(v)) => Out::fd(k.sys_eventfd(v[0] as u32).await),
             (SyscallName::Eventfd2, Args::Ints(v)) => {
                 Out::fd(k.sys_eventfd2(v[0] as u32, v[1] as u32).await)
@@ -904,6 +927,9 @@ impl<G: Granularity> Interp<G> {
             }
             (SyscallName::Close, Args::Ints(v)) => Out::unit(k.sys_close(v[0] as i32).await),
             (SyscallName::Dup, Args::Ints(v)) => Out::fd(k.sys_dup(v[0] as i32).await),
+            (SyscallName::Dup3, Args::Ints(v)) => {
+                Out::fd(k.sys_dup3(v[0] as i32, v[1] as i32, v[2] as u32).await)
+            }
             (SyscallName::Dup2, Args::Ints(v)) => {
                 Out::fd(k.sys_dup2(v[0] as i32, v[1] as i32).await)
             }
@@ -1121,6 +1147,39 @@ impl<G: Granularity> Interp<G> {
                     None => soft,
                 };
                 Args::Ints(vec![resource as i64, soft, hard])
+            }
+            SyscallName::Socketpair if !a.is_empty() => {
+                let value = self.int32(env, &a[0])?;
+                match value & SOCK_TYPE_MASK {
+                    SOCK_STREAM => {}
+                    SOCK_DGRAM if self.kernel.version().is_modern() => {}
+                    SOCK_DGRAM => {
+                        return rt(
+                            a[0].span,
+                            format!(
+                                "datagram socketpairs are modelled on 6.18 only (this run is {})",
+                                self.kernel.version().name()
+                            ),
+                        )
+                    }
+                    other => {
+                        return rt(
+                            a[0].span,
+                            format!("socketpair's type {other} is not modelled: SOCK_STREAM or SOCK_DGRAM, with SOCK_NONBLOCK and SOCK_CLOEXEC"),
+                        )
+                    }
+                }
+                Args::Ints(vec![value as i64])
+            }
+            SyscallName::Pipe2 => {
+                let flags = self.int32(env, &a[0])?;
+                if flags as u32 & kernel_model::objects::O_NOTIFICATION_PIPE != 0 {
+                    return rt(
+                        a[0].span,
+                        "O_NOTIFICATION_PIPE (watch-queue pipes) is not modelled",
+                    );
+                }
+                Args::Ints(vec![flags as i64])
             }
             SyscallName::Fcntl => {
                 let fd = self.int32(env, &a[0])?;
