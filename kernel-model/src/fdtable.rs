@@ -57,7 +57,7 @@ impl FdTable {
             self.entries.resize(index + 1, None);
         }
         self.entries[index] = Some(entry);
-        self.set_close_on_exec(fd, false);
+        self.mark_close_on_exec(fd, false);
         if index == self.next_fd {
             self.next_fd += 1;
         }
@@ -70,13 +70,13 @@ impl FdTable {
         let taken = self.entries.get_mut(index)?.take();
         if taken.is_some() {
             self.next_fd = self.next_fd.min(index);
-            self.set_close_on_exec(fd, false);
+            self.mark_close_on_exec(fd, false);
         }
         taken
     }
 
     /// `__set_close_on_exec(fd)` / `__clear_close_on_exec(fd)`.
-    pub fn set_close_on_exec(&mut self, fd: i32, on: bool) {
+    pub fn mark_close_on_exec(&mut self, fd: i32, on: bool) {
         let Ok(index) = usize::try_from(fd) else {
             return;
         };
