@@ -150,6 +150,26 @@ fn finding_safewake_drops_wake() {
     insta::assert_snapshot!(out);
 }
 
+/// F6, what the 2007 code does and why the port keeps it.
+const WHY_F6: &str = "
+ep_insert polls the socket through unix_poll, whose poll_wait links the item's hook on
+sk_sleep under the head's lock and then reads the receive queue with no lock and no
+barrier; the writer's sock_def_readable tests waitqueue_active(sk_sleep) without the
+head's lock. spin_unlock is a plain store on x86 (and SPARC), so the poller's load of the
+queue can pass its own link store still in the store buffer while the writer's test loads
+the head before that store drains: neither sees the other, nobody wakes the waiter. It is
+the 2007 socket code's ordering on the hardware, so the port keeps it. Upstream closed it
+in 2.6.31 with a57de0b4 (\"net: adding memory barrier to the poll and receive
+callbacks\"): sock_poll_wait's smp_mb on the poller's side, sk_has_sleeper on the
+waker's; the 6.18 port has both and is clean.
+";
+
+#[test]
+fn finding_socket_poll_race() {
+    let out = finding("finding-socket-poll-race", WHY_F6);
+    insta::assert_snapshot!(out);
+}
+
 /// F3, what the 2007 code does and why the port keeps it.
 const WHY_F3: &str = "
 2.6.21's ep_collect_ready_items skips items that are on another task's txlist, so a

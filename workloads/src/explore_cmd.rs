@@ -1064,7 +1064,7 @@ impl Text<'_> {
             how.push_str(", depth-first on one thread, ");
             how.push_str(&bounds_text(self.plan));
         } else if self.plan.kind == StrategyKind::Dpor {
-            how.push_str(", source-DPOR with sleep sets on one thread, no bounds");
+            how.push_str(", optimal DPOR (wake-up trees, sleep sets) on one thread, no bounds");
         } else {
             let jobs = self.jobs;
             how.push_str(&format!(

@@ -2,18 +2,24 @@
 //! interleavings, where two interleavings are equivalent when they order every pair of
 //! dependent steps alike (Mazurkiewicz traces).
 //!
-//! The algorithm is source-DPOR with sleep sets (Abdulla, Aronis, Jonsson, Sagonas,
-//! "Optimal dynamic partial order reduction", POPL 2014, Algorithm 1), stateless: every
-//! execution re-runs the machine from the start, replaying the path to the node where
-//! it branches. After each step the machine reports the step's [`Footprint`] (every
-//! shared object it touched, [`crate::footprint`]); the search keeps the executed
-//! sequence with a vector clock per step (happens-before), and for each new step `e`
-//! finds the earlier steps of other threads it races with: dependent, and not already
-//! ordered before `e` by something else. For each race `(e', e)` it adds to the
-//! backtrack set of the node before `e'` an *initial* of `v = notdep(e').e` — a thread
-//! whose first step in `v` nothing else in `v` happens before — unless one is there.
-//! A node's sleep set holds the threads whose subtrees from an equivalent state have
-//! been explored; a new node inherits those independent of the step taken.
+//! The algorithm is optimal DPOR: source sets, sleep sets and wake-up trees (Abdulla,
+//! Aronis, Jonsson, Sagonas, "Optimal dynamic partial order reduction", POPL 2014,
+//! Algorithm 2), stateless: every execution re-runs the machine from the start,
+//! replaying the path to the node where it branches. After each step the machine
+//! reports the step's [`Footprint`] (every shared object it touched,
+//! [`crate::footprint`]); the search keeps the executed sequence with a vector clock per
+//! step (happens-before), and for each new step `e` finds the earlier steps of other
+//! threads it races with: dependent, and not already ordered before `e` by something
+//! else. When the execution is over, for each race `(e', e)` it takes
+//! `v = notdep(e').e` — the steps after `e'` that do not happen after it, then `e` — and,
+//! unless a thread asleep at the node before `e'` is a weak initial of `v` (that
+//! reversal is covered by an execution explored before), inserts `v` into the node's
+//! *wake-up tree*: the sequences still to explore from there, sharing the prefixes they
+//! have in common up to equivalence. An execution that branches at a node follows its
+//! branch of the tree step by step, so it performs the reversal it was made for rather
+//! than wandering into a state where every thread sleeps. A node's sleep set holds the
+//! threads whose subtrees from an equivalent state have been explored; a new node
+//! inherits those independent of the step taken.
 //!
 //! # Threads
 //!
@@ -38,7 +44,11 @@
 //!
 //! When every enabled thread at a node sleeps, the execution is redundant (sleep-set
 //! blocked). The machine cannot abandon a run, so it runs to its end with the default
-//! choice; its steps add no races and no nodes. [`Dpor::redundant`] counts them.
+//! choice; its steps add no races and no nodes. [`Dpor::redundant`] counts them. With
+//! wake-up trees this happens only where the theorem's assumptions do not hold here: a
+//! step's footprint that depends on the order (a fence drains what is still buffered, so
+//! it touches the buffer in one order and not in the other) and threads that are not
+//! enabled (waiting for a lock), for which every enabled thread is added instead.
 //!
 //! # When the search is exhaustive
 //!
@@ -67,9 +77,6 @@ enum Thread {
 
 /// A thread's index in [`Dpor::thread_ids`] order of first appearance.
 type ThreadIndex = u32;
-
-/// A sequence of threads' steps (the steps of a race's reversal).
-type Sequence = SmallVec<[ThreadIndex; 16]>;
 
 /// Happens-before as a vector clock: entry `t` is how many of thread `t`'s steps
 /// happen before or are the step (missing entries are 0).
@@ -143,22 +150,36 @@ struct Node {
     cpus: SmallVec<[CpuId; 8]>,
     /// Index into `threads` of the thread taken.
     chosen: usize,
-    /// Threads to explore from here.
-    backtrack: SmallVec<[ThreadIndex; 4]>,
+    /// The wake-up tree: the sequences still to explore from here (each branch's
+    /// first step is a thread to take here, its children what to take after it), in
+    /// the order they will be explored. The branch being explored is not in it.
+    wakeup: Vec<Branch>,
     /// Threads explored from here, with the footprint of the step they took.
     done: SmallVec<[(ThreadIndex, Footprint); 2]>,
     /// Threads asleep on entry, with the footprint of their next step.
     sleep: SmallVec<[(ThreadIndex, Footprint); 2]>,
-    /// For each thread a race added to `backtrack`: the rest of the reversing sequence
-    /// (`v` of the race with that thread taken first), which the execution that takes
-    /// it follows while it can (see [`Dpor::guide`]).
-    guides: Vec<(ThreadIndex, Sequence)>,
 }
 
 impl Node {
     fn asleep(&self, thread: ThreadIndex) -> bool {
         self.sleep.iter().any(|(t, _)| *t == thread) || self.done.iter().any(|(t, _)| *t == thread)
     }
+
+    /// Every thread that sleeps here (asleep on entry, or explored from here), with
+    /// the footprint of its next step.
+    fn sleeping(&self) -> impl Iterator<Item = &(ThreadIndex, Footprint)> {
+        self.sleep.iter().chain(self.done.iter())
+    }
+}
+
+/// A node of a wake-up tree (Abdulla, Aronis, Jonsson, Sagonas 2014, section 6): a
+/// thread's step, with the footprint it had in the execution the sequence came from,
+/// and the steps to take after it.
+#[derive(Clone, Debug)]
+struct Branch {
+    thread: ThreadIndex,
+    footprint: Footprint,
+    children: Vec<Branch>,
 }
 
 impl Default for Dpor {
@@ -167,7 +188,8 @@ impl Default for Dpor {
     }
 }
 
-/// Source-DPOR with sleep sets. See the module documentation.
+/// Optimal DPOR: source sets, sleep sets and wake-up trees. See the module
+/// documentation.
 #[derive(Clone, Debug)]
 pub struct Dpor {
     /// The machine's, as the first decision shows it.
@@ -191,12 +213,13 @@ pub struct Dpor {
     buffered: Vec<((CpuId, Word), usize)>,
     /// The drains among the steps, in order.
     drains: Vec<usize>,
-    /// The threads the current execution takes first at its new nodes, while each is
-    /// enabled and awake: the rest of the sequence whose race made it branch. Any
-    /// choice at a new node keeps the search complete (source-DPOR may take any enabled
-    /// thread that does not sleep); this one reaches the reversed race directly instead
-    /// of wandering into states where every thread sleeps.
-    guide: std::collections::VecDeque<ThreadIndex>,
+    /// The races found in the current execution, (earlier step, later step): their
+    /// reversals are put into the wake-up trees when the execution is over, when
+    /// `notdep` can be taken over the whole execution (Algorithm 2 of the paper).
+    races: Vec<(usize, usize)>,
+    /// The rest of the wake-up (sub)tree the current execution follows: the branches
+    /// to take at the next new node.
+    subtree: Vec<Branch>,
     /// Set when a run did not follow the path it was replaying (nondeterministic code):
     /// the search can then no longer claim to be exhaustive.
     pub diverged: bool,
@@ -217,7 +240,8 @@ impl Dpor {
             last_of_thread: Vec::new(),
             buffered: Vec::new(),
             drains: Vec::new(),
-            guide: std::collections::VecDeque::new(),
+            races: Vec::new(),
+            subtree: Vec::new(),
             diverged: false,
         }
     }
@@ -228,7 +252,9 @@ impl Dpor {
     }
 
     /// Executions that turned out to be redundant (sleep-set blocked): they ran, but
-    /// every state they reached had been reached before.
+    /// every state they reached had been reached before. With exact dependence and
+    /// every thread always enabled, wake-up trees make this 0; the approximations of
+    /// [`crate::footprint`] and threads waiting for a lock can still cause a few.
     pub fn redundant(&self) -> u64 {
         self.redundant
     }
@@ -336,9 +362,7 @@ impl Dpor {
             clock,
             footprint,
         };
-        for j in races {
-            self.reverse(j, &event);
-        }
+        self.races.extend(races.iter().map(|&j| (j, i)));
         if self.last_of_thread.len() <= thread as usize {
             self.last_of_thread.resize(thread as usize + 1, None);
         }
@@ -349,69 +373,54 @@ impl Dpor {
         self.events.push(event);
     }
 
-    /// The race of step `j` with `event` (the step about to be recorded, index
-    /// `events.len()`): makes sure the backtrack set of `path[j]` holds an initial of
-    /// `notdep(j).event`.
-    fn reverse(&mut self, j: usize, event: &Event) {
-        let (racer_thread, racer_seq) = (self.events[j].thread, self.events[j].seq);
-        // Threads seen in v so far, with their first step's position.
-        let mut first: SmallVec<[(ThreadIndex, u32); 8]> = SmallVec::new();
-        let mut initials: SmallVec<[ThreadIndex; 4]> = SmallVec::new();
-        let mut sequence = Sequence::new();
-        let mut consider = |thread: ThreadIndex, seq: u32, clock: &Clock| {
-            sequence.push(thread);
-            let initial = first.iter().all(|&(t, s)| clock_get(clock, t) < s);
-            if !first.iter().any(|&(t, _)| t == thread) {
-                first.push((thread, seq));
-            }
-            if initial && !initials.contains(&thread) {
-                initials.push(thread);
-            }
-        };
-        for x in &self.events[j + 1..] {
-            if clock_get(&x.clock, racer_thread) >= racer_seq {
-                continue; // happens after the racer: not in v
-            }
-            consider(x.thread, x.seq, &x.clock);
+    /// Puts the reversal of every race found in the execution just over into the
+    /// wake-up tree of the node before the race's earlier step.
+    fn insert_races(&mut self) {
+        let races = std::mem::take(&mut self.races);
+        for (j, k) in races {
+            self.reverse(j, k);
         }
-        consider(event.thread, event.seq, &event.clock);
-        let node = &mut self.path[j];
-        // Already explored or to be: an initial that will be taken from here, or one
-        // that sleeps here — every execution from here that starts with a sleeping
-        // thread is equivalent to one explored before (what a sleep set means).
-        if initials
-            .iter()
-            .any(|t| node.backtrack.contains(t) || node.asleep(*t))
+    }
+
+    /// The race of step `j` with the later step `k`: makes sure the wake-up tree of
+    /// `path[j]` holds a sequence that starts like `v = notdep(j).k` (the steps after
+    /// `j` that do not happen after it, then `k`), unless a thread asleep there is a
+    /// weak initial of `v` (every execution from here that starts with a sleeping
+    /// thread is equivalent to one explored before: what a sleep set means).
+    fn reverse(&mut self, j: usize, k: usize) {
+        let (racer_thread, racer_seq) = (self.events[j].thread, self.events[j].seq);
+        let mut v: Vec<usize> = (j + 1..self.events.len())
+            .filter(|&x| x != k && clock_get(&self.events[x].clock, racer_thread) < racer_seq)
+            .collect();
+        v.push(k);
+        let node = &self.path[j];
+        if node
+            .sleeping()
+            .any(|(t, f)| weak_initial(&self.events, *t, f, &v).is_some())
         {
             return;
         }
-        let enabled = |t: &ThreadIndex| node.threads.contains(t);
-        let pick = initials
-            .iter()
-            .copied()
-            .filter(enabled)
-            .find(|&t| !node.asleep(t))
-            .or_else(|| initials.iter().copied().find(enabled));
-        match pick {
-            Some(t) => {
-                node.backtrack.push(t);
-                // v with t's first step first: t is an initial, so nothing in v before
-                // that step happens before it.
-                if let Some(at) = sequence.iter().position(|&s| s == t) {
-                    sequence.remove(at);
-                }
-                node.guides.push((t, sequence));
-            }
-            None => {
-                // The reversal's first step is not enabled there (a lock held): explore
-                // every thread that is.
-                for t in node.threads.clone() {
-                    if !node.backtrack.contains(&t) {
-                        node.backtrack.push(t);
-                    }
+        let first = self.events[v[0]].thread;
+        if !node.threads.contains(&first) {
+            // The reversal's first step is not enabled there (a lock held): explore
+            // every thread that is.
+            let global = Footprint {
+                global: true,
+                ..Footprint::default()
+            };
+            let node = &mut self.path[j];
+            for t in node.threads.clone() {
+                if !node.asleep(t) && !node.wakeup.iter().any(|b| b.thread == t) {
+                    node.wakeup.push(Branch {
+                        thread: t,
+                        footprint: global.clone(),
+                        children: Vec::new(),
+                    });
                 }
             }
+            return;
         }
+        insert(&mut self.path[j].wakeup, &self.events, v);
     }
 
     /// The sleep set of a new node after `path[d - 1]`: what slept or was done there
@@ -441,13 +450,14 @@ impl Scheduler for Dpor {
     fn begin_execution(&mut self) -> bool {
         self.depth = 0;
         self.blocked = false;
-        self.guide.clear();
+        self.subtree.clear();
         if !self.started {
             self.started = true;
             self.executions = 1;
             self.rebuild();
             return true;
         }
+        self.insert_races();
         while let Some(last) = self.path.len().checked_sub(1) {
             let node = &mut self.path[last];
             let taken = node.threads[node.chosen];
@@ -462,20 +472,21 @@ impl Scheduler for Dpor {
                     });
                 node.done.push((taken, footprint));
             }
-            let next = node
-                .backtrack
-                .iter()
-                .copied()
-                .find(|&t| !node.asleep(t) && node.threads.contains(&t));
+            // The leftmost branch whose thread is enabled and awake.
+            let mut next = None;
+            while !node.wakeup.is_empty() {
+                let branch = node.wakeup.remove(0);
+                if !node.asleep(branch.thread) {
+                    if let Some(at) = node.threads.iter().position(|&t| t == branch.thread) {
+                        next = Some((at, branch.children));
+                        break;
+                    }
+                }
+            }
             match next {
-                Some(t) => {
-                    node.chosen = node.threads.iter().position(|&x| x == t).expect("enabled");
-                    self.guide = node
-                        .guides
-                        .iter()
-                        .find(|(g, _)| *g == t)
-                        .map(|(_, rest)| rest.iter().copied().collect())
-                        .unwrap_or_default();
+                Some((at, children)) => {
+                    node.chosen = at;
+                    self.subtree = children;
                     self.events.truncate(last);
                     self.executions += 1;
                     self.rebuild();
@@ -515,16 +526,25 @@ impl Scheduler for Dpor {
             self.diverged = true;
             self.path.truncate(d);
             self.events.truncate(d);
+            self.races.retain(|&(_, k)| k < d);
             self.rebuild();
         }
         let sleep = self.child_sleep(d);
         let asleep = |t: &ThreadIndex| sleep.iter().any(|(s, _)| s == t);
-        let guided = self
-            .guide
-            .pop_front()
-            .and_then(|g| threads.iter().position(|t| *t == g && !asleep(t)));
-        if guided.is_none() {
-            self.guide.clear();
+        // The wake-up subtree's leftmost branch that can be taken; the other branches
+        // stay to be explored from this node.
+        let mut wakeup = std::mem::take(&mut self.subtree);
+        let mut guided = None;
+        while !wakeup.is_empty() {
+            let branch = wakeup.remove(0);
+            if let Some(at) = threads
+                .iter()
+                .position(|t| *t == branch.thread && !asleep(t))
+            {
+                guided = Some(at);
+                self.subtree = branch.children;
+                break;
+            }
         }
         let Some(chosen) = guided.or_else(|| threads.iter().position(|t| !asleep(t))) else {
             // Every enabled thread was explored from an equivalent state.
@@ -532,6 +552,7 @@ impl Scheduler for Dpor {
             self.redundant += 1;
             return 0;
         };
+        wakeup.retain(|b| b.thread != threads[chosen]);
         let drains = view
             .actions
             .iter()
@@ -539,14 +560,13 @@ impl Scheduler for Dpor {
             .collect();
         let cpus = view.actions.iter().map(|a| a.action.cpu()).collect();
         self.path.push(Node {
-            backtrack: SmallVec::from_slice(&[threads[chosen]]),
             drains,
             cpus,
             threads,
             chosen,
+            wakeup,
             done: SmallVec::new(),
             sleep,
-            guides: Vec::new(),
         });
         chosen
     }
@@ -563,4 +583,71 @@ impl Scheduler for Dpor {
         }
         self.add_event(footprint);
     }
+}
+
+/// Whether `thread` (whose next step has `footprint`) is a weak initial of the sequence
+/// `v` of steps of `events`: its first step in `v` has no step of `v` before it that
+/// happens before it, or it has no step in `v` and its next step is independent of
+/// every step of `v`. If so, the rest of `v` once that step is taken first.
+fn weak_initial(
+    events: &[Event],
+    thread: ThreadIndex,
+    footprint: &Footprint,
+    v: &[usize],
+) -> Option<Vec<usize>> {
+    match v.iter().position(|&x| events[x].thread == thread) {
+        Some(at) => {
+            let step = &events[v[at]];
+            let initial = v[..at].iter().all(|&x| {
+                let before = &events[x];
+                clock_get(&step.clock, before.thread) < before.seq
+            });
+            initial.then(|| {
+                let mut rest = v.to_vec();
+                rest.remove(at);
+                rest
+            })
+        }
+        None => v
+            .iter()
+            .all(|&x| {
+                let other = &events[x].footprint;
+                !footprint.dependence(other).orders() && !other.dependence(footprint).orders()
+            })
+            .then(|| v.to_vec()),
+    }
+}
+
+/// Inserts `v` into the wake-up tree `tree` (the operation `insert` of the paper):
+/// follows the branches whose step is a weak initial of what is left of `v`, leftmost
+/// first; when one of them ends (a leaf) or `v` runs out, an execution already planned
+/// covers `v`; otherwise the rest of `v` becomes a new branch, explored last.
+fn insert(mut tree: &mut Vec<Branch>, events: &[Event], mut v: Vec<usize>) {
+    loop {
+        let mut next = None;
+        for (at, branch) in tree.iter().enumerate() {
+            if let Some(rest) = weak_initial(events, branch.thread, &branch.footprint, &v) {
+                next = Some((at, rest));
+                break;
+            }
+        }
+        let Some((at, rest)) = next else {
+            break;
+        };
+        if tree[at].children.is_empty() || rest.is_empty() {
+            return;
+        }
+        v = rest;
+        tree = &mut tree[at].children;
+    }
+    // The rest of v, as a chain.
+    let mut chain: Option<Branch> = None;
+    for &x in v.iter().rev() {
+        chain = Some(Branch {
+            thread: events[x].thread,
+            footprint: events[x].footprint.clone(),
+            children: chain.into_iter().collect(),
+        });
+    }
+    tree.extend(chain);
 }

@@ -125,13 +125,24 @@ pub struct LitmusResult {
     pub loom: Option<LoomFigures>,
 }
 
-/// What `benches/loom-bench` measured (its JSON file).
+/// What `benches/loom-bench` measured (its JSON file): both sides in one alternating
+/// run, measured the same way.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct LoomFigures {
     pub loom_executions: u64,
     pub loom_us: f64,
     pub epsim_executions: u64,
     pub epsim_us: f64,
+    /// The median over pairs of samples of loom's over epsim's (absent in files written
+    /// before pairs were measured: then the ratio of the medians is printed).
+    #[serde(default)]
+    pub speedup: Option<f64>,
+    #[serde(default)]
+    pub speedup_lowest_pair: Option<f64>,
+    #[serde(default)]
+    pub pairs_at_target: Option<u64>,
+    #[serde(default)]
+    pub pairs: Option<u64>,
 }
 
 /// Where `cargo run --release -p loom-bench` writes its figures.
@@ -298,6 +309,9 @@ pub fn explore(size: &BenchSize) -> ExploreResult {
     }
 }
 
+/// The least wall-clock time of one sample of DPOR explorations (loom-bench's `BATCH_MS`).
+const LITMUS_BATCH: Duration = Duration::from_millis(20);
+
 /// Exhaustive SB under tso.
 pub fn litmus(size: &BenchSize) -> LitmusResult {
     let test = sim::litmus::find("SB").expect("SB is built in");
@@ -308,17 +322,20 @@ pub fn litmus(size: &BenchSize) -> LitmusResult {
             sim::litmus::run(test, MemoryModel::Tso, sim::litmus::LitmusStrategy::Dfs).executions;
     }
     let executions_per_sec = executions as f64 / start.elapsed().as_secs_f64();
+    // Measured as loom-bench measures both sides: a sample is whole explorations back
+    // to back for at least LITMUS_BATCH, divided by their number.
     let mut samples = Vec::new();
     let mut dpor_executions = 0;
     for _ in 0..size.litmus_repetitions.max(1) {
-        let batch = 100;
         let start = Instant::now();
-        for _ in 0..batch {
+        let mut batch = 0u32;
+        while batch == 0 || start.elapsed() < LITMUS_BATCH {
             dpor_executions =
                 sim::litmus::run(test, MemoryModel::Tso, sim::litmus::LitmusStrategy::Dpor)
                     .executions;
+            batch += 1;
         }
-        samples.push(micros(start.elapsed()) / batch as f64);
+        samples.push(micros(start.elapsed()) / f64::from(batch));
     }
     LitmusResult {
         executions_per_sec,
@@ -445,15 +462,24 @@ pub fn render(report: &BenchReport) -> String {
     );
     match &litmus.loom {
         Some(loom) => {
+            let ratio = loom.speedup.unwrap_or(loom.loom_us / loom.epsim_us);
             let _ = writeln!(
                 out,
-                "  loom 0.7   {:>4} executions {:>9.1} µs   (loom-bench's alternating run: dpor {:.1} µs, \
-                 {:.0}× faster; compare within one run — on a shared machine figures from \
-                 different runs differ by the load)",
+                "  loom-bench's alternating run (both sides measured alike; compare within it, \
+                 as load moves figures between runs):\n  \
+                 loom 0.7   {:>4} executions {:>9.1} µs | epsim dpor {:>4} executions {:>9.1} µs | \
+                 {:.1}× faster{}",
                 loom.loom_executions,
                 loom.loom_us,
+                loom.epsim_executions,
                 loom.epsim_us,
-                loom.loom_us / loom.epsim_us
+                ratio,
+                match (loom.speedup_lowest_pair, loom.pairs_at_target, loom.pairs) {
+                    (Some(lowest), Some(at), Some(pairs)) => format!(
+                        " (median of pairs; lowest pair {lowest:.1}×; {at} of {pairs} pairs ≥ 50×)"
+                    ),
+                    _ => String::new(),
+                }
             );
         }
         None => {
