@@ -144,7 +144,7 @@ fn check_one_set<G: Granularity>(kernel: &Kernel<G>, ep: EventPollId, step: u64)
             None,
             format!(
                 "epitem{} of {label} looks linked (rdllink.next = {}) but is on no list: callbacks will never queue it again",
-                epi.index,
+                kernel.epitem_id(epi),
                 list::describe_pointer(next)
             ),
             describe_items(kernel, &items),
@@ -153,7 +153,10 @@ fn check_one_set<G: Granularity>(kernel: &Kernel<G>, ep: EventPollId, step: u64)
         SetProblem::OnManyLists { epi, count } => report(
             ReportKind::OrphanedItem,
             None,
-            format!("epitem{} of {label} is on {count} lists at once", epi.index),
+            format!(
+                "epitem{} of {label} is on {count} lists at once",
+                kernel.epitem_id(epi)
+            ),
             listed(count),
             step,
         ),
@@ -162,7 +165,7 @@ fn check_one_set<G: Granularity>(kernel: &Kernel<G>, ep: EventPollId, step: u64)
             None,
             format!(
                 "epitem{} of {label} is on the ready list but its rdllink points to itself",
-                epi.index
+                kernel.epitem_id(epi)
             ),
             describe_items(kernel, &items),
             step,
@@ -242,14 +245,12 @@ fn describe_items<G: Granularity>(kernel: &Kernel<G>, items: &[EpitemId]) -> Vec
                 .epitems
                 .get(epi)
                 .ok()
-                .map(|e| (epi, e.id, e.rdllink(), e.fd))
+                .map(|e| (e.id, e.rdllink(), e.fd))
         })
-        .map(|(epi, id, link, fd)| {
-            // Traces name an item by its slot (epitemN); its shared words carry its
-            // object id (epitemM.rdllink.next): give both.
+        .map(|(id, link, fd)| {
+            // Named as traces and the view name it: by its object id, its words' name.
             format!(
-                "epitem{} (fd {fd}, words epitem{id}.*): rdllink.next = {}, rdllink.prev = {}",
-                epi.index,
+                "epitem{id} (fd {fd}): rdllink.next = {}, rdllink.prev = {}",
                 describe_word(kernel, cx.peek(link.next_word())),
                 describe_word(kernel, cx.peek(link.prev_word()))
             )
@@ -353,10 +354,10 @@ pub fn leaks<G: Granularity>(kernel: &Kernel<G>) -> Vec<Report> {
             e.file_label, h.index
         ));
     }
-    for (h, e, step) in objects.epitems.live() {
+    for (_, e, step) in objects.epitems.live() {
         details.push(format!(
             "epitem{} (fd {}) allocated at step {step}",
-            h.index, e.fd
+            e.id, e.fd
         ));
     }
     for (h, _, step) in objects.pwqs.live() {
@@ -431,14 +432,14 @@ pub mod finding {
 /// the two stores. Returns a description of the first such item.
 pub fn rdllink_reinit_race<G: Granularity>(kernel: &Kernel<G>) -> Option<String> {
     let objects = kernel.objects.borrow();
-    for (epi, item, _) in objects.epitems.live() {
+    for (_, item, _) in objects.epitems.live() {
         let link = item.rdllink();
         let next = kernel.cx.peek(link.next_word());
         let prev = kernel.cx.peek(link.prev_word());
         if prev == link.address() && next != link.address() {
             return Some(format!(
                 "epitem{} (fd {}): rdllink.prev points to itself, rdllink.next = {}",
-                epi.index,
+                item.id,
                 item.fd,
                 describe_word(kernel, next)
             ));

@@ -256,7 +256,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "eventpoll_release_file: remove epitem{} from its set",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             self.cx.down_write(sem).await;
@@ -401,6 +401,11 @@ impl<G: Granularity> Kernel<G> {
             if let Ok(item) = &freed {
                 objects.rdllink_owner.remove(&item.words);
                 objects.txlink_owner.remove(&item.words.offset(5));
+                if self.cx.narrating() {
+                    objects
+                        .freed_epitem_ids
+                        .insert((epi.index, epi.generation), item.id);
+                }
             }
             freed
         };
@@ -444,6 +449,14 @@ impl<G: Granularity> Kernel<G> {
         if let Ok(entry) = self.objects.borrow_mut().pwqs.get_mut(pwq) {
             entry.wait = wait;
         }
+        if self.cx.state().is_watched() {
+            if let Some(id) = self.with_epi(epi, |e| e.id) {
+                self.objects
+                    .borrow_mut()
+                    .pwq_items
+                    .insert(encode_handle(pwq), id);
+            }
+        }
         (pwq, wait)
     }
 
@@ -479,7 +492,7 @@ impl<G: Granularity> Kernel<G> {
         }
         let epi = self.alloc_epitem(ep, event, tfile, fd);
         self.cx
-            .note(|| format!("ep_insert: epitem{} for fd {fd}", epi.index));
+            .note(|| format!("ep_insert: epitem{} for fd {fd}", self.epitem_id(epi)));
         // Where the new item's words are, and the target file's f_ep_lock: plain
         // pointers in the kernel, read here once, before any lock is taken, so that no
         // path below can fail where the kernel's cannot (the caller's fget() keeps the
@@ -518,7 +531,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "  ep_insert: already ready, epitem{} appended to rdllist",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             self.wake_ep_wq_locked(wq).await;
@@ -649,7 +662,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "  ep_modify: ready, epitem{} appended to rdllist",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             self.wake_ep_wq_locked(wq).await;
@@ -722,7 +735,8 @@ impl<G: Granularity> Kernel<G> {
     pub(crate) async fn ep_remove(&self, ep: EventPollId, epi: EpitemId) -> SysResult<()> {
         let (lock, ..) = self.ep_fields(ep).ok_or(Errno::ENOENT)?;
         let file = self.with_epi(epi, |e| e.file).ok_or(Errno::ENOENT)?;
-        self.cx.note(|| format!("ep_remove: epitem{}", epi.index));
+        self.cx
+            .note(|| format!("ep_remove: epitem{}", self.epitem_id(epi)));
         let unhook_under_lock = self.injected(Injection::UnhookUnderLock);
         if !unhook_under_lock {
             self.ep_unregister_pollwait(ep, epi).await;
@@ -767,13 +781,17 @@ impl<G: Granularity> Kernel<G> {
             return false;
         };
         self.cx
-            .note(|| format!("ep_poll_callback: epitem{}", epi.index));
+            .note(|| format!("ep_poll_callback: epitem{}", self.epitem_id(epi)));
         let flags = self.ep_write_lock(lock).await;
         let events = self.cx.load(events_word).await as u32;
         let mut pwake = false;
         if events & !EP_PRIVATE_BITS == 0 {
-            self.cx
-                .note(|| format!("  epitem{} is disabled (ONESHOT fired): ignored", epi.index));
+            self.cx.note(|| {
+                format!(
+                    "  epitem{} is disabled (ONESHOT fired): ignored",
+                    self.epitem_id(epi)
+                )
+            });
         } else {
             let linked = if self.injected(Injection::NoLinkedCheck) {
                 false
@@ -781,12 +799,20 @@ impl<G: Granularity> Kernel<G> {
                 self.ep_is_linked(link).await
             };
             if linked {
-                self.cx
-                    .note(|| format!("  epitem{} is already linked: not queued again", epi.index));
+                self.cx.note(|| {
+                    format!(
+                        "  epitem{} is already linked: not queued again",
+                        self.epitem_id(epi)
+                    )
+                });
             } else {
                 list::list_add_tail(&self.cx, link, rdllist).await;
-                self.cx
-                    .note(|| format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", epi.index));
+                self.cx.note(|| {
+                    format!(
+                        "  list_add_tail(epitem{}.rdllink, &ep->rdllist)",
+                        self.epitem_id(epi)
+                    )
+                });
             }
             self.wake_ep_wq_locked(wq).await;
             pwake = self.cx.waitqueue_active(poll_wait).await;
@@ -882,7 +908,7 @@ impl<G: Granularity> Kernel<G> {
                 cx.note(|| {
                     format!(
                         "  ep_send_events: deliver epitem{} ({})",
-                        epi.index,
+                        self.epitem_id(epi),
                         crate::poll::mask_to_string(revents)
                     )
                 });

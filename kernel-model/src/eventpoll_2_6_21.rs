@@ -107,7 +107,7 @@ impl<G: Granularity> Kernel<G> {
                 cx.note(|| {
                     format!(
                         "  ep_collect_ready_items: epitem{} to txlist (at its head)",
-                        epi.index
+                        self.epitem_id(epi)
                     )
                 });
             }
@@ -158,7 +158,7 @@ impl<G: Granularity> Kernel<G> {
                         },
                     )
                     .await?;
-                cx.note(|| format!("  ep_send_events: deliver epitem{}", epi.index));
+                cx.note(|| format!("  ep_send_events: deliver epitem{}", self.epitem_id(epi)));
                 // `if (epi->event.events & EPOLLONESHOT) epi->event.events &= EP_PRIVATE_BITS;`
                 // reads the mask again: __put_user may have slept since it was last read.
                 let events = cx.load(events_word).await as u32;
@@ -208,7 +208,7 @@ impl<G: Granularity> Kernel<G> {
                 cx.note(|| {
                     format!(
                         "  ep_reinject_items: epitem{} back to the tail of rdllist",
-                        epi.index
+                        self.epitem_id(epi)
                     )
                 });
                 ricnt += 1;

@@ -133,7 +133,8 @@ impl<G: Granularity> Kernel<G> {
         let (file, file_id, fd, link) = self
             .with_epi(epi, |e| (e.file, e.file_id, e.fd, e.rdllink()))
             .ok_or(Errno::ENOENT)?;
-        self.cx.note(|| format!("ep_remove: epitem{}", epi.index));
+        self.cx
+            .note(|| format!("ep_remove: epitem{}", self.epitem_id(epi)));
         let unhook_under_lock = self.injected(Injection::UnhookUnderLock);
         if !unhook_under_lock {
             self.ep_unregister_pollwait(ep, epi).await;
@@ -260,7 +261,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "eventpoll_release_file: remove epitem{} from its set",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             self.cx.mutex_lock(mtx).await;
@@ -342,13 +343,18 @@ impl<G: Granularity> Kernel<G> {
             return false;
         };
         self.cx
-            .note(|| format!("ep_poll_callback: epitem{}", epi.index));
+            .note(|| format!("ep_poll_callback: epitem{}", self.epitem_id(epi)));
         let cx = &self.cx;
         let flags = self.ep_spin_lock(lock).await;
         let mut pwake = false;
         let events = cx.load(events_word).await as u32;
         if events & !EP_PRIVATE_BITS == 0 {
-            cx.note(|| format!("  epitem{} is disabled (ONESHOT fired): ignored", epi.index));
+            cx.note(|| {
+                format!(
+                    "  epitem{} is disabled (ONESHOT fired): ignored",
+                    self.epitem_id(epi)
+                )
+            });
         } else {
             let chain = cx.load(ovflist).await;
             if chain != EP_UNACTIVE_PTR {
@@ -360,11 +366,13 @@ impl<G: Granularity> Kernel<G> {
                     cx.note(|| {
                         format!(
                             "  a transfer runs: epitem{} chained on ep->ovflist (no wake-up)",
-                            epi.index
+                            self.epitem_id(epi)
                         )
                     });
                 } else {
-                    cx.note(|| format!("  epitem{} is already on ep->ovflist", epi.index));
+                    cx.note(|| {
+                        format!("  epitem{} is already on ep->ovflist", self.epitem_id(epi))
+                    });
                 }
             } else {
                 let linked = if self.injected(Injection::NoLinkedCheck) {
@@ -374,12 +382,18 @@ impl<G: Granularity> Kernel<G> {
                 };
                 if linked {
                     cx.note(|| {
-                        format!("  epitem{} is already linked: not queued again", epi.index)
+                        format!(
+                            "  epitem{} is already linked: not queued again",
+                            self.epitem_id(epi)
+                        )
                     });
                 } else {
                     list::list_add_tail(cx, link, rdllist).await;
                     cx.note(|| {
-                        format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", epi.index)
+                        format!(
+                            "  list_add_tail(epitem{}.rdllink, &ep->rdllist)",
+                            self.epitem_id(epi)
+                        )
                     });
                 }
                 self.wake_ep_wq_locked(wq).await;
@@ -412,7 +426,7 @@ impl<G: Granularity> Kernel<G> {
         }
         let epi = self.alloc_epitem_2_6_22(ep, event, tfile, fd);
         self.cx
-            .note(|| format!("ep_insert: epitem{} for fd {fd}", epi.index));
+            .note(|| format!("ep_insert: epitem{} for fd {fd}", self.epitem_id(epi)));
         // Plain pointers in the kernel, read once before any lock (see the seed port).
         let (nwait_word, link) = self
             .with_epi(epi, |e| (e.nwait_word(), e.rdllink()))
@@ -447,7 +461,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "  ep_insert: already ready, epitem{} appended to rdllist",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             self.wake_ep_wq_locked(wq).await;
@@ -509,7 +523,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "  ep_modify: ready, epitem{} appended to rdllist",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             self.wake_ep_wq_locked(wq).await;
@@ -638,7 +652,7 @@ impl<G: Granularity> Kernel<G> {
                     cx.note(|| {
                         format!(
                             "  ep_send_events: __put_user faulted: epitem{} is off every list",
-                            epi.index
+                            self.epitem_id(epi)
                         )
                     });
                     return (eventcnt, Err(Errno::EFAULT));
@@ -646,7 +660,7 @@ impl<G: Granularity> Kernel<G> {
                 cx.note(|| {
                     format!(
                         "  ep_send_events: deliver epitem{} ({})",
-                        epi.index,
+                        self.epitem_id(epi),
                         crate::poll::mask_to_string(revents)
                     )
                 });
@@ -691,7 +705,7 @@ impl<G: Granularity> Kernel<G> {
                 cx.note(|| {
                     format!(
                         "  ep_send_events: epitem{} fired during the transfer: appended",
-                        epi.index
+                        self.epitem_id(epi)
                     )
                 });
             }

@@ -276,7 +276,7 @@ impl<G: Granularity> Kernel<G> {
                 cx.note(|| {
                     format!(
                         "  ep_done_scan: epitem{} from ovflist to the head of rdllist",
-                        epi.index
+                        self.epitem_id(epi)
                     )
                 });
             }
@@ -356,7 +356,8 @@ impl<G: Granularity> Kernel<G> {
         else {
             return false;
         };
-        self.cx.note(|| format!("__ep_remove: epitem{}", epi.index));
+        self.cx
+            .note(|| format!("__ep_remove: epitem{}", self.epitem_id(epi)));
         self.ep_unregister_pollwait_6_18(epi).await;
 
         let Some(f_lock) = self.with_file(file, |f| f.f_ep_lock) else {
@@ -369,7 +370,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "  epitem{} is dying: eventpoll_release_file removes it",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             return false;
@@ -561,7 +562,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "eventpoll_release_file: epitem{} dying, remove it from its set",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             self.cx.mutex_lock(mtx).await;
@@ -651,7 +652,7 @@ impl<G: Granularity> Kernel<G> {
         cx.note(|| {
             format!(
                 "ep_poll_callback: epitem{} (key {})",
-                epi.index,
+                self.epitem_id(epi),
                 crate::poll::mask_to_string(pollflags)
             )
         });
@@ -660,12 +661,17 @@ impl<G: Granularity> Kernel<G> {
         let mut pwake = false;
         let events = cx.load(events_word).await as u32;
         if events & !EP_PRIVATE_BITS == 0 {
-            cx.note(|| format!("  epitem{} is disabled (ONESHOT fired): ignored", epi.index));
+            cx.note(|| {
+                format!(
+                    "  epitem{} is disabled (ONESHOT fired): ignored",
+                    self.epitem_id(epi)
+                )
+            });
         } else if pollflags != 0 && pollflags & events == 0 {
             cx.note(|| {
                 format!(
                     "  key does not intersect epitem{}'s events: ignored",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
         } else {
@@ -675,11 +681,21 @@ impl<G: Granularity> Kernel<G> {
                     let head = cx.read_once(ovflist).await;
                     cx.store(next, head).await;
                     cx.write_once(ovflist, link.address()).await;
-                    cx.note(|| format!("  scan running: epitem{} chained on ovflist", epi.index));
+                    cx.note(|| {
+                        format!(
+                            "  scan running: epitem{} chained on ovflist",
+                            self.epitem_id(epi)
+                        )
+                    });
                 }
             } else if !self.ep_is_linked(link).await {
                 list::list_add_tail(cx, link, rdllist).await;
-                cx.note(|| format!("  list_add_tail(epitem{}.rdllink, &ep->rdllist)", epi.index));
+                cx.note(|| {
+                    format!(
+                        "  list_add_tail(epitem{}.rdllink, &ep->rdllist)",
+                        self.epitem_id(epi)
+                    )
+                });
             }
             if cx.waitqueue_active(wq).await {
                 let events = cx.load(events_word).await as u32;
@@ -845,7 +861,7 @@ impl<G: Granularity> Kernel<G> {
         }
         let epi = self.alloc_epitem_6_18(ep, event, tfile, fd);
         self.cx
-            .note(|| format!("ep_insert: epitem{} for fd {fd}", epi.index));
+            .note(|| format!("ep_insert: epitem{} for fd {fd}", self.epitem_id(epi)));
         let link = self.with_epi(epi, |e| e.rdllink()).ok_or(Errno::ENOMEM)?;
 
         let tep_mtx = tep.and_then(|tep| self.with_ep(tep, |e| e.sem));
@@ -890,7 +906,7 @@ impl<G: Granularity> Kernel<G> {
             self.cx.note(|| {
                 format!(
                     "  ep_insert: already ready, epitem{} appended to rdllist",
-                    epi.index
+                    self.epitem_id(epi)
                 )
             });
             if self.cx.waitqueue_active(wq).await {
@@ -957,7 +973,7 @@ impl<G: Granularity> Kernel<G> {
                 cx.note(|| {
                     format!(
                         "  ep_modify: ready, epitem{} appended to rdllist",
-                        epi.index
+                        self.epitem_id(epi)
                     )
                 });
                 if cx.waitqueue_active(wq).await {
@@ -1046,7 +1062,7 @@ impl<G: Granularity> Kernel<G> {
             cx.note(|| {
                 format!(
                     "  ep_send_events: deliver epitem{} ({})",
-                    epi.index,
+                    self.epitem_id(epi),
                     crate::poll::mask_to_string(revents)
                 )
             });

@@ -50,14 +50,14 @@ impl FdTable {
     }
 
     /// `fd_install()`, after `alloc_fd`'s `__clear_close_on_exec` (a new descriptor
-    /// starts without `FD_CLOEXEC`; [`FdTable::set_close_on_exec`] sets it).
+    /// starts without `FD_CLOEXEC`; [`FdTable::set_close_on_exec_bit`] sets it).
     pub fn install(&mut self, fd: i32, entry: FdEntry) {
         let index = fd as usize;
         if self.entries.len() <= index {
             self.entries.resize(index + 1, None);
         }
         self.entries[index] = Some(entry);
-        self.set_close_on_exec(fd, false);
+        self.set_close_on_exec_bit(fd, false);
         if index == self.next_fd {
             self.next_fd += 1;
         }
@@ -70,13 +70,13 @@ impl FdTable {
         let taken = self.entries.get_mut(index)?.take();
         if taken.is_some() {
             self.next_fd = self.next_fd.min(index);
-            self.set_close_on_exec(fd, false);
+            self.set_close_on_exec_bit(fd, false);
         }
         taken
     }
 
     /// `__set_close_on_exec(fd)` / `__clear_close_on_exec(fd)`.
-    pub fn set_close_on_exec(&mut self, fd: i32, on: bool) {
+    pub fn set_close_on_exec_bit(&mut self, fd: i32, on: bool) {
         let Ok(index) = usize::try_from(fd) else {
             return;
         };

@@ -148,7 +148,7 @@ impl<G: Granularity> Kernel<G> {
             let fd = table.lowest_free();
             if let Some(fd) = fd {
                 table.install(fd, FdEntry { file, f_count });
-                table.set_close_on_exec(fd, close_on_exec);
+                table.set_close_on_exec_bit(fd, close_on_exec);
             }
             fd
         };

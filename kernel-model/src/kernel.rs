@@ -221,6 +221,25 @@ impl<G: Granularity> Kernel<G> {
         result.map_err(|error| self.report_stale(what, error)).ok()
     }
 
+    /// The number that names an epitem in narration and reports (`epitem{N}`): its
+    /// object id, the one its block of memory carries (`epitem{N}.rdllink.next` at access
+    /// granularity, and in the step-through view), unique over the run — a slot number
+    /// would name two items alike once a slot is reused. Reads without reporting; a freed
+    /// item keeps its number ([`Objects::freed_epitem_ids`]); should the objects be
+    /// borrowed elsewhere, the item is named by its slot, saying so.
+    pub fn epitem_id(&self, epi: EpitemId) -> String {
+        match self.objects.try_borrow() {
+            Ok(objects) => match objects.epitems.get(epi) {
+                Ok(item) => item.id.to_string(),
+                Err(_) => match objects.freed_epitem_ids.get(&(epi.index, epi.generation)) {
+                    Some(id) => id.to_string(),
+                    None => format!("(freed, slot {})", epi.index),
+                },
+            },
+            Err(_) => format!("(slot {})", epi.index),
+        }
+    }
+
     /// Reads an epitem's fields through `f`, reporting a use-after-free if it is gone.
     #[inline]
     pub fn with_epi<R>(&self, epi: EpitemId, f: impl FnOnce(&Epitem) -> R) -> Option<R> {

@@ -369,6 +369,16 @@ pub struct Objects {
     pub txlink_owner: LinkOwners,
     /// `psw.wake_task_list`, newest first; under `psw.lock`.
     pub psw_list: Vec<WakeTaskNode>,
+    /// Watched runs only (`sim::State::is_watched`): each `eppoll_entry`'s handle (as its
+    /// wait entry's callback data holds it) and the id of the epitem it was made for,
+    /// kept when the entry is made and never dropped, so that a step-through view names
+    /// the callback as it was at each step, also after the entry and its item are freed.
+    /// Simulator bookkeeping, not kernel state: no lock.
+    pub pwq_items: BTreeMap<u64, u64>,
+    /// Narrating runs only: each freed epitem's handle (slot, generation) and its id, so
+    /// that narration about a stale handle (a use after free) names the item as it was
+    /// named while live ([`crate::kernel::Kernel::epitem_id`]). Simulator bookkeeping: no lock.
+    pub freed_epitem_ids: BTreeMap<(u32, u32), u64>,
     pub next_id: u64,
     /// Pipe buffer pages released by readers, reused by writers (host allocations only:
     /// nothing of the model depends on it).
@@ -394,6 +404,8 @@ impl Default for Objects {
             rdllink_owner: LinkOwners::default(),
             txlink_owner: LinkOwners::default(),
             psw_list: Vec::new(),
+            pwq_items: BTreeMap::new(),
+            freed_epitem_ids: BTreeMap::new(),
             next_id: 1,
             spare_pages: PagePool::default(),
         }

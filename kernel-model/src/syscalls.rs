@@ -773,7 +773,7 @@ impl<G: Granularity> Kernel<G> {
         self.cx.spin_lock(lock).await;
         self.objects.borrow_mut().processes[process.0 as usize]
             .fdtable
-            .set_close_on_exec(fd, on);
+            .set_close_on_exec_bit(fd, on);
         self.cx.spin_unlock(lock).await;
     }
 

@@ -107,28 +107,58 @@ pub fn item(version: KernelVersion) -> ItemDescription {
     }
 }
 
-/// A wait-queue entry's function in kernel terms: `default_wake_function(task2)`,
-/// `ep_poll_callback(epitem3)`.
-pub fn describe_wake_function<G: Granularity>(kernel: &Kernel<G>, func: WakeFunction) -> String {
+/// A wait-queue entry's function as a view names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WakeFunctionName {
+    /// In kernel terms: `default_wake_function(task2)`, `ep_poll_callback(epitem3)`.
+    pub text: String,
+    /// The block of the epitem an `ep_poll_callback` entry belongs to (`epitem3`), for
+    /// the view to say whether it is freed at the step it shows.
+    pub item: Option<String>,
+}
+
+/// Names `func` as it was when its entry was made: an `ep_poll_callback`'s epitem is the
+/// one its `eppoll_entry` was made for, which a watched run keeps
+/// ([`crate::objects::Objects::pwq_items`]) — looked up in the live objects, a callback
+/// whose item is freed by the end of the run would have no name at any step.
+pub fn describe_wake_function<G: Granularity>(
+    kernel: &Kernel<G>,
+    func: WakeFunction,
+) -> WakeFunctionName {
     match func {
-        WakeFunction::Default(task) => format!("default_wake_function({task})"),
+        WakeFunction::Default(task) => WakeFunctionName {
+            text: format!("default_wake_function({task})"),
+            item: None,
+        },
         WakeFunction::Callback { kind, data } if kind == CALLBACK_EP_POLL => {
             let objects = kernel.objects.borrow();
-            let pwq: PwqId = decode_handle(data);
-            let item = objects
-                .pwqs
-                .get(pwq)
-                .ok()
-                .and_then(|entry| objects.epitems.get(entry.base).ok())
-                .map(|epi| format!("epitem{}", epi.id));
-            format!(
-                "ep_poll_callback({})",
-                item.unwrap_or_else(|| "a freed epitem".to_string())
-            )
+            let id = objects.pwq_items.get(&data).copied().or_else(|| {
+                let pwq: PwqId = decode_handle(data);
+                objects
+                    .pwqs
+                    .get(pwq)
+                    .ok()
+                    .and_then(|entry| objects.epitems.get(entry.base).ok())
+                    .map(|epi| epi.id)
+            });
+            match id {
+                Some(id) => WakeFunctionName {
+                    text: format!("ep_poll_callback(epitem{id})"),
+                    item: Some(format!("epitem{id}")),
+                },
+                None => WakeFunctionName {
+                    text: "ep_poll_callback(an epitem this run did not name)".to_string(),
+                    item: None,
+                },
+            }
         }
-        WakeFunction::Callback { kind, .. } if kind == CALLBACK_EP_AUTOREMOVE => {
-            "ep_autoremove_wake_function".to_string()
-        }
-        WakeFunction::Callback { kind, data } => format!("callback {kind} ({data:#x})"),
+        WakeFunction::Callback { kind, .. } if kind == CALLBACK_EP_AUTOREMOVE => WakeFunctionName {
+            text: "ep_autoremove_wake_function".to_string(),
+            item: None,
+        },
+        WakeFunction::Callback { kind, data } => WakeFunctionName {
+            text: format!("callback {kind} ({data:#x})"),
+            item: None,
+        },
     }
 }

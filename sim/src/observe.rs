@@ -140,6 +140,13 @@ impl State {
         }
     }
 
+    /// Whether this run is watched ([`crate::Config::observe`] with narration): the layer
+    /// above may then keep names its view will need that the machine's memory does not
+    /// hold (which epitem a wait-queue callback belongs to).
+    pub fn is_watched(&self) -> bool {
+        self.observer.is_some()
+    }
+
     /// Remembers where the note being recorded was written (watched runs only).
     pub(crate) fn observe_location(&self, location: &'static Location<'static>) {
         if let Some(observer) = &self.observer {

@@ -45,4 +45,15 @@ redis-benchmark -p 18083 -n 8000 -c 1 -t get,set -q > /dev/null
 redis-cli -p 18083 shutdown nosave > /dev/null 2>&1 || true
 wait || true
 scrub "$work/redis.strace" redis-benchmark.strace
+
+# 6. the same with 6 concurrent clients, few requests: replies come back while the server
+#    waits, so the ready order depends on where the arrivals land (docs/recordings.md,
+#    "The placement search").
+strace -f -yy -o "$work/redis6.strace" -e trace='!mmap,munmap,mprotect,madvise,brk' \
+    redis-server --port 18084 --save '' --appendonly no --daemonize no &
+sleep 3
+redis-benchmark -p 18084 -n 300 -c 6 -t get,set -q > /dev/null
+redis-cli -p 18084 shutdown nosave > /dev/null 2>&1 || true
+wait || true
+scrub "$work/redis6.strace" redis-clients.strace
 ls -l *.strace

@@ -542,6 +542,10 @@ pub struct ImportArgs {
     /// Skip malformed lines (and count them) instead of stopping at the first
     #[arg(long)]
     pub keep_going: bool,
+    /// Land these outside events while their call waits instead of before it
+    /// (`LINE=PHASES,...`, as `epsim replay` of the recording prints it)
+    #[arg(long, value_name = "PLACEMENT")]
+    pub place: Option<String>,
 }
 
 /// `epsim replay`.
@@ -573,6 +577,10 @@ pub struct ReplayArgs {
     /// An strace recording: skip malformed lines (and count them)
     #[arg(long)]
     pub keep_going: bool,
+    /// An strace recording: land these outside events while their call waits (as the
+    /// placement search prints it); no search is made
+    #[arg(long, value_name = "PLACEMENT")]
+    pub place: Option<String>,
 }
 
 /// `epsim explore`.

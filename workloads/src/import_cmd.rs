@@ -20,9 +20,11 @@ use sim::StrategyKind;
 use crate::cli::{ImportArgs, ReplayArgs};
 use crate::exit::{CliError, Exit};
 use crate::output::write_json;
+use crate::replay_search::{PlacementSearch, PLACEMENT_RUNS};
 use crate::scenario::results::CallResult;
 use crate::scenario::Scenario;
 use crate::session::{self, Capture, Executed, Resolved};
+use crate::strace::placement::Placement;
 use crate::strace::{self, Import, ImportOptions, Recorded};
 
 /// The most runs the schedule search makes.
@@ -35,11 +37,13 @@ pub fn import(args: &ImportArgs, out: &mut dyn Write) -> Result<Exit, CliError> 
         crate::output::check_output("-o", output, Some(path), &[])?;
     }
     let text = read(&args.file)?;
+    let placement = parse_placement(args.place.as_deref())?.unwrap_or_default();
     let import = strace::import(
         &text,
         &args.file,
         &ImportOptions {
             keep_going: args.keep_going,
+            placement,
         },
     )
     .map_err(|e| CliError::usage(e.message))?;
@@ -62,6 +66,11 @@ pub fn import(args: &ImportArgs, out: &mut dyn Write) -> Result<Exit, CliError> 
         }
     }
     Ok(Exit::Clean)
+}
+
+fn parse_placement(text: Option<&str>) -> Result<Option<Placement>, CliError> {
+    text.map(|t| Placement::parse(t).map_err(|e| CliError::usage(format!("--place: {e}"))))
+        .transpose()
 }
 
 fn read(file: &str) -> Result<String, CliError> {
@@ -98,22 +107,64 @@ fn write_summary(out: &mut dyn Write, file: &str, import: &Import) -> Result<(),
 }
 
 /// What one run of the imported scenario says about the recording.
-struct Comparison {
-    matched: usize,
-    mismatched: usize,
-    epoll_mismatched: usize,
+pub(crate) struct Comparison {
+    pub(crate) matched: usize,
+    pub(crate) mismatched: usize,
+    pub(crate) epoll_mismatched: usize,
     /// The first mismatch in the recording's order: (recorded, simulated text, why).
-    first: Option<(Recorded, String, String)>,
+    pub(crate) first: Option<(Recorded, String, String)>,
     /// Recorded calls (in order) matched before the first mismatch.
-    prefix: usize,
+    pub(crate) prefix: usize,
     /// The first [`MISMATCHES_SHOWN`] mismatches after the first.
-    more: Vec<(Recorded, String, String)>,
+    pub(crate) more: Vec<(Recorded, String, String)>,
+}
+
+/// The recording imported under one placement, run once with the options given, and
+/// compared with the recording.
+pub(crate) struct Attempt {
+    pub(crate) placement: Placement,
+    pub(crate) import: Import,
+    pub(crate) scenario: Scenario,
+    pub(crate) resolved: Resolved,
+    pub(crate) run: Executed,
+    pub(crate) comparison: Comparison,
+}
+
+impl Attempt {
+    pub(crate) fn make(
+        text: &str,
+        args: &ReplayArgs,
+        placement: Placement,
+        common: &crate::cli::CommonOpts,
+    ) -> Result<Attempt, CliError> {
+        let import = strace::import(
+            text,
+            &args.input,
+            &ImportOptions {
+                keep_going: args.keep_going,
+                placement: placement.clone(),
+            },
+        )
+        .map_err(|e| CliError::usage(e.message))?;
+        let scenario = session::parse(&args.input, &import.scenario)?;
+        let resolved = session::resolve(&scenario, common)?;
+        let run = session::execute_resolved(&scenario, &resolved, Capture::Results)?;
+        let comparison = compare(&import, &run);
+        Ok(Attempt {
+            placement,
+            import,
+            scenario,
+            resolved,
+            run,
+            comparison,
+        })
+    }
 }
 
 /// How many mismatches the text report lists.
 pub const MISMATCHES_SHOWN: usize = 10;
 
-fn compare(import: &Import, run: &Executed) -> Comparison {
+pub(crate) fn compare(import: &Import, run: &Executed) -> Comparison {
     let mut by_line: std::collections::BTreeMap<u32, &CallResult> =
         std::collections::BTreeMap::new();
     for call in run.results.calls() {
@@ -271,18 +322,28 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
         ));
     }
     let started = Instant::now();
-    let import = strace::import(
-        text,
-        &args.input,
-        &ImportOptions {
-            keep_going: args.keep_going,
-        },
-    )
-    .map_err(|e| CliError::usage(e.message))?;
-    let scenario = session::parse(&args.input, &import.scenario)?;
-    let resolved = session::resolve(&scenario, &args.common)?;
-    let run = session::execute_resolved(&scenario, &resolved, Capture::Results)?;
-    let mut comparison = compare(&import, &run);
+    let given = parse_placement(args.place.as_deref())?;
+    let mut attempt = Attempt::make(text, args, given.clone().unwrap_or_default(), &args.common)?;
+    // The speed is that of one import and one replay, whatever the searches add.
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut placed = None;
+    if attempt.comparison.mismatched > 0
+        && given.is_none()
+        && args.common.strategy.is_none()
+        && attempt.import.outside_events > 0
+    {
+        let (found, search) = crate::replay_search::search_placement(text, args, attempt)?;
+        attempt = found;
+        placed = Some(search);
+    }
+    let Attempt {
+        placement,
+        import,
+        scenario,
+        resolved,
+        run,
+        mut comparison,
+    } = attempt;
     let mut chosen = run;
     let mut chosen_seed = None;
     let mut searched = 0;
@@ -295,7 +356,14 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
             chosen_seed = seed;
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    if let (Some(stuck), Some((_, _, why))) = (
+        placed
+            .as_ref()
+            .and_then(|p: &PlacementSearch| p.stuck.as_ref()),
+        comparison.first.as_mut(),
+    ) {
+        why.push_str(&format!("; {stuck}"));
+    }
     let lines_per_sec = if elapsed > 0.0 {
         (import.lines as f64 / elapsed).round() as u64
     } else {
@@ -326,6 +394,9 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
                 "mismatched": comparison.mismatched,
                 "first_mismatch": first,
                 "schedule": schedule,
+                "placement": placement.to_string(),
+                "placement_runs": placed.as_ref().map_or(0, |p| p.runs),
+                "seed": chosen_seed,
                 "lines_per_sec": lines_per_sec,
             }),
         )?;
@@ -337,6 +408,8 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
             &resolved,
             &comparison,
             &schedule,
+            &placement,
+            placed.as_ref(),
             chosen_seed,
             searched,
             lines_per_sec,
@@ -389,6 +462,8 @@ fn write_report(
     resolved: &Resolved,
     c: &Comparison,
     schedule: &str,
+    placement: &Placement,
+    placed: Option<&PlacementSearch>,
     seed: Option<u64>,
     searched: u64,
     lines_per_sec: u64,
@@ -445,6 +520,22 @@ fn write_report(
             recorded_text(r)
         )?;
     }
+    if let Some(p) = placed {
+        writeln!(
+            out,
+            "placement search: {} runs (at most {PLACEMENT_RUNS}); {} calls have outside events landing while they wait{}",
+            p.runs,
+            placement.len(),
+            match (&p.stuck, c.mismatched) {
+                (_, 0) => ": every recorded result matches".to_string(),
+                (Some(_), _) => ": stopped at the first mismatch (why, above)".to_string(),
+                (None, _) => String::new(),
+            }
+        )?;
+    }
+    if !placement.is_empty() {
+        writeln!(out, "placement: {placement}")?;
+    }
     match (seed, searched) {
         (_, 0) => {}
         (Some(seed), _) if c.mismatched == 0 => writeln!(
@@ -457,13 +548,22 @@ fn write_report(
         )?,
     }
     writeln!(out, "schedule: {schedule}")?;
-    if let Some(seed) = seed {
-        writeln!(
-            out,
-            "explore from it: epsim import {} -o R.scn && epsim replay R.scn --schedule {schedule} --seed {seed} --strategy random",
-            session::shell_quote(&args.input)
-        )?;
-    }
+    let file = session::shell_quote(&args.input);
+    let place = if placement.is_empty() {
+        String::new()
+    } else {
+        format!(" --place {placement}")
+    };
+    let kernel = if args.common.kernel.is_some() {
+        format!(" --kernel {kernel}")
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "replay it: epsim import {file}{place} -o R.scn && epsim replay R.scn{kernel} --schedule {schedule}{}",
+        seed.map_or(String::new(), |s| format!(" --seed {s} --strategy random"))
+    )?;
     writeln!(out, "speed: {lines_per_sec} lines/s (import and replay)")?;
     writeln!(
         out,

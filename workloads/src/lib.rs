@@ -23,7 +23,8 @@
 //! - [`snapshot_cmd`] — `epsim snapshot`: event-order snapshots of a directory of scenarios
 //! - [`snapshot_file`] — insta's `.snap` file format, read and written
 //! - [`gen_cmd`] — `epsim gen`: totalmess.c and epwbench.c as scenarios
-//! - [`import_cmd`] — `epsim import` and `epsim replay` of strace recordings
+//! - [`import_cmd`] — `epsim import` and `epsim replay` of strace recordings; [`replay_search`]
+//!   — where the outside events of a recording landed (the placement search)
 //! - [`strace`] — strace output read, and the world it implies written as a scenario
 //! - [`event_order`] — a scenario's event order as the stable text snapshots pin
 //! - [`fold`] — folding repetitive stretches of narration
@@ -71,6 +72,7 @@ pub mod options;
 pub mod output;
 pub mod record;
 pub mod replay_cmd;
+pub mod replay_search;
 pub mod run_cmd;
 pub mod scenario;
 pub mod session;

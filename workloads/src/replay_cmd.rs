@@ -206,6 +206,11 @@ fn strace_text(args: &ReplayArgs) -> Result<Option<String>, CliError> {
     if args.keep_going {
         return Err(CliError::usage("--keep-going is for strace recordings"));
     }
+    if args.place.is_some() {
+        return Err(CliError::usage(
+            "--place is for strace recordings (a scenario imported with --place has its events placed already)",
+        ));
+    }
     Ok(None)
 }
 

@@ -82,6 +82,15 @@ fn the_ready_list_drawn_at_each_step_is_the_one_in_memory() {
     browser.open(&page).unwrap();
     assert_eq!(cursor(&mut browser), 0);
     let mut non_empty = 0;
+    // The epitem the run frees (EPOLL_CTL_DEL): its callback must be named as its
+    // own while it is on a wait queue, not as a freed item.
+    let freed_item = trace
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix("  kmem_cache_free(epi_cache, "))
+        .map(|rest| rest.trim_end_matches(')').to_string())
+        .expect("seed case 2 frees an epitem");
+    let mut freed_callback_shown = false;
     // Walk the whole run with the arrow key, comparing the drawn ready list with the
     // one rebuilt from the run's memory after the same record.
     for record in 0..trace.records.len() {
@@ -99,8 +108,21 @@ fn the_ready_list_drawn_at_each_step_is_the_one_in_memory() {
             .eval("document.querySelector('#pane0 .now .line').textContent")
             .unwrap();
         assert_eq!(line.as_str().unwrap(), trace.lines[record]);
+        let queues = browser
+            .eval("[...document.querySelectorAll('#pane0 .waitqueues td')].map(e => e.textContent).join(' | ')")
+            .unwrap();
+        let queues = queues.as_str().unwrap();
+        assert!(
+            !queues.contains("freed") && !queues.contains("did not name"),
+            "at record {record}: {queues}"
+        );
+        freed_callback_shown |= queues.contains(&format!("ep_poll_callback({freed_item})"));
         browser.key("ArrowRight").unwrap();
     }
+    assert!(
+        freed_callback_shown,
+        "the callback of {freed_item} was never drawn on a wait queue"
+    );
     assert!(
         non_empty > 10,
         "the ready list was non-empty at {non_empty} records only"
@@ -195,7 +217,14 @@ fn diff_marks_the_differing_events_and_the_tour_pages_open_with_their_claims() {
         aside
             .as_str()
             .unwrap()
-            .contains("another epoll_wait on the same set"),
+            .contains("paraphrased: Another epoll_wait on the same set"),
+        "{aside}"
+    );
+    // Beside the paraphrase, the kernel's own comment, attributed.
+    assert!(
+        aside.as_str().unwrap().contains(
+            "“Another parallel epoll_wait() will not get the same result set, since we spliced the ready list before.”— ep_send_events(), fs/eventpoll.c"
+        ),
         "{aside}"
     );
     // The page opens at the first epoll_wait.

@@ -126,7 +126,14 @@ pub fn run(recordings: &[(&str, &str)], inputs: u64, seed: u64) -> FuzzSummary {
         let keep_going = rng.chance(1, 4);
         summary.inputs += 1;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let result = import(&input, name, &ImportOptions { keep_going });
+            let result = import(
+                &input,
+                name,
+                &ImportOptions {
+                    keep_going,
+                    ..ImportOptions::default()
+                },
+            );
             match result {
                 Ok(imported) => match Scenario::parse(name, &imported.scenario) {
                     Ok(_) => Ok(true),

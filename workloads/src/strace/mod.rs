@@ -11,6 +11,7 @@
 pub mod args;
 pub mod fuzz;
 pub mod line;
+pub mod placement;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,9 @@ impl std::fmt::Display for ImportError {
 pub struct ImportOptions {
     /// Skip malformed lines (counted) instead of failing at the first.
     pub keep_going: bool,
+    /// Which outside events land while the call that saw them waits instead of before it
+    /// (empty: all before).
+    pub placement: placement::Placement,
 }
 
 /// One replayed call and what the recording says it returned.
@@ -53,6 +57,9 @@ pub struct Recorded {
     pub events: Option<Vec<(u32, u64)>>,
     /// For `pipe`/`socketpair`: the two descriptors.
     pub fds: Option<[i64; 2]>,
+    /// Outside events the importer placed for this call (the first call that saw them):
+    /// what a [`placement::Placement`] of this call names, in order.
+    pub outside_events: usize,
 }
 
 /// A recording imported as a scenario.

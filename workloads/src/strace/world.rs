@@ -24,6 +24,7 @@ use kernel_model::Errno;
 
 use super::args::{self, O_CLOEXEC, O_NONBLOCK};
 use super::line::{parse_line, LineKind, RawResult};
+use super::placement::{Phase, Placement, WAIT_OFFSET_NS};
 use super::{Import, ImportError, ImportOptions, Recorded};
 
 /// Virtual time between two lines of the recording.
@@ -158,6 +159,8 @@ struct Task {
 
 struct Builder<'a> {
     file: &'a str,
+    /// Which outside events land while their call waits (`placement.rs`).
+    placement: &'a Placement,
     tasks: BTreeMap<u32, Task>,
     task_order: Vec<u32>,
     /// Descriptor tables, by process (tgid).
@@ -185,6 +188,7 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
     let (calls, lines, malformed, first_malformed, exits) = pass_calls(text, file, options)?;
     let mut b = Builder {
         file,
+        placement: &options.placement,
         tasks: BTreeMap::new(),
         task_order: Vec::new(),
         tables: BTreeMap::new(),
@@ -719,6 +723,7 @@ impl Builder<'_> {
             errno,
             events,
             fds,
+            outside_events: 0,
         });
         let start_ns = self.time(call.start_line);
         self.push(
@@ -1788,28 +1793,24 @@ impl Builder<'_> {
                     start_ns,
                     arrivals,
                 } => {
-                    // One handler for all, in the order the call saw them: the ready
-                    // list keeps that order.
-                    let mut actions = Vec::new();
-                    let mut whys: Vec<&str> = Vec::new();
-                    for &a in arrivals {
-                        let arrival = &self.arrivals[a];
-                        actions.extend(self.arrival_actions(arrival));
-                        if !whys.contains(&arrival.why.as_str()) {
-                            whys.push(&arrival.why);
-                        }
+                    // One handler for all that land before the call, in the order the
+                    // call saw them: the ready list keeps that order. Those a placement
+                    // puts inside the call are a second handler, due while it waits.
+                    let line_of = index.and_then(|i| recorded.get(i)).map(|r| r.strace_line);
+                    for phase in [Phase::Before, Phase::Waiting] {
+                        let chosen: Vec<usize> = arrivals
+                            .iter()
+                            .enumerate()
+                            .filter(|&(k, _)| {
+                                line_of.map_or(Phase::Before, |l| self.placement.phase(l, k))
+                                    == phase
+                            })
+                            .map(|(_, &a)| a)
+                            .collect();
+                        self.emit_arrivals(out, line, &pad, &chosen, phase, *start_ns);
                     }
-                    if let (false, Some(&first)) = (actions.is_empty(), arrivals.first()) {
-                        let at = duration(self.arrivals[first].time_ns);
-                        emit(
-                            out,
-                            line,
-                            &format!(
-                                "at {at} {{ {} }}   # outside: {}",
-                                actions.join("; "),
-                                whys.join(", ")
-                            ),
-                        );
+                    if let Some(r) = index.and_then(|i| recorded.get_mut(i)) {
+                        r.outside_events = arrivals.len();
                     }
                     if self.multi_task || !arrivals.is_empty() {
                         emit(out, line, &format!("sleep until {}", duration(*start_ns)));
@@ -1828,6 +1829,43 @@ impl Builder<'_> {
                 }
             }
         }
+    }
+
+    /// One `at` block for `chosen` arrivals: before the call (at the first one's time),
+    /// or [`WAIT_OFFSET_NS`] after the call starts at `start_ns`.
+    fn emit_arrivals(
+        &self,
+        out: &mut String,
+        line: &mut u32,
+        pad: &str,
+        chosen: &[usize],
+        phase: Phase,
+        start_ns: u64,
+    ) {
+        let mut actions = Vec::new();
+        let mut whys: Vec<&str> = Vec::new();
+        for &a in chosen {
+            let arrival = &self.arrivals[a];
+            actions.extend(self.arrival_actions(arrival));
+            if !whys.contains(&arrival.why.as_str()) {
+                whys.push(&arrival.why);
+            }
+        }
+        let (false, Some(&first)) = (actions.is_empty(), chosen.first()) else {
+            return;
+        };
+        let (at, note) = match phase {
+            Phase::Before => (self.arrivals[first].time_ns, "outside"),
+            Phase::Waiting => (start_ns + WAIT_OFFSET_NS, "outside, while the call waits"),
+        };
+        let _ = writeln!(
+            out,
+            "{pad}at {} {{ {} }}   # {note}: {}",
+            duration(at),
+            actions.join("; "),
+            whys.join(", ")
+        );
+        *line += 1;
     }
 
     fn arrival_actions(&self, a: &Arrival) -> Vec<String> {

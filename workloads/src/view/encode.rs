@@ -1,21 +1,29 @@
-//! One run as the page's data: a JSON object of flat tables, small enough for a
-//! 100 000-step run (the page rebuilds the machine from it, keeping checkpoints).
+//! One run as the page's data, small and quick to unpack for a 100 000-step run (the page
+//! rebuilds the machine from it, keeping checkpoints): a JSON header of names and texts
+//! and columns of numbers, packed into bytes, deflated (zlib) and put in the page as
+//! base64. The page inflates it with the browser's own `DecompressionStream` and views
+//! each column in place as a typed array: no number is parsed from text.
 //!
-//! - `step`, `time` and `change_end` are stored as deltas (each value minus the one
-//!   before it); the page adds them up when it loads.
-//! - `records`: one column per field (`step`, `time`, `cpu`, `task`, `irq`, `kind`,
-//!   `line`: an index into `lines`, each distinct narration line once); `kind` is
-//!   [`RecordKind`] as a number.
-//! - `changes`: every observed change as numbers in one flat array, and `change_end[i]`
-//!   the end of the changes seen by the time `i` records were kept (`change_end[0]`: the
-//!   machine as built; the machine after record `c` is the changes before
-//!   `change_end[c + 1]`). A change is an opcode and its operands:
-//!   `0 start layout id` a block allocated; `1 start` freed; `2 word value` stored;
-//!   `3 cpu n (word value)*n` a store buffer; `4 lock n holder*n m waiter*m`;
-//!   `5 queue n (function exclusive)*n`; `6 task status cpu`; `7 cpu task interrupt irqs`
-//!   (-1 for none); `8 location` the source of the last note.
-//! - A value is a number, except that the address of a word is `-(word + 1)` and a value
-//!   past 2^53 is a hex string.
+//! - The bytes: the header's length (u32, little-endian), the header (UTF-8 JSON), then
+//!   each column at the next multiple of 8 bytes, little-endian `i32` or `f64`; the
+//!   header's `columns` lists them in order as `[name, "i32" | "f64", length]`.
+//! - Records, one column per field: `step`, `time` (as deltas: each value minus the one
+//!   before it), `cpu`, `task` (-1: none), `irq`, `kind` ([`RecordKind`] as a number),
+//!   `line` (an index into the header's `lines`, each distinct narration line once).
+//! - `changes`: every observed change as numbers in one column, and `change_end[i]` (as
+//!   deltas) the end of the changes seen by the time `i` records were kept
+//!   (`change_end[0]`: the machine as built; the machine after record `c` is the changes
+//!   before `change_end[c + 1]`). A change is an opcode and its operands: `2 word value`
+//!   stored; `3 cpu n (word value)*n` a store buffer; `4 lock n holder*n m waiter*m`;
+//!   `5 queue n (function exclusive)*n` (a function: an index into `wake_functions`);
+//!   `6 task status cpu`; `7 cpu task interrupt irqs` (-1 for none); `8 location` the
+//!   source of the last note.
+//! - `blocks`: five numbers a block of memory: its first word, its layout (an index into
+//!   `layouts`: kind and field names), its id, the record after which it was allocated
+//!   (-1: as built) and the one after which it was freed (-2: never).
+//! - A value (a stored word, a block's id) is one `i32`: `-(word + 1)` for the address of
+//!   a word, the value itself below 2^30, else `2^30 + i` for the `i`-th entry of the
+//!   header's `big` (a number, or past 2^53 a hex string).
 
 use std::fmt::Write as _;
 
@@ -73,8 +81,8 @@ fn is_syscall_return(line: &str) -> bool {
         && (verb == "returns" || (verb == "fails" && words.next() == Some("with")))
 }
 
-/// Each value minus the one before it (the first as it is): steps, times and change
-/// offsets move little from record to record, so their deltas take a digit or two.
+/// Each value minus the one before it (the first as it is): steps and change offsets
+/// move little from record to record, so their deltas are small numbers that compress well.
 fn deltas(values: impl Iterator<Item = u64>) -> impl Iterator<Item = i64> {
     let mut previous = 0u64;
     values.map(move |value| {
@@ -91,17 +99,65 @@ pub fn json_string(text: &str) -> String {
         .replace("</", "<\\/")
 }
 
-fn push_value(out: &mut String, value: u64, words: usize) {
-    match Word::from_address(value) {
-        Some(word) if (word.0 as usize) < words => {
-            let _ = write!(out, "{}", -(word.0 as i64) - 1);
+/// The first code of a value kept in [`Values::big`]: codes below it are the value itself
+/// (or, negative, a word's address).
+const BIG_VALUE_BASE: i64 = 1 << 30;
+
+/// How the page gets a 64-bit value in one 32-bit number: `-(word + 1)` for the address
+/// of a word, the value itself below 2^30, else `2^30 + i` for the `i`-th entry of a
+/// table of the larger values (a JSON number below 2^53, a hex string above).
+struct Values {
+    words: usize,
+    big: Vec<u64>,
+    index: std::collections::BTreeMap<u64, usize>,
+}
+
+impl Values {
+    fn new(words: usize) -> Values {
+        Values {
+            words,
+            big: Vec::new(),
+            index: std::collections::BTreeMap::new(),
         }
-        _ if value < (1u64 << 53) => {
-            let _ = write!(out, "{value}");
+    }
+
+    fn code(&mut self, value: u64) -> i32 {
+        match Word::from_address(value) {
+            Some(word) if (word.0 as usize) < self.words && (word.0 as i64) < BIG_VALUE_BASE => {
+                -(word.0 as i32) - 1
+            }
+            _ if (value as i64) >= 0 && (value as i64) < BIG_VALUE_BASE => value as i32,
+            _ => {
+                let next = self.big.len();
+                let i = *self.index.entry(value).or_insert(next);
+                if i == next {
+                    self.big.push(value);
+                }
+                (BIG_VALUE_BASE + i as i64) as i32
+            }
         }
-        _ => {
-            let _ = write!(out, "\"{value:#x}\"");
+    }
+
+    fn json(&self) -> String {
+        let mut out = String::from("[");
+        for (i, &value) in self.big.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_value(&mut out, value);
         }
+        out.push(']');
+        out
+    }
+}
+
+/// A value as the page shows it when it is not an address: a number, or past 2^53 (where
+/// JavaScript numbers lose digits) a hex string.
+fn push_json_value(out: &mut String, value: u64) {
+    if value < (1u64 << 53) {
+        let _ = write!(out, "{value}");
+    } else {
+        let _ = write!(out, "\"{value:#x}\"");
     }
 }
 
@@ -134,15 +190,95 @@ fn string_array(out: &mut String, items: impl IntoIterator<Item = impl AsRef<str
     out.push(']');
 }
 
-fn number_array<T: std::fmt::Display>(out: &mut String, items: impl IntoIterator<Item = T>) {
-    out.push('[');
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+/// One column of numbers of the binary part.
+enum Column {
+    Int32(Vec<i32>),
+    Float64(Vec<f64>),
+}
+
+/// A pane's data: a JSON header and numeric columns, packed as the page unpacks them
+/// (see the module comment).
+struct Packed {
+    header: String,
+    columns: Vec<(&'static str, Column)>,
+}
+
+impl Packed {
+    /// The header (with the columns' table appended) and the columns, deflated (zlib)
+    /// and in base64.
+    fn finish(mut self) -> String {
+        self.header.push_str(",\"columns\":[");
+        for (i, (name, column)) in self.columns.iter().enumerate() {
+            if i > 0 {
+                self.header.push(',');
+            }
+            let (kind, len) = match column {
+                Column::Int32(v) => ("i32", v.len()),
+                Column::Float64(v) => ("f64", v.len()),
+            };
+            let _ = write!(self.header, "[\"{name}\",\"{kind}\",{len}]");
         }
-        let _ = write!(out, "{item}");
+        self.header.push_str("]}");
+        let mut bytes = Vec::with_capacity(
+            8 + self.header.len()
+                + self
+                    .columns
+                    .iter()
+                    .map(|(_, c)| match c {
+                        Column::Int32(v) => 4 * v.len() + 8,
+                        Column::Float64(v) => 8 * v.len() + 8,
+                    })
+                    .sum::<usize>(),
+        );
+        bytes.extend_from_slice(&(self.header.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(self.header.as_bytes());
+        for (_, column) in &self.columns {
+            // Each column starts at a multiple of 8 bytes, so that the page can view it
+            // in place as a typed array.
+            bytes.resize(bytes.len().next_multiple_of(8), 0);
+            match column {
+                Column::Int32(values) => {
+                    for value in values {
+                        bytes.extend_from_slice(&value.to_le_bytes());
+                    }
+                }
+                Column::Float64(values) => {
+                    for value in values {
+                        bytes.extend_from_slice(&value.to_le_bytes());
+                    }
+                }
+            }
+        }
+        let deflated = miniz_oxide::deflate::compress_to_vec_zlib(&bytes, COMPRESSION_LEVEL);
+        base64(&deflated)
     }
-    out.push(']');
+}
+
+/// zlib's level: 6 (its default) takes twice as long as 3 on a 100 000-step run's 20 MB
+/// of columns and makes the file about a tenth smaller; the page's time to open depends
+/// on the file's size far less than on the work of decoding it.
+const COMPRESSION_LEVEL: u8 = 3;
+
+/// Standard base64 with padding (what `atob` and `Uint8Array.fromBase64` read).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Everything a pane shows besides the machine: its title and the run's identity.
@@ -157,7 +293,8 @@ pub struct PaneInfo<'a> {
     pub results: &'a str,
 }
 
-/// One run as the page's JSON. `executed` must carry a trace with observations.
+/// One run as the page's data (see the module comment): base64 text to put in the page.
+/// `executed` must carry a trace with observations.
 pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
     let trace = executed
         .trace
@@ -174,11 +311,12 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
         })
         .max()
         .unwrap_or(0);
-    let mut out = String::with_capacity(64 * trace.records.len() + 1024);
-    out.push('{');
+    let mut values = Values::new(words);
+    let records = &trace.records;
+    let mut header = String::with_capacity(info.results.len() + 256 * 1024);
     let _ = write!(
-        out,
-        "\"title\":{},\"options\":{},\"scenario\":{},\"schedule\":{},\"hash\":\"{:016x}\",\"results\":{},\"cpus\":{},\"words\":{words},",
+        header,
+        "{{\"title\":{},\"options\":{},\"scenario\":{},\"schedule\":{},\"hash\":\"{:016x}\",\"results\":{},\"cpus\":{},\"words\":{words}",
         json_string(info.title),
         json_string(info.options),
         json_string(info.scenario),
@@ -187,52 +325,190 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
         json_string(info.results),
         executed.options.machine.cpus,
     );
-    // Records, column by column.
-    let records = &trace.records;
-    out.push_str("\"records\":{\"step\":");
-    number_array(&mut out, deltas(records.iter().map(|r| r.step)));
-    out.push_str(",\"time\":");
-    number_array(&mut out, deltas(records.iter().map(|r| r.time_ns)));
-    out.push_str(",\"cpu\":");
-    number_array(&mut out, records.iter().map(|r| r.cpu.0));
-    out.push_str(",\"task\":");
-    number_array(
-        &mut out,
-        records.iter().map(|r| r.task.map_or(-1, |t| t.0 as i64)),
-    );
-    out.push_str(",\"irq\":");
-    number_array(&mut out, records.iter().map(|r| r.in_interrupt as u8));
-    out.push_str(",\"kind\":");
-    number_array(
-        &mut out,
-        records
-            .iter()
-            .zip(&trace.lines)
-            .map(|(r, line)| record_kind(&r.event, line) as u8),
-    );
+    let mut columns: Vec<(&'static str, Column)> = Vec::new();
+    let int32 = |values: Vec<i64>| Column::Int32(values.into_iter().map(|v| v as i32).collect());
+    columns.push((
+        "step",
+        int32(deltas(records.iter().map(|r| r.step)).collect()),
+    ));
+    // Times as deltas too, in doubles: a sleep can jump further than 2^31 ns.
+    columns.push((
+        "time",
+        Column::Float64(
+            deltas(records.iter().map(|r| r.time_ns))
+                .map(|d| d as f64)
+                .collect(),
+        ),
+    ));
+    columns.push((
+        "cpu",
+        Column::Int32(records.iter().map(|r| r.cpu.0 as i32).collect()),
+    ));
+    columns.push((
+        "task",
+        Column::Int32(
+            records
+                .iter()
+                .map(|r| r.task.map_or(-1, |t| t.0 as i32))
+                .collect(),
+        ),
+    ));
+    columns.push((
+        "irq",
+        Column::Int32(records.iter().map(|r| r.in_interrupt as i32).collect()),
+    ));
+    columns.push((
+        "kind",
+        Column::Int32(
+            records
+                .iter()
+                .zip(&trace.lines)
+                .map(|(r, line)| record_kind(&r.event, line) as i32)
+                .collect(),
+        ),
+    ));
     // Narration repeats itself (the same lock taken again and again): each distinct line
     // once, and the records' lines as indices into that table.
     let mut lines = Interner::default();
-    let line_indices: Vec<usize> = trace.lines.iter().map(|l| lines.intern(l)).collect();
-    out.push_str(",\"line\":");
-    number_array(&mut out, line_indices);
-    out.push_str(",\"lines\":");
-    string_array(&mut out, &lines.strings);
-    out.push_str("},");
-    // Changes.
-    let mut layouts = Interner::default();
-    let mut layout_list: Vec<(&str, &[&str])> = Vec::new();
-    let mut locations = Interner::default();
-    let mut change_end = vec![0usize; records.len() + 1];
-    out.push_str("\"changes\":[");
-    let mut first = true;
-    let mut count = 0usize;
-    for observation in &observed.observations {
-        if !first {
-            out.push(',');
+    columns.push((
+        "line",
+        Column::Int32(trace.lines.iter().map(|l| lines.intern(l) as i32).collect()),
+    ));
+    header.push_str(",\"lines\":");
+    string_array(&mut header, &lines.strings);
+    let log = encode_changes(observed, records.len(), &mut values);
+    columns.push(("changes", Column::Int32(log.changes)));
+    columns.push((
+        "change_end",
+        int32(deltas(log.change_end.iter().map(|&e| e as u64)).collect()),
+    ));
+    columns.push(("blocks", Column::Int32(log.blocks)));
+    header.push_str(",\"layouts\":[");
+    for (i, (kind, fields)) in log.layouts.iter().enumerate() {
+        if i > 0 {
+            header.push(',');
         }
-        first = false;
-        let before = out.len();
+        let _ = write!(header, "[{},", json_string(kind));
+        string_array(&mut header, fields.iter());
+        header.push(']');
+    }
+    header.push_str("],\"locations\":");
+    string_array(&mut header, &log.locations);
+    header.push_str(",\"locks\":[");
+    for (i, (name, kind)) in observed.locks.iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        let _ = write!(header, "[{},{}]", json_string(name), json_string(kind));
+    }
+    header.push_str("],\"contexts\":");
+    string_array(&mut header, &observed.contexts);
+    header.push_str(",\"tasks\":");
+    string_array(&mut header, &observed.tasks);
+    header.push_str(",\"waitqueues\":");
+    string_array(&mut header, &observed.waitqueues);
+    header.push_str(",\"wake_functions\":[");
+    for (i, (_, function)) in observed.wake_functions.iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        let _ = write!(
+            header,
+            "[{},{}]",
+            json_string(&function.text),
+            function
+                .item
+                .as_deref()
+                .map_or("null".to_string(), json_string)
+        );
+    }
+    header.push_str("],\"lists\":[");
+    for (i, list) in observed.lists.iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        let (shape, link, inactive) = match list.shape {
+            kernel_model::view_layout::ListShape::Double => ("double", "", "null".to_string()),
+            kernel_model::view_layout::ListShape::Chain { link, inactive } => {
+                let mut value = String::new();
+                push_json_value(&mut value, inactive);
+                ("chain", link, value)
+            }
+        };
+        let _ = write!(
+            header,
+            "{{\"kind\":{},\"field\":{},\"title\":{},\"shape\":\"{shape}\",\"link\":{},\"inactive\":{inactive}}}",
+            json_string(list.kind),
+            json_string(list.field),
+            json_string(list.title),
+            json_string(link),
+        );
+    }
+    header.push(']');
+    if let Some(item) = &observed.item {
+        let _ = write!(
+            header,
+            ",\"item\":{{\"kind\":{},\"mask\":{},\"links\":",
+            json_string(item.kind),
+            json_string(item.mask_field)
+        );
+        string_array(&mut header, item.links.iter());
+        header.push('}');
+    }
+    // Reports, each at the last record of its step or before it.
+    header.push_str(",\"reports\":[");
+    for (i, report) in executed.violations().iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        let record = records
+            .iter()
+            .rposition(|r| r.step <= report.step)
+            .unwrap_or(0);
+        let _ = write!(
+            header,
+            "{{\"record\":{record},\"step\":{},\"kind\":{},\"message\":{},\"details\":",
+            report.step,
+            json_string(&report.kind.to_string()),
+            json_string(&report.message)
+        );
+        string_array(&mut header, &report.details);
+        header.push('}');
+    }
+    header.push(']');
+    let _ = write!(header, ",\"big\":{}", values.json());
+    Packed { header, columns }.finish()
+}
+
+/// The change log as the page reads it.
+struct ChangeLog {
+    /// Opcodes and operands (see the module comment).
+    changes: Vec<i32>,
+    /// `change_end[i]`: the length of `changes` once `i` records were kept.
+    change_end: Vec<usize>,
+    /// Five numbers a block: start word, layout, id (a value code), the record after
+    /// which it was allocated (-1: as built), the record after which it was freed
+    /// (-2: never).
+    blocks: Vec<i32>,
+    layouts: Vec<(&'static str, &'static [&'static str])>,
+    locations: Vec<String>,
+}
+
+fn encode_changes(observed: &Observed, records: usize, values: &mut Values) -> ChangeLog {
+    let mut log = ChangeLog {
+        changes: Vec::with_capacity(4 * observed.observations.len()),
+        change_end: vec![0usize; records + 1],
+        blocks: Vec::new(),
+        layouts: Vec::new(),
+        locations: Vec::new(),
+    };
+    let mut layouts = Interner::default();
+    let mut locations = Interner::default();
+    // The block that starts at a word (the last allocated there).
+    let mut block_at: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+    let c = &mut log.changes;
+    for observation in &observed.observations {
+        let after = observation.after_records.min(records);
         match &observation.change {
             Change::Alloc {
                 start,
@@ -242,23 +518,30 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
             } => {
                 let key = format!("{kind}\u{0}{}", fields.join("\u{0}"));
                 let layout = layouts.intern(&key);
-                if layout == layout_list.len() {
-                    layout_list.push((kind, fields));
+                if layout == log.layouts.len() {
+                    log.layouts.push((kind, fields));
                 }
-                let _ = write!(out, "0,{},{layout},{id}", start.0);
+                block_at.insert(start.0, log.blocks.len() / 5);
+                log.blocks.extend([
+                    start.0 as i32,
+                    layout as i32,
+                    values.code(*id),
+                    after as i32 - 1,
+                    -2,
+                ]);
             }
             Change::Free { start } => {
-                let _ = write!(out, "1,{}", start.0);
+                if let Some(&block) = block_at.get(&start.0) {
+                    log.blocks[5 * block + 4] = after as i32 - 1;
+                }
             }
             Change::Store { word, value } => {
-                let _ = write!(out, "2,{},", word.0);
-                push_value(&mut out, *value, words);
+                c.extend([2, word.0 as i32, values.code(*value)]);
             }
             Change::Buffer { cpu, stores } => {
-                let _ = write!(out, "3,{},{}", cpu.0, stores.len());
+                c.extend([3, cpu.0 as i32, stores.len() as i32]);
                 for store in stores {
-                    let _ = write!(out, ",{},", store.word.0);
-                    push_value(&mut out, store.value, words);
+                    c.extend([store.word.0 as i32, values.code(store.value)]);
                 }
             }
             Change::Lock {
@@ -266,24 +549,20 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
                 holders,
                 waiters,
             } => {
-                let _ = write!(out, "4,{},{}", lock.0, holders.len());
-                for holder in holders {
-                    let _ = write!(out, ",{}", holder.0);
-                }
-                let _ = write!(out, ",{}", waiters.len());
-                for waiter in waiters {
-                    let _ = write!(out, ",{}", waiter.0);
-                }
+                c.extend([4, lock.0 as i32, holders.len() as i32]);
+                c.extend(holders.iter().map(|h| h.0 as i32));
+                c.push(waiters.len() as i32);
+                c.extend(waiters.iter().map(|w| w.0 as i32));
             }
             Change::WaitQueue { queue, entries } => {
-                let _ = write!(out, "5,{},{}", queue.0, entries.len());
+                c.extend([5, queue.0 as i32, entries.len() as i32]);
                 for entry in entries {
                     let function = observed
                         .wake_functions
                         .iter()
                         .position(|(f, _)| *f == entry.func)
-                        .map_or(-1, |p| p as i64);
-                    let _ = write!(out, ",{function},{}", entry.exclusive as u8);
+                        .map_or(-1, |p| p as i32);
+                    c.extend([function, entry.exclusive as i32]);
                 }
             }
             Change::Task { task, status, cpu } => {
@@ -293,7 +572,7 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
                     sim::cpu::TaskStatus::Sleeping => 2,
                     sim::cpu::TaskStatus::Exited => 3,
                 };
-                let _ = write!(out, "6,{},{status},{}", task.0, cpu.0);
+                c.extend([6, task.0 as i32, status, cpu.0 as i32]);
             }
             Change::Cpu {
                 cpu,
@@ -301,109 +580,24 @@ pub fn encode_run(executed: &Executed, info: &PaneInfo<'_>) -> String {
                 interrupt,
                 irqs_enabled,
             } => {
-                let _ = write!(
-                    out,
-                    "7,{},{},{},{}",
-                    cpu.0,
-                    task.map_or(-1, |t| t.0 as i64),
-                    interrupt.map_or(-1, |c| c.0 as i64),
-                    *irqs_enabled as u8
-                );
+                c.extend([
+                    7,
+                    cpu.0 as i32,
+                    task.map_or(-1, |t| t.0 as i32),
+                    interrupt.map_or(-1, |x| x.0 as i32),
+                    *irqs_enabled as i32,
+                ]);
             }
             Change::Location { location } => {
                 let text = format!("{}:{}", location.file(), location.line());
-                let index = locations.intern(&text);
-                let _ = write!(out, "8,{index}");
+                c.extend([8, locations.intern(&text) as i32]);
             }
         }
-        count += out[before..].split(',').count();
-        change_end[observation.after_records.min(records.len())] = count;
+        log.change_end[after] = c.len();
     }
-    for i in 1..change_end.len() {
-        change_end[i] = change_end[i].max(change_end[i - 1]);
+    for i in 1..log.change_end.len() {
+        log.change_end[i] = log.change_end[i].max(log.change_end[i - 1]);
     }
-    out.push_str("],\"change_end\":");
-    number_array(&mut out, deltas(change_end.iter().map(|&e| e as u64)));
-    out.push_str(",\"layouts\":[");
-    for (i, (kind, fields)) in layout_list.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "[{},", json_string(kind));
-        string_array(&mut out, fields.iter());
-        out.push(']');
-    }
-    out.push_str("],\"locations\":");
-    string_array(&mut out, &locations.strings);
-    out.push_str(",\"locks\":[");
-    for (i, (name, kind)) in observed.locks.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "[{},{}]", json_string(name), json_string(kind));
-    }
-    out.push_str("],\"contexts\":");
-    string_array(&mut out, &observed.contexts);
-    out.push_str(",\"tasks\":");
-    string_array(&mut out, &observed.tasks);
-    out.push_str(",\"waitqueues\":");
-    string_array(&mut out, &observed.waitqueues);
-    out.push_str(",\"wake_functions\":");
-    string_array(&mut out, observed.wake_functions.iter().map(|(_, t)| t));
-    out.push_str(",\"lists\":[");
-    for (i, list) in observed.lists.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let (shape, link, inactive) = match list.shape {
-            kernel_model::view_layout::ListShape::Double => ("double", "", String::new()),
-            kernel_model::view_layout::ListShape::Chain { link, inactive } => {
-                let mut value = String::new();
-                push_value(&mut value, inactive, 0);
-                ("chain", link, value)
-            }
-        };
-        let _ = write!(
-            out,
-            "{{\"kind\":{},\"field\":{},\"title\":{},\"shape\":\"{shape}\",\"link\":{},\"inactive\":{}}}",
-            json_string(list.kind),
-            json_string(list.field),
-            json_string(list.title),
-            json_string(link),
-            if inactive.is_empty() { "null".to_string() } else { inactive }
-        );
-    }
-    out.push(']');
-    if let Some(item) = &observed.item {
-        let _ = write!(
-            out,
-            ",\"item\":{{\"kind\":{},\"mask\":{},\"links\":",
-            json_string(item.kind),
-            json_string(item.mask_field)
-        );
-        string_array(&mut out, item.links.iter());
-        out.push('}');
-    }
-    // Reports, each at the first record of its step (or the last record).
-    out.push_str(",\"reports\":[");
-    for (i, report) in executed.violations().iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let record = records
-            .iter()
-            .rposition(|r| r.step <= report.step)
-            .unwrap_or(0);
-        let _ = write!(
-            out,
-            "{{\"record\":{record},\"step\":{},\"kind\":{},\"message\":{},\"details\":",
-            report.step,
-            json_string(&report.kind.to_string()),
-            json_string(&report.message)
-        );
-        string_array(&mut out, &report.details);
-        out.push('}');
-    }
-    out.push_str("]}");
-    out
+    log.locations = locations.strings;
+    log
 }

@@ -1,7 +1,7 @@
 //! What a watched run leaves for its view besides the trace records: the machine's log
 //! of changes (`sim::observe`) and the names the page shows for the ids in it.
 
-use kernel_model::view_layout::{self, ItemDescription, ListDescription};
+use kernel_model::view_layout::{self, ItemDescription, ListDescription, WakeFunctionName};
 use kernel_model::World;
 use sim::observe::{Change, Observation};
 use sim::waitq::WakeFunction;
@@ -20,8 +20,8 @@ pub struct Observed {
     pub tasks: Vec<String>,
     /// Each wait queue's name (its lock's: `pipe6->wait`), by wait-queue id.
     pub waitqueues: Vec<String>,
-    /// Every wake function a wait-queue entry had, described in kernel terms.
-    pub wake_functions: Vec<(WakeFunction, String)>,
+    /// Every wake function a wait-queue entry had, named as when its entry was made.
+    pub wake_functions: Vec<(WakeFunction, WakeFunctionName)>,
     /// The version's lists and items ([`kernel_model::view_layout`]).
     pub lists: &'static [ListDescription],
     pub item: Option<ItemDescription>,
@@ -76,13 +76,13 @@ pub fn observe_world<G: Granularity>(world: &World<G>) -> Observed {
     drop(locks);
     drop(contexts_slab);
     let kernel = world.kernel();
-    let mut wake_functions: Vec<(WakeFunction, String)> = Vec::new();
+    let mut wake_functions: Vec<(WakeFunction, WakeFunctionName)> = Vec::new();
     for observation in &observations {
         if let Change::WaitQueue { entries, .. } = &observation.change {
             for entry in entries {
                 if !wake_functions.iter().any(|(f, _)| *f == entry.func) {
-                    let text = view_layout::describe_wake_function(&kernel, entry.func);
-                    wake_functions.push((entry.func, text));
+                    let name = view_layout::describe_wake_function(&kernel, entry.func);
+                    wake_functions.push((entry.func, name));
                 }
             }
         }

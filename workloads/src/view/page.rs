@@ -31,7 +31,8 @@ const HELP: &str = "<div class=\"help\" role=\"dialog\"><b>Keys</b><br>\
 <kbd>+</kbd> <kbd>-</kbd> zoom the lanes around the cursor · <kbd>g</kbd> go to a step · <kbd>?</kbd> this help<br>\
 two panes: <kbd>Tab</kbd> the other pane · <kbd>l</kbd> link / unlink the cursors · <kbd>d</kbd> the first divergence</div>";
 
-/// The page of `panes` (each [`crate::view::encode::encode_run`]'s JSON) titled `title`.
+/// The page of `panes` (each [`crate::view::encode::encode_run`]'s packed data) titled
+/// `title`.
 pub fn render(title: &str, panes: &[String], extras: &PageExtras) -> String {
     let mut html = String::with_capacity(panes.iter().map(String::len).sum::<usize>() + 64 * 1024);
     html.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
@@ -65,9 +66,10 @@ pub fn render(title: &str, panes: &[String], extras: &PageExtras) -> String {
             "<script>window.EPSIM_DIVERGENCE=[{a},{b}];</script>"
         ));
     }
-    html.push_str("<script id=\"epsim-data\" type=\"application/json\">[");
-    html.push_str(&panes.join(","));
-    html.push_str("]</script><script>");
+    // Each pane's packed data (base64, no spaces), one after another, space-separated.
+    html.push_str("<script id=\"epsim-data\" type=\"application/octet-stream\">");
+    html.push_str(&panes.join(" "));
+    html.push_str("</script><script>");
     html.push_str(SCRIPT);
     html.push_str("</script></body></html>\n");
     html
