@@ -1033,6 +1033,8 @@ fn perform_in_place(
 /// set) and while a strategy records footprints (it observes each step first).
 #[inline]
 fn step_alone(state: &State, cpu: CpuId, context: ContextId, op: Op) -> bool {
+    // Only the debug builds' cross-check reads the context the walk would run.
+    let _ = context;
     if matches!(op, Op::Lock { .. }) || state.mem.footprint.is_on() || !alone(state, cpu) {
         return false;
     }
