@@ -417,6 +417,19 @@ fn decide(state: &State) -> Result<usize, RunEnd> {
     Ok(choice)
 }
 
+/// Hands one decision to the strategy of the running machine.
+#[inline]
+fn strategy_choose(state: &State, view: &DecisionView<'_>) -> usize {
+    let mut strategy = state
+        .strategy
+        .get()
+        .expect("decisions are made while `Machine::run` runs");
+    // SAFETY: see `Machine::run`: the strategy outlives the run and this is the only
+    // reference to it while `choose` runs; the strategy cannot reach the machine (so
+    // not a decision log borrowed meanwhile).
+    unsafe { strategy.as_mut() }.choose(view)
+}
+
 /// The strategy's choice among the listed actions (decision number `index`).
 #[inline]
 fn ask_strategy(state: &State, exec: &Exec, index: u64) -> usize {
@@ -427,13 +440,7 @@ fn ask_strategy(state: &State, exec: &Exec, index: u64) -> usize {
         last_cpu: exec.last_cpu,
         model: state.config.model,
     };
-    let mut strategy = state
-        .strategy
-        .get()
-        .expect("decisions are made while `Machine::run` runs");
-    // SAFETY: see `Machine::run`: the strategy outlives the run and this is the only
-    // reference to it while `choose` runs.
-    let choice = unsafe { strategy.as_mut() }.choose(&view);
+    let choice = strategy_choose(state, &view);
     assert!(
         choice < exec.views.len(),
         "strategy chose a disabled action"
@@ -1131,13 +1138,7 @@ fn ask_alone(state: &State, cpu: CpuId, op: Op, oldest: Option<Word>, index: u64
         last_cpu: state.exec.borrow().last_cpu,
         model: state.config.model,
     };
-    let mut strategy = state
-        .strategy
-        .get()
-        .expect("decisions are made while `Machine::run` runs");
-    // SAFETY: as in `decide`: one call at a time, while `Machine::run` runs; the
-    // strategy cannot reach the machine (so not the decision log borrowed meanwhile).
-    let choice = unsafe { strategy.as_mut() }.choose(&view);
+    let choice = strategy_choose(state, &view);
     assert!(choice < count, "strategy chose a disabled action");
     choice
 }
