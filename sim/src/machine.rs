@@ -826,23 +826,11 @@ fn list_alone(state: &State) -> bool {
     }
     #[cfg(debug_assertions)]
     {
-        let (views, run_contexts, fingerprint) = {
-            let exec = state.exec.borrow();
-            (
-                exec.views.clone(),
-                exec.run_contexts.clone(),
-                exec.fingerprint,
-            )
-        };
         assert!(
             !dispatch_would_act(state),
             "a CPU alone, yet dispatch would act"
         );
-        assert!(collect_actions(state).is_ok());
-        let exec = state.exec.borrow();
-        assert_eq!(views, exec.views, "listing alone differs from the walk");
-        assert_eq!(run_contexts, exec.run_contexts);
-        assert_eq!(fingerprint, exec.fingerprint);
+        assert_listed_as_by_the_walk(state, "listing alone differs from the walk");
     }
     true
 }
@@ -1188,21 +1176,28 @@ fn relist_after_drain(state: &State, position: usize, cpu: CpuId) -> bool {
     }
     #[cfg(debug_assertions)]
     {
-        let (views, run_contexts, fingerprint) = {
-            let exec = state.exec.borrow();
-            (
-                exec.views.clone(),
-                exec.run_contexts.clone(),
-                exec.fingerprint,
-            )
-        };
-        assert!(collect_actions(state).is_ok());
-        let exec = state.exec.borrow();
-        assert_eq!(views, exec.views, "the drain changed another action");
-        assert_eq!(run_contexts, exec.run_contexts);
-        assert_eq!(fingerprint, exec.fingerprint);
+        assert_listed_as_by_the_walk(state, "the drain changed another action");
     }
     true
+}
+
+/// Debug builds' cross-check of a shortcut: the enabled actions, their contexts and
+/// fingerprint listed without the walk must be exactly what `collect_actions` lists.
+#[cfg(debug_assertions)]
+fn assert_listed_as_by_the_walk(state: &State, what: &str) {
+    let (views, run_contexts, fingerprint) = {
+        let exec = state.exec.borrow();
+        (
+            exec.views.clone(),
+            exec.run_contexts.clone(),
+            exec.fingerprint,
+        )
+    };
+    assert!(collect_actions(state).is_ok());
+    let exec = state.exec.borrow();
+    assert_eq!(views, exec.views, "{what}");
+    assert_eq!(run_contexts, exec.run_contexts, "{what}");
+    assert_eq!(fingerprint, exec.fingerprint, "{what}");
 }
 
 /// Suspends the context stepping in place and lets the executor loop go on.
