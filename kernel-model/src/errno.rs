@@ -25,6 +25,8 @@ pub enum Errno {
     /// A datagram larger than the send buffer allows (`unix_dgram_sendmsg`).
     EMSGSIZE = 90,
     ECONNRESET = 104,
+    /// An address another listening socket has (`listen_on`, as `bind` would say).
+    EADDRINUSE = 98,
     ENOBUFS = 105,
     ENOTCONN = 107,
     /// A datagram sent to a peer that has closed (`unix_dgram_sendmsg`, once).
@@ -32,7 +34,7 @@ pub enum Errno {
 }
 
 impl Errno {
-    pub const ALL: [Errno; 21] = [
+    pub const ALL: [Errno; 22] = [
         Errno::EPERM,
         Errno::ENOENT,
         Errno::EINTR,
@@ -51,6 +53,7 @@ impl Errno {
         Errno::ENOTSOCK,
         Errno::EMSGSIZE,
         Errno::ECONNRESET,
+        Errno::EADDRINUSE,
         Errno::ENOBUFS,
         Errno::ENOTCONN,
         Errno::ECONNREFUSED,
@@ -75,6 +78,7 @@ impl Errno {
             Errno::ELOOP => "ELOOP",
             Errno::ENOTSOCK => "ENOTSOCK",
             Errno::ECONNRESET => "ECONNRESET",
+            Errno::EADDRINUSE => "EADDRINUSE",
             Errno::ENOBUFS => "ENOBUFS",
             Errno::ENOTCONN => "ENOTCONN",
             Errno::EMSGSIZE => "EMSGSIZE",

@@ -367,6 +367,12 @@ pub struct Objects {
     pub opaques: Arena<OpaqueFile>,
     /// Sockets made by `sys_socket_external`, in creation order (their "network" handles).
     pub external_socks: Vec<SockId>,
+    /// Listening addresses (`listen_on`): the opaque file `connect_to` of that address
+    /// queues its connection on — the model's stand-in for the kernel's tables of bound
+    /// and listening sockets (`unix_find_other`, `inet_lookup_listener`). An entry goes
+    /// with its file. Under no lock: only system calls change or read it, each in one
+    /// step.
+    pub listen_addresses: BTreeMap<String, FileId>,
     pub processes: Vec<Process>,
     pub tasks: TaskTable,
     /// Tasks of each process that have not finished; the last one out closes the files.
@@ -406,6 +412,7 @@ impl Default for Objects {
             timerfds: Arena::new("struct timerfd_ctx"),
             opaques: Arena::new("opaque file"),
             external_socks: Vec::new(),
+            listen_addresses: BTreeMap::new(),
             processes: Vec::new(),
             tasks: TaskTable::default(),
             live_tasks: BTreeMap::new(),
@@ -867,6 +874,10 @@ pub struct OpaqueFile {
     pub mask: Word,
     /// Bytes a read may take.
     pub bytes: u64,
-    /// Connections an `accept` may take.
-    pub pending: u64,
+    /// Connections an `accept` may take, oldest first: `None` for one from outside
+    /// (`incoming`: its socket is made when it is accepted), `Some(sock)` for the
+    /// server's end of a pair a traced client made with `connect_to` (a reference held).
+    pub pending: VecDeque<Option<SockId>>,
+    /// The address `listen_on` gave it (an entry of [`Objects::listen_addresses`]).
+    pub address: Option<String>,
 }

@@ -16,20 +16,30 @@
 //! bytes: EAGAIN) and returns zero bytes as content (a recording gives lengths, strace
 //! truncates contents); a write takes every byte; `accept` on an opaque file takes one
 //! pending connection and makes an externally fed socket for it
-//! ([`Kernel::sys_socket_external`]'s kind), or is EAGAIN. The file exists on every
+//! ([`Kernel::sys_socket_external`]'s kind), or is EAGAIN.
+//!
+//! A listening opaque file may also have an address (`listen_on`): a traced client's
+//! `connect_to` of that address makes an AF_UNIX stream pair, keeps one end and queues
+//! the other here for `accept` — a connection whose both ends are in the model. The
+//! queue is one, oldest first, for both kinds of connection. The file exists on every
 //! version (it is not a system call of any kernel: `sys_opaque` is how a scenario gets
 //! one).
+
+use std::collections::VecDeque;
 
 use sim::waitq::WakeMode;
 use sim::{Granularity, Name};
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Kernel;
-use crate::objects::{FileId, FileKind, OpaqueFile, OpaqueId, ProcessId, O_RDWR};
+use crate::objects::{FileId, FileKind, OpaqueFile, OpaqueId, ProcessId, SockId, O_RDWR};
 use crate::poll::{PollTable, POLLIN, POLLRDNORM};
 
 /// The most bytes one opaque file may hold readable (a bound on outside input).
 pub const OPAQUE_BYTES_MAX: u64 = 1 << 40;
+/// The most connections one opaque file may hold waiting for `accept` (more are
+/// dropped, as a full backlog drops a SYN).
+pub const OPAQUE_PENDING_MAX: usize = 1 << 16;
 
 impl<G: Granularity> Kernel<G> {
     fn opaque(&self, id: OpaqueId) -> Option<OpaqueFile> {
@@ -65,7 +75,8 @@ impl<G: Granularity> Kernel<G> {
                 wqh,
                 mask,
                 bytes: 0,
-                pending: 0,
+                pending: VecDeque::new(),
+                address: None,
             },
             step,
         );
@@ -125,7 +136,7 @@ impl<G: Granularity> Kernel<G> {
         } else {
             let taken = o.bytes.min(len as u64);
             self.opaque_update(id, |o| o.bytes -= taken);
-            if o.bytes == taken && o.pending == 0 {
+            if o.bytes == taken && o.pending.is_empty() {
                 let mask = cx.load(o.mask).await;
                 cx.store(o.mask, mask & !u64::from(POLLIN | POLLRDNORM))
                     .await;
@@ -136,23 +147,28 @@ impl<G: Granularity> Kernel<G> {
         result
     }
 
-    /// One pending connection taken (EAGAIN when none is pending); taking the last
-    /// clears EPOLLIN unless bytes are readable. `accept` (syscalls.rs) makes the socket.
-    pub(crate) async fn opaque_take_connection(&self, id: OpaqueId) -> SysResult<()> {
+    /// One pending connection taken, oldest first (EAGAIN when none is pending): `None`
+    /// for one from outside, `Some(sock)` for the server's end of a pair `connect_to`
+    /// queued (the caller takes over its reference). Taking the last clears EPOLLIN
+    /// unless bytes are readable. `accept` (syscalls.rs) makes the socket's file.
+    pub(crate) async fn opaque_take_connection(&self, id: OpaqueId) -> SysResult<Option<SockId>> {
         let o = self.opaque(id).ok_or(Errno::EBADF)?;
         let cx = &self.cx;
         let lock = cx.waitqueue_lock(o.wqh);
         cx.spin_lock_irq(lock).await;
-        let result = if o.pending == 0 {
-            Err(Errno::EAGAIN)
-        } else {
-            self.opaque_update(id, |o| o.pending -= 1);
-            if o.pending == 1 && o.bytes == 0 {
-                let mask = cx.load(o.mask).await;
-                cx.store(o.mask, mask & !u64::from(POLLIN | POLLRDNORM))
-                    .await;
+        let result = match o.pending.front() {
+            None => Err(Errno::EAGAIN),
+            Some(&connection) => {
+                self.opaque_update(id, |o| {
+                    o.pending.pop_front();
+                });
+                if o.pending.len() == 1 && o.bytes == 0 {
+                    let mask = cx.load(o.mask).await;
+                    cx.store(o.mask, mask & !u64::from(POLLIN | POLLRDNORM))
+                        .await;
+                }
+                Ok(connection)
             }
-            Ok(())
         };
         cx.spin_unlock_irq(lock).await;
         result
@@ -177,10 +193,31 @@ impl<G: Granularity> Kernel<G> {
     /// EPOLLIN|EPOLLRDNORM, `wqh` woken.
     pub async fn opaque_incoming(&self, file: FileId) -> bool {
         self.opaque_change(file, "incoming", |o, mask| {
-            o.pending = o.pending.saturating_add(1);
+            if o.pending.len() < OPAQUE_PENDING_MAX {
+                o.pending.push_back(None);
+            }
             mask | POLLIN | POLLRDNORM
         })
         .await
+    }
+
+    /// A traced client's connection (`connect_to`, process context): `sock`, the
+    /// server's end of the pair, is queued for `accept`, EPOLLIN|EPOLLRDNORM, `wqh`
+    /// woken — as `unix_stream_connect` queues its skb on the listener and calls the
+    /// listener's `sk_data_ready`. Whether it was queued (not when the file is not an
+    /// opaque file or its queue is full: the caller then releases `sock`).
+    pub(crate) async fn opaque_connect(&self, file: FileId, sock: SockId) -> bool {
+        let mut queued = false;
+        let changed = self
+            .opaque_change(file, "connect", |o, mask| {
+                if o.pending.len() < OPAQUE_PENDING_MAX {
+                    o.pending.push_back(Some(sock));
+                    queued = true;
+                }
+                mask | POLLIN | POLLRDNORM
+            })
+            .await;
+        changed && queued
     }
 
     /// Under `wqh.lock` (irqsave): `change` updates the counters and says the new mask;
@@ -214,11 +251,19 @@ impl<G: Granularity> Kernel<G> {
         true
     }
 
-    /// The opaque file's release: the context is freed.
+    /// The opaque file's release: its address is free again, connections never accepted
+    /// are released (their clients see the connection closed, as a listener's close
+    /// aborts its queue), and the context is freed.
     pub async fn opaque_release(&self, id: OpaqueId) {
         let Some(o) = self.opaque(id) else {
             return;
         };
+        if let Some(address) = &o.address {
+            self.objects.borrow_mut().listen_addresses.remove(address);
+        }
+        for sock in o.pending.iter().flatten() {
+            self.unix_release_sock(*sock).await;
+        }
         let step = self.cx.step();
         if let Err(error) = self.objects.borrow_mut().opaques.free(id, step) {
             self.report_stale("opaque file", error);

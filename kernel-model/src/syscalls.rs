@@ -1096,9 +1096,11 @@ impl<G: Granularity> Kernel<G> {
         self.objects.borrow_mut().socks.get_mut(sock).ok().map(f)
     }
 
-    /// `accept(fd)`: on an opaque file, one pending connection becomes an externally fed
-    /// socket (EAGAIN when none is pending; taking the last clears EPOLLIN unless bytes
-    /// are readable); on a socket EINVAL (not listening); on anything else ENOTSOCK.
+    /// `accept(fd)`: on an opaque file, one pending connection (oldest first) becomes a
+    /// socket: one from outside an externally fed socket, one a traced client made with
+    /// [`Kernel::sys_connect_to`] the server's end of its pair (EAGAIN when none is
+    /// pending; taking the last clears EPOLLIN unless bytes are readable); on a socket
+    /// EINVAL (not listening); on anything else ENOTSOCK.
     pub async fn sys_accept(&self, fd: i32) -> SysResult<i32> {
         self.cx.syscall("accept").await;
         let result = self.accept(fd).await;
@@ -1118,7 +1120,122 @@ impl<G: Granularity> Kernel<G> {
             _ => Err(Errno::ENOTSOCK),
         };
         self.fput(file).await;
-        result?;
-        self.socket_external().await
+        match result? {
+            None => self.socket_external().await,
+            Some(sock) => self.install_sock(sock, O_RDWR).await,
+        }
+    }
+
+    /// A file for `sock` at the lowest free descriptor (EMFILE: the socket is released
+    /// with its file).
+    async fn install_sock(&self, sock: crate::objects::SockId, access: u32) -> SysResult<i32> {
+        let file = self.alloc_file(FileKind::Socket(sock), self.sock_label(sock).into(), access);
+        let process = self.current_process();
+        match self.install_fd(process, file).await {
+            Ok(fd) => Ok(fd),
+            Err(errno) => {
+                self.fput(file).await;
+                Err(errno)
+            }
+        }
+    }
+
+    /// `listen_on(fd, address)`: the opaque file at `fd` (a listening socket of a
+    /// recording) is found by `address` from now on — what `bind` and `listen` make of
+    /// a socket, collapsed into one call for the model's listener. EBADF, ENOTSOCK (not
+    /// an opaque file), EINVAL (it has an address already), EADDRINUSE (another has
+    /// this one).
+    pub async fn sys_listen_on(&self, fd: i32, address: &str) -> SysResult<()> {
+        self.cx.syscall("listen_on").await;
+        let result = self.listen_on(fd, address).await;
+        self.finish("listen_on", &result, |_| 0);
+        result
+    }
+
+    async fn listen_on(&self, fd: i32, address: &str) -> SysResult<()> {
+        let file = self.fget(fd).await.ok_or(Errno::EBADF)?;
+        let result = match self.with_file(file, |f| f.kind) {
+            Some(FileKind::Opaque(id)) => {
+                let mut objects = self.objects.borrow_mut();
+                let has_one = objects
+                    .opaques
+                    .get(id)
+                    .map_or(true, |o| o.address.is_some());
+                if has_one {
+                    Err(Errno::EINVAL)
+                } else if objects.listen_addresses.contains_key(address) {
+                    Err(Errno::EADDRINUSE)
+                } else {
+                    objects.listen_addresses.insert(address.to_string(), file);
+                    if let Ok(o) = objects.opaques.get_mut(id) {
+                        o.address = Some(address.to_string());
+                    }
+                    Ok(())
+                }
+            }
+            Some(_) => Err(Errno::ENOTSOCK),
+            None => Err(Errno::EBADF),
+        };
+        self.fput(file).await;
+        result
+    }
+
+    /// `connect_to(address)`: a stream socket connected to the listener at `address`
+    /// (`listen_on`), at the lowest free descriptor — `socket()` + `connect()` of a
+    /// client whose server is in the model too, collapsed into one call. The two ends
+    /// are an AF_UNIX stream pair ([`Kernel::unix_socketpair`]): the caller keeps one;
+    /// the other is queued on the listener for `accept`, whose waiters are woken with
+    /// EPOLLIN from this call, in process context (as `unix_stream_connect` calls the
+    /// listener's `sk_data_ready`). So what the client writes the server reads, and a
+    /// close of either end is the other's EOF and EPOLLHUP|EPOLLRDHUP, with AF_UNIX
+    /// semantics also for a TCP connection of a recording (a TCP peer's close is a FIN:
+    /// EPOLLIN|EPOLLRDHUP, no EPOLLHUP until this end shuts down too). ECONNREFUSED when
+    /// nothing listens at `address` (or its queue is full); ENFILE / ENOMEM / EMFILE as
+    /// `socketpair`.
+    pub async fn sys_connect_to(&self, address: &str) -> SysResult<i32> {
+        self.cx.syscall("connect_to").await;
+        let result = self.connect_to(address).await;
+        self.finish("connect_to", &result, |fd| *fd as i64);
+        result
+    }
+
+    async fn connect_to(&self, address: &str) -> SysResult<i32> {
+        let listener = self
+            .objects
+            .borrow()
+            .listen_addresses
+            .get(address)
+            .copied()
+            .ok_or(Errno::ECONNREFUSED)?;
+        // The listener's file stays while the connection is queued on it.
+        self.get_file(listener).await;
+        let result = self.connect_pair(listener).await;
+        self.fput(listener).await;
+        result
+    }
+
+    async fn connect_pair(&self, listener: crate::objects::FileId) -> SysResult<i32> {
+        let client = self.sock_create_typed(false, SockType::Stream)?;
+        let server = match self.sock_create_typed(false, SockType::Stream) {
+            Ok(server) => server,
+            Err(errno) => {
+                self.unix_release_sock(client).await;
+                return Err(errno);
+            }
+        };
+        self.unix_socketpair(client, server).await;
+        let fd = match self.install_sock(client, O_RDWR).await {
+            Ok(fd) => fd,
+            Err(errno) => {
+                self.unix_release_sock(server).await;
+                return Err(errno);
+            }
+        };
+        if !self.opaque_connect(listener, server).await {
+            self.unix_release_sock(server).await;
+            self.close_fd(fd).await.ok();
+            return Err(Errno::ECONNREFUSED);
+        }
+        Ok(fd)
     }
 }

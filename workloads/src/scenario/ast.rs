@@ -231,11 +231,13 @@ pub enum SyscallName {
     Accept,
     Poll,
     Join,
+    ListenOn,
+    ConnectTo,
 }
 
 impl SyscallName {
     /// (name, fewest arguments, most arguments)
-    pub const ALL: [(SyscallName, &'static str, usize, usize); 31] = [
+    pub const ALL: [(SyscallName, &'static str, usize, usize); 33] = [
         (SyscallName::EpollCreate, "epoll_create", 1, 1),
         (SyscallName::EpollCtl, "epoll_ctl", 3, 5),
         (SyscallName::EpollWait, "epoll_wait", 3, 6),
@@ -272,6 +274,8 @@ impl SyscallName {
         (SyscallName::Accept, "accept", 1, 1),
         (SyscallName::Poll, "poll", 3, 3),
         (SyscallName::Join, "join", 1, 1),
+        (SyscallName::ListenOn, "listen_on", 2, 2),
+        (SyscallName::ConnectTo, "connect_to", 1, 1),
     ];
 
     pub fn parse(name: &str) -> Option<(SyscallName, usize, usize)> {

@@ -944,6 +944,12 @@ impl<G: Granularity> Interp<G> {
             (SyscallName::Open, Args::Path(path)) => Out::fd(k.sys_open(&path).await),
             (SyscallName::Opaque, Args::Path(label)) => Out::fd(k.sys_opaque(&label).await),
             (SyscallName::Accept, Args::Ints(v)) => Out::fd(k.sys_accept(v[0] as i32).await),
+            (SyscallName::ListenOn, Args::FdPath { fd, path }) => {
+                Out::unit(k.sys_listen_on(fd, &path).await)
+            }
+            (SyscallName::ConnectTo, Args::Path(address)) => {
+                Out::fd(k.sys_connect_to(&address).await)
+            }
             (SyscallName::Kill, Args::Task(task)) => Out::unit(k.sys_kill(task).await),
             (SyscallName::Join, Args::Task(task)) => Out::unit(self.join(task).await),
             (SyscallName::Poll, Args::Ints(v)) => {
@@ -1097,9 +1103,17 @@ impl<G: Granularity> Interp<G> {
                 let data = self.bytes(env, &a[1])?;
                 Args::Write { fd, data }
             }
-            SyscallName::Open | SyscallName::Opaque => {
+            SyscallName::Open | SyscallName::Opaque | SyscallName::ConnectTo => {
                 let path = self.bytes(env, &a[0])?;
                 Args::Path(String::from_utf8_lossy(&path).into_owned())
+            }
+            SyscallName::ListenOn => {
+                let fd = self.int32(env, &a[0])?;
+                let path = self.bytes(env, &a[1])?;
+                Args::FdPath {
+                    fd,
+                    path: String::from_utf8_lossy(&path).into_owned(),
+                }
             }
             SyscallName::Kill | SyscallName::Join => {
                 let Some(task) = &call.task else {
@@ -2111,6 +2125,11 @@ enum Args {
         data: Vec<u8>,
     },
     Path(String),
+    /// A descriptor and an address (`listen_on`).
+    FdPath {
+        fd: i32,
+        path: String,
+    },
     Task(TaskId),
 }
 
