@@ -56,4 +56,10 @@ redis-benchmark -p 18084 -n 300 -c 6 -t get,set -q > /dev/null
 redis-cli -p 18084 shutdown nosave > /dev/null 2>&1 || true
 wait || true
 scrub "$work/redis6.strace" redis-clients.strace
+
+# 7. an asyncio echo server on an AF_UNIX path with 4 clients it forks itself: both ends
+#    of every connection are traced, so the replay joins them (docs/recordings.md,
+#    "Connections between traced processes").
+strace -f -yy -tt -T -o "$work/joined.strace" "$PY" joined_echo.py "$work/echo.sock" 4
+scrub "$work/joined.strace" joined-echo.strace
 ls -l *.strace

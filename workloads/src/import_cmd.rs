@@ -85,6 +85,15 @@ fn read(file: &str) -> Result<String, CliError> {
     })
 }
 
+/// How the recording's stream connections were rebuilt: joined (both ends traced, one
+/// connected pair in the model) or with one end fed from outside.
+fn connections_line(import: &Import) -> String {
+    format!(
+        "connections: {} joined (both ends traced), {} with a peer outside",
+        import.joined_connections, import.outside_connections
+    )
+}
+
 fn write_summary(out: &mut dyn Write, file: &str, import: &Import) -> Result<(), CliError> {
     let epoll = import.calls.iter().filter(|c| c.epoll).count();
     let not_replayed: usize = import.not_replayed.values().sum();
@@ -97,6 +106,7 @@ fn write_summary(out: &mut dyn Write, file: &str, import: &Import) -> Result<(),
         import.outside_events
     )
     .map_err(CliError::from)?;
+    writeln!(out, "{}", connections_line(import)).map_err(CliError::from)?;
     if import.malformed > 0 {
         writeln!(
             out,
@@ -427,6 +437,8 @@ pub fn replay(args: &ReplayArgs, text: &str, out: &mut dyn Write) -> Result<Exit
                 "placement": placement.to_string(),
                 "placement_runs": placed.as_ref().map_or(0, |p| p.runs),
                 "seed": chosen_seed,
+                "joined_connections": import.joined_connections,
+                "outside_connections": import.outside_connections,
                 "lines_per_sec": lines_per_sec,
             }),
         )?;
@@ -506,6 +518,7 @@ fn write_report(
         args.input, import.lines, import.tasks, import.outside_events
     )?;
     writeln!(out, "kernel: {kernel}")?;
+    writeln!(out, "{}", connections_line(import))?;
     writeln!(
         out,
         "replayed: {} calls ({epoll_calls} epoll): {} matched, {} mismatched ({} of them epoll)",

@@ -67,6 +67,9 @@ fn the_selectors_style_recording_matches_on_6_18() {
         "placement",
         "placement_runs",
         "seed",
+        // How the connections were rebuilt (joined: both ends traced).
+        "joined_connections",
+        "outside_connections",
     ];
     expected.sort_unstable();
     let mut keys = keys;
@@ -76,7 +79,33 @@ fn the_selectors_style_recording_matches_on_6_18() {
 
 #[test]
 fn the_asyncio_echo_recording_matches_on_6_18() {
-    assert_all_matched("recordings/asyncio-echo.strace");
+    let json = assert_all_matched("recordings/asyncio-echo.strace");
+    // Its clients are not traced: every connection is fed from outside.
+    assert_eq!(json["joined_connections"], 0);
+    assert_eq!(json["outside_connections"], 4);
+}
+
+#[test]
+fn the_joined_echo_recording_matches_on_6_18_with_its_connections_joined() {
+    // Server and clients in one recording: every connection is one pair in the model,
+    // what the clients write is what the server reads, and no byte comes from outside.
+    let json = assert_all_matched("recordings/joined-echo.strace");
+    assert_eq!(json["joined_connections"], 4, "{json:#}");
+    assert_eq!(json["outside_connections"], 0, "{json:#}");
+    let path = dir().join("recordings/joined-echo.strace");
+    let output = epsim().arg("import").arg(&path).output().unwrap();
+    let scenario = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(scenario.matches("connect_to(").count(), 4, "{scenario}");
+    assert_eq!(scenario.matches("listen_on(").count(), 1);
+    assert!(
+        !scenario.contains("deliver("),
+        "bytes from outside: {scenario}"
+    );
+    assert!(!scenario.contains("incoming("), "connections from outside");
+    assert!(
+        !scenario.contains("remote_shutdown("),
+        "a close from outside"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@
 
 pub mod args;
 pub mod fuzz;
+pub mod joins;
 pub mod line;
 pub mod placement;
 pub mod world;
@@ -83,6 +84,12 @@ pub struct Import {
     pub replaying_tasks: usize,
     /// Outside events (`at` blocks) the scenario has.
     pub outside_events: usize,
+    /// Stream connections whose both ends are traced, made one connected pair
+    /// (`connect_to` and the `accept` that took it).
+    pub joined_connections: usize,
+    /// Stream connections with one end outside: accepted from an untraced client, or
+    /// connected to an untraced server.
+    pub outside_connections: usize,
 }
 
 /// Whether `text` looks like strace output rather than a scenario or an epsim record:

@@ -17,13 +17,14 @@
 //! until its call's time (`sleep until`), so calls start in the recorded order.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use kernel_model::poll::mask_to_string;
 use kernel_model::Errno;
 
 use super::args::{self, O_CLOEXEC, O_NONBLOCK};
+use super::joins::{self, Joins};
 use super::line::{parse_line, LineKind, RawResult};
 use super::placement::{Phase, Placement, WAIT_OFFSET_NS};
 use super::{Import, ImportError, ImportOptions, Recorded};
@@ -44,18 +45,18 @@ const READ_MAX: i64 = 1 << 20;
 /// A whole call: both halves joined. It borrows the recording's text (only a call split
 /// across two lines has its arguments copied, joined).
 #[derive(Clone, Debug)]
-struct Call<'t> {
-    pid: u32,
+pub(super) struct Call<'t> {
+    pub(super) pid: u32,
     /// The call's name; for a `--- SIGNAL ---` line, the signal's.
-    name: &'t str,
+    pub(super) name: &'t str,
     /// A `--- SIGNAL {...} ---` line, not a call.
-    signal: bool,
-    args: Cow<'t, str>,
-    value: Option<i64>,
-    decoration: Option<&'t str>,
-    errno: Option<&'t str>,
-    start_line: usize,
-    end_line: usize,
+    pub(super) signal: bool,
+    pub(super) args: Cow<'t, str>,
+    pub(super) value: Option<i64>,
+    pub(super) decoration: Option<&'t str>,
+    pub(super) errno: Option<&'t str>,
+    pub(super) start_line: usize,
+    pub(super) end_line: usize,
 }
 
 /// What a descriptor is.
@@ -66,7 +67,8 @@ enum Kind {
     PipeRead,
     PipeWrite,
     Eventfd,
-    /// An end of a socketpair (AF_UNIX, both ends traced).
+    /// An end of a socketpair (AF_UNIX, both ends traced), or of a connection between
+    /// two traced processes (`connect_to` and the `accept` that took it).
     Unix,
     /// A stream socket whose peer is outside (accepted, or connected to an untraced
     /// peer): `socket_external()`.
@@ -119,6 +121,10 @@ struct Object {
     fin: bool,
     /// Readiness bits set with `set_ready()` (opaque files).
     ready: u32,
+    /// The model's file is non-blocking (`O_NONBLOCK` given or set).
+    nonblocking: bool,
+    /// A listener's address, when traced clients connect to it (`listen_on`).
+    address: Option<String>,
     /// Epoll items on this file: (epoll object, fd, events, data).
     label: String,
 }
@@ -190,6 +196,13 @@ struct Builder<'a> {
     /// Whether the last [`Builder::arrival`] made a new one (else it extended the open
     /// one, already placed before an earlier call).
     fresh: bool,
+    /// Connections whose both ends are traced (`joins.rs`).
+    joins: Joins,
+    /// Addresses whose `listen_on` the scenario has: their joins are made.
+    live_addresses: BTreeSet<String>,
+    /// Connections made in the scenario: both ends traced, and one end fed from outside.
+    joined_connections: usize,
+    outside_connections: usize,
 }
 
 pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, ImportError> {
@@ -212,8 +225,13 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
         spawned_by: BTreeMap::new(),
         made_by: BTreeMap::new(),
         fresh: false,
+        joins: Joins::default(),
+        live_addresses: BTreeSet::new(),
+        joined_connections: 0,
+        outside_connections: 0,
     };
     b.pass_tasks(&calls);
+    b.joins = joins::find(&calls, &|pid| b.tasks.get(&pid).map_or(pid, |t| t.process));
     b.offsets = timeout_offsets(&calls);
     for call in &calls {
         b.call(call);
@@ -237,6 +255,8 @@ pub fn build(text: &str, file: &str, options: &ImportOptions) -> Result<Import, 
         tasks,
         replaying_tasks,
         outside_events,
+        joined_connections: b.joined_connections,
+        outside_connections: b.outside_connections,
     })
 }
 
@@ -524,6 +544,8 @@ impl Builder<'_> {
                 open_arrival: None,
                 fin: false,
                 ready: 0,
+                nonblocking: false,
+                address: None,
                 label: "terminal".to_string(),
             },
         );
@@ -579,6 +601,8 @@ impl Builder<'_> {
                 open_arrival: None,
                 fin: false,
                 ready: 0,
+                nonblocking: false,
+                address: None,
                 label: label.to_string(),
             },
         );
@@ -912,10 +936,14 @@ impl Builder<'_> {
                 if let Some(fd) = self.create(call, text, kind, flags & O_CLOEXEC != 0, false) {
                     if flags & O_NONBLOCK != 0 {
                         self.helper(pid, format!("fcntl({fd}, F_SETFL, O_NONBLOCK)"));
+                        self.set_nonblocking(pid, fd, true);
                     }
                 }
             }
             "accept" | "accept4" => self.accept(call, &a),
+            "listen" => self.listen(call, &a),
+            "connect" => self.connect(call, &a),
+            "shutdown" => self.shutdown(call, &a),
             "read" | "recvfrom" | "recvmsg" | "readv" | "recv" | "pread64" => self.read(call, &a),
             "write" | "sendto" | "sendmsg" | "writev" | "send" => self.write(call, &a),
             "close" => match fd_arg(0) {
@@ -976,6 +1004,7 @@ impl Builder<'_> {
                 match (fd_arg(0), replayed && ok) {
                     (Some((fd, _)), true) => {
                         let on = a.get(2).is_some_and(|v| v.trim() != "[0]");
+                        self.set_nonblocking(pid, fd, on);
                         let flag = if on { "O_NONBLOCK" } else { "0" };
                         self.replay(
                             call,
@@ -1354,7 +1383,13 @@ impl Builder<'_> {
                 }
             }
             Kind::Listener => {
-                if mask & IN != 0 && o.pending == 0 {
+                // A traced client's connect queued since (and not yet accepted) made it
+                // readable in the model itself.
+                let joined = o
+                    .address
+                    .as_deref()
+                    .map_or(0, |address| self.joins.queued_at(address, call.end_line));
+                if mask & IN != 0 && o.pending == 0 && joined == 0 {
                     arrival = Some(self.arrival(call, object, fd, "a connection arrives"));
                 }
             }
@@ -1388,7 +1423,18 @@ impl Builder<'_> {
         let listener = self.materialize(pid, fd, deco);
         let mut arrivals = Vec::new();
         let ok = call.errno.is_none() && call.value.is_some();
-        if let Some((object, Kind::Listener)) = listener {
+        let joined = ok
+            && self
+                .joined_address(self.joins.by_accept.get(&(pid, call.end_line)))
+                .is_some();
+        if let (Some((_, Kind::Listener)), true) = (listener, ok) {
+            if joined {
+                self.joined_connections += 1;
+            } else {
+                self.outside_connections += 1;
+            }
+        }
+        if let (Some((object, Kind::Listener)), false) = (listener, joined) {
             if ok {
                 let pending = self.objects.get(&object).map_or(0, |o| o.pending);
                 if pending > 0 {
@@ -1433,11 +1479,148 @@ impl Builder<'_> {
                 self.helper(pid, format!("close({predicted})"));
             }
             let label = call.decoration.unwrap_or_default();
-            let object = self.new_object(Kind::External, label);
+            let kind = if joined { Kind::Unix } else { Kind::External };
+            let object = self.new_object(kind, label);
             self.install(pid, new_fd, object, flags & O_CLOEXEC != 0);
             if flags & O_NONBLOCK != 0 {
                 self.helper(pid, format!("fcntl({new_fd}, F_SETFL, O_NONBLOCK)"));
+                self.set_nonblocking(pid, new_fd, true);
             }
+        }
+    }
+
+    /// The address of a join (`joins.rs`) whose listener the scenario gave it.
+    fn joined_address(&self, join: Option<&usize>) -> Option<String> {
+        let address = &self.joins.joins.get(*join?)?.address;
+        self.live_addresses
+            .contains(address)
+            .then(|| address.clone())
+    }
+
+    fn set_nonblocking(&mut self, pid: u32, fd: i64, on: bool) {
+        if let Some((object, _)) = self.lookup(pid, fd) {
+            if let Some(o) = self.objects.get_mut(&object) {
+                o.nonblocking = on;
+            }
+        }
+    }
+
+    /// A statement the recording implies, not compared, run at the call's start:
+    /// `sleep until` keeps it in the recorded order with the other tasks' calls.
+    fn timed(&mut self, call: &Call, text: String) {
+        let start_ns = self.time(call.start_line);
+        self.push(
+            call.pid,
+            Stmt::Call {
+                text,
+                expect: None,
+                recorded: None,
+                start_ns,
+                arrivals: Vec::new(),
+            },
+        );
+    }
+
+    /// `listen`: a comment; when traced clients connect to the socket (`joins.rs`), the
+    /// listener is given its address (`listen_on`) so that their `connect_to` finds it.
+    fn listen(&mut self, call: &Call, a: &[&str]) {
+        self.comment(call);
+        let pid = call.pid;
+        let Some(address) = self.joins.listens.get(&(pid, call.end_line)).cloned() else {
+            return;
+        };
+        let Some((fd, _)) = a.first().and_then(|t| args::fd(t)) else {
+            return;
+        };
+        let Some((object, Kind::Listener)) = self.lookup(pid, fd) else {
+            return;
+        };
+        if self.live_addresses.contains(&address) {
+            return;
+        }
+        self.timed(
+            call,
+            format!(
+                "listen_on({fd}, {})   # traced clients connect to it",
+                quote(&address)
+            ),
+        );
+        if let Some(o) = self.objects.get_mut(&object) {
+            o.address = Some(address.clone());
+        }
+        self.live_addresses.insert(address);
+    }
+
+    /// `connect`: a comment; to a traced listener (`joins.rs`), the socket becomes one end
+    /// of a connected pair from the connect on (`connect_to`, moved to the socket's
+    /// number), the other end queued for the listener's `accept`. The model's connect is
+    /// at once: a recorded EINPROGRESS completes in it, and the socket is writable from
+    /// there. A connection to an untraced server stays an external socket.
+    fn connect(&mut self, call: &Call, a: &[&str]) {
+        self.comment(call);
+        let pid = call.pid;
+        let Some((fd, _)) = a.first().and_then(|t| args::fd(t)) else {
+            return;
+        };
+        let connected = call.errno.is_none_or(|e| e == "EINPROGRESS");
+        let Some(address) = self.joined_address(self.joins.by_connect.get(&(pid, call.end_line)))
+        else {
+            if connected
+                && self
+                    .lookup(pid, fd)
+                    .is_some_and(|(_, k)| k == Kind::External)
+            {
+                self.outside_connections += 1;
+            }
+            return;
+        };
+        let (cloexec, nonblocking) = match self.table(pid).get(&fd).copied() {
+            Some(entry) => (
+                entry.cloexec,
+                self.objects
+                    .get(&entry.object)
+                    .is_some_and(|o| o.nonblocking),
+            ),
+            None => (false, false),
+        };
+        let made = self.lowest_free(pid);
+        self.timed(
+            call,
+            format!(
+                "connect_to({})   # L{}: joined to the traced listener",
+                quote(&address),
+                call.end_line
+            ),
+        );
+        if made != fd {
+            self.helper(pid, format!("dup2({made}, {fd})   # the socket connected"));
+            self.helper(pid, format!("close({made})"));
+        }
+        let object = self.new_object(Kind::Unix, call.decoration.unwrap_or_default());
+        self.install(pid, fd, object, cloexec);
+        if nonblocking {
+            self.helper(pid, format!("fcntl({fd}, F_SETFL, O_NONBLOCK)"));
+            self.set_nonblocking(pid, fd, true);
+        }
+    }
+
+    /// `shutdown`: replayed on an end of a pair whose both ends are traced (the peer
+    /// sees it); a comment on anything else.
+    fn shutdown(&mut self, call: &Call, a: &[&str]) {
+        let pid = call.pid;
+        let target = a.first().and_then(|t| args::fd(t));
+        let how = a
+            .get(1)
+            .map(|h| h.trim())
+            .filter(|h| matches!(*h, "SHUT_RD" | "SHUT_WR" | "SHUT_RDWR"));
+        match (target, how) {
+            (Some((fd, _)), Some(how))
+                if self.lookup(pid, fd).is_some_and(|(_, k)| k == Kind::Unix) =>
+            {
+                let text = format!("shutdown({fd}, {how})");
+                self.replay(call, text, false, None, None, Vec::new(), "");
+            }
+            _ => self.comment(call),
         }
     }
 
@@ -1558,6 +1741,7 @@ impl Builder<'_> {
         let Some((fd, _, kind)) = self.replayed_io_target(call, a) else {
             return;
         };
+        let peer_traced = kind == Kind::Unix;
         let text = if kind == Kind::Eventfd {
             match a.get(1).and_then(|s| unescape(s)).filter(|b| b.len() == 8) {
                 Some(bytes) => {
@@ -1592,6 +1776,25 @@ impl Builder<'_> {
             arrivals.push(self.signal_arrival(call));
         }
         self.replay(call, text, false, None, None, arrivals, "");
+        if peer_traced {
+            self.at_return(call);
+        }
+    }
+
+    /// The last statement of the call's task runs just before the call returned rather
+    /// than when it started: a write to a traced peer, whose bytes the peer may see only
+    /// once the write is done. Writes of several tasks that overlap in the recording
+    /// (`<unfinished ...>`) then reach their readers in the order they returned — the
+    /// order the readers' epoll waits show — instead of the order they began.
+    fn at_return(&mut self, call: &Call) {
+        let end_ns = self.time(call.end_line).saturating_sub(OUTSIDE_LEAD_NS);
+        if let Some(Stmt::Call { start_ns, .. }) = self
+            .tasks
+            .get_mut(&call.pid)
+            .and_then(|t| t.body.last_mut())
+        {
+            *start_ns = (*start_ns).max(end_ns);
+        }
     }
 
     fn dup(&mut self, call: &Call, a: &[&str]) {
@@ -1685,6 +1888,7 @@ impl Builder<'_> {
                 .get(2)
                 .is_some_and(|f| args::fd_flags(f) & O_NONBLOCK != 0);
             let flag = if nonblock { "O_NONBLOCK" } else { "0" };
+            self.set_nonblocking(pid, fd, nonblock);
             self.replay(
                 call,
                 format!("fcntl({fd}, F_SETFL, {flag})"),
