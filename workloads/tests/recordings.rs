@@ -329,3 +329,102 @@ fn a_record_of_epsim_run_still_replays_as_before() {
     epsim().arg("replay").arg(&record).assert().success();
     let _ = std::fs::remove_file(record);
 }
+
+fn import_text(path: &std::path::Path) -> String {
+    let output = epsim().arg("import").arg(path).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The recording without its `-yy` decorations (`3<TCP:[...]>` → `3`).
+fn undecorated(text: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut previous = ' ';
+    for c in text.chars() {
+        match c {
+            '<' if depth > 0 || previous.is_ascii_digit() => depth += 1,
+            '>' if depth > 0 && previous != '-' => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+        previous = c;
+    }
+    out
+}
+
+#[test]
+fn a_connection_between_traced_processes_is_one_pair_when_connect_returns_first() {
+    // AF_UNIX, server and client (a forked child) in one recording: the client's connect
+    // returns before the server's accept. The server's wait on the listener, its read of
+    // the client's bytes and the EOF (EPOLLHUP|EPOLLRDHUP) of the client's close all come
+    // from the client's own calls: nothing from outside.
+    let json = assert_all_matched("tests/strace/joined-unix.strace");
+    assert_eq!(json["joined_connections"], 1, "{json:#}");
+    assert_eq!(json["outside_connections"], 0, "{json:#}");
+    let scenario = import_text(&dir().join("tests/strace/joined-unix.strace"));
+    assert!(
+        scenario.contains("listen_on(3, \"/tmp/echo.sock\")"),
+        "{scenario}"
+    );
+    assert!(
+        scenario.contains("connect_to(\"/tmp/echo.sock\")"),
+        "{scenario}"
+    );
+    assert!(!scenario.contains(" at "), "an outside event: {scenario}");
+}
+
+#[test]
+fn a_connection_is_joined_when_the_accept_returns_before_the_connect() {
+    // TCP: the server's accept returns before the client's blocking connect does; the
+    // client's endpoint (127.0.0.1:40000, from its later decorations) names the accept.
+    // A second connection, from an untraced client (127.0.0.1:40001), stays fed from
+    // outside: its arrival and its bytes are the only outside events.
+    let json = assert_all_matched("tests/strace/joined-tcp.strace");
+    assert_eq!(json["joined_connections"], 1, "{json:#}");
+    assert_eq!(json["outside_connections"], 1, "{json:#}");
+    let scenario = import_text(&dir().join("tests/strace/joined-tcp.strace"));
+    assert!(
+        scenario.contains("connect_to(\"0.0.0.0:5000\")"),
+        "{scenario}"
+    );
+    let outside: Vec<&str> = scenario.lines().filter(|l| l.contains(" at ")).collect();
+    assert_eq!(outside.len(), 2, "{outside:?}");
+    assert!(outside[0].contains("incoming(file_at(3))"), "{outside:?}");
+    assert!(
+        outside[1].contains("deliver(file_at(6), 18 bytes)"),
+        "{outside:?}"
+    );
+    // The joined connect is placed at its start, before the accept that took it.
+    let connect = scenario.find("connect_to(").unwrap();
+    let connect_time = scenario[..connect].rfind("sleep until 90us");
+    assert!(connect_time.is_some(), "{scenario}");
+}
+
+#[test]
+fn without_decorations_connections_are_joined_in_order() {
+    // No `-yy`: the listener's address comes from its bind, and each accept takes the
+    // first traced client not yet joined that had started to connect.
+    for file in ["joined-unix", "joined-tcp"] {
+        let text =
+            std::fs::read_to_string(dir().join(format!("tests/strace/{file}.strace"))).unwrap();
+        let plain = undecorated(&text);
+        assert!(
+            !plain.contains("TCP:[") && !plain.contains("UNIX-STREAM"),
+            "{plain}"
+        );
+        let path =
+            std::env::temp_dir().join(format!("epsim-{file}-plain-{}.strace", std::process::id()));
+        std::fs::write(&path, plain).unwrap();
+        let (status, json) = replay_json(path.to_str().unwrap(), &["--kernel", "6.18"]);
+        std::fs::remove_file(&path).ok();
+        assert_eq!(json["mismatched"], 0, "{file}: {json:#}");
+        assert_eq!(status, Some(0));
+        assert_eq!(json["joined_connections"], 1, "{file}: {json:#}");
+    }
+}
