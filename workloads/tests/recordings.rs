@@ -428,3 +428,20 @@ fn without_decorations_connections_are_joined_in_order() {
         assert_eq!(json["joined_connections"], 1, "{file}: {json:#}");
     }
 }
+
+#[test]
+fn a_non_blocking_connect_in_progress_is_joined_and_writable_at_once() {
+    // connect = -1 EINPROGRESS, then EPOLLOUT: the model's connect is done at once, so
+    // the client's wait reports EPOLLOUT as recorded. The server exits after the client's
+    // last wait: the scenario keeps it alive until its exit_group line, or the client
+    // would see its end closed (EPOLLHUP) too early.
+    let json = assert_all_matched("tests/strace/joined-inprogress.strace");
+    assert_eq!(json["joined_connections"], 1, "{json:#}");
+    assert_eq!(json["outside_connections"], 0, "{json:#}");
+    let (status, timed) = replay_json(
+        "tests/strace/joined-inprogress.strace",
+        &["--strategy", "timed"],
+    );
+    assert_eq!(timed["mismatched"], 0, "{timed:#}");
+    assert_eq!(status, Some(0));
+}

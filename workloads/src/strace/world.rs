@@ -942,6 +942,7 @@ impl Builder<'_> {
             }
             "accept" | "accept4" => self.accept(call, &a),
             "listen" => self.listen(call, &a),
+            "exit_group" => self.exit_group(call),
             "connect" => self.connect(call, &a),
             "shutdown" => self.shutdown(call, &a),
             "read" | "recvfrom" | "recvmsg" | "readv" | "recv" | "pread64" => self.read(call, &a),
@@ -1601,6 +1602,34 @@ impl Builder<'_> {
         if nonblocking {
             self.helper(pid, format!("fcntl({fd}, F_SETFL, O_NONBLOCK)"));
             self.set_nonblocking(pid, fd, true);
+        }
+    }
+
+    /// `exit_group`: a comment; a process that holds an end of a pair whose other end
+    /// another task may hold (`Kind::Unix`) ends no earlier than the recording shows, as
+    /// its exit closes its descriptors and the peer sees that (EOF, EPOLLHUP). Otherwise
+    /// the scenario's process ends with its last statement, which no one sees.
+    fn exit_group(&mut self, call: &Call) {
+        self.comment(call);
+        let holds_pair = self
+            .table(call.pid)
+            .values()
+            .map(|entry| entry.object)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .any(|object| {
+                self.objects
+                    .get(&object)
+                    .is_some_and(|o| o.kind == Kind::Unix)
+            });
+        if holds_pair && self.multi_task {
+            self.timed(
+                call,
+                format!(
+                    "# L{}: the process exits here, closing its descriptors",
+                    call.end_line
+                ),
+            );
         }
     }
 
