@@ -1207,8 +1207,21 @@ impl<G: Granularity> Kernel<G> {
             .get(address)
             .copied()
             .ok_or(Errno::ECONNREFUSED)?;
-        // The listener's file stays while the connection is queued on it.
-        self.get_file(listener).await;
+        // The listener's file stays while the connection is queued on it: a reference
+        // taken unless the last one is already gone (`atomic_inc_not_zero`, as `fget`),
+        // for its release may be under way on another CPU.
+        let f_count = self
+            .with_file(listener, |f| f.f_count)
+            .ok_or(Errno::ECONNREFUSED)?;
+        loop {
+            let count = self.cx.load(f_count).await;
+            if count == 0 {
+                return Err(Errno::ECONNREFUSED);
+            }
+            if self.cx.cmpxchg(f_count, count, count + 1).await == count {
+                break;
+            }
+        }
         let result = self.connect_pair(listener).await;
         self.fput(listener).await;
         result

@@ -50,6 +50,14 @@ fn main() {
             "asyncio-echo.strace",
             include_str!("../recordings/asyncio-echo.strace"),
         ),
+        (
+            "joined-echo.strace",
+            include_str!("../recordings/joined-echo.strace"),
+        ),
+        (
+            "joined-tcp.strace",
+            include_str!("../tests/strace/joined-tcp.strace"),
+        ),
     ];
     std::panic::set_hook(Box::new(|_| {}));
     let started = Instant::now();

@@ -7,15 +7,16 @@
 //! sin_addr=inet_addr("A")}`, AF_INET6 alike) or its `-yy` decoration
 //! (`UNIX-STREAM:[ino,"path"]`, `TCP:[0.0.0.0:P]`). A client is a `connect` of a traced
 //! process to a listener's address (a wildcard host matches any) that returned 0 or
-//! EINPROGRESS. An accept on the listener is joined to the client it returned:
+//! EINPROGRESS and began after the listen returned. An accept on the listener is joined to the client it returned:
 //!
 //! - by the accepted socket's `-yy` decoration when it has one: an AF_UNIX peer inode
 //!   (`UNIX-STREAM:[server->client,...]`) names the connecting socket's inode; TCP
 //!   endpoints (`TCP:[server:P->client:Q]`) name the client whose own socket later shows
 //!   `TCP:[client:Q->server:P]`. A decorated accept that names no traced client is a
 //!   connection from an untraced one;
-//! - without decorations, in order: the first client not yet joined that started its
-//!   connect before the accept returned (a listener's queue is first in, first out).
+//! - without decorations (or with `-y`'s `socket:[ino]`, which names no peer), in
+//!   order: the first client not yet joined that started its connect before the accept
+//!   returned (a listener's queue is first in, first out).
 //!   With untraced clients of the same address in the recording this may pair wrongly;
 //!   `-yy` recordings do not depend on it.
 
@@ -163,18 +164,17 @@ pub(super) fn find(calls: &[Call], process_of: &dyn Fn(u32) -> u32) -> Joins {
         let candidates = clients.iter_mut().filter(|c| {
             !c.joined
                 && c.start_line < key.1
-                && c.key.1 > listener.key.1
+                && c.start_line > listener.key.1
                 && address_matches(&listener.address, &c.address)
         });
-        let chosen = match (&peer, decoration) {
-            (Some(Peer::Inode(inode)), _) => candidates
+        let chosen = match &peer {
+            Some(Peer::Inode(inode)) => candidates
                 .into_iter()
                 .find(|c| c.inode.as_deref() == Some(inode.as_str())),
-            (Some(Peer::Endpoint(remote)), _) => candidates
+            Some(Peer::Endpoint(remote)) => candidates
                 .into_iter()
                 .find(|c| c.local.as_deref() == Some(remote.as_str())),
-            (None, Some(_)) => None,
-            (None, None) => candidates.min_by_key(|c| c.start_line),
+            None => candidates.min_by_key(|c| c.start_line),
         };
         let Some(client) = chosen else {
             continue;
