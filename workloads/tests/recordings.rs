@@ -312,7 +312,10 @@ fn mutated_recordings_never_panic_and_errors_are_one_line() {
             include_str!("../recordings/et-threads.strace"),
         ),
         ("styles.strace", include_str!("strace/styles.strace")),
-        ("joined-tcp.strace", include_str!("strace/joined-tcp.strace")),
+        (
+            "joined-tcp.strace",
+            include_str!("strace/joined-tcp.strace"),
+        ),
     ];
     let summary = workloads::strace::fuzz::run(&recordings, 150, 7);
     assert!(summary.findings.is_empty(), "{:?}", summary.findings);
