@@ -47,7 +47,7 @@ fn measure(path: &str, text: &str) -> Phases {
     let t0 = cpu_time();
     let import = strace::import(text, path, &ImportOptions::default()).expect("imports");
     let t1 = cpu_time();
-    let scenario = session::parse(path, &import.scenario).expect("parses");
+    let scenario = session::parse(path, &import.scenario.text).expect("parses");
     let t2 = cpu_time();
     let args = match Cli::parse_from(["epsim", "replay", path, "--json"]).command {
         Some(Command::Replay(args)) => args,

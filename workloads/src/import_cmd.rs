@@ -50,22 +50,29 @@ pub fn import(args: &ImportArgs, out: &mut dyn Write) -> Result<Exit, CliError> 
         },
     )
     .map_err(|e| CliError::usage(e.message))?;
-    // What the importer wrote must parse: a failure here is the importer's bug, said so.
-    session::parse(&args.file, &import.scenario).map_err(|e| {
+    // What the importer wrote must parse, and parse to the scenario `epsim replay` runs
+    // without parsing it: a failure here is the importer's bug, said so.
+    let text = &import.scenario.text;
+    let parsed = session::parse(&args.file, text).map_err(|e| {
         CliError::usage(format!(
             "{}: the imported scenario does not parse (an importer bug): {e}",
             args.file
         ))
     })?;
+    if parsed != import.scenario {
+        return Err(CliError::usage(format!(
+            "{}: the imported scenario's text parses to another scenario than the one the importer built (an importer bug)",
+            args.file
+        )));
+    }
     match &args.output {
         Some(output) => {
-            std::fs::write(output, &import.scenario)
+            std::fs::write(output, text)
                 .map_err(|e| CliError::usage(format!("cannot write {}: {e}", output.display())))?;
             write_summary(out, &args.file, &import)?;
         }
         None => {
-            out.write_all(import.scenario.as_bytes())
-                .map_err(CliError::from)?;
+            out.write_all(text.as_bytes()).map_err(CliError::from)?;
         }
     }
     Ok(Exit::Clean)
@@ -149,7 +156,9 @@ impl Attempt {
             },
         )
         .map_err(|e| CliError::usage(e.message))?;
-        let scenario = session::parse(&args.input, &import.scenario)?;
+        // Built with its text, not parsed from it (the same scenario: `epsim import`
+        // checks, and so do the tests, for every shipped recording).
+        let scenario = import.scenario.clone();
         let resolved = session::resolve(&scenario, common)?;
         let run = session::execute_resolved(&scenario, &resolved, Capture::Results)?;
         let comparison = compare(&import, &run);

@@ -135,8 +135,11 @@ pub fn run(recordings: &[(&str, &str)], inputs: u64, seed: u64) -> FuzzSummary {
                 },
             );
             match result {
-                Ok(imported) => match Scenario::parse(name, &imported.scenario) {
-                    Ok(_) => Ok(true),
+                Ok(imported) => match Scenario::parse(name, &imported.scenario.text) {
+                    Ok(parsed) if parsed == imported.scenario => Ok(true),
+                    Ok(_) => Err(format!(
+                        "the imported scenario's text parses to another scenario than the one the importer built, from a mutation of {name}"
+                    )),
                     Err(e) => Err(format!("the imported scenario does not parse: {e}")),
                 },
                 Err(e) => {
