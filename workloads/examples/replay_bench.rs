@@ -96,14 +96,7 @@ fn main() {
     }
     println!(
         "{:<28} {:>7} {:>9} {:>9} {:>9} {:>12} {:>12} {:>8}",
-        "recording",
-        "lines",
-        "import",
-        "run",
-        "replay",
-        "lines/s CPU",
-        "lines/s wall",
-        "target"
+        "recording", "lines", "import", "run", "replay", "lines/s CPU", "lines/s wall", "target"
     );
     for path in files {
         let text = std::fs::read_to_string(&path).expect("a readable recording");

@@ -123,15 +123,6 @@ impl Default for Writer {
     }
 }
 
-/// A virtual time as the language writes it: whole microseconds as `us`, else `ns`.
-pub fn duration(ns: u64) -> String {
-    if ns % 1000 == 0 {
-        format!("{}us", ns / 1000)
-    } else {
-        format!("{ns}ns")
-    }
-}
-
 impl Writer {
     pub fn new() -> Writer {
         Writer {
@@ -161,6 +152,45 @@ impl Writer {
             s.chars().count()
         };
         self.col += u32::try_from(chars).unwrap_or(u32::MAX);
+    }
+
+    /// Appends a number in decimal (without the formatting machinery: the importer
+    /// writes several per line).
+    fn put_int(&mut self, value: i64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = value.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if value < 0 {
+            self.text.push('-');
+            self.col += 1;
+        }
+        let digits = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
+        self.text.push_str(digits);
+        self.col += digits.len() as u32;
+    }
+
+    /// A virtual time as the language writes it: whole microseconds as `us`, else `ns`.
+    fn put_duration(&mut self, ns: u64) {
+        let (value, unit) = if ns % 1000 == 0 {
+            (ns / 1000, "us")
+        } else {
+            (ns, "ns")
+        };
+        match i64::try_from(value) {
+            Ok(value) => {
+                self.put_int(value);
+                self.put(unit);
+            }
+            Err(_) => self.put_fmt(format_args!("{value}{unit}")),
+        }
     }
 
     /// Appends formatted text without a line break.
@@ -248,7 +278,7 @@ impl Writer {
     /// A number as the lexer reads it back (a negative one is the parser's folded `-N`).
     fn int(&mut self, value: i64) -> Expr {
         let start = self.here();
-        self.put_fmt(format_args!("{value}"));
+        self.put_int(value);
         Expr {
             kind: ExprKind::Int(value),
             span: self.from(start),
@@ -308,6 +338,16 @@ impl Writer {
         }
         Expr {
             kind: ExprKind::Chain(Box::new(first), links),
+            span: self.from(start),
+        }
+    }
+
+    /// A virtual time: a duration token, the nanoseconds the lexer makes of it.
+    fn time(&mut self, time_ns: u64) -> Expr {
+        let start = self.here();
+        self.put_duration(time_ns);
+        Expr {
+            kind: ExprKind::Int(time_ns as i64),
             span: self.from(start),
         }
     }
@@ -516,7 +556,7 @@ impl Writer {
     pub fn sleep_until(&mut self, time_ns: u64) -> Stmt {
         let start = self.here();
         self.put("sleep until ");
-        let time = self.token(&duration(time_ns), ExprKind::Int(time_ns as i64));
+        let time = self.time(time_ns);
         Stmt {
             kind: StmtKind::SleepUntil(time),
             span: self.from(start),
@@ -560,7 +600,7 @@ impl Writer {
     pub fn at(&mut self, time_ns: u64, actions: &[Action]) -> Stmt {
         let start = self.here();
         self.put("at ");
-        let time = self.token(&duration(time_ns), ExprKind::Int(time_ns as i64));
+        let time = self.time(time_ns);
         self.put(" { ");
         let mut body = Vec::with_capacity(actions.len());
         for (i, action) in actions.iter().enumerate() {

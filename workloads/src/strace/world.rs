@@ -384,6 +384,20 @@ fn timespec_ns(text: &str) -> Option<u64> {
     Some(ns)
 }
 
+/// `name(args)`, [`short`]ened: most calls are short enough to be copied as they are.
+fn short_call(name: &str, args: &str) -> String {
+    // Bytes bound characters: a call of at most COMMENT_CHARS bytes is never cut.
+    if name.len() + args.len() + 2 <= COMMENT_CHARS && !args.contains('\n') {
+        let mut text = String::with_capacity(name.len() + args.len() + 2);
+        text.push_str(name);
+        text.push('(');
+        text.push_str(args);
+        text.push(')');
+        return text;
+    }
+    short(&format!("{name}({args})"))
+}
+
 fn short(text: &str) -> String {
     let one: String = text
         .chars()
@@ -720,7 +734,7 @@ impl Builder<'_> {
         self.recorded.push(Recorded {
             strace_line: call.end_line,
             scenario_line: 0,
-            call: short(&format!("{}({})", call.name, call.args)),
+            call: short_call(call.name, &call.args),
             epoll,
             ret,
             errno,
