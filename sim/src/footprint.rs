@@ -137,8 +137,21 @@ pub struct Footprint {
 /// A store entering or leaving CPU `cpu`'s buffer of stores to `word`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BufferOp {
-    Push { cpu: CpuId, word: Word },
-    Pop { cpu: CpuId, word: Word },
+    Push {
+        cpu: CpuId,
+        word: Word,
+    },
+    Pop {
+        cpu: CpuId,
+        word: Word,
+    },
+    /// `cpu` drained its whole buffer inline (a full fence, an atomic, a locked
+    /// instruction), whether or not anything was left in it: the step happens after
+    /// every drain of the stores `cpu` buffered before it, as the fence of Abdulla,
+    /// Atig, Jonsson, Leonardsson 2015 waits for the buffer to be empty.
+    Fence {
+        cpu: CpuId,
+    },
 }
 
 impl Footprint {
@@ -315,6 +328,17 @@ impl FootprintRecorder {
                 .borrow_mut()
                 .buffer_ops
                 .push(BufferOp::Pop { cpu, word });
+        }
+    }
+
+    /// CPU `cpu` drains its whole buffer inline ([`BufferOp::Fence`]).
+    #[inline(always)]
+    pub fn fence(&self, cpu: CpuId) {
+        if self.on.get() {
+            self.log
+                .borrow_mut()
+                .buffer_ops
+                .push(BufferOp::Fence { cpu });
         }
     }
 

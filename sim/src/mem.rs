@@ -589,6 +589,7 @@ impl Memory {
     #[inline(always)]
     pub fn drain_all(&self, cpu: CpuId) {
         if self.model != MemoryModel::Sc {
+            self.footprint.fence(cpu);
             self.drain_buffer(cpu);
         }
     }

@@ -211,6 +211,8 @@ pub struct Dpor {
     last_of_thread: Vec<Option<usize>>,
     /// (buffer, step) in the order the stores were buffered (a handful at a time).
     buffered: Vec<((CpuId, Word), usize)>,
+    /// Per CPU (by index): the steps that took its stores out of its buffer, joined.
+    drained: Vec<Clock>,
     /// The drains among the steps, in order.
     drains: Vec<usize>,
     /// The races found in the current execution, (earlier step, later step): their
@@ -239,6 +241,7 @@ impl Dpor {
             redundant: 0,
             last_of_thread: Vec::new(),
             buffered: Vec::new(),
+            drained: Vec::new(),
             drains: Vec::new(),
             races: Vec::new(),
             subtree: Vec::new(),
@@ -280,6 +283,7 @@ impl Dpor {
     fn rebuild(&mut self) {
         self.last_of_thread.clear();
         self.buffered.clear();
+        self.drained.clear();
         self.drains.clear();
         for i in 0..self.events.len() {
             let thread = self.events[i].thread as usize;
@@ -293,6 +297,7 @@ impl Dpor {
             for op in self.events[i].footprint.buffer_ops.clone() {
                 self.apply_buffer_op(op, i);
             }
+            self.note_drained(i);
         }
     }
 
@@ -306,6 +311,21 @@ impl Dpor {
             BufferOp::Pop { cpu, word } => {
                 let at = self.buffered.iter().position(|(b, _)| *b == (cpu, word))?;
                 Some(self.buffered.remove(at).1)
+            }
+            BufferOp::Fence { .. } => None,
+        }
+    }
+
+    /// Step `i` (its clock final) took stores of these CPUs out of their buffers: a
+    /// later fence of each happens after it.
+    fn note_drained(&mut self, i: usize) {
+        for op in self.events[i].footprint.buffer_ops.clone() {
+            if let BufferOp::Pop { cpu, .. } = op {
+                if self.drained.len() <= cpu.index() {
+                    self.drained.resize(cpu.index() + 1, Clock::new());
+                }
+                let clock = self.events[i].clock.clone();
+                clock_join(&mut self.drained[cpu.index()], &clock);
             }
         }
     }
@@ -321,8 +341,14 @@ impl Dpor {
             Some(k) => self.events[k].clock.clone(),
             None => Clock::new(),
         };
-        // A drain happens after the step that buffered its store.
+        // A drain happens after the step that buffered its store; a fence after every
+        // drain of its CPU's stores.
         for op in footprint.buffer_ops.clone() {
+            if let BufferOp::Fence { cpu } = op {
+                if let Some(drained) = self.drained.get(cpu.index()) {
+                    clock_join(&mut clock, drained);
+                }
+            }
             if let Some(k) = self.apply_buffer_op(op, i) {
                 if k != i {
                     clock_join(&mut clock, &self.events[k].clock);
@@ -371,6 +397,7 @@ impl Dpor {
             self.drains.push(i);
         }
         self.events.push(event);
+        self.note_drained(i);
     }
 
     /// Puts the reversal of every race found in the execution just over into the
