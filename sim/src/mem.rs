@@ -563,8 +563,7 @@ impl Memory {
             // store that is depends on the buffer's whole history: global.
             let oldest = buffer.entries.remove(0);
             self.footprint.global();
-            self.footprint
-                .pop(cpu, oldest.word, self.model == MemoryModel::Pso);
+            self.footprint.pop(cpu, oldest.word);
             self.write_drained(oldest);
         }
         self.footprint.push(cpu, word);
@@ -577,9 +576,8 @@ impl Memory {
         if self.model == MemoryModel::Pso {
             let mut buffers = self.buffers.borrow_mut();
             let buffer = &mut buffers[cpu.index()];
+            self.footprint.barrier(cpu);
             if !buffer.entries.is_empty() {
-                self.footprint
-                    .access(Object::BufferOrder(cpu), access::WRITE);
                 buffer.epoch += 1;
             }
         }
@@ -597,9 +595,8 @@ impl Memory {
     fn drain_buffer(&self, cpu: CpuId) {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
-        let pso = self.model == MemoryModel::Pso;
         for entry in buffer.entries.drain(..) {
-            self.footprint.pop(cpu, entry.word, pso);
+            self.footprint.pop(cpu, entry.word);
             self.write_drained(entry);
         }
         buffer.epoch = 0;
@@ -722,8 +719,7 @@ impl Memory {
         } else {
             buffer.entries.remove(position)
         };
-        self.footprint
-            .pop(cpu, entry.word, self.model == MemoryModel::Pso);
+        self.footprint.pop(cpu, entry.word);
         self.write_drained(entry);
         if buffer.entries.is_empty() {
             buffer.epoch = 0;
