@@ -28,7 +28,11 @@
 //! "Stateless model checking for TSO and PSO" (TACAS 2015): each buffer is an auxiliary
 //! thread whose steps are the drains of its stores — one per CPU under tso (drains in
 //! FIFO order), one per CPU and word under pso — and each drain happens after the step
-//! that buffered its store. Each pending interrupt delivery is a thread of one step.
+//! that buffered its store; under pso after the drains of the stores its CPU buffered
+//! before an `smp_wmb` that precedes it ([`BufferOp::Barrier`]); and a step that drains
+//! its CPU's whole buffer inline (a fence) after every drain of that CPU's stores, as the
+//! paper's fence waits for an empty buffer. Each pending interrupt delivery is a thread
+//! of one step.
 //!
 //! # Blocking
 //!
@@ -45,10 +49,11 @@
 //! When every enabled thread at a node sleeps, the execution is redundant (sleep-set
 //! blocked). The machine cannot abandon a run, so it runs to its end with the default
 //! choice; its steps add no races and no nodes. [`Dpor::redundant`] counts them. With
-//! wake-up trees this happens only where the theorem's assumptions do not hold here: a
-//! step's footprint that depends on the order (a fence drains what is still buffered, so
-//! it touches the buffer in one order and not in the other) and threads that are not
-//! enabled (waiting for a lock), for which every enabled thread is added instead.
+//! wake-up trees this happens only where the theorem's assumptions do not hold here:
+//! threads that are not enabled (waiting for a lock), for which every enabled thread is
+//! added instead. (A fence drains what is still buffered, so its footprint depends on
+//! whether the drains came first; it is ordered after every drain of its CPU's stores —
+//! [`BufferOp::Fence`] — so no reversal puts it before them.)
 //!
 //! # When the search is exhaustive
 //!
