@@ -191,12 +191,8 @@ fn dpor_exhausts_seed_cases_under_sc() {
 fn dpor_exhausts_seed_case_1_under_tso_and_pso() {
     let expected: BTreeSet<String> = ["1 [EPOLLIN:1]", "EBADF"].map(String::from).into();
     for model in [MemoryModel::Tso, MemoryModel::Pso] {
-        let (summary, outcomes) = explore(
-            common::case1_close_epfd,
-            model,
-            StrategyKind::Dpor,
-            1_000,
-        );
+        let (summary, outcomes) =
+            explore(common::case1_close_epfd, model, StrategyKind::Dpor, 1_000);
         assert!(
             summary.exhaustive && !summary.diverged && summary.step_limited == 0,
             "{model:?}: {summary:?}"

@@ -157,7 +157,10 @@ fn compare_on_generated_programs(models: &[MemoryModel], indices: &[u64]) {
         }
     }
     assert!(raced > 0, "no generated program races");
-    assert!(failures.is_empty(), "dpor missed final states: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "dpor missed final states: {failures:?}"
+    );
 }
 
 fn programs_from_environment(default: u64) -> Vec<u64> {

@@ -402,7 +402,10 @@ impl Dpor {
                         clock_join(clock, &self.events[store.step].clock);
                     }
                     let epochs = &self.epochs[cpu.index()];
-                    debug_assert!(store.epoch >= epochs.epoch, "drained before an earlier epoch");
+                    debug_assert!(
+                        store.epoch >= epochs.epoch,
+                        "drained before an earlier epoch"
+                    );
                     clock_join(clock, &epochs.before(store.epoch));
                     pops.push((cpu, store.epoch));
                 }
@@ -414,7 +417,8 @@ impl Dpor {
     /// The barrier epochs of `cpu`'s stores, made on first use.
     fn epochs_of(&mut self, cpu: CpuId) -> &mut BarrierEpochs {
         if self.epochs.len() <= cpu.index() {
-            self.epochs.resize(cpu.index() + 1, BarrierEpochs::default());
+            self.epochs
+                .resize(cpu.index() + 1, BarrierEpochs::default());
         }
         &mut self.epochs[cpu.index()]
     }
