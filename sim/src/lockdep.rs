@@ -180,15 +180,23 @@ impl Lockdep {
     }
 
     /// Whether taking `acquired` while holding `held` teaches nothing: every held class
-    /// is `acquired` or known to come before it ([`Lockdep::knows`]). Answered from the
-    /// chain cache when this chain was validated before; a chain validated now is cached.
-    /// Edges are only ever added (until [`Lockdep::reset`], which empties the cache too),
-    /// so a validated chain stays valid.
-    #[inline]
+    /// is `acquired` or known to come before it ([`Lockdep::knows`]). With one lock held
+    /// that is one bit test, cheaper than the cache's lookup (measured: docs/benchmarks.md);
+    /// with two or more it is answered from the chain cache when this chain was validated
+    /// before, and a chain validated now is cached. Edges are only ever added (until
+    /// [`Lockdep::reset`], which empties the cache too), so a validated chain stays valid.
+    #[inline(always)]
     pub fn chain_known(&mut self, held: &HeldLocks, acquired: LockClassId) -> bool {
-        if held.is_empty() {
-            return true;
+        match &held[..] {
+            [] => true,
+            [only] => self.knows(only.class, acquired),
+            _ => self.chain_known_cached(held, acquired),
         }
+    }
+
+    /// [`Lockdep::chain_known`] with two or more locks held: through the chain cache.
+    #[inline(never)]
+    fn chain_known_cached(&mut self, held: &HeldLocks, acquired: LockClassId) -> bool {
         if ChainCache::ENABLED && self.chains.validated(held.chain_key(), acquired) {
             debug_assert!(
                 held.iter().all(|h| self.knows(h.class, acquired)),
@@ -585,8 +593,8 @@ mod tests {
                 lockdep.reset();
             }
             let full = stack.iter().all(|h| lockdep.knows(h.class, class));
-            hits +=
-                u32::from(!stack.is_empty() && lockdep.chains.validated(stack.chain_key(), class));
+            // The cache serves chains of two or more held locks.
+            hits += u32::from(stack.len() > 1 && lockdep.chains.validated(stack.chain_key(), class));
             assert_eq!(lockdep.chain_known(&stack, class), full, "round {round}");
             let again: u64 = stack
                 .iter()
@@ -599,7 +607,7 @@ mod tests {
         }
         // A build without the cache (the measurement feature) has none to hit.
         assert!(
-            hits > 1000 || !ChainCache::ENABLED,
+            hits > 500 || !ChainCache::ENABLED,
             "the cache is used: {hits} hits"
         );
     }
