@@ -594,7 +594,8 @@ mod tests {
             }
             let full = stack.iter().all(|h| lockdep.knows(h.class, class));
             // The cache serves chains of two or more held locks.
-            hits += u32::from(stack.len() > 1 && lockdep.chains.validated(stack.chain_key(), class));
+            hits +=
+                u32::from(stack.len() > 1 && lockdep.chains.validated(stack.chain_key(), class));
             assert_eq!(lockdep.chain_known(&stack, class), full, "round {round}");
             let again: u64 = stack
                 .iter()

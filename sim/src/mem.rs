@@ -802,12 +802,13 @@ impl State {
         self.mem.is_live(word) || self.report_bad_access(word)
     }
 
-    /// [`State::check_word`] for a word that is not live: reports it and answers `false`.
+    /// [`State::check_word`] for a word that is not live: reports the bad access and
+    /// answers, like `check_word`, whether the access may go on.
     #[cold]
     #[inline(never)]
     fn report_bad_access(&self, word: Word) -> bool {
         match self.mem.check(word) {
-            Ok(()) => unreachable!("report_bad_access of a live word"),
+            Ok(()) => true,
             Err(AccessError::UseAfterFree { block }) => {
                 let field = block.fields[(word.0 - block.start.0) as usize];
                 self.report(
