@@ -433,7 +433,7 @@ impl State {
 
     /// Performs `op` for the context on top of `cpu`. Plain loads and stores, most of the
     /// steps at access granularity, are performed inline; the rest in
-    /// [`State::perform_recorded`].
+    /// `perform_recorded`.
     #[inline(always)]
     pub fn perform(&self, cpu: CpuId, context: ContextId, op: Op) -> Performed {
         if !self.mem.footprint.is_on() {
