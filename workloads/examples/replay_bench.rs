@@ -4,8 +4,9 @@
 //! [-- --repeat N] [FILE.strace ...]`.
 //!
 //! Each recording is replayed `--repeat` times (default 5) as `epsim replay FILE --json`
-//! does it (import, parse the scenario, run it on its header's kernel, compare every
-//! result); the best run is shown, with its phases. CPU time is what one core did for this
+//! does it (import — the scenario's text and its parsed form written together, so
+//! nothing is parsed — run it on its header's kernel, compare every result); the best
+//! run is shown, with its phases. CPU time is what one core did for this
 //! process, so the figure holds on a loaded machine where wall time does not.
 
 // A benchmark driver: it measures time around the replay.
@@ -35,7 +36,6 @@ fn cpu_time() -> Duration {
 #[derive(Clone, Copy, Default)]
 struct Phases {
     import: Duration,
-    parse: Duration,
     run: Duration,
     total_cpu: Duration,
     total_wall: Duration,
@@ -46,19 +46,17 @@ fn measure(path: &str, text: &str) -> Phases {
     // The phases, one by one (CPU time).
     let t0 = cpu_time();
     let import = strace::import(text, path, &ImportOptions::default()).expect("imports");
-    let t1 = cpu_time();
-    let scenario = session::parse(path, &import.scenario).expect("parses");
     let t2 = cpu_time();
+    let scenario = &import.scenario;
     let args = match Cli::parse_from(["epsim", "replay", path, "--json"]).command {
         Some(Command::Replay(args)) => args,
         _ => unreachable!("a replay command"),
     };
-    let resolved = session::resolve(&scenario, &args.common).expect("resolves");
-    let run = session::execute_resolved(&scenario, &resolved, Capture::Results).expect("runs");
+    let resolved = session::resolve(scenario, &args.common).expect("resolves");
+    let run = session::execute_resolved(scenario, &resolved, Capture::Results).expect("runs");
     let t3 = cpu_time();
-    drop((run, scenario, import));
-    p.import = t1 - t0;
-    p.parse = t2 - t1;
+    drop((run, import));
+    p.import = t2 - t0;
     p.run = t3 - t2;
     // The whole command as `epsim replay FILE --json` runs it.
     let mut sink = Vec::new();
@@ -97,16 +95,8 @@ fn main() {
         files = found;
     }
     println!(
-        "{:<28} {:>7} {:>9} {:>9} {:>9} {:>9} {:>12} {:>12} {:>8}",
-        "recording",
-        "lines",
-        "import",
-        "parse",
-        "run",
-        "replay",
-        "lines/s CPU",
-        "lines/s wall",
-        "target"
+        "{:<28} {:>7} {:>9} {:>9} {:>9} {:>12} {:>12} {:>8}",
+        "recording", "lines", "import", "run", "replay", "lines/s CPU", "lines/s wall", "target"
     );
     for path in files {
         let text = std::fs::read_to_string(&path).expect("a readable recording");
@@ -119,11 +109,10 @@ fn main() {
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
         let cpu_rate = per_sec(best.total_cpu);
         println!(
-            "{:<28} {:>7} {:>9} {:>9} {:>9} {:>9} {:>12.0} {:>12.0} {:>8}",
+            "{:<28} {:>7} {:>9} {:>9} {:>9} {:>12.0} {:>12.0} {:>8}",
             path.rsplit('/').next().unwrap_or(&path),
             lines,
             ms(best.import),
-            ms(best.parse),
             ms(best.run),
             ms(best.total_cpu),
             cpu_rate,

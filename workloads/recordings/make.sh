@@ -8,6 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # Host paths out: the working directory, the home directory, the interpreter's prefix.
+# (A server's stdout goes to a file in $work, so that no path of the caller's shows.)
 scrub() {
     sed -e "s#$work#/tmp/work#g" -e "s#$(pwd)#/recordings#g" -e "s#$HOME#/home/user#g" \
          "$1" > "$2"
@@ -39,7 +40,7 @@ scrub "$work/et.strace" et-threads.strace
 # 5. redis-server under redis-benchmark (8,000 requests of each of GET and SET, one client: see
 #    docs/recordings.md for four), the server only.
 strace -f -yy -o "$work/redis.strace" -e trace='!mmap,munmap,mprotect,madvise,brk' \
-    redis-server --port 18083 --save '' --appendonly no --daemonize no &
+    redis-server --port 18083 --save '' --appendonly no --daemonize no > "$work/redis.out" &
 sleep 3
 redis-benchmark -p 18083 -n 8000 -c 1 -t get,set -q > /dev/null
 redis-cli -p 18083 shutdown nosave > /dev/null 2>&1 || true
@@ -50,7 +51,7 @@ scrub "$work/redis.strace" redis-benchmark.strace
 #    waits, so the ready order depends on where the arrivals land (docs/recordings.md,
 #    "The placement search").
 strace -f -yy -o "$work/redis6.strace" -e trace='!mmap,munmap,mprotect,madvise,brk' \
-    redis-server --port 18084 --save '' --appendonly no --daemonize no &
+    redis-server --port 18084 --save '' --appendonly no --daemonize no > "$work/redis6.out" &
 sleep 3
 redis-benchmark -p 18084 -n 300 -c 6 -t get,set -q > /dev/null
 redis-cli -p 18084 shutdown nosave > /dev/null 2>&1 || true

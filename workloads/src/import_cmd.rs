@@ -50,22 +50,29 @@ pub fn import(args: &ImportArgs, out: &mut dyn Write) -> Result<Exit, CliError> 
         },
     )
     .map_err(|e| CliError::usage(e.message))?;
-    // What the importer wrote must parse: a failure here is the importer's bug, said so.
-    session::parse(&args.file, &import.scenario).map_err(|e| {
+    // What the importer wrote must parse, and parse to the scenario `epsim replay` runs
+    // without parsing it: a failure here is the importer's bug, said so.
+    let text = &import.scenario.text;
+    let parsed = session::parse(&args.file, text).map_err(|e| {
         CliError::usage(format!(
             "{}: the imported scenario does not parse (an importer bug): {e}",
             args.file
         ))
     })?;
+    if parsed != import.scenario {
+        return Err(CliError::usage(format!(
+            "{}: the imported scenario's text parses to another scenario than the one the importer built (an importer bug)",
+            args.file
+        )));
+    }
     match &args.output {
         Some(output) => {
-            std::fs::write(output, &import.scenario)
+            std::fs::write(output, text)
                 .map_err(|e| CliError::usage(format!("cannot write {}: {e}", output.display())))?;
             write_summary(out, &args.file, &import)?;
         }
         None => {
-            out.write_all(import.scenario.as_bytes())
-                .map_err(CliError::from)?;
+            out.write_all(text.as_bytes()).map_err(CliError::from)?;
         }
     }
     Ok(Exit::Clean)
@@ -149,7 +156,9 @@ impl Attempt {
             },
         )
         .map_err(|e| CliError::usage(e.message))?;
-        let scenario = session::parse(&args.input, &import.scenario)?;
+        // Built with its text, not parsed from it (the same scenario: `epsim import`
+        // checks, and so do the tests, for every shipped recording).
+        let scenario = import.scenario.clone();
         let resolved = session::resolve(&scenario, common)?;
         let run = session::execute_resolved(&scenario, &resolved, Capture::Results)?;
         let comparison = compare(&import, &run);
@@ -168,10 +177,15 @@ impl Attempt {
 pub const MISMATCHES_SHOWN: usize = 10;
 
 pub(crate) fn compare(import: &Import, run: &Executed) -> Comparison {
-    let mut by_line: std::collections::BTreeMap<u32, &CallResult> =
-        std::collections::BTreeMap::new();
+    // The first result of each scenario line, by line number (lines are dense: the
+    // scenario's, a few per recorded call).
+    let mut by_line: Vec<Option<&CallResult>> = Vec::new();
     for call in run.results.calls() {
-        by_line.entry(call.line).or_insert(call);
+        let line = call.line as usize;
+        if by_line.len() <= line {
+            by_line.resize(line + 1, None);
+        }
+        by_line[line].get_or_insert(call);
     }
     let mut c = Comparison {
         matched: 0,
@@ -182,7 +196,11 @@ pub(crate) fn compare(import: &Import, run: &Executed) -> Comparison {
         more: Vec::new(),
     };
     for recorded in &import.calls {
-        let verdict = match by_line.get(&recorded.scenario_line) {
+        let verdict = match by_line
+            .get(recorded.scenario_line as usize)
+            .copied()
+            .flatten()
+        {
             None => Err(("not made".to_string(), never_made_why(run, recorded))),
             Some(sim) => matches(recorded, sim),
         };
@@ -261,15 +279,19 @@ fn recorded_text(r: &Recorded) -> String {
 }
 
 fn matches(recorded: &Recorded, sim: &CallResult) -> Result<(), (String, String)> {
-    let sim_errno = sim.errno.map(|e| e.name().to_string());
-    let sim_events: Vec<(u32, u64)> = sim.events.iter().map(|e| (e.events, e.data)).collect();
-    let simulated = outcome_text(
-        sim.ret,
-        sim_errno.as_deref(),
-        recorded.events.as_ref().map(|_| sim_events.as_slice()),
-        recorded.fds.and(sim.fds),
-    );
-    if sim_errno != recorded.errno {
+    let sim_errno = sim.errno.map(|e| e.name());
+    let sim_events =
+        || -> Vec<(u32, u64)> { sim.events.iter().map(|e| (e.events, e.data)).collect() };
+    // The simulated outcome as text, made only for a mismatch (most calls match).
+    let simulated = || {
+        outcome_text(
+            sim.ret,
+            sim_errno,
+            recorded.events.as_ref().map(|_| sim_events()).as_deref(),
+            recorded.fds.and(sim.fds),
+        )
+    };
+    if sim_errno != recorded.errno.as_deref() {
         let why = match (&recorded.errno, &sim_errno) {
             (Some(r), Some(s)) => {
                 format!("the recording failed with {r}, the simulated kernel with {s}")
@@ -282,32 +304,37 @@ fn matches(recorded: &Recorded, sim: &CallResult) -> Result<(), (String, String)
             }
             (None, None) => String::new(),
         };
-        return Err((simulated, why));
+        return Err((simulated(), why));
     }
     if let Some(events) = &recorded.events {
-        if *events != sim_events {
-            let why = if events.len() != sim_events.len() {
+        let same = events.len() == sim.events.len()
+            && events
+                .iter()
+                .zip(&sim.events)
+                .all(|(&recorded, e)| recorded == (e.events, e.data));
+        if !same {
+            let why = if events.len() != sim.events.len() {
                 format!(
                     "{} events recorded, {} simulated: the simulated kernel saw other files ready",
                     events.len(),
-                    sim_events.len()
+                    sim.events.len()
                 )
             } else {
                 "the same number of events, but other masks, data or order".to_string()
             };
-            return Err((simulated, why));
+            return Err((simulated(), why));
         }
         return Ok(());
     }
     if let Some(fds) = recorded.fds {
         if sim.fds != Some(fds) {
-            return Err((simulated, "other descriptors were made".to_string()));
+            return Err((simulated(), "other descriptors were made".to_string()));
         }
         return Ok(());
     }
     if recorded.errno.is_none() && sim.ret != recorded.ret {
         return Err((
-            simulated,
+            simulated(),
             format!(
                 "the recording returned {}, the simulated kernel {}",
                 recorded.ret, sim.ret

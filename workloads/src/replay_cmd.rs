@@ -199,7 +199,9 @@ fn strace_text(args: &ReplayArgs) -> Result<Option<String>, CliError> {
     }
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.input)))?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    // UTF-8 as it is (no copy); a log with other bytes, lossily.
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     if args.strace || crate::strace::looks_like_strace(&text) {
         return Ok(Some(text));
     }

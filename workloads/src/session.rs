@@ -412,7 +412,8 @@ fn execute_at<G: Granularity>(
     };
     span.record("steps", outcome.result.steps);
     drop(span);
-    let results = recorder.results();
+    // The run is over: nothing records any more.
+    let results = recorder.take_results();
     let verdict = scenario.verdict(&outcome, &results);
     let findings = classify_findings(&world, &options, &outcome);
     let machine = world.machine();

@@ -300,3 +300,86 @@ fn a_record_of_epsim_run_still_replays_as_before() {
     epsim().arg("replay").arg(&record).assert().success();
     let _ = std::fs::remove_file(record);
 }
+
+/// The first statement (in text order) where two statement lists differ: both, as Debug.
+fn first_difference(
+    a: &[workloads::scenario::ast::Stmt],
+    b: &[workloads::scenario::ast::Stmt],
+) -> Option<String> {
+    use workloads::scenario::ast::StmtKind;
+    for (x, y) in a.iter().zip(b) {
+        if x == y {
+            continue;
+        }
+        let inner = match (&x.kind, &y.kind) {
+            (StmtKind::Thread { body: p, .. }, StmtKind::Thread { body: q, .. })
+            | (StmtKind::Fork { body: p, .. }, StmtKind::Fork { body: q, .. })
+            | (StmtKind::At { body: p, .. }, StmtKind::At { body: q, .. }) => {
+                first_difference(p, q)
+            }
+            _ => None,
+        };
+        return Some(inner.unwrap_or_else(|| format!("{x:#?}\n-- against --\n{y:#?}")));
+    }
+    (a.len() != b.len()).then(|| format!("{} statements against {}", a.len(), b.len()))
+}
+
+/// Every shipped recording (and the style and world recordings of the tests), imported:
+/// the scenario the importer builds without parsing — what `epsim replay` runs — is
+/// exactly what its written text parses to (statements, spans, statement texts, header),
+/// with the same hash, so schedules and `--place` replay commands printed for one replay
+/// on the other, and the two cannot drift apart. With a placement too (it moves `at`
+/// blocks into the calls).
+#[test]
+fn every_imported_scenario_is_what_its_text_parses_to() {
+    use workloads::scenario::Scenario;
+    use workloads::strace::placement::Placement;
+    use workloads::strace::{import, ImportOptions};
+    let mut files: Vec<std::path::PathBuf> = ["recordings", "tests/strace"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(dir().join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "strace"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    let placements = [
+        Placement::default(),
+        Placement::parse("428=bbbbww").unwrap(),
+    ];
+    let mut checked = 0;
+    for path in &files {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        // The placement names a line of the multi-client recording.
+        let placements = if name.contains("redis-clients") {
+            &placements[..]
+        } else {
+            &placements[..1]
+        };
+        for placement in placements {
+            let options = ImportOptions {
+                keep_going: name.contains("malformed"),
+                placement: placement.clone(),
+            };
+            let Ok(imported) = import(&text, &name, &options) else {
+                continue;
+            };
+            let built = &imported.scenario;
+            let parsed = Scenario::parse(&name, &built.text)
+                .unwrap_or_else(|e| panic!("{name}: the imported text does not parse: {e}"));
+            for (p, q) in built.processes.iter().zip(&parsed.processes) {
+                for (s, t) in p.tasks.iter().zip(&q.tasks) {
+                    if let Some(difference) = first_difference(&s.body, &t.body) {
+                        panic!("{name}: built and parsed differ first at\n{difference}");
+                    }
+                }
+            }
+            assert_eq!(built.header, parsed.header, "{name}");
+            assert_eq!(built.hash(), parsed.hash(), "{name}");
+            assert!(*built == parsed, "{name}: built and parsed differ");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "{checked}");
+}

@@ -9,6 +9,7 @@
 //! - [`interp`] — runs a parsed scenario as tasks on a [`kernel_model::World`]
 //! - [`results`] — what each task's calls returned, expectations, and the verdict
 //! - [`fuzz`] — a fuzz harness for the parser and the interpreter (mutated scenarios)
+//! - [`writer`] — text and parsed form written together, for programs that make scenarios
 //!
 //! The API the command line and the snapshot tests use:
 //!
@@ -48,6 +49,7 @@ pub mod interp;
 pub mod lexer;
 pub mod parser;
 pub mod results;
+pub mod writer;
 
 use std::fmt;
 
@@ -95,7 +97,7 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// A parsed scenario.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
     /// The file name it was parsed from (used in error messages and reports).
     pub file: String,
@@ -145,6 +147,28 @@ impl Scenario {
             interrupts: parsed.interrupts,
             hash: h.finish(),
         })
+    }
+
+    /// A scenario written with its parsed form ([`writer::Writer`]): `text` must be what
+    /// the parts parse from (the writer's tests and the importer's check it), and the
+    /// hash is the text's, as [`Scenario::parse`] makes it.
+    pub fn from_parts(
+        file: &str,
+        text: String,
+        header: Header,
+        processes: Vec<ast::ProcessDecl>,
+        interrupts: Vec<ast::AtDecl>,
+    ) -> Scenario {
+        let mut h = TraceHasher::default();
+        h.write_str(&text);
+        Scenario {
+            file: file.to_string(),
+            text,
+            header,
+            processes,
+            interrupts,
+            hash: h.finish(),
+        }
     }
 
     /// Parses a file's bytes: UTF-8 text (a leading byte-order mark is fine); a byte that

@@ -1,5 +1,6 @@
 //! Fuzzing the importer with mutated recordings: every input either imports into a
-//! scenario that parses, or is refused with one line naming `file:line:col`; nothing
+//! scenario whose text parses to exactly the scenario the importer built (what replay
+//! runs), or is refused with one line naming `file:line:col`; nothing
 //! panics. `examples/fuzz_strace.rs` runs it at length; the tests run a smoke version.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,12 +14,13 @@ use crate::scenario::Scenario;
 #[derive(Clone, Debug, Default)]
 pub struct FuzzSummary {
     pub inputs: u64,
-    /// Inputs imported into a scenario that parses.
+    /// Inputs imported into a scenario whose text parses to the one built.
     pub imported: u64,
     /// Inputs refused with a one-line error.
     pub refused: u64,
     /// Inputs that broke a rule: a panic, an error not on one line or without its
-    /// place, an imported scenario that does not parse. With the input's first line.
+    /// place, an imported scenario that does not parse or parses to another one than the
+    /// importer built. With the input's first line.
     pub findings: Vec<String>,
 }
 
@@ -135,8 +137,11 @@ pub fn run(recordings: &[(&str, &str)], inputs: u64, seed: u64) -> FuzzSummary {
                 },
             );
             match result {
-                Ok(imported) => match Scenario::parse(name, &imported.scenario) {
-                    Ok(_) => Ok(true),
+                Ok(imported) => match Scenario::parse(name, &imported.scenario.text) {
+                    Ok(parsed) if parsed == imported.scenario => Ok(true),
+                    Ok(_) => Err(format!(
+                        "the imported scenario's text parses to another scenario than the one the importer built, from a mutation of {name}"
+                    )),
                     Err(e) => Err(format!("the imported scenario does not parse: {e}")),
                 },
                 Err(e) => {

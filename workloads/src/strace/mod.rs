@@ -65,8 +65,10 @@ pub struct Recorded {
 /// A recording imported as a scenario.
 #[derive(Clone, Debug)]
 pub struct Import {
-    /// The scenario's text.
-    pub scenario: String,
+    /// The scenario: its text (`scenario.text`, what `epsim import` writes) and its
+    /// parsed form, written together ([`crate::scenario::writer`]): parsing the text gives
+    /// the same scenario, with the same hash.
+    pub scenario: crate::scenario::Scenario,
     /// Lines of the recording.
     pub lines: usize,
     /// The calls replayed, in the order they returned in the recording.

@@ -18,15 +18,16 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use kernel_model::poll::mask_to_string;
-use kernel_model::Errno;
+use kernel_model::{Errno, KernelVersion};
 
 use super::args::{self, O_CLOEXEC, O_NONBLOCK};
 use super::line::{parse_line, LineKind, RawResult};
 use super::placement::{Phase, Placement, WAIT_OFFSET_NS};
 use super::{Import, ImportError, ImportOptions, Recorded};
+use crate::scenario::ast::{self, Header, IrqName, SyscallName};
+use crate::scenario::writer::{Action, CallLine, Expect, Value, Writer};
+use crate::scenario::Scenario;
 
 /// Virtual time between two lines of the recording.
 pub const LINE_NS: u64 = 10_000;
@@ -143,14 +144,14 @@ enum Stmt {
     Comment(String),
     /// A replayed call: the statement, its expectation, the recorded result's index.
     Call {
-        text: String,
-        expect: Option<String>,
+        line: CallLine,
+        expect: Option<Expect>,
         recorded: Option<usize>,
         start_ns: u64,
         arrivals: Vec<usize>,
     },
     /// A helper statement the recording implies but did not make (not compared).
-    Helper(String),
+    Helper(CallLine),
     Spawn(u32),
 }
 
@@ -383,6 +384,20 @@ fn timespec_ns(text: &str) -> Option<u64> {
     Some(ns)
 }
 
+/// `name(args)`, [`short`]ened: most calls are short enough to be copied as they are.
+fn short_call(name: &str, args: &str) -> String {
+    // Bytes bound characters: a call of at most COMMENT_CHARS bytes is never cut.
+    if name.len() + args.len() + 2 <= COMMENT_CHARS && !args.contains('\n') {
+        let mut text = String::with_capacity(name.len() + args.len() + 2);
+        text.push_str(name);
+        text.push('(');
+        text.push_str(args);
+        text.push(')');
+        return text;
+    }
+    short(&format!("{name}({args})"))
+}
+
 fn short(text: &str) -> String {
     let one: String = text
         .chars()
@@ -393,23 +408,6 @@ fn short(text: &str) -> String {
     }
     let cut: String = one.chars().take(COMMENT_CHARS).collect();
     format!("{cut}...")
-}
-
-/// An epoll data word as the language writes it (hex past i64::MAX).
-fn data_text(data: u64) -> String {
-    if data > i64::MAX as u64 {
-        format!("{data:#x}")
-    } else {
-        data.to_string()
-    }
-}
-
-fn events_text(events: &[(u32, u64)]) -> String {
-    let items: Vec<String> = events
-        .iter()
-        .map(|&(m, d)| format!("{}:{}", mask_to_string(m), data_text(d)))
-        .collect();
-    format!("[{}]", items.join(", "))
 }
 
 /// Bytes of a strace string literal (`"\3\0\0..."`), without a trailing `...`.
@@ -628,9 +626,9 @@ impl Builder<'_> {
             let object = self.new_object(Kind::Opaque, "inherited");
             self.push(
                 pid,
-                Stmt::Helper(format!(
-                    "opaque(\"open before\")   # descriptor {free} was open, made by no call the recording shows"
-                )),
+                Stmt::Helper(opaque("open before").note(format!(
+                    "descriptor {free} was open, made by no call the recording shows"
+                ))),
             );
             self.install(pid, free, object, false);
         }
@@ -674,9 +672,7 @@ impl Builder<'_> {
             }
             self.push(
                 pid,
-                Stmt::Helper(format!(
-                    "close({fd})   # not a terminal: the recording shows it"
-                )),
+                Stmt::Helper(close(fd).note("not a terminal: the recording shows it")),
             );
             self.drop_fd(pid, fd);
         }
@@ -688,19 +684,17 @@ impl Builder<'_> {
         let object = self.new_object(kind, label);
         let made = self.lowest_free(pid);
         let make = match kind {
-            Kind::External => "socket_external()".to_string(),
-            Kind::Regular => format!("open({})", quote(label)),
-            _ => format!("opaque({})", quote(label)),
+            Kind::External => CallLine::new(SyscallName::SocketExternal, Vec::new()),
+            Kind::Regular => open(label),
+            _ => opaque(label),
         };
         self.push(
             pid,
-            Stmt::Helper(format!(
-                "{make}   # descriptor {fd} was open before the recording"
-            )),
+            Stmt::Helper(make.note(format!("descriptor {fd} was open before the recording"))),
         );
         if made != fd {
-            self.push(pid, Stmt::Helper(format!("dup2({made}, {fd})")));
-            self.push(pid, Stmt::Helper(format!("close({made})")));
+            self.push(pid, Stmt::Helper(dup2(made, fd)));
+            self.push(pid, Stmt::Helper(close(made)));
         }
         self.install(pid, fd, object, false);
         Some((object, kind))
@@ -711,12 +705,12 @@ impl Builder<'_> {
     fn replay(
         &mut self,
         call: &Call,
-        text: String,
+        line: CallLine,
         epoll: bool,
         events: Option<Vec<(u32, u64)>>,
         fds: Option<[i64; 2]>,
         arrivals: Vec<usize>,
-        target: &str,
+        target: &'static str,
     ) {
         let errno = call.errno.map(|e| {
             if e.starts_with("ERESTART") {
@@ -731,21 +725,16 @@ impl Builder<'_> {
             call.value.unwrap_or(0)
         };
         let expect = match (&errno, &events, &fds) {
-            (Some(e), _, _) if Errno::parse(e).is_some() => format!("expect {e}"),
-            (Some(_), _, _) => "expect ret == -1".to_string(),
-            (None, Some(events), _) => format!("expect {target} == {}", events_text(events)),
-            (None, None, Some([a, b])) => format!(
-                "expect {target}.{} == {a} && {target}.{} == {b}",
-                pair_fields(&text).0,
-                pair_fields(&text).1
-            ),
-            (None, None, None) => format!("expect ret == {ret}"),
+            (Some(e), _, _) => Errno::parse(e).map_or(Expect::Ret(-1), Expect::Errno),
+            (None, Some(events), _) => Expect::Events(target, events.clone()),
+            (None, None, Some(pair)) => Expect::Pair(target, pair_fields(line.name), *pair),
+            (None, None, None) => Expect::Ret(ret),
         };
         let index = self.recorded.len();
         self.recorded.push(Recorded {
             strace_line: call.end_line,
             scenario_line: 0,
-            call: short(&format!("{}({})", call.name, call.args)),
+            call: short_call(call.name, &call.args),
             epoll,
             ret,
             errno,
@@ -757,7 +746,7 @@ impl Builder<'_> {
         self.push(
             call.pid,
             Stmt::Call {
-                text,
+                line,
                 expect: Some(expect),
                 recorded: Some(index),
                 start_ns,
@@ -766,8 +755,8 @@ impl Builder<'_> {
         );
     }
 
-    fn helper(&mut self, pid: u32, text: String) {
-        self.push(pid, Stmt::Helper(text));
+    fn helper(&mut self, pid: u32, line: CallLine) {
+        self.push(pid, Stmt::Helper(line));
     }
 
     /// An outside event for `object` (at descriptor `fd` of the caller), placed before
@@ -841,7 +830,7 @@ impl Builder<'_> {
                         .is_some_and(|f| args::fd_flags(f) & O_CLOEXEC != 0);
                 self.create(
                     call,
-                    format!("epoll_create({size})"),
+                    CallLine::new(SyscallName::EpollCreate, vec![Value::Int(size)]),
                     Kind::Epoll,
                     cloexec,
                     true,
@@ -856,7 +845,7 @@ impl Builder<'_> {
                     call,
                     pair,
                     flags,
-                    "pipe()",
+                    SyscallName::Pipe,
                     [Kind::PipeRead, Kind::PipeWrite],
                 );
             }
@@ -868,7 +857,13 @@ impl Builder<'_> {
                     && a.get(1)
                         .is_some_and(|t| t.contains("SOCK_STREAM") || args::fd_flags(t) & 0xf == 1)
                 {
-                    self.pair(call, pair, flags, "socketpair()", [Kind::Unix, Kind::Unix]);
+                    self.pair(
+                        call,
+                        pair,
+                        flags,
+                        SyscallName::Socketpair,
+                        [Kind::Unix, Kind::Unix],
+                    );
                 } else {
                     self.comment(call);
                 }
@@ -880,15 +875,18 @@ impl Builder<'_> {
                     .unwrap_or(0);
                 let flags = a.get(1).map_or(0, |f| args::fd_flags(f));
                 let text = if flags & 1 != 0 {
-                    format!("eventfd2({count}, EFD_SEMAPHORE)")
+                    CallLine::new(
+                        SyscallName::Eventfd2,
+                        vec![Value::Int(count), Value::Const("EFD_SEMAPHORE")],
+                    )
                 } else {
-                    format!("eventfd({count})")
+                    CallLine::new(SyscallName::Eventfd, vec![Value::Int(count)])
                 };
                 if let Some(fd) =
                     self.create(call, text, Kind::Eventfd, flags & O_CLOEXEC != 0, false)
                 {
                     if flags & O_NONBLOCK != 0 {
-                        self.helper(pid, format!("fcntl({fd}, F_SETFL, O_NONBLOCK)"));
+                        self.helper(pid, nonblock(fd));
                     }
                 }
             }
@@ -897,21 +895,18 @@ impl Builder<'_> {
                 let listens = call.value.is_some_and(|fd| self.will_listen(call, fd));
                 let stream = a.get(1).is_some_and(|t| t.contains("SOCK_STREAM"));
                 let (text, kind) = if listens {
-                    (
-                        format!("opaque({})", quote(call.decoration.unwrap_or("socket"))),
-                        Kind::Listener,
-                    )
+                    (opaque(call.decoration.unwrap_or("socket")), Kind::Listener)
                 } else if stream {
-                    ("socket_external()".to_string(), Kind::External)
-                } else {
                     (
-                        format!("opaque({})", quote(call.decoration.unwrap_or("socket"))),
-                        Kind::Opaque,
+                        CallLine::new(SyscallName::SocketExternal, Vec::new()),
+                        Kind::External,
                     )
+                } else {
+                    (opaque(call.decoration.unwrap_or("socket")), Kind::Opaque)
                 };
                 if let Some(fd) = self.create(call, text, kind, flags & O_CLOEXEC != 0, false) {
                     if flags & O_NONBLOCK != 0 {
-                        self.helper(pid, format!("fcntl({fd}, F_SETFL, O_NONBLOCK)"));
+                        self.helper(pid, nonblock(fd));
                     }
                 }
             }
@@ -920,15 +915,7 @@ impl Builder<'_> {
             "write" | "sendto" | "sendmsg" | "writev" | "send" => self.write(call, &a),
             "close" => match fd_arg(0) {
                 Some((fd, _)) => {
-                    self.replay(
-                        call,
-                        format!("close({fd})"),
-                        false,
-                        None,
-                        None,
-                        Vec::new(),
-                        "",
-                    );
+                    self.replay(call, close(fd), false, None, None, Vec::new(), "");
                     if ok {
                         self.drop_fd(pid, fd);
                     }
@@ -958,7 +945,7 @@ impl Builder<'_> {
                                 e.cloexec = true;
                             }
                         } else {
-                            self.helper(pid, format!("close({fd})   # close_range"));
+                            self.helper(pid, close(fd).note("close_range"));
                             self.drop_fd(pid, fd);
                         }
                     }
@@ -976,10 +963,9 @@ impl Builder<'_> {
                 match (fd_arg(0), replayed && ok) {
                     (Some((fd, _)), true) => {
                         let on = a.get(2).is_some_and(|v| v.trim() != "[0]");
-                        let flag = if on { "O_NONBLOCK" } else { "0" };
                         self.replay(
                             call,
-                            format!("fcntl({fd}, F_SETFL, {flag})   # ioctl FIONBIO"),
+                            set_nonblock(fd, on).note("ioctl FIONBIO"),
                             false,
                             None,
                             None,
@@ -1008,9 +994,9 @@ impl Builder<'_> {
                 let flags = a.get(path_index + 1).map_or(0, |f| args::fd_flags(f));
                 let kind = call.decoration.map_or(Kind::Regular, decoration_kind);
                 let text = if kind == Kind::Regular {
-                    format!("open({})", quote(&path))
+                    open(&path)
                 } else {
-                    format!("opaque({})", quote(call.decoration.unwrap_or(&path)))
+                    opaque(call.decoration.unwrap_or(&path))
                 };
                 self.create(call, text, kind, flags & O_CLOEXEC != 0, false);
             }
@@ -1030,10 +1016,7 @@ impl Builder<'_> {
                         .map(|(fd, _)| *fd)
                         .collect();
                     for fd in closing {
-                        self.helper(
-                            pid,
-                            format!("close({fd})   # execve closes O_CLOEXEC descriptors"),
-                        );
+                        self.helper(pid, close(fd).note("execve closes O_CLOEXEC descriptors"));
                         self.drop_fd(pid, fd);
                     }
                 }
@@ -1050,13 +1033,7 @@ impl Builder<'_> {
                     .decoration
                     .map_or_else(|| call.name.to_string(), str::to_string);
                 let cloexec = a.iter().any(|f| args::fd_flags(f) & O_CLOEXEC != 0);
-                self.create(
-                    call,
-                    format!("opaque({})", quote(&label)),
-                    Kind::Opaque,
-                    cloexec,
-                    false,
-                );
+                self.create(call, opaque(&label), Kind::Opaque, cloexec, false);
             }
             _ => self.comment(call),
         }
@@ -1123,7 +1100,7 @@ impl Builder<'_> {
     fn create(
         &mut self,
         call: &Call,
-        text: String,
+        text: CallLine,
         kind: Kind,
         cloexec: bool,
         epoll: bool,
@@ -1142,9 +1119,9 @@ impl Builder<'_> {
             // A descriptor the recording does not show being made sits below: move it.
             self.helper(
                 call.pid,
-                format!("dup2({predicted}, {fd})   # the recording got {fd}"),
+                dup2(predicted, fd).note(format!("the recording got {fd}")),
             );
-            self.helper(call.pid, format!("close({predicted})"));
+            self.helper(call.pid, close(predicted));
         }
         let label = call.decoration.unwrap_or_default();
         let object = self.new_object(kind, label);
@@ -1157,7 +1134,7 @@ impl Builder<'_> {
         call: &Call,
         pair: Option<[(i64, Option<&str>); 2]>,
         flags: u64,
-        text: &str,
+        name: SyscallName,
         kinds: [Kind; 2],
     ) {
         let ok = call.errno.is_none() && call.value == Some(0);
@@ -1167,7 +1144,7 @@ impl Builder<'_> {
             } else {
                 self.replay(
                     call,
-                    format!("p = {text}"),
+                    CallLine::assign("p", name, Vec::new()),
                     false,
                     None,
                     None,
@@ -1181,7 +1158,7 @@ impl Builder<'_> {
         self.fill_below(call.pid, fds[0].min(fds[1]));
         self.replay(
             call,
-            format!("p = {text}"),
+            CallLine::assign("p", name, Vec::new()),
             false,
             None,
             Some(fds),
@@ -1194,7 +1171,7 @@ impl Builder<'_> {
         self.install(call.pid, fds[1], second, flags & O_CLOEXEC != 0);
         if flags & O_NONBLOCK != 0 {
             for fd in fds {
-                self.helper(call.pid, format!("fcntl({fd}, F_SETFL, O_NONBLOCK)"));
+                self.helper(call.pid, nonblock(fd));
             }
         }
     }
@@ -1222,15 +1199,17 @@ impl Builder<'_> {
         let ep_entry = self.materialize(pid, ep, ep_deco);
         let target = self.materialize(pid, fd, deco);
         let event = a.get(3).and_then(|e| args::epoll_event(e));
-        let text = match (op, event) {
-            ("EPOLL_CTL_DEL", _) => format!("epoll_ctl({ep}, EPOLL_CTL_DEL, {fd})"),
-            (_, Some((events, data))) => format!(
-                "epoll_ctl({ep}, {op}, {fd}, {}, {})",
-                mask_to_string(events),
-                data_text(data)
-            ),
-            (_, None) => format!("epoll_ctl({ep}, {op}, {fd}, NULL)"),
-        };
+        let head = vec![Value::Int(ep), Value::Const(op), Value::Int(fd)];
+        let text = CallLine::new(
+            SyscallName::EpollCtl,
+            match (op, event) {
+                ("EPOLL_CTL_DEL", _) => head,
+                (_, Some((events, data))) => {
+                    [head, vec![Value::Mask(events), Value::Data(data)]].concat()
+                }
+                (_, None) => [head, vec![Value::Null]].concat(),
+            },
+        );
         self.replay(call, text, true, None, None, Vec::new(), "");
         if call.errno.is_some() {
             return;
@@ -1264,14 +1243,14 @@ impl Builder<'_> {
             .unwrap_or(1);
         let timeout = match call.name {
             "epoll_pwait2" => match a.get(3).and_then(|t| timespec_ns(t)) {
-                Some(ns) => ns.to_string(),
-                None => "NULL".to_string(),
+                Some(ns) => Value::Int(ns as i64),
+                None => Value::Null,
             },
-            _ => a
-                .get(3)
-                .and_then(|t| super::line::parse_int(t))
-                .unwrap_or(0)
-                .to_string(),
+            _ => Value::Int(
+                a.get(3)
+                    .and_then(|t| super::line::parse_int(t))
+                    .unwrap_or(0),
+            ),
         };
         let ep_entry = self.materialize(pid, ep, deco);
         let events = if call.errno.is_none() {
@@ -1301,10 +1280,19 @@ impl Builder<'_> {
         {
             arrivals.push(self.signal_arrival(call));
         }
+        let wait_args = vec![Value::Int(ep), Value::Int(max), timeout];
         let text = match call.name {
-            "epoll_wait" => format!("evs = epoll_wait({ep}, {max}, {timeout})"),
-            "epoll_pwait" => format!("evs = epoll_pwait({ep}, {max}, {timeout}, NULL)"),
-            _ => format!("evs = epoll_pwait2({ep}, {max}, {timeout}, NULL)"),
+            "epoll_wait" => CallLine::assign("evs", SyscallName::EpollWait, wait_args),
+            "epoll_pwait" => CallLine::assign(
+                "evs",
+                SyscallName::EpollPwait,
+                [wait_args, vec![Value::Null]].concat(),
+            ),
+            _ => CallLine::assign(
+                "evs",
+                SyscallName::EpollPwait2,
+                [wait_args, vec![Value::Null]].concat(),
+            ),
         };
         let events = if call.errno.is_some() { None } else { events };
         if events.is_none() && call.errno.is_none() {
@@ -1417,7 +1405,7 @@ impl Builder<'_> {
         let predicted = self.lowest_free(pid);
         self.replay(
             call,
-            format!("accept({fd})"),
+            CallLine::new(SyscallName::Accept, vec![Value::Int(fd)]),
             false,
             None,
             None,
@@ -1428,15 +1416,15 @@ impl Builder<'_> {
             if predicted != new_fd {
                 self.helper(
                     pid,
-                    format!("dup2({predicted}, {new_fd})   # the recording got {new_fd}"),
+                    dup2(predicted, new_fd).note(format!("the recording got {new_fd}")),
                 );
-                self.helper(pid, format!("close({predicted})"));
+                self.helper(pid, close(predicted));
             }
             let label = call.decoration.unwrap_or_default();
             let object = self.new_object(Kind::External, label);
             self.install(pid, new_fd, object, flags & O_CLOEXEC != 0);
             if flags & O_NONBLOCK != 0 {
-                self.helper(pid, format!("fcntl({new_fd}, F_SETFL, O_NONBLOCK)"));
+                self.helper(pid, nonblock(new_fd));
             }
         }
     }
@@ -1545,7 +1533,7 @@ impl Builder<'_> {
         }
         self.replay(
             call,
-            format!("read({fd}, {count})"),
+            CallLine::new(SyscallName::Read, vec![Value::Int(fd), Value::Int(count)]),
             false,
             None,
             None,
@@ -1563,7 +1551,10 @@ impl Builder<'_> {
                 Some(bytes) => {
                     let mut word = [0u8; 8];
                     word.copy_from_slice(&bytes);
-                    format!("write({fd}, u64({}))", u64::from_le_bytes(word) as i64)
+                    CallLine::new(
+                        SyscallName::Write,
+                        vec![Value::Int(fd), Value::U64(u64::from_le_bytes(word) as i64)],
+                    )
                 }
                 None => {
                     self.comment(call);
@@ -1582,7 +1573,10 @@ impl Builder<'_> {
                 },
             }
             .clamp(0, READ_MAX);
-            format!("write({fd}, {count} bytes)")
+            CallLine::new(
+                SyscallName::Write,
+                vec![Value::Int(fd), Value::Bytes(count)],
+            )
         };
         let mut arrivals = Vec::new();
         if call
@@ -1604,9 +1598,9 @@ impl Builder<'_> {
         let source = self.materialize(pid, old, deco);
         let new = call.value.unwrap_or(-1);
         let text = match call.name {
-            "dup" => format!("dup({old})"),
+            "dup" => CallLine::new(SyscallName::Dup, vec![Value::Int(old)]),
             _ => match a.get(1).and_then(|t| args::fd(t)) {
-                Some((target, _)) => format!("dup2({old}, {target})"),
+                Some((target, _)) => dup2(old, target),
                 None => {
                     self.comment(call);
                     return;
@@ -1645,7 +1639,7 @@ impl Builder<'_> {
             let predicted = self.lowest_free(pid);
             self.replay(
                 call,
-                format!("dup({fd})"),
+                CallLine::new(SyscallName::Dup, vec![Value::Int(fd)]),
                 false,
                 None,
                 None,
@@ -1656,9 +1650,9 @@ impl Builder<'_> {
                 if predicted != new {
                     self.helper(
                         pid,
-                        format!("dup2({predicted}, {new})   # F_DUPFD from a higher number"),
+                        dup2(predicted, new).note("F_DUPFD from a higher number"),
                     );
-                    self.helper(pid, format!("close({predicted})"));
+                    self.helper(pid, close(predicted));
                 }
                 self.install(
                     pid,
@@ -1684,10 +1678,9 @@ impl Builder<'_> {
             let nonblock = a
                 .get(2)
                 .is_some_and(|f| args::fd_flags(f) & O_NONBLOCK != 0);
-            let flag = if nonblock { "O_NONBLOCK" } else { "0" };
             self.replay(
                 call,
-                format!("fcntl({fd}, F_SETFL, {flag})"),
+                set_nonblock(fd, nonblock),
                 false,
                 None,
                 None,
@@ -1699,9 +1692,11 @@ impl Builder<'_> {
         }
     }
 
-    /// The scenario, and the replayed calls with their statements' lines.
-    fn render(&mut self, lines: usize) -> (String, Vec<Recorded>) {
-        let mut out = String::new();
+    /// The scenario (its text and its parsed form, written together), and the replayed
+    /// calls with their statements' lines.
+    fn render(&mut self, lines: usize) -> (Scenario, Vec<Recorded>) {
+        let mut w = Writer::new();
+        let mut header = Header::default();
         let name: String = self
             .file
             .rsplit('/')
@@ -1716,32 +1711,33 @@ impl Builder<'_> {
                 }
             })
             .collect();
-        let _ = writeln!(
-            out,
-            "# Imported by `epsim import` from {} ({lines} lines of strace).",
-            quote_plain(self.file)
+        w.comment_line(
+            0,
+            &format!(
+                "Imported by `epsim import` from {} ({lines} lines of strace).",
+                quote(self.file)
+            ),
         );
-        let _ = writeln!(
-            out,
-            "# Each replayed call is followed by an expectation of its recorded result;"
+        w.comment_line(
+            0,
+            "Each replayed call is followed by an expectation of its recorded result;",
         );
-        let _ = writeln!(
-            out,
-            "# `# L<n>` comments are calls not replayed (line n of the recording)."
+        w.comment_line(
+            0,
+            "`# L<n>` comments are calls not replayed (line n of the recording).",
         );
-        let _ = writeln!(
-            out,
-            "# Outside events (bytes, connections, a peer's close, signals) are `at` blocks."
+        w.comment_line(
+            0,
+            "Outside events (bytes, connections, a peer's close, signals) are `at` blocks.",
         );
-        let _ = writeln!(out, "scenario {}", quote_plain(&name));
-        let _ = writeln!(
-            out,
-            "description \"strace recording {}\"",
-            name.replace('"', "")
+        w.header_name(&mut header, &name);
+        w.header_description(
+            &mut header,
+            &format!("strace recording {}", name.replace('"', "")),
         );
-        let _ = writeln!(out, "kernel 6.18");
-        let _ = writeln!(out, "cpus 2");
-        let _ = writeln!(out, "max steps 100000000");
+        w.header_kernel(&mut header, KernelVersion::V6_18);
+        w.header_cpus(&mut header, 2);
+        w.header_max_steps(&mut header, 100_000_000);
         let roots: Vec<u32> = self
             .task_order
             .iter()
@@ -1757,68 +1753,58 @@ impl Builder<'_> {
             .count()
             > 1;
         let mut recorded = std::mem::take(&mut self.recorded);
-        let mut line = out.lines().count() as u32;
+        let mut processes = Vec::new();
         for root in roots {
-            let _ = writeln!(out, "process p{root} {{");
-            line += 1;
-            let _ = writeln!(out, "    task t{root} {{");
-            line += 1;
-            self.render_body(root, 2, &mut out, &mut line, &mut recorded);
-            let _ = writeln!(out, "    }}");
-            let _ = writeln!(out, "}}");
-            line += 2;
+            let (process, task) = (format!("p{root}"), format!("t{root}"));
+            let starts = w.open_process(&process, &task);
+            let body = self.render_body(root, 2, &mut w, &mut recorded);
+            processes.push(w.close_process(starts, &process, &task, body));
         }
-        (out, recorded)
+        (w.finish(self.file, header, processes, Vec::new()), recorded)
     }
 
     fn is_spawned(&self, pid: u32) -> bool {
         self.spawned_by.contains_key(&pid)
     }
 
+    /// The statements of task `pid`, written at `depth`.
     fn render_body(
         &self,
         pid: u32,
         depth: usize,
-        out: &mut String,
-        line: &mut u32,
+        w: &mut Writer,
         recorded: &mut [Recorded],
-    ) {
+    ) -> Vec<ast::Stmt> {
+        let mut out = Vec::new();
         let Some(task) = self.tasks.get(&pid) else {
-            return;
-        };
-        let pad = "    ".repeat(depth);
-        // Straight into the scenario's text: no string made per line.
-        let emit = |out: &mut String, line: &mut u32, text: std::fmt::Arguments| {
-            out.push_str(&pad);
-            let _ = out.write_fmt(text);
-            out.push('\n');
-            *line += 1;
+            return out;
         };
         for stmt in &task.body {
             match stmt {
-                Stmt::Comment(text) => {
-                    emit(out, line, format_args!("# {}", text.replace('\n', " ")))
+                Stmt::Comment(text) => w.comment_line(depth, text),
+                Stmt::Helper(line) => {
+                    w.indent(depth);
+                    out.push(w.call(line));
+                    if let Some(note) = &line.note {
+                        w.trailing_comment(format_args!("{note}"));
+                    }
+                    w.end_line();
                 }
-                Stmt::Helper(text) => emit(out, line, format_args!("{text}")),
                 Stmt::Spawn(child) => {
                     let Some(c) = self.tasks.get(child) else {
                         continue;
                     };
-                    let word = if c.thread { "thread" } else { "fork" };
                     if depth + 1 >= crate::scenario::parser::NESTING_MAX - 2 {
-                        emit(
-                            out,
-                            line,
-                            format_args!("# t{child} is nested too deeply to replay"),
-                        );
+                        w.comment_line(depth, &format!("t{child} is nested too deeply to replay"));
                         continue;
                     }
-                    emit(out, line, format_args!("{word} t{child} {{"));
-                    self.render_body(*child, depth + 1, out, line, recorded);
-                    emit(out, line, format_args!("}}"));
+                    let name = format!("t{child}");
+                    let start = w.open_task(depth, c.thread, &name);
+                    let body = self.render_body(*child, depth + 1, w, recorded);
+                    out.push(w.close_task(depth, start, c.thread, &name, body));
                 }
                 Stmt::Call {
-                    text,
+                    line: call_line,
                     expect,
                     recorded: index,
                     start_ns,
@@ -1838,45 +1824,51 @@ impl Builder<'_> {
                             })
                             .map(|(_, &a)| a)
                             .collect();
-                        self.emit_arrivals(out, line, &pad, &chosen, phase, *start_ns);
+                        if let Some(at) = self.emit_arrivals(w, depth, &chosen, phase, *start_ns) {
+                            out.push(at);
+                        }
                     }
                     if let Some(r) = index.and_then(|i| recorded.get_mut(i)) {
                         r.outside_events = arrivals.len();
                     }
                     if self.multi_task || !arrivals.is_empty() {
-                        emit(
-                            out,
-                            line,
-                            format_args!("sleep until {}", duration(*start_ns)),
-                        );
+                        w.indent(depth);
+                        out.push(w.sleep_until(*start_ns));
+                        w.end_line();
                     }
-                    let strace_line = index.and_then(|i| recorded.get(i)).map(|r| r.strace_line);
                     if let Some(r) = index.and_then(|i| recorded.get_mut(i)) {
-                        r.scenario_line = *line + 1;
+                        r.scenario_line = w.line();
                     }
-                    match strace_line {
-                        Some(n) => emit(out, line, format_args!("{text}   # L{n}")),
-                        None => emit(out, line, format_args!("{text}")),
+                    w.indent(depth);
+                    out.push(w.call(call_line));
+                    if let Some(note) = &call_line.note {
+                        w.trailing_comment(format_args!("{note}"));
                     }
+                    if let Some(n) = line_of {
+                        w.trailing_comment(format_args!("L{n}"));
+                    }
+                    w.end_line();
                     if let Some(expect) = expect {
-                        emit(out, line, format_args!("{expect}"));
+                        w.indent(depth);
+                        out.push(w.expect(expect));
+                        w.end_line();
                     }
                 }
             }
         }
+        out
     }
 
     /// One `at` block for `chosen` arrivals: before the call (at the first one's time),
     /// or [`WAIT_OFFSET_NS`] after the call starts at `start_ns`.
     fn emit_arrivals(
         &self,
-        out: &mut String,
-        line: &mut u32,
-        pad: &str,
+        w: &mut Writer,
+        depth: usize,
         chosen: &[usize],
         phase: Phase,
         start_ns: u64,
-    ) {
+    ) -> Option<ast::Stmt> {
         let mut actions = Vec::new();
         let mut whys: Vec<&str> = Vec::new();
         for &a in chosen {
@@ -1887,58 +1879,70 @@ impl Builder<'_> {
             }
         }
         let (false, Some(&first)) = (actions.is_empty(), chosen.first()) else {
-            return;
+            return None;
         };
         let (at, note) = match phase {
             Phase::Before => (self.arrivals[first].time_ns, "outside"),
             Phase::Waiting => (start_ns + WAIT_OFFSET_NS, "outside, while the call waits"),
         };
-        let _ = writeln!(
-            out,
-            "{pad}at {} {{ {} }}   # {note}: {}",
-            duration(at),
-            actions.join("; "),
-            whys.join(", ")
-        );
-        *line += 1;
+        w.indent(depth);
+        let stmt = w.at(at, &actions);
+        w.trailing_comment(format_args!("{note}: {}", whys.join(", ")));
+        w.end_line();
+        Some(stmt)
     }
 
-    fn arrival_actions(&self, a: &Arrival) -> Vec<String> {
-        let file = format!("file_at({})", a.fd);
+    fn arrival_actions(&self, a: &Arrival) -> Vec<Action> {
+        let file = || Value::FileAt(a.fd);
         let mut actions = Vec::new();
         if let Some(task) = &a.signal {
-            actions.push(format!("signal({task})"));
+            actions.push(Action::Signal(task.clone()));
         }
         match a.kind {
             Some(Kind::External) => {
                 if a.bytes > 0 {
-                    actions.push(format!(
-                        "deliver({file}, {} bytes)",
-                        a.bytes.min(READ_MAX as u64)
+                    actions.push(Action::Call(
+                        IrqName::Deliver,
+                        vec![file(), Value::Bytes(a.bytes.min(READ_MAX as u64) as i64)],
                     ));
                 } else if !a.fin && !a.reset {
-                    actions.push(format!("deliver({file}, 1 bytes)"));
+                    actions.push(Action::Call(
+                        IrqName::Deliver,
+                        vec![file(), Value::Bytes(1)],
+                    ));
                 }
                 if a.fin {
-                    actions.push(format!("remote_shutdown({file}, SHUT_WR)"));
+                    actions.push(Action::Call(
+                        IrqName::RemoteShutdown,
+                        vec![file(), Value::Const("SHUT_WR")],
+                    ));
                 }
                 if a.reset {
-                    actions.push(format!("remote_error({file}, ECONNRESET)"));
+                    actions.push(Action::Call(
+                        IrqName::RemoteError,
+                        vec![file(), Value::Const("ECONNRESET")],
+                    ));
                 }
             }
             Some(Kind::Listener) => {
                 for _ in 0..a.connections.max(1) {
-                    actions.push(format!("incoming({file})"));
+                    actions.push(Action::Call(IrqName::Incoming, vec![file()]));
                 }
             }
             Some(Kind::Opaque) => {
                 if let Some(ready) = a.ready {
-                    actions.push(format!("set_ready({file}, {})", mask_to_string(ready)));
+                    actions.push(Action::Call(
+                        IrqName::Ready,
+                        vec![file(), Value::Mask(ready)],
+                    ));
                 }
                 if a.bytes > 0 || a.ready.is_none() {
-                    actions.push(format!(
-                        "deliver({file}, {} bytes)",
-                        a.bytes.clamp(1, READ_MAX as u64)
+                    actions.push(Action::Call(
+                        IrqName::Deliver,
+                        vec![
+                            file(),
+                            Value::Bytes(a.bytes.clamp(1, READ_MAX as u64) as i64),
+                        ],
                     ));
                 }
             }
@@ -1948,19 +1952,12 @@ impl Builder<'_> {
     }
 }
 
-fn duration(ns: u64) -> String {
-    if ns % 1000 == 0 {
-        format!("{}us", ns / 1000)
+/// The fields of a pair a call makes: `a`, `b` of a socketpair, `r`, `w` of a pipe.
+fn pair_fields(name: SyscallName) -> [&'static str; 2] {
+    if name == SyscallName::Socketpair {
+        ["a", "b"]
     } else {
-        format!("{ns}ns")
-    }
-}
-
-fn pair_fields(text: &str) -> (&'static str, &'static str) {
-    if text.contains("socketpair") {
-        ("a", "b")
-    } else {
-        ("r", "w")
+        ["r", "w"]
     }
 }
 
@@ -1969,8 +1966,43 @@ fn quote(text: &str) -> String {
     crate::scenario::results::format_bytes(text.as_bytes())
 }
 
-fn quote_plain(text: &str) -> String {
-    quote(text)
+fn close(fd: i64) -> CallLine {
+    CallLine::new(SyscallName::Close, vec![Value::Int(fd)])
+}
+
+fn dup2(old: i64, new: i64) -> CallLine {
+    CallLine::new(SyscallName::Dup2, vec![Value::Int(old), Value::Int(new)])
+}
+
+fn open(path: &str) -> CallLine {
+    CallLine::new(
+        SyscallName::Open,
+        vec![Value::Str(path.as_bytes().to_vec())],
+    )
+}
+
+fn opaque(label: &str) -> CallLine {
+    CallLine::new(
+        SyscallName::Opaque,
+        vec![Value::Str(label.as_bytes().to_vec())],
+    )
+}
+
+/// `fcntl(fd, F_SETFL, O_NONBLOCK)`, or `0` for blocking.
+fn set_nonblock(fd: i64, on: bool) -> CallLine {
+    let flag = if on {
+        Value::Const("O_NONBLOCK")
+    } else {
+        Value::Int(0)
+    };
+    CallLine::new(
+        SyscallName::Fcntl,
+        vec![Value::Int(fd), Value::Const("F_SETFL"), flag],
+    )
+}
+
+fn nonblock(fd: i64) -> CallLine {
+    set_nonblock(fd, true)
 }
 
 /// What a `-yy` decoration says a descriptor is.
