@@ -117,8 +117,9 @@ impl State {
         }
     }
 
-    /// `cpu`'s clock (exact: what inline primitives charged is settled first).
-    #[inline]
+    /// `cpu`'s clock (exact: what inline primitives charged is settled first). Inlined
+    /// always: every trace record reads it.
+    #[inline(always)]
     pub fn clock_ns(&self, cpu: CpuId) -> u64 {
         self.settle();
         self.cpus.borrow()[cpu.index()].clock_ns

@@ -14,8 +14,9 @@
 //! - store buffers: a store buffered by CPU `c` to word `w` ([`Object::Buffer`] push),
 //!   a buffered store made visible, by a drain or a fence (pop, and a write of the word),
 //!   a load by `c` of `w` (it may be forwarded from the buffer: a read of the buffer);
-//!   under pso the order in which one CPU's stores may drain (epochs of `smp_wmb`) is
-//!   [`Object::BufferOrder`];
+//!   under pso an `smp_wmb` of `c` ([`BufferOp::Barrier`]: the stores `c` buffers after
+//!   it drain only after those it buffered before it — an order DPOR keeps as
+//!   happens-before edges between the drains, not as an object they share);
 //! - locks: acquisitions (exclusive or shared) and releases ([`Object::Lock`]);
 //! - wait queues: linking, unlinking and reading a head's entries ([`Object::WaitQueue`]);
 //! - allocation: word blocks, locks, wait-queue heads and entries and allocation-failure
@@ -52,8 +53,6 @@ pub enum Object {
     Word(Word),
     /// CPU `c`'s buffered stores to one word.
     Buffer(CpuId, Word),
-    /// Under pso: the order in which CPU `c`'s buffered stores may drain.
-    BufferOrder(CpuId),
     Lock(LockId),
     WaitQueue(WaitQueueId),
     /// The numbering of new objects (words, locks, wait queues, allocation counts).
@@ -129,16 +128,40 @@ pub struct Footprint {
     pub drain: bool,
     /// Set by the strategy: the CPU that took the step, or whose buffer drained.
     pub cpu: Option<CpuId>,
-    /// The stores this step put into store buffers and took out of them, in order.
-    /// DPOR orders each store's drain after the step that buffered it.
+    /// The stores this step put into store buffers and took out of them, and the pso
+    /// write barriers it performed, in order. DPOR orders each store's drain after the
+    /// step that buffered it, and under pso after the drains of the stores its CPU
+    /// buffered before an `smp_wmb` that precedes it.
     pub buffer_ops: SmallVec<[BufferOp; 2]>,
 }
 
-/// A store entering or leaving CPU `cpu`'s buffer of stores to `word`.
+/// A store entering or leaving CPU `cpu`'s buffer of stores to `word`, or (pso) an
+/// `smp_wmb` of `cpu`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BufferOp {
-    Push { cpu: CpuId, word: Word },
-    Pop { cpu: CpuId, word: Word },
+    Push {
+        cpu: CpuId,
+        word: Word,
+    },
+    Pop {
+        cpu: CpuId,
+        word: Word,
+    },
+    /// `cpu` drained its whole buffer inline (a full fence, an atomic, a locked
+    /// instruction), whether or not anything was left in it: the step happens after
+    /// every drain of the stores `cpu` buffered before it, as the fence of Abdulla,
+    /// Atig, Jonsson, Leonardsson 2015 waits for the buffer to be empty.
+    Fence {
+        cpu: CpuId,
+    },
+    /// Under pso, `smp_wmb` by `cpu`, whether or not its buffer held anything: every
+    /// store `cpu` buffers later leaves the buffer after every store it buffered
+    /// earlier. It touches no object: whichever order it takes with a drain, the
+    /// buffer ends alike (an epoch is dropped when the buffer empties), so it commutes
+    /// with every step; what it does is order drains, which DPOR records as edges.
+    Barrier {
+        cpu: CpuId,
+    },
 }
 
 impl Footprint {
@@ -201,7 +224,7 @@ fn conflict(object: Object, earlier: u8, later: u8) -> Dependence {
         release_acquire: false,
     };
     match object {
-        Object::Word(_) | Object::BufferOrder(_) | Object::WaitQueue(_) | Object::Allocator => {
+        Object::Word(_) | Object::WaitQueue(_) | Object::Allocator => {
             let reads = READ | FORWARDING_READ;
             dependent(
                 (earlier & WRITE != 0 && later & (reads | WRITE) != 0)
@@ -300,7 +323,7 @@ impl FootprintRecorder {
 
     /// CPU `cpu`'s buffered store to `word` became visible.
     #[inline(always)]
-    pub fn pop(&self, cpu: CpuId, word: Word, pso: bool) {
+    pub fn pop(&self, cpu: CpuId, word: Word) {
         if self.on.get() {
             self.record(Object::Buffer(cpu, word), access::POP);
             self.record(Object::Word(word), access::WRITE);
@@ -308,13 +331,32 @@ impl FootprintRecorder {
                 // A plain-store release becoming visible frees the lock for other CPUs.
                 self.record(Object::Lock(lock), access::RELEASE);
             }
-            if pso {
-                self.record(Object::BufferOrder(cpu), access::WRITE);
-            }
             self.log
                 .borrow_mut()
                 .buffer_ops
                 .push(BufferOp::Pop { cpu, word });
+        }
+    }
+
+    /// CPU `cpu` drains its whole buffer inline ([`BufferOp::Fence`]).
+    #[inline(always)]
+    pub fn fence(&self, cpu: CpuId) {
+        if self.on.get() {
+            self.log
+                .borrow_mut()
+                .buffer_ops
+                .push(BufferOp::Fence { cpu });
+        }
+    }
+
+    /// Under pso, CPU `cpu` performed `smp_wmb` ([`BufferOp::Barrier`]).
+    #[inline(always)]
+    pub fn barrier(&self, cpu: CpuId) {
+        if self.on.get() {
+            self.log
+                .borrow_mut()
+                .buffer_ops
+                .push(BufferOp::Barrier { cpu });
         }
     }
 

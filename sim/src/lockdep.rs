@@ -106,6 +106,10 @@ pub struct ChainCache {
 impl ChainCache {
     const SLOTS: usize = 1024;
 
+    /// Whether the cache is used: always, except in a build with the
+    /// `no-lockdep-chain-cache` feature, which exists only to measure what it saves.
+    const ENABLED: bool = !cfg!(feature = "no-lockdep-chain-cache");
+
     fn combined(chain_key: u64, class: LockClassId) -> u64 {
         // Never 0, the empty slot's mark.
         chain_key
@@ -176,16 +180,24 @@ impl Lockdep {
     }
 
     /// Whether taking `acquired` while holding `held` teaches nothing: every held class
-    /// is `acquired` or known to come before it ([`Lockdep::knows`]). Answered from the
-    /// chain cache when this chain was validated before; a chain validated now is cached.
-    /// Edges are only ever added (until [`Lockdep::reset`], which empties the cache too),
-    /// so a validated chain stays valid.
-    #[inline]
+    /// is `acquired` or known to come before it ([`Lockdep::knows`]). With one lock held
+    /// that is one bit test, cheaper than the cache's lookup (measured: docs/benchmarks.md);
+    /// with two or more it is answered from the chain cache when this chain was validated
+    /// before, and a chain validated now is cached. Edges are only ever added (until
+    /// [`Lockdep::reset`], which empties the cache too), so a validated chain stays valid.
+    #[inline(always)]
     pub fn chain_known(&mut self, held: &HeldLocks, acquired: LockClassId) -> bool {
-        if held.is_empty() {
-            return true;
+        match &held[..] {
+            [] => true,
+            [only] => self.knows(only.class, acquired),
+            _ => self.chain_known_cached(held, acquired),
         }
-        if self.chains.validated(held.chain_key(), acquired) {
+    }
+
+    /// [`Lockdep::chain_known`] with two or more locks held: through the chain cache.
+    #[inline(never)]
+    fn chain_known_cached(&mut self, held: &HeldLocks, acquired: LockClassId) -> bool {
+        if ChainCache::ENABLED && self.chains.validated(held.chain_key(), acquired) {
             debug_assert!(
                 held.iter().all(|h| self.knows(h.class, acquired)),
                 "a lockdep chain-key collision"
@@ -193,7 +205,7 @@ impl Lockdep {
             return true;
         }
         let known = held.iter().all(|h| self.knows(h.class, acquired));
-        if known {
+        if known && ChainCache::ENABLED {
             self.chains.insert(held.chain_key(), acquired);
         }
         known
@@ -581,8 +593,9 @@ mod tests {
                 lockdep.reset();
             }
             let full = stack.iter().all(|h| lockdep.knows(h.class, class));
+            // The cache serves chains of two or more held locks.
             hits +=
-                u32::from(!stack.is_empty() && lockdep.chains.validated(stack.chain_key(), class));
+                u32::from(stack.len() > 1 && lockdep.chains.validated(stack.chain_key(), class));
             assert_eq!(lockdep.chain_known(&stack, class), full, "round {round}");
             let again: u64 = stack
                 .iter()
@@ -593,7 +606,11 @@ mod tests {
                 "the key follows pushes and removals"
             );
         }
-        assert!(hits > 1000, "the cache is used: {hits} hits");
+        // A build without the cache (the measurement feature) has none to hit.
+        assert!(
+            hits > 500 || !ChainCache::ENABLED,
+            "the cache is used: {hits} hits"
+        );
     }
 
     #[test]

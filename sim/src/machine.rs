@@ -885,6 +885,7 @@ fn dispatch_would_act(state: &State) -> bool {
 }
 
 /// Makes the oldest buffered store of `cpu` to `word` visible.
+#[inline(always)]
 fn apply_drain(state: &State, cpu: CpuId, word: Word) {
     let value = state.mem.drain_one(cpu, word).unwrap_or(0);
     let task = state.cpus.borrow()[cpu.index()].task;

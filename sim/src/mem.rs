@@ -529,7 +529,7 @@ impl Memory {
     }
 
     /// Load as seen by `cpu`: its newest buffered store to `word`, else memory.
-    #[inline]
+    #[inline(always)]
     pub fn load(&self, cpu: CpuId, word: Word) -> u64 {
         if self.model != MemoryModel::Sc {
             self.footprint
@@ -551,6 +551,7 @@ impl Memory {
     /// Store by `cpu`: into its buffer under tso/pso, to memory under sc. A full buffer
     /// ([`STORE_BUFFER_MAX`]) first makes its oldest store visible, as a CPU stalls
     /// until one drains.
+    #[inline(always)]
     pub fn store(&self, cpu: CpuId, word: Word, value: u64) {
         if self.model == MemoryModel::Sc {
             self.store_sc(word, value);
@@ -559,17 +560,25 @@ impl Memory {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
         if buffer.entries.len() >= STORE_BUFFER_MAX {
-            // A real CPU stalls until its oldest store drains; do exactly that. Which
-            // store that is depends on the buffer's whole history: global.
-            let oldest = buffer.entries.remove(0);
-            self.footprint.global();
-            self.footprint
-                .pop(cpu, oldest.word, self.model == MemoryModel::Pso);
-            self.write_drained(oldest);
+            self.stall_until_oldest_drains(cpu, buffer);
         }
         self.footprint.push(cpu, word);
         let epoch = buffer.epoch;
         buffer.entries.push(BufferedStore { word, value, epoch });
+    }
+
+    /// A store into `cpu`'s full buffer: a real CPU stalls until its oldest store
+    /// drains; do exactly that. Which store that is depends on the buffer's whole
+    /// history: global.
+    #[cold]
+    #[inline(never)]
+    fn stall_until_oldest_drains(&self, cpu: CpuId, buffer: &mut StoreBuffer) {
+        // A real CPU stalls until its oldest store drains; do exactly that. Which
+        // store that is depends on the buffer's whole history: global.
+        let oldest = buffer.entries.remove(0);
+        self.footprint.global();
+        self.footprint.pop(cpu, oldest.word);
+        self.write_drained(oldest);
     }
 
     /// `smp_wmb` under pso: later stores may not overtake earlier ones.
@@ -577,9 +586,8 @@ impl Memory {
         if self.model == MemoryModel::Pso {
             let mut buffers = self.buffers.borrow_mut();
             let buffer = &mut buffers[cpu.index()];
+            self.footprint.barrier(cpu);
             if !buffer.entries.is_empty() {
-                self.footprint
-                    .access(Object::BufferOrder(cpu), access::WRITE);
                 buffer.epoch += 1;
             }
         }
@@ -589,6 +597,7 @@ impl Memory {
     #[inline(always)]
     pub fn drain_all(&self, cpu: CpuId) {
         if self.model != MemoryModel::Sc {
+            self.footprint.fence(cpu);
             self.drain_buffer(cpu);
         }
     }
@@ -596,9 +605,8 @@ impl Memory {
     fn drain_buffer(&self, cpu: CpuId) {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
-        let pso = self.model == MemoryModel::Pso;
         for entry in buffer.entries.drain(..) {
-            self.footprint.pop(cpu, entry.word, pso);
+            self.footprint.pop(cpu, entry.word);
             self.write_drained(entry);
         }
         buffer.epoch = 0;
@@ -711,18 +719,23 @@ impl Memory {
 
     /// Drains the oldest buffered store of `cpu` to `word` (tso: `word` is the oldest
     /// entry's). Returns the value written, or `None` if nothing matched.
+    #[inline(always)]
     pub fn drain_one(&self, cpu: CpuId, word: Word) -> Option<u64> {
         let mut buffers = self.buffers.borrow_mut();
         let buffer = &mut buffers[cpu.index()];
-        let position = buffer.entries.iter().position(|e| e.word == word)?;
+        // Under tso the drained store is always the oldest: find it without the search.
+        let position = if buffer.entries.first().is_some_and(|e| e.word == word) {
+            0
+        } else {
+            buffer.entries.iter().position(|e| e.word == word)?
+        };
         // Usually the buffer holds just this store: take it without shifting the rest.
         let entry = if position + 1 == buffer.entries.len() {
             buffer.entries.pop().expect("the position is in the buffer")
         } else {
             buffer.entries.remove(position)
         };
-        self.footprint
-            .pop(cpu, entry.word, self.model == MemoryModel::Pso);
+        self.footprint.pop(cpu, entry.word);
         self.write_drained(entry);
         if buffer.entries.is_empty() {
             buffer.epoch = 0;
@@ -781,7 +794,18 @@ impl State {
 
     /// Checks a word access, reporting `use-after-free` (or a wild access as
     /// `list-corruption`: in kernel code it is a poisoned or garbage pointer).
+    /// Inlined: every access at access granularity checks its word, and a live word is
+    /// one comparison and one byte load.
+    #[inline(always)]
     pub fn check_word(&self, word: Word) -> bool {
+        self.mem.is_live(word) || self.report_bad_access(word)
+    }
+
+    /// [`State::check_word`] for a word that is not live: reports the bad access and
+    /// answers, like `check_word`, whether the access may go on.
+    #[cold]
+    #[inline(never)]
+    fn report_bad_access(&self, word: Word) -> bool {
         match self.mem.check(word) {
             Ok(()) => true,
             Err(AccessError::UseAfterFree { block }) => {

@@ -235,6 +235,8 @@ impl Op {
     }
 
     /// A small number identifying the op's kind and object, for fingerprints and hashes.
+    /// Inlined: every step's trace record hashes it.
+    #[inline(always)]
     pub fn code(&self) -> (u8, u64) {
         match *self {
             Op::Start => (1, 0),

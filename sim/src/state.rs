@@ -431,8 +431,24 @@ impl State {
 
     // ---- performing ops ---------------------------------------------------------------
 
-    /// Performs `op` for the context on top of `cpu`.
+    /// Performs `op` for the context on top of `cpu`. Plain loads and stores, most of the
+    /// steps at access granularity, are performed inline; the rest in
+    /// `perform_recorded`.
+    #[inline(always)]
     pub fn perform(&self, cpu: CpuId, context: ContextId, op: Op) -> Performed {
+        if !self.mem.footprint.is_on() {
+            match op {
+                Op::Load { word, .. } => return self.perform_load(cpu, word),
+                Op::Store { word, value, .. } => return self.perform_store(cpu, word, value),
+                _ => {}
+            }
+        }
+        self.perform_recorded(cpu, context, op)
+    }
+
+    /// [`State::perform`] of any op, with its footprint recorded when footprints are on.
+    #[inline(never)]
+    fn perform_recorded(&self, cpu: CpuId, context: ContextId, op: Op) -> Performed {
         if self.mem.footprint.is_on() {
             self.footprint_of(op);
         }
@@ -469,6 +485,7 @@ impl State {
         }
     }
 
+    #[inline(always)]
     fn perform_op(&self, cpu: CpuId, context: ContextId, op: Op) -> Performed {
         let costs = &self.config.costs;
         match op {

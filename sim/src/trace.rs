@@ -159,7 +159,9 @@ impl Trace {
 
     /// What [`Trace::push`] does with a record that is neither kept nor mirrored (see
     /// [`Trace::keeps_records`]): hashes its fields as they are, without building it.
-    #[inline]
+    /// Inlined always, like `hash_fields`: every step of a run that is not
+    /// narrated comes here, and the caller knows the kind of event.
+    #[inline(always)]
     pub fn hash_only(
         &mut self,
         step: u64,

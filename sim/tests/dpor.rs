@@ -1,7 +1,7 @@
 //! DPOR against unbounded DFS on a small program of the machine's own primitives —
 //! a spinlock-protected counter, a flag read without the lock, atomics, a mutex (whose
 //! contended acquisition sleeps and whose release hands it over) and a wait-queue
-//! wake-up — under sc and tso at access granularity and under sc at lock granularity:
+//! wake-up — under sc, tso and pso at access granularity and under sc at lock granularity:
 //! DPOR reaches exactly the final states DFS reaches, with fewer executions.
 
 use std::cell::Cell;
@@ -145,6 +145,11 @@ fn dpor_reaches_what_unbounded_dfs_reaches_under_sc() {
 #[test]
 fn dpor_reaches_what_unbounded_dfs_reaches_under_tso() {
     compare::<AccessSteps>(MemoryModel::Tso, false);
+}
+
+#[test]
+fn dpor_reaches_what_unbounded_dfs_reaches_under_pso() {
+    compare::<AccessSteps>(MemoryModel::Pso, false);
 }
 
 #[test]

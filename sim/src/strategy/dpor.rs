@@ -28,7 +28,11 @@
 //! "Stateless model checking for TSO and PSO" (TACAS 2015): each buffer is an auxiliary
 //! thread whose steps are the drains of its stores — one per CPU under tso (drains in
 //! FIFO order), one per CPU and word under pso — and each drain happens after the step
-//! that buffered its store. Each pending interrupt delivery is a thread of one step.
+//! that buffered its store; under pso after the drains of the stores its CPU buffered
+//! before an `smp_wmb` that precedes it ([`BufferOp::Barrier`]); and a step that drains
+//! its CPU's whole buffer inline (a fence) after every drain of that CPU's stores, as the
+//! paper's fence waits for an empty buffer. Each pending interrupt delivery is a thread
+//! of one step.
 //!
 //! # Blocking
 //!
@@ -45,10 +49,11 @@
 //! When every enabled thread at a node sleeps, the execution is redundant (sleep-set
 //! blocked). The machine cannot abandon a run, so it runs to its end with the default
 //! choice; its steps add no races and no nodes. [`Dpor::redundant`] counts them. With
-//! wake-up trees this happens only where the theorem's assumptions do not hold here: a
-//! step's footprint that depends on the order (a fence drains what is still buffered, so
-//! it touches the buffer in one order and not in the other) and threads that are not
-//! enabled (waiting for a lock), for which every enabled thread is added instead.
+//! wake-up trees this happens only where the theorem's assumptions do not hold here:
+//! threads that are not enabled (waiting for a lock), for which every enabled thread is
+//! added instead. (A fence drains what is still buffered, so its footprint depends on
+//! whether the drains came first; it is ordered after every drain of its CPU's stores —
+//! [`BufferOp::Fence`] — so no reversal puts it before them.)
 //!
 //! # When the search is exhaustive
 //!
@@ -140,6 +145,58 @@ impl Scan {
     }
 }
 
+/// A store in a buffer, as DPOR follows it.
+#[derive(Clone, Copy, Debug)]
+struct Buffered {
+    cpu: CpuId,
+    word: Word,
+    /// The step that buffered it.
+    step: usize,
+    /// How many pso write barriers its CPU had performed before it.
+    epoch: u32,
+}
+
+/// Under pso, the order `smp_wmb` puts on one CPU's drains. A store buffered after the
+/// CPU's `n`th barrier leaves its buffer only once every store buffered before that
+/// barrier has left (`Memory::drainable`), in every execution — whether the earlier
+/// store drained before the barrier or after it — so the store's drain (or the fence
+/// that takes it out) happens after those drains. Stores leave the buffer in
+/// nondecreasing epoch order, so two clocks are enough: the drains of the latest epoch
+/// seen, and those of all the epochs before it.
+#[derive(Clone, Debug, Default)]
+struct BarrierEpochs {
+    /// Barriers performed so far: the epoch of the next store buffered.
+    barriers: u32,
+    /// The latest epoch of which a store has left the buffer.
+    epoch: u32,
+    /// The steps that took stores of `epoch` out of the buffer, joined.
+    latest: Clock,
+    /// The steps that took stores of the epochs before `epoch` out, joined.
+    earlier: Clock,
+}
+
+impl BarrierEpochs {
+    /// What a store of `epoch` leaving the buffer happens after: the drains of every
+    /// earlier epoch.
+    fn before(&self, epoch: u32) -> Clock {
+        let mut clock = self.earlier.clone();
+        if epoch > self.epoch {
+            clock_join(&mut clock, &self.latest);
+        }
+        clock
+    }
+
+    /// A store of `epoch` left the buffer in a step with `clock`.
+    fn drained(&mut self, epoch: u32, clock: &Clock) {
+        if epoch > self.epoch {
+            let latest = std::mem::take(&mut self.latest);
+            clock_join(&mut self.earlier, &latest);
+            self.epoch = epoch;
+        }
+        clock_join(&mut self.latest, clock);
+    }
+}
+
 /// A decision on the current path.
 #[derive(Clone, Debug)]
 struct Node {
@@ -209,8 +266,11 @@ pub struct Dpor {
     /// Per execution: each thread's last step, and each buffer's stores not yet drained
     /// (the step that buffered each).
     last_of_thread: Vec<Option<usize>>,
-    /// (buffer, step) in the order the stores were buffered (a handful at a time).
-    buffered: Vec<((CpuId, Word), usize)>,
+    /// The stores not yet drained, in the order they were buffered (a handful at a time).
+    buffered: Vec<Buffered>,
+    /// Per CPU (by index): its pso write barriers so far, and the drains of its stores
+    /// by barrier epoch (see [`BarrierEpochs`]).
+    epochs: Vec<BarrierEpochs>,
     /// The drains among the steps, in order.
     drains: Vec<usize>,
     /// The races found in the current execution, (earlier step, later step): their
@@ -239,6 +299,7 @@ impl Dpor {
             redundant: 0,
             last_of_thread: Vec::new(),
             buffered: Vec::new(),
+            epochs: Vec::new(),
             drains: Vec::new(),
             races: Vec::new(),
             subtree: Vec::new(),
@@ -280,6 +341,7 @@ impl Dpor {
     fn rebuild(&mut self) {
         self.last_of_thread.clear();
         self.buffered.clear();
+        self.epochs.clear();
         self.drains.clear();
         for i in 0..self.events.len() {
             let thread = self.events[i].thread as usize;
@@ -290,23 +352,83 @@ impl Dpor {
             if self.events[i].footprint.drain {
                 self.drains.push(i);
             }
-            for op in self.events[i].footprint.buffer_ops.clone() {
-                self.apply_buffer_op(op, i);
-            }
+            let mut ignored = Clock::new();
+            let ops = self.events[i].footprint.buffer_ops.clone();
+            let pops = self.follow_buffer_ops(&ops, i, &mut ignored);
+            self.record_pops(&pops, i);
         }
     }
 
-    /// Follows a buffer op of step `i`: the step that buffered a drained store.
-    fn apply_buffer_op(&mut self, op: BufferOp, i: usize) -> Option<usize> {
-        match op {
-            BufferOp::Push { cpu, word } => {
-                self.buffered.push(((cpu, word), i));
-                None
+    /// Follows the buffer ops of step `i`: joins into `clock` what each store it takes
+    /// out of a buffer waits for — the step that buffered it and, under pso, the drains
+    /// of the stores its CPU buffered before an `smp_wmb` that precedes it — and what a
+    /// fence waits for (every drain of its CPU's stores so far), and returns
+    /// each such store's CPU and barrier epoch, for [`Dpor::record_pops`].
+    fn follow_buffer_ops(
+        &mut self,
+        ops: &[BufferOp],
+        i: usize,
+        clock: &mut Clock,
+    ) -> SmallVec<[(CpuId, u32); 2]> {
+        let mut pops = SmallVec::new();
+        for &op in ops {
+            match op {
+                BufferOp::Push { cpu, word } => {
+                    let epoch = self.epochs_of(cpu).barriers;
+                    self.buffered.push(Buffered {
+                        cpu,
+                        word,
+                        step: i,
+                        epoch,
+                    });
+                }
+                BufferOp::Barrier { cpu } => self.epochs_of(cpu).barriers += 1,
+                BufferOp::Fence { cpu } => {
+                    // It waits for every store buffered before it to leave the buffer.
+                    let epochs = self.epochs_of(cpu);
+                    clock_join(clock, &epochs.earlier);
+                    clock_join(clock, &epochs.latest);
+                }
+                BufferOp::Pop { cpu, word } => {
+                    let Some(at) = self
+                        .buffered
+                        .iter()
+                        .position(|b| (b.cpu, b.word) == (cpu, word))
+                    else {
+                        continue;
+                    };
+                    let store = self.buffered.remove(at);
+                    if store.step != i {
+                        clock_join(clock, &self.events[store.step].clock);
+                    }
+                    let epochs = &self.epochs[cpu.index()];
+                    debug_assert!(
+                        store.epoch >= epochs.epoch,
+                        "drained before an earlier epoch"
+                    );
+                    clock_join(clock, &epochs.before(store.epoch));
+                    pops.push((cpu, store.epoch));
+                }
             }
-            BufferOp::Pop { cpu, word } => {
-                let at = self.buffered.iter().position(|(b, _)| *b == (cpu, word))?;
-                Some(self.buffered.remove(at).1)
-            }
+        }
+        pops
+    }
+
+    /// The barrier epochs of `cpu`'s stores, made on first use.
+    fn epochs_of(&mut self, cpu: CpuId) -> &mut BarrierEpochs {
+        if self.epochs.len() <= cpu.index() {
+            self.epochs
+                .resize(cpu.index() + 1, BarrierEpochs::default());
+        }
+        &mut self.epochs[cpu.index()]
+    }
+
+    /// Notes that step `i` (whose clock is final) took stores of the given CPUs and
+    /// barrier epochs out of their buffers.
+    fn record_pops(&mut self, pops: &[(CpuId, u32)], i: usize) {
+        for &(cpu, epoch) in pops {
+            let clock = self.events[i].clock.clone();
+            self.epochs_of(cpu).drained(epoch, &clock);
         }
     }
 
@@ -321,14 +443,10 @@ impl Dpor {
             Some(k) => self.events[k].clock.clone(),
             None => Clock::new(),
         };
-        // A drain happens after the step that buffered its store.
-        for op in footprint.buffer_ops.clone() {
-            if let Some(k) = self.apply_buffer_op(op, i) {
-                if k != i {
-                    clock_join(&mut clock, &self.events[k].clock);
-                }
-            }
-        }
+        // A drain happens after the step that buffered its store (and under pso after
+        // the drains of the stores before an `smp_wmb` before it).
+        let ops = footprint.buffer_ops.clone();
+        let pops = self.follow_buffer_ops(&ops, i, &mut clock);
         if clock.len() <= thread as usize {
             clock.resize(thread as usize + 1, 0);
         }
@@ -371,6 +489,7 @@ impl Dpor {
             self.drains.push(i);
         }
         self.events.push(event);
+        self.record_pops(&pops, i);
     }
 
     /// Puts the reversal of every race found in the execution just over into the
