@@ -1077,15 +1077,7 @@ impl<G: Granularity> Kernel<G> {
             .ok_or(Errno::EBADF)?;
         self.cx.store(state, crate::socket::TCP_ESTABLISHED).await;
         self.objects.borrow_mut().external_socks.push(sock);
-        let file = self.alloc_file(FileKind::Socket(sock), self.sock_label(sock).into(), O_RDWR);
-        let process = self.current_process();
-        match self.install_fd(process, file).await {
-            Ok(fd) => Ok(fd),
-            Err(errno) => {
-                self.fput(file).await;
-                Err(errno)
-            }
-        }
+        self.install_sock(sock, O_RDWR).await
     }
 
     fn with_sock_mut<R>(
