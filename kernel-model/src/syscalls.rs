@@ -469,19 +469,30 @@ impl<G: Granularity> Kernel<G> {
         let result = match sigmask.into() {
             UserSigmask::BadAddress => Err(Errno::EFAULT),
             sigmask => {
-                let block = sigmask == UserSigmask::AllSignals;
-                let saved = block.then(|| self.cx.set_signals_blocked(true));
-                let result = self.epoll_wait(epfd, buffer, maxevents, timeout_ms).await;
-                if let Some(saved) = saved {
-                    // On EINTR the kernel restores the mask after the handler ran; with
-                    // every signal blocked there is no EINTR, so it is restored at once.
-                    self.cx.set_signals_blocked(saved);
-                }
-                result
+                let wait = self.epoll_wait(epfd, buffer, maxevents, timeout_ms);
+                self.with_user_sigmask(sigmask, wait).await
             }
         };
         self.mix_events(&result);
         self.finish("epoll_pwait", &result, |events| events.len() as i64);
+        result
+    }
+
+    /// Runs `wait` under the mask the caller gave (`set_user_sigmask`), then puts the old
+    /// one back. On EINTR the kernel restores the mask after the handler ran; with every
+    /// signal blocked there is no EINTR, so it is restored at once. (`wait` is a future:
+    /// nothing of it runs before the mask is set.)
+    async fn with_user_sigmask<R>(
+        &self,
+        sigmask: UserSigmask,
+        wait: impl std::future::Future<Output = R>,
+    ) -> R {
+        let block_signals = sigmask == UserSigmask::AllSignals;
+        let saved = block_signals.then(|| self.cx.set_signals_blocked(true));
+        let result = wait.await;
+        if let Some(saved) = saved {
+            self.cx.set_signals_blocked(saved);
+        }
         result
     }
 
@@ -504,13 +515,8 @@ impl<G: Granularity> Kernel<G> {
             match self.epoll_pwait2_deadline(timeout) {
                 Ok(_) if sigmask == UserSigmask::BadAddress => Err(Errno::EFAULT),
                 Ok(deadline) => {
-                    let block_signals = sigmask == UserSigmask::AllSignals;
-                    let saved = block_signals.then(|| self.cx.set_signals_blocked(true));
-                    let result = self.do_epoll_wait(epfd, buffer, maxevents, deadline).await;
-                    if let Some(saved) = saved {
-                        self.cx.set_signals_blocked(saved);
-                    }
-                    result
+                    let wait = self.do_epoll_wait(epfd, buffer, maxevents, deadline);
+                    self.with_user_sigmask(sigmask, wait).await
                 }
                 Err(errno) => Err(errno),
             }
