@@ -123,6 +123,21 @@ impl<G: Granularity> Kernel<G> {
         self.install_fd_flags(process, file, false).await
     }
 
+    /// `file` at the lowest free descriptor of the current process, with the reference
+    /// the caller holds for it (a new file's first, or one `fget` took, as `dup` does);
+    /// when none is free (EMFILE) that reference is dropped with `fput`, as the kernel's
+    /// error paths do.
+    pub async fn install_or_put(&self, file: FileId) -> SysResult<i32> {
+        let process = self.current_process();
+        match self.install_fd(process, file).await {
+            Ok(fd) => Ok(fd),
+            Err(errno) => {
+                self.fput(file).await;
+                Err(errno)
+            }
+        }
+    }
+
     /// [`Kernel::install_fd`] with `get_unused_fd_flags(O_CLOEXEC)`: `alloc_fd` sets
     /// `FD_CLOEXEC` on the new descriptor under the same `file_lock` section.
     pub async fn install_fd_flags(

@@ -86,14 +86,7 @@ impl<G: Granularity> Kernel<G> {
             label.to_string()
         };
         let file = self.alloc_file(FileKind::Opaque(opaque), name.into(), O_RDWR);
-        let process = self.current_process();
-        let result = match self.install_fd(process, file).await {
-            Ok(fd) => Ok(fd),
-            Err(errno) => {
-                self.fput(file).await;
-                Err(errno)
-            }
-        };
+        let result = self.install_or_put(file).await;
         self.cx.mix_into_hash(match result {
             Ok(fd) => fd as u64,
             Err(errno) => errno.number() as u64,

@@ -223,21 +223,14 @@ impl<G: Granularity> Kernel<G> {
             crate::kernel::EpollFileSource::Eventpollfs => O_RDONLY,
         };
         let file = self.alloc_file(FileKind::Epoll(ep), label.into(), access);
-        let process = self.current_process();
-        match self.install_fd(process, file).await {
-            Ok(fd) => Ok(fd),
-            // Simplified: ep_getfd() / anon_inode_getfd() take the descriptor before they
-            // make the file (their ENFILE, inode and dentry failures are not modelled: the
-            // only failures here are ep_alloc's ENOMEM, then EMFILE, in that order in
-            // every version — see EpollFileSource for the full orders), and on failure sys_epoll_create calls
-            // ep_free(ep) + kfree(ep) itself; here the file comes first, so the failure
-            // path drops it, which runs the same ep_eventpoll_close -> ep_free + kfree
-            // through __fput (the new set has no items: the only extra steps are __fput's).
-            Err(errno) => {
-                self.fput(file).await;
-                Err(errno)
-            }
-        }
+        // Simplified: ep_getfd() / anon_inode_getfd() take the descriptor before they
+        // make the file (their ENFILE, inode and dentry failures are not modelled: the
+        // only failures here are ep_alloc's ENOMEM, then EMFILE, in that order in
+        // every version — see EpollFileSource for the full orders), and on failure sys_epoll_create calls
+        // ep_free(ep) + kfree(ep) itself; here the file comes first, so the failure
+        // path drops it, which runs the same ep_eventpoll_close -> ep_free + kfree
+        // through __fput (the new set has no items: the only extra steps are __fput's).
+        self.install_or_put(file).await
     }
 
     /// `sys_epoll_create1(flags)` (2.6.27): ENOSYS on the versions before it; on 6.18
@@ -631,14 +624,7 @@ impl<G: Granularity> Kernel<G> {
     pub async fn sys_open(&self, path: &str) -> SysResult<i32> {
         self.cx.syscall("open").await;
         let file = self.alloc_file(FileKind::Regular, path.to_string().into(), O_RDONLY);
-        let process = self.current_process();
-        let result = match self.install_fd(process, file).await {
-            Ok(fd) => Ok(fd),
-            Err(errno) => {
-                self.fput(file).await;
-                Err(errno)
-            }
-        };
+        let result = self.install_or_put(file).await;
         self.finish("open", &result, |fd| *fd as i64);
         result
     }
@@ -704,16 +690,7 @@ impl<G: Granularity> Kernel<G> {
         self.cx.syscall("dup").await;
         let result = match self.fget(fd).await {
             None => Err(Errno::EBADF),
-            Some(file) => {
-                let process = self.current_process();
-                match self.install_fd(process, file).await {
-                    Ok(newfd) => Ok(newfd),
-                    Err(errno) => {
-                        self.fput(file).await;
-                        Err(errno)
-                    }
-                }
-            }
+            Some(file) => self.install_or_put(file).await,
         };
         self.finish("dup", &result, |fd| *fd as i64);
         result
@@ -1128,14 +1105,7 @@ impl<G: Granularity> Kernel<G> {
     /// with its file).
     async fn install_sock(&self, sock: crate::objects::SockId, access: u32) -> SysResult<i32> {
         let file = self.alloc_file(FileKind::Socket(sock), self.sock_label(sock).into(), access);
-        let process = self.current_process();
-        match self.install_fd(process, file).await {
-            Ok(fd) => Ok(fd),
-            Err(errno) => {
-                self.fput(file).await;
-                Err(errno)
-            }
-        }
+        self.install_or_put(file).await
     }
 
     /// `listen_on(fd, address)`: the opaque file at `fd` (a listening socket of a
